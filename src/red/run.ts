@@ -1,0 +1,62 @@
+// Shapes of a run's progress events and of its result: what the CLI prints with
+// --json, what the bridge stores and streams, what the frontend shows.
+
+export type RunState = 'queued' | 'preparing' | 'running' | 'collecting' | 'succeeded' | 'failed' | 'cancelled';
+export type FinalState = 'succeeded' | 'failed' | 'cancelled';
+export type Phase = 'pull' | 'staging' | 'running' | 'collecting';
+
+export type RunEvent =
+  | { type: 'phase'; batch?: number; phase: Phase; status: 'start' | 'end'; ms?: number; detail?: string }
+  | { type: 'pull-progress'; layer?: string; status: string; current?: number; total?: number }
+  | { type: 'log'; batch: number; stream: 'stdout' | 'stderr'; data: string }
+  | { type: 'info'; batch?: number; message: string }
+  | { type: 'batch-state'; batch: number; state: RunState; exitCode?: number };
+
+export interface FileRecord {
+  /** Host path (inputs: where it was staged; outputs: where it was written), or the connector target. */
+  path: string;
+  /** Path inside the container. */
+  containerPath?: string;
+  class: 'File' | 'Directory';
+  size: number;
+  /** sha256 of a file's bytes; for a directory, of its sorted `relative-path\0sha256\n` lines. */
+  sha256: string;
+  /** Output sent through a connector (e.g. `red-connector-http`): where it went. */
+  connector?: string;
+  partial?: boolean;
+}
+
+export interface PhaseTimings {
+  pull?: number;
+  staging?: number;
+  running?: number;
+  collecting?: number;
+  total: number;
+}
+
+export interface BatchResult {
+  index: number;
+  state: FinalState;
+  command: string[];
+  exitCode?: number;
+  oomKilled?: boolean;
+  containerId?: string;
+  inputs: Record<string, FileRecord | FileRecord[]>;
+  outputs: Record<string, FileRecord | null>;
+  timings: PhaseTimings;
+  error?: string;
+  outdir: string;
+}
+
+export interface RunResult {
+  state: FinalState;
+  image: { url: string; id?: string; digest?: string; pulled: boolean };
+  /** For a RED without batches these mirror batches[0]. */
+  command?: string[];
+  exitCode?: number;
+  inputs?: BatchResult['inputs'];
+  outputs?: BatchResult['outputs'];
+  batches: BatchResult[];
+  timings: PhaseTimings;
+  error?: string;
+}
