@@ -1,0 +1,117 @@
+// The `redlab` command line.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import redSchema from '../../../schema/red.schema.json';
+import { DockerEngine } from '../engine/docker';
+import { validateFiles } from './validate';
+import { runFile, EXIT } from './run';
+import { convertBatches, convertCwl, convertFormat, type FormatName } from './convert';
+import { CliError } from './red-file';
+import { version } from '../../package.json';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const out = process.stdout;
+  const err = process.stderr;
+  let exitCode = 0;
+  const program = new Command('redlab')
+    .description('Run Reproducible Experiment Descriptions (RED, the Curious Containers format) in containers.')
+    .version(version)
+    .exitOverride()
+    .configureOutput({ writeOut: s => out.write(s), writeErr: s => err.write(s) })
+    .showHelpAfterError('(run `redlab --help` for usage)');
+
+  program
+    .command('validate')
+    .description('check RED files and list every problem with its line and a fix')
+    .argument('<file...>', 'RED files (YAML or JSON)')
+    .action(async (files: string[]) => {
+      exitCode = await validateFiles(files, out, err);
+    });
+
+  program
+    .command('run')
+    .description('run a RED experiment on the local Docker engine')
+    .argument('<file>', 'RED file (YAML or JSON)')
+    .option('--variables <file>', 'YAML/JSON file with values for {{variables}}')
+    .option('--outdir <dir>', 'where outputs are written (batch N: <dir>_N)', 'outputs')
+    .option('--non-interactive', 'never prompt; fail naming missing variables')
+    .option('--leave-container', 'keep the container after the run (for debugging)')
+    .option('--parallel <n>', 'batches run at once', positiveInt, 1)
+    .option('--json', 'print the result as JSON on stdout (container output goes to stderr)')
+    .option('--allow-root <dir>', 'extra host folder local inputs may come from (repeatable)', collect, [])
+    .action(async (file: string, opts) => {
+      exitCode = await runFile(file, opts, {
+        stdin: process.stdin,
+        stdout: out,
+        stderr: err,
+        env: process.env,
+        cwd: process.cwd(),
+        createEngine: () => new DockerEngine(),
+        onInterrupt: handler => {
+          let count = 0;
+          const onSigint = () => (++count > 1 ? process.exit(EXIT.cancelled) : handler());
+          process.on('SIGINT', onSigint);
+          process.on('SIGTERM', onSigint);
+          return () => {
+            process.off('SIGINT', onSigint);
+            process.off('SIGTERM', onSigint);
+          };
+        }
+      });
+    });
+
+  const convert = program.command('convert').description('convert RED files (as `faice convert`)');
+  const formatOption = () => new Option('--format <format>', 'output format').choices(['yaml', 'json']);
+  convert
+    .command('format')
+    .description('JSON <-> YAML with sorted keys (default: the other format)')
+    .argument('<file>')
+    .addOption(formatOption())
+    .action(async (file: string, opts: { format?: FormatName }) => {
+      out.write(await convertFormat(file, opts.format));
+    });
+  convert
+    .command('cwl')
+    .description('the cli section as a CWL CommandLineTool file')
+    .argument('<file>')
+    .action(async (file: string) => {
+      out.write(await convertCwl(file));
+    });
+  convert
+    .command('batches')
+    .description('a RED with inputs/outputs rewritten as one batch')
+    .argument('<file>')
+    .addOption(formatOption().default('yaml'))
+    .action(async (file: string, opts: { format: FormatName }) => {
+      out.write(await convertBatches(file, opts.format));
+    });
+
+  const schema = program.command('schema').description('the RED JSON Schema');
+  schema
+    .command('show')
+    .description('print the RED 9 JSON Schema RED Lab validates against')
+    .action(() => {
+      out.write(JSON.stringify(redSchema, null, 2) + '\n');
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : EXIT.usage;
+    if (e instanceof CliError) {
+      err.write(`redlab: ${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+}

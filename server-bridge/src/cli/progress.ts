@@ -1,0 +1,102 @@
+// Renders a run's events for a person at a terminal: phases with times, pull
+// progress with sizes (throttled), and the container's own output, live.
+import type { RunEvent, RunResult } from '../../../src/red/run';
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+export interface ProgressOptions {
+  /** Where the container's stdout goes (the terminal's stdout, or stderr when --json owns stdout). */
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  batchCount: number;
+  now?: () => number;
+}
+
+export class ProgressPrinter {
+  private layers = new Map<string, { current: number; total: number }>();
+  private lastPullLine = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ProgressOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  private note(text: string, batch?: number): void {
+    const tag = batch !== undefined && this.opts.batchCount > 1 ? `redlab[${batch}]` : 'redlab';
+    this.opts.stderr.write(`${tag}: ${text}\n`);
+  }
+
+  handle = (e: RunEvent): void => {
+    switch (e.type) {
+      case 'phase':
+        if (e.status === 'start') this.note(`${e.phase}${e.detail ? ` ${e.detail}` : ''} …`, e.batch);
+        else this.note(`${e.phase} done${e.ms !== undefined ? ` in ${formatMs(e.ms)}` : ''}${e.detail ? ` (${e.detail})` : ''}`, e.batch);
+        if (e.phase === 'pull' && e.status === 'end') this.layers.clear();
+        break;
+      case 'pull-progress':
+        this.pullProgress(e);
+        break;
+      case 'log':
+        (e.stream === 'stdout' ? this.opts.stdout : this.opts.stderr).write(
+          this.opts.batchCount > 1 ? prefixLines(e.data, `[${e.batch}] `) : e.data
+        );
+        break;
+      case 'info':
+        this.note(e.message, e.batch);
+        break;
+      case 'batch-state':
+        if (this.opts.batchCount > 1 && ['succeeded', 'failed', 'cancelled'].includes(e.state)) {
+          this.note(`${e.state}${e.exitCode !== undefined ? ` (exit code ${e.exitCode})` : ''}`, e.batch);
+        }
+        break;
+    }
+  };
+
+  private pullProgress(e: Extract<RunEvent, { type: 'pull-progress' }>): void {
+    if (e.layer && e.total) this.layers.set(e.layer, { current: e.current ?? 0, total: e.total });
+    const t = this.now();
+    if (t - this.lastPullLine < 1000) return;
+    this.lastPullLine = t;
+    let cur = 0;
+    let tot = 0;
+    for (const l of this.layers.values()) {
+      cur += l.current;
+      tot += l.total;
+    }
+    this.note(tot ? `pulling: ${this.layers.size} layers, ${formatBytes(cur)} of ${formatBytes(tot)}` : `pull: ${e.status}`);
+  }
+
+  summary(result: RunResult): void {
+    const t = result.timings;
+    const phases = (['pull', 'staging', 'running', 'collecting'] as const)
+      .filter(p => t[p] !== undefined)
+      .map(p => `${p} ${formatMs(t[p] as number)}`)
+      .join(', ');
+    for (const b of result.batches) {
+      for (const [name, rec] of Object.entries(b.outputs)) {
+        this.note(rec ? `output ${name}: ${rec.path} (${formatBytes(rec.size)}, sha256 ${rec.sha256.slice(0, 12)}…)${rec.partial ? ' [partial]' : ''}` : `output ${name}: none (optional)`, b.index);
+      }
+    }
+    const exit = result.exitCode !== undefined ? `, exit code ${result.exitCode}` : '';
+    this.note(`${result.state}${exit} in ${formatMs(t.total)}${phases ? ` (${phases})` : ''}`);
+    if (result.error) this.note(`error: ${result.error}`);
+  }
+}
+
+function prefixLines(text: string, prefix: string): string {
+  return text.replace(/^(?=.)/gm, prefix);
+}

@@ -1,0 +1,110 @@
+// `redlab run FILE`: load, fill variables, run on the local Docker engine with
+// live progress on stderr, and (with --json) the result object on stdout.
+import * as path from 'path';
+import { realpathSync } from 'fs';
+import { fillVariables, registerSecrets } from '../../../src/red/variables';
+import { SecretMasker } from '../../../src/red/mask';
+import { formatIssues } from '../../../src/red/types';
+import type { RunResult } from '../../../src/red/run';
+import type { Engine } from '../engine/types';
+import { collectVariables, terminalPrompt } from './variables';
+import { ProgressPrinter } from './progress';
+import { CliError, readRedFile } from './red-file';
+
+export interface RunOptions {
+  variables?: string;
+  outdir?: string;
+  nonInteractive?: boolean;
+  leaveContainer?: boolean;
+  parallel?: number;
+  json?: boolean;
+  allowRoot?: string[];
+}
+
+export interface RunIO {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  createEngine: () => Engine;
+  /** Registers a Ctrl-C handler; returns a function that removes it. */
+  onInterrupt: (handler: () => void) => () => void;
+}
+
+export const EXIT = { succeeded: 0, failed: 1, usage: 2, cancelled: 130 } as const;
+
+/** Allowed roots for local inputs: the RED file's folder, the working folder (the Jupyter root when run from it), and any --allow-root / REDLAB_ALLOWED_ROOTS. */
+export function allowedRoots(redFile: string, io: Pick<RunIO, 'cwd' | 'env'>, extra: string[] = []): string[] {
+  const fromEnv = (io.env.REDLAB_ALLOWED_ROOTS ?? '').split(path.delimiter).filter(Boolean);
+  const roots = [path.dirname(path.resolve(io.cwd, redFile)), io.cwd, ...fromEnv, ...extra].map(r => {
+    try {
+      return realpathSync(path.resolve(io.cwd, r));
+    } catch {
+      throw new CliError(`allowed root ${r} does not exist`);
+    }
+  });
+  return [...new Set(roots)];
+}
+
+export async function runFile(file: string, opts: RunOptions, io: RunIO): Promise<number> {
+  const loaded = await readRedFile(file);
+  if (loaded.warnings.length) io.stderr.write(formatIssues(loaded.warnings, file) + '\n');
+
+  const interactive = !opts.nonInteractive && io.stdin.isTTY === true;
+  const values = await collectVariables(loaded.red, {
+    file: opts.variables,
+    env: io.env,
+    interactive,
+    prompt: terminalPrompt(io.stdin, io.stderr)
+  });
+  const masker = new SecretMasker();
+  const red = fillVariables(loaded.red, values);
+  registerSecrets(loaded.red, values, masker);
+
+  const parallel = opts.parallel ?? 1;
+  if (!Number.isInteger(parallel) || parallel < 1) throw new CliError(`--parallel must be a whole number of at least 1, got ${opts.parallel}`);
+  const batchCount = 'batches' in red ? red.batches.length : 1;
+  const progress = new ProgressPrinter({ stdout: opts.json ? io.stderr : io.stdout, stderr: io.stderr, batchCount });
+
+  const controller = new AbortController();
+  const removeHandler = io.onInterrupt(() => {
+    if (controller.signal.aborted) return;
+    io.stderr.write('\nredlab: cancelling (stopping the container; press Ctrl-C again to quit at once) …\n');
+    controller.abort();
+  });
+
+  let result: RunResult;
+  const started = Date.now();
+  try {
+    const engine = io.createEngine();
+    result = await engine.run(
+      {
+        loaded: { ...loaded, red },
+        baseDir: path.dirname(path.resolve(io.cwd, file)),
+        outdir: path.resolve(io.cwd, opts.outdir ?? 'outputs'),
+        allowedRoots: allowedRoots(file, io, opts.allowRoot),
+        parallel,
+        leaveContainer: opts.leaveContainer === true,
+        masker
+      },
+      { signal: controller.signal, onEvent: progress.handle }
+    );
+  } catch (err) {
+    // The engine reports run failures in its result; what it throws (no Docker
+    // engine reachable, say) still becomes a result, so --json always answers.
+    result = {
+      state: 'failed',
+      image: { url: red.container.settings.image.url, pulled: false },
+      batches: [],
+      timings: { total: Date.now() - started },
+      error: (err as Error).message
+    };
+  } finally {
+    removeHandler();
+  }
+  result = masker.maskValue(result);
+  progress.summary(result);
+  if (opts.json) io.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  return EXIT[result.state];
+}
