@@ -1,11 +1,14 @@
-// Three projects: the pure RED core, bridge unit tests (no Docker), and
-// integration tests that need a real Docker engine (started by .ci/setup).
+// Projects: the pure RED core, bridge unit tests (no Docker), the `redlab` command
+// line run as a user runs it (built binary, real Docker), and engine integration
+// tests against a real Docker engine (started by .ci/setup).
 const tsJest = ['ts-jest', { isolatedModules: true, tsconfig: '<rootDir>/tsconfig.test.json' }];
 const common = { transform: { '^.+\\.ts$': tsJest }, testEnvironment: 'node', rootDir: __dirname };
 module.exports = {
   projects: [
     { ...common, displayName: 'core', testMatch: ['<rootDir>/src/**/__tests__/**/*.test.ts'] },
     { ...common, displayName: 'bridge-unit', testMatch: ['<rootDir>/server-bridge/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'bridge', testMatch: ['<rootDir>/server-bridge/test/bridge/**/*.test.ts'] },
+    { ...common, displayName: 'cli', testMatch: ['<rootDir>/server-bridge/test/cli/**/*.test.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/server-bridge/test/integration/**/*.test.ts'], slowTestThreshold: 60 }
   ]
 };
