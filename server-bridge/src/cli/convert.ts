@@ -1,6 +1,8 @@
 // `redlab convert format|cwl|batches FILE`, as `faice convert …` does.
 import { parseRedText } from '../../../src/red/parse';
-import { cliToCwl, toBatchRed, toSortedJson, toSortedYaml } from '../../../src/red/convert';
+import { writeFile } from 'fs/promises';
+import * as path from 'path';
+import { cliToCwl, splitBatches, toSortedJson, toSortedYaml } from '../../../src/red/convert';
 import { CliError, readRedFile, readText } from './red-file';
 
 export type FormatName = 'yaml' | 'json';
@@ -22,7 +24,15 @@ export async function convertCwl(file: string): Promise<string> {
   return cliToCwl((await readRedFile(file)).red);
 }
 
-export async function convertBatches(file: string, to: FormatName = 'yaml'): Promise<string> {
-  const batchRed = toBatchRed((await readRedFile(file)).red);
-  return to === 'json' ? toSortedJson(batchRed) : toSortedYaml(batchRed);
+/** As `faice convert batches`: one RED file per batch, `<prefix>batch_<N>.<ext>` in `outdir`. Returns the paths written. */
+export async function convertBatches(file: string, opts: { format: FormatName; prefix: string; outdir: string }): Promise<string[]> {
+  const red = (await readRedFile(file)).red;
+  if (!('batches' in red)) throw new CliError(`${file} has no batches: nothing to split (it already runs as one experiment).`);
+  const written: string[] = [];
+  for (const [n, single] of splitBatches(red).entries()) {
+    const target = path.join(opts.outdir, `${opts.prefix}batch_${n}.${opts.format === 'json' ? 'json' : 'yml'}`);
+    await writeFile(target, opts.format === 'json' ? toSortedJson(single) : toSortedYaml(single));
+    written.push(target);
+  }
+  return written;
 }

@@ -88,11 +88,13 @@ export async function main(argv: string[]): Promise<number> {
     });
   convert
     .command('batches')
-    .description('a RED with inputs/outputs rewritten as one batch')
+    .description('split a batch RED into one RED file per batch (<prefix>batch_<N>.<ext>)')
     .argument('<file>')
     .addOption(formatOption().default('yaml'))
-    .action(async (file: string, opts: { format: FormatName }) => {
-      out.write(await convertBatches(file, opts.format));
+    .option('--prefix <prefix>', 'file name prefix', 'redlab_')
+    .option('--outdir <dir>', 'folder for the files', '.')
+    .action(async (file: string, opts: { format: FormatName; prefix: string; outdir: string }) => {
+      for (const written of await convertBatches(file, opts)) out.write(written + '\n');
     });
 
   const schema = program.command('schema').description('the RED JSON Schema');

@@ -27,6 +27,13 @@ export interface RunRequest {
   masker: SecretMasker;
   /** Extra labels for containers (the bridge adds its run id). */
   labels?: Record<string, string>;
+  /** Id for container labels (org.redlab.run) and the work folder; a random UUID when absent. */
+  runId?: string;
+  /**
+   * Outputs that have a connector in the RED's `outputs` are sent through it (default true,
+   * as `faice agent red --outputs`); false copies every output to `outdir` instead.
+   */
+  sendOutputs?: boolean;
 }
 
 export interface Engine {

@@ -60,7 +60,7 @@ describe('redlab validate', () => {
     expect(r.stderr).toMatch(/bad\.red\.yml:12: inputs\.count: .*int/);
     expect(r.stderr).toMatch(/bad\.red\.yml:13: inputs\.colour: /);
     expect(r.stderr).toMatch(/imagee/);
-    expect(r.stderr).toMatch(/did you mean 'image'/);
+    expect(r.stderr).toMatch(/did you mean ["']image["']/);
   });
 
   it('names a missing file and where relative paths start', async () => {
@@ -89,6 +89,20 @@ describe('redlab convert and schema', () => {
     expect(r.stdout).toContain('class: CommandLineTool');
     expect(r.stdout).toContain('baseCommand: echo');
     expect(r.stdout).not.toContain('redVersion');
+  });
+
+  it('splits a batch RED into one file per batch, and refuses a RED without batches', async () => {
+    const r = await redlab(['convert', 'batches', path.join(fixtures, 'batches.red.yml'), '--outdir', tmp, '--prefix', 'p_']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual([0, 1, 2].map(n => path.join(tmp, `p_batch_${n}.yml`)));
+    const second = fs.readFileSync(path.join(tmp, 'p_batch_1.yml'), 'utf8');
+    expect(second).toContain('word: second');
+    expect(second).not.toContain('batches');
+    const v = await redlab(['validate', path.join(tmp, 'p_batch_1.yml')]);
+    expect(v.code).toBe(0);
+    const none = await redlab(['convert', 'batches', path.join(fixtures, 'hello.red.json')]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('has no batches');
   });
 
   it('shows the RED JSON Schema', async () => {
@@ -166,6 +180,15 @@ describe('redlab run', () => {
     });
   });
 
+  it('runs batches in parallel, each into its own outdir', async () => {
+    const outdir = path.join(tmp, 'b');
+    const r = await redlab(['run', path.join(fixtures, 'batches.red.yml'), '--outdir', outdir, '--parallel', '2', '--json']);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.batches.map((b: { state: string }) => b.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(['first', 'second', 'third'].map((w, n) => fs.readFileSync(path.join(`${outdir}_${n}`, 'said.txt'), 'utf8'))).toEqual(['first\n', 'second\n', 'third\n']);
+  });
+
   it('fails clearly when the image is missing and no registry is reachable', async () => {
     const r = await redlab(['run', path.join(fixtures, 'missing-image.red.yml'), '--outdir', path.join(tmp, 'm'), '--json']);
     expect(r.code).toBe(1);
@@ -188,7 +211,7 @@ describe('redlab run', () => {
     let sent = false;
     const r = await redlab(['run', path.join(fixtures, 'sleep.red.yml'), '--outdir', outdir, '--json'], {
       onStderr: (text, child) => {
-        if (!sent && text.includes('started')) {
+        if (!sent && /^started$/m.test(text)) {
           sent = true;
           child.kill('SIGINT');
         }

@@ -1,0 +1,5 @@
+export * from './types';
+export { ConnectorRegistry, defaultConnectors } from './registry';
+export { HTTP_CONNECTOR, httpInputConnector, httpOutputConnector, parseHttpAccess, joinUrl, redactUrl, type HttpAccess } from './http';
+export { LOCAL_CONNECTOR, localInputConnector } from './local';
+export { httpRequest, digestAuthorization, HttpTransportError, type HttpAuth, type HttpRequestOptions } from './http-client';
