@@ -6,8 +6,8 @@
 //
 // Pure TypeScript: no DOM, no Node APIs.
 
-import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
-import schemaJson from '../../schema/red.schema.json';
+import type { ErrorObject } from 'ajv';
+import * as generatedValidators from './generated/red-validators';
 import { joinPath, parseRedText } from './parse';
 import { upgradeLegacy } from './upgrade';
 import { formatIssues, LoadedRed, Red, RedError, RedIssue } from './types';
@@ -30,22 +30,11 @@ const DIRECTORY_ATTRIBUTES = ['basename', 'path'];
 const VARIABLE_SCOPES = new Set(['access', 'auth']);
 
 // ---------------------------------------------------------------------------
-// ajv, compiled once, lazily
+// ajv validators, precompiled from schema/red.schema.json at build time
+// (schema/generate-validators.js): no schema compilation at start-up, and no
+// `new Function` in the browser.
 
-let validators: { single: ValidateFunction; batch: ValidateFunction } | undefined;
-
-function getValidators(): { single: ValidateFunction; batch: ValidateFunction } {
-  if (!validators) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true });
-    ajv.addSchema(schemaJson as object);
-    const id = schemaJson.$id;
-    const single = ajv.getSchema(`${id}#/definitions/singleRed`);
-    const batch = ajv.getSchema(`${id}#/definitions/batchRed`);
-    if (!single || !batch) throw new Error('red.schema.json: singleRed/batchRed definitions missing');
-    validators = { single, batch };
-  }
-  return validators;
-}
+const validators = { single: generatedValidators.single, batch: generatedValidators.batch };
 
 // ---------------------------------------------------------------------------
 // public API
@@ -58,7 +47,7 @@ export function validateRed(doc: unknown, opts: ValidateOptions = {}): RedIssue[
     return ctx.issues;
   }
   const isBatch = 'batches' in doc;
-  const validate = isBatch ? getValidators().batch : getValidators().single;
+  const validate = isBatch ? validators.batch : validators.single;
   if (!validate(doc)) schemaIssues(validate.errors ?? [], doc, isBatch, ctx);
   semanticChecks(doc, isBatch, ctx);
   return ctx.sorted();

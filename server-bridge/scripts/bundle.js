@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// Bundles the `redlab` CLI and bridge into one file (dist/redlab.js) so that a
+// command starts fast: one file to read and compile instead of hundreds of
+// modules. Native modules stay external. Modules that dockerode loads eagerly
+// but only needs for rare paths (gRPC for BuildKit sessions, ssh2 for ssh://
+// DOCKER_HOST) are loaded on first use instead of at start-up.
+'use strict';
+const path = require('path');
+const esbuild = require('esbuild');
+
+// Packages loaded from node_modules on first property access (kept external:
+// proto-loader reads .proto files next to dockerode at run time).
+const LAZY = /^(@grpc\/grpc-js|@grpc\/proto-loader)$/;
+// Modules that export one function, required eagerly but called rarely: bundled,
+// but their code (and what they require) runs on the first call.
+const LAZY_FUNCTIONS = [
+  { importer: /docker-modem[\\/]lib[\\/]modem\.js$/, path: './ssh' },
+  { importer: /dockerode[\\/]lib[\\/]docker\.js$/, path: './session' }
+];
+
+const lazyModules = {
+  name: 'lazy-modules',
+  setup(build) {
+    build.onResolve({ filter: LAZY }, args =>
+      args.namespace === 'lazy' ? { path: args.path, external: true } : { path: args.path, namespace: 'lazy' }
+    );
+    build.onResolve({ filter: /^\.\/(ssh|session)$/ }, args => {
+      if (args.namespace === 'lazy-fn') return undefined;
+      const hit = LAZY_FUNCTIONS.find(l => l.path === args.path && l.importer.test(args.importer));
+      return hit ? { path: path.resolve(path.dirname(args.importer), args.path + '.js'), namespace: 'lazy-fn' } : undefined;
+    });
+    build.onLoad({ filter: /.*/, namespace: 'lazy-fn' }, args => ({
+      contents: `let real;
+module.exports = function () {
+  real = real || require(${JSON.stringify(args.path)});
+  return real.apply(this, arguments);
+};`,
+      loader: 'js',
+      resolveDir: path.dirname(args.path)
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'lazy' }, args => ({
+      contents: `let real;
+const load = () => real || (real = require(${JSON.stringify(args.path)}));
+module.exports = new Proxy({}, {
+  get: (_, key) => load()[key],
+  has: (_, key) => key in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, key) => Object.getOwnPropertyDescriptor(load(), key)
+});`,
+      loader: 'js'
+    }));
+  }
+};
+
+esbuild
+  .build({
+    entryPoints: [path.join(__dirname, '..', 'src', 'cli', 'main.ts')],
+    outfile: path.join(__dirname, '..', 'dist', 'redlab.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: 'linked',
+    external: ['*.node', 'cpu-features', 'better-sqlite3'],
+    plugins: [lazyModules],
+    logLevel: 'warning'
+  })
+  .catch(() => process.exit(1));
