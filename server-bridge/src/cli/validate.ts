@@ -8,7 +8,7 @@ export async function validateFiles(files: string[], out: NodeJS.WritableStream,
     try {
       const loaded = await readRedFile(file);
       const red = loaded.red;
-      const shape = 'batches' in red ? `${red.batches.length} batch${red.batches.length === 1 ? '' : 'es'}` : `${Object.keys(red.inputs).length} inputs`;
+      const shape = 'batches' in red ? `${red.batches.length} batch${red.batches.length === 1 ? '' : 'es'}` : `${Object.keys(red.inputs).length} input${Object.keys(red.inputs).length === 1 ? '' : 's'}`;
       out.write(`${file}: valid RED 9 (${shape}, image ${red.container.settings.image.url})\n`);
       if (loaded.warnings.length) err.write(formatIssues(loaded.warnings, file) + '\n');
     } catch (e) {
