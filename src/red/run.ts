@@ -10,7 +10,15 @@ export type RunEvent =
   | { type: 'pull-progress'; layer?: string; status: string; current?: number; total?: number }
   | { type: 'log'; batch: number; stream: 'stdout' | 'stderr'; data: string }
   | { type: 'info'; batch?: number; message: string }
-  | { type: 'batch-state'; batch: number; state: RunState; exitCode?: number };
+  | { type: 'batch-state'; batch: number; state: RunState; exitCode?: number }
+  /** A batch's container exists (sent before it starts, so a crash after this point can find it). */
+  | { type: 'container'; batch: number; containerId: string; name: string }
+  /**
+   * A resource sample of a batch's running container (about once a second, when asked
+   * for): CPU as `docker stats` shows it (100 = one CPU busy), memory without page
+   * cache, the memory limit, processes.
+   */
+  | { type: 'stats'; batch: number; cpuPercent: number; memoryBytes: number; memoryLimitBytes: number; pids?: number };
 
 export interface FileRecord {
   /** Host path (inputs: where it was staged; outputs: where it was written), or the connector target. */

@@ -6,6 +6,8 @@ import { validateFiles } from './validate';
 import { runFile, EXIT } from './run';
 import { convertBatches, convertCwl, convertFormat, type FormatName } from './convert';
 import { CliError } from './red-file';
+import { DEFAULT_PORT, resolveBridgeOptions } from '../bridge/config';
+import { startBridge } from '../bridge/start';
 import { version } from '../../package.json';
 
 function positiveInt(value: string): number {
@@ -95,6 +97,39 @@ export async function main(argv: string[]): Promise<number> {
     .option('--outdir <dir>', 'folder for the files', '.')
     .action(async (file: string, opts: { format: FormatName; prefix: string; outdir: string }) => {
       for (const written of await convertBatches(file, opts)) out.write(written + '\n');
+    });
+
+  program
+    .command('bridge')
+    .description('start the bridge: the REST/WebSocket API JupyterLab uses to run experiments on Docker')
+    .option('--host <host>', 'address to listen on (default 127.0.0.1: this machine only)')
+    .option('--port <port>', `port (default ${DEFAULT_PORT}; 0 picks a free one)`, Number)
+    .option('--token <token>', 'API token (default: REDLAB_TOKEN, else a new one is printed)')
+    .option('--data-dir <dir>', 'run store and logs (default: ~/.local/share/redlab)')
+    .option('--allowed-origin <origin>', 'browser origin allowed to call the API (repeatable)', collect, [])
+    .option('--allow-root <dir>', 'extra host folder local inputs may come from (repeatable)', collect, [])
+    .option('--parallel <n>', 'runs at once (default 2)', positiveInt)
+    .option('--max-run-minutes <minutes>', 'wall-clock limit per run', Number)
+    .option('--allow-image <pattern>', 'only run images matching this pattern, * as wildcard (repeatable)', collect, [])
+    .option('--log-format <format>', 'json (default) or pretty')
+    .option('--log-level <level>', 'info (default), debug, warn, error')
+    .action(async flags => {
+      let options;
+      try {
+        options = resolveBridgeOptions({ ...flags, allowedOrigin: flags.allowedOrigin, allowRoot: flags.allowRoot, allowImage: flags.allowImage });
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
+      const bridge = await startBridge(options, { version, stderr: err });
+      await new Promise<void>(resolve => {
+        const onSignal = () => {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+          bridge.stop().then(resolve, resolve);
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+      });
     });
 
   const schema = program.command('schema').description('the RED JSON Schema');

@@ -3,32 +3,44 @@
 // built-in connectors and bind-mounted read-only, /cc/outputs bound to a host
 // folder, live logs, OOM/exit/cancel handling and outputs moved to the outdir
 // (or sent through connectors) with sizes and sha256.
+//
+// A bridge that was killed finds its containers again (listManagedContainers:
+// label org.redlab.managed=true) and takes each batch up with resumeBatch: the
+// container's log is read back from Docker (only the part the store lacks becomes
+// events), a running container is followed to its end, and the batch ends exactly
+// as a batch of run() does (concludeBatch: outcome → state, outputs collected from
+// the deterministic work folder <workRoot>/<runId>/batch-<n>/outputs).
 import type Docker from 'dockerode';
 import { randomUUID } from 'crypto';
 import { chmod, mkdir, readdir, rm, rmdir } from 'fs/promises';
-import * as os from 'os';
 import * as path from 'path';
 import type { Batch, LoadedRed } from '../../../src/red/types';
 import type { BatchResult, FinalState, Phase, PhaseTimings, RunEvent, RunResult, RunState } from '../../../src/red/run';
-import type { SecretMasker } from '../../../src/red/mask';
+import { MASK, type SecretMasker } from '../../../src/red/mask';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
-import type { Engine, EngineCapabilities, RunRequest } from './types';
+import type { Engine, EngineCapabilities, KeepWorkDir, ManagedContainer, ResumeRequest, RunRequest } from './types';
 import { connectDocker, type DockerClientOptions } from './docker-client';
 import { ensureImage } from './image';
-import { describeInventory, readGpuInventory, selectGpus, type Gpu, type GpuSelection } from './gpu';
-import { buildCreateOptions, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT } from './host-config';
-import { runContainer } from './container';
+import { describeInventory, gpusForDeviceIds, readGpuInventory, selectGpus, type Gpu, type GpuSelection } from './gpu';
+import { buildCreateOptions, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN } from './host-config';
+import { dockerTime, resumeContainer, runContainer, type ContainerRunOutcome, type StreamName } from './container';
+import type { StatsOptions } from './stats';
 import { listInputItems, stageInputs, type InputItem } from './staging';
-import { collectOutputs, planOutputs, type OutputSpec } from './outputs';
-import { buildCommand, formatCommandLine, inputContainerPath, toBatches, type ContainerPathOf } from './red-deps';
+import { collectOutputs, exists, planOutputs, type OutputSpec } from './outputs';
+import { buildCommand, CONTAINER_OUTPUTS_DIR, formatCommandLine, inputContainerPath, toBatches, type ContainerPathOf } from './red-deps';
+import { batchWorkDir, captureFileName, checkRunId, defaultWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 
 export { DockerUnavailableError } from './docker-client';
 
 export interface DockerEngineOptions extends DockerClientOptions {
   /** A ready dockerode client (tests); otherwise one is made from DOCKER_HOST / the socket. */
   docker?: Docker;
-  /** Where batches stage inputs and bind /cc/outputs: <workRoot>/<runId>/batch-N. Default os.tmpdir()/redlab-runs. */
+  /**
+   * Where batches stage inputs and bind /cc/outputs: <workRoot>/<runId>/batch-N (see
+   * batchWorkDir). Default os.tmpdir()/redlab-runs; the bridge uses a folder under its
+   * data dir, so that a restarted bridge finds the outputs of containers that ran on.
+   */
   workRoot?: string;
   /** RAM (MB) when the RED gives none; null: no limit (as CC). Default DEFAULT_RAM_MB (4096). */
   defaultRamMb?: number | null;
@@ -39,8 +51,8 @@ export interface DockerEngineOptions extends DockerClientOptions {
   entrypoint?: 'clear' | 'image';
   /** `uid:gid` for the container; default: this process's uid:gid when it is not root, else the image's user. null: always the image's user. */
   user?: string | null;
-  /** Keep <workRoot>/<runId>/batch-N after the batch: 'on-failure' (default), 'always', 'never'. */
-  keepWorkDir?: 'on-failure' | 'always' | 'never';
+  /** Keep <workRoot>/<runId>/batch-N after the batch: 'on-failure' (default), 'always', 'never'. RunRequest.keepWorkDir overrides it. */
+  keepWorkDir?: KeepWorkDir;
   /** sha256 of inputs for the result (default true). */
   hashInputs?: boolean;
   /** GPU inventory source (default: nvidia-smi on PATH). */
@@ -48,6 +60,14 @@ export interface DockerEngineOptions extends DockerClientOptions {
   connectors?: ConnectorRegistry;
   /** 'missing' (default): pull images that are not local; 'never'. */
   pull?: 'missing' | 'never';
+  /**
+   * Send `stats` events for every run, at most one per this many ms (Docker's stats
+   * stream gives about one a second, so less than 1000 still means about one a second).
+   * Unset: only runs with RunRequest.stats get them, one a second.
+   */
+  statsIntervalMs?: number;
+  /** Milliseconds a partial line (no newline yet) waits before it goes out as a log event. Default 200. */
+  logFlushMs?: number;
 }
 
 interface BatchPlan {
@@ -73,6 +93,223 @@ function lastLines(text: string, lines = 5, chars = 800): string {
   return t.length > chars ? '…' + t.slice(-chars) : t;
 }
 
+/** A duration for people: 1500 → "1.5 s", 90000 → "1 min 30 s", 7200000 → "2 h". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${+(ms / 1000).toFixed(1)} s`;
+  const parts: string[] = [];
+  let rest = Math.round(ms / 1000);
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['min', 60],
+    ['s', 1]
+  ] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n) parts.push(`${n} ${unit}`);
+  }
+  return parts.join(' ');
+}
+
+/** The error of a batch the wall-clock limit stopped. */
+export function wallClockMessage(limitMs: number): string {
+  return `stopped: wall-clock limit of ${formatDuration(limitMs)} exceeded; raise it in the bridge settings`;
+}
+
+export const VANISHED_MESSAGE = 'the container vanished while the bridge was down';
+export const NEVER_STARTED_MESSAGE = 'the bridge stopped before the container started; re-run it';
+export const NEVER_CREATED_MESSAGE = "the bridge stopped before this batch's container was created; re-run it";
+
+/** Aborts on the caller's signal or at a deadline (the wall-clock limit), and knows which came first. */
+class Stopper {
+  private readonly ctl = new AbortController();
+  private why: 'cancelled' | 'limit' | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly onUser = () => this.fire('cancelled');
+
+  constructor(
+    private readonly user: AbortSignal | undefined,
+    private readonly deadline: number | undefined,
+    readonly limitMs: number | undefined
+  ) {
+    if (user?.aborted) this.fire('cancelled');
+    else user?.addEventListener('abort', this.onUser, { once: true });
+    if (deadline !== undefined && !this.why) this.arm();
+  }
+
+  get signal(): AbortSignal {
+    return this.ctl.signal;
+  }
+
+  get reason(): 'cancelled' | 'limit' | undefined {
+    return this.why;
+  }
+
+  /** State and error for work the stop interrupted (`what`: the words for a cancel). */
+  stopped(what: string): [FinalState, string] {
+    return this.why === 'limit' ? ['failed', wallClockMessage(this.limitMs ?? 0)] : ['cancelled', what];
+  }
+
+  private arm(): void {
+    const left = (this.deadline as number) - Date.now();
+    if (left <= 0) return this.fire('limit');
+    // setTimeout holds at most 2^31-1 ms: re-arm for longer limits.
+    this.timer = setTimeout(() => this.arm(), Math.min(left, 2 ** 31 - 1));
+    this.timer.unref?.();
+  }
+
+  private fire(why: 'cancelled' | 'limit'): void {
+    if (this.why) return;
+    this.why = why;
+    clearTimeout(this.timer);
+    this.ctl.abort();
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.user?.removeEventListener('abort', this.onUser);
+  }
+}
+
+/** Sends events to the listener, masked; a listener's failure is not the run's. */
+interface Emitter {
+  (e: RunEvent): void;
+  /** A log event whose data is masked already. */
+  maskedLog(batch: number, stream: StreamName, data: string): void;
+}
+
+function makeEmitter(masker: SecretMasker, onEvent: ((e: RunEvent) => void) | undefined): Emitter {
+  const send = (e: RunEvent) => {
+    try {
+      onEvent?.(e);
+    } catch {
+      /* a listener's failure is not the run's */
+    }
+  };
+  const emit = ((e: RunEvent) => {
+    if (e.type === 'log') send({ ...e, data: masker.mask(e.data) });
+    else send(e.type === 'info' || e.type === 'phase' || e.type === 'container' ? masker.maskValue(e) : e);
+  }) as Emitter;
+  emit.maskedLog = (batch, stream, data) => send({ type: 'log', batch, stream, data });
+  return emit;
+}
+
+/**
+ * Drops the first bytes (UTF-8) of each stream's text: what a store already holds
+ * from before a crash. Counts what it saw, to tell when Docker had less than that.
+ */
+export class LogSkipper {
+  private readonly left: Record<StreamName, number>;
+  readonly seen: Record<StreamName, number> = { stdout: 0, stderr: 0 };
+
+  constructor(private readonly already: Record<StreamName, number>) {
+    this.left = { stdout: Math.max(0, Math.trunc(already.stdout || 0)), stderr: Math.max(0, Math.trunc(already.stderr || 0)) };
+  }
+
+  /** The part of `text` after the bytes to skip ('' while skipping). */
+  take(stream: StreamName, text: string): string {
+    const len = Buffer.byteLength(text, 'utf8');
+    this.seen[stream] += len;
+    const left = this.left[stream];
+    if (left === 0) return text;
+    if (left >= len) {
+      this.left[stream] -= len;
+      return '';
+    }
+    this.left[stream] = 0;
+    const bytes = Buffer.from(text, 'utf8');
+    // A cut inside a character (the counts disagree: secrets, invalid UTF-8) goes on at the next one.
+    let at = left;
+    while (at < bytes.length && (bytes[at] & 0xc0) === 0x80) at++;
+    return bytes.subarray(at).toString('utf8');
+  }
+
+  /** Messages for streams Docker returned fewer bytes of than were stored. */
+  shortfalls(): string[] {
+    return (['stdout', 'stderr'] as const)
+      .filter(s => this.seen[s] < (this.already[s] || 0))
+      .map(
+        s =>
+          `Docker returned only ${this.seen[s]} bytes of ${s}, but ${this.already[s]} were stored before the restart: its log was rotated or cut, ` +
+          `so nothing of ${s} was added (what the container wrote while the bridge was down may be missing from it)`
+      );
+  }
+}
+
+/** A batch's result as it is being made: states, phases and the final event. */
+class BatchTracker {
+  readonly b: BatchResult;
+  private readonly t0 = Date.now();
+
+  constructor(
+    index: number,
+    command: string[],
+    outdir: string,
+    private readonly masker: SecretMasker,
+    private readonly emit: Emitter
+  ) {
+    this.b = { index, state: 'failed', command, inputs: {}, outputs: {}, timings: { total: 0 }, outdir };
+  }
+
+  setState(state: RunState, exitCode?: number): void {
+    this.emit(exitCode === undefined ? { type: 'batch-state', batch: this.b.index, state } : { type: 'batch-state', batch: this.b.index, state, exitCode });
+  }
+
+  info(message: string): void {
+    this.emit({ type: 'info', batch: this.b.index, message });
+  }
+
+  async phase<T>(name: Phase, fn: () => Promise<T>, detail?: string): Promise<T> {
+    const i = this.b.index;
+    this.emit({ type: 'phase', batch: i, phase: name, status: 'start', ...(detail ? { detail } : {}) });
+    const t = Date.now();
+    try {
+      return await fn();
+    } finally {
+      this.b.timings[name] = Date.now() - t;
+      this.emit({ type: 'phase', batch: i, phase: name, status: 'end', ms: this.b.timings[name] });
+    }
+  }
+
+  done(state: FinalState, error?: string): BatchResult {
+    this.b.state = state;
+    if (error) this.b.error = this.masker.mask(error);
+    this.b.timings.total = Date.now() - this.t0;
+    this.setState(state, this.b.exitCode);
+    return this.b;
+  }
+}
+
+/** What the shared end of a batch needs (run() and resumeBatch alike). */
+interface Conclusion {
+  track: BatchTracker;
+  plan: BatchPlan;
+  outcome: ContainerRunOutcome;
+  outputsDir: string;
+  ctx: ConnectorContext;
+  stopper: Stopper;
+  sendOutputs: boolean;
+  ramMb: number | null;
+  /** The image the container ran (ID or reference) and the RED's image.url, for messages. */
+  image: string;
+  imageUrl: string;
+  gpus: GpuSelection | null;
+  leaveContainer?: boolean;
+  /** Why the batch failed when the outcome cannot tell (resume: the container vanished …). */
+  failure?: string;
+  /** Outputs whose connectors cannot run (their settings were masked): kept in the outdir. */
+  keepLocal?: string[];
+}
+
+function keepMode(req: KeepWorkDir | boolean | undefined, leaveContainer: boolean | undefined, dflt: KeepWorkDir | undefined): KeepWorkDir {
+  // A container left in place for debugging keeps its bind sources too.
+  if (leaveContainer) return 'always';
+  if (req === true) return 'always';
+  if (req === false) return 'never';
+  return req ?? dflt ?? 'on-failure';
+}
+
 export class DockerEngine implements Engine {
   readonly name = 'docker';
   readonly capabilities: EngineCapabilities;
@@ -91,7 +328,17 @@ export class DockerEngine implements Engine {
   }
 
   get workRoot(): string {
-    return this.opts.workRoot ?? path.join(os.tmpdir(), 'redlab-runs');
+    return this.opts.workRoot ?? defaultWorkRoot();
+  }
+
+  /** `<workRoot>/<runId>/batch-<n>` and its inputs/outputs folders (see workdir.ts). */
+  batchWorkDir(runId: string, batch: number): BatchWorkDir {
+    return batchWorkDir(this.workRoot, runId, batch);
+  }
+
+  /** Removes `<workRoot>/<runId>` (a bridge that keeps work folders calls it when it is done with a run). */
+  async removeWorkDir(runId: string): Promise<void> {
+    await rm(runWorkDir(this.workRoot, runId), { recursive: true, force: true });
   }
 
   private containerUser(): string | undefined {
@@ -102,24 +349,29 @@ export class DockerEngine implements Engine {
     return uid !== undefined && uid !== 0 && gid !== undefined ? `${uid}:${gid}` : undefined;
   }
 
+  private ramMb(loaded: LoadedRed): number | null {
+    return loaded.red.container.settings.ram ?? (this.opts.defaultRamMb === undefined ? DEFAULT_RAM_MB : this.opts.defaultRamMb);
+  }
+
+  private statsOptions(wanted: boolean | undefined, emit: Emitter, batch: number): StatsOptions | undefined {
+    if (!wanted && !this.opts.statsIntervalMs) return undefined;
+    return { intervalMs: this.opts.statsIntervalMs ?? 1000, onSample: s => emit({ type: 'stats', batch, ...s }) };
+  }
+
   async run(req: RunRequest, opts: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void } = {}): Promise<RunResult> {
     const t0 = Date.now();
     const masker = req.masker;
-    const signal = opts.signal;
-    const emit = (e: RunEvent) => {
-      try {
-        opts.onEvent?.(e.type === 'log' || e.type === 'info' || e.type === 'phase' ? masker.maskValue(e) : e);
-      } catch {
-        /* a listener's failure is not the run's */
-      }
-    };
+    const emit = makeEmitter(masker, opts.onEvent);
     const info = (message: string, batch?: number) => emit(batch === undefined ? { type: 'info', message } : { type: 'info', batch, message });
     const loaded: LoadedRed = req.loaded;
     const red = loaded.red;
     const runId = req.runId ?? randomUUID();
     const result: RunResult = { state: 'failed', image: { url: red.container?.settings?.image?.url, pulled: false }, batches: [], timings: { total: 0 } };
+    const limit = req.wallClockLimitMs;
+    const stopper = new Stopper(opts.signal, limit !== undefined && limit > 0 ? t0 + limit : undefined, limit);
     // Everything that leaves the engine is masked: errors, commands, URLs in records.
     const finish = (): RunResult => {
+      stopper.dispose();
       result.timings.total = Date.now() - t0;
       return masker.maskValue(result);
     };
@@ -128,11 +380,16 @@ export class DockerEngine implements Engine {
     let plans: BatchPlan[];
     let gpus: GpuSelection | null = null;
     try {
+      if (limit !== undefined && !(Number.isFinite(limit) && limit > 0)) throw new Error(`wallClockLimitMs must be a positive number of milliseconds, not ${limit}`);
+      checkRunId(runId);
       const batches = toBatches(red);
       const isBatchRed = 'batches' in red;
-      plans = batches.map((batch, index) => this.planBatch(req, batch, index, batches.length, isBatchRed));
+      plans = batches.map((batch, index) => this.planBatch(req, batch, index, batches.length, isBatchRed, runId));
       const gpuReq = red.container.settings.gpus;
-      if (gpuReq) {
+      if (req.gpuDeviceIds?.length) {
+        gpus = gpusForDeviceIds(req.gpuDeviceIds, gpuReq);
+        info(`GPUs: ${gpus?.summary}`);
+      } else if (gpuReq) {
         const inventory = await (this.opts.gpuInventory ?? (() => readGpuInventory()))();
         gpus = selectGpus(gpuReq, inventory);
         info(`GPUs: ${gpus?.summary}; ${describeInventory(inventory)}`);
@@ -159,14 +416,14 @@ export class DockerEngine implements Engine {
     } catch (err) {
       return failAll('failed', errorMessage(err));
     }
-    if (signal?.aborted) return failAll('cancelled', 'cancelled before the run started');
+    if (stopper.reason) return failAll(...stopper.stopped('cancelled before the run started'));
     const url = red.container.settings.image.url;
     emit({ type: 'phase', phase: 'pull', status: 'start', detail: url });
     const tPull = Date.now();
     try {
       const img = await ensureImage(docker, url, {
         auth: red.container.settings.image.auth,
-        signal,
+        signal: stopper.signal,
         pull: this.opts.pull,
         onProgress: e => emit(e)
       });
@@ -176,7 +433,7 @@ export class DockerEngine implements Engine {
     } catch (err) {
       result.timings.pull = Date.now() - tPull;
       emit({ type: 'phase', phase: 'pull', status: 'end', ms: result.timings.pull, detail: 'failed' });
-      return failAll(signal?.aborted ? 'cancelled' : 'failed', signal?.aborted ? 'cancelled while pulling the image' : errorMessage(err));
+      return failAll(...(stopper.reason ? stopper.stopped('cancelled while pulling the image') : (['failed', errorMessage(err)] as [FinalState, string])));
     }
 
     // Batches, at most `parallel` at once.
@@ -187,11 +444,11 @@ export class DockerEngine implements Engine {
       Array.from({ length: parallel }, async () => {
         while (next < plans.length) {
           const plan = plans[next++];
-          results[plan.index] = await this.runBatch(docker, req, plan, runId, result.image.id ?? url, gpus, signal, emit);
+          results[plan.index] = await this.runBatch(docker, req, plan, runId, result.image.id ?? url, gpus, stopper, emit);
         }
       })
     );
-    await rmdir(path.join(this.workRoot, runId)).catch(() => undefined);
+    await rmdir(runWorkDir(this.workRoot, runId)).catch(() => undefined);
 
     result.batches = results;
     const timings: PhaseTimings = result.timings;
@@ -201,7 +458,7 @@ export class DockerEngine implements Engine {
       }
     }
     const states = results.map(b => b.state);
-    result.state = states.includes('cancelled') && signal?.aborted ? 'cancelled' : states.some(s => s !== 'succeeded') ? 'failed' : 'succeeded';
+    result.state = states.includes('cancelled') && stopper.reason === 'cancelled' ? 'cancelled' : states.some(s => s !== 'succeeded') ? 'failed' : 'succeeded';
     if (!('batches' in red)) {
       const b = results[0];
       result.command = b.command;
@@ -216,7 +473,14 @@ export class DockerEngine implements Engine {
     return finish();
   }
 
-  private planBatch(req: RunRequest, batch: Batch, index: number, count: number, isBatchRed: boolean): BatchPlan {
+  private planBatch(
+    req: Pick<RunRequest, 'loaded' | 'outdir' | 'sendOutputs'>,
+    batch: Batch,
+    index: number,
+    count: number,
+    isBatchRed: boolean,
+    runId: string
+  ): BatchPlan {
     const red = req.loaded.red;
     const cli = red.cli;
     const where = (msg: string) => (count > 1 ? `batch ${index}: ${msg}` : msg);
@@ -226,10 +490,11 @@ export class DockerEngine implements Engine {
       for (const item of items) this.connectors.input(item.value.connector.command, item.label, item.value.class);
       const command = buildCommand(cli, batch.inputs, { containerPathOf, floatPaths: req.loaded.floatPaths, floatPathPrefix });
       const outputTypes = Object.values(cli.outputs ?? {}).map(o => o.type);
-      // As CC: a stdout/stderr output with no cli.stdout/stderr file name gets a random one.
+      // As CC: a stdout/stderr output with no cli.stdout/stderr file name gets a UUID as
+      // its name; here one derived from the run id, so that a resumed batch knows it.
       const streams = {
-        stdout: cli.stdout ?? (outputTypes.includes('stdout') ? randomUUID() : undefined),
-        stderr: cli.stderr ?? (outputTypes.includes('stderr') ? randomUUID() : undefined)
+        stdout: cli.stdout ?? (outputTypes.includes('stdout') ? captureFileName(runId, index, 'stdout') : undefined),
+        stderr: cli.stderr ?? (outputTypes.includes('stderr') ? captureFileName(runId, index, 'stderr') : undefined)
       };
       const outputs = planOutputs(cli, batch.inputs, containerPathOf, streams, { floatPaths: req.loaded.floatPaths, floatPathPrefix });
       if (req.sendOutputs !== false) {
@@ -246,6 +511,19 @@ export class DockerEngine implements Engine {
     }
   }
 
+  /** The host files that get the raw stdout/stderr (cli.stdout / cli.stderr) in the outputs folder. */
+  private async captureFiles(plan: BatchPlan, outputsDir: string, create: boolean): Promise<Partial<Record<StreamName, string>>> {
+    const files: Partial<Record<StreamName, string>> = {};
+    for (const s of ['stdout', 'stderr'] as const) {
+      const name = plan.streams[s];
+      if (!name) continue;
+      const file = path.join(outputsDir, ...name.split('/'));
+      if (create) await mkdir(path.dirname(file), { recursive: true });
+      files[s] = file;
+    }
+    return files;
+  }
+
   private async runBatch(
     docker: Docker,
     req: RunRequest,
@@ -253,63 +531,43 @@ export class DockerEngine implements Engine {
     runId: string,
     image: string,
     gpus: GpuSelection | null,
-    signal: AbortSignal | undefined,
-    emit: (e: RunEvent) => void
+    stopper: Stopper,
+    emit: Emitter
   ): Promise<BatchResult> {
     const i = plan.index;
-    const t0 = Date.now();
     const masker: SecretMasker = req.masker;
-    const b: BatchResult = { index: i, state: 'failed', command: plan.command, inputs: {}, outputs: {}, timings: { total: 0 }, outdir: plan.outdir };
-    const setState = (state: RunState, exitCode?: number) => emit(exitCode === undefined ? { type: 'batch-state', batch: i, state } : { type: 'batch-state', batch: i, state, exitCode });
-    const phase = async <T>(name: Phase, fn: () => Promise<T>, detail?: string): Promise<T> => {
-      emit({ type: 'phase', batch: i, phase: name, status: 'start', ...(detail ? { detail } : {}) });
-      const t = Date.now();
-      try {
-        return await fn();
-      } finally {
-        b.timings[name] = Date.now() - t;
-        emit({ type: 'phase', batch: i, phase: name, status: 'end', ms: b.timings[name] });
-      }
-    };
-    const done = (state: FinalState, error?: string): BatchResult => {
-      b.state = state;
-      if (error) b.error = masker.mask(error);
-      b.timings.total = Date.now() - t0;
-      setState(state, b.exitCode);
-      return b;
-    };
-    if (signal?.aborted) return done('cancelled', 'cancelled before this batch started');
+    const track = new BatchTracker(i, plan.command, plan.outdir, masker, emit);
+    if (stopper.reason) return track.done(...stopper.stopped('cancelled before this batch started'));
 
-    const batchDir = path.join(this.workRoot, runId, `batch-${i}`);
-    const inputsDir = path.join(batchDir, 'inputs');
-    const outputsDir = path.join(batchDir, 'outputs');
+    const wd = this.batchWorkDir(runId, i);
     const ctx: ConnectorContext = {
       baseDir: req.baseDir,
       allowedRoots: req.allowedRoots,
       masker,
-      signal,
-      onInfo: m => emit({ type: 'info', batch: i, message: m })
+      signal: stopper.signal,
+      onInfo: m => track.info(m)
     };
-    let outcomeState: FinalState = 'failed';
-    let outcomeError: string | undefined;
     try {
-      setState('preparing');
-      await mkdir(path.join(this.workRoot, runId), { recursive: true, mode: 0o700 });
-      await mkdir(inputsDir, { recursive: true });
-      await mkdir(outputsDir, { recursive: true });
+      track.setState('preparing');
+      await mkdir(runWorkDir(this.workRoot, runId), { recursive: true, mode: 0o700 });
+      // A run started again under its id (a bridge that restarted before its container
+      // existed) starts from an empty folder, not from what the first attempt left.
+      await rm(wd.dir, { recursive: true, force: true });
+      await mkdir(wd.inputs, { recursive: true });
+      await mkdir(wd.outputs, { recursive: true });
       // Any container user may write its outputs; the run folder above stays private (0700).
-      await chmod(outputsDir, 0o777);
+      await chmod(wd.outputs, 0o777);
 
       let staged;
       try {
-        staged = await phase('staging', () => stageInputs({ items: plan.items, inputsDir, registry: this.connectors, ctx, hashInputs: this.opts.hashInputs }));
+        staged = await track.phase('staging', () => stageInputs({ items: plan.items, inputsDir: wd.inputs, registry: this.connectors, ctx, hashInputs: this.opts.hashInputs }));
       } catch (err) {
-        return done(signal?.aborted ? 'cancelled' : 'failed', signal?.aborted ? 'cancelled while staging inputs' : errorMessage(err));
+        return track.done(...(stopper.reason ? stopper.stopped('cancelled while staging inputs') : (['failed', errorMessage(err)] as [FinalState, string])));
       }
-      b.inputs = staged.records;
-      if (signal?.aborted) return done('cancelled', 'cancelled while staging inputs');
+      track.b.inputs = staged.records;
+      if (stopper.reason) return track.done(...stopper.stopped('cancelled while staging inputs'));
 
-      const ramMb = req.loaded.red.container.settings.ram ?? (this.opts.defaultRamMb === undefined ? DEFAULT_RAM_MB : this.opts.defaultRamMb);
+      const ramMb = this.ramMb(req.loaded);
       const create = buildCreateOptions({
         image,
         cmd: plan.command,
@@ -317,7 +575,7 @@ export class DockerEngine implements Engine {
         ramMb,
         gpus,
         inputBinds: staged.binds,
-        outputsHostDir: outputsDir,
+        outputsHostDir: wd.outputs,
         runId,
         batch: i,
         labels: req.labels,
@@ -325,80 +583,303 @@ export class DockerEngine implements Engine {
         entrypoint: this.opts.entrypoint,
         pidsLimit: this.opts.pidsLimit ?? DEFAULT_PIDS_LIMIT
       });
-      const files: { stdout?: string; stderr?: string } = {};
-      for (const s of ['stdout', 'stderr'] as const) {
-        const name = plan.streams[s];
-        if (!name) continue;
-        const file = path.join(outputsDir, ...name.split('/'));
-        await mkdir(path.dirname(file), { recursive: true });
-        files[s] = file;
-      }
+      const files = await this.captureFiles(plan, wd.outputs, true);
 
-      setState('running');
-      const outcome = await phase(
+      track.setState('running');
+      const outcome = await track.phase(
         'running',
         () =>
           runContainer({
             docker,
             create,
-            signal,
+            signal: stopper.signal,
             stopTimeoutSec: this.opts.stopTimeoutSec ?? 2,
             leaveContainer: req.leaveContainer,
             files,
-            onLog: (stream, data) => emit({ type: 'log', batch: i, stream, data })
+            lineFlushMs: this.opts.logFlushMs,
+            onCreated: (containerId, name) => emit({ type: 'container', batch: i, containerId, name }),
+            onLog: (stream, data) => emit({ type: 'log', batch: i, stream, data }),
+            stats: this.statsOptions(req.stats, emit, i)
           }),
         formatCommandLine(plan.command)
       );
-      b.containerId = outcome.containerId;
-      b.exitCode = outcome.exitCode;
-      b.oomKilled = outcome.oomKilled;
-      if (req.leaveContainer && outcome.containerId) emit({ type: 'info', batch: i, message: `container ${outcome.containerId.slice(0, 12)} left in place (docker rm ${outcome.containerId.slice(0, 12)} removes it)` });
-
-      if (outcome.cancelled) {
-        outcomeState = 'cancelled';
-        outcomeError = 'cancelled: the container was stopped';
-      } else if (outcome.startError) {
-        outcomeError = this.explainStartError(outcome.startError, plan, gpus, image);
-      } else if (outcome.oomKilled) {
-        outcomeError = `killed: out of memory (ram: ${ramMb === null ? 'unlimited' : `${ramMb} MB`}); raise container.settings.ram`;
-      } else if (outcome.exitCode === 127 || outcome.exitCode === 126) {
-        outcomeError = this.explainExecFailure(outcome.exitCode, outcome.stderrTail, plan, req.loaded.red.container.settings.image.url);
-      } else if (outcome.exitCode !== 0) {
-        const tail = lastLines(outcome.stderrTail);
-        outcomeError = `the command exited with code ${outcome.exitCode}${outcome.exitCode === 137 ? ' (killed)' : ''}${tail ? `; its stderr ends with:\n${tail}` : ''}`;
-      } else outcomeState = 'succeeded';
-
-      // Outputs: all of them on success; what is there (partial) otherwise.
-      setState('collecting');
-      const partial = outcomeState !== 'succeeded';
-      const collected = await phase('collecting', () =>
-        collectOutputs({
-          specs: plan.outputs,
-          outputsDir,
-          outdir: plan.outdir,
-          jobOutputs: plan.batch.outputs,
-          registry: this.connectors,
-          ctx: { ...ctx, signal: undefined },
-          sendOutputs: req.sendOutputs !== false,
-          partial
-        })
-      );
-      b.outputs = collected.records;
-      if (!partial && collected.errors.length) {
-        outcomeState = 'failed';
-        outcomeError = collected.errors.join('\n');
-      }
-      return done(outcomeState, outcomeError);
+      return await this.concludeBatch({
+        track,
+        plan,
+        outcome,
+        outputsDir: wd.outputs,
+        ctx,
+        stopper,
+        sendOutputs: req.sendOutputs !== false,
+        ramMb,
+        image,
+        imageUrl: req.loaded.red.container.settings.image.url,
+        gpus,
+        leaveContainer: req.leaveContainer
+      });
     } catch (err) {
-      return done(signal?.aborted ? 'cancelled' : 'failed', errorMessage(err));
+      return track.done(...(stopper.reason ? stopper.stopped(errorMessage(err)) : (['failed', errorMessage(err)] as [FinalState, string])));
     } finally {
-      // A container left in place for debugging keeps its bind sources too.
-      const keep = req.leaveContainer ? 'always' : (this.opts.keepWorkDir ?? 'on-failure');
-      if (keep === 'never' || (keep === 'on-failure' && b.state === 'succeeded')) {
-        await rm(batchDir, { recursive: true, force: true }).catch(() => undefined);
-      } else if (await readdir(batchDir).catch(() => null)) {
-        emit({ type: 'info', batch: i, message: `work folder kept: ${batchDir}` });
+      await this.cleanupWorkDir(wd, keepMode(req.keepWorkDir, req.leaveContainer, this.opts.keepWorkDir), track);
+    }
+  }
+
+  /**
+   * The end of a batch once its container has ended (or is known never to run): the
+   * state and error from what happened, then outputs collected from the outputs
+   * folder (all of them on success, what is there, marked partial, otherwise).
+   */
+  private async concludeBatch(c: Conclusion): Promise<BatchResult> {
+    const { track, plan, outcome, stopper } = c;
+    const b = track.b;
+    b.containerId = outcome.containerId ?? b.containerId;
+    b.exitCode = outcome.exitCode;
+    b.oomKilled = outcome.oomKilled;
+    if (c.leaveContainer && outcome.containerId && !outcome.removed) {
+      const id = outcome.containerId.slice(0, 12);
+      track.info(`container ${id} left in place (docker rm ${id} removes it)`);
+    }
+
+    let state: FinalState = 'failed';
+    let error: string | undefined;
+    if (c.failure) {
+      error = c.failure;
+    } else if (outcome.cancelled) {
+      [state, error] = stopper.stopped('cancelled: the container was stopped');
+    } else if (outcome.startError) {
+      error = this.explainStartError(outcome.startError, plan, c.gpus, c.image);
+    } else if (outcome.oomKilled) {
+      error = `killed: out of memory (ram: ${c.ramMb === null ? 'unlimited' : `${c.ramMb} MB`}); raise container.settings.ram`;
+    } else if (outcome.exitCode === 127 || outcome.exitCode === 126) {
+      error = this.explainExecFailure(outcome.exitCode, outcome.stderrTail, plan, c.imageUrl);
+    } else if (outcome.exitCode !== 0) {
+      const tail = lastLines(outcome.stderrTail);
+      error = `the command exited with code ${outcome.exitCode}${outcome.exitCode === 137 ? ' (killed)' : ''}${tail ? `; its stderr ends with:\n${tail}` : ''}`;
+    } else state = 'succeeded';
+
+    // Outputs: all of them on success; what is there (partial) otherwise.
+    track.setState('collecting');
+    const partial = state !== 'succeeded';
+    const keepLocal = partial || !c.sendOutputs ? [] : (c.keepLocal ?? []);
+    let jobOutputs = plan.batch.outputs;
+    if (jobOutputs && keepLocal.length) jobOutputs = Object.fromEntries(Object.entries(jobOutputs).filter(([k]) => !keepLocal.includes(k)));
+    const collected = await track.phase('collecting', async () => {
+      if (!(await exists(c.outputsDir))) {
+        return {
+          records: Object.fromEntries(plan.outputs.map(o => [o.key, null])) as Record<string, null>,
+          errors: partial || !plan.outputs.length ? [] : [`the outputs folder ${c.outputsDir} is gone: no output could be collected`]
+        };
       }
+      return collectOutputs({
+        specs: plan.outputs,
+        outputsDir: c.outputsDir,
+        outdir: plan.outdir,
+        jobOutputs,
+        registry: this.connectors,
+        ctx: { ...c.ctx, signal: undefined },
+        sendOutputs: c.sendOutputs,
+        partial
+      });
+    });
+    b.outputs = collected.records;
+    if (!partial && collected.errors.length) {
+      state = 'failed';
+      error = collected.errors.join('\n');
+    }
+    const unsent = keepLocal.filter(k => b.outputs[k]);
+    if (unsent.length) {
+      const note =
+        `output${unsent.length === 1 ? '' : 's'} ${unsent.join(', ')} not sent through ${unsent.length === 1 ? 'its connector' : 'their connectors'}: ` +
+        `the connector settings held secrets, which were lost when the bridge stopped; kept in ${plan.outdir} instead (send ${unsent.length === 1 ? 'it' : 'them'} yourself)`;
+      track.info(note);
+      error = error ? `${error}\n${note}` : note;
+    }
+    return track.done(state, error);
+  }
+
+  /** Removes (or keeps, and says where) the batch's work folder. */
+  private async cleanupWorkDir(wd: BatchWorkDir, keep: KeepWorkDir, track: BatchTracker): Promise<void> {
+    if (keep === 'never' || (keep === 'on-failure' && track.b.state === 'succeeded')) {
+      await rm(wd.dir, { recursive: true, force: true }).catch(() => undefined);
+    } else if (await readdir(wd.dir).catch(() => null)) {
+      track.info(`work folder kept: ${wd.dir}`);
+    }
+  }
+
+  /**
+   * The containers this engine created (label org.redlab.managed=true), in every state,
+   * with what Docker says of each now; `runId` narrows it to one run's.
+   */
+  async listManagedContainers(filter: { runId?: string } = {}): Promise<ManagedContainer[]> {
+    const docker = await connectDocker({ ...this.opts, docker: this.opts.docker });
+    const label = [`${LABEL_MANAGED}=true`, ...(filter.runId !== undefined ? [`${LABEL_RUN}=${filter.runId}`] : [])];
+    const list = await docker.listContainers({ all: true, filters: { label } });
+    const found = await Promise.all(
+      list.map(async (c): Promise<ManagedContainer | undefined> => {
+        const labels = c.Labels ?? {};
+        const runId = labels[LABEL_RUN];
+        const batch = Number(labels[LABEL_BATCH]);
+        if (!runId || !Number.isSafeInteger(batch) || batch < 0) return undefined;
+        let info: Docker.ContainerInspectInfo;
+        try {
+          info = await docker.getContainer(c.Id).inspect();
+        } catch {
+          return undefined; // removed meanwhile
+        }
+        const st = info.State;
+        const ended = st.Status === 'exited' || st.Status === 'dead';
+        const m: ManagedContainer = {
+          containerId: c.Id,
+          name: (info.Name ?? c.Names?.[0] ?? '').replace(/^\//, ''),
+          runId,
+          batch,
+          state: st.Status as ManagedContainer['state'],
+          labels
+        };
+        if (ended) m.exitCode = st.ExitCode;
+        if (ended || st.OOMKilled) m.oomKilled = st.OOMKilled === true;
+        const started = dockerTime(st.StartedAt);
+        const finished = dockerTime(st.FinishedAt);
+        if (started) m.startedAt = started;
+        if (finished && ended) m.finishedAt = finished;
+        return m;
+      })
+    );
+    return found.filter((m): m is ManagedContainer => !!m).sort((a, b) => (a.runId === b.runId ? a.batch - b.batch : a.runId < b.runId ? -1 : 1));
+  }
+
+  /**
+   * Takes up a batch whose container a previous process started: sends the part of its
+   * log the store does not have yet, follows it to its end if it still runs (abort
+   * `signal` to stop it), and collects it as run() would have (same states, errors
+   * and outputs, from <workRoot>/<runId>/batch-<n>/outputs), rewriting the stdout/stderr
+   * capture files whole from Docker's log. A container that is gone, or that was
+   * created but never started, fails the batch with a message that says so.
+   * Throws only when Docker cannot be reached (DockerUnavailableError) or fails while
+   * the container is looked for: nothing was decided then, try again later.
+   */
+  async resumeBatch(req: ResumeRequest, opts: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void } = {}): Promise<BatchResult> {
+    const masker = req.masker;
+    const emit = makeEmitter(masker, opts.onEvent);
+    const i = req.batch;
+    const red = req.loaded.red;
+    let plan: BatchPlan;
+    let wd: BatchWorkDir;
+    try {
+      wd = this.batchWorkDir(req.runId, i);
+      const batches = toBatches(red);
+      if (i >= batches.length) throw new Error(`the RED has ${batches.length} batch${batches.length === 1 ? '' : 'es'}: there is no batch ${i}`);
+      plan = this.planBatch(req, batches[i], i, batches.length, 'batches' in red, req.runId);
+    } catch (err) {
+      const outdir = 'batches' in red ? `${req.outdir}_${i}` : req.outdir;
+      return new BatchTracker(i, [], outdir, masker, emit).done('failed', `cannot take this batch up again: ${errorMessage(err)}`);
+    }
+    const track = new BatchTracker(i, plan.command, plan.outdir, masker, emit);
+    const docker = await connectDocker({ ...this.opts, docker: this.opts.docker });
+
+    let containerId = req.containerId;
+    if (!containerId) {
+      // One that still runs first, should there be several.
+      const mine = (await this.listManagedContainers({ runId: req.runId })).filter(c => c.batch === i);
+      const found = mine.find(c => c.state === 'running') ?? mine[mine.length - 1];
+      if (found) {
+        containerId = found.containerId;
+        emit({ type: 'container', batch: i, containerId, name: found.name });
+      }
+    }
+    let inspected: Docker.ContainerInspectInfo | undefined;
+    if (containerId) {
+      try {
+        inspected = await docker.getContainer(containerId).inspect();
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+      }
+    }
+    const startedAt = req.startedAt ?? (dockerTime(inspected?.State?.StartedAt) ? Date.parse(inspected?.State?.StartedAt as string) : Date.now());
+    const limit = req.wallClockLimitMs;
+    const stopper = new Stopper(opts.signal, limit !== undefined && limit > 0 ? startedAt + limit : undefined, limit);
+    // Where the container really writes (a restarted bridge may have another work root).
+    const mounted = inspected?.Mounts?.find(m => m.Destination === CONTAINER_OUTPUTS_DIR)?.Source;
+    const outputsDir = mounted ?? wd.outputs;
+    const ctx: ConnectorContext = {
+      baseDir: req.baseDir ?? path.dirname(path.resolve(req.outdir)),
+      allowedRoots: req.allowedRoots ?? [],
+      masker,
+      onInfo: m => track.info(m)
+    };
+    // Connector settings masked in the stored RED cannot be used.
+    const keepLocal = Object.entries(plan.batch.outputs ?? {})
+      .filter(([, t]) => JSON.stringify(t?.connector?.access ?? {}).includes(MASK))
+      .map(([k]) => k);
+    const ramMb = this.ramMb(req.loaded);
+    const image = inspected?.Config?.Image ?? red.container.settings.image.url;
+    try {
+      let outcome: ContainerRunOutcome = { containerId, oomKilled: false, cancelled: false, stderrTail: '', removed: false, logBytes: { stdout: 0, stderr: 0 } };
+      let failure: string | undefined;
+      if (!inspected || !containerId) {
+        failure = !containerId && (req.lastState === 'queued' || req.lastState === 'preparing') ? NEVER_CREATED_MESSAGE : VANISHED_MESSAGE;
+      } else {
+        if (mounted && mounted !== wd.outputs) track.info(`the container writes its outputs to ${mounted} (not ${wd.outputs}): collecting them from there`);
+        const running = inspected.State.Running === true;
+        const short = containerId.slice(0, 12);
+        if (inspected.State.Status !== 'created') {
+          track.info(
+            running
+              ? `the bridge restarted: reattached to container ${short}, still running`
+              : `the bridge restarted: container ${short} ended while it was down (exit code ${inspected.State.ExitCode})`
+          );
+        }
+        if (running) track.setState('running');
+        const skip = new LogSkipper(req.alreadyStored ?? { stdout: 0, stderr: 0 });
+        const files = await this.captureFiles(plan, outputsDir, false);
+        const resumed = await track.phase(
+          'running',
+          () =>
+            resumeContainer({
+              docker,
+              containerId: containerId as string,
+              signal: stopper.signal,
+              stopTimeoutSec: this.opts.stopTimeoutSec ?? 2,
+              leaveContainer: req.leaveContainer,
+              files,
+              captureTempDir: path.dirname(outputsDir),
+              lineFlushMs: this.opts.logFlushMs,
+              onLog: (stream, text) => {
+                const rest = skip.take(stream, masker.mask(text));
+                if (rest) emit.maskedLog(i, stream, rest);
+              },
+              stats: running ? this.statsOptions(req.stats, emit, i) : undefined
+            }),
+          `reattached to container ${short}`
+        );
+        outcome = resumed;
+        for (const note of [...resumed.notes, ...skip.shortfalls()]) track.info(note);
+        if (resumed.startedAt && resumed.finishedAt) track.b.timings.running = Math.max(0, Date.parse(resumed.finishedAt) - Date.parse(resumed.startedAt));
+        if (resumed.found === 'missing') failure = VANISHED_MESSAGE;
+        else if (resumed.found === 'created') failure = NEVER_STARTED_MESSAGE;
+      }
+      return await this.concludeBatch({
+        track,
+        plan,
+        outcome,
+        outputsDir,
+        ctx,
+        stopper,
+        sendOutputs: req.sendOutputs !== false,
+        ramMb,
+        image,
+        imageUrl: red.container.settings.image.url,
+        gpus: null,
+        leaveContainer: req.leaveContainer,
+        failure,
+        keepLocal
+      });
+    } catch (err) {
+      return track.done(...(stopper.reason ? stopper.stopped(errorMessage(err)) : (['failed', errorMessage(err)] as [FinalState, string])));
+    } finally {
+      stopper.dispose();
+      await this.cleanupWorkDir(wd, keepMode(req.keepWorkDir, req.leaveContainer, this.opts.keepWorkDir), track);
+      await rmdir(runWorkDir(this.workRoot, req.runId)).catch(() => undefined);
     }
   }
 

@@ -114,3 +114,33 @@ export function selectGpus(req: GpuRequirement | undefined, inventory: readonly 
     summary: `${count} GPU${count === 1 ? '' : 's'}`
   };
 }
+
+/**
+ * The GPUs a scheduler (the bridge) assigned, by nvidia-smi index or UUID, as a device
+ * request with those DeviceIDs. Checked against what the RED asks for (at least as
+ * many as container.settings.gpus wants); null for an empty list.
+ */
+export function gpusForDeviceIds(ids: readonly string[], req?: GpuRequirement, inventory: readonly Gpu[] = []): GpuSelection | null {
+  const list = ids.map(id => String(id).trim());
+  if (!list.length) return null;
+  const bad = list.find(id => !/^[A-Za-z0-9][A-Za-z0-9:._-]*$/.test(id));
+  if (bad !== undefined) throw new GpuSelectionError(`GPU device id ${JSON.stringify(bad)} is neither an index nor a UUID`);
+  if (new Set(list).size !== list.length) throw new GpuSelectionError(`GPU device ids ${list.join(', ')} name a GPU twice`);
+  if (req) {
+    if ((req.vendor ?? 'nvidia') !== 'nvidia') throw new GpuSelectionError(`container.settings.gpus.vendor ${String(req.vendor)} is not supported; only nvidia`);
+    const wanted = req.devices && req.devices.length ? req.devices.length : (req.count ?? 1);
+    if (list.length < wanted) {
+      throw new GpuSelectionError(`the RED asks for ${wanted} GPU${wanted === 1 ? '' : 's'}, but only ${list.length} ${list.length === 1 ? 'was' : 'were'} assigned (${list.join(', ')})`);
+    }
+  }
+  const selected = list.map(id => inventory.find(g => String(g.index) === id || g.uuid === id)).filter((g): g is Gpu => !!g);
+  const named = list.map(id => {
+    const g = inventory.find(x => String(x.index) === id || x.uuid === id);
+    return g ? `#${g.index} ${g.name} (${g.memoryTotalMb} MB)` : `#${id}`;
+  });
+  return {
+    deviceRequests: [{ Driver: 'nvidia', DeviceIDs: list, Capabilities: [['gpu']] }],
+    selected,
+    summary: `GPU${list.length === 1 ? '' : 's'} ${named.join(', ')} (assigned by the bridge)`
+  };
+}

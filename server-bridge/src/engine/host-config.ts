@@ -10,8 +10,18 @@ export const DEFAULT_RAM_MB = 4096;
 /** Below this Docker refuses to create a container (its minimum is 6 MB). */
 export const MIN_RAM_MB = 8;
 export const DEFAULT_PIDS_LIMIT = 4096;
-export const DEFAULT_LOG_MAX_SIZE = '10m';
-export const DEFAULT_LOG_MAX_FILE = '3';
+/**
+ * Docker keeps each container's log (json-file driver) in up to DEFAULT_LOG_MAX_FILE
+ * files of DEFAULT_LOG_MAX_SIZE, the older ones gzipped: 10 × 100 MB = 1 GB of
+ * json-file entries. An entry costs ~70 bytes on top of its line (JSON, stream, time
+ * stamp), so this holds ~850 MB of output in 500-byte lines, ~600 MB in 100-byte lines
+ * and still ~260 MB in 25-byte lines: a bridge that restarts reads the whole log of a
+ * container that wrote 250 MB back with `docker logs`. The disk it takes is 100 MB for
+ * the current file plus the compressed older ones (text compresses ~5–20×).
+ */
+export const DEFAULT_LOG_MAX_SIZE = '100m';
+export const DEFAULT_LOG_MAX_FILE = '10';
+export const DEFAULT_LOG_COMPRESS = 'true';
 
 export const LABEL_MANAGED = 'org.redlab.managed';
 export const LABEL_RUN = 'org.redlab.run';
@@ -82,7 +92,10 @@ export function buildHostConfig(plan: ContainerPlan): Docker.HostConfig {
     Init: true,
     Privileged: false,
     AutoRemove: false,
-    LogConfig: { Type: 'json-file', Config: { 'max-size': plan.logMaxSize ?? DEFAULT_LOG_MAX_SIZE, 'max-file': plan.logMaxFile ?? DEFAULT_LOG_MAX_FILE } },
+    LogConfig: {
+      Type: 'json-file',
+      Config: { 'max-size': plan.logMaxSize ?? DEFAULT_LOG_MAX_SIZE, 'max-file': plan.logMaxFile ?? DEFAULT_LOG_MAX_FILE, compress: DEFAULT_LOG_COMPRESS }
+    },
     // CC's agent sets this nofile limit too.
     Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }]
   };

@@ -1,7 +1,7 @@
 // The one small interface every engine (local Docker now; remote and cluster
 // engines later) implements. Capabilities let the UI hide what an engine cannot do.
 import type { LoadedRed } from '../../../src/red/types';
-import type { RunEvent, RunResult } from '../../../src/red/run';
+import type { RunEvent, RunResult, RunState } from '../../../src/red/run';
 import type { SecretMasker } from '../../../src/red/mask';
 
 export interface EngineCapabilities {
@@ -34,6 +34,103 @@ export interface RunRequest {
    * as `faice agent red --outputs`); false copies every output to `outdir` instead.
    */
   sendOutputs?: boolean;
+  /**
+   * GPUs the bridge's scheduler assigned to this run (nvidia-smi indexes or UUIDs):
+   * they become the DeviceRequest's DeviceIDs and the inventory is not consulted. There
+   * must be at least as many as container.settings.gpus asks for. Absent or empty: the
+   * engine picks GPUs itself from the inventory (the CLI).
+   */
+  gpuDeviceIds?: string[];
+  /**
+   * Wall-clock limit of the whole run in milliseconds, counted from the call to run():
+   * when it passes, running containers are stopped (SIGTERM, SIGKILL after
+   * stopTimeoutSec) and batches not started yet do not start; those batches fail with
+   * "stopped: wall-clock limit of N exceeded; raise it in the bridge settings".
+   */
+  wallClockLimitMs?: number;
+  /**
+   * Keep `<workRoot>/<runId>/batch-N` (staged inputs, what was left in /cc/outputs) after
+   * the batch: true = 'always', false = 'never'. Default: the engine's option ('on-failure').
+   * A bridge that keeps them removes them with DockerEngine.removeWorkDir(runId).
+   */
+  keepWorkDir?: KeepWorkDir | boolean;
+  /** Send `stats` events (CPU, memory) about once a second while containers run (the bridge; not the CLI). */
+  stats?: boolean;
+}
+
+export type KeepWorkDir = 'on-failure' | 'always' | 'never';
+
+/**
+ * A batch whose container a previous bridge process started (and maybe saw end) before
+ * it died: DockerEngine.resumeBatch follows it to its end and collects it as run()
+ * would have.
+ */
+export interface ResumeRequest {
+  /** The run id the batch ran under (its work folder and org.redlab.run label). */
+  runId: string;
+  /** Batch index (0 for a RED without batches). */
+  batch: number;
+  /**
+   * The container, as the `container` event reported it. Undefined when the store never
+   * heard of one: the engine then looks for a container labelled with runId and batch,
+   * and fails the batch ("the container vanished while the bridge was down") when
+   * there is none.
+   */
+  containerId?: string;
+  /**
+   * The RED as stored: usually masked (secret values are ******** after a crash). The
+   * command in the result is rebuilt from it; output connectors whose settings hold a
+   * masked value cannot run: those outputs stay in the outdir, and the batch says so.
+   */
+  loaded: LoadedRed;
+  /** As RunRequest.outdir: the run's outdir (batch N of a batch RED writes to `${outdir}_N`). */
+  outdir: string;
+  masker: SecretMasker;
+  /**
+   * Bytes of each log stream the store already holds (UTF-8 of the `data` of the log
+   * events it received). The engine reads the container's whole log back from Docker,
+   * cut and masked as run() does, skips that many bytes of each stream and sends only
+   * the rest as log events: the stored log ends complete, without a gap or a
+   * duplicate (exact when no secret or invalid UTF-8 was in the skipped part: those can
+   * change the byte count).
+   */
+  alreadyStored: { stdout: number; stderr: number };
+  /** The state the store last had for the batch, for clearer messages (e.g. 'queued': never started). */
+  lastState?: RunState;
+  /** Base folder for connectors (default: the outdir's parent). */
+  baseDir?: string;
+  allowedRoots?: string[];
+  leaveContainer?: boolean;
+  sendOutputs?: boolean;
+  keepWorkDir?: KeepWorkDir | boolean;
+  stats?: boolean;
+  /**
+   * The run's wall-clock limit (ms), counted from `startedAt` (epoch ms, e.g. when the
+   * store saw the run start; default: when the container started). Past it the
+   * container is stopped and the batch fails as in run().
+   */
+  wallClockLimitMs?: number;
+  startedAt?: number;
+}
+
+/** A container the engine created (label org.redlab.managed=true), as Docker reports it now. */
+export interface ManagedContainer {
+  containerId: string;
+  /** Without the leading '/'. */
+  name: string;
+  /** org.redlab.run */
+  runId: string;
+  /** org.redlab.batch */
+  batch: number;
+  /** Docker's State.Status. */
+  state: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+  /** When it has ended (exited/dead). */
+  exitCode?: number;
+  oomKilled?: boolean;
+  /** ISO 8601; absent when it never started / has not finished. */
+  startedAt?: string;
+  finishedAt?: string;
+  labels: Record<string, string>;
 }
 
 export interface Engine {

@@ -22,7 +22,7 @@ describe('buildCreateOptions', () => {
     expect(hc.Privileged).toBe(false);
     expect(hc.Init).toBe(true);
     expect(hc.PidsLimit).toBe(4096);
-    expect(hc.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
+    expect(hc.LogConfig).toEqual({ Type: 'json-file', Config: { 'max-size': '100m', 'max-file': '10', compress: 'true' } });
     expect(hc.NetworkMode).toBeUndefined();
     expect(hc.Devices).toBeUndefined();
     expect(hc.DeviceRequests).toBeUndefined();

@@ -1,0 +1,79 @@
+// The bridge's settings: flags first, then REDLAB_* environment variables, then
+// defaults that are safe (loopback only, a fresh token) and work offline.
+import { randomBytes } from 'crypto';
+import * as os from 'os';
+import * as path from 'path';
+
+export interface BridgeOptions {
+  host: string;
+  port: number;
+  token: string;
+  /** True when no token was given and one was generated (it is printed once). */
+  tokenGenerated: boolean;
+  dataDir: string;
+  allowedOrigins: string[];
+  allowedRoots: string[];
+  parallel: number;
+  wallClockLimitMs?: number;
+  imageAllowlist?: string[];
+  logFormat: 'json' | 'pretty';
+  logLevel: string;
+}
+
+export interface BridgeFlags {
+  host?: string;
+  port?: number;
+  token?: string;
+  dataDir?: string;
+  allowedOrigin?: string[];
+  allowRoot?: string[];
+  parallel?: number;
+  maxRunMinutes?: number;
+  allowImage?: string[];
+  logFormat?: string;
+  logLevel?: string;
+}
+
+export const DEFAULT_PORT = 8765;
+
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  return path.join(base, 'redlab');
+}
+
+const list = (v: string | undefined, sep = ','): string[] => (v ? v.split(sep).map(s => s.trim()).filter(Boolean) : []);
+
+export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): BridgeOptions {
+  const port = flags.port ?? (env.REDLAB_PORT ? Number(env.REDLAB_PORT) : DEFAULT_PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a number from 0 to 65535, not ${port}`);
+  const given = flags.token ?? env.REDLAB_TOKEN;
+  if (given !== undefined && given.length < 16) throw new Error('the token must have at least 16 characters (or leave it out and one is generated)');
+  const host = flags.host ?? env.REDLAB_HOST ?? '127.0.0.1';
+  const origins = [...(flags.allowedOrigin ?? []), ...list(env.REDLAB_ALLOWED_ORIGINS)];
+  const parallel = flags.parallel ?? (env.REDLAB_PARALLEL ? Number(env.REDLAB_PARALLEL) : 2);
+  if (!Number.isInteger(parallel) || parallel < 1) throw new Error(`--parallel must be a whole number of at least 1, not ${parallel}`);
+  const maxMinutes = flags.maxRunMinutes ?? (env.REDLAB_MAX_RUN_MINUTES ? Number(env.REDLAB_MAX_RUN_MINUTES) : undefined);
+  if (maxMinutes !== undefined && !(maxMinutes > 0)) throw new Error('--max-run-minutes must be a positive number');
+  const images = [...(flags.allowImage ?? []), ...list(env.REDLAB_ALLOWED_IMAGES)];
+  const logFormat = (flags.logFormat ?? env.REDLAB_LOG_FORMAT ?? 'json') as BridgeOptions['logFormat'];
+  if (logFormat !== 'json' && logFormat !== 'pretty') throw new Error(`--log-format must be json or pretty, not ${logFormat}`);
+  return {
+    host,
+    port,
+    token: given ?? randomBytes(24).toString('base64url'),
+    tokenGenerated: given === undefined,
+    dataDir: path.resolve(cwd, flags.dataDir ?? env.REDLAB_DATA_DIR ?? defaultDataDir(env)),
+    // Loopback pages of JupyterLab's usual ports, unless origins are configured.
+    allowedOrigins: origins.length ? origins : ['http://localhost:8888', 'http://127.0.0.1:8888'],
+    allowedRoots: [cwd, ...(flags.allowRoot ?? []), ...list(env.REDLAB_ALLOWED_ROOTS, path.delimiter)].map(r => path.resolve(cwd, r)),
+    parallel,
+    wallClockLimitMs: maxMinutes !== undefined ? Math.round(maxMinutes * 60_000) : undefined,
+    imageAllowlist: images.length ? images : undefined,
+    logFormat,
+    logLevel: flags.logLevel ?? env.REDLAB_LOG_LEVEL ?? 'info'
+  };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
+}

@@ -1,0 +1,397 @@
+// The bridge's one owner of run state: it validates submissions, keeps filled
+// secrets in memory only, queues runs with a parallelism limit and GPU
+// assignment, drives the engine, writes everything into the durable RunStore,
+// and after a crash reattaches to the containers it left behind.
+import * as path from 'path';
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { loadRed } from '../../../src/red/validate';
+import { fillVariables, listVariables, registerSecrets } from '../../../src/red/variables';
+import { SecretMasker } from '../../../src/red/mask';
+import { RedError, type LoadedRed, type Red } from '../../../src/red/types';
+import type { BatchResult, FinalState, RunEvent, RunResult, RunState } from '../../../src/red/run';
+import { isFinalState, maskForStore, type RunRecord, type RunStore } from '../store';
+import type { DockerEngine } from '../engine/docker';
+import { readGpuInventory } from '../engine/gpu';
+import { GpuPool } from './gpu-pool';
+import { RequestError, type HealthInfo, type RunService, type SubmitInput } from './service';
+
+export interface RunManagerConfig {
+  /** Runs executing at once. */
+  parallel: number;
+  /** Host folders local inputs may come from. */
+  allowedRoots: string[];
+  /** Folder relative local input paths start from when a run names no RED file (the Jupyter root). */
+  baseDir: string;
+  wallClockLimitMs?: number;
+  /** When set, only images matching one of these patterns (`*` wildcard) may run. */
+  imageAllowlist?: string[];
+  version: string;
+  /** Sample CPU/memory every second while a container runs. */
+  stats?: boolean;
+}
+
+interface Pending {
+  loaded: LoadedRed;
+  masker: SecretMasker;
+}
+
+const ORDER: RunState[] = ['queued', 'preparing', 'running', 'collecting'];
+
+export class RunManager implements RunService {
+  private readonly queue: string[] = [];
+  private readonly pending = new Map<string, Pending>();
+  private readonly active = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  private readonly gpus = new GpuPool([]);
+  private accepting = true;
+  private closed = false;
+
+  constructor(
+    readonly store: RunStore,
+    readonly docker: Docker,
+    private readonly engine: DockerEngine,
+    private readonly config: RunManagerConfig,
+    private readonly log: Logger
+  ) {}
+
+  /** Reads the GPU inventory and recovers what a previous bridge left unfinished. */
+  async start(): Promise<void> {
+    this.gpus.update(await readGpuInventory().catch(() => []));
+    await this.recover();
+    this.pump();
+  }
+
+  // ---------------------------------------------------------------------------
+  // RunService
+
+  async submit(input: SubmitInput): Promise<{ id: string; state: RunState }> {
+    if (!this.accepting) throw new RequestError(503, 'the bridge is shutting down; submit again once it is back');
+    const loaded = loadSubmittedRed(input.red);
+    const red = loaded.red;
+    const values = input.variables ?? {};
+    for (const [k, v] of Object.entries(values)) {
+      if (typeof v !== 'string') throw new RequestError(400, `variables.${k} must be a string`);
+    }
+    const missing = listVariables(red)
+      .map(v => v.name)
+      .filter(n => !(n in values));
+    if (missing.length) {
+      throw new RequestError(422, `missing values for {{variables}}: ${missing.join(', ')}`, { fix: 'send them in "variables": {"name": "value"}' });
+    }
+    const image = red.container.settings.image.url;
+    if (this.config.imageAllowlist && !this.config.imageAllowlist.some(p => wildcard(p).test(image))) {
+      throw new RequestError(403, `image ${image} is not in this bridge's image allowlist (${this.config.imageAllowlist.join(', ')})`, {
+        fix: 'use an allowed image, or ask the bridge administrator to allow it'
+      });
+    }
+    const parallel = input.options?.parallel ?? 1;
+    if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new RequestError(400, 'options.parallel must be a whole number from 1 to 64');
+
+    const masker = new SecretMasker();
+    registerSecrets(red, values, masker);
+    const record = this.store.createRun({
+      red: maskForStore(masker, red),
+      options: { ...input.options, parallel },
+      image: { url: image },
+      wallClockLimitMs: this.config.wallClockLimitMs
+    });
+    const impossible = this.gpus.impossible(red.container.settings.gpus);
+    if (impossible) {
+      this.store.setState(record.id, 'failed', { error: impossible });
+      return { id: record.id, state: 'failed' };
+    }
+    this.pending.set(record.id, { loaded: { ...loaded, red: fillVariables(red, values) }, masker });
+    this.queue.push(record.id);
+    this.pump();
+    return { id: record.id, state: this.store.getSummary(record.id)?.state ?? 'queued' };
+  }
+
+  async cancel(id: string): Promise<{ id: string; state: RunState } | undefined> {
+    const summary = this.store.getSummary(id);
+    if (!summary) return undefined;
+    if (isFinalState(summary.state)) return { id, state: summary.state };
+    const queued = this.queue.indexOf(id);
+    if (queued >= 0) {
+      this.queue.splice(queued, 1);
+      this.pending.delete(id);
+      this.store.setState(id, 'cancelled', { error: 'cancelled before it started' });
+      return { id, state: 'cancelled' };
+    }
+    const running = this.active.get(id);
+    if (running) {
+      running.controller.abort();
+      await running.done;
+    }
+    return { id, state: this.store.getSummary(id)?.state ?? summary.state };
+  }
+
+  async health(): Promise<HealthInfo> {
+    let docker: HealthInfo['docker'];
+    try {
+      const v = await this.docker.version();
+      docker = { reachable: true, version: v.Version, apiVersion: v.ApiVersion };
+    } catch (err) {
+      docker = { reachable: false, error: `cannot reach the Docker engine: ${(err as Error).message}. Start Docker (sudo dockerd &) or set DOCKER_HOST.` };
+    }
+    this.gpus.update(await readGpuInventory().catch(() => [...this.gpus.gpus]));
+    return {
+      status: docker.reachable ? 'ok' : 'degraded',
+      version: this.config.version,
+      docker,
+      gpus: [...this.gpus.gpus],
+      engines: [{ name: this.engine.name, available: docker.reachable, capabilities: this.engine.capabilities }],
+      runs: { queued: this.queue.length, running: this.active.size, parallel: this.config.parallel }
+    };
+  }
+
+  /** Stops taking runs and lets the running ones go on in their containers (a restart reattaches). */
+  async drain(): Promise<void> {
+    this.accepting = false;
+    this.closed = true;
+  }
+
+  get counts(): { queued: number; running: number } {
+    return { queued: this.queue.length, running: this.active.size };
+  }
+
+  /** Resolves when no run is queued or running (tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.queue.length || this.active.size) await Promise.all([...this.active.values()].map(a => a.done));
+  }
+
+  // ---------------------------------------------------------------------------
+  // scheduling
+
+  private pump(): void {
+    if (this.closed) return;
+    for (let i = 0; i < this.queue.length && this.active.size < this.config.parallel; ) {
+      const id = this.queue[i];
+      const job = this.pending.get(id);
+      if (!job) {
+        this.queue.splice(i, 1);
+        continue;
+      }
+      const gpus = this.gpus.allocate(id, job.loaded.red.container.settings.gpus);
+      if (!gpus) {
+        i++; // waits for GPUs; later runs that fit may go first
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.pending.delete(id);
+      const controller = new AbortController();
+      const done = this.execute(id, job, gpus.map(g => String(g.index)), controller.signal)
+        .catch(err => this.log.error({ err, runId: id }, 'run failed unexpectedly'))
+        .finally(() => {
+          this.gpus.release(id);
+          this.active.delete(id);
+          this.pump();
+        });
+      this.active.set(id, { controller, done });
+    }
+  }
+
+  private async execute(id: string, job: Pending, gpuIds: string[], signal: AbortSignal): Promise<void> {
+    this.advance(id, 'preparing');
+    const record = this.store.getRun(id) as RunRecord;
+    const red = job.loaded.red;
+    const hasGpus = Boolean(red.container.settings.gpus);
+    let result: RunResult;
+    try {
+      result = await this.engine.run(
+        {
+          loaded: job.loaded,
+          baseDir: path.resolve(this.config.baseDir, path.dirname(String(record.options.redPath ?? '.'))),
+          outdir: outputsDir(record),
+          allowedRoots: this.config.allowedRoots,
+          // GPUs are assigned per run, so a GPU run's batches take turns on them.
+          parallel: hasGpus ? 1 : Number(record.options.parallel ?? 1),
+          leaveContainer: record.options.leaveContainer === true,
+          masker: job.masker,
+          runId: id,
+          labels: { 'org.redlab.bridge': 'true' },
+          gpuDeviceIds: hasGpus && gpuIds.length ? gpuIds : undefined,
+          wallClockLimitMs: record.wallClockLimitMs,
+          keepWorkDir: 'on-failure',
+          stats: this.config.stats !== false
+        },
+        { signal, onEvent: e => this.onEngineEvent(id, e) }
+      );
+    } catch (err) {
+      result = failedResult(red, (err as Error).message);
+    }
+    this.finish(id, job.masker.maskValue(result));
+  }
+
+  // ---------------------------------------------------------------------------
+  // engine events → store
+
+  private onEngineEvent(id: string, e: RunEvent): void {
+    if (this.closed) return; // draining: the store is about to close; a restart picks up from Docker
+    try {
+      switch (e.type) {
+        case 'log':
+          this.store.appendLog(id, e.batch, e.stream, e.data);
+          return;
+        case 'batch-state': {
+          const batch = this.store.getRun(id)?.batches[e.batch];
+          if (batch && batch.state !== e.state && !isFinalState(batch.state) && !isFinalState(e.state)) {
+            this.store.setBatch(id, e.batch, { state: e.state });
+          }
+          if (e.state === 'running') this.advance(id, 'running');
+          if (e.state === 'collecting' && !this.store.getRun(id)?.batches.some(b => b.state === 'running' || b.state === 'queued' || b.state === 'preparing')) {
+            this.advance(id, 'collecting');
+          }
+          return;
+        }
+        case 'container':
+          this.store.setBatch(id, e.batch, { containerId: e.containerId });
+          this.store.appendEvent(id, e);
+          return;
+        default:
+          this.store.appendEvent(id, e);
+      }
+    } catch (err) {
+      this.log.warn({ err, runId: id, event: e.type }, 'could not record an engine event');
+    }
+  }
+
+  /** Moves the run forward to `target` through the states in between (never backwards). */
+  private advance(id: string, target: RunState): void {
+    const current = this.store.getSummary(id)?.state;
+    if (!current || isFinalState(current)) return;
+    for (let i = ORDER.indexOf(current) + 1; i <= ORDER.indexOf(target); i++) this.store.setState(id, ORDER[i]);
+  }
+
+  private finish(id: string, result: RunResult): void {
+    if (this.closed) return;
+    const state: FinalState = result.state;
+    if (state === 'succeeded') this.advance(id, 'collecting');
+    this.store.setImage(id, result.image);
+    this.store.setResult(id, result);
+    for (const b of result.batches) {
+      const current = this.store.getRun(id)?.batches[b.index];
+      if (current && !isFinalState(current.state)) this.store.setBatch(id, b.index, { state: b.state, ...(b.error ? { error: b.error } : {}) });
+    }
+    if (!isFinalState(this.store.getSummary(id)?.state ?? 'queued')) this.store.setState(id, state, result.error ? { error: result.error } : {});
+  }
+
+  // ---------------------------------------------------------------------------
+  // crash recovery
+
+  private async recover(): Promise<void> {
+    const unfinished = this.store.unfinishedRuns();
+    if (!unfinished.length) return;
+    const containers = await this.engine.listManagedContainers().catch(err => {
+      this.log.error({ err }, 'cannot list containers for recovery');
+      return [];
+    });
+    for (const summary of unfinished) {
+      const record = this.store.getRun(summary.id) as RunRecord;
+      const red = record.red as Red;
+      let ours = containers.filter(c => c.runId === record.id);
+      const needsSecrets = listVariables(red).length > 0;
+      const noneStarted = ours.length > 0 && ours.every(c => c.state === 'created') && record.batches.every(b => !isFinalState(b.state));
+      if (noneStarted && !needsSecrets) {
+        // Killed between creating a container and starting it: nothing ran, start over cleanly.
+        await Promise.all(ours.map(c => this.docker.getContainer(c.containerId).remove({ force: true }).catch(() => undefined)));
+        ours = [];
+      }
+      const nothingRan = ours.length === 0 && (noneStarted || record.batches.every(b => !b.containerId));
+      if (nothingRan) {
+        // Nothing ran yet: run it from the start, unless its secrets died with the old bridge.
+        if (needsSecrets) {
+          this.store.setState(record.id, 'failed', { error: 'the bridge restarted before this run started, and its {{variables}} were kept only in memory: submit it again' });
+          continue;
+        }
+        this.pending.set(record.id, { loaded: loadSubmittedRed(red), masker: new SecretMasker() });
+        this.queue.push(record.id);
+        this.log.info({ runId: record.id }, 'requeued after restart');
+        continue;
+      }
+      const controller = new AbortController();
+      const done = this.resume(record, ours, controller.signal)
+        .catch(err => this.log.error({ err, runId: record.id }, 'recovery failed'))
+        .finally(() => {
+          this.active.delete(record.id);
+          this.pump();
+        });
+      this.active.set(record.id, { controller, done });
+    }
+  }
+
+  private async resume(record: RunRecord, containers: { containerId: string; batch: number }[], signal: AbortSignal): Promise<void> {
+    const loaded = loadSubmittedRed(record.red);
+    const masker = new SecretMasker();
+    const batches: BatchResult[] = [];
+    this.store.appendEvent(record.id, { type: 'info', message: 'the bridge restarted: reattaching to this run' });
+    for (const b of record.batches) {
+      if (isFinalState(b.state)) {
+        batches.push({ index: b.index, state: b.state as FinalState, command: b.command ?? [], exitCode: b.exitCode, inputs: {}, outputs: b.outputs ?? {}, timings: { total: 0, ...b.timings }, error: b.error, outdir: '' });
+        continue;
+      }
+      const container = containers.find(c => c.batch === b.index);
+      const result = await this.engine.resumeBatch(
+        {
+          runId: record.id,
+          batch: b.index,
+          containerId: container?.containerId ?? b.containerId,
+          loaded,
+          outdir: outputsDir(record),
+          masker,
+          alreadyStored: b.logBytes,
+          lastState: b.state,
+          leaveContainer: record.options.leaveContainer === true,
+          baseDir: this.config.baseDir,
+          allowedRoots: this.config.allowedRoots,
+          keepWorkDir: 'on-failure',
+          stats: this.config.stats !== false,
+          wallClockLimitMs: record.wallClockLimitMs,
+          startedAt: runStartedAt(record)
+        },
+        { signal, onEvent: e => this.onEngineEvent(record.id, e) }
+      );
+      batches.push(result);
+    }
+    const state: FinalState = batches.some(b => b.state === 'cancelled') ? 'cancelled' : batches.every(b => b.state === 'succeeded') ? 'succeeded' : 'failed';
+    const total = batches.reduce((t, b) => t + (b.timings.total ?? 0), 0);
+    const result: RunResult = {
+      state,
+      image: record.image ? { url: record.image.url, id: record.image.id, digest: record.image.digest, pulled: record.image.pulled ?? false } : { url: loaded.red.container.settings.image.url, pulled: false },
+      batches,
+      timings: { total },
+      error: batches.find(b => b.error)?.error
+    };
+    if (!('batches' in loaded.red)) Object.assign(result, { command: batches[0]?.command, exitCode: batches[0]?.exitCode, inputs: batches[0]?.inputs, outputs: batches[0]?.outputs });
+    this.finish(record.id, result);
+  }
+}
+
+/** When the run left the queue (its wall-clock limit counts from there). */
+function runStartedAt(record: RunRecord): number | undefined {
+  const at = record.history.find(h => h.batch === null && h.state === 'preparing')?.at;
+  return at ? Date.parse(at) : undefined;
+}
+
+/** Outputs live with the run's logs, so a purge removes them too (batch N: `outputs_N`). */
+function outputsDir(record: RunRecord): string {
+  return path.join(record.dir, 'outputs');
+}
+
+/** A RED from a request body or the store: an object or YAML/JSON text, validated. */
+function loadSubmittedRed(red: unknown): LoadedRed {
+  if (red === undefined || red === null) throw new RequestError(400, 'the request has no RED: send {"red": ...} or a RED document');
+  try {
+    return loadRed(typeof red === 'string' ? red : JSON.stringify(red));
+  } catch (err) {
+    if (err instanceof RedError) throw new RequestError(422, `invalid RED: ${err.issues.filter(i => i.severity === 'error').length} problem(s)`, { issues: err.issues });
+    throw err;
+  }
+}
+
+function failedResult(red: Red, error: string): RunResult {
+  return { state: 'failed', image: { url: red.container.settings.image.url, pulled: false }, batches: [], timings: { total: 0 }, error };
+}
+
+function wildcard(pattern: string): RegExp {
+  return new RegExp('^' + pattern.split('*').map(s => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+}

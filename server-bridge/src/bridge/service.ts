@@ -1,0 +1,54 @@
+// What the HTTP/WebSocket layer needs from the bridge's core. The RunManager
+// implements it; reads go straight to the RunStore.
+import type Docker from 'dockerode';
+import type { RunState } from '../../../src/red/run';
+import type { RunStore } from '../store';
+import type { EngineCapabilities } from '../engine/types';
+import type { Gpu } from '../engine/gpu';
+
+export interface SubmitInput {
+  /** The RED as an object, or as YAML/JSON text. */
+  red: unknown;
+  /** Values for {{variables}}; kept in memory only while the run needs them. */
+  variables?: Record<string, string>;
+  options?: {
+    /** Batches run at once inside this run. */
+    parallel?: number;
+    labels?: Record<string, string>;
+    notebookPath?: string;
+    redPath?: string;
+    /** Keep the container after the run (debugging, benchmarks). */
+    leaveContainer?: boolean;
+  };
+}
+
+/** A request the bridge refuses: the HTTP layer answers with `status` and `message` (and `issues` for 422). */
+export class RequestError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details?: { issues?: unknown[]; fix?: string }
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
+
+export interface HealthInfo {
+  status: 'ok' | 'degraded';
+  version: string;
+  docker: { reachable: boolean; version?: string; apiVersion?: string; error?: string };
+  gpus: Gpu[];
+  engines: { name: string; available: boolean; capabilities: EngineCapabilities }[];
+  runs: { queued: number; running: number; parallel: number };
+}
+
+export interface RunService {
+  readonly store: RunStore;
+  readonly docker: Docker;
+  /** Validates (RedError → 422), stores the masked RED, queues the run. */
+  submit(input: SubmitInput): Promise<{ id: string; state: RunState }>;
+  /** Cancels a queued or running run; a finished run is left as it is. Undefined when unknown. */
+  cancel(id: string): Promise<{ id: string; state: RunState } | undefined>;
+  health(): Promise<HealthInfo>;
+}

@@ -1,0 +1,62 @@
+// Starts the bridge: the run store, the Docker engine, the run manager (with
+// crash recovery) and the HTTP/WebSocket API. SIGTERM/SIGINT drain: no new
+// runs, running containers go on and are reattached by the next start.
+import * as path from 'path';
+import { mkdirSync } from 'fs';
+import { RunStore } from '../store';
+import { DockerEngine } from '../engine/docker';
+import { createDockerClient } from '../engine/docker-client';
+import { createApp, createLogger } from './http';
+import { RunManager } from './run-manager';
+import { isLoopback, type BridgeOptions } from './config';
+
+export interface RunningBridge {
+  url: string;
+  port: number;
+  manager: RunManager;
+  store: RunStore;
+  /** Drains and closes; running containers are left to run. */
+  stop(): Promise<void>;
+}
+
+export async function startBridge(opts: BridgeOptions, io: { version: string; stderr: NodeJS.WritableStream }): Promise<RunningBridge> {
+  const logger = createLogger({ level: opts.logLevel as 'info', pretty: opts.logFormat === 'pretty' });
+  if (!isLoopback(opts.host)) {
+    logger.warn({ host: opts.host }, 'the bridge listens beyond this machine: anyone who can reach it and has the token controls Docker (root). Prefer 127.0.0.1 behind jupyter-server-proxy.');
+  }
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const store = RunStore.open(opts.dataDir);
+  const docker = createDockerClient({});
+  const engine = new DockerEngine({ docker, workRoot: path.join(opts.dataDir, 'work') });
+  const manager = new RunManager(
+    store,
+    docker,
+    engine,
+    {
+      parallel: opts.parallel,
+      allowedRoots: opts.allowedRoots,
+      baseDir: opts.allowedRoots[0],
+      wallClockLimitMs: opts.wallClockLimitMs,
+      imageAllowlist: opts.imageAllowlist,
+      version: io.version
+    },
+    logger
+  );
+  await manager.start();
+  const api = createApp(manager, { token: opts.token, allowedOrigins: opts.allowedOrigins, logger });
+  const { url, port } = await api.listen({ host: opts.host, port: opts.port });
+  logger.info({ url, dataDir: opts.dataDir, parallel: opts.parallel }, 'RED Lab bridge ready');
+  if (opts.tokenGenerated) {
+    // Printed once, to the terminal only: never logged.
+    io.stderr.write(`\nRED Lab bridge: ${url}/api/v1\nToken (keep it secret; set REDLAB_TOKEN to choose your own):\n  ${opts.token}\n\n`);
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('draining: no new runs; running containers keep running and are reattached on the next start');
+      await manager.drain();
+      await api.close();
+      store.close();
+    })());
+  return { url, port, manager, store, stop };
+}
