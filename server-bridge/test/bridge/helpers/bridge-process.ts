@@ -17,11 +17,19 @@ export interface BridgeProcess {
   rss(): number;
 }
 
-export async function startBridgeProcess(opts: { dataDir: string; token: string; parallel?: number; extraArgs?: string[]; cwd?: string }): Promise<BridgeProcess> {
+export async function startBridgeProcess(opts: {
+  dataDir: string;
+  token: string;
+  parallel?: number;
+  extraArgs?: string[];
+  cwd?: string;
+  /** The child's environment (default: this process's); REDLAB_TOKEN is set on top. */
+  env?: NodeJS.ProcessEnv;
+}): Promise<BridgeProcess> {
   const args = [bin, 'bridge', '--port', '0', '--data-dir', opts.dataDir, '--parallel', String(opts.parallel ?? 4), ...(opts.extraArgs ?? [])];
   const child = spawn(process.execPath, args, {
     cwd: opts.cwd ?? opts.dataDir,
-    env: { ...process.env, REDLAB_TOKEN: opts.token },
+    env: { ...(opts.env ?? process.env), REDLAB_TOKEN: opts.token },
     stdio: ['ignore', 'pipe', 'pipe']
   });
   let out = '';
