@@ -12,3 +12,4 @@ export * from './command';
 export * from './glob';
 export * from './convert';
 export * from './pyformat';
+export * from './bridge-api';

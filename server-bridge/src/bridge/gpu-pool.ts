@@ -45,6 +45,17 @@ export class GpuPool {
     return chosen;
   }
 
+  /**
+   * Marks the GPUs named by `ids` (nvidia-smi indexes or UUIDs, as in a container's
+   * DeviceIDs) as held by `runId`, e.g. a run reattached after a restart. GPUs not in
+   * the inventory are skipped; returns those taken.
+   */
+  claim(runId: string, ids: readonly string[]): Gpu[] {
+    const found = this.inventory.filter(g => ids.some(id => id === String(g.index) || id === g.uuid));
+    for (const g of found) this.taken.set(g.index, runId);
+    return found;
+  }
+
   release(runId: string): void {
     for (const [index, owner] of this.taken) if (owner === runId) this.taken.delete(index);
   }

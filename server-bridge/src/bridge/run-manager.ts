@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { loadRed } from '../../../src/red/validate';
 import { fillVariables, listVariables, registerSecrets } from '../../../src/red/variables';
 import { SecretMasker } from '../../../src/red/mask';
-import { RedError, type LoadedRed, type Red } from '../../../src/red/types';
+import { RedError, type GpuRequirement, type LoadedRed, type Red } from '../../../src/red/types';
 import type { BatchResult, FinalState, RunEvent, RunResult, RunState } from '../../../src/red/run';
 import { isFinalState, maskForStore, type RunRecord, type RunStore } from '../store';
 import type { DockerEngine } from '../engine/docker';
@@ -308,15 +308,39 @@ export class RunManager implements RunService {
         this.log.info({ runId: record.id }, 'requeued after restart');
         continue;
       }
+      // Its container still holds the GPUs it was given: no other run may get them meanwhile.
+      if (red.container?.settings?.gpus) await this.reclaimGpus(record.id, red.container.settings.gpus, ours);
       const controller = new AbortController();
       const done = this.resume(record, ours, controller.signal)
         .catch(err => this.log.error({ err, runId: record.id }, 'recovery failed'))
         .finally(() => {
+          this.gpus.release(record.id);
           this.active.delete(record.id);
           this.pump();
         });
       this.active.set(record.id, { controller, done });
     }
+  }
+
+  /**
+   * Marks the GPUs a reattached run's containers were given (their DeviceIDs) as held by
+   * it; when Docker does not name them, holds what the RED asks for instead.
+   */
+  private async reclaimGpus(runId: string, req: GpuRequirement, containers: { containerId: string }[]): Promise<void> {
+    const ids = await Promise.all(
+      containers.map(c =>
+        this.docker
+          .getContainer(c.containerId)
+          .inspect()
+          .then(
+            info => (info.HostConfig?.DeviceRequests ?? []).flatMap(d => d.DeviceIDs ?? []),
+            () => [] as string[]
+          )
+      )
+    );
+    const claimed = this.gpus.claim(runId, ids.flat());
+    const held = claimed.length ? claimed : (this.gpus.allocate(runId, req) ?? []);
+    this.log.info({ runId, gpus: held.map(g => g.index) }, 'reattached run holds GPUs');
   }
 
   private async resume(record: RunRecord, containers: { containerId: string; batch: number }[], signal: AbortSignal): Promise<void> {

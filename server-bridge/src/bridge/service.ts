@@ -3,8 +3,6 @@
 import type Docker from 'dockerode';
 import type { RunState } from '../../../src/red/run';
 import type { RunStore } from '../store';
-import type { EngineCapabilities } from '../engine/types';
-import type { Gpu } from '../engine/gpu';
 
 export interface SubmitInput {
   /** The RED as an object, or as YAML/JSON text. */
@@ -34,14 +32,8 @@ export class RequestError extends Error {
   }
 }
 
-export interface HealthInfo {
-  status: 'ok' | 'degraded';
-  version: string;
-  docker: { reachable: boolean; version?: string; apiVersion?: string; error?: string };
-  gpus: Gpu[];
-  engines: { name: string; available: boolean; capabilities: EngineCapabilities }[];
-  runs: { queued: number; running: number; parallel: number };
-}
+export type { HealthInfo } from '../../../src/red/bridge-api';
+import type { HealthInfo } from '../../../src/red/bridge-api';
 
 export interface RunService {
   readonly store: RunStore;

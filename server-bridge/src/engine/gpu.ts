@@ -3,14 +3,8 @@
 import { execFile } from 'child_process';
 import type { GpuRequirement } from '../../../src/red/types';
 
-export interface Gpu {
-  index: number;
-  uuid: string;
-  name: string;
-  /** MiB, as nvidia-smi reports with nounits. */
-  memoryTotalMb: number;
-  memoryUsedMb: number;
-}
+export type { Gpu } from '../../../src/red/bridge-api';
+import type { Gpu } from '../../../src/red/bridge-api';
 
 export const NVIDIA_SMI_ARGS = ['--query-gpu=index,uuid,name,memory.total,memory.used', '--format=csv,noheader,nounits'];
 

@@ -4,14 +4,8 @@ import type { LoadedRed } from '../../../src/red/types';
 import type { RunEvent, RunResult, RunState } from '../../../src/red/run';
 import type { SecretMasker } from '../../../src/red/mask';
 
-export interface EngineCapabilities {
-  gpus: boolean;
-  batches: boolean;
-  cancel: boolean;
-  inputConnectors: string[];
-  outputConnectors: string[];
-  imagePull: boolean;
-}
+export type { EngineCapabilities } from '../../../src/red/bridge-api';
+import type { EngineCapabilities } from '../../../src/red/bridge-api';
 
 export interface RunRequest {
   /** The RED after its {{variables}} were filled (values only in memory). */

@@ -33,15 +33,8 @@ export interface EnvironmentSpec {
 
 export type BuildSpec = DockerfileSpec | EnvironmentSpec;
 
-/** One line of build output. `step` is the step it belongs to (`Step 2/3 : RUN make`). */
-export interface BuildProgressEvent {
-  type: 'build-progress';
-  line: string;
-  step?: string;
-  /** 1-based, with `stepCount`, parsed from `step`. */
-  stepIndex?: number;
-  stepCount?: number;
-}
+export type { BuildProgressEvent } from '../../../src/red/bridge-api';
+import type { BuildProgressEvent } from '../../../src/red/bridge-api';
 
 export interface BuildOptions {
   onProgress?: (e: BuildProgressEvent) => void;

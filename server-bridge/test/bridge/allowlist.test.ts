@@ -1,0 +1,115 @@
+// Administrator limits of a real bridge process: --allow-image (only matching images
+// run; others are refused with 403 before anything is stored) and --max-run-minutes
+// (a wall-clock limit that stops a run's container). Real Docker, real SQLite.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { startBridgeProcess, waitFor, type BridgeProcess } from './helpers/bridge-process';
+
+const token = 'allowlist-test-token-0123456789abcdef';
+const FINAL = ['succeeded', 'failed', 'cancelled'];
+
+interface RunRecord {
+  id: string;
+  state: string;
+  error?: string;
+  wallClockLimitMs?: number;
+  batches: { state: string; containerId?: string; exitCode?: number; error?: string }[];
+  history: { batch: number | null; state: string; at: string }[];
+}
+
+const dirs: string[] = [];
+const bridges: BridgeProcess[] = [];
+const runIds: string[] = [];
+
+function shRed(image: string, script: string): Record<string, unknown> {
+  return {
+    redVersion: '9',
+    cli: {
+      cwlVersion: 'v1.0',
+      class: 'CommandLineTool',
+      baseCommand: ['sh', '-c'],
+      inputs: { script: { type: 'string', inputBinding: { position: 0 } } },
+      outputs: { out: { type: 'stdout' } },
+      stdout: 'out.txt'
+    },
+    inputs: { script },
+    outputs: {},
+    container: { engine: 'docker', settings: { image: { url: image }, ram: 256 } }
+  };
+}
+
+async function bridgeWith(extraArgs: string[]): Promise<BridgeProcess> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redlab-allow-'));
+  dirs.push(dataDir);
+  const b = await startBridgeProcess({ dataDir, token, parallel: 2, extraArgs });
+  bridges.push(b);
+  return b;
+}
+
+async function submit(b: BridgeProcess, red: Record<string, unknown>): Promise<string> {
+  const r = await b.api<{ id: string; state: string }>('POST', '/runs', { red });
+  expect(r.status).toBe(201);
+  runIds.push(r.body.id);
+  return r.body.id;
+}
+
+const finished = (b: BridgeProcess, id: string) =>
+  waitFor(`run ${id} to finish`, async () => {
+    const r = (await b.api<RunRecord>('GET', `/runs/${id}`)).body;
+    return FINAL.includes(r.state) ? r : undefined;
+  });
+
+const containersOf = (id: string) => execFileSync('docker', ['ps', '-aq', '--filter', `label=org.redlab.run=${id}`]).toString().trim();
+
+afterAll(async () => {
+  for (const b of bridges) await b.kill('SIGTERM');
+  for (const id of runIds) {
+    const left = containersOf(id);
+    if (left) execFileSync('docker', ['rm', '-f', ...left.split('\n')]);
+  }
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+test("--allow-image 'redlab/*' runs redlab/busybox:1 and refuses python:3.12 with 403 naming the allowlist", async () => {
+  const b = await bridgeWith(['--allow-image', 'redlab/*']);
+  const id = await submit(b, shRed('redlab/busybox:1', 'echo allowed'));
+  const run = await finished(b, id);
+  expect({ state: run.state, error: run.error }).toEqual({ state: 'succeeded', error: undefined });
+  const log = await fetch(`${b.url}/api/v1/runs/${id}/logs?stream=stdout&batch=0`, { headers: { Authorization: `Bearer ${token}` } });
+  expect(await log.text()).toBe('allowed\n');
+  expect(run.wallClockLimitMs).toBeUndefined();
+
+  for (const image of ['python:3.12', 'docker.io/redlab/busybox:1', 'evil/redlab/busybox:1', 'redlab']) {
+    const r = await b.api<{ error: string; fix: string }>('POST', '/runs', { red: shRed(image, 'echo refused') });
+    expect({ image, status: r.status }).toEqual({ image, status: 403 });
+    expect(r.body.error).toBe(`image ${image} is not in this bridge's image allowlist (redlab/*)`);
+    expect(r.body.fix).toBe('use an allowed image, or ask the bridge administrator to allow it');
+  }
+  // A refused RED is not stored: the one allowed run is all there is.
+  expect((await b.api<{ runs: { id: string }[] }>('GET', '/runs')).body.runs.map(r => r.id)).toEqual([id]);
+}, 60_000);
+
+test('--max-run-minutes 0.02 (1.2 s) stops a `sleep 30` run: failed with the wall-clock message', async () => {
+  const b = await bridgeWith(['--max-run-minutes', '0.02', '--allow-image', 'redlab/*']);
+  const t0 = Date.now();
+  const id = await submit(b, shRed('redlab/busybox:1', 'echo started; sleep 30; echo never'));
+  const run = await finished(b, id);
+  const elapsed = Date.now() - t0;
+  expect(run.state).toBe('failed');
+  expect(run.error).toBe('stopped: wall-clock limit of 1.2 s exceeded; raise it in the bridge settings');
+  expect(run.wallClockLimitMs).toBe(1200);
+  expect(run.batches.map(x => ({ state: x.state, error: x.error }))).toEqual([{ state: 'failed', error: 'stopped: wall-clock limit of 1.2 s exceeded; raise it in the bridge settings' }]);
+  // Stopped about when the limit says, not after the 30 s sleep.
+  const hist = run.history.filter(h => h.batch === null);
+  const ranMs = Date.parse(hist[hist.length - 1].at) - Date.parse(hist.find(h => h.state === 'preparing')!.at);
+  expect(ranMs).toBeGreaterThanOrEqual(1200);
+  expect(ranMs).toBeLessThan(8000);
+  expect(elapsed).toBeLessThan(15_000);
+  process.stdout.write(`wall-clock: limit 1200 ms, preparing → failed ${ranMs} ms, submit → final seen ${elapsed} ms\n`);
+  const log = await fetch(`${b.url}/api/v1/runs/${id}/logs?stream=stdout&batch=0`, { headers: { Authorization: `Bearer ${token}` } });
+  expect(await log.text()).toBe('started\n');
+  // The stopped container is gone.
+  await waitFor('the container to be removed', async () => (containersOf(id) === '' ? true : undefined), 10_000);
+}, 60_000);

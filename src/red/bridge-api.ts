@@ -1,0 +1,164 @@
+// The bridge's wire types: what its REST API and WebSocket send, shared by the
+// bridge (which stores them) and the frontend (which shows them). Pure types.
+import type { FileRecord, PhaseTimings, RunEvent, RunResult, RunState } from './run';
+
+export const FINAL_STATES: readonly RunState[] = ['succeeded', 'failed', 'cancelled'];
+export const ALL_STATES: readonly RunState[] = ['queued', 'preparing', 'running', 'collecting', 'succeeded', 'failed', 'cancelled'];
+
+export function isFinalState(s: RunState): boolean {
+  return FINAL_STATES.includes(s);
+}
+
+/** Progress of an image build (POST /images/build streams these). */
+export interface BuildProgressEvent {
+  type: 'build-progress';
+  line: string;
+  step?: string;
+  /** 1-based, with `stepCount`, parsed from `step`. */
+  stepIndex?: number;
+  stepCount?: number;
+}
+
+/** A GPU as nvidia-smi lists it. */
+export interface Gpu {
+  index: number;
+  uuid: string;
+  name: string;
+  /** MiB, as nvidia-smi reports with nounits. */
+  memoryTotalMb: number;
+  memoryUsedMb: number;
+}
+
+/** What an engine can do, so the UI hides what it cannot. */
+export interface EngineCapabilities {
+  gpus: boolean;
+  batches: boolean;
+  cancel: boolean;
+  inputConnectors: string[];
+  outputConnectors: string[];
+  imagePull: boolean;
+}
+
+/** GET /health */
+export interface HealthInfo {
+  status: 'ok' | 'degraded';
+  version: string;
+  docker: { reachable: boolean; version?: string; apiVersion?: string; error?: string };
+  gpus: Gpu[];
+  engines: { name: string; available: boolean; capabilities: EngineCapabilities }[];
+  runs: { queued: number; running: number; parallel: number };
+}
+
+export interface RunOptions {
+  parallel?: number;
+  /** Extra container labels. */
+  labels?: Record<string, string>;
+  /** Notebook the run was started from (JupyterLab path). */
+  notebookPath?: string;
+  /** Path of the RED file, when it came from one. */
+  redPath?: string;
+  leaveContainer?: boolean;
+  [key: string]: unknown;
+}
+
+export interface RunImage {
+  url: string;
+  id?: string;
+  digest?: string;
+  pulled?: boolean;
+  /** Set when the bridge built the image (see src/images). */
+  build?: { tag: string; cached: boolean };
+}
+
+export interface RunSummary {
+  id: string;
+  /** ISO 8601 (UTC, milliseconds). */
+  createdAt: string;
+  updatedAt: string;
+  /** When a final state was reached. */
+  finishedAt?: string;
+  state: RunState;
+  options: RunOptions;
+  image?: RunImage;
+  error?: string;
+  wallClockLimitMs?: number;
+  batchCount: number;
+  /** Sequence number of the last event (0: none yet). */
+  lastSeq: number;
+}
+
+export interface BatchRecord {
+  index: number;
+  state: RunState;
+  containerId?: string;
+  exitCode?: number;
+  command?: string[];
+  timings?: Partial<PhaseTimings>;
+  outputs?: Record<string, FileRecord | null>;
+  error?: string;
+  updatedAt: string;
+  /** Bytes of each log stream committed so far. */
+  logBytes: { stdout: number; stderr: number };
+}
+
+export interface StateChange {
+  /** null: the run itself; a number: that batch. */
+  batch: number | null;
+  state: RunState;
+  at: string;
+  error?: string;
+}
+
+export interface RunRecord extends RunSummary {
+  red: unknown;
+  result?: RunResult;
+  batches: BatchRecord[];
+  history: StateChange[];
+  /** `<dataDir>/runs/<id>`: log files, and a place for outputs. */
+  dir: string;
+}
+
+export type LogStream = 'stdout' | 'stderr';
+
+export interface StoredLogEvent {
+  type: 'log';
+  batch: number;
+  stream: LogStream;
+  offset: number;
+  length: number;
+  data?: string;
+}
+
+export interface StateEvent {
+  type: 'state';
+  state: RunState;
+  batch?: number;
+  error?: string;
+}
+
+export interface ResultEvent {
+  type: 'result';
+  state: RunState;
+}
+
+export interface CustomEvent {
+  type: `x-${string}`;
+  [key: string]: unknown;
+}
+
+export type StoreEvent = Exclude<RunEvent, { type: 'log' }> | BuildProgressEvent | StoredLogEvent | StateEvent | ResultEvent | CustomEvent;
+
+export interface StoredEvent {
+  runId: string;
+  /** 1, 2, 3 … per run, without gaps. */
+  seq: number;
+  /** ISO 8601. */
+  at: string;
+  event: StoreEvent;
+}
+
+export interface RunPage {
+  runs: RunSummary[];
+  /** Present when more runs follow. */
+  nextCursor?: string;
+}

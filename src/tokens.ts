@@ -1,0 +1,47 @@
+// RED Lab's public face: the plugin token, shared types and command ids.
+import { Token } from '@lumino/coreutils';
+import type { ISignal } from '@lumino/signaling';
+import type { HealthInfo, RunSummary } from './red/bridge-api';
+
+export namespace CommandIDs {
+  export const openPanel = 'redlab:open-panel';
+  export const runNotebook = 'redlab:run-notebook';
+  export const exportRed = 'redlab:export-red';
+  export const importRed = 'redlab:import-red';
+  export const cancelRun = 'redlab:cancel-run';
+  // Registered by the container-sessions plugin; menus leave room for them.
+  export const runCell = 'redlab:run-cell';
+  export const runCellGpu = 'redlab:run-cell-gpu';
+  export const runCellsAbove = 'redlab:run-cells-above';
+}
+
+export const PLUGIN_ID = 'jupyterlab-redlab:plugin';
+
+/** Where the bridge is and whether it answers. */
+export type BridgeStatus =
+  | { kind: 'unknown' }
+  | { kind: 'connected'; health: HealthInfo }
+  | { kind: 'no-engine'; health: HealthInfo; message: string }
+  | { kind: 'unreachable'; message: string };
+
+/** User settings (schema/plugin.json). */
+export interface IRedLabSettings {
+  bridgeUrl: string;
+  bridgeToken: string;
+  defaultImage: string;
+  defaultEngine: string;
+  defaultRamMb: number;
+  defaultGpus: number;
+  previewTypes: string[];
+  logLineLimit: number;
+}
+
+/** The extension's shared state, for other plugins (container sessions). */
+export interface IRedLab {
+  readonly status: BridgeStatus;
+  readonly statusChanged: ISignal<IRedLab, BridgeStatus>;
+  readonly runs: readonly RunSummary[];
+  readonly runsChanged: ISignal<IRedLab, readonly RunSummary[]>;
+}
+
+export const IRedLab = new Token<IRedLab>('jupyterlab-redlab:IRedLab', 'RED Lab: the bridge connection and runs.');
