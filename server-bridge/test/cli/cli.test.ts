@@ -144,7 +144,8 @@ describe('redlab run', () => {
         const expected = 'Basic ' + Buffer.from(`alice:${password}`).toString('base64');
         if (req.headers.authorization !== expected) {
           res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="t"' });
-          return res.end('no');
+          res.end('no');
+          return;
         }
         // The file itself contains the secret: the container prints it, and masking must hide it.
         res.end(`the password is ${password}\n`);

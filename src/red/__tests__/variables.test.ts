@@ -176,7 +176,7 @@ describe('fillVariables', () => {
   test('values are inserted literally (no further expansion)', () => {
     const r = red({ password: '{{pw}}' });
     const filled = fillVariables(r, { pw: '{{x}} $1 $& \\n' }) as SingleRed;
-    expect((filled.inputs.f as { connector: { access: { password: string } } }).connector.access.password).toBe('{{x}} $1 $& \\n');
+    expect((filled.inputs.f as unknown as { connector: { access: { password: string } } }).connector.access.password).toBe('{{x}} $1 $& \\n');
   });
 
   test('numbers and booleans outside strings are left alone', () => {
@@ -254,7 +254,7 @@ describe('maskRed', () => {
       privateKey: '{{key}}',
       _opts: { a: MASK, n: MASK, on: true }
     });
-    expect((r.inputs.f as { connector: { access: { auth: { password: string } } } }).connector.access.auth.password).toBe('plain-pw');
+    expect((r.inputs.f as unknown as { connector: { access: { auth: { password: string } } } }).connector.access.auth.password).toBe('plain-pw');
   });
 
   test('with the template, every filled string is masked too', () => {
