@@ -5,7 +5,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { startBridgeProcess, waitFor, type BridgeProcess } from './helpers/bridge-process';
+import { shRed, startBridgeProcess, waitFor, type BridgeProcess } from './helpers/bridge-process';
 
 const token = 'allowlist-test-token-0123456789abcdef';
 const FINAL = ['succeeded', 'failed', 'cancelled'];
@@ -23,22 +23,7 @@ const dirs: string[] = [];
 const bridges: BridgeProcess[] = [];
 const runIds: string[] = [];
 
-function shRed(image: string, script: string): Record<string, unknown> {
-  return {
-    redVersion: '9',
-    cli: {
-      cwlVersion: 'v1.0',
-      class: 'CommandLineTool',
-      baseCommand: ['sh', '-c'],
-      inputs: { script: { type: 'string', inputBinding: { position: 0 } } },
-      outputs: { out: { type: 'stdout' } },
-      stdout: 'out.txt'
-    },
-    inputs: { script },
-    outputs: {},
-    container: { engine: 'docker', settings: { image: { url: image }, ram: 256 } }
-  };
-}
+const shRedOn = (image: string, script: string) => shRed(script, { image });
 
 async function bridgeWith(extraArgs: string[]): Promise<BridgeProcess> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redlab-allow-'));
@@ -74,7 +59,7 @@ afterAll(async () => {
 
 test("--allow-image 'redlab/*' runs redlab/busybox:1 and refuses python:3.12 with 403 naming the allowlist", async () => {
   const b = await bridgeWith(['--allow-image', 'redlab/*']);
-  const id = await submit(b, shRed('redlab/busybox:1', 'echo allowed'));
+  const id = await submit(b, shRedOn('redlab/busybox:1', 'echo allowed'));
   const run = await finished(b, id);
   expect({ state: run.state, error: run.error }).toEqual({ state: 'succeeded', error: undefined });
   const log = await fetch(`${b.url}/api/v1/runs/${id}/logs?stream=stdout&batch=0`, { headers: { Authorization: `Bearer ${token}` } });
@@ -82,7 +67,7 @@ test("--allow-image 'redlab/*' runs redlab/busybox:1 and refuses python:3.12 wit
   expect(run.wallClockLimitMs).toBeUndefined();
 
   for (const image of ['python:3.12', 'docker.io/redlab/busybox:1', 'evil/redlab/busybox:1', 'redlab']) {
-    const r = await b.api<{ error: string; fix: string }>('POST', '/runs', { red: shRed(image, 'echo refused') });
+    const r = await b.api<{ error: string; fix: string }>('POST', '/runs', { red: shRedOn(image, 'echo refused') });
     expect({ image, status: r.status }).toEqual({ image, status: 403 });
     expect(r.body.error).toBe(`image ${image} is not in this bridge's image allowlist (redlab/*)`);
     expect(r.body.fix).toBe('use an allowed image, or ask the bridge administrator to allow it');
@@ -94,7 +79,7 @@ test("--allow-image 'redlab/*' runs redlab/busybox:1 and refuses python:3.12 wit
 test('--max-run-minutes 0.02 (1.2 s) stops a `sleep 30` run: failed with the wall-clock message', async () => {
   const b = await bridgeWith(['--max-run-minutes', '0.02', '--allow-image', 'redlab/*']);
   const t0 = Date.now();
-  const id = await submit(b, shRed('redlab/busybox:1', 'echo started; sleep 30; echo never'));
+  const id = await submit(b, shRedOn('redlab/busybox:1', 'echo started; sleep 30; echo never'));
   const run = await finished(b, id);
   const elapsed = Date.now() - t0;
   expect(run.state).toBe('failed');

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { SecretMasker } from '../../../src/red/mask';
 import { RunStore, maskForStore } from '../../src/store';
 import { fakeNvidiaSmi, type FakeNvidiaSmi } from '../helpers/fake-nvidia-smi';
-import { startBridgeProcess, waitFor, type BridgeProcess } from './helpers/bridge-process';
+import { shRed, startBridgeProcess, waitFor, type BridgeProcess } from './helpers/bridge-process';
 
 const token = 'gpu-test-token-0123456789abcdef';
 const GPU_CSV = '0, GPU-5a1e7c2d-0000-4e4e-9f9f-123456789abc, NVIDIA A100-SXM4-40GB, 40960, 12';
@@ -37,21 +37,7 @@ const runIds: string[] = [];
 const containerIds: string[] = [];
 
 /** A RED that would print a line (or run `script`), asking for `gpus`. */
-function gpuRed(gpus: Record<string, unknown>, tag: string, script = `echo ${tag}`): Record<string, unknown> {
-  return {
-    redVersion: '9',
-    cli: {
-      cwlVersion: 'v1.0',
-      class: 'CommandLineTool',
-      baseCommand: ['sh', '-c'],
-      inputs: { script: { type: 'string', inputBinding: { position: 0 } } },
-      outputs: {}
-    },
-    inputs: { script },
-    outputs: {},
-    container: { engine: 'docker', settings: { image: { url: 'redlab/busybox:1' }, ram: 256, gpus: { vendor: 'nvidia', ...gpus } } }
-  };
-}
+const gpuRed = (gpus: Record<string, unknown>, tag: string, script = `echo ${tag}`) => shRed(script, { gpus, stdoutOutput: false });
 
 async function submit(red: Record<string, unknown>): Promise<{ id: string; state: string }> {
   const r = await bridge!.api<{ id: string; state: string }>('POST', '/runs', { red });

@@ -77,8 +77,13 @@ export async function startBridgeProcess(opts: {
   };
 }
 
-/** A RED that prints numbered lines slowly and writes an output file: easy to check for gaps and duplicates. */
-export function countingRed(lines: number, delay = 0.05, tag = 'r'): Record<string, unknown> {
+/** A RED that runs `script` with busybox `sh -c`; its stdout is kept as the output `out` (out.txt) unless `stdoutOutput` is false. */
+export function shRed(script: string, opts: { image?: string; gpus?: Record<string, unknown>; stdoutOutput?: boolean; fileOutput?: string } = {}): Record<string, unknown> {
+  const outputs: Record<string, unknown> = {};
+  if (opts.stdoutOutput !== false) outputs.out = { type: 'stdout' };
+  if (opts.fileOutput) outputs.result = { type: 'File', outputBinding: { glob: opts.fileOutput } };
+  const settings: Record<string, unknown> = { image: { url: opts.image ?? 'redlab/busybox:1' }, ram: 256 };
+  if (opts.gpus) settings.gpus = { vendor: 'nvidia', ...opts.gpus };
   return {
     redVersion: '9',
     cli: {
@@ -86,12 +91,21 @@ export function countingRed(lines: number, delay = 0.05, tag = 'r'): Record<stri
       class: 'CommandLineTool',
       baseCommand: ['sh', '-c'],
       inputs: { script: { type: 'string', inputBinding: { position: 0 } } },
-      outputs: { result: { type: 'File', outputBinding: { glob: 'result.txt' } } }
+      outputs,
+      ...(opts.stdoutOutput !== false ? { stdout: 'out.txt' } : {})
     },
-    inputs: { script: `i=1; while [ $i -le ${lines} ]; do echo "${tag} line $i"; i=$((i+1)); sleep ${delay}; done; echo "${tag} done" > result.txt` },
+    inputs: { script },
     outputs: {},
-    container: { engine: 'docker', settings: { image: { url: 'redlab/busybox:1' }, ram: 256 } }
+    container: { engine: 'docker', settings }
   };
+}
+
+/** A RED that prints numbered lines slowly and writes an output file: easy to check for gaps and duplicates. */
+export function countingRed(lines: number, delay = 0.05, tag = 'r'): Record<string, unknown> {
+  return shRed(`i=1; while [ $i -le ${lines} ]; do echo "${tag} line $i"; i=$((i+1)); sleep ${delay}; done; echo "${tag} done" > result.txt`, {
+    stdoutOutput: false,
+    fileOutput: 'result.txt'
+  });
 }
 
 export function expectedLines(lines: number, tag = 'r'): string {
