@@ -1,0 +1,1087 @@
+#!/usr/bin/env python3
+"""redlab_nbrun: run a Jupyter notebook with plain Python, papermill style.
+
+RED Lab copies this file next to a notebook and runs it in the experiment's
+container (any image with python3 >= 3.8; nothing else is needed):
+
+    python3 redlab_nbrun.py NOTEBOOK [--PARAM VALUE ...] [--FLAG] [--input-NAME PATH ...]
+                            [--redlab-booleans A,B] [--output FILE]
+
+- NOTEBOOK is an nbformat 4 notebook with a Python kernel.
+- `--PARAM VALUE` (or `--PARAM=VALUE`) sets a value of the cell tagged
+  `parameters`, converted to the type of that parameter's default there:
+  int, float, str, bool (True/False/true/false), or a list of those given as
+  one word with the items separated by commas (`--xs 1,2,3`). A boolean is
+  set true by its bare flag (`--verbose`), or by `--verbose=False` / `--verbose true`.
+  A parameter the cell does not define is injected anyway (as papermill does),
+  its value read as int, float, True/False/None or else a string.
+- `--redlab-booleans A,B` names the boolean parameters this command line sets:
+  those among them without their flag are False (CWL renders a false boolean
+  as nothing at all, so an absent flag must mean False for them).
+- `--input-NAME PATH` exposes an input file or folder to the notebook as the
+  environment variable REDLAB_INPUT_<NAME> (upper case, other characters than
+  letters and digits as `_`).
+- `--output FILE` (or `--redlab-output FILE`, which works even when the notebook
+  has a parameter named `output`) is where the executed notebook goes; default
+  `<notebook name>.executed.ipynb` in the working directory (/cc/outputs in a
+  RED experiment).
+
+The values are injected as a new code cell tagged `injected-parameters` right
+after the `parameters` cell (at the top when there is none). The code cells then
+run in order in one namespace; their stdout/stderr are recorded as stream outputs
+and echoed live, the value of a final expression becomes an execute_result,
+`display(...)` (also via an IPython.display stand-in when IPython is not installed)
+a display_data, and open matplotlib figures PNG images (Agg backend). The first
+error is recorded as an error output and stops the run; the executed notebook is
+written anyway.
+
+Exit codes: 0 every cell ran; 1 a cell raised; 2 bad usage or a notebook that
+cannot run here (not nbformat 4, not a Python kernel); 130 interrupted
+(SIGINT/SIGTERM), with the notebook written up to that point.
+
+IPython magics (`%time`, `%%bash`) and shell escapes (`!ls`) need IPython and
+fail with an error output; `%matplotlib ...` lines alone are ignored, since
+figures are captured anyway.
+"""
+
+import ast
+import base64
+import builtins
+import datetime
+import io
+import json
+import linecache
+import os
+import re
+import signal
+import sys
+import time
+import tokenize
+import traceback
+import types
+import uuid
+
+RUNNER_VERSION = "1.0.0"
+_RUNNER_FILE = os.path.abspath(__file__) if "__file__" in globals() else "<redlab_nbrun>"
+_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad command line or a notebook this runner cannot execute (exit code 2)."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM / SIGINT while a cell runs."""
+
+
+def log(message):
+    """A line of the runner's own on stderr (the cells' output goes there too, unprefixed)."""
+    err = sys.__stderr__ or sys.stderr
+    err.write("redlab_nbrun: %s\n" % message)
+    err.flush()
+
+
+# ---------------------------------------------------------------------------
+# notebook helpers
+
+
+def cell_source(cell):
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        return "".join(src)
+    return src if isinstance(src, str) else ""
+
+
+def split_lines(text):
+    """nbformat's multi-line string convention: a list of lines with their line ends."""
+    return text.splitlines(True) if text else []
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def cell_tags(cell):
+    tags = (cell.get("metadata") or {}).get("tags") or []
+    return tags if isinstance(tags, list) else []
+
+
+def load_notebook(path):
+    try:
+        with open(path, "r", encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise UsageError("cannot read the notebook %s: %s" % (path, e.strerror or e))
+    try:
+        nb = json.loads(text)
+    except ValueError as e:
+        raise UsageError("%s is not a notebook: it is not valid JSON (%s)" % (path, e))
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise UsageError("%s is not a notebook: it has no list of cells" % path)
+    if nb.get("nbformat") != 4:
+        raise UsageError(
+            "%s is in notebook format %s; this runner reads format 4 (open and save it in JupyterLab to convert it)"
+            % (path, nb.get("nbformat"))
+        )
+    meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
+    spec = meta.get("kernelspec") if isinstance(meta.get("kernelspec"), dict) else {}
+    info = meta.get("language_info") if isinstance(meta.get("language_info"), dict) else {}
+    language = spec.get("language") or info.get("name")
+    if isinstance(language, str) and language.strip().lower() != "python":
+        raise UsageError(
+            "%s uses the %s kernel (%s); this runner executes Python notebooks only: switch the notebook to a Python 3 kernel"
+            % (path, spec.get("display_name") or spec.get("name") or language, language)
+        )
+    return nb
+
+
+# ---------------------------------------------------------------------------
+# parameters
+
+
+_NO_DEFAULT = object()
+_BOOL_WORDS = {"true": True, "false": False}
+
+
+def read_parameters(source):
+    """name -> default (a Python value, or _NO_DEFAULT when it is not a literal) of a parameters cell."""
+    params = {}
+    try:
+        tree = ast.parse(strip_ignorable_magics(source))
+    except SyntaxError:
+        return params
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, value, annotation = node.targets[0].id, node.value, None
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, value, annotation = node.target.id, node.value, node.annotation
+        else:
+            continue
+        try:
+            default = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            default = _NO_DEFAULT
+        if (
+            isinstance(annotation, ast.Name)
+            and annotation.id == "float"
+            and isinstance(default, int)
+            and not isinstance(default, bool)
+        ):
+            default = float(default)
+        params[name] = default
+    return params
+
+
+def type_name(default):
+    if isinstance(default, bool):
+        return "bool"
+    if isinstance(default, (list, tuple)):
+        inner = type_name(default[0]) if default else "value"
+        return "list of %s" % inner
+    return type(default).__name__
+
+
+def parse_bool(text):
+    value = _BOOL_WORDS.get(text.strip().lower())
+    if value is None:
+        raise ValueError("expected True or False")
+    return value
+
+
+def guess_value(text):
+    """A value for a parameter without a known type: int, float, True/False/None, else the text."""
+    t = text.strip()
+    for conv in (int, float):
+        try:
+            return conv(t)
+        except ValueError:
+            pass
+    if t in ("True", "true"):
+        return True
+    if t in ("False", "false"):
+        return False
+    if t == "None":
+        return None
+    return text
+
+
+def convert_value(name, text, default):
+    """Converts one command-line word to the type of the parameter's default."""
+    try:
+        if isinstance(default, bool):
+            return parse_bool(text)
+        if isinstance(default, int):
+            try:
+                return int(text)
+            except ValueError:
+                f = float(text)
+                if f.is_integer():
+                    return int(f)
+                raise ValueError("not a whole number")
+        if isinstance(default, float):
+            return float(text)
+        if isinstance(default, str):
+            return text
+        if isinstance(default, (list, tuple)):
+            items = [] if text == "" else text.split(",")
+            values = []
+            for item in items:
+                if not default or isinstance(default[0], (list, tuple, dict)) or default[0] is None:
+                    values.append(guess_value(item))
+                    continue
+                try:
+                    values.append(convert_value(name, item, default[0]))
+                except UsageError:
+                    raise ValueError("item %r is not a valid %s; give the items separated by commas" % (item, type_name(default[0])))
+            return tuple(values) if isinstance(default, tuple) else values
+    except ValueError as e:
+        raise UsageError(
+            "--%s: %r is not a valid %s (the default in the parameters cell is %r): %s"
+            % (name, text, type_name(default), default, e)
+        )
+    return guess_value(text)
+
+
+class Options(object):
+    def __init__(self):
+        self.notebook = None
+        self.output = None
+        self.values = {}
+        self.inputs = {}
+        self.unknown = []
+
+
+USAGE = (
+    "usage: python3 redlab_nbrun.py NOTEBOOK [--PARAM VALUE ...] [--FLAG] [--input-NAME PATH ...] "
+    "[--redlab-booleans A,B] [--output FILE]"
+)
+
+
+def parse_args(argv, read_params):
+    """Parses argv (without the program name); read_params(notebook_path) gives the parameters cell's defaults."""
+    if not argv or argv[0] in ("-h", "--help"):
+        raise UsageError(USAGE)
+    opts = Options()
+    opts.notebook = argv[0]
+    params = read_params(opts.notebook)
+    rest = argv[1:]
+    booleans = None
+    i = 0
+    while i < len(rest):
+        word = rest[i]
+        i += 1
+        if not word.startswith("--") or word == "--":
+            raise UsageError("unexpected argument %r: give values as --NAME VALUE\n%s" % (word, USAGE))
+        name, eq, inline = word[2:].partition("=")
+
+        def value():
+            nonlocal i
+            if eq:
+                return inline
+            if i >= len(rest):
+                raise UsageError("--%s needs a value" % name)
+            i += 1
+            return rest[i - 1]
+
+        if name == "redlab-output" or (name == "output" and "output" not in params):
+            opts.output = value()
+        elif name == "redlab-booleans":
+            booleans = [b for b in value().split(",") if b]
+        elif name.startswith("input-") and len(name) > len("input-"):
+            opts.inputs[name[len("input-"):]] = value()
+        elif name in params:
+            default = params[name]
+            if isinstance(default, bool):
+                if eq:
+                    opts.values[name] = convert_value(name, inline, default)
+                elif i < len(rest) and rest[i].strip().lower() in _BOOL_WORDS:
+                    opts.values[name] = parse_bool(rest[i])
+                    i += 1
+                else:
+                    opts.values[name] = True
+            elif default is _NO_DEFAULT:
+                opts.values[name] = guess_value(value())
+            else:
+                opts.values[name] = convert_value(name, value(), default)
+        elif name.isidentifier():
+            opts.unknown.append(name)
+            if eq:
+                opts.values[name] = guess_value(inline)
+            elif i < len(rest) and not rest[i].startswith("--"):
+                opts.values[name] = guess_value(value())
+            else:
+                opts.values[name] = True
+        else:
+            raise UsageError("unknown option --%s\n%s" % (name, USAGE))
+    for name in booleans or []:
+        if name not in opts.values and isinstance(params.get(name), bool):
+            opts.values[name] = False
+    return opts
+
+
+def input_env_name(name):
+    return "REDLAB_INPUT_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def py_literal(value):
+    """Source text for a parameter value (repr, with non-finite floats spelled out)."""
+    if isinstance(value, float) and value != value:
+        return "float('nan')"
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "float('%s')" % ("inf" if value > 0 else "-inf")
+    if isinstance(value, list):
+        return "[%s]" % ", ".join(py_literal(v) for v in value)
+    if isinstance(value, tuple):
+        return "(%s%s)" % (", ".join(py_literal(v) for v in value), "," if len(value) == 1 else "")
+    return repr(value)
+
+
+def new_cell_id(existing):
+    while True:
+        cid = uuid.uuid4().hex[:8]
+        if cid not in existing:
+            return cid
+
+
+def inject_parameters(nb, values):
+    """Adds the `injected-parameters` cell (after the `parameters` cell, else first); returns its index."""
+    cells = [c for c in nb["cells"] if "injected-parameters" not in cell_tags(c)]
+    at = 0
+    for n, cell in enumerate(cells):
+        if cell.get("cell_type") == "code" and "parameters" in cell_tags(cell):
+            at = n + 1
+            break
+    lines = ["# Parameters"] + ["%s = %s" % (k, py_literal(v)) for k, v in values.items()]
+    cell = {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {"tags": ["injected-parameters"]},
+        "outputs": [],
+        "source": split_lines("\n".join(lines) + "\n"),
+    }
+    if nb.get("nbformat_minor", 0) >= 5 or any("id" in c for c in cells):
+        cell["id"] = new_cell_id(set(c.get("id") for c in cells))
+    cells.insert(at, cell)
+    nb["cells"] = cells
+    return at
+
+
+# ---------------------------------------------------------------------------
+# rich output
+
+
+def _b64(value):
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return value
+
+
+_REPR_METHODS = [
+    ("text/html", "_repr_html_"),
+    ("text/markdown", "_repr_markdown_"),
+    ("image/svg+xml", "_repr_svg_"),
+    ("image/png", "_repr_png_"),
+    ("image/jpeg", "_repr_jpeg_"),
+    ("text/latex", "_repr_latex_"),
+    ("application/json", "_repr_json_"),
+    ("application/javascript", "_repr_javascript_"),
+]
+
+
+def safe_repr(obj):
+    try:
+        return repr(obj)
+    except Exception as e:  # a broken __repr__ must not fail the cell
+        return "<%s object (repr failed: %s)>" % (type(obj).__name__, e)
+
+
+def figure_bundle(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    w, h = fig.get_size_inches() * fig.dpi
+    text = "<Figure size %dx%d with %d Axes>" % (w, h, len(fig.axes))
+    return {"image/png": _b64(buf.getvalue()), "text/plain": text}, {}
+
+
+def mime_bundle(obj):
+    """(data, metadata) for an object, as IPython's display formatter would give them."""
+    figure_mod = sys.modules.get("matplotlib.figure")
+    if figure_mod is not None and isinstance(obj, getattr(figure_mod, "Figure", ())):
+        try:
+            return figure_bundle(obj)
+        except Exception:
+            pass
+    data, metadata = {}, {}
+    if not isinstance(obj, type):
+        method = getattr(obj, "_repr_mimebundle_", None)
+        if callable(method):
+            try:
+                got = method(include=None, exclude=None)
+            except TypeError:
+                got = method()
+            except Exception:
+                got = None
+            if isinstance(got, tuple) and len(got) == 2:
+                got, md = got
+                metadata.update(md or {})
+            if isinstance(got, dict):
+                data.update({k: _b64(v) for k, v in got.items()})
+        for mime, attr in _REPR_METHODS:
+            if mime in data:
+                continue
+            method = getattr(obj, attr, None)
+            if not callable(method):
+                continue
+            try:
+                value = method()
+            except Exception:
+                continue
+            if isinstance(value, tuple) and len(value) == 2:
+                value, md = value
+                if md:
+                    metadata[mime] = md
+            if value is None:
+                continue
+            data[mime] = _b64(value)
+    if "text/plain" not in data:
+        data["text/plain"] = safe_repr(obj)
+    return data, metadata
+
+
+# ---------------------------------------------------------------------------
+# the runner
+
+
+class _Tee(io.TextIOBase):
+    """sys.stdout / sys.stderr while a cell runs: recorded as stream outputs and echoed live."""
+
+    def __init__(self, name, real, runner):
+        self._name = name
+        self._real = real
+        self._runner = runner
+
+    @property
+    def encoding(self):
+        return getattr(self._real, "encoding", None) or "utf-8"
+
+    @property
+    def errors(self):
+        return getattr(self._real, "errors", None)
+
+    def writable(self):
+        return True
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        return self._real.fileno()
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        if s:
+            self._runner.add_stream(self._name, s)
+            try:
+                self._real.write(s)
+                self._real.flush()
+            except (OSError, ValueError):
+                pass
+        return len(s)
+
+    def flush(self):
+        try:
+            self._real.flush()
+        except (OSError, ValueError):
+            pass
+
+
+class DisplayHandle(object):
+    def __init__(self, runner, display_id):
+        self._runner = runner
+        self.display_id = display_id
+
+    def display(self, obj, **kwargs):
+        self._runner.display(obj, **kwargs)
+
+    def update(self, obj, **kwargs):
+        self._runner.display(obj, **kwargs)
+
+
+_MAGIC_LINE = re.compile(r"^\s*(%%?|!)")
+_MPL_MAGIC = re.compile(r"^\s*%matplotlib(\s.*)?$")
+
+
+def strip_ignorable_magics(source):
+    """`%matplotlib ...` lines become blank (figures are captured anyway); line numbers are kept."""
+    return "\n".join("" if _MPL_MAGIC.match(line) else line for line in source.split("\n"))
+
+
+def magic_lines(source):
+    return [line.strip() for line in source.split("\n") if _MAGIC_LINE.match(line) and not _MPL_MAGIC.match(line)]
+
+
+def ends_with_semicolon(source):
+    """IPython's rule: a trailing `;` on the last statement hides its value."""
+    last = None
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT):
+                last = tok
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return False
+    return last is not None and last.type == tokenize.OP and last.string == ";"
+
+
+class Runner(object):
+    def __init__(self, nb, stdout=None, stderr=None):
+        self.nb = nb
+        self.outputs = None
+        self.count = 0
+        self.real_stdout = stdout or sys.stdout
+        self.real_stderr = stderr or sys.stderr
+        self.loop = None
+        # The cells' globals are a real module's, installed as sys.modules["__main__"] while they
+        # run (as IPython does), so that pickle and multiprocessing find what the cells define.
+        self.main_module = types.ModuleType("__main__")
+        self.namespace = self.main_module.__dict__
+        self.namespace.update({"__builtins__": builtins, "display": self.display})
+
+    # -- outputs of the current cell
+
+    def add_stream(self, name, text):
+        if self.outputs is None:
+            return
+        last = self.outputs[-1] if self.outputs else None
+        if last is not None and last.get("output_type") == "stream" and last.get("name") == name:
+            last["text"] += text
+        else:
+            self.outputs.append({"output_type": "stream", "name": name, "text": text})
+
+    def add_display(self, data, metadata):
+        if self.outputs is not None:
+            self.outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
+
+    def display(self, *objs, **kwargs):
+        """IPython.display.display: each object as display_data (raw=True: objects are mime bundles)."""
+        raw = kwargs.get("raw", False)
+        display_id = kwargs.get("display_id")
+        for obj in objs:
+            if raw and isinstance(obj, dict):
+                data, metadata = {k: _b64(v) for k, v in obj.items()}, dict(kwargs.get("metadata") or {})
+            else:
+                data, metadata = mime_bundle(obj)
+                if kwargs.get("metadata"):
+                    metadata.update(kwargs["metadata"])
+            self.add_display(data, metadata)
+        if display_id:
+            return DisplayHandle(self, uuid.uuid4().hex if display_id is True else display_id)
+        return None
+
+    def clear_output(self, wait=False):
+        if self.outputs is not None:
+            del self.outputs[:]
+
+    def flush_figures(self):
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is None:
+            return
+        patch_pyplot(plt, self)
+        try:
+            numbers = list(plt.get_fignums())
+        except Exception:
+            return
+        for n in numbers:
+            try:
+                data, metadata = figure_bundle(plt.figure(n))
+                self.add_display(data, metadata)
+            except Exception as e:
+                self.add_stream("stderr", "redlab_nbrun: could not save figure %s as PNG: %s\n" % (n, e))
+        try:
+            plt.close("all")
+        except Exception:
+            pass
+
+    # -- execution
+
+    def _run_code(self, code):
+        value = eval(code, self.namespace)
+        if code.co_flags & 0x80:  # CO_COROUTINE: top-level await
+            import asyncio
+
+            if self.loop is None:
+                self.loop = asyncio.new_event_loop()
+            value = self.loop.run_until_complete(value)
+        return value
+
+    def run_cell(self, source, filename):
+        """Runs one cell's code; returns None, or the exception that stopped it."""
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        magics = magic_lines(source)
+        flags = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+        try:
+            tree = compile(strip_ignorable_magics(source), filename, "exec", ast.PyCF_ONLY_AST | flags)
+        except SyntaxError as e:
+            if magics:
+                return MagicError(magics)
+            return e
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not ends_with_semicolon(source):
+            last = ast.Expression(tree.body.pop().value)
+        try:
+            if tree.body:
+                self._run_code(compile(tree, filename, "exec", flags))
+            if last is not None:
+                value = self._run_code(compile(last, filename, "eval", flags))
+                if value is not None:
+                    self.namespace["_"] = value
+                    data, metadata = mime_bundle(value)
+                    self.outputs.append(
+                        {"output_type": "execute_result", "execution_count": self.count, "data": data, "metadata": metadata}
+                    )
+        except Interrupted:
+            raise
+        except BaseException as e:  # SystemExit and KeyboardInterrupt from the cell stop the run too
+            return e
+        return None
+
+
+class MagicError(Exception):
+    def __init__(self, lines):
+        Exception.__init__(
+            self,
+            "this cell uses IPython syntax (%s), which needs the IPython kernel; the container runner executes "
+            "plain Python: replace magics with Python (e.g. %%pip install -> add the package to the image, "
+            "!cmd -> subprocess.run([...]))" % ", ".join(repr(l) for l in lines[:3]),
+        )
+
+
+def error_output(exc, filename):
+    """An nbformat error output; the traceback starts at the cell (the runner's frames are left out)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == _RUNNER_FILE:
+        tb = tb.tb_next
+    try:
+        evalue = str(exc)
+    except Exception:
+        evalue = "<exception str() failed>"
+    try:
+        if isinstance(exc, SyntaxError):
+            lines = traceback.format_exception_only(type(exc), exc)
+        elif isinstance(exc, MagicError):
+            lines = ["%s: %s\n" % (type(exc).__name__, evalue)]
+        else:
+            lines = traceback.format_exception(type(exc), exc, tb)
+    except Exception:
+        lines = ["%s: %s\n" % (type(exc).__name__, evalue)]
+    text = "".join(lines).rstrip("\n")
+    return {
+        "output_type": "error",
+        "ename": type(exc).__name__,
+        "evalue": evalue,
+        "traceback": text.split("\n"),
+    }
+
+
+def ipython_shim(runner):
+    """Stand-ins for IPython, IPython.display, IPython.core and IPython.core.display (display only)."""
+    ipython = types.ModuleType("IPython")
+    ipython.__doc__ = "redlab_nbrun's stand-in for IPython: display() and the display classes only"
+    ipython.__path__ = []
+    ipython.__version__ = "0+redlab"
+    # matplotlib (>= 3.9) asks an imported IPython for its version: a recent one handles its GUI itself.
+    ipython.version_info = (8, 99, 0, "")
+    ipython.get_ipython = lambda: None
+    display_mod = types.ModuleType("IPython.display")
+
+    class DisplayObject(object):
+        _binary = False
+
+        def __init__(self, data=None, url=None, filename=None, metadata=None):
+            if filename is not None:
+                with open(filename, "rb" if self._binary else "r") as f:
+                    data = f.read()
+            self.data = data
+            self.url = url
+            self.filename = filename
+            self.metadata = metadata
+
+        def __repr__(self):
+            return "<IPython.core.display.%s object>" % type(self).__name__
+
+    class HTML(DisplayObject):
+        def _repr_html_(self):
+            return self.data
+
+    class Markdown(DisplayObject):
+        def _repr_markdown_(self):
+            return self.data
+
+    class Latex(DisplayObject):
+        def _repr_latex_(self):
+            return self.data
+
+    class Math(DisplayObject):
+        def _repr_latex_(self):
+            return "$\\displaystyle %s$" % (self.data or "").strip("$")
+
+    class SVG(DisplayObject):
+        def _repr_svg_(self):
+            d = self.data
+            return d.decode("utf-8") if isinstance(d, bytes) else d
+
+    class JSON(DisplayObject):
+        def __init__(self, data=None, url=None, filename=None, expanded=False, metadata=None, root="root", **kwargs):
+            DisplayObject.__init__(self, data, url, filename, metadata)
+            if isinstance(self.data, str):
+                self.data = json.loads(self.data)
+
+        def _repr_json_(self):
+            return self.data
+
+    class Pretty(DisplayObject):
+        def __repr__(self):
+            return str(self.data)
+
+    class Image(DisplayObject):
+        _binary = True
+
+        def __init__(self, data=None, url=None, filename=None, format=None, embed=None, width=None, height=None, metadata=None, **kwargs):
+            if isinstance(data, str) and filename is None and url is None and os.path.exists(data):
+                filename, data = data, None
+            DisplayObject.__init__(self, data, url, filename, metadata)
+            name = (filename or url or "").lower()
+            self.format = (format or ("jpeg" if name.endswith((".jpg", ".jpeg")) else "png")).lower().replace("jpg", "jpeg")
+            self.width = width
+            self.height = height
+
+        def _md(self):
+            md = {}
+            if self.width:
+                md["width"] = self.width
+            if self.height:
+                md["height"] = self.height
+            return md or None
+
+        def _repr_png_(self):
+            if self.format == "png" and self.data is not None:
+                return (self.data, self._md()) if self._md() else self.data
+            return None
+
+        def _repr_jpeg_(self):
+            if self.format == "jpeg" and self.data is not None:
+                return (self.data, self._md()) if self._md() else self.data
+            return None
+
+        def _repr_html_(self):
+            if self.data is None and self.url:
+                return '<img src="%s"/>' % self.url
+            return None
+
+    for name, value in dict(
+        display=runner.display,
+        clear_output=runner.clear_output,
+        DisplayHandle=DisplayHandle,
+        DisplayObject=DisplayObject,
+        HTML=HTML,
+        Markdown=Markdown,
+        Latex=Latex,
+        Math=Math,
+        SVG=SVG,
+        JSON=JSON,
+        Pretty=Pretty,
+        Image=Image,
+    ).items():
+        setattr(display_mod, name, value)
+    ipython.display = display_mod
+    ipython.core = core = types.ModuleType("IPython.core")
+    core.__path__ = []
+    core.display = display_mod
+    return {"IPython": ipython, "IPython.display": display_mod, "IPython.core": core, "IPython.core.display": display_mod}
+
+
+def patch_pyplot(plt, runner):
+    """plt.show() puts the open figures into the current cell's outputs."""
+    if getattr(plt, "_redlab_patched", False):
+        return
+
+    def show(*args, **kwargs):
+        runner.flush_figures()
+
+    plt.show = show
+    plt._redlab_patched = True
+
+
+class _PrebuiltLoader(object):
+    def __init__(self, module):
+        self.module = module
+
+    def create_module(self, spec):
+        return self.module
+
+    def exec_module(self, module):
+        pass
+
+
+class ImportHooks(object):
+    """A sys.meta_path finder: serves the IPython stand-in (when IPython is not installed),
+    and patches modules as a cell imports them (pyplot.show, IPython.display.display)."""
+
+    def __init__(self, runner):
+        import importlib.util
+
+        self.util = importlib.util
+        self.busy = False
+        try:
+            have_ipython = importlib.util.find_spec("IPython") is not None
+        except (ImportError, ValueError):
+            have_ipython = False
+        self.shim = {} if have_ipython else ipython_shim(runner)
+
+        def patch_display(module):
+            module.display = runner.display
+            if hasattr(module, "clear_output"):
+                module.clear_output = runner.clear_output
+
+        self.patches = {
+            "matplotlib.pyplot": lambda module: patch_pyplot(module, runner),
+            "IPython.display": patch_display,
+            "IPython.core.display_functions": patch_display,
+        }
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname in self.shim:
+            return self.util.spec_from_loader(fullname, _PrebuiltLoader(self.shim[fullname]))
+        patch = self.patches.get(fullname)
+        if patch is None or self.busy:
+            return None
+        self.busy = True
+        try:
+            spec = self.util.find_spec(fullname)
+        finally:
+            self.busy = False
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+
+        class Loader(object):
+            def create_module(self, s):
+                return loader.create_module(s)
+
+            def exec_module(self, module):
+                loader.exec_module(module)
+                try:
+                    patch(module)
+                except Exception:
+                    pass
+
+        spec.loader = Loader()
+        return spec
+
+
+def json_safe(value):
+    try:
+        json.dumps(value, allow_nan=False)
+        return value
+    except ValueError:
+        return py_literal(value)
+
+
+def write_notebook(nb, path):
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(nb, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def finish_outputs(outputs):
+    for out in outputs:
+        if out.get("output_type") == "stream":
+            out["text"] = split_lines(out["text"])
+    return outputs
+
+
+def execute(nb, opts, out_path):
+    """Runs the notebook; returns the exit code. The executed notebook is written to out_path in any case."""
+    runner = Runner(nb)
+    for name, path in opts.inputs.items():
+        os.environ[input_env_name(name)] = path
+    os.environ["MPLBACKEND"] = "Agg"
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*(non-interactive|currently using agg).*")
+    sys.meta_path.insert(0, ImportHooks(runner))
+
+    inject_parameters(nb, opts.values)
+    started = time.time()
+    meta = nb.setdefault("metadata", {})
+    meta["papermill"] = {
+        "parameters": dict((k, json_safe(v)) for k, v in opts.values.items()),
+        "input_path": opts.notebook,
+        "output_path": out_path,
+        "start_time": now_iso(),
+        "end_time": None,
+        "duration": None,
+        "exception": None,
+        "environment_variables": {},
+        "version": "redlab_nbrun " + RUNNER_VERSION,
+    }
+    code_cells = [c for c in nb["cells"] if c.get("cell_type") == "code"]
+    for cell in code_cells:
+        cell["outputs"] = []
+        cell["execution_count"] = None
+        cell.setdefault("metadata", {})["papermill"] = {
+            "exception": None,
+            "start_time": None,
+            "end_time": None,
+            "duration": None,
+            "status": "pending",
+        }
+    if opts.unknown:
+        log("the parameters cell does not define %s; injecting anyway" % ", ".join(opts.unknown))
+    log(
+        "running %s (%d code cells)%s"
+        % (
+            opts.notebook,
+            len(code_cells),
+            (" with " + ", ".join("%s=%s" % (k, py_literal(v)) for k, v in opts.values.items())) if opts.values else "",
+        )
+    )
+    write_notebook(nb, out_path)
+
+    def on_signal(signum, frame):
+        raise Interrupted()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, on_signal)
+        except (ValueError, OSError):
+            pass
+
+    code = 0
+    failed = None
+    saved = (sys.stdout, sys.stderr, sys.modules.get("__main__"))
+    sys.modules["__main__"] = runner.main_module
+    sys.stdout = _Tee("stdout", runner.real_stdout, runner)
+    sys.stderr = _Tee("stderr", runner.real_stderr, runner)
+    last_write = time.time()
+    try:
+        for index, cell in enumerate(nb["cells"]):
+            if cell.get("cell_type") != "code":
+                continue
+            source = cell_source(cell)
+            pm = cell["metadata"]["papermill"]
+            if not source.strip():
+                pm["status"] = "completed"
+                continue
+            runner.count += 1
+            cell["execution_count"] = runner.count
+            runner.outputs = cell["outputs"]
+            t0 = time.time()
+            pm["start_time"] = now_iso()
+            pm["status"] = "running"
+            filename = "<cell %d>" % (index + 1)
+            try:
+                error = runner.run_cell(source, filename)
+                runner.flush_figures()
+            except Interrupted:
+                pm["exception"] = True
+                pm["status"] = "failed"
+                runner.outputs.append(
+                    {"output_type": "error", "ename": "Interrupted", "evalue": "the run was stopped", "traceback": ["Interrupted: the run was stopped"]}
+                )
+                code = _INTERRUPTED
+                failed = (index, runner.count, None)
+                break
+            finally:
+                pm["end_time"] = now_iso()
+                pm["duration"] = round(time.time() - t0, 6)
+                finish_outputs(cell["outputs"])
+            if error is not None:
+                out = error_output(error, filename)
+                cell["outputs"].append(out)
+                pm["exception"] = True
+                pm["status"] = "failed"
+                failed = (index, runner.count, out)
+                code = 1
+                break
+            pm["status"] = "completed"
+            if time.time() - last_write > 2:
+                write_notebook(nb, out_path)
+                last_write = time.time()
+    except Interrupted:
+        code = _INTERRUPTED
+    finally:
+        sys.stdout, sys.stderr = saved[0], saved[1]
+        if saved[2] is not None:
+            sys.modules["__main__"] = saved[2]
+        runner.outputs = None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
+            except (ValueError, OSError):
+                pass
+        meta["papermill"]["end_time"] = now_iso()
+        meta["papermill"]["duration"] = round(time.time() - started, 6)
+        meta["papermill"]["exception"] = code != 0
+        write_notebook(nb, out_path)
+
+    if failed is not None and failed[2] is not None:
+        index, count, out = failed
+        sys.stderr.write("\n".join(out["traceback"]) + "\n")
+        log(
+            "cell %d (In [%d]) raised %s: %s; the remaining cells were not run; the executed notebook is %s"
+            % (index + 1, count, out["ename"], out["evalue"], out_path)
+        )
+    elif code == _INTERRUPTED:
+        log("interrupted; the notebook as far as it ran is %s" % out_path)
+    else:
+        log("done in %.1f s: %d cells ran; wrote %s" % (time.time() - started, runner.count, out_path))
+    return code
+
+
+def default_output_path(notebook):
+    base = os.path.basename(notebook)
+    root = base[:-6] if base.endswith(".ipynb") else os.path.splitext(base)[0] or base
+    return root + ".executed.ipynb"
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, io.UnsupportedOperation):
+            pass
+    loaded = {}
+
+    def read_params(path):
+        nb = load_notebook(path)
+        loaded["nb"] = nb
+        for cell in nb["cells"]:
+            if cell.get("cell_type") == "code" and "parameters" in cell_tags(cell):
+                return read_parameters(cell_source(cell))
+        return {}
+
+    try:
+        opts = parse_args(argv, read_params)
+    except UsageError as e:
+        if str(e) == USAGE and argv and argv[0] in ("-h", "--help"):
+            print(__doc__)
+            return 0
+        log(str(e))
+        return 2
+    out_path = opts.output or default_output_path(opts.notebook)
+    try:
+        return execute(loaded["nb"], opts, out_path)
+    except OSError as e:
+        log("cannot write %s: %s" % (out_path, e))
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+// A notebook run as RED Lab runs it: the draft inferred from the notebook, its RED written
+// as a file, the built `redlab` CLI on a real Docker engine with the stdlib-only Python image,
+// and redlab_nbrun.py (the text embedded in the frontend) executing the notebook in there.
+// Needs `npm run build:core && npm run build -w server-bridge` and the local base images.
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { inferDraft, draftRedPath, draftToRedYaml, executedNotebookName, draftRunnerFile } from '../../../src/notebook/infer';
+import { RUNNER_SOURCE } from '../../../src/notebook/runner-source';
+import type { ExperimentDraft } from '../../../src/notebook/types';
+import { PYTHON, removeTempDirs, tempDir } from '../helpers/red';
+
+const repo = path.resolve(__dirname, '../../..');
+const bin = path.join(repo, 'server-bridge/bin/redlab.js');
+const demoNotebook = path.join(repo, 'binder/demo/demo.ipynb');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** ms from the start until `marker` first showed on stderr, and until the CLI exited. */
+  firstMarkerAt?: number;
+  exitedAt: number;
+}
+
+function redlab(args: string[], cwd: string, marker?: RegExp): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let firstMarkerAt: number | undefined;
+    child.stdout.on('data', d => (stdout += d));
+    child.stderr.on('data', d => {
+      stderr += d;
+      if (marker && firstMarkerAt === undefined && marker.test(stderr)) firstMarkerAt = Date.now() - started;
+    });
+    child.on('error', reject);
+    child.on('close', code => resolve({ code, stdout, stderr, firstMarkerAt, exitedAt: Date.now() - started }));
+  });
+}
+
+/** Writes the notebook, the runner and the RED of the draft into dir, as the panel does; returns the RED's path. */
+function prepare(dir: string, draft: ExperimentDraft, notebook: unknown): string {
+  fs.writeFileSync(path.join(dir, draft.notebookPath), JSON.stringify(notebook, null, 1));
+  const runner = path.join(dir, draftRunnerFile(draft));
+  fs.mkdirSync(path.dirname(runner), { recursive: true });
+  fs.writeFileSync(runner, RUNNER_SOURCE);
+  const red = path.join(dir, draftRedPath(draft.notebookPath));
+  fs.writeFileSync(red, draftToRedYaml(draft));
+  return red;
+}
+
+type Cell = { cell_type: string; id?: string; metadata: { tags?: string[]; papermill?: Record<string, unknown> }; source: string | string[]; outputs?: Array<Record<string, any>>; execution_count?: number | null };
+const text = (v: string | string[]) => (Array.isArray(v) ? v.join('') : v);
+const readNotebook = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as { cells: Cell[]; metadata: Record<string, any> };
+
+let dir: string;
+beforeEach(async () => {
+  dir = await tempDir('redlab-nbrun-');
+});
+afterAll(() => removeTempDirs());
+
+describe('notebooks run in a container with redlab_nbrun.py', () => {
+  it('runs the demo notebook with changed values, streaming its progress and collecting its files', async () => {
+    const notebook = JSON.parse(fs.readFileSync(demoNotebook, 'utf8'));
+    const { draft, warnings } = inferDraft(notebook, { notebookPath: 'demo.ipynb', defaults: { image: PYTHON, ramMb: 512 } });
+    expect(warnings).toEqual([]);
+    Object.assign(draft.values, { samples: 120, noise: 0, title: 'Walk "quoted"' });
+    draft.outputs.push(
+      { name: 'metrics', glob: 'metrics.json', kind: 'File', optional: false },
+      { name: 'results', glob: 'results.csv', kind: 'File', optional: false },
+      { name: 'plot', glob: 'walk.svg', kind: 'File', optional: false }
+    );
+    const red = prepare(dir, draft, notebook);
+    expect(fs.readFileSync(red, 'utf8')).toContain('  noise: 0.0\n');
+    const outdir = path.join(dir, 'out');
+
+    const r = await redlab(['run', red, '--outdir', outdir, '--json'], dir, /step \d+\/120: position/);
+    expect(r.stderr).not.toMatch(/Traceback/);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.state).toBe('succeeded');
+    expect(result.command).toEqual([
+      'python3',
+      '/cc/inputs/runner/redlab_nbrun.py',
+      '/cc/inputs/notebook/demo.ipynb',
+      '--noise',
+      '0.0',
+      '--samples',
+      '120',
+      '--seed',
+      '42',
+      '--title',
+      'Walk "quoted"'
+    ]);
+    expect(Object.keys(result.outputs).sort()).toEqual(['executed_notebook', 'metrics', 'plot', 'results']);
+
+    // The container's stdout came through live (on stderr with --json): the first progress line
+    // arrived while the notebook still had seconds of work (7 more steps of 0.4 s) ahead.
+    const progress = r.stderr.split('\n').filter(l => /^step \d+\/120: position [-+]\d+\.\d{3}$/.test(l));
+    expect(progress).toHaveLength(8);
+    expect(progress[0]).toMatch(/^step 15\/120/);
+    expect(r.stderr).toContain('walking 120 steps with noise 0.0 (seed 42)');
+    expect(r.stderr).toMatch(/redlab_nbrun: done in [\d.]+ s: 6 cells ran; wrote demo\.executed\.ipynb/);
+    expect(r.firstMarkerAt).toBeDefined();
+    expect(r.exitedAt - r.firstMarkerAt!).toBeGreaterThan(1500);
+
+    // The executed notebook: the injected values right after the parameters cell, outputs in every code cell.
+    const executed = readNotebook(path.join(outdir, executedNotebookName(draft.notebookPath)));
+    const p = executed.cells.findIndex(c => c.metadata.tags?.includes('parameters'));
+    expect(p).toBe(1);
+    const injected = executed.cells[p + 1];
+    expect(injected.metadata.tags).toEqual(['injected-parameters']);
+    expect(text(injected.source)).toBe(`# Parameters\nnoise = 0.0\nsamples = 120\nseed = 42\ntitle = 'Walk "quoted"'\n`);
+    expect(typeof injected.id).toBe('string');
+    expect(executed.cells.length).toBe(notebook.cells.length + 1);
+    const code = executed.cells.filter(c => c.cell_type === 'code');
+    expect(code.map(c => c.execution_count)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(code.map(c => c.metadata.papermill?.status)).toEqual(Array(6).fill('completed'));
+    const byId = (id: string) => executed.cells.find(c => c.id === id)!;
+    const walk = byId('walk').outputs!;
+    expect(walk).toHaveLength(1);
+    expect(walk[0]).toMatchObject({ output_type: 'stream', name: 'stdout' });
+    expect(text(walk[0].text)).toMatch(/^walking 120 steps with noise 0\.0 \(seed 42\)\nstep 15\/120: position /);
+    const stats = byId('stats').outputs!;
+    expect(stats).toEqual([{ output_type: 'execute_result', execution_count: 4, data: { 'text/plain': expect.stringContaining("'samples': 120, 'noise': 0.0") }, metadata: {} }]);
+    expect(text(byId('files').outputs![0].text)).toBe('wrote results.csv and metrics.json\n');
+    const plot = byId('plot').outputs!;
+    expect(plot[0]).toMatchObject({ output_type: 'display_data', data: { 'image/svg+xml': expect.stringContaining('<polyline') } });
+    expect(plot[1]).toMatchObject({ output_type: 'stream', name: 'stdout' });
+    expect(executed.metadata.papermill).toMatchObject({ parameters: { samples: 120, noise: 0, title: 'Walk "quoted"', seed: 42 }, exception: false });
+
+    // The files the notebook wrote, collected as outputs.
+    const metrics = JSON.parse(fs.readFileSync(path.join(outdir, 'metrics.json'), 'utf8'));
+    expect(metrics).toMatchObject({ samples: 120, noise: 0, seed: 42, final: 0, mean: 0, stdev: 0 });
+    const csv = fs.readFileSync(path.join(outdir, 'results.csv'), 'utf8').trim().split(/\r?\n/);
+    expect(csv).toHaveLength(121);
+    expect(csv[0]).toBe('step,position');
+    expect(csv[120]).toBe('120,0.000000');
+    const svg = fs.readFileSync(path.join(outdir, 'walk.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(svg).toContain('Walk "quoted" (120 steps, noise 0.0)');
+    expect(result.outputs.plot.size).toBe(Buffer.byteLength(svg));
+  }, 120_000);
+
+  it('stops at the first error: exit 1, the executed notebook written with the error, later cells not run', async () => {
+    const cell = (source: string, tags?: string[]) => ({ cell_type: 'code', execution_count: null, metadata: tags ? { tags } : {}, outputs: [], source });
+    const notebook = {
+      nbformat: 4,
+      nbformat_minor: 4,
+      metadata: { kernelspec: { name: 'python3', language: 'python', display_name: 'Python 3' } },
+      cells: [
+        cell('verbose = True  # say more\nscales = [1.0, 2.0]\nlabel = "x"', ['parameters']),
+        cell('import os\nprint(f"verbose={verbose!r} scales={scales!r} label={label!r}")\nprint(open(os.environ["REDLAB_INPUT_WORDS"]).read().strip())'),
+        cell('def check(n):\n    raise RuntimeError(f"cell three failed on purpose ({n})")\ncheck(len(scales))'),
+        { cell_type: 'markdown', metadata: {}, source: 'kept as it is' },
+        cell('print("never runs")\nopen("after.txt", "w").write("no")')
+      ]
+    };
+    const { draft } = inferDraft(notebook, { notebookPath: 'fails.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
+    Object.assign(draft.values, { verbose: false, scales: [0.5, 3] });
+    fs.writeFileSync(path.join(dir, 'words.txt'), 'alpha beta gamma\n');
+    draft.inputs.push({ name: 'words', kind: 'File', connector: 'redlab-connector-local', access: { path: 'words.txt' } });
+    draft.outputs.push({ name: 'after', glob: 'after.txt', kind: 'File', optional: true });
+    const red = prepare(dir, draft, notebook);
+    const outdir = path.join(dir, 'out');
+
+    const r = await redlab(['run', red, '--outdir', outdir, '--json'], dir);
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.stdout);
+    expect(result.state).toBe('failed');
+    expect(result.exitCode).toBe(1);
+    expect(r.stderr).toContain("verbose=False scales=[0.5, 3.0] label='x'\nalpha beta gamma\n");
+    expect(r.stderr).toMatch(/redlab_nbrun: cell 4 \(In \[4\]\) raised RuntimeError: cell three failed on purpose \(2\); the remaining cells were not run/);
+    expect(r.stderr).not.toContain('never runs');
+
+    const executed = readNotebook(path.join(outdir, 'fails.executed.ipynb'));
+    expect(executed.cells.map(c => c.metadata.tags?.[0] ?? c.cell_type)).toEqual(['parameters', 'injected-parameters', 'code', 'code', 'markdown', 'code']);
+    expect(text(executed.cells[1].source)).toBe("# Parameters\nlabel = 'x'\nscales = [0.5, 3.0]\nverbose = False\n");
+    expect(executed.cells[2].outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: ["verbose=False scales=[0.5, 3.0] label='x'\n", 'alpha beta gamma\n'] }]);
+    const failed = executed.cells[3];
+    expect(failed.execution_count).toBe(4);
+    expect(failed.metadata.papermill).toMatchObject({ status: 'failed', exception: true });
+    expect(failed.outputs).toHaveLength(1);
+    const err = failed.outputs![0];
+    expect(err).toMatchObject({ output_type: 'error', ename: 'RuntimeError', evalue: 'cell three failed on purpose (2)' });
+    expect(err.traceback.join('\n')).toMatch(/line 3, in <module>[\s\S]*line 2, in check[\s\S]*RuntimeError: cell three failed on purpose \(2\)$/);
+    expect(err.traceback.join('\n')).not.toContain('redlab_nbrun.py');
+    expect(executed.cells[4]).toEqual(notebook.cells[3]);
+    expect(executed.cells[5]).toMatchObject({ execution_count: null, outputs: [], metadata: { papermill: { status: 'pending' } } });
+    expect(fs.existsSync(path.join(outdir, 'after.txt'))).toBe(false);
+    expect(executed.metadata.papermill.exception).toBe(true);
+  }, 120_000);
+
+  it('refuses a notebook whose kernel is not Python, with exit code 2 and the reason', async () => {
+    const notebook = { nbformat: 4, nbformat_minor: 5, metadata: { kernelspec: { name: 'ir', language: 'R', display_name: 'R' } }, cells: [] };
+    // inferDraft refuses it too; write the RED from a Python twin to see what the runner says.
+    const { draft } = inferDraft({ ...notebook, metadata: {} }, { notebookPath: 'r.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
+    const red = prepare(dir, draft, notebook);
+    const r = await redlab(['run', red, '--outdir', path.join(dir, 'out'), '--json'], dir);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).exitCode).toBe(2);
+    expect(r.stderr).toContain('redlab_nbrun: /cc/inputs/notebook/r.ipynb uses the R kernel (R); this runner executes Python notebooks only: switch the notebook to a Python 3 kernel');
+  }, 60_000);
+});
