@@ -110,6 +110,15 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
   });
   // No parser at the root: each route context adds the body types it takes.
   app.removeAllContentTypeParsers();
+  // Proxies and JupyterLab's request helper put a Content-Type on body-less requests
+  // (a DELETE through jupyter-server-proxy arrives with `Content-Length: 0` and JSON's
+  // type): with no body there is nothing to parse, so the type is dropped, not refused.
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    const bodyless = (req.headers['content-length'] ?? '0') === '0' && req.headers['transfer-encoding'] === undefined;
+    if ((req.method === 'GET' || req.method === 'HEAD' || req.method === 'DELETE') && bodyless && req.headers['content-type'] !== undefined) {
+      delete req.raw.headers['content-type'];
+    }
+  });
 
   const events = new EventSockets(service.store, tokens, origins, logger, config.events);
   const builds = new Set<AbortController>();
