@@ -30,6 +30,22 @@ export class BridgeClient {
     private readonly settings: ServerConnection.ISettings = ServerConnection.makeSettings()
   ) {}
 
+  /**
+   * ServerConnection gives every authenticated request `Content-Type: application/json`; a
+   * DELETE through the proxy then arrives with that type and an empty body, which the bridge
+   * refuses (415: the route takes no body). Requests without a body go without the header.
+   */
+  private bodylessSettings(): ServerConnection.ISettings {
+    const base = this.settings;
+    return {
+      ...base,
+      fetch: (input: RequestInfo, init?: RequestInit) => {
+        if (input instanceof Request) input.headers.delete('Content-Type');
+        return base.fetch.call(null, input, init);
+      }
+    };
+  }
+
   configure(target: BridgeTarget): void {
     this.target = target;
   }
@@ -74,7 +90,12 @@ export class BridgeClient {
         if (this.target.token) headers.set('Authorization', `Bearer ${this.target.token}`);
         return await fetch(this.url(endpoint), { ...init, headers });
       }
-      return await ServerConnection.makeRequest(this.url(endpoint), init, this.settings);
+      // ServerConnection's default `cache: 'no-store'` appends a timestamp parameter
+      // (`?1795309556404`), which the bridge refuses as an unknown query parameter (400);
+      // `no-cache` still revalidates every time, without it.
+      const method = (init.method ?? 'GET').toUpperCase();
+      const bodyless = init.body === undefined && method !== 'GET' && method !== 'HEAD';
+      return await ServerConnection.makeRequest(this.url(endpoint), { cache: 'no-cache', ...init }, bodyless ? this.bodylessSettings() : this.settings);
     } catch (err) {
       throw new BridgeError(0, `cannot reach the RED Lab bridge (${(err as Error).message})`);
     }

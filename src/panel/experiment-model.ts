@@ -1,0 +1,342 @@
+// ExperimentModel: one notebook's experiment as the RED panel edits it. It owns the
+// draft (ExperimentDraft), the text of fields being typed (so "abc" in an int field
+// stays visible with its error while the draft keeps the last good value), and what
+// follows from the draft: the RED (draftToRed), its YAML, its issues mapped to the
+// fields that cause them, and its {{variables}}. Views subscribe to `changed`.
+// Pure: no DOM, no JupyterLab.
+import { Signal, type ISignal } from '@lumino/signaling';
+import { checkDraft, draftToRed, draftToRedYaml, LOCAL_CONNECTOR, parameterKeys } from '../notebook/infer';
+import type { DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
+import type { SingleRed } from '../red/types';
+import { validateRed } from '../red/validate';
+import { checkVariables, listVariables, type RedVariable } from '../red/variables';
+import {
+  fieldForDraftProblem,
+  fieldForIssuePath,
+  inputField,
+  isVariableRef,
+  outputField,
+  paramField,
+  parseIntField,
+  parseParamText,
+  uniqueName,
+  type FieldKey
+} from './fields';
+
+export interface PanelIssue {
+  /** The field it shows at; none: the experiment as a whole (listed under the YAML). */
+  field?: FieldKey;
+  /** Dotted RED path, when the issue comes from the RED. */
+  path?: string;
+  message: string;
+  fix?: string;
+  severity: 'error' | 'warning';
+}
+
+export type GpuMode = 'none' | 'count' | 'vram';
+
+export { LOCAL_CONNECTOR };
+export const HTTP_CONNECTOR = 'red-connector-http';
+
+interface Derived {
+  red?: SingleRed;
+  yaml: string;
+  issues: PanelIssue[];
+  variables: RedVariable[];
+}
+
+export class ExperimentModel {
+  private _draft: ExperimentDraft;
+  private _warnings: string[];
+  private readonly texts = new Map<FieldKey, string>();
+  private readonly textErrors = new Map<FieldKey, string>();
+  private derived: Derived | undefined;
+  private readonly _changed = new Signal<this, void>(this);
+
+  constructor(draft: ExperimentDraft, warnings: readonly string[] = []) {
+    this._draft = draft;
+    this._warnings = [...warnings];
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get draft(): ExperimentDraft {
+    return this._draft;
+  }
+
+  /** What inference or import noticed (shown above the form). */
+  get warnings(): readonly string[] {
+    return this._warnings;
+  }
+
+  /** Text typed into a field, when it differs from what the draft holds. */
+  text(field: FieldKey): string | undefined {
+    return this.texts.get(field);
+  }
+
+  /** A new draft (inferred again, imported): typed texts and their errors go. */
+  replace(draft: ExperimentDraft, warnings: readonly string[] = []): void {
+    this.texts.clear();
+    this.textErrors.clear();
+    this._warnings = [...warnings];
+    this.commit(draft);
+  }
+
+  /** The notebook was renamed or moved. */
+  setNotebookPath(notebookPath: string): void {
+    if (notebookPath !== this._draft.notebookPath) this.commit({ ...this._draft, notebookPath });
+  }
+
+  /** Where the runner is, relative to the notebook's folder (when its usual place cannot be written). */
+  setRunnerPath(runnerPath: string): void {
+    if (runnerPath !== this._draft.runnerPath) this.commit({ ...this._draft, runnerPath });
+  }
+
+  // -- container ---------------------------------------------------------
+
+  setImage(image: string): void {
+    this.commit({ ...this._draft, image: image.trim() });
+  }
+
+  setRamText(text: string): void {
+    const r = parseIntField(text, 'RAM (MB)', 16);
+    this.commitText('ramMb', text, r.ok ? undefined : r.error, r.ok ? { ...this._draft, ramMb: r.value } : this._draft);
+  }
+
+  get gpuMode(): GpuMode {
+    const g = this._draft.gpus;
+    if (!g) return 'none';
+    return g.vramMinMb !== undefined ? 'vram' : 'count';
+  }
+
+  setGpuMode(mode: GpuMode): void {
+    this.texts.delete('gpus');
+    this.textErrors.delete('gpus');
+    const gpus = mode === 'none' ? undefined : mode === 'count' ? { count: this._draft.gpus?.count ?? 1 } : { vramMinMb: this._draft.gpus?.vramMinMb ?? 4096 };
+    this.commit({ ...this._draft, gpus });
+  }
+
+  setGpuCountText(text: string): void {
+    const r = parseIntField(text, 'GPU count', 1, 64);
+    this.commitText('gpus', text, r.ok ? undefined : r.error, r.ok ? { ...this._draft, gpus: { count: r.value } } : this._draft);
+  }
+
+  setVramText(text: string): void {
+    const r = parseIntField(text, 'GPU memory (MB)', 1);
+    this.commitText('gpus', text, r.ok ? undefined : r.error, r.ok ? { ...this._draft, gpus: { vramMinMb: r.value } } : this._draft);
+  }
+
+  // -- parameters --------------------------------------------------------
+
+  setParamText(name: string, text: string): void {
+    const p = this._draft.parameters.find(x => x.name === name);
+    if (!p) return;
+    const r = parseParamText(p.type, text);
+    let draft = this._draft;
+    if (r.ok) {
+      const values = { ...draft.values };
+      if (r.value === undefined) delete values[name];
+      else values[name] = r.value;
+      draft = { ...draft, values };
+    }
+    this.commitText(paramField(name), text, r.ok ? undefined : r.error, draft);
+  }
+
+  setParamValue(name: string, value: ExperimentDraft['values'][string]): void {
+    if (!this._draft.parameters.some(x => x.name === name)) return;
+    this.texts.delete(paramField(name));
+    this.textErrors.delete(paramField(name));
+    this.commit({ ...this._draft, values: { ...this._draft.values, [name]: value } });
+  }
+
+  /** Every parameter back to the value its notebook cell gives. */
+  resetParameters(): void {
+    for (const p of this._draft.parameters) {
+      this.texts.delete(paramField(p.name));
+      this.textErrors.delete(paramField(p.name));
+    }
+    this.commit({ ...this._draft, values: Object.fromEntries(this._draft.parameters.map(p => [p.name, p.default])) });
+  }
+
+  // -- inputs and outputs ------------------------------------------------
+
+  addInput(connector: string = LOCAL_CONNECTOR): void {
+    const name = uniqueName('data', this.takenNames());
+    const input: DraftInput = { name, kind: 'File', connector, access: connector === HTTP_CONNECTOR ? { url: '' } : { path: '' } };
+    this.commit({ ...this._draft, inputs: [...this._draft.inputs, input] });
+  }
+
+  updateInput(index: number, patch: Partial<DraftInput>): void {
+    const inputs = this._draft.inputs.slice();
+    if (!inputs[index]) return;
+    inputs[index] = { ...inputs[index], ...patch };
+    this.commit({ ...this._draft, inputs });
+  }
+
+  /** A connector change starts its access over ({path} or {url}). */
+  setInputConnector(index: number, connector: string): void {
+    const access = connector === HTTP_CONNECTOR ? { url: '' } : { path: '' };
+    this.updateInput(index, { connector, access });
+  }
+
+  setInputAccess(index: number, key: string, value: unknown): void {
+    const input = this._draft.inputs[index];
+    if (!input) return;
+    const access = { ...input.access };
+    if (value === undefined) delete access[key];
+    else access[key] = value;
+    this.updateInput(index, { access });
+  }
+
+  /** HTTP login as {{variables}} named after the input; their values are asked at launch. */
+  setInputAuth(index: number, on: boolean): void {
+    const input = this._draft.inputs[index];
+    if (!input) return;
+    const v = input.name.replace(/[^A-Za-z0-9_]/g, '_');
+    this.setInputAccess(index, 'auth', on ? { username: `{{${v}_username}}`, password: `{{${v}_password}}` } : undefined);
+  }
+
+  removeInput(index: number): void {
+    this.commit({ ...this._draft, inputs: this._draft.inputs.filter((_, i) => i !== index) });
+  }
+
+  addOutput(): void {
+    const name = uniqueName('result', this.takenNames());
+    const output: DraftOutput = { name, glob: '', kind: 'File', optional: false };
+    this.commit({ ...this._draft, outputs: [...this._draft.outputs, output] });
+  }
+
+  updateOutput(index: number, patch: Partial<DraftOutput>): void {
+    const outputs = this._draft.outputs.slice();
+    if (!outputs[index]) return;
+    outputs[index] = { ...outputs[index], ...patch };
+    this.commit({ ...this._draft, outputs });
+  }
+
+  removeOutput(index: number): void {
+    this.commit({ ...this._draft, outputs: this._draft.outputs.filter((_, i) => i !== index) });
+  }
+
+  // -- what follows from the draft ----------------------------------------
+
+  /** The RED of the draft; undefined when the draft cannot become one (see issues). */
+  get red(): SingleRed | undefined {
+    return this.derive().red;
+  }
+
+  /** The RED as `faice convert format` writes it. */
+  get yaml(): string {
+    return this.derive().yaml;
+  }
+
+  get issues(): readonly PanelIssue[] {
+    return this.derive().issues;
+  }
+
+  issuesFor(field: FieldKey): PanelIssue[] {
+    return this.derive().issues.filter(i => i.field === field);
+  }
+
+  /** Issues that belong to no field. */
+  get generalIssues(): PanelIssue[] {
+    return this.derive().issues.filter(i => !i.field);
+  }
+
+  get errorCount(): number {
+    return this.derive().issues.filter(i => i.severity === 'error').length;
+  }
+
+  /** Ready to export and run: a RED without errors. */
+  get isValid(): boolean {
+    return this.red !== undefined && this.errorCount === 0;
+  }
+
+  /** The {{variables}} the RED uses: asked for at launch, never stored. */
+  get variables(): readonly RedVariable[] {
+    return this.derive().variables;
+  }
+
+  // -- internals ---------------------------------------------------------
+
+  private takenNames(): string[] {
+    return [...this._draft.parameters.map(p => p.name), ...this._draft.inputs.map(i => i.name), ...this._draft.outputs.map(o => o.name)];
+  }
+
+  private commitText(field: FieldKey, text: string, error: string | undefined, draft: ExperimentDraft): void {
+    this.texts.set(field, text);
+    if (error) this.textErrors.set(field, error);
+    else this.textErrors.delete(field);
+    this.commit(draft, true);
+  }
+
+  private commit(draft: ExperimentDraft, force = false): void {
+    if (draft === this._draft && !force) return;
+    this._draft = draft;
+    this.derived = undefined;
+    this._changed.emit();
+  }
+
+  private derive(): Derived {
+    if (this.derived) return this.derived;
+    const draft = this._draft;
+    const issues: PanelIssue[] = [];
+    for (const [field, message] of this.textErrors) issues.push({ field, message, severity: 'error' });
+    issues.push(...draftChecks(draft));
+    for (const problem of checkDraft(draft)) {
+      const field = fieldForDraftProblem(problem);
+      // A value typed wrong is already told at its field, in the field's words.
+      if (field && this.textErrors.has(field)) continue;
+      issues.push({ ...(field ? { field } : {}), message: problem, severity: 'error' });
+    }
+    let red: SingleRed | undefined;
+    let yaml = '';
+    let variables: RedVariable[] = [];
+    try {
+      red = draftToRed(draft);
+      yaml = draftToRedYaml(draft);
+    } catch (err) {
+      issues.push({ message: `the experiment cannot be written as a RED: ${(err as Error).message}`, severity: 'error' });
+    }
+    if (red) {
+      const seen = new Set(issues.map(i => `${i.field}|${i.message}`));
+      const keys = parameterKeys(draft);
+      for (const issue of validateRed(red)) {
+        const field = fieldForIssuePath(issue.path, draft, keys);
+        const key = `${field}|${issue.message}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        issues.push({ ...(field ? { field } : {}), path: issue.path, message: issue.message, ...(issue.fix ? { fix: issue.fix } : {}), severity: issue.severity });
+      }
+      variables = checkVariables(red).length ? [] : listVariables(red);
+    }
+    this.derived = { red, yaml, issues, variables };
+    return this.derived;
+  }
+}
+
+/** What the panel checks besides checkDraft (names, values) and validateRed: fields left empty, credentials. */
+export function draftChecks(d: ExperimentDraft): PanelIssue[] {
+  const issues: PanelIssue[] = [];
+  const err = (field: FieldKey, message: string, fix?: string) => issues.push({ field, message, ...(fix ? { fix } : {}), severity: 'error' });
+  if (!d.image.trim()) err('image', 'an image is needed (it must contain python3)', 'pick a local image, type one, or build one from requirements.txt');
+  d.inputs.forEach(input => {
+    const f = inputField(input.name);
+    if (input.connector === LOCAL_CONNECTOR && !String(input.access.path ?? '').trim()) err(f, 'a file path is needed (relative to the notebook\'s folder, or absolute)');
+    if (input.connector === HTTP_CONNECTOR) {
+      const url = String(input.access.url ?? '').trim();
+      if (!url) err(f, 'a URL is needed');
+      else if (!/^https?:\/\//i.test(url) && !url.includes('{{')) err(f, 'the URL must start with http:// or https://');
+      const auth = input.access.auth as Record<string, unknown> | undefined;
+      if (auth && !isVariableRef(auth.password)) {
+        err(f, 'write the password as a {{variable}}: its value is asked for at launch and never saved', 'e.g. {{data_password}}');
+      }
+    }
+  });
+  d.outputs.forEach(o => {
+    const f = outputField(o.name);
+    if (!o.glob.trim()) err(f, 'a file name or glob pattern is needed (e.g. results.csv, *.png)');
+  });
+  return issues;
+}

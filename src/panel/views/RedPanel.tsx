@@ -1,0 +1,100 @@
+// The RED panel: the active notebook's experiment, section by section, its RED, and
+// its runs. It only shows the models and calls the actions.
+import * as React from 'react';
+import type { IRedLab } from '../../tokens';
+import type { RedLabActions } from '../actions';
+import type { RedPanelModel } from '../panel-model';
+import { runsOfNotebook } from '../run-history';
+import { BridgeMessage } from './BridgeMessage';
+import { useSignals } from './hooks';
+import { ImageSection } from './ImageSection';
+import { InputsSection } from './InputsSection';
+import { NoticeView } from './NoticeView';
+import { OutputsSection } from './OutputsSection';
+import { ParametersSection } from './ParametersSection';
+import { ResourcesSection } from './ResourcesSection';
+import { RunHistory } from './RunHistory';
+import { YamlSection } from './YamlSection';
+
+export interface RedPanelProps {
+  panel: RedPanelModel;
+  redlab: IRedLab;
+  actions: RedLabActions;
+}
+
+export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element {
+  useSignals(panel.changed, redlab.statusChanged, redlab.runsChanged);
+  const status = redlab.status;
+  const health = status.kind === 'connected' || status.kind === 'no-engine' ? status.health : undefined;
+  const engine = health?.engines.find(e => e.name === 'docker');
+  const connected = status.kind === 'connected';
+  const current = panel.current;
+  const experiment = panel.experiment;
+
+  return (
+    <div className="jp-RedLab-panel" data-testid="redlab-panel">
+      <header className="jp-RedLab-header">
+        <div className="jp-RedLab-title">RED experiment</div>
+        <div className="jp-RedLab-muted jp-RedLab-ellipsis" data-testid="redlab-notebook" title={current?.path}>
+          {current ? current.path : 'Open a notebook: the panel proposes an experiment for it.'}
+        </div>
+        {experiment ? (
+          <div className="jp-RedLab-row jp-RedLab-toolbar">
+            <button
+              className="jp-mod-styled jp-mod-accept jp-RedLab-button"
+              data-testid="redlab-run-button"
+              disabled={!experiment.isValid || !connected}
+              title={!connected ? 'Runs need the bridge and a Docker engine (see above)' : !experiment.isValid ? 'Fix the problems shown first' : 'Save the notebook and run it in a container'}
+              onClick={() => void actions.runNotebook()}
+            >
+              ▶ Run
+            </button>
+            <button className="jp-mod-styled jp-RedLab-button" data-testid="redlab-export-button" disabled={!experiment.isValid} onClick={() => void actions.exportRed()} title="Write <notebook>.red.yml and the runner next to the notebook">
+              Export RED…
+            </button>
+            <button className="jp-mod-styled jp-RedLab-button" data-testid="redlab-import-button" onClick={() => void actions.importRed()} title="Read a .red.yml / .red / .json file into this experiment">
+              Import RED…
+            </button>
+          </div>
+        ) : null}
+      </header>
+      <BridgeMessage status={status} />
+      {panel.notice ? <NoticeView notice={panel.notice} onClose={() => panel.setNotice(null)} /> : null}
+      {current && 'error' in current ? (
+        <div className="jp-RedLab-notice jp-RedLab-notice-error" data-testid="redlab-not-runnable">
+          <strong>{current.error.message}</strong>
+          {current.error.fix ? <div>What to do: {current.error.fix}</div> : null}
+        </div>
+      ) : null}
+      {experiment ? (
+        <div className="jp-RedLab-body">
+          {experiment.warnings.length ? (
+            <ul className="jp-RedLab-warnings" data-testid="redlab-warnings">
+              {experiment.warnings.map((w, i) => (
+                <li key={i}>{w}</li>
+              ))}
+            </ul>
+          ) : null}
+          <ImageSection model={experiment} panel={panel} canBuild={connected} onBuild={() => void actions.buildImage()} />
+          <ResourcesSection model={experiment} gpusSupported={engine ? engine.capabilities.gpus : true} gpus={health?.gpus ?? []} />
+          <ParametersSection model={experiment} onReinfer={() => panel.reinfer()} />
+          <InputsSection
+            model={experiment}
+            connectors={engine?.capabilities.inputConnectors ?? ['redlab-connector-local', 'red-connector-http']}
+            selectedFile={() => actions.selectedFileForNotebook()}
+          />
+          <OutputsSection model={experiment} />
+          <YamlSection model={experiment} />
+          <RunHistory
+            runs={current ? runsOfNotebook(redlab.runs, current.path) : []}
+            panel={panel}
+            canRun={connected}
+            onCancel={id => void actions.cancelRun(id)}
+            onRerun={id => void actions.rerun(id)}
+            onOpen={id => void actions.openRecord(id)}
+          />
+        </div>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,287 @@
+import type { RunRecord, StoredEvent, StoreEvent } from '../../red/bridge-api';
+import { appendLog, applyCarriageReturns, emptyLogs, lastLines } from '../logs';
+import { applyEvent, applyEvents, applyLost, applyPreview, applyRecord, initialRunState } from '../reducer';
+import { ARTIFACTS_MIME, renderOutputs, RUN_MIME, TRUNCATED_MIME, type CellOutput, type RenderLinks } from '../render';
+import { needsResume, readRunMetadata, restoreRunState } from '../restore';
+
+const RUN = '01M80C1VY94NYKTEG8ASTXDSH4';
+const OPTS = { logLineLimit: 5 };
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+const links: RenderLinks = {
+  log: s => `/bridge/runs/${RUN}/logs?stream=${s}`,
+  output: (n, b) => `/bridge/runs/${RUN}/outputs/${n}${b !== undefined ? `?batch=${b}` : ''}`,
+  record: `/bridge/runs/${RUN}`
+};
+
+let seq = 0;
+function ev(event: StoreEvent, atMs?: number): StoredEvent {
+  seq++;
+  return { runId: RUN, seq, at: new Date(atMs ?? T0 + seq).toISOString(), event };
+}
+const log = (stream: 'stdout' | 'stderr', data: string): StoreEvent => ({ type: 'log', batch: 0, stream, offset: 0, length: data.length, data });
+const stats = (cpu: number, mem: number): StoreEvent => ({ type: 'stats', batch: 0, cpuPercent: cpu, memoryBytes: mem, memoryLimitBytes: 1024 ** 3 });
+
+beforeEach(() => {
+  seq = 0;
+});
+
+function streams(outputs: CellOutput[]): { name: string; text: string }[] {
+  return outputs.filter((o): o is Extract<CellOutput, { output_type: 'stream' }> => o.output_type === 'stream').map(o => ({ name: o.name, text: o.text }));
+}
+
+function record(over: Partial<RunRecord> = {}): RunRecord {
+  return {
+    id: RUN,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:02.000Z',
+    finishedAt: '2026-01-01T00:00:02.000Z',
+    state: 'succeeded',
+    options: { notebookPath: 'demo/a.ipynb' },
+    image: { url: 'redlab/debian-python:12' },
+    batchCount: 1,
+    lastSeq: 20,
+    red: { container: { engine: 'docker', settings: { image: { url: 'redlab/debian-python:12' }, ram: 512, gpus: { vendor: 'nvidia', count: 1 } } } },
+    batches: [],
+    history: [],
+    dir: '/tmp/x',
+    result: {
+      state: 'succeeded',
+      image: { url: 'redlab/debian-python:12', pulled: false },
+      exitCode: 0,
+      outputs: {
+        plot: { path: '/o/plot.png', class: 'File', size: 2048, sha256: 'a'.repeat(64) },
+        metrics: { path: '/o/metrics.json', class: 'File', size: 20, sha256: 'b'.repeat(64) },
+        optional_missing: null
+      },
+      batches: [{ index: 0, state: 'succeeded', command: [], inputs: {}, outputs: {}, timings: { total: 1500 }, outdir: '/o', exitCode: 0 }],
+      timings: { total: 1500 }
+    },
+    ...over
+  };
+}
+
+describe('log coalescing and the line cap', () => {
+  it('coalesces consecutive chunks of one stream into one output, and splits on a stream change', () => {
+    const s = applyEvents(initialRunState(RUN), [ev(log('stdout', 'a\n')), ev(log('stdout', 'b\n')), ev(log('stderr', 'warn\n')), ev(log('stdout', 'c\n'))], { logLineLimit: 100 });
+    expect(streams(renderOutputs(s, links))).toEqual([
+      { name: 'stdout', text: 'a\nb\n' },
+      { name: 'stderr', text: 'warn\n' },
+      { name: 'stdout', text: 'c\n' }
+    ]);
+  });
+
+  it('joins a line split over two chunks', () => {
+    const s = applyEvents(initialRunState(RUN), [ev(log('stdout', 'hel')), ev(log('stdout', 'lo\n'))], OPTS);
+    expect(s.logs.segments).toEqual([{ stream: 'stdout', text: 'hello\n' }]);
+    expect(s.logs.lines).toBe(1);
+  });
+
+  it('keeps the last logLineLimit lines and links the full log', () => {
+    const events = Array.from({ length: 8 }, (_, i) => ev(log('stdout', `line ${i}\n`)));
+    const s = applyEvents(initialRunState(RUN), events, OPTS);
+    expect(s.logs.lines).toBe(5);
+    expect(s.logs.dropped).toEqual({ stdout: 3, stderr: 0 });
+    const outputs = renderOutputs(s, links);
+    expect(streams(outputs)).toEqual([{ name: 'stdout', text: 'line 3\nline 4\nline 5\nline 6\nline 7\n' }]);
+    const note = outputs.find(o => o.output_type === 'display_data' && TRUNCATED_MIME in o.data) as Extract<CellOutput, { output_type: 'display_data' }>;
+    expect(note).toBeDefined();
+    expect(String(note.data['text/html'])).toContain('show full log (stdout)');
+    expect(String(note.data['text/html'])).toContain(`href="/bridge/runs/${RUN}/logs?stream=stdout"`);
+  });
+
+  it('drops whole segments of the other stream when they are the oldest lines', () => {
+    let v = emptyLogs();
+    v = appendLog(v, 'stderr', 'e1\ne2\n', 3);
+    v = appendLog(v, 'stdout', 'o1\no2\no3\n', 3);
+    expect(v.segments).toEqual([{ stream: 'stdout', text: 'o1\no2\no3\n' }]);
+    expect(v.dropped).toEqual({ stdout: 0, stderr: 2 });
+  });
+
+  it('applies carriage returns like a terminal (progress bars)', () => {
+    expect(applyCarriageReturns('10%\r50%\r100%\n')).toBe('100%\n');
+    let v = emptyLogs();
+    v = appendLog(v, 'stderr', 'done 1/3\r', 10);
+    v = appendLog(v, 'stderr', 'done 2/3\r', 10);
+    v = appendLog(v, 'stderr', 'done 3/3\nnext\n', 10);
+    expect(v.segments[0].text).toBe('done 3/3\nnext\n');
+    expect(v.lines).toBe(2);
+  });
+
+  it('gives the last stderr lines', () => {
+    let v = emptyLogs();
+    v = appendLog(v, 'stderr', 'a\nb\n', 10);
+    v = appendLog(v, 'stdout', 'x\n', 10);
+    v = appendLog(v, 'stderr', 'c', 10);
+    expect(lastLines(v, 'stderr', 2)).toEqual(['b', 'c']);
+  });
+});
+
+describe('resource samples', () => {
+  it('keeps at most one sample a second', () => {
+    const s = applyEvents(
+      initialRunState(RUN),
+      [ev(stats(10, 100), T0), ev(stats(20, 200), T0 + 300), ev(stats(30, 300), T0 + 999), ev(stats(40, 400), T0 + 1000), ev(stats(50, 500), T0 + 2500)],
+      OPTS
+    );
+    expect(s.stats?.samples.map(x => x.cpu)).toEqual([10, 40, 50]);
+    expect(s.since).toBe(5); // skipped samples still count as applied
+  });
+
+  it('draws the chart as an <img> (SVG data URI) in the header', () => {
+    const s = applyEvents(initialRunState(RUN), [ev(stats(10, 100), T0), ev(stats(40, 400), T0 + 1000)], OPTS);
+    const html = String((renderOutputs(s, links)[0] as Extract<CellOutput, { output_type: 'display_data' }>).data['text/html']);
+    expect(html).toMatch(/<img class="jp-RedLab-spark" alt="CPU" src="data:image\/svg\+xml/);
+    expect(html).toContain('40 %');
+    expect(html).not.toContain('<svg'); // the sanitizer would drop inline SVG
+  });
+});
+
+describe('states, phases, final', () => {
+  it('follows run states and phases, ignoring batch states', () => {
+    const s = applyEvents(
+      initialRunState(RUN),
+      [
+        ev({ type: 'state', state: 'preparing' }),
+        ev({ type: 'phase', phase: 'pull', status: 'start', detail: 'img' }),
+        ev({ type: 'pull-progress', layer: 'l1', status: 'Downloading', current: 50, total: 100 }),
+        ev({ type: 'phase', phase: 'pull', status: 'end', ms: 4 }),
+        ev({ type: 'state', state: 'running' }),
+        ev({ type: 'state', state: 'collecting', batch: 0 }),
+        ev({ type: 'phase', batch: 0, phase: 'running', status: 'start' })
+      ],
+      OPTS
+    );
+    expect(s.state).toBe('running');
+    expect(s.pull).toBeUndefined();
+    expect(s.phases).toEqual([
+      { phase: 'pull', status: 'done', ms: 4, detail: 'img' },
+      { phase: 'running', batch: 0, status: 'running' }
+    ]);
+  });
+
+  it('shows pull progress while pulling', () => {
+    const s = applyEvents(initialRunState(RUN), [ev({ type: 'phase', phase: 'pull', status: 'start' }), ev({ type: 'pull-progress', layer: 'l1', status: 'Downloading', current: 50, total: 100 })], OPTS);
+    expect(String((renderOutputs(s, links)[0] as Extract<CellOutput, { output_type: 'display_data' }>).data['text/html'])).toContain('<progress max="100" value="50">');
+  });
+
+  it('turns a failed run into an error output with the reason and the last stderr lines', () => {
+    const s = applyEvents(
+      initialRunState(RUN),
+      [ev(log('stderr', 'Traceback\nZeroDivisionError: division by zero\n')), ev({ type: 'batch-state', batch: 0, state: 'failed', exitCode: 1 }), ev({ type: 'state', state: 'failed', error: 'batch 0 exited with code 1' })],
+      OPTS
+    );
+    expect(s.final).toMatchObject({ state: 'failed', exitCode: 1, failure: { kind: 'exit-code' } });
+    const err = renderOutputs(s, links).find(o => o.output_type === 'error') as Extract<CellOutput, { output_type: 'error' }>;
+    expect(err.ename).toBe('NotebookFailed');
+    expect(err.traceback.join('\n')).toContain('ZeroDivisionError: division by zero');
+  });
+
+  it('tells the reason once when the bridge error carries the stderr tail', () => {
+    const s = applyEvents(
+      initialRunState(RUN),
+      [ev(log('stderr', 'ZeroDivisionError: division by zero\n')), ev({ type: 'state', state: 'failed', error: 'the command exited with code 1; its stderr ends with:\nZeroDivisionError: division by zero' })],
+      OPTS
+    );
+    const err = renderOutputs(s, links).find(o => o.output_type === 'error') as Extract<CellOutput, { output_type: 'error' }>;
+    expect(err.evalue).toBe('the command exited with code 1');
+    expect(err.traceback.join('\n').split('ZeroDivisionError').length - 1).toBe(1);
+  });
+
+  it('names out-of-memory, missing image and missing GPU failures', () => {
+    const oom = applyRecord(initialRunState(RUN), record({ state: 'failed', result: { ...record().result!, state: 'failed', exitCode: 137, batches: [{ ...record().result!.batches[0], oomKilled: true, state: 'failed' }] } }));
+    expect(oom.final?.failure).toMatchObject({ kind: 'out-of-memory' });
+    expect(oom.final?.failure?.reason).toContain('512 MB');
+    const img = applyRecord(initialRunState(RUN), record({ state: 'failed', error: 'image nope:1 is not available: No such image: nope:1', result: undefined }));
+    expect(img.final?.failure?.kind).toBe('image-missing');
+    const gpu = applyRecord(initialRunState(RUN), record({ state: 'failed', error: 'the run asks for 2 GPUs, the bridge has 0', result: undefined }));
+    expect(gpu.final?.failure?.kind).toBe('no-gpu');
+    expect(renderOutputs(gpu, links).some(o => o.output_type === 'error' && o.ename === 'NoGpuAvailable')).toBe(true);
+  });
+
+  it('reads exit code, duration, GPUs and output files from the record, and shows the artifact table', () => {
+    let s = applyEvents(initialRunState(RUN), [ev({ type: 'state', state: 'succeeded' })], OPTS);
+    s = applyRecord(s, record());
+    expect(s.final).toEqual({ state: 'succeeded', exitCode: 0, durationMs: 1500 });
+    expect(s.gpus).toBe('1 GPU');
+    expect(s.artifacts.map(a => a.name)).toEqual(['plot', 'metrics']);
+    s = applyPreview(s, 'metrics', undefined, { kind: 'json', text: '{\n  "acc": 0.9\n}' });
+    s = applyPreview(s, 'plot', undefined, { kind: 'image', dataUri: 'data:image/png;base64,AAAA' });
+    const outputs = renderOutputs(s, links);
+    expect(outputs.some(o => o.output_type === 'error')).toBe(false);
+    const table = outputs.find(o => o.output_type === 'display_data' && ARTIFACTS_MIME in o.data) as Extract<CellOutput, { output_type: 'display_data' }>;
+    const html = String(table.data['text/html']);
+    expect(html).toContain(`href="/bridge/runs/${RUN}/outputs/plot"`);
+    expect(html).toContain('aaaaaaaaaaaa</code>');
+    expect(html).toContain('2.0 KB');
+    expect(html).toContain('src="data:image/png;base64,AAAA"');
+    expect(html).toContain('&quot;acc&quot;: 0.9');
+    const header = String((outputs[0] as Extract<CellOutput, { output_type: 'display_data' }>).data['text/html']);
+    expect(header).toContain('succeeded · exit code 0 · took 1.5 s');
+  });
+
+  it('ends a run the bridge lost', () => {
+    const s = applyLost(initialRunState(RUN), 'the bridge has no run ' + RUN);
+    expect(s.state).toBe('failed');
+    expect(renderOutputs(s, links).some(o => o.output_type === 'error')).toBe(true);
+  });
+});
+
+describe('resume with since', () => {
+  const events = () => {
+    seq = 0;
+    return [
+      ev({ type: 'state', state: 'running' }),
+      ev(log('stdout', 'one\n')),
+      ev(log('stdout', 'two\n')),
+      ev(log('stderr', 'warn\n')),
+      ev(log('stdout', 'three\n')),
+      ev({ type: 'state', state: 'succeeded' })
+    ];
+  };
+
+  it('ignores events at or below since (same object back)', () => {
+    const all = events();
+    const s = applyEvents(initialRunState(RUN), all.slice(0, 3), OPTS);
+    expect(applyEvent(s, all[1], OPTS)).toBe(s);
+    expect(applyEvents(s, all, OPTS).logs.segments).toEqual(applyEvents(initialRunState(RUN), all, OPTS).logs.segments);
+  });
+
+  it('restores from the cell outputs and replays without duplicates', () => {
+    const all = events();
+    const before = applyEvents(initialRunState(RUN), all.slice(0, 4), { logLineLimit: 100 });
+    // What the notebook kept: outputs and metadata, through JSON (a saved file).
+    const saved = JSON.parse(JSON.stringify(renderOutputs(before, links)));
+    const meta = readRunMetadata({ runId: RUN, since: before.since, state: before.state })!;
+    expect(needsResume(meta, saved)).toBe(true);
+    const restored = restoreRunState(meta, saved);
+    expect(restored.since).toBe(4);
+    // The bridge replays from an older seq (e.g. metadata written late): nothing doubles.
+    const resumed = applyEvents(restored, all, { logLineLimit: 100 });
+    const straight = applyEvents(initialRunState(RUN), all, { logLineLimit: 100 });
+    expect(streams(renderOutputs(resumed, links))).toEqual(streams(renderOutputs(straight, links)));
+    expect(streams(renderOutputs(resumed, links))).toEqual([
+      { name: 'stdout', text: 'one\ntwo\n' },
+      { name: 'stderr', text: 'warn\n' },
+      { name: 'stdout', text: 'three\n' }
+    ]);
+    expect(resumed.state).toBe('succeeded');
+  });
+
+  it('starts over from 0 when the outputs were cleared', () => {
+    const restored = restoreRunState({ runId: RUN, since: 17 }, []);
+    expect(restored.since).toBe(0);
+  });
+
+  it('does not resume a finished run whose record was read', () => {
+    let s = applyEvents(initialRunState(RUN), events(), OPTS);
+    s = applyRecord(s, record());
+    const saved = JSON.parse(JSON.stringify(renderOutputs(s, links)));
+    expect(needsResume({ runId: RUN, since: s.since }, saved)).toBe(false);
+    expect(saved[0].data[RUN_MIME].recordLoaded).toBe(true);
+  });
+
+  it('rejects metadata without a run id', () => {
+    expect(readRunMetadata({ since: 3 })).toBeUndefined();
+    expect(readRunMetadata({ runId: RUN, since: -1 })).toEqual({ runId: RUN, since: 0 });
+  });
+});

@@ -1,0 +1,185 @@
+// The run cell's state machine: bridge events (StoredEvent, as the WebSocket sends
+// them) and a few local facts (the run record, previews, the connection) in, a new
+// immutable RunCellState out. Events at or below `since` were applied already (a
+// resumed stream replays nothing twice). Pure: no DOM, no network.
+import { isFinalState, type RunRecord, type StoredEvent } from '../red/bridge-api';
+import type { FileRecord, FinalState } from '../red/run';
+import type { ContainerSpec } from '../red/types';
+import { describeFailure } from './failure';
+import { appendLog, emptyLogs } from './logs';
+import type { ArtifactView, ConnectionView, PhaseView, Preview, ReducerOptions, RunCellState } from './types';
+
+export const DEFAULT_STATS_INTERVAL_MS = 1000;
+export const DEFAULT_STATS_SAMPLES = 60;
+const INFO_KEPT = 4;
+
+export function initialRunState(runId: string, since = 0): RunCellState {
+  return {
+    runId,
+    since,
+    state: 'queued',
+    phases: [],
+    info: [],
+    logs: emptyLogs(),
+    artifacts: [],
+    recordLoaded: false,
+    connection: 'connecting'
+  };
+}
+
+export function isFinished(s: RunCellState): boolean {
+  return isFinalState(s.state);
+}
+
+/** Applies one event; events with seq ≤ since come back unchanged (same object). */
+export function applyEvent(s: RunCellState, msg: StoredEvent, opts: ReducerOptions): RunCellState {
+  if (msg.seq <= s.since) return s;
+  const next: RunCellState = { ...s, since: msg.seq, startedAt: s.startedAt ?? msg.at };
+  const e = msg.event;
+  switch (e.type) {
+    case 'state':
+      if (e.batch !== undefined) return next;
+      next.state = e.state;
+      if (isFinalState(e.state)) {
+        const state = e.state as FinalState;
+        next.finishedAt = msg.at;
+        const error = e.error ?? s.final?.error;
+        next.final = { ...s.final, state, ...(error ? { error } : {}) };
+        next.final.failure = describeFailure({ state, error, exitCode: next.final.exitCode });
+        next.build = undefined;
+        next.pull = undefined;
+      }
+      return next;
+    case 'result':
+      return next;
+    case 'phase':
+      next.phases = updatePhases(s.phases, { phase: e.phase, batch: e.batch, status: e.status === 'start' ? 'running' : 'done', ms: e.ms, detail: e.detail });
+      if (e.phase === 'pull' && e.status === 'end') next.pull = undefined;
+      return next;
+    case 'pull-progress': {
+      const layer = e.layer ?? '';
+      const layers = { ...(s.pull?.layers ?? {}), [layer]: { status: e.status, current: e.current, total: e.total } };
+      next.pull = { layers };
+      return next;
+    }
+    case 'build-progress':
+      next.build = { step: e.step ?? s.build?.step, stepIndex: e.stepIndex ?? s.build?.stepIndex, stepCount: e.stepCount ?? s.build?.stepCount, line: e.line };
+      return next;
+    case 'log':
+      if ('data' in e && typeof e.data === 'string') next.logs = appendLog(s.logs, e.stream, e.data, opts.logLineLimit);
+      return next;
+    case 'stats': {
+      const t = Date.parse(msg.at);
+      const prev = s.stats?.samples ?? [];
+      const last = prev[prev.length - 1];
+      // At most one sample a second (by the bridge's clock): the chart, and the cell, stay calm.
+      if (last && t - last.t < (opts.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS)) return next;
+      const samples = [...prev, { t, cpu: e.cpuPercent, mem: e.memoryBytes }].slice(-(opts.statsSamples ?? DEFAULT_STATS_SAMPLES));
+      next.stats = { samples, memLimit: e.memoryLimitBytes, ...(e.pids !== undefined ? { pids: e.pids } : {}) };
+      return next;
+    }
+    case 'info':
+      next.info = [...s.info, e.message].slice(-INFO_KEPT);
+      return next;
+    case 'batch-state':
+      if (e.exitCode !== undefined) next.final = { ...(s.final ?? { state: s.state as FinalState }), exitCode: e.exitCode };
+      return next;
+    default:
+      // container, custom x-… events: nothing to show.
+      return next;
+  }
+}
+
+export function applyEvents(s: RunCellState, msgs: readonly StoredEvent[], opts: ReducerOptions): RunCellState {
+  return msgs.reduce((acc, m) => applyEvent(acc, m, opts), s);
+}
+
+function updatePhases(phases: PhaseView[], p: PhaseView): PhaseView[] {
+  const i = phases.findIndex(x => x.phase === p.phase && x.batch === p.batch);
+  const clean: PhaseView = { phase: p.phase, status: p.status };
+  if (p.batch !== undefined) clean.batch = p.batch;
+  const detail = p.detail ?? (i >= 0 ? phases[i].detail : undefined);
+  if (detail) clean.detail = detail;
+  if (p.ms !== undefined) clean.ms = p.ms;
+  if (i < 0) return [...phases, clean];
+  const out = phases.slice();
+  out[i] = clean;
+  return out;
+}
+
+/** Facts only the run record has: image, GPUs, exit code, duration, why it failed, output files. */
+export function applyRecord(s: RunCellState, r: RunRecord): RunCellState {
+  const next: RunCellState = { ...s };
+  const settings = (r.red as { container?: ContainerSpec } | undefined)?.container?.settings;
+  next.image = r.image?.url ?? settings?.image?.url ?? s.image;
+  const gpus = settings?.gpus;
+  if (gpus) next.gpus = gpus.devices?.length ? `${gpus.devices.length} GPU (≥ ${gpus.devices[0].vramMin} MB)` : `${gpus.count ?? 1} GPU`;
+  if (!isFinalState(r.state)) return next;
+  const state = r.state as FinalState;
+  const result = r.result;
+  const batch0 = result?.batches?.[0];
+  const exitCode = result?.exitCode ?? batch0?.exitCode ?? r.batches?.[0]?.exitCode;
+  const error = r.error ?? result?.error ?? batch0?.error ?? r.batches?.find(b => b.error)?.error;
+  const started = Date.parse(r.createdAt);
+  const ended = Date.parse(r.finishedAt ?? r.updatedAt);
+  const durationMs = result?.timings?.total ?? (Number.isFinite(started) && Number.isFinite(ended) ? ended - started : undefined);
+  const oomKilled = result?.batches?.some(b => b.oomKilled) ?? false;
+  next.state = state;
+  next.finishedAt = r.finishedAt ?? s.finishedAt;
+  next.final = {
+    state,
+    ...(exitCode !== undefined ? { exitCode } : {}),
+    ...(durationMs !== undefined ? { durationMs } : {}),
+    ...(error ? { error } : {}),
+    failure: describeFailure({ state, error, exitCode, oomKilled, ramMb: settings?.ram })
+  };
+  if (!next.final.failure) delete next.final.failure;
+  next.artifacts = artifactsOf(r);
+  next.recordLoaded = true;
+  next.pull = undefined;
+  next.build = undefined;
+  return next;
+}
+
+function artifactsOf(r: RunRecord): ArtifactView[] {
+  const batches = r.result?.batches ?? [];
+  const several = batches.length > 1;
+  const out: ArtifactView[] = [];
+  const add = (outputs: Record<string, FileRecord | null> | undefined, batch?: number) => {
+    for (const [name, f] of Object.entries(outputs ?? {})) {
+      if (!f || f.connector) continue; // not produced (optional), or sent elsewhere by a connector
+      const file = (f.containerPath ?? f.path ?? '').split('/').pop();
+      out.push({ name, ...(batch !== undefined ? { batch } : {}), ...(file ? { file } : {}), class: f.class, size: f.size, sha256: f.sha256 });
+    }
+  };
+  if (several) batches.forEach(b => add(b.outputs, b.index));
+  else add(r.result?.outputs ?? batches[0]?.outputs);
+  return out;
+}
+
+export function applyPreview(s: RunCellState, name: string, batch: number | undefined, preview: Preview): RunCellState {
+  const i = s.artifacts.findIndex(a => a.name === name && a.batch === batch);
+  if (i < 0) return s;
+  const artifacts = s.artifacts.slice();
+  artifacts[i] = { ...artifacts[i], preview };
+  return { ...s, artifacts };
+}
+
+export function applyConnection(s: RunCellState, connection: ConnectionView, message?: string): RunCellState {
+  if (s.connection === connection && s.connectionMessage === message) return s;
+  const next: RunCellState = { ...s, connection };
+  if (message) next.connectionMessage = message;
+  else delete next.connectionMessage;
+  return next;
+}
+
+/** A run the bridge no longer knows (deleted, or another bridge's): final, with the reason. */
+export function applyLost(s: RunCellState, reason: string): RunCellState {
+  return {
+    ...s,
+    state: s.state === 'succeeded' || s.state === 'cancelled' ? s.state : 'failed',
+    final: { state: s.state === 'succeeded' || s.state === 'cancelled' ? s.state : 'failed', error: reason, failure: { kind: 'other', reason, fix: 'start the run again' } },
+    recordLoaded: true,
+    connection: 'closed'
+  };
+}

@@ -1,0 +1,198 @@
+// One run's event stream: a WebSocket to runs/{id}/events?since=N that feeds the pure
+// reducer, reconnects after `since` when the connection drops (no gap, no duplicate),
+// and after the final state reads the run record (exit code, outputs) and the output
+// previews. It knows nothing of cells: run-cell.ts writes its state into one.
+//
+// Through jupyter-server-proxy the close code does not survive (1005), so the end of a
+// run is known from its final state event, not from the socket closing.
+import { Signal, type ISignal } from '@lumino/signaling';
+import { BridgeError, type BridgeClient } from '../handler';
+import type { RunRecord, StoredEvent } from '../red/bridge-api';
+import { fetchPreview } from './fetch-previews';
+import { applyConnection, applyEvent, applyLost, applyPreview, applyRecord, isFinished } from './reducer';
+import type { ReducerOptions, RunCellState } from './types';
+
+export interface RunStreamOptions {
+  client: BridgeClient;
+  initial: RunCellState;
+  /** Read at every event: settings may change while a run streams. */
+  reducerOptions: () => ReducerOptions;
+  previewTypes: () => readonly string[];
+  /** The bridge cannot be reached (to tell the user once, where they look). */
+  onBridgeDown?: (message: string) => void;
+  /** For tests: how a socket is made. */
+  socket?: (url: string) => WebSocket;
+}
+
+const RETRY_MS = [1000, 2000, 5000, 10000, 30000];
+
+export class RunStream {
+  private _state: RunCellState;
+  private ws: WebSocket | undefined;
+  private retries = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private finishing = false;
+  private _disposed = false;
+  private readonly _stateChanged = new Signal<this, RunCellState>(this);
+  private readonly _finished = new Signal<this, RunCellState>(this);
+
+  constructor(private readonly opts: RunStreamOptions) {
+    this._state = opts.initial;
+  }
+
+  get state(): RunCellState {
+    return this._state;
+  }
+
+  get runId(): string {
+    return this._state.runId;
+  }
+
+  get stateChanged(): ISignal<this, RunCellState> {
+    return this._stateChanged;
+  }
+
+  /** Emitted once, when the final state, the record and the previews are in. */
+  get finished(): ISignal<this, RunCellState> {
+    return this._finished;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  start(): void {
+    if (isFinished(this._state)) {
+      void this.finish();
+      return;
+    }
+    // Image and GPUs, before the first event says anything.
+    void this.readRecord(false);
+    this.connect();
+  }
+
+  dispose(): void {
+    if (this._disposed) return;
+    this._disposed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.closeSocket();
+    Signal.clearData(this);
+  }
+
+  private set(next: RunCellState): void {
+    if (next === this._state || this._disposed) return;
+    this._state = next;
+    this._stateChanged.emit(next);
+  }
+
+  private connect(): void {
+    if (this._disposed) return;
+    const url = this.opts.client.wsUrl(`runs/${encodeURIComponent(this.runId)}/events?since=${this._state.since}`);
+    let ws: WebSocket;
+    try {
+      ws = this.opts.socket ? this.opts.socket(url) : new WebSocket(url);
+    } catch (err) {
+      this.scheduleRetry(`cannot open the event stream: ${(err as Error).message}`);
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.retries = 0;
+      this.set(applyConnection(this._state, 'live'));
+    };
+    ws.onmessage = (m: MessageEvent) => {
+      let msg: StoredEvent;
+      try {
+        msg = JSON.parse(String(m.data)) as StoredEvent;
+      } catch {
+        return;
+      }
+      this.set(applyEvent(this._state, msg, this.opts.reducerOptions()));
+      if (isFinished(this._state)) void this.finish();
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      if (this._disposed || this.finishing) return;
+      void this.afterClose();
+    };
+    ws.onerror = () => {
+      /* onclose follows */
+    };
+  }
+
+  /** The socket closed before the final state: the run may be gone, or the bridge down. */
+  private async afterClose(): Promise<void> {
+    try {
+      const record = await this.opts.client.request<RunRecord>(`runs/${encodeURIComponent(this.runId)}`);
+      if (this._disposed) return;
+      // Alive: take up the stream again at once (it replays what came after `since`).
+      this.set(applyRecord(this._state, record));
+      this.scheduleRetry('the event stream closed; reconnecting', this.retries === 0 ? 0 : undefined);
+    } catch (err) {
+      if (this._disposed) return;
+      if (err instanceof BridgeError && err.status === 404) {
+        this.set(applyLost(this._state, `the bridge no longer knows run ${this.runId} (deleted, or started by another bridge)`));
+        void this.finish();
+        return;
+      }
+      const message = err instanceof BridgeError && err.status === 0 ? 'the RED Lab bridge cannot be reached' : (err as Error).message;
+      this.opts.onBridgeDown?.(message);
+      this.scheduleRetry(`${message}; trying again`);
+    }
+  }
+
+  private scheduleRetry(message: string, delayMs?: number): void {
+    if (this._disposed) return;
+    const delay = delayMs ?? RETRY_MS[Math.min(this.retries, RETRY_MS.length - 1)];
+    this.retries++;
+    this.set(applyConnection(this._state, 'retrying', delay ? `${message} in ${Math.round(delay / 1000)} s` : message));
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.connect();
+    }, delay);
+  }
+
+  private closeSocket(): void {
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws && ws.readyState <= 1) ws.close(1000);
+  }
+
+  private async readRecord(final: boolean): Promise<boolean> {
+    try {
+      const record = await this.opts.client.request<RunRecord>(`runs/${encodeURIComponent(this.runId)}`);
+      if (final && !['succeeded', 'failed', 'cancelled'].includes(record.state)) return false;
+      this.set(applyRecord(this._state, record));
+      return true;
+    } catch (err) {
+      if (final && err instanceof BridgeError && err.status === 404) {
+        this.set(applyLost(this._state, `the bridge no longer knows run ${this.runId}`));
+        return true;
+      }
+      return false;
+    }
+  }
+
+  private async finish(): Promise<void> {
+    if (this.finishing || this._disposed) return;
+    this.finishing = true;
+    this.closeSocket();
+    if (!this._state.recordLoaded) {
+      // The record is written with the final state; a few tries cover a slow bridge.
+      for (let i = 0; i < 5 && !(await this.readRecord(true)); i++) await new Promise(r => setTimeout(r, 500 * (i + 1)));
+    }
+    const enabled = this.opts.previewTypes();
+    await Promise.all(
+      this._state.artifacts
+        .filter(a => !a.preview)
+        .map(async a => {
+          const preview = await fetchPreview(this.opts.client, this.runId, a, enabled, a.file);
+          if (preview) this.set(applyPreview(this._state, a.name, a.batch, preview));
+        })
+    );
+    this.set(applyConnection(this._state, 'closed'));
+    if (!this._disposed) this._finished.emit(this._state);
+  }
+}
