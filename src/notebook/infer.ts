@@ -29,7 +29,8 @@ import { RUNNER_FILENAME } from './runner-source';
 import { NotebookNotRunnableError, type DraftInput, type DraftOutput, type ExperimentDraft, type NotebookParameter } from './types';
 
 /** Where the panel writes the runner, relative to the notebook's folder. */
-export const DEFAULT_RUNNER_PATH = `.redlab/${RUNNER_FILENAME}`;
+// A visible folder: Jupyter's contents API refuses to create hidden ones by default.
+export const DEFAULT_RUNNER_PATH = `_redlab/${RUNNER_FILENAME}`;
 export const LOCAL_CONNECTOR = 'redlab-connector-local';
 /** cli input keys the RED uses for itself (a parameter of that name gets the key `param_<name>`). */
 export const RUNNER_INPUT = 'runner';

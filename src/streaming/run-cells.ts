@@ -114,6 +114,9 @@ export class RunCellManager {
     });
     const cell = model.cells.get(index) as ICodeCellModel;
     this.bind(panel, cell, initialRunState(runId));
+    // Saved at once, so the run id is on disk: a reload or a crashed tab finds the cell
+    // and resumes the stream instead of losing it.
+    void panel.context.save().catch(() => undefined);
     return cell;
   }
 

@@ -87,7 +87,7 @@ test('a run whose container vanished while the bridge was down fails with the re
   expect(r.status).toBe(201);
   const containerId = await waitFor('the container', async () => {
     const run = await bridge!.api<{ state: string; batches: { containerId?: string }[] }>('GET', `/runs/${r.body.id}`);
-    return run.body.state === 'running' && run.body.batches[0].containerId ? run.body.batches[0].containerId : undefined;
+    return run.body.state === 'running' && run.body.batches?.[0]?.containerId ? run.body.batches[0].containerId : undefined;
   });
   await bridge.kill('SIGKILL');
   execFileSync('docker', ['rm', '-f', containerId]);

@@ -43,7 +43,7 @@ describe('inferDraft', () => {
     expect(warnings).toEqual([]);
     expect(draft).toEqual({
       notebookPath: 'demo/demo.ipynb',
-      runnerPath: '.redlab/redlab_nbrun.py',
+      runnerPath: '_redlab/redlab_nbrun.py',
       image: 'redlab/debian-python:12',
       ramMb: 1024,
       parameters: [
@@ -57,7 +57,7 @@ describe('inferDraft', () => {
       outputs: [],
       engine: 'docker'
     });
-    expect(DEFAULT_RUNNER_PATH).toBe('.redlab/redlab_nbrun.py');
+    expect(DEFAULT_RUNNER_PATH).toBe('_redlab/redlab_nbrun.py');
   });
 
   it('accepts the notebook as JSON text, and asks for GPUs when the defaults do', () => {
@@ -153,7 +153,7 @@ describe('draftToRed', () => {
     expect(formatCommandLine(argv)).toBe("python3 /cc/inputs/runner/redlab_nbrun.py /cc/inputs/notebook/demo.ipynb --samples 200 --noise 0.3 --title 'Random walk' --seed 42");
     // ... and in key order from the RED file (faice's format sorts keys; the runner takes flags in any order).
     expect(formatCommandLine(roundTrip(d).argv)).toBe("python3 /cc/inputs/runner/redlab_nbrun.py /cc/inputs/notebook/demo.ipynb --noise 0.3 --samples 200 --seed 42 --title 'Random walk'");
-    expect(red.inputs.runner).toEqual({ class: 'File', basename: 'redlab_nbrun.py', connector: { command: 'redlab-connector-local', access: { path: '.redlab/redlab_nbrun.py' } } });
+    expect(red.inputs.runner).toEqual({ class: 'File', basename: 'redlab_nbrun.py', connector: { command: 'redlab-connector-local', access: { path: '_redlab/redlab_nbrun.py' } } });
     // relative to the notebook's folder, where the RED file goes
     expect(red.inputs.notebook).toEqual({ class: 'File', basename: 'demo.ipynb', connector: { command: 'redlab-connector-local', access: { path: 'demo.ipynb' } } });
     expect(red.cli.outputs).toEqual({
@@ -163,7 +163,7 @@ describe('draftToRed', () => {
     expect(red.execution).toEqual({ engine: 'ccfaice', settings: {} });
     expect(red.cli.inputs.noise).toEqual({ type: 'float', inputBinding: { prefix: '--noise' }, doc: 'standard deviation of one step' });
     expect(draftRedPath(d.notebookPath)).toBe('demo/demo.red.yml');
-    expect(draftRunnerFile(d)).toBe('demo/.redlab/redlab_nbrun.py');
+    expect(draftRunnerFile(d)).toBe('demo/_redlab/redlab_nbrun.py');
     expect(executedNotebookName('a/b.c.ipynb')).toBe('b.c.executed.ipynb');
   });
 

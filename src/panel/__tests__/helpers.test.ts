@@ -116,7 +116,7 @@ describe('session variables', () => {
 describe('import into a notebook', () => {
   const base: ExperimentDraft = {
     notebookPath: 'nb/walk.ipynb',
-    runnerPath: '.redlab/redlab_nbrun.py',
+    runnerPath: '_redlab/redlab_nbrun.py',
     image: 'img:1',
     ramMb: 512,
     parameters: [
@@ -145,7 +145,7 @@ describe('import into a notebook', () => {
     expect(draft.parameters[0].doc).toBe('steps');
     expect(draft.values).toEqual({ samples: 400, seed: 42, extra: 'x' });
     expect(draft.inputs[0].access.path).toBe('../reds/data/in.csv');
-    expect(draft.runnerPath).toBe('.redlab/redlab_nbrun.py');
+    expect(draft.runnerPath).toBe('_redlab/redlab_nbrun.py');
     expect(notes.join('\n')).toMatch(/"extra".*does not define/);
     expect(notes.join('\n')).toMatch(/does not set "seed"/);
   });
@@ -154,7 +154,7 @@ describe('import into a notebook', () => {
 describe('the experiment kept in the notebook', () => {
   const inferred: ExperimentDraft = {
     notebookPath: 'walk.ipynb',
-    runnerPath: '.redlab/redlab_nbrun.py',
+    runnerPath: '_redlab/redlab_nbrun.py',
     image: 'default:1',
     ramMb: 1024,
     parameters: [
