@@ -6,6 +6,7 @@
 // DOCKER_HOST) are loaded on first use instead of at start-up.
 'use strict';
 const path = require('path');
+const fs = require('fs');
 const esbuild = require('esbuild');
 
 // Packages loaded from node_modules on first property access (kept external:
@@ -52,17 +53,52 @@ module.exports = new Proxy({}, {
   }
 };
 
-esbuild
-  .build({
+// docker-modem formats every request with util.inspect (depth: null) for a debug log
+// that is off unless DEBUG=modem: a few ms per request on the hot path. Format it only
+// when that log is on.
+const quietModem = {
+  name: 'quiet-modem',
+  setup(build) {
+    build.onLoad({ filter: /docker-modem[\\/]lib[\\/]modem\.js$/ }, async args => {
+      const source = await fs.promises.readFile(args.path, 'utf8');
+      const patched = source.replace("debug('Sending: %s', util.inspect(", "debug.enabled && debug('Sending: %s', util.inspect(");
+      if (patched === source) console.warn('bundle: docker-modem changed; its debug formatting stays eager');
+      return { contents: patched, loader: 'js' };
+    });
+  }
+};
+
+// The bridge (fastify, SQLite) is its own bundle, loaded by `redlab bridge` only.
+const bridgeApart = {
+  name: 'bridge-apart',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/bridge\/start$/ }, args => (args.importer.endsWith(path.join('cli', 'main.ts')) ? { path: './bridge.js', external: true } : undefined));
+  }
+};
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'linked',
+  // Native modules, and big packages only reached from code that runs lazily (ssh://
+  // DOCKER_HOST, BuildKit builds): loaded from node_modules if ever needed.
+  external: ['*.node', 'cpu-features', 'better-sqlite3', 'ssh2', 'protobufjs'],
+  logLevel: 'warning'
+};
+
+Promise.all([
+  esbuild.build({
+    ...common,
     entryPoints: [path.join(__dirname, '..', 'src', 'cli', 'main.ts')],
     outfile: path.join(__dirname, '..', 'dist', 'redlab.js'),
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    sourcemap: 'linked',
-    external: ['*.node', 'cpu-features', 'better-sqlite3'],
-    plugins: [lazyModules],
-    logLevel: 'warning'
+    plugins: [lazyModules, quietModem, bridgeApart]
+  }),
+  esbuild.build({
+    ...common,
+    entryPoints: [path.join(__dirname, '..', 'src', 'bridge', 'start.ts')],
+    outfile: path.join(__dirname, '..', 'dist', 'bridge.js'),
+    plugins: [lazyModules, quietModem]
   })
-  .catch(() => process.exit(1));
+]).catch(() => process.exit(1));

@@ -7,7 +7,6 @@ import { runFile, EXIT } from './run';
 import { convertBatches, convertCwl, convertFormat, type FormatName } from './convert';
 import { CliError } from './red-file';
 import { DEFAULT_PORT, resolveBridgeOptions } from '../bridge/config';
-import { startBridge } from '../bridge/start';
 import { version } from '../../package.json';
 
 function positiveInt(value: string): number {
@@ -120,6 +119,10 @@ export async function main(argv: string[]): Promise<number> {
       } catch (e) {
         throw new CliError((e as Error).message);
       }
+      // Loaded only for this command: the server (fastify, SQLite) stays out of the other commands' start-up.
+      // (require, not import(): the bundle runs under V8's code cache, which has no dynamic import.)
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { startBridge } = require('../bridge/start') as typeof import('../bridge/start');
       const bridge = await startBridge(options, { version, stderr: err });
       await new Promise<void>(resolve => {
         const onSignal = () => {
