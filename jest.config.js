@@ -1,7 +1,9 @@
-// Projects: the pure RED core, bridge unit tests (no Docker), the `redlab` command
-// line run as a user runs it (built binary, real Docker), and engine integration
-// tests against a real Docker engine (started by .ci/setup).
-const tsJest = ['ts-jest', { isolatedModules: true, tsconfig: '<rootDir>/tsconfig.test.json' }];
+// Projects: the pure RED core and the extension's pure modules, bridge unit tests
+// (no Docker), the bridge (API, store, crash/load/drain, a real bridge process), the
+// `redlab` command line run as a user runs it (built binary, real Docker), and
+// engine integration tests against a real Docker engine (started by .ci/setup).
+// tsconfig.test.json sets isolatedModules: ts-jest transpiles each file alone (fast; tsc checks types).
+const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }];
 const common = { transform: { '^.+\\.ts$': tsJest }, testEnvironment: 'node', rootDir: __dirname };
 module.exports = {
   projects: [
