@@ -79,8 +79,8 @@ export class RunManager implements RunService {
       throw new RequestError(422, `missing values for {{variables}}: ${missing.join(', ')}`, { fix: 'send them in "variables": {"name": "value"}' });
     }
     const image = red.container.settings.image.url;
-    if (this.config.imageAllowlist && !this.config.imageAllowlist.some(p => wildcard(p).test(image))) {
-      throw new RequestError(403, `image ${image} is not in this bridge's image allowlist (${this.config.imageAllowlist.join(', ')})`, {
+    if (!this.imageAllowed(image)) {
+      throw new RequestError(403, `image ${image} is not in this bridge's image allowlist (${this.config.imageAllowlist!.join(', ')})`, {
         fix: 'use an allowed image, or ask the bridge administrator to allow it'
       });
     }
@@ -148,6 +148,10 @@ export class RunManager implements RunService {
   async drain(): Promise<void> {
     this.accepting = false;
     this.closed = true;
+  }
+
+  private imageAllowed(image: string): boolean {
+    return !this.config.imageAllowlist || this.config.imageAllowlist.some(p => wildcard(p).test(image));
   }
 
   get counts(): { queued: number; running: number } {
@@ -301,6 +305,11 @@ export class RunManager implements RunService {
         // Nothing ran yet: run it from the start, unless its secrets died with the old bridge.
         if (needsSecrets) {
           this.store.setState(record.id, 'failed', { error: 'the bridge restarted before this run started, and its {{variables}} were kept only in memory: submit it again' });
+          continue;
+        }
+        if (!this.imageAllowed(red.container.settings.image.url)) {
+          // The allowlist may have been tightened while the bridge was down.
+          this.store.setState(record.id, 'failed', { error: `image ${red.container.settings.image.url} is not in this bridge's image allowlist any more` });
           continue;
         }
         this.pending.set(record.id, { loaded: loadSubmittedRed(red), masker: new SecretMasker() });

@@ -98,3 +98,23 @@ test('--max-run-minutes 0.02 (1.2 s) stops a `sleep 30` run: failed with the wal
   // The stopped container is gone.
   await waitFor('the container to be removed', async () => (containersOf(id) === '' ? true : undefined), 10_000);
 }, 60_000);
+
+test('a run queued when the bridge stopped is checked against the allowlist of the next start', async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redlab-allow-'));
+  dirs.push(dataDir);
+  const first = await startBridgeProcess({ dataDir, token, parallel: 1 });
+  bridges.push(first);
+  const running = await submit(first, shRedOn('redlab/busybox:1', 'echo started; sleep 2; echo done'));
+  const queued = await submit(first, shRedOn('redlab/debian-python:12', 'echo later'));
+  await waitFor('the first run to be running', async () => ((await first.api<RunRecord>('GET', `/runs/${running}`)).body.state === 'running' ? true : undefined));
+  expect((await first.api<RunRecord>('GET', `/runs/${queued}`)).body.state).toBe('queued');
+  await first.kill('SIGKILL');
+
+  const second = await startBridgeProcess({ dataDir, token, parallel: 1, extraArgs: ['--allow-image', 'redlab/busybox:*'] });
+  bridges.push(second);
+  const refused = await finished(second, queued);
+  expect({ state: refused.state, error: refused.error }).toEqual({ state: 'failed', error: "image redlab/debian-python:12 is not in this bridge's image allowlist any more" });
+  expect(containersOf(queued)).toBe('');
+  // The run that was already running is reattached and finishes.
+  expect((await finished(second, running)).state).toBe('succeeded');
+}, 60_000);
