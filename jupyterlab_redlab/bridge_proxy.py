@@ -15,14 +15,16 @@ PROXY_ORIGIN = "http://redlab-bridge.jupyter-proxy"
 
 
 def _bridge_command():
-    """The `redlab` launcher: REDLAB_BRIDGE_COMMAND, this repository's build, or `redlab` on PATH."""
+    """The `redlab` launcher: REDLAB_BRIDGE_COMMAND, this repository's build (develop
+    install), the copy inside this package (wheel install), or `redlab` on PATH."""
     override = os.environ.get("REDLAB_BRIDGE_COMMAND")
     if override:
         return override.split()
-    repo_launcher = Path(__file__).resolve().parent.parent / "server-bridge" / "bin" / "redlab.js"
+    here = Path(__file__).resolve().parent
     node = shutil.which("node")
-    if repo_launcher.exists() and node:
-        return [node, str(repo_launcher)]
+    for launcher in (here.parent / "server-bridge" / "bin" / "redlab.js", here / "bridge" / "launch.js"):
+        if launcher.exists() and node:
+            return [node, str(launcher)]
     on_path = shutil.which("redlab")
     if on_path:
         return [on_path]
