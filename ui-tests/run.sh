@@ -10,6 +10,8 @@ cd "$(dirname "$0")"
 log() { printf '\033[1m[ui-tests]\033[0m %s\n' "$*" >&2; }
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 chromium="${REDLAB_UI_CHROMIUM:-/usr/bin/chromium}"
+# JupyterLab comes from the project's virtual environment, made by .ci/setup.
+[ -x ../.venv/bin/python3 ] && . ../.ci/venv.sh
 
 if [ ! -x "$chromium" ]; then
   log "installing Debian's chromium"
