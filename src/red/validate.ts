@@ -8,6 +8,7 @@
 
 import type { ErrorObject } from 'ajv';
 import * as generatedValidators from './generated/red-validators';
+import { checkImageReference } from './image-ref';
 import { joinPath, parseRedText } from './parse';
 import { upgradeLegacy } from './upgrade';
 import { formatIssues, LoadedRed, Red, RedError, RedIssue } from './types';
@@ -571,6 +572,14 @@ function semanticChecks(doc: Obj, isBatch: boolean, ctx: Ctx): void {
       const items = Array.isArray(value) ? value.map((v, i) => [v, joinPath(joinPath(job.inputsPath, key), i)] as const) : [[value, joinPath(job.inputsPath, key)] as const];
       for (const [v, p] of items) if (isObj(v)) checkBasenames(v, p, ctx);
     }
+  }
+
+  // the image reference, as the engine will parse it
+  const image = isObj(doc.container) && isObj(doc.container.settings) && isObj(doc.container.settings.image) ? doc.container.settings.image.url : undefined;
+  // ({{variables}} there are reported as such below)
+  if (typeof image === 'string' && image !== '' && !image.includes('{{')) {
+    const ref = checkImageReference(image);
+    if (!ref.ok) ctx.error('container.settings.image.url', ref.message, ref.fix);
   }
 
   // {{variables}} and numbers, anywhere
