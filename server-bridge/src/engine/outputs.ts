@@ -2,18 +2,21 @@
 // the batch's outputs folder (the container's /cc/outputs) as CC's agent does
 // (one match for File/Directory, files only for File, folders only for
 // Directory, hidden names only for patterns that start with '.'), never leaving
-// that folder (no '..', no symlink pointing out), then moved to the batch outdir
-// or sent through an output connector, and recorded with size and sha256.
-import { cp, lstat, mkdir, readdir, readlink, realpath, rename, rm, stat, copyFile } from 'fs/promises';
+// that folder (no '..', no symlink pointing out: links are read as the container
+// sees them, never followed on the host; see util/safe-fs.ts), then copied to the
+// batch outdir or sent through an output connector, and recorded with size and
+// sha256 of the bytes copied.
+import { createHash, randomUUID } from 'crypto';
+import type { Stats } from 'fs';
+import { lstat, mkdir, mkdtemp, readdir, rmdir } from 'fs/promises';
 import * as path from 'path';
 import type { CommandLineTool, CwlFileOutput, JobInputs, JobOutputs } from '../../../src/red/types';
 import type { FileRecord } from '../../../src/red/run';
 import type { ConnectorContext } from '../connectors/types';
 import type { ConnectorRegistry } from '../connectors/registry';
-import { hashPath } from '../util/hash';
-import { isWithin } from '../util/fs-safety';
+import { copyOpenFile, removeTree, SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
 import { parseCwlType } from './staging';
-import { assertSafeGlob, globToRegExp, resolveGlobPattern, type ContainerPathOf } from './red-deps';
+import { assertSafeGlob, CONTAINER_OUTPUTS_DIR, globToRegExp, resolveGlobPattern, type ContainerPathOf } from './red-deps';
 
 export type OutputKind = 'File' | 'Directory' | 'stdout' | 'stderr';
 
@@ -71,74 +74,112 @@ export function planOutputs(
   return specs;
 }
 
-interface Match {
+export interface Match {
+  /** The path the glob matched, relative to the outputs folder. */
   rel: string;
-  abs: string;
-  /** Where the data is (the symlink's target when the match is a link inside the folder). */
-  real: string;
+  /** Where its data is, relative to the outputs folder: `rel`, or where a link at `rel` leads (no link in it). */
+  target: string;
 }
 
-/** Finds the entries of `root` a relative glob matches, checking symlinks stay inside. */
-export async function matchGlob(root: string, spec: OutputSpec): Promise<Match[]> {
-  const realRoot = await realpath(root);
-  const segments = spec.pattern.split('/');
-  const maxDepth = segments.includes('**') ? Infinity : segments.length - 1;
+/** A link in the outputs folder whose target is outside it. */
+class LinkOutside extends Error {
+  constructor(
+    readonly rel: string,
+    readonly to: string
+  ) {
+    super(`${rel} is a symbolic link to ${to}, outside the outputs folder`);
+  }
+}
+
+/**
+ * Where a link at `rel` with target `to` leads, relative to the outputs folder, read as
+ * the container sees it (an absolute target under /cc/outputs is inside), or undefined
+ * when it leads out. Worked out on the text: the host never follows the link.
+ */
+function linkTarget(rel: string, to: string): string | undefined {
+  let joined: string;
+  if (to.startsWith('/')) {
+    if (to !== CONTAINER_OUTPUTS_DIR && !to.startsWith(CONTAINER_OUTPUTS_DIR + '/')) return undefined;
+    joined = to.slice(CONTAINER_OUTPUTS_DIR.length + 1);
+  } else joined = path.posix.join(path.posix.dirname(rel), to);
+  const n = path.posix.normalize(joined || '.');
+  if (n === '..' || n.startsWith('../') || n.startsWith('/')) return undefined;
+  return n === '.' ? '' : n;
+}
+
+const MAX_LINK_HOPS = 40;
+
+/**
+ * `rel` with every link in it replaced by where it leads inside the outputs folder,
+ * and lstat of what is there; undefined when nothing is (a dangling link). A link that
+ * leads out throws LinkOutside.
+ */
+async function resolveInTree(root: SafeDir, rel: string, hops = 0): Promise<{ rel: string; stat: Stats } | undefined> {
+  const parts = segments(rel);
+  if (!parts.length) return { rel: '', stat: await lstat(root.path) };
+  for (let i = 0; i < parts.length; i++) {
+    const parent = parts.slice(0, i).join('/');
+    const here = parts.slice(0, i + 1).join('/');
+    const found = await withDir(root.openDir(parent), async d => {
+      const st = await d.lstat(parts[i]);
+      return { st, to: st.isSymbolicLink() ? await d.readlink(parts[i]) : '' };
+    }).catch(err => {
+      if (['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return undefined;
+      throw err;
+    });
+    if (!found) return undefined;
+    if (found.st.isSymbolicLink()) {
+      if (hops >= MAX_LINK_HOPS) throw new OutputError(`${here}: too many levels of symbolic links`);
+      const next = linkTarget(here, found.to);
+      if (next === undefined) throw new LinkOutside(here, found.to);
+      return resolveInTree(root, [next, ...parts.slice(i + 1)].filter(Boolean).join('/'), hops + 1);
+    }
+    if (i === parts.length - 1) return { rel: here, stat: found.st };
+    if (!found.st.isDirectory()) return undefined;
+  }
+  return undefined;
+}
+
+/** Finds the entries of the outputs folder a relative glob matches; links are resolved inside the folder, never followed out. */
+export async function matchGlob(root: string | SafeDir, spec: OutputSpec): Promise<Match[]> {
+  if (typeof root === 'string') return withDir(SafeDir.open(root), d => matchGlob(d, spec));
+  const top = root;
+  const segs = spec.pattern.split('/');
+  const maxDepth = segs.includes('**') ? Infinity : segs.length - 1;
   const re = globToRegExp(spec.pattern);
   const found: Match[] = [];
   const wantFile = spec.kind !== 'Directory';
-  async function walk(dir: string, rel: string, depth: number): Promise<void> {
+  async function walk(dir: SafeDir, rel: string, depth: number): Promise<void> {
     let entries;
     try {
-      entries = await readdir(dir, { withFileTypes: true });
+      entries = await dir.entries();
     } catch {
       return;
     }
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
-      const abs = path.join(dir, e.name);
-      // Symlinked folders are not walked into (as a match they are checked below).
-      if (depth < maxDepth && e.isDirectory()) await walk(abs, r, depth + 1);
-      if (!re.test(r)) continue;
-      let real = abs;
-      if (e.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = await realpath(abs);
-        } catch {
-          continue; // dangling link: nothing there, as glob + isfile() would say
-        }
-        if (!isWithin(target, realRoot)) {
-          const to = await readlink(abs).catch(() => target);
-          throw new OutputError(`output ${spec.key}: ${r} is a symbolic link to ${to}, outside the outputs folder; outputs must be files written under /cc/outputs`);
-        }
-        real = target;
+      // Linked folders are not walked into (as a match they are resolved below).
+      if (depth < maxDepth && e.isDirectory()) {
+        await withDir(dir.openDir(e.name), sub => walk(sub, r, depth + 1)).catch(err => {
+          if (!(err instanceof UnsafePathError)) throw err;
+        });
       }
-      const st = await stat(real);
-      if (wantFile ? st.isFile() : st.isDirectory()) found.push({ rel: r, abs, real });
+      if (!re.test(r)) continue;
+      let target: { rel: string; stat: Stats } | undefined;
+      try {
+        target = e.isSymbolicLink() ? await resolveInTree(top, r) : { rel: r, stat: await dir.lstat(e.name) };
+      } catch (err) {
+        if (err instanceof LinkOutside) {
+          throw new OutputError(`output ${spec.key}: ${err.message}; outputs must be files written under /cc/outputs`);
+        }
+        throw err;
+      }
+      if (!target) continue; // a dangling link: nothing there, as glob + isfile() would say
+      if (wantFile ? target.stat.isFile() : target.stat.isDirectory()) found.push({ rel: r, target: target.rel });
     }
   }
   await walk(root, '', 0);
   return found.sort((a, b) => (a.rel < b.rel ? -1 : 1));
-}
-
-/** Throws when a folder holds a symlink that points outside `realRoot`; returns whether it holds any symlink. */
-async function checkTree(dir: string, realRoot: string, key: string, relBase: string): Promise<boolean> {
-  let links = false;
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const abs = path.join(dir, e.name);
-    const r = `${relBase}/${e.name}`;
-    if (e.isSymbolicLink()) {
-      links = true;
-      const target = await realpath(abs).catch(() => undefined);
-      if (target && !isWithin(target, realRoot)) {
-        const to = await readlink(abs).catch(() => target);
-        throw new OutputError(`output ${key}: ${r} is a symbolic link to ${to}, outside the outputs folder`);
-      }
-    } else if (e.isDirectory()) {
-      if (await checkTree(abs, realRoot, key, r)) links = true;
-    }
-  }
-  return links;
 }
 
 async function listForMessage(root: string): Promise<string> {
@@ -149,7 +190,7 @@ async function listForMessage(root: string): Promise<string> {
 }
 
 /** Finds exactly one match (or none for an optional output / a partial collection). */
-export async function resolveOutput(root: string, spec: OutputSpec, partial: boolean, contents?: string): Promise<Match | null> {
+export async function resolveOutput(root: string | SafeDir, spec: OutputSpec, partial: boolean, contents?: string): Promise<Match | null> {
   const matches = await matchGlob(root, spec);
   const what = spec.kind === 'Directory' ? 'folder' : 'file';
   if (matches.length > 1) {
@@ -157,23 +198,99 @@ export async function resolveOutput(root: string, spec: OutputSpec, partial: boo
   }
   if (!matches.length) {
     if (spec.optional || partial) return null;
-    throw new OutputError(`output ${spec.key}: no ${what} matches glob ${spec.pattern} in /cc/outputs (${contents ?? (await listForMessage(root))}); check cli.outputs.${spec.key} and that the command writes it in its working directory`);
+    const listing = contents ?? (await listForMessage(typeof root === 'string' ? root : root.path));
+    throw new OutputError(`output ${spec.key}: no ${what} matches glob ${spec.pattern} in /cc/outputs (${listing}); check cli.outputs.${spec.key} and that the command writes it in its working directory`);
   }
   return matches[0];
 }
 
-async function moveOrCopy(src: string, dest: string, isDir: boolean, deref: boolean): Promise<void> {
-  await rm(dest, { recursive: true, force: true });
-  if (!deref) {
-    try {
-      await rename(src, dest);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-    }
+interface Copied {
+  class: 'File' | 'Directory';
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Copies what is at `target` (relative to the outputs folder `root`, no link in it) to
+ * a new entry `name` in `to`, reading the outputs folder only through descriptors, and
+ * hashes it on the way (a folder's hash as hashPath makes it). Links inside a copied
+ * folder are resolved inside the outputs folder (one leading out is an error naming
+ * `key`), FIFOs, sockets and devices are left out.
+ */
+async function copyOut(root: SafeDir, target: string, to: SafeDir, name: string, key: string): Promise<Copied> {
+  const parts = segments(target);
+  if (!parts.length) throw new OutputError(`output ${key}: it is the whole outputs folder; name a file or folder inside it`);
+  const st = await withDir(root.openDir(parts.slice(0, -1).join('/')), d => d.lstat(parts[parts.length - 1]));
+  if (st.isFile()) {
+    return withDir(root.openDir(parts.slice(0, -1).join('/')), async d => {
+      const src = await d.openFile(parts[parts.length - 1], target);
+      try {
+        return { class: 'File' as const, ...(await copyOpenFile(src, to, name)) };
+      } finally {
+        await src.handle.close();
+      }
+    });
   }
-  if (isDir) await cp(src, dest, { recursive: true, dereference: true });
-  else await copyFile(src, dest);
+  const files: { rel: string; sha256: string }[] = [];
+  let size = 0;
+  const copyDir = async (srcRel: string, dest: SafeDir, rel: string, ancestors: Set<string>): Promise<void> => {
+    await withDir(root.openDir(srcRel), async src => {
+      for (const e of await src.entries()) {
+        const inTree = `${srcRel}/${e.name}`;
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        let at = { rel: inTree, stat: await src.lstat(e.name) };
+        if (at.stat.isSymbolicLink()) {
+          let resolved;
+          try {
+            resolved = await resolveInTree(root, inTree);
+          } catch (err) {
+            if (err instanceof LinkOutside) throw new OutputError(`output ${key}: ${err.message}`);
+            throw err;
+          }
+          if (!resolved) continue; // dangling: nothing to copy
+          at = resolved;
+        }
+        if (at.stat.isDirectory()) {
+          const id = `${at.stat.dev}:${at.stat.ino}`;
+          if (ancestors.has(id)) throw new OutputError(`output ${key}: ${inTree} is a link to a folder that holds it (a loop)`);
+          await withDir(dest.openDir(e.name, { create: true }), sub => copyDir(at.rel, sub, r, new Set([...ancestors, id])));
+        } else if (at.stat.isFile()) {
+          const p = segments(at.rel);
+          const h = await withDir(root.openDir(p.slice(0, -1).join('/')), async d => {
+            const file = await d.openFile(p[p.length - 1], at.rel);
+            try {
+              return await copyOpenFile(file, dest, e.name);
+            } finally {
+              await file.handle.close();
+            }
+          });
+          size += h.size;
+          files.push({ rel: r, sha256: h.sha256 });
+        }
+        // sockets, FIFOs, devices: not data, left out (as hashPath does)
+      }
+    });
+  };
+  await withDir(to.openDir(name, { create: true }), dest => copyDir(target, dest, '', new Set([`${st.dev}:${st.ino}`])));
+  const tree = createHash('sha256');
+  for (const f of files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))) tree.update(`${f.rel}\0${f.sha256}\n`);
+  return { class: 'Directory', size, sha256: tree.digest('hex') };
+}
+
+/** Copies an output into `dir` as `name`, replacing what was there only once the copy is whole. */
+async function deliver(root: SafeDir, target: string, dir: string, name: string, key: string): Promise<Copied> {
+  return withDir(SafeDir.open(dir), async to => {
+    const tmp = `.redlab-${randomUUID().slice(0, 8)}-${name}`.slice(0, 255);
+    try {
+      const copied = await copyOut(root, target, to, tmp, key);
+      await to.remove(name);
+      await to.rename(tmp, to, name);
+      return copied;
+    } catch (err) {
+      await to.remove(tmp).catch(() => undefined);
+      throw err;
+    }
+  });
 }
 
 export interface CollectOptions {
@@ -190,6 +307,8 @@ export interface CollectOptions {
   sendOutputs: boolean;
   /** The batch failed or was cancelled: take what is there, mark it partial, send nothing, no errors for missing outputs. */
   partial: boolean;
+  /** A folder no container can reach, where outputs are copied before a connector reads them (default: the outputs folder's parent). */
+  scratchDir?: string;
 }
 
 export interface CollectResult {
@@ -197,54 +316,64 @@ export interface CollectResult {
   errors: string[];
 }
 
+/**
+ * Copies each output out of the outputs folder (which is left as it is, so that a
+ * bridge that dies meanwhile can collect again) into the outdir, or sends it through
+ * its connector, with size and sha256 of the bytes copied.
+ */
 export async function collectOutputs(o: CollectOptions): Promise<CollectResult> {
   const records: Record<string, FileRecord | null> = {};
   const errors: string[] = [];
-  const realRoot = await realpath(o.outputsDir);
   const destOwners = new Map<string, string>();
-  const delivered = new Map<string, string>();
-  // What the command left, before anything is moved out (for messages).
+  // What the command left (for messages).
   const contents = await listForMessage(o.outputsDir);
   for (const key of Object.keys(o.jobOutputs ?? {})) {
     if (!o.specs.some(s => s.key === key)) errors.push(`outputs.${key} has no matching cli.outputs.${key}`);
   }
-  for (const spec of o.specs) {
-    try {
-      const match = await resolveOutput(o.outputsDir, spec, o.partial, contents);
-      if (!match) {
+  const outdirExisted = await exists(o.outdir);
+  await withDir(SafeDir.open(o.outputsDir), async root => {
+    for (const spec of o.specs) {
+      try {
+        const match = await resolveOutput(root, spec, o.partial, contents);
+        if (!match) {
+          records[spec.key] = null;
+          continue;
+        }
+        const isDir = spec.kind === 'Directory';
+        const containerPath = `${CONTAINER_OUTPUTS_DIR}/${match.rel}`;
+        const name = path.basename(match.rel);
+        const target = o.jobOutputs?.[spec.key];
+        if (target && o.sendOutputs && !o.partial) {
+          const cls = isDir ? 'Directory' : 'File';
+          const connector = o.registry.output(target.connector?.command, spec.key, cls);
+          // The connector reads a copy in a folder no container can reach.
+          const scratch = await mkdtemp(path.join(o.scratchDir ?? path.dirname(path.resolve(o.outputsDir)), '.redlab-send-'));
+          try {
+            const h = await deliver(root, match.target, scratch, name, spec.key);
+            const sent = await connector.send({ key: spec.key, class: cls, hostPath: path.join(scratch, name), access: target.connector.access ?? {} }, o.ctx);
+            records[spec.key] = { path: sent.target, containerPath, class: cls, size: h.size, sha256: h.sha256, connector: connector.command };
+          } finally {
+            await removeTree(scratch).catch(() => undefined);
+          }
+          continue;
+        }
+        const owner = destOwners.get(name);
+        if (owner) throw new OutputError(`outputs ${owner} and ${spec.key} are both named ${name}; the outdir cannot hold both (rename one in the command or its glob)`);
+        destOwners.set(name, spec.key);
+        await mkdir(o.outdir, { recursive: true });
+        const h = await deliver(root, match.target, o.outdir, name, spec.key);
+        const rec: FileRecord = { path: path.join(o.outdir, name), containerPath, class: h.class, size: h.size, sha256: h.sha256 };
+        if (o.partial) rec.partial = true;
+        records[spec.key] = rec;
+      } catch (err) {
         records[spec.key] = null;
-        continue;
+        const msg = err instanceof UnsafePathError ? `output ${spec.key}: ${err.message}` : (err as Error).message;
+        errors.push(o.ctx.masker.mask(msg));
       }
-      const isDir = spec.kind === 'Directory';
-      const hasLinks = isDir ? await checkTree(match.real, realRoot, spec.key, match.rel) : match.real !== match.abs;
-      const target = o.jobOutputs?.[spec.key];
-      if (target && o.sendOutputs && !o.partial) {
-        const cls = isDir ? 'Directory' : 'File';
-        const connector = o.registry.output(target.connector?.command, spec.key, cls);
-        const h = await hashPath(match.real);
-        const sent = await connector.send({ key: spec.key, class: cls, hostPath: match.real, access: target.connector.access ?? {} }, o.ctx);
-        records[spec.key] = { path: sent.target, containerPath: `/cc/outputs/${match.rel}`, class: cls, size: h.size, sha256: h.sha256, connector: connector.command };
-        continue;
-      }
-      const name = path.basename(match.rel);
-      const owner = destOwners.get(name);
-      if (owner) throw new OutputError(`outputs ${owner} and ${spec.key} are both named ${name}; the outdir cannot hold both (rename one in the command or its glob)`);
-      destOwners.set(name, spec.key);
-      await mkdir(o.outdir, { recursive: true });
-      const dest = path.join(o.outdir, name);
-      const already = delivered.get(match.real);
-      if (already) await moveOrCopy(already, dest, isDir, true);
-      else await moveOrCopy(match.real, dest, isDir, hasLinks);
-      delivered.set(match.real, dest);
-      const h = await hashPath(dest);
-      const rec: FileRecord = { path: dest, containerPath: `/cc/outputs/${match.rel}`, class: h.class, size: h.size, sha256: h.sha256 };
-      if (o.partial) rec.partial = true;
-      records[spec.key] = rec;
-    } catch (err) {
-      records[spec.key] = null;
-      errors.push(o.ctx.masker.mask((err as Error).message));
     }
-  }
+  });
+  // Nothing collected: no empty outdir left behind.
+  if (!outdirExisted) await rmdir(o.outdir).catch(() => undefined);
   return { records, errors };
 }
 
