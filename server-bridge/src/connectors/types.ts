@@ -13,6 +13,8 @@ export interface ConnectorContext {
   signal?: AbortSignal;
   /** Progress notes for people (already free of secrets is the connector's job: use masker). */
   onInfo?: (message: string) => void;
+  /** Test hook: a local input passed its root check (on the opened file) and is about to be pinned. */
+  onChecked?: (checkedPath: string) => void | Promise<void>;
 }
 
 export interface InputStageRequest {

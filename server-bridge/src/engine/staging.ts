@@ -1,7 +1,8 @@
 // Inputs onto the host before a batch's container starts: each File/Directory
-// input goes through its connector into the batch's work folder (or is used in
-// place, for local paths), is checked against its checksum/size/listing, and
-// becomes a read-only bind at its CC container path.
+// input goes through its connector into the batch's private work folder (local
+// paths are pinned there too: copied or hard-linked, never bound in place), is
+// checked against its checksum/size/listing, and becomes a read-only bind at its CC
+// container path. Hashes are of that staged copy: what the container sees.
 import { lstat, mkdir, stat } from 'fs/promises';
 import * as path from 'path';
 import type { CommandLineTool, FileOrDirectory, JobInputs, ListingEntry } from '../../../src/red/types';
@@ -147,6 +148,7 @@ export async function stageInputs(o: StageOptions): Promise<StagedBatchInputs> {
     if (prev) throw new ConnectorError(`inputs ${prev} and ${item.label} both go to ${item.mountPath} in the container; give them different basename/dirname`);
     usedTargets.set(item.mountPath, item.label);
     const connector = o.registry.input(item.value.connector.command, item.label, item.value.class);
+    if (!isSafeSegment(item.key)) throw new ConnectorError(`input name ${JSON.stringify(item.key)} cannot name a folder: use letters, digits, '-' or '_'`);
     const base = path.posix.basename(item.mountPath);
     if (!isSafeSegment(base)) throw new ConnectorError(`input ${item.label}: basename ${JSON.stringify(base)} is not a plain file name`);
     const holder = path.join(o.inputsDir, item.key, ...(item.index !== undefined ? [String(item.index)] : []));

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
 import { SecretMasker } from '../../../src/red/mask';
@@ -24,9 +24,12 @@ const value = (p: unknown, cls: 'File' | 'Directory' = 'File'): FileOrDirectory 
 const stage = (v: FileOrDirectory) => localInputConnector.stage({ key: 'f', label: 'f', value: v, dest: path.join(tmp, 'dest') }, ctx);
 
 describe('redlab-connector-local', () => {
-  it('uses a file under an allowed root in place (relative to the RED folder)', async () => {
-    expect(await stage(value('data/in.txt'))).toEqual({ hostPath: path.join(root, 'data', 'in.txt'), copied: false });
-    expect(await stage(value(path.join(root, 'data'), 'Directory'))).toEqual({ hostPath: path.join(root, 'data'), copied: false });
+  it('pins a file or folder under an allowed root into dest (relative to the RED folder)', async () => {
+    expect(await stage(value('data/in.txt'))).toEqual({ hostPath: path.join(tmp, 'dest'), copied: true });
+    expect(await readFile(path.join(tmp, 'dest'), 'utf8')).toBe('inside');
+    await rm(path.join(tmp, 'dest'));
+    expect(await stage(value(path.join(root, 'data'), 'Directory'))).toEqual({ hostPath: path.join(tmp, 'dest'), copied: true });
+    expect(await readdir(path.join(tmp, 'dest'))).toEqual(['in.txt']);
   });
 
   it('refuses path traversal out of the roots', async () => {
@@ -44,9 +47,10 @@ describe('redlab-connector-local', () => {
     );
     await symlink(tmp, path.join(root, 'up'));
     await expect(stage(value('up/secret.txt'))).rejects.toThrow('(it resolves to ' + path.join(tmp, 'secret.txt') + ')');
-    // A symlink that stays inside is fine, and the real path is what gets mounted.
+    // A symlink that stays inside is fine: what it leads to is pinned.
     await symlink(path.join(root, 'data', 'in.txt'), path.join(root, 'alias.txt'));
-    expect((await stage(value('alias.txt'))).hostPath).toBe(path.join(root, 'data', 'in.txt'));
+    expect((await stage(value('alias.txt'))).hostPath).toBe(path.join(tmp, 'dest'));
+    expect(await readFile(path.join(tmp, 'dest'), 'utf8')).toBe('inside');
   });
 
   it('says what is wrong with a missing path, a wrong class or bad access', async () => {
