@@ -239,6 +239,45 @@ export function registerSecrets(red: Red, values: Record<string, string>, masker
     },
     ROOT
   );
+  registerBasicAuth(red, values, masker);
+}
+
+/**
+ * Credentials travel as base64 of `username:password` (HTTP basic auth, registry auth):
+ * register that form for every `{username, password}` object and every URL with user
+ * info (`https://user:pw@host`), filled with `values` where they hold variables.
+ */
+function registerBasicAuth(node: unknown, values: Record<string, string>, masker: SecretMasker): void {
+  const filled = (v: unknown): string | undefined => {
+    if (typeof v === 'number') return String(v);
+    if (typeof v !== 'string') return undefined;
+    const parsed = parseTemplate(v);
+    if (typeof parsed === 'string') return v;
+    return parsed.map(p => ('variable' in p ? values[p.variable] ?? '' : p.text)).join('');
+  };
+  const isVariable = (v: unknown) => typeof v === 'string' && isUnfilledTemplate(v);
+  if (Array.isArray(node)) return node.forEach(n => registerBasicAuth(n, values, masker));
+  if (node && typeof node === 'object') {
+    const o = node as Record<string, unknown>;
+    const user = filled(o.username);
+    const password = filled(o.password);
+    if (user !== undefined && password !== undefined) masker.addBasicAuth(user, password, isVariable(o.username));
+    for (const v of Object.values(o)) registerBasicAuth(v, values, masker);
+    return;
+  }
+  const text = filled(node);
+  const info = text === undefined ? null : /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(text);
+  if (!info || !info[1].includes(':')) return;
+  const [user, password] = [info[1].slice(0, info[1].indexOf(':')), info[1].slice(info[1].indexOf(':') + 1)].map(safeDecode);
+  masker.addBasicAuth(user, password, true);
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** A string that holds at least one well-formed `{{name}}` (a variable not yet filled in). */
