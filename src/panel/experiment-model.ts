@@ -8,6 +8,7 @@ import { Signal, type ISignal } from '@lumino/signaling';
 import { checkDraft, draftToRed, draftToRedYaml, LOCAL_CONNECTOR, parameterKeys } from '../notebook/infer';
 import type { DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
 import type { SingleRed } from '../red/types';
+import { RAM_MAX_MB, RAM_MIN_MB } from '../red/limits';
 import { validateRed } from '../red/validate';
 import { checkVariables, listVariables, type RedVariable } from '../red/variables';
 import {
@@ -101,7 +102,7 @@ export class ExperimentModel {
   }
 
   setRamText(text: string): void {
-    const r = parseIntField(text, 'RAM (MB)', 16);
+    const r = parseIntField(text, 'RAM (MB)', RAM_MIN_MB, RAM_MAX_MB);
     this.commitText('ramMb', text, r.ok ? undefined : r.error, r.ok ? { ...this._draft, ramMb: r.value } : this._draft);
   }
 

@@ -9,6 +9,7 @@
 import type { ErrorObject } from 'ajv';
 import * as generatedValidators from './generated/red-validators';
 import { checkImageReference } from './image-ref';
+import { GPU_COUNT_MAX, RAM_RANGE_FIX, VRAM_MAX_MB, VRAM_MIN_MB } from './limits';
 import { joinPath, parseRedText } from './parse';
 import { upgradeLegacy } from './upgrade';
 import { formatIssues, LoadedRed, Red, RedError, RedIssue } from './types';
@@ -222,15 +223,18 @@ function convertError(e: ErrorObject, all: ErrorObject[], doc: Obj, isBatch: boo
       ctx.error(base, `${JSON.stringify(data)} is not allowed here: must be one of ${allowed.map(a => JSON.stringify(a)).join(', ')}`, s ? `did you mean "${s}"?` : undefined);
       return;
     }
-    case 'minimum': {
+    case 'minimum':
+    case 'maximum': {
       const limit = Number(p.limit);
+      const least = e.keyword === 'minimum';
       const last = base.split('.').pop();
       let fix: string | undefined;
-      if (last === 'ram') fix = `ram is in MB and must be at least ${limit}: e.g. ram: 1024`;
-      else if (last === 'vramMin') fix = `vramMin is in MB and must be at least ${limit}`;
+      if (last === 'ram') fix = RAM_RANGE_FIX;
+      else if (last === 'vramMin') fix = `vramMin is in MB, a whole number from ${VRAM_MIN_MB} to ${VRAM_MAX_MB} (1 TiB)`;
+      else if (last === 'count' && base.endsWith('gpus.count')) fix = `ask for 1 to ${GPU_COUNT_MAX} GPUs`;
       else if (last === 'position') fix = 'positions start at 0';
-      else fix = `use a value of at least ${limit}`;
-      ctx.error(base, `must be at least ${limit}, found ${JSON.stringify(data)}`, fix);
+      else fix = `use a value of at ${least ? 'least' : 'most'} ${limit}`;
+      ctx.error(base, `must be at ${least ? 'least' : 'most'} ${limit}, found ${JSON.stringify(data)}`, fix);
       return;
     }
     case 'minLength':
@@ -238,6 +242,9 @@ function convertError(e: ErrorObject, all: ErrorObject[], doc: Obj, isBatch: boo
       return;
     case 'minItems':
       ctx.error(base, `must list at least ${String(p.limit)} item${p.limit === 1 ? '' : 's'}`, base === 'batches' ? 'add a batch with its inputs, or use top level inputs for a single job' : undefined);
+      return;
+    case 'maxItems':
+      ctx.error(base, `must list at most ${String(p.limit)} items, found ${Array.isArray(data) ? data.length : '?'}`, base.endsWith('gpus.devices') ? `ask for 1 to ${GPU_COUNT_MAX} GPUs` : undefined);
       return;
     case 'pattern': {
       if (base.endsWith('checksum') || /(^|\.)checksum$/.test(base)) {

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseRedText } from '../parse';
 import { RedError, RedIssue } from '../types';
+import { RAM_RANGE_FIX } from '../limits';
 import { didYouMean, loadRed, validateRed } from '../validate';
 
 const fixture = (name: string) => fs.readFileSync(path.join(__dirname, 'fixtures', name), 'utf8');
@@ -560,7 +561,7 @@ describe('reporting', () => {
       throw new Error('expected an error');
     } catch (e) {
       expect((e as Error).message).toBe(
-        `error: hello.red.yml:${fixture('hello-echo.red.yml').split('\n').findIndex(l => l.includes('ram: 512')) + 1}: container.settings.ram: must be at least 256, found 100\n    fix: ram is in MB and must be at least 256: e.g. ram: 1024`
+        `error: hello.red.yml:${fixture('hello-echo.red.yml').split('\n').findIndex(l => l.includes('ram: 512')) + 1}: container.settings.ram: must be at least 256, found 100\n    fix: ${RAM_RANGE_FIX}`
       );
     }
   });
