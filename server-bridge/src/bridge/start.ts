@@ -2,8 +2,9 @@
 // crash recovery) and the HTTP/WebSocket API. SIGTERM/SIGINT drain: no new
 // runs, running containers go on and are reattached by the next start.
 import * as path from 'path';
-import { mkdirSync } from 'fs';
 import { RunStore } from '../store';
+import { SecretRegistry } from '../../../src/red/mask';
+import { ensurePrivateDir } from '../util/private-dir';
 import { DockerEngine } from '../engine/docker';
 import { createDockerClient } from '../engine/docker-client';
 import { createApp, createLogger } from './http';
@@ -20,12 +21,15 @@ export interface RunningBridge {
 }
 
 export async function startBridge(opts: BridgeOptions, io: { version: string; stderr: NodeJS.WritableStream }): Promise<RunningBridge> {
-  const logger = createLogger({ level: opts.logLevel as 'info', pretty: opts.logFormat === 'pretty' });
+  // The secrets of the runs in flight: the store masks every write with them, the log every line.
+  const secrets = new SecretRegistry();
+  const logger = createLogger({ level: opts.logLevel as 'info', pretty: opts.logFormat === 'pretty', masker: secrets });
   if (!isLoopback(opts.host)) {
     logger.warn({ host: opts.host }, 'the bridge listens beyond this machine: anyone who can reach it and has the token controls Docker (root). Prefer 127.0.0.1 behind jupyter-server-proxy.');
   }
-  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const store = RunStore.open(opts.dataDir);
+  // The store, logs and work folders: another account able to write here could forge runs.
+  await ensurePrivateDir(opts.dataDir, 'data folder', 'choose a folder only you can write (redlab bridge --data-dir DIR or REDLAB_DATA_DIR), or remove this one');
+  const store = RunStore.open(opts.dataDir, { secrets });
   const docker = createDockerClient({});
   const engine = new DockerEngine({ docker, workRoot: path.join(opts.dataDir, 'work') });
   const manager = new RunManager(

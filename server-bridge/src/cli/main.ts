@@ -49,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--parallel <n>', 'batches run at once', positiveInt, 1)
     .option('--json', 'print the result as JSON on stdout (container output goes to stderr)')
     .option('--allow-root <dir>', 'extra host folder local inputs may come from (repeatable)', collect, [])
+    .option('--work-root <dir>', 'private folder for staged inputs and outputs while a batch runs (default: REDLAB_WORK_ROOT, else ~/.cache/redlab/runs)')
     .action(async (file: string, opts) => {
       exitCode = await runFile(file, opts, {
         stdin: process.stdin,
@@ -56,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
         stderr: err,
         env: process.env,
         cwd: process.cwd(),
-        createEngine: () => new DockerEngine(),
+        createEngine: engineOpts => new DockerEngine(engineOpts),
         onInterrupt: handler => {
           let count = 0;
           const onSigint = () => (++count > 1 ? process.exit(EXIT.cancelled) : handler());

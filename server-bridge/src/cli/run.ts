@@ -7,6 +7,7 @@ import { SecretMasker } from '../../../src/red/mask';
 import { formatIssues } from '../../../src/red/types';
 import type { RunResult } from '../../../src/red/run';
 import type { Engine } from '../engine/types';
+import { defaultWorkRoot } from '../engine/workdir';
 import { collectVariables, terminalPrompt } from './variables';
 import { ProgressPrinter } from './progress';
 import { CliError, readRedFile } from './red-file';
@@ -19,6 +20,8 @@ export interface RunOptions {
   parallel?: number;
   json?: boolean;
   allowRoot?: string[];
+  /** Where batches stage inputs and outputs (default: REDLAB_WORK_ROOT, else ~/.cache/redlab/runs); it must be private to this user. */
+  workRoot?: string;
 }
 
 export interface RunIO {
@@ -27,7 +30,7 @@ export interface RunIO {
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
   cwd: string;
-  createEngine: () => Engine;
+  createEngine: (opts: { workRoot: string }) => Engine;
   /** Registers a Ctrl-C handler; returns a function that removes it. */
   onInterrupt: (handler: () => void) => () => void;
 }
@@ -77,7 +80,7 @@ export async function runFile(file: string, opts: RunOptions, io: RunIO): Promis
   let result: RunResult;
   const started = Date.now();
   try {
-    const engine = io.createEngine();
+    const engine = io.createEngine({ workRoot: path.resolve(io.cwd, opts.workRoot ?? (io.env.REDLAB_WORK_ROOT || defaultWorkRoot(io.env))) });
     result = await engine.run(
       {
         loaded: { ...loaded, red },

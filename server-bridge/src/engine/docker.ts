@@ -23,7 +23,7 @@ import type { Engine, EngineCapabilities, KeepWorkDir, ManagedContainer, ResumeR
 import { connectDocker, type DockerClientOptions } from './docker-client';
 import { ensureImage } from './image';
 import { describeInventory, gpusForDeviceIds, readGpuInventory, selectGpus, type Gpu, type GpuSelection } from './gpu';
-import { buildCreateOptions, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN } from './host-config';
+import { buildCreateOptions, checkRamFitsEngine, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN } from './host-config';
 import { dockerTime, resumeContainer, runContainer, type ContainerRunOutcome, type StreamName } from './container';
 import type { StatsOptions } from './stats';
 import { listInputItems, stageInputs, type InputItem } from './staging';
@@ -413,6 +413,8 @@ export class DockerEngine implements Engine {
     let docker: Docker;
     try {
       docker = await connectDocker({ ...this.opts, docker: this.opts.docker });
+      // Before any pull or container: Docker would take a limit above the host's memory as no limit.
+      await checkRamFitsEngine(docker, red.container.settings.ram);
     } catch (err) {
       return failAll('failed', errorMessage(err));
     }

@@ -9,6 +9,7 @@ import { createHash } from 'crypto';
 import * as os from 'os';
 import * as path from 'path';
 import { isSafeSegment } from '../util/fs-safety';
+import { ensurePrivateDir } from '../util/private-dir';
 
 export interface BatchWorkDir {
   /** `<workRoot>/<runId>/batch-<n>` */
@@ -19,9 +20,30 @@ export interface BatchWorkDir {
   outputs: string;
 }
 
-/** The default work root: `<os.tmpdir()>/redlab-runs`. The bridge passes one under its data dir. */
-export function defaultWorkRoot(): string {
-  return path.join(os.tmpdir(), 'redlab-runs');
+/**
+ * The default work root: `$XDG_CACHE_HOME/redlab/runs` (`~/.cache/redlab/runs`), per
+ * user. Not under os.tmpdir(): a folder there can be made first by another account,
+ * which can then swap a run's folder (ensureWorkRoot refuses such a folder anyway).
+ * The bridge passes one under its data dir.
+ */
+export function defaultWorkRoot(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CACHE_HOME;
+  // The XDG spec ignores a relative value.
+  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache');
+  return path.join(base, 'redlab', 'runs');
+}
+
+/**
+ * Creates the work root (0700) when missing and checks that it is private (owned by
+ * us, not writable by group or others, nor below a folder others may write): throws
+ * PrivateDirError naming the folder and the fix otherwise.
+ */
+export function ensureWorkRoot(workRoot: string): Promise<string> {
+  return ensurePrivateDir(
+    workRoot,
+    'work folder',
+    'choose a folder only you can write (redlab run --work-root DIR or REDLAB_WORK_ROOT; the bridge keeps its work folder under --data-dir), or remove this one'
+  );
 }
 
 /** Throws unless `runId` can be a folder name (no `/`, not `.`/`..`). */
