@@ -29,7 +29,7 @@ import type { StatsOptions } from './stats';
 import { listInputItems, stageInputs, type InputItem } from './staging';
 import { collectOutputs, exists, planOutputs, type OutputSpec } from './outputs';
 import { buildCommand, CONTAINER_OUTPUTS_DIR, formatCommandLine, inputContainerPath, toBatches, type ContainerPathOf } from './red-deps';
-import { batchWorkDir, captureFileName, checkRunId, defaultWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
+import { batchWorkDir, captureFileName, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 
 export { DockerUnavailableError } from './docker-client';
 
@@ -38,7 +38,8 @@ export interface DockerEngineOptions extends DockerClientOptions {
   docker?: Docker;
   /**
    * Where batches stage inputs and bind /cc/outputs: <workRoot>/<runId>/batch-N (see
-   * batchWorkDir). Default os.tmpdir()/redlab-runs; the bridge uses a folder under its
+   * batchWorkDir). Default ~/.cache/redlab/runs (defaultWorkRoot); it must be private
+   * (ensureWorkRoot); the bridge uses a folder under its
    * data dir, so that a restarted bridge finds the outputs of containers that ran on.
    */
   workRoot?: string;
@@ -382,6 +383,7 @@ export class DockerEngine implements Engine {
     try {
       if (limit !== undefined && !(Number.isFinite(limit) && limit > 0)) throw new Error(`wallClockLimitMs must be a positive number of milliseconds, not ${limit}`);
       checkRunId(runId);
+      await ensureWorkRoot(this.workRoot);
       const batches = toBatches(red);
       const isBatchRed = 'batches' in red;
       plans = batches.map((batch, index) => this.planBatch(req, batch, index, batches.length, isBatchRed, runId));
@@ -769,6 +771,7 @@ export class DockerEngine implements Engine {
     let wd: BatchWorkDir;
     try {
       wd = this.batchWorkDir(req.runId, i);
+      await ensureWorkRoot(this.workRoot);
       const batches = toBatches(red);
       if (i >= batches.length) throw new Error(`the RED has ${batches.length} batch${batches.length === 1 ? '' : 'es'}: there is no batch ${i}`);
       plan = this.planBatch(req, batches[i], i, batches.length, 'batches' in red, req.runId);
