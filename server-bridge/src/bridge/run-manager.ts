@@ -13,6 +13,7 @@ import type { BatchResult, FinalState, RunEvent, RunResult, RunState } from '../
 import { isFinalState, maskForStore, type RunRecord, type RunStore } from '../store';
 import type { DockerEngine } from '../engine/docker';
 import { readGpuInventory } from '../engine/gpu';
+import { ramOverEngine } from '../engine/host-config';
 import { GpuPool } from './gpu-pool';
 import { RequestError, type HealthInfo, type RunService, type SubmitInput } from './service';
 
@@ -86,6 +87,9 @@ export class RunManager implements RunService {
     }
     const parallel = input.options?.parallel ?? 1;
     if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new RequestError(400, 'options.parallel must be a whole number from 1 to 64');
+    // An engine that cannot be asked fails the run later with its own message.
+    const overRam = await ramOverEngine(this.docker, red.container.settings.ram).catch(() => undefined);
+    if (overRam) throw new RequestError(422, overRam.message, { fix: overRam.fix, issues: [{ path: 'container.settings.ram', message: overRam.message, fix: overRam.fix, severity: 'error' }] });
 
     const masker = new SecretMasker();
     registerSecrets(red, values, masker);

@@ -2,13 +2,14 @@
 // staging made: no capabilities, no privilege escalation, memory and process
 // limits, capped logs, read-only input binds and one read-write outputs bind.
 import type Docker from 'dockerode';
+import { RAM_RANGE_FIX, ramExceedsEngine, ramRangeProblem } from '../../../src/red/limits';
 import { CONTAINER_OUTPUTS_DIR } from './red-deps';
 import type { GpuSelection } from './gpu';
 
+export { RAM_MIN_MB, RAM_MAX_MB } from '../../../src/red/limits';
+
 /** RAM when container.settings.ram is absent (MB). CC sets no limit then; RED Lab caps it so a runaway experiment cannot take the host down. */
 export const DEFAULT_RAM_MB = 4096;
-/** Below this Docker refuses to create a container (its minimum is 6 MB). */
-export const MIN_RAM_MB = 8;
 export const DEFAULT_PIDS_LIMIT = 4096;
 /**
  * Docker keeps each container's log (json-file driver) in up to DEFAULT_LOG_MAX_FILE
@@ -68,11 +69,46 @@ export function bindSpec(b: BindMount): string {
   return `${b.hostPath}:${b.containerPath}:${b.readOnly ? 'ro' : 'rw'}`;
 }
 
+/** Docker's Memory for a RAM in MB (0: no limit); refuses what the RED schema refuses (RAM_MIN_MB..RAM_MAX_MB, whole). */
 export function ramBytes(ramMb: number | null | undefined): number {
   if (ramMb === null) return 0;
   const mb = ramMb ?? DEFAULT_RAM_MB;
-  if (!Number.isFinite(mb) || mb < MIN_RAM_MB) throw new Error(`container.settings.ram must be at least ${MIN_RAM_MB} (MB), not ${String(ramMb)}`);
-  return Math.round(mb) * 1024 * 1024;
+  const problem = ramRangeProblem(mb);
+  if (problem) throw new Error(`container.settings.ram ${problem}: ${RAM_RANGE_FIX}`);
+  return mb * 1024 * 1024;
+}
+
+/** How long `docker info` may take before the RAM check is skipped (the run then meets the engine's own errors). */
+const ENGINE_INFO_TIMEOUT_MS = 10_000;
+
+/** The engine's memory in bytes (`docker info` MemTotal); undefined when Docker does not say in time. */
+export async function engineMemTotal(docker: Pick<Docker, 'info'>): Promise<number | undefined> {
+  let giveUp = () => {};
+  const late = new Promise<undefined>(resolve => (giveUp = () => resolve(undefined)));
+  const timer = setTimeout(giveUp, ENGINE_INFO_TIMEOUT_MS);
+  try {
+    const info = (await Promise.race([docker.info(), late])) as { MemTotal?: unknown } | undefined;
+    return typeof info?.MemTotal === 'number' && info.MemTotal > 0 ? info.MemTotal : undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Why a RAM limit of `ramMb` cannot run on this engine (more than its memory), or
+ * undefined when it can or none is asked for. Docker takes any limit, so one the host
+ * cannot meet would run as no limit at all.
+ */
+export async function ramOverEngine(docker: Pick<Docker, 'info'>, ramMb: number | null | undefined): Promise<{ message: string; fix: string } | undefined> {
+  if (ramMb === null || ramMb === undefined) return undefined;
+  const memTotal = await engineMemTotal(docker);
+  return memTotal === undefined ? undefined : ramExceedsEngine(ramMb, memTotal);
+}
+
+/** Throws ramOverEngine's message and fix. */
+export async function checkRamFitsEngine(docker: Pick<Docker, 'info'>, ramMb: number | null | undefined): Promise<void> {
+  const over = await ramOverEngine(docker, ramMb);
+  if (over) throw new Error(`${over.message}: ${over.fix}`);
 }
 
 export function buildHostConfig(plan: ContainerPlan): Docker.HostConfig {

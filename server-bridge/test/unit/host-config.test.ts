@@ -37,7 +37,7 @@ describe('buildCreateOptions', () => {
     const dflt = buildCreateOptions(plan({ ramMb: undefined })).HostConfig!;
     expect(dflt.Memory).toBe(DEFAULT_RAM_MB * 1024 * 1024);
     expect(buildCreateOptions(plan({ ramMb: null })).HostConfig!.Memory).toBe(0);
-    expect(() => buildCreateOptions(plan({ ramMb: 2 }))).toThrow('container.settings.ram must be at least 8 (MB), not 2');
+    expect(() => buildCreateOptions(plan({ ramMb: 2 }))).toThrow('container.settings.ram must be at least 256, found 2: ram is in MB');
   });
 
   it('binds inputs read-only (whatever staging asked) and only the outputs folder read-write', () => {
