@@ -7,9 +7,11 @@ import type { ICommandPalette } from '@jupyterlab/apputils';
 import type { DocumentRegistry } from '@jupyterlab/docregistry';
 import type { INotebookModel, INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { CommandToolbarButton } from '@jupyterlab/ui-components';
+import { Notification } from '@jupyterlab/apputils';
 import type { IDisposable } from '@lumino/disposable';
 import { redlabIcon } from './icons';
 import type { RedLabActions } from './panel/actions';
+import type { RunCellManager } from './streaming/run-cells';
 import { CommandIDs } from './tokens';
 
 export const PALETTE_CATEGORY = 'RED Lab';
@@ -21,12 +23,14 @@ export interface CommandsOptions {
   app: JupyterFrontEnd;
   tracker: INotebookTracker;
   actions: RedLabActions;
+  /** The run cells (for rebuilding a run record from the bridge). */
+  runCells: RunCellManager;
   palette: ICommandPalette | null;
   /** Opens the RED panel in the left sidebar. */
   openPanel: () => void;
 }
 
-export function registerCommands({ app, tracker, actions, palette, openPanel }: CommandsOptions): void {
+export function registerCommands({ app, tracker, actions, runCells, palette, openPanel }: CommandsOptions): void {
   const { commands } = app;
   const hasNotebook = () => tracker.currentWidget !== null;
 
@@ -61,8 +65,24 @@ export function registerCommands({ app, tracker, actions, palette, openPanel }: 
     execute: args => actions.cancelRun(typeof args.runId === 'string' ? args.runId : undefined)
   });
 
+  commands.addCommand(CommandIDs.rebuildRunCell, {
+    label: 'Rebuild the run record from the bridge',
+    caption: 'Write the selected run cell again from its run on the bridge: state, log, outputs and previews',
+    isEnabled: () => Boolean(tracker.currentWidget && runCells.activeRunId(tracker.currentWidget)),
+    execute: async () => {
+      const panel = tracker.currentWidget;
+      if (!panel) return;
+      try {
+        const runId = await runCells.rebuild(panel);
+        Notification.info(`Run record ${runId}: rebuilding from the bridge`, { autoClose: 3000 });
+      } catch (err) {
+        Notification.error(`The run record was not rebuilt (it stays as it is): ${(err as Error).message}`, { autoClose: 8000 });
+      }
+    }
+  });
+
   if (palette) {
-    for (const command of [CommandIDs.openPanel, CommandIDs.runNotebook, CommandIDs.exportRed, CommandIDs.importRed, CommandIDs.cancelRun]) {
+    for (const command of [CommandIDs.openPanel, CommandIDs.runNotebook, CommandIDs.exportRed, CommandIDs.importRed, CommandIDs.cancelRun, CommandIDs.rebuildRunCell]) {
       palette.addItem({ command, category: PALETTE_CATEGORY });
     }
   }
@@ -74,6 +94,7 @@ export function registerCommands({ app, tracker, actions, palette, openPanel }: 
   app.contextMenu.addItem({ type: 'separator', selector: CELL_SELECTOR, rank: CONTEXT_MENU_RANK });
   app.contextMenu.addItem({ command: CommandIDs.runNotebook, selector: CELL_SELECTOR, rank: CONTEXT_MENU_RANK });
   app.contextMenu.addItem({ command: CommandIDs.cancelRun, selector: CELL_SELECTOR, rank: CONTEXT_MENU_RANK });
+  app.contextMenu.addItem({ command: CommandIDs.rebuildRunCell, selector: CELL_SELECTOR, rank: CONTEXT_MENU_RANK });
   addSessionCommandsWhenRegistered(app);
 }
 

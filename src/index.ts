@@ -29,7 +29,8 @@ const DEFAULT_SETTINGS: IRedLabSettings = {
   defaultRamMb: 1024,
   defaultGpus: 0,
   previewTypes: ['png', 'svg', 'csv', 'json'],
-  logLineLimit: 500
+  logLineLimit: 500,
+  statusPollSeconds: 30
 };
 
 function readSettings(settings: ISettingRegistry.ISettings): IRedLabSettings {
@@ -42,7 +43,8 @@ function readSettings(settings: ISettingRegistry.ISettings): IRedLabSettings {
     defaultRamMb: Number(get('defaultRamMb')),
     defaultGpus: Number(get('defaultGpus')),
     previewTypes: [...get('previewTypes')],
-    logLineLimit: Number(get('logLineLimit'))
+    logLineLimit: Number(get('logLineLimit')),
+    statusPollSeconds: Number(get('statusPollSeconds'))
   };
 }
 
@@ -69,7 +71,8 @@ const plugin: JupyterFrontEndPlugin<IRedLab> = {
         const apply = () => {
           Object.assign(settings, readSettings(loaded));
           client.configure({ url: settings.bridgeUrl, token: settings.bridgeToken });
-          void model.refresh();
+          // Refreshes now, then polls at the set interval (the fallback: streams drive the status).
+          model.start(settings.statusPollSeconds * 1000);
         };
         apply();
         loaded.changed.connect(apply);
@@ -79,7 +82,7 @@ const plugin: JupyterFrontEndPlugin<IRedLab> = {
       statusBar.registerStatusItem('jupyterlab-redlab:status', { item: new BridgeStatusItem(model), align: 'left', rank: 50 });
     }
     if (tracker) activateNotebookSupport({ app, client, model, settings, tracker, palette, fileBrowser, restorer });
-    model.start();
+    model.start(settings.statusPollSeconds * 1000);
     return model;
   }
 };
@@ -107,7 +110,8 @@ function activateNotebookSupport(o: NotebookSupportOptions): void {
     settings: () => ({ logLineLimit: settings.logLineLimit, previewTypes: settings.previewTypes }),
     // Called only once streams run, after `actions` exists.
     onBridgeDown: message => actions.notifyBridgeDown(message),
-    onFinished: () => void model.refreshRuns()
+    onFinished: () => void model.refreshRuns(),
+    onRunState: (runId, state) => model.noteRunState(runId, state)
   });
   const openPanel = () => app.shell.activateById(widget.id);
   const actions = new RedLabActions({
@@ -152,7 +156,7 @@ function activateNotebookSupport(o: NotebookSupportOptions): void {
 
   app.shell.add(widget, 'left', { rank: 700 });
   o.restorer?.add(widget, widget.id);
-  registerCommands({ app, tracker, actions, palette: o.palette, openPanel });
+  registerCommands({ app, tracker, actions, runCells, palette: o.palette, openPanel });
 }
 
 export default plugin;

@@ -1,14 +1,23 @@
 // RedLabModel owns the frontend's shared state (bridge status, runs) and emits
-// signals; views only subscribe.
+// signals; views only subscribe. Runs change state as their event streams say (run
+// cells feed `noteRunState` at each state event); a slow poll of the bridge's health
+// and run list is the fallback for runs no stream follows (started elsewhere).
 import { Signal } from '@lumino/signaling';
-import type { HealthInfo, RunPage, RunSummary } from './red/bridge-api';
+import { countRuns, mergeListed, stateRank, withRunState } from './streaming/run-list';
+import { isFinalState, type HealthInfo, type RunPage, type RunSummary } from './red/bridge-api';
+import type { RunState } from './red/run';
 import { BridgeClient, BridgeError } from './handler';
 import type { BridgeStatus, IRedLab } from './tokens';
 
+/** The fallback poll's interval (settings: statusPollSeconds). */
+export const DEFAULT_POLL_MS = 30_000;
+
 export class RedLabModel implements IRedLab {
   private _status: BridgeStatus = { kind: 'unknown' };
-  private _runs: RunSummary[] = [];
+  private _runs: readonly RunSummary[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** States the event streams told before the run list had them (run id → state). */
+  private readonly seen = new Map<string, RunState>();
   readonly statusChanged: Signal<IRedLab, BridgeStatus> = new Signal<IRedLab, BridgeStatus>(this);
   readonly runsChanged: Signal<IRedLab, readonly RunSummary[]> = new Signal<IRedLab, readonly RunSummary[]>(this);
 
@@ -23,7 +32,7 @@ export class RedLabModel implements IRedLab {
   }
 
   /** Polls the bridge's health and run list every `intervalMs` (and once now). */
-  start(intervalMs = 5000): void {
+  start(intervalMs = DEFAULT_POLL_MS): void {
     this.stop();
     void this.refresh();
     this.timer = setInterval(() => void this.refresh(), intervalMs);
@@ -66,14 +75,40 @@ export class RedLabModel implements IRedLab {
   async refreshRuns(): Promise<readonly RunSummary[]> {
     try {
       const page = await this.client.request<RunPage>('runs?limit=100');
-      if (JSON.stringify(page.runs) !== JSON.stringify(this._runs)) {
-        this._runs = page.runs;
-        this.runsChanged.emit(this._runs);
-      }
+      // A list asked for before a state event may answer after it: merged, states only go forward.
+      const runs = mergeListed(page.runs, this.seen);
+      for (const r of runs) if (isFinalState(r.state)) this.seen.delete(r.id);
+      this.setRuns(runs);
     } catch {
       /* the health poll reports an unreachable bridge */
     }
     return this._runs;
+  }
+
+  /**
+   * A run's state as its event stream just told it: the run list (and so the status bar)
+   * follows at once; a run not in the list yet brings the list from the bridge.
+   */
+  noteRunState(runId: string, state: RunState): void {
+    // Kept until a listed page has the run in a final state (a page asked for earlier may come later).
+    const seen = this.seen.get(runId);
+    if (!seen || stateRank(state) > stateRank(seen)) this.seen.set(runId, state);
+    if (!this._runs.some(r => r.id === runId)) {
+      void this.refreshRuns();
+      return;
+    }
+    this.setRuns(withRunState(this._runs, runId, state));
+  }
+
+  /** Runs queued and on their way among the runs the bridge listed. */
+  get counts(): { queued: number; running: number } {
+    return countRuns(this._runs);
+  }
+
+  private setRuns(runs: readonly RunSummary[]): void {
+    if (runs === this._runs || JSON.stringify(runs) === JSON.stringify(this._runs)) return;
+    this._runs = runs;
+    this.runsChanged.emit(this._runs);
   }
 
   dispose(): void {

@@ -1,16 +1,26 @@
-// Status bar item: bridge connected or not, runs queued and running.
+// Status bar item: bridge connected or not, runs queued and running. It re-renders on
+// every change of the bridge status and of the run list, which the runs' event streams
+// update as each state event arrives (model.ts): no waiting for a poll.
 import * as React from 'react';
-import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
-import type { BridgeStatus, IRedLab } from './tokens';
+import { ReactWidget } from '@jupyterlab/ui-components';
+import type { RedLabModel } from './model';
+import type { BridgeStatus } from './tokens';
 
-export function statusText(s: BridgeStatus): { text: string; title: string; ok: boolean } {
+export interface RunCounts {
+  queued: number;
+  running: number;
+}
+
+export function statusText(s: BridgeStatus, counts?: RunCounts): { text: string; title: string; ok: boolean } {
   switch (s.kind) {
-    case 'connected':
+    case 'connected': {
+      const { running, queued } = counts ?? s.health.runs;
       return {
-        text: `RED Lab: ${s.health.runs.running} running, ${s.health.runs.queued} queued`,
+        text: `RED Lab: ${running} running, ${queued} queued`,
         title: `Bridge ${s.health.version}, Docker ${s.health.docker.version ?? ''}${s.health.gpus.length ? `, ${s.health.gpus.length} GPU(s)` : ''}`,
         ok: true
       };
+    }
     case 'no-engine':
       return { text: 'RED Lab: no Docker engine', title: s.message, ok: false };
     case 'unreachable':
@@ -21,23 +31,20 @@ export function statusText(s: BridgeStatus): { text: string; title: string; ok: 
 }
 
 export class BridgeStatusItem extends ReactWidget {
-  constructor(private readonly model: IRedLab) {
+  constructor(private readonly model: Pick<RedLabModel, 'status' | 'statusChanged' | 'runsChanged' | 'counts'>) {
     super();
     this.addClass('jp-RedLab-status');
+    model.statusChanged.connect(() => this.update(), this);
+    model.runsChanged.connect(() => this.update(), this);
   }
 
   render(): JSX.Element {
+    const status = this.model.status;
+    const s = statusText(status, this.model.counts);
     return (
-      <UseSignal signal={this.model.statusChanged} initialArgs={this.model.status}>
-        {(_, status) => {
-          const s = statusText(status ?? this.model.status);
-          return (
-            <span className={s.ok ? 'jp-RedLab-status-ok' : 'jp-RedLab-status-bad'} title={s.title} data-redlab-status={(status ?? this.model.status).kind}>
-              {s.text}
-            </span>
-          );
-        }}
-      </UseSignal>
+      <span className={s.ok ? 'jp-RedLab-status-ok' : 'jp-RedLab-status-bad'} title={s.title} data-redlab-status={status.kind}>
+        {s.text}
+      </span>
     );
   }
 }

@@ -9,6 +9,7 @@ export namespace CommandIDs {
   export const exportRed = 'redlab:export-red';
   export const importRed = 'redlab:import-red';
   export const cancelRun = 'redlab:cancel-run';
+  export const rebuildRunCell = 'redlab:rebuild-run-cell';
   // Registered by the container-sessions plugin; menus leave room for them.
   export const runCell = 'redlab:run-cell';
   export const runCellGpu = 'redlab:run-cell-gpu';
@@ -34,6 +35,8 @@ export interface IRedLabSettings {
   defaultGpus: number;
   previewTypes: string[];
   logLineLimit: number;
+  /** Seconds between polls of the bridge (the status bar follows run events; this is the fallback). */
+  statusPollSeconds: number;
 }
 
 /** The extension's shared state, for other plugins (container sessions). */

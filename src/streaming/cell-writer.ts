@@ -1,47 +1,32 @@
-// The thin adapter from rendered outputs to a code cell: only outputs that changed are
-// replaced, so a growing log rewrites one stream output, not the cell. The cell's
-// `redlab` metadata ({runId, since, state}) is written in the same step as the
-// outputs, so the two never disagree about what the cell shows.
-import type * as nbformat from '@jupyterlab/nbformat';
-import type { ICodeCellModel } from '@jupyterlab/cells';
-import type { CellOutput } from './render';
+// The thin adapter from a rendered run record to its Markdown cell: the source (the
+// rendering) and the `redlab` metadata ({runId, since, state, record}) are written in
+// one transaction, so the two never disagree about what the cell shows, and outside
+// the undo history (Ctrl+Z in the notebook must not take a run's lines back).
+import type { ICellModel } from '@jupyterlab/cells';
 import type { RunCellMetadata } from './restore';
 
-const PLACEHOLDER: nbformat.IDisplayData = { output_type: 'display_data', data: {}, metadata: {} };
-
 export class CellWriter {
-  /** JSON of each output as last written. */
-  private written: string[] = [];
+  private lastSource: string;
   private lastMeta = '';
 
-  constructor(private readonly cell: ICodeCellModel) {}
+  constructor(private readonly cell: ICellModel) {
+    this.lastSource = cell.sharedModel.getSource();
+  }
 
-  write(outputs: readonly CellOutput[], meta: RunCellMetadata): void {
-    if (this.cell.isDisposed) return;
-    const list = this.cell.outputs;
-    // Cleared or changed by someone else (e.g. the cell was executed): write it whole.
-    if (list.length !== this.written.length) {
-      list.clear();
-      this.written = [];
-    }
-    outputs.forEach((out, i) => {
-      const json = JSON.stringify(out);
-      if (i < this.written.length) {
-        if (this.written[i] !== json) list.set(i, out as nbformat.IOutput);
-      } else {
-        // `add` would merge a stream into the previous stream output of the same name (it
-        // remembers the last *added* one, not what `set` put there): add a placeholder, then set.
-        list.add(PLACEHOLDER);
-        list.set(i, out as nbformat.IOutput);
-      }
-      this.written[i] = json;
-    });
-    for (let i = this.written.length - 1; i >= outputs.length; i--) list.remove(i);
-    this.written.length = outputs.length;
+  /** Whether anything changed (the caller then re-renders the cell's widget at once). */
+  write(source: string, meta: RunCellMetadata): boolean {
+    if (this.cell.isDisposed) return false;
     const metaJson = JSON.stringify(meta);
-    if (metaJson !== this.lastMeta) {
-      this.cell.setMetadata('redlab', { ...meta });
-      this.lastMeta = metaJson;
-    }
+    // Compared with the cell, not only with the last write: someone may have changed it.
+    const sourceChanged = source !== this.lastSource || this.cell.sharedModel.getSource() !== source;
+    const metaChanged = metaJson !== this.lastMeta;
+    if (!sourceChanged && !metaChanged) return false;
+    this.cell.sharedModel.transact(() => {
+      if (sourceChanged) this.cell.sharedModel.setSource(source);
+      if (metaChanged) this.cell.setMetadata('redlab', JSON.parse(metaJson));
+    }, false);
+    this.lastSource = source;
+    this.lastMeta = metaJson;
+    return true;
   }
 }

@@ -1,6 +1,7 @@
 // Why a run did not succeed, told the way a user fixes it: out of memory, a missing
 // image, no GPU, the notebook's own error (exit code). Pure.
 import type { FinalState } from '../red/run';
+import { RUNNER_STATUS_PREFIX } from './logs';
 import type { FailureView } from './types';
 
 export interface FailureFacts {
@@ -10,6 +11,8 @@ export interface FailureFacts {
   oomKilled?: boolean;
   /** RAM limit of the container in MB, for the out-of-memory advice. */
   ramMb?: number;
+  /** The last stderr lines the cell kept: the runner says there which cell raised what. */
+  stderrTail?: readonly string[];
 }
 
 const IMAGE_MISSING = /no such image|pull access denied|manifest (for .* )?(unknown|not found)|repository does not exist|image .*(not found|not available|is not present)|could not (find|pull) (the )?image/i;
@@ -45,7 +48,7 @@ export function describeFailure(f: FailureFacts): FailureView | undefined {
   if (f.exitCode !== undefined && f.exitCode !== 0) {
     return {
       kind: 'exit-code',
-      reason: error || `the notebook stopped with exit code ${f.exitCode}`,
+      reason: runnerFailure(f.stderrTail) ?? (error || `the notebook stopped with exit code ${f.exitCode}`),
       fix: 'read the stderr lines below: the notebook raised an error while it ran'
     };
   }
@@ -68,4 +71,18 @@ export function failureName(kind: FailureView['kind']): string {
     default:
       return 'RunFailed';
   }
+}
+
+/**
+ * The runner's own line about the cell that raised (`redlab_nbrun: cell 3 (In [3]) raised
+ * ZeroDivisionError: division by zero; the remaining cells were not run; …`), up to the first `;`.
+ */
+export function runnerFailure(stderrTail: readonly string[] | undefined): string | undefined {
+  for (let i = (stderrTail?.length ?? 0) - 1; i >= 0; i--) {
+    const line = stderrTail![i];
+    if (!line.startsWith(RUNNER_STATUS_PREFIX)) continue;
+    const text = line.slice(RUNNER_STATUS_PREFIX.length);
+    if (/ raised /.test(text)) return text.split('; ')[0].trim();
+  }
+  return undefined;
 }

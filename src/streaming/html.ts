@@ -2,8 +2,22 @@
 // JupyterLab's sanitizer when the notebook is not trusted, so it only uses what the
 // sanitizer keeps: plain tags, classes, links, <img> with data: URIs, <progress>. Pure.
 
+const ENTITIES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  // Run records are Markdown cells: `$` and `\` would start LaTeX there, a newline could end the
+  // HTML block. As entities they mean the same in HTML and nothing to Markdown.
+  $: '&#36;',
+  '\\': '&#92;',
+  '\n': '&#10;',
+  '\r': ''
+};
+
 export function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  return String(s).replace(/[&<>"'$\\\n\r]/g, c => ENTITIES[c]);
 }
 
 export function formatBytes(n: number): string {

@@ -5,6 +5,16 @@
 import type { LogStream } from '../red/bridge-api';
 import type { LogView } from './types';
 
+/**
+ * The prefix of the notebook runner's own stderr lines (start, done, which cell raised): they
+ * are the runner's account of the run, not the notebook's errors.
+ */
+export const RUNNER_STATUS_PREFIX = 'redlab_nbrun: ';
+
+export function isRunnerStatusLine(line: string): boolean {
+  return line.startsWith(RUNNER_STATUS_PREFIX);
+}
+
 /** Characters kept at most, whatever the line count (one endless line must not grow the notebook). */
 export const MAX_LOG_CHARS = 512 * 1024;
 

@@ -6,12 +6,14 @@ import { isFinalState, type RunRecord, type StoredEvent } from '../red/bridge-ap
 import type { FileRecord, FinalState } from '../red/run';
 import type { ContainerSpec } from '../red/types';
 import { describeFailure } from './failure';
-import { appendLog, emptyLogs } from './logs';
-import type { ArtifactView, ConnectionView, PhaseView, Preview, ReducerOptions, RunCellState } from './types';
+import { appendLog, emptyLogs, lastLines } from './logs';
+import type { ArtifactView, ConnectionView, FinalView, PhaseView, Preview, ReducerOptions, RunCellState } from './types';
 
 export const DEFAULT_STATS_INTERVAL_MS = 1000;
 export const DEFAULT_STATS_SAMPLES = 60;
 const INFO_KEPT = 4;
+/** stderr lines searched for the runner's own account of a failure. */
+const STATUS_LINES_SCANNED = 40;
 
 export function initialRunState(runId: string, since = 0): RunCellState {
   return {
@@ -45,7 +47,8 @@ export function applyEvent(s: RunCellState, msg: StoredEvent, opts: ReducerOptio
         next.finishedAt = msg.at;
         const error = e.error ?? s.final?.error;
         next.final = { ...s.final, state, ...(error ? { error } : {}) };
-        next.final.failure = describeFailure({ state, error, exitCode: next.final.exitCode });
+        next.final.failure = describeFailure({ state, error, exitCode: next.final.exitCode, stderrTail: lastLines(s.logs, 'stderr', STATUS_LINES_SCANNED) });
+        next.phases = markFailedPhases(s.phases, next.final);
         next.build = undefined;
         next.pull = undefined;
       }
@@ -53,7 +56,8 @@ export function applyEvent(s: RunCellState, msg: StoredEvent, opts: ReducerOptio
     case 'result':
       return next;
     case 'phase':
-      next.phases = updatePhases(s.phases, { phase: e.phase, batch: e.batch, status: e.status === 'start' ? 'running' : 'done', ms: e.ms, detail: e.detail });
+      // The bridge ends a phase that threw like any other, with the detail `failed`.
+      next.phases = updatePhases(s.phases, { phase: e.phase, batch: e.batch, status: e.status === 'start' ? 'running' : e.detail === 'failed' ? 'failed' : 'done', ms: e.ms, detail: e.detail });
       if (e.phase === 'pull' && e.status === 'end') next.pull = undefined;
       return next;
     case 'pull-progress': {
@@ -98,12 +102,35 @@ function updatePhases(phases: PhaseView[], p: PhaseView): PhaseView[] {
   const i = phases.findIndex(x => x.phase === p.phase && x.batch === p.batch);
   const clean: PhaseView = { phase: p.phase, status: p.status };
   if (p.batch !== undefined) clean.batch = p.batch;
-  const detail = p.detail ?? (i >= 0 ? phases[i].detail : undefined);
+  // `failed` is a status, not a detail worth showing; the phase's earlier detail (the image) stays.
+  const detail = (p.detail !== 'failed' ? p.detail : undefined) ?? (i >= 0 ? phases[i].detail : undefined);
   if (detail) clean.detail = detail;
   if (p.ms !== undefined) clean.ms = p.ms;
   if (i < 0) return [...phases, clean];
   const out = phases.slice();
   out[i] = clean;
+  return out;
+}
+
+/**
+ * The phases of a failed run, with the one it failed in marked `failed` and given the reason:
+ * a phase that never ended, one the bridge ended as failed, else the phase the kind of failure
+ * points at (a missing image: pull; the notebook's exit code: running), else the last one begun.
+ */
+export function markFailedPhases(phases: PhaseView[], final: FinalView): PhaseView[] {
+  if (final.state !== 'failed' || !phases.length) return phases;
+  const reason = final.failure?.reason ?? final.error?.split('\n')[0] ?? 'failed';
+  let out = phases.map(p => (p.status === 'running' || p.status === 'failed' ? { ...p, status: 'failed' as const, reason: p.reason ?? reason } : p));
+  if (out.some(p => p.status === 'failed')) return out;
+  const kind = final.failure?.kind;
+  const wanted = kind === 'image-missing' ? 'pull' : kind === 'exit-code' ? 'running' : undefined;
+  let i = -1;
+  out.forEach((p, j) => {
+    if (!wanted || p.phase === wanted) i = j;
+  });
+  if (i < 0) i = out.length - 1;
+  out = out.slice();
+  out[i] = { ...out[i], status: 'failed', reason };
   return out;
 }
 
@@ -131,9 +158,10 @@ export function applyRecord(s: RunCellState, r: RunRecord): RunCellState {
     ...(exitCode !== undefined ? { exitCode } : {}),
     ...(durationMs !== undefined ? { durationMs } : {}),
     ...(error ? { error } : {}),
-    failure: describeFailure({ state, error, exitCode, oomKilled, ramMb: settings?.ram })
+    failure: describeFailure({ state, error, exitCode, oomKilled, ramMb: settings?.ram, stderrTail: lastLines(s.logs, 'stderr', STATUS_LINES_SCANNED) })
   };
   if (!next.final.failure) delete next.final.failure;
+  next.phases = markFailedPhases(s.phases, next.final);
   next.artifacts = artifactsOf(r);
   next.recordLoaded = true;
   next.pull = undefined;

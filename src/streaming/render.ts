@@ -1,25 +1,15 @@
-// RunCellState → the run cell's outputs (nbformat JSON): a header (state, image,
-// phases, progress, resources, final state), a note when old log lines were dropped,
-// the log as `stream` outputs, an `error` output for a failed run, and the output
-// files with previews. The header also carries the state itself (RUN_MIME), so a
-// reopened notebook resumes from what its outputs show (restore.ts). Pure.
+// RunCellState → the run record's rendering: one line of HTML that is the source of the
+// run cell (a Markdown cell, so no kernel action runs or clears it): a header (state,
+// image, phases, progress, resources, final state), a note when old log lines were
+// dropped, the log, a failure section for a failed run, and the output files with
+// previews. One line: a blank line would end Markdown's HTML block, and `$`/`\` are
+// entities (html.ts), so Markdown and LaTeX leave it alone; MathJax skips `mathjax_ignore`.
+// The state itself goes into the cell's metadata (snapshot, restore.ts). Pure.
 import type { LogStream } from '../red/bridge-api';
 import { failureName } from './failure';
 import { esc, formatBytes, formatDuration, shortSha, sparklineSvg, svgDataUri } from './html';
-import { lastLines } from './logs';
+import { isRunnerStatusLine, lastLines } from './logs';
 import type { ArtifactView, PhaseView, Preview, RunCellState } from './types';
-
-/** Machine-readable state in the header output (JupyterLab renders its text/html). */
-export const RUN_MIME = 'application/vnd.redlab.run+json';
-/** Marks the "earlier lines not shown" note. */
-export const TRUNCATED_MIME = 'application/vnd.redlab.truncated+json';
-/** Marks the output files table. */
-export const ARTIFACTS_MIME = 'application/vnd.redlab.artifacts+json';
-
-export type CellOutput =
-  | { output_type: 'stream'; name: LogStream; text: string }
-  | { output_type: 'display_data'; data: Record<string, unknown>; metadata: Record<string, unknown> }
-  | { output_type: 'error'; ename: string; evalue: string; traceback: string[] };
 
 export interface RenderLinks {
   log(stream: LogStream): string;
@@ -29,20 +19,25 @@ export interface RenderLinks {
 
 const STDERR_LINES_IN_ERROR = 15;
 const PHASE_ORDER = ['pull', 'staging', 'running', 'collecting'];
+/** Root classes: styles, MathJax off, and what tests and restore look for. */
+export const RUN_RECORD_CLASS = 'jp-RedLab-run';
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
 
-export function renderOutputs(s: RunCellState, links: RenderLinks): CellOutput[] {
-  const out: CellOutput[] = [header(s, links)];
-  if (s.logs.dropped.stdout || s.logs.dropped.stderr) out.push(truncatedNote(s, links));
-  for (const seg of s.logs.segments) out.push({ output_type: 'stream', name: seg.stream, text: seg.text });
-  if (s.final?.state === 'failed' && s.final.failure) out.push(errorOutput(s));
-  if (s.artifacts.length) out.push(artifactsOutput(s, links));
-  return out;
+/** The run cell's source. */
+export function renderRecord(s: RunCellState, links: RenderLinks): string {
+  const parts = [header(s, links)];
+  if (s.logs.dropped.stdout || s.logs.dropped.stderr) parts.push(truncatedNote(s, links));
+  if (s.logs.segments.length) parts.push(logHtml(s));
+  if (s.final?.state === 'failed' && s.final.failure) parts.push(failureHtml(s));
+  if (s.artifacts.length) parts.push(artifactsHtml(s, links));
+  return `<div class="${RUN_RECORD_CLASS} mathjax_ignore tex2jax_ignore">${parts.join('')}</div>`;
 }
 
-/** The state as the header stores it: everything but the log text and previews. */
+/** The state as the cell's metadata keeps it: everything but the log text, previews and the connection. */
 export function snapshot(s: RunCellState): Record<string, unknown> {
   const { connection: _c, connectionMessage: _m, ...rest } = s;
-  // JSON round trip: outputs are JSON, `undefined` has no place there.
+  // JSON round trip: metadata is JSON, `undefined` has no place there.
   return JSON.parse(
     JSON.stringify({
       ...rest,
@@ -52,9 +47,8 @@ export function snapshot(s: RunCellState): Record<string, unknown> {
   );
 }
 
-function header(s: RunCellState, links: RenderLinks): CellOutput {
+function header(s: RunCellState, links: RenderLinks): string {
   const html: string[] = [];
-  const text: string[] = [];
   html.push(
     `<div class="jp-RedLab-run-title"><span class="jp-RedLab-badge jp-RedLab-badge-${esc(s.state)}">${esc(s.state)}</span> ` +
       `RED Lab run <code>${esc(s.runId)}</code>` +
@@ -62,18 +56,19 @@ function header(s: RunCellState, links: RenderLinks): CellOutput {
       (s.gpus ? ` · ${esc(s.gpus)}` : '') +
       `</div>`
   );
-  text.push(`RED Lab run ${s.runId}: ${s.state}${s.image ? ` · image ${s.image}` : ''}${s.gpus ? ` · ${s.gpus}` : ''}`);
 
   if (s.phases.length) {
     const phases = [...s.phases].sort((a, b) => PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase) || (a.batch ?? -1) - (b.batch ?? -1));
-    html.push(`<div class="jp-RedLab-run-phases">${phases.map(p => `<span class="jp-RedLab-phase jp-RedLab-phase-${p.status}">${esc(phaseText(p))}</span>`).join(' → ')}</div>`);
-    text.push(phases.map(phaseText).join(' → '));
+    html.push(
+      `<div class="jp-RedLab-run-phases">${phases
+        .map(p => `<span class="jp-RedLab-phase jp-RedLab-phase-${p.status}"${p.reason ? ` title="${esc(p.reason)}"` : ''}>${esc(phaseText(p))}</span>`)
+        .join(' → ')}</div>`
+    );
   }
 
   const pull = pullProgress(s);
   if (pull) {
     html.push(`<div class="jp-RedLab-run-progress">pulling the image <progress max="${pull.total}" value="${pull.current}"></progress> ${esc(pull.label)}</div>`);
-    text.push(`pulling the image: ${pull.label}`);
   }
   if (s.build) {
     const b = s.build;
@@ -83,7 +78,6 @@ function header(s: RunCellState, links: RenderLinks): CellOutput {
         (b.line ? ` <span class="jp-RedLab-muted">${esc(b.line.slice(0, 160))}</span>` : '') +
         `</div>`
     );
-    text.push(`building the image: ${step}`);
   }
 
   if (s.stats && s.stats.samples.length) {
@@ -98,20 +92,17 @@ function header(s: RunCellState, links: RenderLinks): CellOutput {
         (st.pids !== undefined ? ` · ${st.pids} processes` : '') +
         `</div>`
     );
-    text.push(`CPU ${last.cpu.toFixed(0)} % · memory ${memText}`);
   }
 
   if (s.final) {
     const f = s.final;
     const parts = [f.state, f.exitCode !== undefined ? `exit code ${f.exitCode}` : '', f.durationMs !== undefined ? `took ${formatDuration(f.durationMs)}` : ''].filter(Boolean);
     html.push(`<div class="jp-RedLab-run-final jp-RedLab-run-final-${esc(f.state)}">${esc(parts.join(' · '))}${f.failure && f.state !== 'failed' ? ` — ${esc(f.failure.reason)}` : ''}</div>`);
-    text.push(parts.join(' · '));
   }
 
   for (const m of s.info) html.push(`<div class="jp-RedLab-muted">${esc(m)}</div>`);
   if (s.connection === 'retrying' && s.connectionMessage) {
     html.push(`<div class="jp-RedLab-run-connection">${esc(s.connectionMessage)}</div>`);
-    text.push(s.connectionMessage);
   }
 
   html.push(
@@ -120,17 +111,26 @@ function header(s: RunCellState, links: RenderLinks): CellOutput {
       `<a href="${esc(links.log('stderr'))}" target="_blank" rel="noopener">stderr log</a> · ` +
       `<a href="${esc(links.record)}" target="_blank" rel="noopener">run record</a></div>`
   );
-  return {
-    output_type: 'display_data',
-    data: { 'text/html': `<div class="jp-RedLab-run">${html.join('')}</div>`, 'text/plain': text.join('\n'), [RUN_MIME]: snapshot(s) },
-    metadata: {}
-  };
+  return `<div class="jp-RedLab-run-header">${html.join('')}</div>`;
 }
 
-function phaseText(p: PhaseView): string {
+/** Longest failure reason shown in the phase line (the failure section has it whole). */
+const PHASE_REASON_CHARS = 120;
+
+export function phaseText(p: PhaseView): string {
   // Single runs have only batch 0; later batches get their number.
   const name = p.batch ? `${p.phase} #${p.batch}` : p.phase;
-  return p.status === 'done' ? `${name} ✓${p.ms !== undefined ? ` ${formatDuration(p.ms)}` : ''}` : `${name} …`;
+  const took = p.ms !== undefined ? ` ${formatDuration(p.ms)}` : '';
+  switch (p.status) {
+    case 'done':
+      return `${name} ✓${took}`;
+    case 'failed': {
+      const reason = p.reason && p.reason.length > PHASE_REASON_CHARS ? `${p.reason.slice(0, PHASE_REASON_CHARS - 1)}…` : p.reason;
+      return `${name} ✗${took}${reason ? `: ${reason}` : ''}`;
+    }
+    default:
+      return `${name} …`;
+  }
 }
 
 function pullProgress(s: RunCellState): { current: number; total: number; label: string } | undefined {
@@ -145,54 +145,66 @@ function pullProgress(s: RunCellState): { current: number; total: number; label:
   return { current, total, label: `${Math.round((current / total) * 100)} % (${formatBytes(current)} of ${formatBytes(total)})` };
 }
 
-function truncatedNote(s: RunCellState, links: RenderLinks): CellOutput {
+function truncatedNote(s: RunCellState, links: RenderLinks): string {
   const { stdout, stderr } = s.logs.dropped;
   const parts = [stdout ? `${stdout} stdout` : '', stderr ? `${stderr} stderr` : ''].filter(Boolean).join(', ');
-  const html =
+  return (
     `<div class="jp-RedLab-run-truncated">… ${esc(parts)} line${stdout + stderr === 1 ? '' : 's'} not shown here. ` +
     (stdout ? `<a href="${esc(links.log('stdout'))}" target="_blank" rel="noopener">show full log (stdout)</a>` : '') +
     (stdout && stderr ? ' · ' : '') +
     (stderr ? `<a href="${esc(links.log('stderr'))}" target="_blank" rel="noopener">show full log (stderr)</a>` : '') +
-    `</div>`;
-  return {
-    output_type: 'display_data',
-    data: { 'text/html': html, 'text/plain': `… ${parts} lines not shown: ${links.log('stdout')}`, [TRUNCATED_MIME]: { stdout, stderr } },
-    metadata: {}
-  };
+    `</div>`
+  );
 }
 
-function errorOutput(s: RunCellState): CellOutput {
+/**
+ * The log, line by line: stderr lines as errors, except the runner's own status lines
+ * (`redlab_nbrun: …`), which say what it does, not that something went wrong.
+ */
+function logHtml(s: RunCellState): string {
+  const lines: string[] = [];
+  for (const seg of s.logs.segments) {
+    const text = seg.text.replace(ANSI, '');
+    const parts = text.split('\n');
+    if (parts[parts.length - 1] === '') parts.pop();
+    for (const line of parts) {
+      const kind = seg.stream === 'stdout' ? 'stdout' : isRunnerStatusLine(line) ? 'status' : 'stderr';
+      lines.push(`<span class="jp-RedLab-log-line jp-RedLab-log-${kind}">${esc(line) || ' '}</span>`);
+    }
+  }
+  // Lines are block spans (CSS): no newline characters, so the HTML stays on one line.
+  return `<pre class="jp-RedLab-log">${lines.join('')}</pre>`;
+}
+
+function failureHtml(s: RunCellState): string {
   const f = s.final!;
   const failure = f.failure!;
   const ename = failureName(failure.kind);
-  let stderr = lastLines(s.logs, 'stderr', STDERR_LINES_IN_ERROR);
-  // Log text dropped or never seen (a run resumed late): the bridge's error has the stderr tail.
-  if (!stderr.length && f.error) stderr = f.error.split('\n').slice(1).filter(l => l.trim()).slice(-STDERR_LINES_IN_ERROR);
-  const traceback = [
-    `\x1b[31m${ename}\x1b[0m: ${failure.reason}`,
-    ...(f.exitCode !== undefined && failure.kind !== 'exit-code' ? [`exit code ${f.exitCode}`] : []),
-    ...(failure.fix ? [`\x1b[32mwhat to do\x1b[0m: ${failure.fix}`] : []),
-    ...(stderr.length ? ['', `\x1b[33m--- last ${stderr.length} stderr line${stderr.length === 1 ? '' : 's'} ---\x1b[0m`, ...stderr] : [])
-  ];
-  return { output_type: 'error', ename, evalue: failure.reason, traceback };
+  // The log above shows the notebook's traceback already; the bridge's error carries the
+  // stderr tail only for a log the cell does not show (dropped, or a run resumed late).
+  const shownStderr = lastLines(s.logs, 'stderr', 1).length > 0;
+  const tail = shownStderr || !f.error ? [] : f.error.split('\n').slice(1).filter(l => l.trim()).slice(-STDERR_LINES_IN_ERROR);
+  return (
+    `<div class="jp-RedLab-failure">` +
+    `<div><span class="jp-RedLab-failure-name">${esc(ename)}</span>: ${esc(failure.reason)}</div>` +
+    (f.exitCode !== undefined && failure.kind !== 'exit-code' ? `<div>exit code ${esc(f.exitCode)}</div>` : '') +
+    (failure.fix ? `<div><span class="jp-RedLab-failure-fix">what to do</span>: ${esc(failure.fix)}</div>` : '') +
+    (tail.length ? `<pre class="jp-RedLab-log">${tail.map(l => `<span class="jp-RedLab-log-line jp-RedLab-log-stderr">${esc(l.replace(ANSI, ''))}</span>`).join('')}</pre>` : '') +
+    `</div>`
+  );
 }
 
-function artifactsOutput(s: RunCellState, links: RenderLinks): CellOutput {
+function artifactsHtml(s: RunCellState, links: RenderLinks): string {
   const rows = s.artifacts.map(a => {
     const label = `${a.name}${a.file && a.file !== a.name ? ` · ${a.file}` : ''}${a.batch !== undefined ? ` (batch ${a.batch})` : ''}`;
     const link = a.class === 'File' ? `<a href="${esc(links.output(a.name, a.batch))}" target="_blank" rel="noopener">download</a>` : 'folder';
     return `<tr><td><code>${esc(label)}</code></td><td>${esc(formatBytes(a.size))}</td><td><code title="${esc(a.sha256)}">${esc(shortSha(a.sha256))}</code></td><td>${link}</td></tr>`;
   });
   const previews = s.artifacts.filter(a => a.preview && a.preview.kind !== 'none').map(a => previewHtml(a, a.preview!));
-  const html =
+  return (
     `<div class="jp-RedLab-artifacts"><table class="jp-RedLab-table"><thead><tr><th>output</th><th>size</th><th>sha256</th><th></th></tr></thead>` +
-    `<tbody>${rows.join('')}</tbody></table>${previews.join('')}</div>`;
-  const text = s.artifacts.map(a => `${a.name}${a.file && a.file !== a.name ? ` (${a.file})` : ''}${a.batch !== undefined ? ` (batch ${a.batch})` : ''}\t${formatBytes(a.size)}\t${shortSha(a.sha256)}\t${links.output(a.name, a.batch)}`).join('\n');
-  return {
-    output_type: 'display_data',
-    data: { 'text/html': html, 'text/plain': text, [ARTIFACTS_MIME]: s.artifacts.map(a => ({ name: a.name, batch: a.batch, size: a.size, sha256: a.sha256 })) },
-    metadata: {}
-  };
+    `<tbody>${rows.join('')}</tbody></table>${previews.join('')}</div>`
+  );
 }
 
 function previewHtml(a: ArtifactView, p: Preview): string {

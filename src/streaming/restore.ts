@@ -1,16 +1,25 @@
-// A run cell read back from the notebook (reopened, or the page reloaded): its
-// metadata says which run, its outputs hold what was shown so far. The header's
-// RUN_MIME carries the state, including `since`, written together with the log
-// outputs, so resuming after `since` neither repeats nor loses a line. Pure.
+// A run record read back from the notebook (reopened, or the page reloaded). A run cell
+// is a Markdown cell tagged `redlab-run`: its source is the rendering (render.ts), its
+// metadata `redlab` says which run and holds the state without the log text
+// (snapshot). A finished run whose record was read stays as it is; a run that may go
+// on is streamed again from the start (the bridge replays every event), so the cell
+// never shows a line twice or misses one. Pure.
+//
+// Older RED Lab versions wrote run records as code cells (outputs: a header with the
+// state in RUN_MIME, then stream outputs); `legacyRunState` reads those for the
+// migration to Markdown cells (run-cells.ts).
 import { isFinalState } from '../red/bridge-api';
 import type { RunState } from '../red/run';
 import { countNewlines } from './logs';
 import { initialRunState } from './reducer';
-import { RUN_MIME } from './render';
 import type { LogSegment, RunCellState } from './types';
 
 /** The cell tag of run cells. */
 export const RUN_CELL_TAG = 'redlab-run';
+/** The cell type of run records: no kernel action runs or clears a Markdown cell. */
+export const RUN_CELL_TYPE = 'markdown';
+/** The header output of the old code-cell run records (state as JSON). */
+export const RUN_MIME = 'application/vnd.redlab.run+json';
 
 /** Cell metadata `redlab`. */
 export interface RunCellMetadata {
@@ -19,6 +28,8 @@ export interface RunCellMetadata {
   since: number;
   /** The run's state when the cell was last written. */
   state?: RunState;
+  /** What the cell shows, without log text and previews (render.ts `snapshot`). */
+  record?: Partial<RunCellState>;
 }
 
 export function readRunMetadata(value: unknown): RunCellMetadata | undefined {
@@ -26,23 +37,25 @@ export function readRunMetadata(value: unknown): RunCellMetadata | undefined {
   const v = value as Record<string, unknown>;
   if (typeof v.runId !== 'string' || !v.runId) return undefined;
   const since = typeof v.since === 'number' && Number.isInteger(v.since) && v.since >= 0 ? v.since : 0;
-  return { runId: v.runId, since, ...(typeof v.state === 'string' ? { state: v.state as RunState } : {}) };
+  const record = v.record && typeof v.record === 'object' && (v.record as { runId?: unknown }).runId === v.runId ? (v.record as Partial<RunCellState>) : undefined;
+  return { runId: v.runId, since, ...(typeof v.state === 'string' ? { state: v.state as RunState } : {}), ...(record ? { record } : {}) };
 }
 
-/** Whether the cell's run may still produce events (not known to be final). */
-export function needsResume(meta: RunCellMetadata, outputs: readonly unknown[]): boolean {
-  const restored = restoreRunState(meta, outputs);
-  return !(isFinalState(restored.state) && restored.recordLoaded);
+/** Whether the run may still produce events, or the cell lacks what it ended with. */
+export function needsResume(meta: RunCellMetadata): boolean {
+  const r = meta.record;
+  return !(r && typeof r.state === 'string' && isFinalState(r.state) && r.recordLoaded === true);
 }
 
 /**
- * The state a cell's outputs show. Without a readable header (outputs cleared or
- * edited), the stream starts over from 0 and the outputs are rewritten whole.
+ * The state an old code-cell run record shows: the header output's state and the stream
+ * outputs' text. Without a readable header (outputs cleared), undefined: only the bridge
+ * can tell what the run did.
  */
-export function restoreRunState(meta: RunCellMetadata, outputs: readonly unknown[]): RunCellState {
+export function legacyRunState(meta: RunCellMetadata, outputs: readonly unknown[]): RunCellState | undefined {
   const headerOutput = outputs.find(o => dataOf(o)?.[RUN_MIME]) as { data: Record<string, unknown> } | undefined;
   const snap = headerOutput?.data[RUN_MIME] as Partial<RunCellState> | undefined;
-  if (!snap || snap.runId !== meta.runId || typeof snap.since !== 'number') return initialRunState(meta.runId, 0);
+  if (!snap || snap.runId !== meta.runId || typeof snap.since !== 'number') return undefined;
   const segments: LogSegment[] = [];
   for (const o of outputs) {
     const out = o as { output_type?: string; name?: string; text?: string | string[] };
@@ -52,6 +65,11 @@ export function restoreRunState(meta: RunCellMetadata, outputs: readonly unknown
     if (last && last.stream === out.name) last.text += text;
     else segments.push({ stream: out.name, text });
   }
+  return fromSnapshot(meta, snap, segments);
+}
+
+function fromSnapshot(meta: RunCellMetadata, snap: Partial<RunCellState> | undefined, segments: LogSegment[]): RunCellState {
+  if (!snap || snap.runId !== meta.runId || typeof snap.since !== 'number') return initialRunState(meta.runId, 0);
   const snapLogs = (snap.logs ?? {}) as Partial<RunCellState['logs']>;
   const base = initialRunState(meta.runId, snap.since);
   return {

@@ -20,9 +20,12 @@ export interface LogView {
 export interface PhaseView {
   phase: Phase;
   batch?: number;
-  status: 'running' | 'done';
+  /** `failed`: the run failed in this phase (the bridge ends a phase the same way either way). */
+  status: 'running' | 'done' | 'failed';
   ms?: number;
   detail?: string;
+  /** Why the phase failed (status `failed`). */
+  reason?: string;
 }
 
 /** Image pull progress, summed over layers. */

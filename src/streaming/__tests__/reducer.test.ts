@@ -1,8 +1,9 @@
 import type { RunRecord, StoredEvent, StoreEvent } from '../../red/bridge-api';
 import { appendLog, applyCarriageReturns, emptyLogs, lastLines } from '../logs';
 import { applyEvent, applyEvents, applyLost, applyPreview, applyRecord, initialRunState } from '../reducer';
-import { ARTIFACTS_MIME, renderOutputs, RUN_MIME, TRUNCATED_MIME, type CellOutput, type RenderLinks } from '../render';
-import { needsResume, readRunMetadata, restoreRunState } from '../restore';
+import { renderRecord, snapshot, type RenderLinks } from '../render';
+import { legacyRunState, needsResume, readRunMetadata, RUN_MIME } from '../restore';
+import { logLines, section } from './record-html';
 
 const RUN = '01M80C1VY94NYKTEG8ASTXDSH4';
 const OPTS = { logLineLimit: 5 };
@@ -25,9 +26,6 @@ beforeEach(() => {
   seq = 0;
 });
 
-function streams(outputs: CellOutput[]): { name: string; text: string }[] {
-  return outputs.filter((o): o is Extract<CellOutput, { output_type: 'stream' }> => o.output_type === 'stream').map(o => ({ name: o.name, text: o.text }));
-}
 
 function record(over: Partial<RunRecord> = {}): RunRecord {
   return {
@@ -61,12 +59,18 @@ function record(over: Partial<RunRecord> = {}): RunRecord {
 }
 
 describe('log coalescing and the line cap', () => {
-  it('coalesces consecutive chunks of one stream into one output, and splits on a stream change', () => {
+  it('coalesces consecutive chunks of one stream into one segment, and splits on a stream change', () => {
     const s = applyEvents(initialRunState(RUN), [ev(log('stdout', 'a\n')), ev(log('stdout', 'b\n')), ev(log('stderr', 'warn\n')), ev(log('stdout', 'c\n'))], { logLineLimit: 100 });
-    expect(streams(renderOutputs(s, links))).toEqual([
-      { name: 'stdout', text: 'a\nb\n' },
-      { name: 'stderr', text: 'warn\n' },
-      { name: 'stdout', text: 'c\n' }
+    expect(s.logs.segments).toEqual([
+      { stream: 'stdout', text: 'a\nb\n' },
+      { stream: 'stderr', text: 'warn\n' },
+      { stream: 'stdout', text: 'c\n' }
+    ]);
+    expect(logLines(renderRecord(s, links))).toEqual([
+      { kind: 'stdout', text: 'a' },
+      { kind: 'stdout', text: 'b' },
+      { kind: 'stderr', text: 'warn' },
+      { kind: 'stdout', text: 'c' }
     ]);
   });
 
@@ -81,12 +85,11 @@ describe('log coalescing and the line cap', () => {
     const s = applyEvents(initialRunState(RUN), events, OPTS);
     expect(s.logs.lines).toBe(5);
     expect(s.logs.dropped).toEqual({ stdout: 3, stderr: 0 });
-    const outputs = renderOutputs(s, links);
-    expect(streams(outputs)).toEqual([{ name: 'stdout', text: 'line 3\nline 4\nline 5\nline 6\nline 7\n' }]);
-    const note = outputs.find(o => o.output_type === 'display_data' && TRUNCATED_MIME in o.data) as Extract<CellOutput, { output_type: 'display_data' }>;
-    expect(note).toBeDefined();
-    expect(String(note.data['text/html'])).toContain('show full log (stdout)');
-    expect(String(note.data['text/html'])).toContain(`href="/bridge/runs/${RUN}/logs?stream=stdout"`);
+    const html = renderRecord(s, links);
+    expect(logLines(html).map(l => l.text)).toEqual(['line 3', 'line 4', 'line 5', 'line 6', 'line 7']);
+    const note = section(html, 'jp-RedLab-run-truncated');
+    expect(note).toContain('show full log (stdout)');
+    expect(note).toContain(`href="/bridge/runs/${RUN}/logs?stream=stdout"`);
   });
 
   it('drops whole segments of the other stream when they are the oldest lines', () => {
@@ -129,7 +132,7 @@ describe('resource samples', () => {
 
   it('draws the chart as an <img> (SVG data URI) in the header', () => {
     const s = applyEvents(initialRunState(RUN), [ev(stats(10, 100), T0), ev(stats(40, 400), T0 + 1000)], OPTS);
-    const html = String((renderOutputs(s, links)[0] as Extract<CellOutput, { output_type: 'display_data' }>).data['text/html']);
+    const html = renderRecord(s, links);
     expect(html).toMatch(/<img class="jp-RedLab-spark" alt="CPU" src="data:image\/svg\+xml/);
     expect(html).toContain('40 %');
     expect(html).not.toContain('<svg'); // the sanitizer would drop inline SVG
@@ -161,30 +164,29 @@ describe('states, phases, final', () => {
 
   it('shows pull progress while pulling', () => {
     const s = applyEvents(initialRunState(RUN), [ev({ type: 'phase', phase: 'pull', status: 'start' }), ev({ type: 'pull-progress', layer: 'l1', status: 'Downloading', current: 50, total: 100 })], OPTS);
-    expect(String((renderOutputs(s, links)[0] as Extract<CellOutput, { output_type: 'display_data' }>).data['text/html'])).toContain('<progress max="100" value="50">');
+    expect(renderRecord(s, links)).toContain('<progress max="100" value="50">');
   });
 
-  it('turns a failed run into an error output with the reason and the last stderr lines', () => {
+  it('turns a failed run into a failure section with the reason; the traceback stays in the log', () => {
     const s = applyEvents(
       initialRunState(RUN),
       [ev(log('stderr', 'Traceback\nZeroDivisionError: division by zero\n')), ev({ type: 'batch-state', batch: 0, state: 'failed', exitCode: 1 }), ev({ type: 'state', state: 'failed', error: 'batch 0 exited with code 1' })],
       OPTS
     );
     expect(s.final).toMatchObject({ state: 'failed', exitCode: 1, failure: { kind: 'exit-code' } });
-    const err = renderOutputs(s, links).find(o => o.output_type === 'error') as Extract<CellOutput, { output_type: 'error' }>;
-    expect(err.ename).toBe('NotebookFailed');
-    expect(err.traceback.join('\n')).toContain('ZeroDivisionError: division by zero');
+    const html = renderRecord(s, links);
+    expect(section(html, 'jp-RedLab-failure')).toContain('NotebookFailed');
+    expect(logLines(html).map(l => l.text)).toContain('ZeroDivisionError: division by zero');
   });
 
-  it('tells the reason once when the bridge error carries the stderr tail', () => {
-    const s = applyEvents(
-      initialRunState(RUN),
-      [ev(log('stderr', 'ZeroDivisionError: division by zero\n')), ev({ type: 'state', state: 'failed', error: 'the command exited with code 1; its stderr ends with:\nZeroDivisionError: division by zero' })],
-      OPTS
-    );
-    const err = renderOutputs(s, links).find(o => o.output_type === 'error') as Extract<CellOutput, { output_type: 'error' }>;
-    expect(err.evalue).toBe('the command exited with code 1');
-    expect(err.traceback.join('\n').split('ZeroDivisionError').length - 1).toBe(1);
+  it('shows the stderr tail of the bridge error only when the cell has no stderr lines', () => {
+    const error = 'the command exited with code 1; its stderr ends with:\nZeroDivisionError: division by zero';
+    const seen = applyEvents(initialRunState(RUN), [ev(log('stderr', 'ZeroDivisionError: division by zero\n')), ev({ type: 'state', state: 'failed', error })], OPTS);
+    expect(seen.final?.failure?.reason).toBe('the command exited with code 1');
+    expect(renderRecord(seen, links).split('ZeroDivisionError').length - 1).toBe(1);
+    seq = 0;
+    const late = applyEvents(initialRunState(RUN), [ev({ type: 'state', state: 'failed', error })], OPTS);
+    expect(section(renderRecord(late, links), 'jp-RedLab-failure')).toContain('ZeroDivisionError: division by zero');
   });
 
   it('names out-of-memory, missing image and missing GPU failures', () => {
@@ -195,7 +197,7 @@ describe('states, phases, final', () => {
     expect(img.final?.failure?.kind).toBe('image-missing');
     const gpu = applyRecord(initialRunState(RUN), record({ state: 'failed', error: 'the run asks for 2 GPUs, the bridge has 0', result: undefined }));
     expect(gpu.final?.failure?.kind).toBe('no-gpu');
-    expect(renderOutputs(gpu, links).some(o => o.output_type === 'error' && o.ename === 'NoGpuAvailable')).toBe(true);
+    expect(section(renderRecord(gpu, links), 'jp-RedLab-failure')).toContain('NoGpuAvailable');
   });
 
   it('reads exit code, duration, GPUs and output files from the record, and shows the artifact table', () => {
@@ -206,23 +208,21 @@ describe('states, phases, final', () => {
     expect(s.artifacts.map(a => a.name)).toEqual(['plot', 'metrics']);
     s = applyPreview(s, 'metrics', undefined, { kind: 'json', text: '{\n  "acc": 0.9\n}' });
     s = applyPreview(s, 'plot', undefined, { kind: 'image', dataUri: 'data:image/png;base64,AAAA' });
-    const outputs = renderOutputs(s, links);
-    expect(outputs.some(o => o.output_type === 'error')).toBe(false);
-    const table = outputs.find(o => o.output_type === 'display_data' && ARTIFACTS_MIME in o.data) as Extract<CellOutput, { output_type: 'display_data' }>;
-    const html = String(table.data['text/html']);
+    const rendered = renderRecord(s, links);
+    expect(rendered).not.toContain('jp-RedLab-failure');
+    const html = section(rendered, 'jp-RedLab-artifacts');
     expect(html).toContain(`href="/bridge/runs/${RUN}/outputs/plot"`);
     expect(html).toContain('aaaaaaaaaaaa</code>');
     expect(html).toContain('2.0 KB');
     expect(html).toContain('src="data:image/png;base64,AAAA"');
     expect(html).toContain('&quot;acc&quot;: 0.9');
-    const header = String((outputs[0] as Extract<CellOutput, { output_type: 'display_data' }>).data['text/html']);
-    expect(header).toContain('succeeded · exit code 0 · took 1.5 s');
+    expect(section(rendered, 'jp-RedLab-run-header')).toContain('succeeded · exit code 0 · took 1.5 s');
   });
 
   it('ends a run the bridge lost', () => {
     const s = applyLost(initialRunState(RUN), 'the bridge has no run ' + RUN);
     expect(s.state).toBe('failed');
-    expect(renderOutputs(s, links).some(o => o.output_type === 'error')).toBe(true);
+    expect(section(renderRecord(s, links), 'jp-RedLab-failure')).toContain('the bridge has no run');
   });
 });
 
@@ -246,42 +246,49 @@ describe('resume with since', () => {
     expect(applyEvents(s, all, OPTS).logs.segments).toEqual(applyEvents(initialRunState(RUN), all, OPTS).logs.segments);
   });
 
-  it('restores from the cell outputs and replays without duplicates', () => {
+  it('reads an old code-cell record (header and stream outputs) and replays without duplicates', () => {
     const all = events();
     const before = applyEvents(initialRunState(RUN), all.slice(0, 4), { logLineLimit: 100 });
-    // What the notebook kept: outputs and metadata, through JSON (a saved file).
-    const saved = JSON.parse(JSON.stringify(renderOutputs(before, links)));
+    // What an old notebook kept: a header output with the state, then stream outputs (saved JSON).
+    const legacyOutputs = [
+      { output_type: 'display_data', data: { 'text/html': '<div>…</div>', [RUN_MIME]: snapshot(before) }, metadata: {} },
+      { output_type: 'stream', name: 'stdout', text: ['one\n', 'two\n'] },
+      { output_type: 'stream', name: 'stderr', text: 'warn\n' }
+    ];
     const meta = readRunMetadata({ runId: RUN, since: before.since, state: before.state })!;
-    expect(needsResume(meta, saved)).toBe(true);
-    const restored = restoreRunState(meta, saved);
+    const restored = legacyRunState(meta, legacyOutputs)!;
     expect(restored.since).toBe(4);
     // The bridge replays from an older seq (e.g. metadata written late): nothing doubles.
     const resumed = applyEvents(restored, all, { logLineLimit: 100 });
     const straight = applyEvents(initialRunState(RUN), all, { logLineLimit: 100 });
-    expect(streams(renderOutputs(resumed, links))).toEqual(streams(renderOutputs(straight, links)));
-    expect(streams(renderOutputs(resumed, links))).toEqual([
-      { name: 'stdout', text: 'one\ntwo\n' },
-      { name: 'stderr', text: 'warn\n' },
-      { name: 'stdout', text: 'three\n' }
+    expect(resumed.logs.segments).toEqual(straight.logs.segments);
+    expect(resumed.logs.segments).toEqual([
+      { stream: 'stdout', text: 'one\ntwo\n' },
+      { stream: 'stderr', text: 'warn\n' },
+      { stream: 'stdout', text: 'three\n' }
     ]);
     expect(resumed.state).toBe('succeeded');
   });
 
-  it('starts over from 0 when the outputs were cleared', () => {
-    const restored = restoreRunState({ runId: RUN, since: 17 }, []);
-    expect(restored.since).toBe(0);
+  it('has nothing to read from an old record whose outputs were cleared', () => {
+    expect(legacyRunState({ runId: RUN, since: 17 }, [])).toBeUndefined();
   });
 
-  it('does not resume a finished run whose record was read', () => {
+  it('resumes a record until its run is final and its run record was read', () => {
     let s = applyEvents(initialRunState(RUN), events(), OPTS);
+    // What the cell's metadata keeps, through JSON (a saved file).
+    const meta = (x: typeof s) => readRunMetadata(JSON.parse(JSON.stringify({ runId: RUN, since: x.since, state: x.state, record: snapshot(x) }))!)!;
+    expect(needsResume(meta(s))).toBe(true);
     s = applyRecord(s, record());
-    const saved = JSON.parse(JSON.stringify(renderOutputs(s, links)));
-    expect(needsResume({ runId: RUN, since: s.since }, saved)).toBe(false);
-    expect(saved[0].data[RUN_MIME].recordLoaded).toBe(true);
+    expect(needsResume(meta(s))).toBe(false);
+    expect(needsResume({ runId: RUN, since: 40 })).toBe(true);
+    // The state without log text or previews: the rendering has those.
+    expect(meta(s).record).not.toHaveProperty('logs.segments');
   });
 
-  it('rejects metadata without a run id', () => {
+  it('rejects metadata without a run id, and a record of another run', () => {
     expect(readRunMetadata({ since: 3 })).toBeUndefined();
     expect(readRunMetadata({ runId: RUN, since: -1 })).toEqual({ runId: RUN, since: 0 });
+    expect(readRunMetadata({ runId: RUN, since: 2, record: { runId: 'other' } })).toEqual({ runId: RUN, since: 2 });
   });
 });
