@@ -12,6 +12,7 @@ import { BridgeClient } from './handler';
 import { RedLabModel } from './model';
 import { RedLabActions } from './panel/actions';
 import { RedPanelModel } from './panel/panel-model';
+import { keepExperimentsInNotebooks } from './panel/notebook-experiments';
 import { watchParameters } from './panel/parameters-watch';
 import { SessionVariables } from './panel/session-variables';
 import { RedPanelWidget } from './panel/widget';
@@ -114,6 +115,7 @@ function activateNotebookSupport(o: NotebookSupportOptions): void {
     onRunState: (runId, state) => model.noteRunState(runId, state)
   });
   const openPanel = () => app.shell.activateById(widget.id);
+  const experimentMetadata = keepExperimentsInNotebooks(panelModel, tracker);
   const actions = new RedLabActions({
     app,
     tracker,
@@ -125,7 +127,8 @@ function activateNotebookSupport(o: NotebookSupportOptions): void {
     runCells,
     fileBrowser: o.fileBrowser,
     defaults,
-    revealPanel: openPanel
+    revealPanel: openPanel,
+    flushExperiment: path => experimentMetadata.flush(path)
   });
   const widget = new RedPanelWidget({ panel: panelModel, redlab: model, actions });
 
@@ -142,6 +145,7 @@ function activateNotebookSupport(o: NotebookSupportOptions): void {
     let path = panel.context.path;
     panel.context.pathChanged.connect((_, next) => {
       panelModel.rename(path, next);
+      experimentMetadata.rename(path, next);
       path = next;
     });
     // Edits of the parameters cell reach the panel (the user's own choices stay).

@@ -7,20 +7,21 @@ import type { FileBrowser } from '@jupyterlab/filebrowser';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { BridgeError, type BridgeClient } from '../handler';
 import type { RedLabModel } from '../model';
-import { draftRunnerFile, inferDraft, redToDraft } from '../notebook/infer';
+import { draftRunnerFile } from '../notebook/infer';
 import type { RunRecord } from '../red/bridge-api';
-import { formatIssues, RedError, type Red } from '../red/types';
+import { formatIssues, RedError } from '../red/types';
 import { loadRed } from '../red/validate';
 import { listVariables, type RedVariable } from '../red/variables';
 import type { RunCellManager } from '../streaming/run-cells';
 import { askRedPath, askVariables, confirm, showJson } from './dialogs';
-import type { ExperimentModel } from './experiment-model';
+import type { ExperimentModel, PanelIssue } from './experiment-model';
 import { buildFailureSummary, buildImage } from './image-build';
 import type { DraftDefaults, RedPanelModel } from './panel-model';
-import { NOTEBOOK_METADATA_KEY, toStoredExperiment } from './draft-metadata';
-import { mergeImported } from './import-merge';
 import { dirOf, looksLikeRedFile, redPathFor, relativePath } from './paths';
-import { gpuLabel, latestRunning } from './run-history';
+import { RedFileModel } from './red-file-model';
+import { planRerun } from './rerun';
+import { gpuLabel, latestRunning, runValues } from './run-history';
+import { notebookSnapshot, redOfSnapshot } from './snapshot';
 import type { SessionVariables } from './session-variables';
 import type { Workspace } from './workspace';
 
@@ -37,7 +38,12 @@ export interface ActionsOptions {
   defaults: () => DraftDefaults;
   /** Shows the RED panel (where the problems are). */
   revealPanel: () => void;
+  /** Writes a pending panel edit of the notebook at this path into its metadata now. */
+  flushExperiment: (notebookPath: string) => void;
 }
+
+/** How long a launch waits for the notebook save it started (the run cell on disk) before the next may start. */
+const SAVE_WAIT_MS = 20_000;
 
 const BRIDGE_NOTICE_EVERY_MS = 60_000;
 
@@ -50,33 +56,74 @@ export class RedLabActions {
     return this.o.tracker.currentWidget;
   }
 
-  /** Save, write the runner, ask for variables, POST the run, stream it into a new cell. Returns the run id. */
-  async runNotebook(panel: NotebookPanel | null = this.notebook): Promise<string | undefined> {
-    const experiment = await this.experimentOf(panel);
-    if (!panel || !experiment) return undefined;
-    if (!this.checkValid(experiment, 'run')) return undefined;
-    if (!(await this.bridgeReady())) return undefined;
-    const path = panel.context.path;
-    try {
-      storeExperiment(panel, experiment);
-      await panel.context.save();
-      await this.writeRunner(experiment);
-      const variables = await this.variableValues(experiment.variables);
-      if (!variables) return undefined;
-      const { id } = await this.postRun(experiment.yaml, variables, { notebookPath: path, redPath: path });
-      this.o.panelModel.rememberRun(id, { image: experiment.draft.image, gpus: gpuLabel(experiment.red?.container.settings.gpus) });
-      this.o.runCells.startInNotebook(panel, id);
-      this.o.panelModel.setNotice(null);
-      void this.o.redlab.refreshRuns();
-      return id;
-    } catch (err) {
-      this.reportError('The run could not start', err);
-      return undefined;
-    }
+  /** Runs what the panel shows: the imported RED file, or the notebook's experiment. */
+  async runShown(): Promise<string | undefined> {
+    const panel = this.notebook;
+    const redFile = this.o.panelModel.redFile;
+    return redFile && panel && this.o.panelModel.current?.path === panel.context.path ? this.runRedFile(panel, redFile) : this.runNotebook(panel);
   }
 
-  /** Writes `<notebook>.red.yml` (and the runner it uses) next to the notebook. */
+  /**
+   * Runs the notebook as it is now: its content frozen in a snapshot file (the RED refers to
+   * it, so a re-run runs the same), the runner written, variables asked for, the run posted
+   * and streamed into a new cell. One launch at a time. Returns the run id.
+   */
+  async runNotebook(panel: NotebookPanel | null = this.notebook): Promise<string | undefined> {
+    return this.o.panelModel.launches.run('Starting the run…', async () => {
+      const experiment = await this.experimentOf(panel);
+      if (!panel || !experiment) return undefined;
+      if (!this.checkValid(experiment, 'run')) return undefined;
+      if (!(await this.bridgeReady())) return undefined;
+      const path = panel.context.path;
+      try {
+        // Files next to the notebook go through the contents API; the notebook itself is
+        // saved once, through its context, when the run cell is in it.
+        this.o.flushExperiment(path);
+        const snapshot = notebookSnapshot(panel.content.model?.toJSON(), path);
+        if (!(await this.o.workspace.exists(snapshot.path))) {
+          await this.o.workspace.ensureDir(dirOf(snapshot.path));
+          await this.o.workspace.writeText(snapshot.path, snapshot.text);
+        }
+        await this.writeRunner(experiment);
+        const { red, yaml } = redOfSnapshot(experiment.draft, snapshot.relPath);
+        const variables = await this.variableValues(experiment.variables);
+        if (!variables) return undefined;
+        const { id } = await this.postRun(yaml, variables, { notebookPath: path, redPath: path });
+        this.o.panelModel.rememberRun(id, { image: experiment.draft.image, gpus: gpuLabel(red.container.settings.gpus), values: runValues(red) });
+        await this.streamIntoNotebook(panel, id);
+        this.o.panelModel.setNotice(null);
+        return id;
+      } catch (err) {
+        this.reportError('The run could not start', err);
+        return undefined;
+      }
+    });
+  }
+
+  /** Runs an imported RED file as it is (its command, inputs, container), streamed into a new cell of the notebook. */
+  async runRedFile(panel: NotebookPanel, redFile: RedFileModel): Promise<string | undefined> {
+    return this.o.panelModel.launches.run('Starting the run…', async () => {
+      if (!this.checkValid(redFile, 'run')) return undefined;
+      if (!(await this.bridgeReady())) return undefined;
+      try {
+        const variables = await this.variableValues(redFile.variables);
+        if (!variables) return undefined;
+        const { id } = await this.postRun(redFile.yaml, variables, { notebookPath: panel.context.path, redPath: redFile.path });
+        this.o.panelModel.rememberRun(id, { image: redFile.image, gpus: gpuLabel(redFile.red.container.settings.gpus), values: runValues(redFile.red) });
+        await this.streamIntoNotebook(panel, id);
+        this.o.panelModel.setNotice(null);
+        return id;
+      } catch (err) {
+        this.reportError(`${redFile.path} could not start`, err);
+        return undefined;
+      }
+    });
+  }
+
+  /** Writes `<notebook>.red.yml` (and the runner it uses) next to the notebook; an imported RED file to a path asked for. */
   async exportRed(panel: NotebookPanel | null = this.notebook): Promise<string | undefined> {
+    const redFile = this.o.panelModel.redFile;
+    if (redFile && panel && this.o.panelModel.current?.path === panel.context.path) return this.exportRedFile(redFile);
     const experiment = await this.experimentOf(panel);
     if (!panel || !experiment) return undefined;
     if (!this.checkValid(experiment, 'export')) return undefined;
@@ -85,7 +132,6 @@ export class RedLabActions {
       if ((await this.o.workspace.exists(redPath)) && !(await confirm('Export RED…', `${redPath} exists. Replace it?`, 'Replace'))) return undefined;
       await this.writeRunner(experiment);
       await this.o.workspace.writeText(redPath, experiment.yaml);
-      storeExperiment(panel, experiment);
       const runner = draftRunnerFile(experiment.draft);
       this.o.panelModel.setNotice({
         kind: 'info',
@@ -100,10 +146,32 @@ export class RedLabActions {
     }
   }
 
-  /** Reads a RED file into the notebook's experiment (its values, image, resources, inputs, outputs). */
+  /** The imported RED file, with what was changed in the panel, to a file (its own by default). */
+  private async exportRedFile(redFile: RedFileModel): Promise<string | undefined> {
+    if (!this.checkValid(redFile, 'export')) return undefined;
+    const target = await askRedPath(redFile.path, 'Export RED…', 'Export');
+    if (!target) return undefined;
+    try {
+      if ((await this.o.workspace.exists(target)) && !(await confirm('Export RED…', `${target} exists. Replace it?`, 'Replace'))) return undefined;
+      await this.o.workspace.writeText(target, redFile.yaml);
+      this.o.panelModel.setNotice({ kind: 'info', title: `Exported ${target}`, lines: [`run it from a terminal: npx redlab run ${target}`] });
+      return target;
+    } catch (err) {
+      this.reportError(`${target} could not be written`, err);
+      return undefined;
+    }
+  }
+
+  /**
+   * Opens a RED file in the panel as the experiment it is (its own command, inputs, outputs
+   * and container), beside the notebook's own experiment, which stays as it was.
+   */
   async importRed(panel: NotebookPanel | null = this.notebook, path?: string): Promise<boolean> {
-    const experiment = await this.experimentOf(panel);
-    if (!panel || !experiment) return false;
+    if (!panel) {
+      Notification.warning('Open a notebook first: the RED panel belongs to the active notebook.', { autoClose: 4000 });
+      return false;
+    }
+    await panel.context.ready;
     const nbPath = panel.context.path;
     const selected = this.selectedPath();
     const redPath = path ?? (await askRedPath(selected && looksLikeRedFile(selected) ? selected : redPathFor(nbPath)));
@@ -111,12 +179,14 @@ export class RedLabActions {
     try {
       const text = await this.o.workspace.readText(redPath);
       const loaded = loadRed(text, { source: redPath });
-      const { draft, warnings } = redToDraft(loaded.red, nbPath);
-      const inferred = inferDraft(panel.content.model?.toJSON(), { notebookPath: nbPath, defaults: this.o.defaults() }).draft;
-      const merged = mergeImported(draft, inferred, dirOf(redPath), dirOf(nbPath));
-      const notes = [...loaded.warnings.map(w => `${w.path}: ${w.message}`), ...warnings, ...merged.notes];
-      experiment.replace(merged.draft, notes);
-      this.o.panelModel.setNotice({ kind: notes.length ? 'warning' : 'info', title: `Imported ${redPath}`, lines: notes });
+      const notes = loaded.warnings.map(w => `${w.path}: ${w.message}`);
+      const redFile = new RedFileModel(redPath, loaded.red, loaded.floatPaths, notes);
+      this.o.panelModel.openRedFile(nbPath, redFile);
+      this.o.panelModel.setNotice({
+        kind: notes.length ? 'warning' : 'info',
+        title: `Opened ${redPath}: it runs ${redFile.baseCommand || 'its command'} as the file says`,
+        lines: [...notes, "The notebook's own experiment is unchanged: \u201cNotebook experiment\u201d goes back to it."]
+      });
       this.o.revealPanel();
       return true;
     } catch (err) {
@@ -146,25 +216,34 @@ export class RedLabActions {
     }
   }
 
-  /** Starts a run's RED again (its variables asked for where this session has no value yet). */
+  /**
+   * Starts a run again as it ran: its recorded RED (the same notebook snapshot and values),
+   * the image pinned by the digest or ID the run used. Says so.
+   */
   async rerun(runId: string): Promise<string | undefined> {
-    if (!(await this.bridgeReady())) return undefined;
-    try {
-      const record = await this.o.client.request<RunRecord>(`runs/${encodeURIComponent(runId)}`);
-      const red = record.red as Red;
-      const variables = await this.variableValues(listVariables(red));
-      if (!variables) return undefined;
-      const options = { notebookPath: record.options.notebookPath, redPath: record.options.redPath };
-      const { id } = await this.postRun(red, variables, options);
-      const panel = this.notebook;
-      if (panel && panel.context.path === options.notebookPath) this.o.runCells.startInNotebook(panel, id);
-      else Notification.info(`Run ${id} started`, { autoClose: 4000 });
-      void this.o.redlab.refreshRuns();
-      return id;
-    } catch (err) {
-      this.reportError(`Run ${runId} could not be started again`, err);
-      return undefined;
-    }
+    return this.o.panelModel.launches.run('Starting the re-run…', async () => {
+      if (!(await this.bridgeReady())) return undefined;
+      try {
+        const record = await this.o.client.request<RunRecord>(`runs/${encodeURIComponent(runId)}`);
+        const plan = planRerun(record);
+        const variables = await this.variableValues(listVariables(plan.red));
+        if (!variables) return undefined;
+        const options = { notebookPath: record.options.notebookPath, redPath: record.options.redPath };
+        const { id } = await this.postRun(plan.red, variables, options);
+        this.o.panelModel.rememberRun(id, { image: plan.pinnedImage ?? record.image?.url, values: runValues(plan.red) });
+        this.o.panelModel.setNotice({ kind: 'info', title: `Run ${id} started`, lines: [plan.note] });
+        const panel = this.notebook;
+        if (panel && panel.context.path === options.notebookPath) await this.streamIntoNotebook(panel, id);
+        else {
+          Notification.info(`Run ${id} started: ${plan.note}`, { autoClose: 6000 });
+          void this.o.redlab.refreshRuns();
+        }
+        return id;
+      } catch (err) {
+        this.reportError(`Run ${runId} could not be started again`, err);
+        return undefined;
+      }
+    });
   }
 
   async openRecord(runId: string): Promise<void> {
@@ -241,7 +320,15 @@ export class RedLabActions {
     }
   }
 
-  private checkValid(experiment: ExperimentModel, what: 'run' | 'export'): boolean {
+  /** Inserts the run cell (which saves the notebook) and waits for that save, so that no second save overlaps it. */
+  private async streamIntoNotebook(panel: NotebookPanel, runId: string): Promise<void> {
+    const saved = saveEnd(panel, SAVE_WAIT_MS);
+    this.o.runCells.startInNotebook(panel, runId);
+    void this.o.redlab.refreshRuns();
+    await saved;
+  }
+
+  private checkValid(experiment: { isValid: boolean; issues: readonly PanelIssue[] }, what: 'run' | 'export'): boolean {
     if (experiment.isValid) return true;
     const errors = experiment.issues.filter(i => i.severity === 'error');
     this.o.revealPanel();
@@ -305,12 +392,18 @@ export class RedLabActions {
   }
 }
 
-/** Keeps the experiment's choices in the notebook, for the next time it opens. */
-function storeExperiment(panel: NotebookPanel, experiment: ExperimentModel): void {
-  const model = panel.content.model;
-  if (!model) return;
-  const prev = model.getMetadata(NOTEBOOK_METADATA_KEY);
-  const stored = toStoredExperiment(experiment.draft);
-  const next = { ...(prev && typeof prev === 'object' ? prev : {}), experiment: stored };
-  if (JSON.stringify(prev) !== JSON.stringify(next)) model.setMetadata(NOTEBOOK_METADATA_KEY, next);
+/** Resolves when the notebook's next save ends (or after `timeoutMs`). */
+function saveEnd(panel: NotebookPanel, timeoutMs: number): Promise<void> {
+  return new Promise(resolve => {
+    const onState = (_: unknown, state: string) => {
+      if (state === 'completed' || state === 'failed') finish();
+    };
+    const finish = () => {
+      clearTimeout(timer);
+      panel.context.saveState.disconnect(onState);
+      resolve();
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    panel.context.saveState.connect(onState);
+  });
 }

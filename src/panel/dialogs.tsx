@@ -65,13 +65,13 @@ export async function showJson(title: string, value: unknown): Promise<void> {
 }
 
 /** The path of a RED file (relative to the Jupyter root); undefined when cancelled. */
-export async function askRedPath(suggestion: string): Promise<string | undefined> {
+export async function askRedPath(suggestion: string, title = 'Import RED…', okLabel = 'Import'): Promise<string | undefined> {
   const result = await InputDialog.getText({
-    title: 'Import RED…',
+    title,
     label: 'RED file (.red.yml, .red, .json), relative to the Jupyter root; or select it in the file browser first',
     text: suggestion,
     placeholder: 'folder/experiment.red.yml',
-    okLabel: 'Import'
+    okLabel
   });
   return result.button.accept && result.value ? result.value.trim() : undefined;
 }

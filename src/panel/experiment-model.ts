@@ -53,6 +53,7 @@ export class ExperimentModel {
   private readonly textErrors = new Map<FieldKey, string>();
   private derived: Derived | undefined;
   private readonly _changed = new Signal<this, void>(this);
+  private readonly _edited = new Signal<this, void>(this);
 
   constructor(draft: ExperimentDraft, warnings: readonly string[] = []) {
     this._draft = draft;
@@ -61,6 +62,11 @@ export class ExperimentModel {
 
   get changed(): ISignal<this, void> {
     return this._changed;
+  }
+
+  /** The user changed the experiment (not: inferred again, imported, the notebook renamed). */
+  get edited(): ISignal<this, void> {
+    return this._edited;
   }
 
   get draft(): ExperimentDraft {
@@ -82,17 +88,17 @@ export class ExperimentModel {
     this.texts.clear();
     this.textErrors.clear();
     this._warnings = [...warnings];
-    this.commit(draft);
+    this.commit(draft, false, false);
   }
 
   /** The notebook was renamed or moved. */
   setNotebookPath(notebookPath: string): void {
-    if (notebookPath !== this._draft.notebookPath) this.commit({ ...this._draft, notebookPath });
+    if (notebookPath !== this._draft.notebookPath) this.commit({ ...this._draft, notebookPath }, false, false);
   }
 
   /** Where the runner is, relative to the notebook's folder (when its usual place cannot be written). */
   setRunnerPath(runnerPath: string): void {
-    if (runnerPath !== this._draft.runnerPath) this.commit({ ...this._draft, runnerPath });
+    if (runnerPath !== this._draft.runnerPath) this.commit({ ...this._draft, runnerPath }, false, false);
   }
 
   // -- container ---------------------------------------------------------
@@ -272,11 +278,13 @@ export class ExperimentModel {
     this.commit(draft, true);
   }
 
-  private commit(draft: ExperimentDraft, force = false): void {
+  private commit(draft: ExperimentDraft, force = false, edit = true): void {
     if (draft === this._draft && !force) return;
+    const changedDraft = draft !== this._draft;
     this._draft = draft;
     this.derived = undefined;
     this._changed.emit();
+    if (edit && changedDraft) this._edited.emit();
   }
 
   private derive(): Derived {

@@ -12,7 +12,9 @@ import type { ContainerSpec } from '../red/types';
 import { applyStoredExperiment, readStoredExperiment } from './draft-metadata';
 import { ExperimentModel } from './experiment-model';
 import type { BuildState } from './image-build';
-import { gpuLabel } from './run-history';
+import { LaunchGuard } from './launch-guard';
+import type { RedFileModel } from './red-file-model';
+import { gpuLabel, runValues } from './run-history';
 
 /** The notebook the panel works on: its path and its content (nbformat JSON). */
 export interface NotebookSource {
@@ -43,6 +45,13 @@ export interface LocalImage {
 export interface RunFacts {
   image?: string;
   gpus?: string;
+  /** The values of its inputs (`samples=400 · seed=7`). */
+  values?: string;
+}
+
+export interface ExperimentEdit {
+  path: string;
+  experiment: ExperimentModel;
 }
 
 export type CurrentNotebook =
@@ -61,11 +70,42 @@ export class RedPanelModel {
   private readonly facts = new Map<string, RunFacts>();
   private readonly loadingFacts = new Set<string>();
   private readonly _changed = new Signal<this, void>(this);
+  private readonly _edited = new Signal<this, ExperimentEdit>(this);
+  /** RED files opened by "Import RED…", by the path of the notebook whose panel shows them. */
+  private readonly redFiles = new Map<string, RedFileModel>();
+  /** One launch (run, re-run) at a time. */
+  readonly launches = new LaunchGuard();
 
   constructor(
     private readonly client: BridgeClient,
     private readonly defaults: () => DraftDefaults
-  ) {}
+  ) {
+    this.launches.changed.connect(() => this._changed.emit());
+  }
+
+  /** The user changed a notebook's experiment (to be kept in the notebook). */
+  get edited(): ISignal<this, ExperimentEdit> {
+    return this._edited;
+  }
+
+  /** The RED file the panel shows for the current notebook instead of its own experiment, if any. */
+  get redFile(): RedFileModel | null {
+    return (this._current && this.redFiles.get(this._current.path)) ?? null;
+  }
+
+  /** Shows `model` (an imported RED file) in the panel of the notebook at `notebookPath`. */
+  openRedFile(notebookPath: string, model: RedFileModel): void {
+    this.redFiles.set(notebookPath, model);
+    model.changed.connect(() => {
+      if (this.redFile === model) this._changed.emit();
+    });
+    this._changed.emit();
+  }
+
+  /** Back to the notebook's own experiment. */
+  closeRedFile(notebookPath: string | undefined = this._current?.path): void {
+    if (notebookPath !== undefined && this.redFiles.delete(notebookPath)) this._changed.emit();
+  }
 
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -164,6 +204,11 @@ export class RedPanelModel {
     if (!e) return;
     this.experiments.delete(oldPath);
     this.experiments.set(newPath, e);
+    const redFile = this.redFiles.get(oldPath);
+    if (redFile) {
+      this.redFiles.delete(oldPath);
+      this.redFiles.set(newPath, redFile);
+    }
     e.setNotebookPath(newPath);
     if (this._current?.path === oldPath) this.setCurrent({ path: newPath, experiment: e });
   }
@@ -208,7 +253,7 @@ export class RedPanelModel {
         try {
           const r = await this.client.request<RunRecord>(`runs/${encodeURIComponent(id)}`);
           const settings = (r.red as { container?: ContainerSpec } | undefined)?.container?.settings;
-          this.facts.set(id, { image: r.image?.url ?? settings?.image?.url, gpus: gpuLabel(settings?.gpus) });
+          this.facts.set(id, { image: r.image?.url ?? settings?.image?.url, gpus: gpuLabel(settings?.gpus), values: runValues(r.red) });
         } catch {
           this.facts.set(id, {});
         } finally {
@@ -223,6 +268,9 @@ export class RedPanelModel {
     this.experiments.set(path, experiment);
     experiment.changed.connect(() => {
       if (this.experiment === experiment) this._changed.emit();
+    });
+    experiment.edited.connect(() => {
+      for (const [at, e] of this.experiments) if (e === experiment) this._edited.emit({ path: at, experiment });
     });
     return experiment;
   }

@@ -1,5 +1,6 @@
 // The run history of one notebook, as the panel lists it. Pure.
 import { isFinalState, type RunSummary } from '../red/bridge-api';
+import { NOTEBOOK_INPUT, RUNNER_INPUT } from '../notebook/infer';
 import type { GpuRequirement } from '../red/types';
 
 /** Runs started from `notebookPath`, newest first. */
@@ -27,4 +28,30 @@ export function gpuLabel(g: GpuRequirement | undefined): string | undefined {
   if (!g) return undefined;
   if (g.devices?.length) return `${g.devices.length} GPU ≥ ${g.devices[0].vramMin} MB`;
   return g.count ? `${g.count} GPU` : undefined;
+}
+
+/**
+ * The values a run's RED gave its plain inputs (`samples=400 · seed=7`), as the history shows
+ * them: notebook parameters by their name (the `--name` they are passed as), RED Lab's own
+ * bookkeeping inputs left out; File and Directory inputs by their basename.
+ */
+/** RED Lab's own bookkeeping inputs of a notebook RED (redlab_booleans, redlab_types, …). */
+const OWN_INPUT_PREFIX = 'redlab_';
+
+export function runValues(red: unknown): string | undefined {
+  const r = red as { cli?: { inputs?: Record<string, { inputBinding?: { prefix?: unknown } }> }; inputs?: Record<string, unknown>; batches?: unknown[] } | undefined;
+  if (!r?.inputs || !r.cli?.inputs) return r?.batches ? `${r.batches.length} batches` : undefined;
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(r.inputs)) {
+    if (key === RUNNER_INPUT || key === NOTEBOOK_INPUT || key.startsWith(OWN_INPUT_PREFIX) || value === null || value === undefined) continue;
+    const prefix = r.cli.inputs[key]?.inputBinding?.prefix;
+    const name = typeof prefix === 'string' && /^--[A-Za-z_][A-Za-z0-9_]*$/.test(prefix) ? prefix.slice(2) : key;
+    if (typeof value === 'object' && !Array.isArray(value)) {
+      const basename = (value as { basename?: unknown }).basename;
+      if (typeof basename === 'string') parts.push(`${name}=${basename}`);
+      continue;
+    }
+    parts.push(`${name}=${Array.isArray(value) ? value.map(String).join(',') : String(value)}`);
+  }
+  return parts.length ? parts.join(' · ') : undefined;
 }

@@ -140,7 +140,7 @@ describe('ExperimentModel', () => {
     expect(m.red!.inputs.data).toMatchObject({ class: 'File', basename: 'in.csv', connector: { access: { path: 'data/in.csv' } } });
     m.addOutput();
     expect(m.issuesFor('output:result')[0].message).toMatch(/glob/);
-    m.updateOutput(0, { glob: 'walk.svg' });
+    m.updateOutput(m.draft.outputs.findIndex(o => o.name === 'result'), { glob: 'walk.svg' });
     expect(m.isValid).toBe(true);
     m.updateInput(0, { name: 'samples' });
     expect(m.issuesFor('input:samples').length + m.issuesFor('param:samples').length).toBeGreaterThan(0);

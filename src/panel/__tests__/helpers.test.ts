@@ -2,7 +2,6 @@ import type { ExperimentDraft } from '../../notebook/types';
 import type { RunSummary } from '../../red/bridge-api';
 import { applyStoredExperiment, readStoredExperiment, toStoredExperiment } from '../draft-metadata';
 import { applyBuildLine, buildFailureSummary, startBuild } from '../image-build';
-import { mergeImported } from '../import-merge';
 import { splitNdjson } from '../ndjson';
 import { baseOf, dirOf, joinPath, looksLikeRedFile, redPathFor, relativePath } from '../paths';
 import { gpuLabel, latestRunning, runDurationMs, runsOfNotebook } from '../run-history';
@@ -110,44 +109,6 @@ describe('session variables', () => {
     expect(vars.valuesFor(used)).toEqual({ pw: 'secret' });
     vars.forget();
     expect(vars.has('pw')).toBe(false);
-  });
-});
-
-describe('import into a notebook', () => {
-  const base: ExperimentDraft = {
-    notebookPath: 'nb/walk.ipynb',
-    runnerPath: '_redlab/redlab_nbrun.py',
-    image: 'img:1',
-    ramMb: 512,
-    parameters: [
-      { name: 'samples', type: 'int', default: 200, doc: 'steps' },
-      { name: 'seed', type: 'int', default: 42 }
-    ],
-    values: { samples: 200, seed: 42 },
-    inputs: [],
-    outputs: [],
-    engine: 'docker'
-  };
-
-  it("keeps the notebook's parameter docs, takes the RED's values, and rebases local paths", () => {
-    const imported: ExperimentDraft = {
-      ...base,
-      runnerPath: '_redlab/redlab_nbrun.py',
-      parameters: [
-        { name: 'samples', type: 'int', default: 400 },
-        { name: 'extra', type: 'string', default: 'x' }
-      ],
-      values: { samples: 400, extra: 'x' },
-      inputs: [{ name: 'data', kind: 'File', connector: 'redlab-connector-local', access: { path: 'data/in.csv' } }]
-    };
-    const { draft, notes } = mergeImported(imported, base, 'reds', 'nb');
-    expect(draft.parameters.map(p => p.name)).toEqual(['samples', 'seed', 'extra']);
-    expect(draft.parameters[0].doc).toBe('steps');
-    expect(draft.values).toEqual({ samples: 400, seed: 42, extra: 'x' });
-    expect(draft.inputs[0].access.path).toBe('../reds/data/in.csv');
-    expect(draft.runnerPath).toBe('_redlab/redlab_nbrun.py');
-    expect(notes.join('\n')).toMatch(/"extra".*does not define/);
-    expect(notes.join('\n')).toMatch(/does not set "seed"/);
   });
 });
 

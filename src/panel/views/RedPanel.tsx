@@ -4,6 +4,7 @@ import * as React from 'react';
 import type { IRedLab } from '../../tokens';
 import type { RedLabActions } from '../actions';
 import type { RedPanelModel } from '../panel-model';
+import { runBlocker } from '../run-blocker';
 import { runsOfNotebook } from '../run-history';
 import { BridgeMessage } from './BridgeMessage';
 import { useSignals } from './hooks';
@@ -12,6 +13,7 @@ import { InputsSection } from './InputsSection';
 import { NoticeView } from './NoticeView';
 import { OutputsSection } from './OutputsSection';
 import { ParametersSection } from './ParametersSection';
+import { RedFileView } from './RedFileView';
 import { ResourcesSection } from './ResourcesSection';
 import { RunHistory } from './RunHistory';
 import { YamlSection } from './YamlSection';
@@ -30,6 +32,12 @@ export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element
   const connected = status.kind === 'connected';
   const current = panel.current;
   const experiment = panel.experiment;
+  const redFile = panel.redFile;
+  // What Run runs: the imported RED file when one is open, else the notebook's experiment.
+  const shown = redFile ?? experiment;
+  const blocker = shown
+    ? runBlocker({ launching: panel.launches.busy, connected, bridgeMessage: 'message' in status ? status.message : undefined, issues: shown.issues })
+    : undefined;
 
   return (
     <div className="jp-RedLab-panel" data-testid="redlab-panel">
@@ -38,23 +46,34 @@ export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element
         <div className="jp-RedLab-muted jp-RedLab-ellipsis" data-testid="redlab-notebook" title={current?.path}>
           {current ? current.path : 'Open a notebook: the panel proposes an experiment for it.'}
         </div>
-        {experiment ? (
+        {shown ? (
           <div className="jp-RedLab-row jp-RedLab-toolbar">
             <button
               className="jp-mod-styled jp-mod-accept jp-RedLab-button"
               data-testid="redlab-run-button"
-              disabled={!experiment.isValid || !connected}
-              title={!connected ? 'Runs need the bridge and a Docker engine (see above)' : !experiment.isValid ? 'Fix the problems shown first' : 'Save the notebook and run it in a container'}
-              onClick={() => void actions.runNotebook()}
+              disabled={blocker !== undefined}
+              title={blocker ?? (redFile ? `Run ${redFile.path} in a container` : 'Run the notebook as it is now in a container')}
+              onClick={() => void actions.runShown()}
             >
               ▶ Run
             </button>
-            <button className="jp-mod-styled jp-RedLab-button" data-testid="redlab-export-button" disabled={!experiment.isValid} onClick={() => void actions.exportRed()} title="Write <notebook>.red.yml and the runner next to the notebook">
+            <button
+              className="jp-mod-styled jp-RedLab-button"
+              data-testid="redlab-export-button"
+              disabled={!shown.isValid}
+              onClick={() => void actions.exportRed()}
+              title={redFile ? 'Write this RED (with your changes) to a file' : 'Write <notebook>.red.yml and the runner next to the notebook'}
+            >
               Export RED…
             </button>
-            <button className="jp-mod-styled jp-RedLab-button" data-testid="redlab-import-button" onClick={() => void actions.importRed()} title="Read a .red.yml / .red / .json file into this experiment">
+            <button className="jp-mod-styled jp-RedLab-button" data-testid="redlab-import-button" onClick={() => void actions.importRed()} title="Open a .red.yml / .red / .json file here as the experiment it is">
               Import RED…
             </button>
+          </div>
+        ) : null}
+        {shown && blocker ? (
+          <div className="jp-RedLab-run-blocked" data-testid="redlab-run-blocked" role="status">
+            {blocker}
           </div>
         ) : null}
       </header>
@@ -66,7 +85,18 @@ export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element
           {current.error.fix ? <div>What to do: {current.error.fix}</div> : null}
         </div>
       ) : null}
-      {experiment ? (
+      {redFile ? <RedFileView model={redFile} onClose={() => panel.closeRedFile()} /> : null}
+      {redFile && current ? (
+        <RunHistory
+          runs={runsOfNotebook(redlab.runs, current.path)}
+          panel={panel}
+          canRun={connected && !panel.launches.busy}
+          onCancel={id => void actions.cancelRun(id)}
+          onRerun={id => void actions.rerun(id)}
+          onOpen={id => void actions.openRecord(id)}
+        />
+      ) : null}
+      {experiment && !redFile ? (
         <div className="jp-RedLab-body">
           {experiment.warnings.length ? (
             <ul className="jp-RedLab-warnings" data-testid="redlab-warnings">
@@ -88,7 +118,7 @@ export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element
           <RunHistory
             runs={current ? runsOfNotebook(redlab.runs, current.path) : []}
             panel={panel}
-            canRun={connected}
+            canRun={connected && !panel.launches.busy}
             onCancel={id => void actions.cancelRun(id)}
             onRerun={id => void actions.rerun(id)}
             onOpen={id => void actions.openRecord(id)}

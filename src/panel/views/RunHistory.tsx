@@ -1,4 +1,4 @@
-// The runs of this notebook: state, duration, image, GPUs, with cancel, re-run and the
+// The runs of this notebook: state, duration, the values it ran with, image, GPUs, with cancel, re-run and the
 // run record.
 import * as React from 'react';
 import type { RunSummary } from '../../red/bridge-api';
@@ -38,6 +38,11 @@ export function RunHistory({ runs, panel, canRun, onCancel, onRerun, onOpen }: R
                   {new Date(r.createdAt).toLocaleString()} · {ms !== undefined ? formatDuration(ms) : ''}
                 </span>
               </div>
+              {facts?.values ? (
+                <div className="jp-RedLab-run-values jp-RedLab-ellipsis" data-testid="redlab-run-values" title={facts.values}>
+                  {facts.values}
+                </div>
+              ) : null}
               <div className="jp-RedLab-muted jp-RedLab-ellipsis" title={r.error}>
                 {r.image?.url ?? facts?.image ?? ''}
                 {facts?.gpus ? ` · ${facts.gpus}` : ''}

@@ -1,10 +1,10 @@
 // The RED as it would be written (live), and every issue of the experiment below it:
 // those of a field are also shown at that field.
 import * as React from 'react';
-import type { ExperimentModel } from '../experiment-model';
+import type { PanelIssue } from '../experiment-model';
 import { Section } from './common';
 
-export function YamlSection({ model }: { model: ExperimentModel }): JSX.Element {
+export function YamlSection({ model }: { model: { yaml: string; issues: readonly PanelIssue[] } }): JSX.Element {
   const issues = model.issues;
   const errors = issues.filter(i => i.severity === 'error').length;
   return (

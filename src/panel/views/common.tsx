@@ -1,7 +1,7 @@
 // Small building blocks of the RED panel: a collapsible section, a labelled field, and
 // the issues shown at a field (errors: data-testid redlab-field-error).
 import * as React from 'react';
-import type { ExperimentModel, PanelIssue } from '../experiment-model';
+import type { PanelIssue } from '../experiment-model';
 import type { FieldKey } from '../fields';
 
 export function Section(props: { title: string; testId: string; open?: boolean; extra?: React.ReactNode; children: React.ReactNode }): JSX.Element {
@@ -35,8 +35,13 @@ export function IssueList(props: { issues: readonly PanelIssue[] }): JSX.Element
   );
 }
 
+/** What has issues by field: a notebook's experiment, an imported RED file. */
+export interface HasFieldIssues {
+  issuesFor(field: FieldKey): PanelIssue[];
+}
+
 /** The issues of one field of the experiment. */
-export function FieldIssues(props: { model: ExperimentModel; field: FieldKey }): JSX.Element | null {
+export function FieldIssues(props: { model: HasFieldIssues; field: FieldKey }): JSX.Element | null {
   return <IssueList issues={props.model.issuesFor(props.field)} />;
 }
 
@@ -51,6 +56,6 @@ export function Field(props: { label: string; hint?: string; children: React.Rea
   );
 }
 
-export function hasError(model: ExperimentModel, field: FieldKey): boolean {
+export function hasError(model: HasFieldIssues, field: FieldKey): boolean {
   return model.issuesFor(field).some(i => i.severity === 'error');
 }
