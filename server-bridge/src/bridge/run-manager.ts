@@ -220,14 +220,15 @@ export class RunManager implements RunService {
           gpuDeviceIds: hasGpus && gpuIds.length ? gpuIds : undefined,
           wallClockLimitMs: record.wallClockLimitMs,
           keepWorkDir: 'on-failure',
-          stats: this.config.stats !== false
+          stats: this.config.stats !== false,
+          recordBatch: b => this.recordBatch(id, b)
         },
         { signal, onEvent: e => this.onEngineEvent(id, e) }
       );
     } catch (err) {
       result = failedResult(red, (err as Error).message);
     }
-    this.finish(id, job.masker.maskValue(result));
+    this.finish(id, result);
   }
 
   // ---------------------------------------------------------------------------
@@ -260,6 +261,32 @@ export class RunManager implements RunService {
       }
     } catch (err) {
       this.log.warn({ err, runId: id, event: e.type }, 'could not record an engine event');
+    }
+  }
+
+  /**
+   * Stores a batch's final result the moment the engine has it: the engine removes the
+   * batch's container and work folder only after this, so a bridge killed before it
+   * finds the batch again and collects it anew. False while draining (the store closes).
+   */
+  private recordBatch(id: string, b: BatchResult): boolean {
+    if (this.closed) return false;
+    try {
+      const current = this.store.getRun(id)?.batches[b.index];
+      if (!current || !isFinalState(current.state)) {
+        this.store.setBatch(id, b.index, {
+          state: b.state,
+          command: b.command,
+          timings: b.timings,
+          outputs: b.outputs,
+          ...(b.exitCode !== undefined ? { exitCode: b.exitCode } : {}),
+          ...(b.error ? { error: b.error } : {})
+        });
+      }
+      return true;
+    } catch (err) {
+      this.log.warn({ err, runId: id, batch: b.index }, 'could not record a batch result');
+      return false;
     }
   }
 
@@ -363,6 +390,11 @@ export class RunManager implements RunService {
     this.store.appendEvent(record.id, { type: 'info', message: 'the bridge restarted: reattaching to this run' });
     for (const b of record.batches) {
       if (isFinalState(b.state)) {
+        // Recorded, but the bridge died before it removed the batch's container and work folder.
+        const left = containers.find(c => c.batch === b.index);
+        await this.engine
+          .discardBatch({ runId: record.id, batch: b.index, containerId: left?.containerId, state: b.state as FinalState, leaveContainer: record.options.leaveContainer === true, keepWorkDir: 'on-failure' })
+          .catch(err => this.log.warn({ err, runId: record.id, batch: b.index }, 'could not remove what a recorded batch left'));
         batches.push({ index: b.index, state: b.state as FinalState, command: b.command ?? [], exitCode: b.exitCode, inputs: {}, outputs: b.outputs ?? {}, timings: { total: 0, ...b.timings }, error: b.error, outdir: '' });
         continue;
       }
@@ -383,7 +415,8 @@ export class RunManager implements RunService {
           keepWorkDir: 'on-failure',
           stats: this.config.stats !== false,
           wallClockLimitMs: record.wallClockLimitMs,
-          startedAt: runStartedAt(record)
+          startedAt: runStartedAt(record),
+          recordBatch: r => this.recordBatch(record.id, r)
         },
         { signal, onEvent: e => this.onEngineEvent(record.id, e) }
       );

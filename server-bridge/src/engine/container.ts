@@ -2,9 +2,11 @@
 // start, stream stdout/stderr live and into files, wait, inspect (exit code,
 // OOM), stop on cancel, remove. A container a previous (crashed) process started
 // is taken up again by resumeContainer: its whole log is read back from Docker,
-// then the same wait/inspect/remove as for a new one.
+// then the same wait/inspect/remove as for a new one. The capture files are the
+// caller's private files, never in a folder the container can write (it could
+// plant a link there): see DockerEngine, which puts them in place afterwards.
 import type Docker from 'dockerode';
-import { createWriteStream, type WriteStream } from 'fs';
+import { constants as fsc, createWriteStream, openSync, type WriteStream } from 'fs';
 import { rename, rm, stat } from 'fs/promises';
 import * as path from 'path';
 import { Readable } from 'stream';
@@ -190,7 +192,14 @@ class LogPipe {
     for (const s of ['stdout', 'stderr'] as const) {
       const f = files?.[s];
       if (!f) continue;
-      const ws = createWriteStream(f);
+      let fd: number;
+      try {
+        fd = openSync(f, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, 0o600);
+      } catch (err) {
+        this.fileErrors.push(`cannot write ${s} to ${f}: ${(err as Error).message}`);
+        continue;
+      }
+      const ws = createWriteStream('', { fd });
       ws.on('error', err => this.fileErrors.push(`cannot write ${s} to ${f}: ${err.message}`));
       this.files[s] = ws;
     }
@@ -302,8 +311,9 @@ export interface ContainerCommonOptions {
   signal?: AbortSignal;
   /** Seconds between SIGTERM and SIGKILL when cancelled. */
   stopTimeoutSec?: number;
+  /** Leave the container when it has ended (the caller removes it once it has what it needs: removeContainer). */
   leaveContainer?: boolean;
-  /** Files that get the raw bytes of stdout/stderr (cli.stdout / cli.stderr). */
+  /** Files that get the raw bytes of stdout/stderr, in a folder no container can reach. */
   files?: Partial<Record<StreamName, string>>;
   /** Live output, cut at line ends (partial lines after LINE_FLUSH_MS). */
   onLog?: (stream: StreamName, text: string) => void;
@@ -387,13 +397,14 @@ async function superviseStarted(
   }
 }
 
-async function removeContainer(container: Docker.Container, out: ContainerRunOutcome): Promise<void> {
+/** Removes a container and its anonymous volumes; true when it is gone (also when it already was). */
+export async function removeContainer(container: Docker.Container): Promise<boolean> {
   try {
     await container.remove({ force: true, v: true });
-    out.removed = true;
+    return true;
   } catch (err) {
     // Already gone (removed by someone else) counts as removed.
-    if ((err as { statusCode?: number }).statusCode === 404) out.removed = true;
+    return (err as { statusCode?: number }).statusCode === 404;
   }
 }
 
@@ -439,12 +450,12 @@ async function finishOutcome(o: ContainerCommonOptions, container: Docker.Contai
   out.stderrTail = pipe.stderrTail;
   out.logBytes = { ...pipe.bytes };
   if (pipe.fileErrors.length) out.startError = out.startError ?? pipe.fileErrors.join('; ');
-  if (container && !o.leaveContainer) await removeContainer(container, out);
+  if (container && !o.leaveContainer) out.removed = await removeContainer(container);
 }
 
 export interface ContainerResumeOptions extends ContainerCommonOptions {
   containerId: string;
-  /** Where the capture files are rebuilt before they replace `files` (default: next to them). */
+  /** Where the capture files are rebuilt before they replace `files` (default: next to them); private, as `files`. */
   captureTempDir?: string;
 }
 
@@ -483,7 +494,7 @@ export async function resumeContainer(o: ContainerResumeOptions): Promise<Contai
   out.startedAt = dockerTime(info.State?.StartedAt);
   out.finishedAt = dockerTime(info.State?.FinishedAt);
   if (out.found === 'created') {
-    if (!o.leaveContainer) await removeContainer(container, out);
+    if (!o.leaveContainer) out.removed = await removeContainer(container);
     return out;
   }
   // Capture files are rebuilt from Docker's full log in temporary files first.
@@ -528,7 +539,10 @@ export async function resumeContainer(o: ContainerResumeOptions): Promise<Contai
   }
 }
 
-/** Moves rebuilt capture files over the old ones, unless Docker had less than the old one holds. */
+/**
+ * Moves rebuilt capture files over the old ones, unless Docker had less than the old one
+ * holds. Plain path calls: both are in the caller's private folder.
+ */
 async function settleCaptureFiles(
   files: Partial<Record<StreamName, string>> | undefined,
   temps: Partial<Record<StreamName, string>>,

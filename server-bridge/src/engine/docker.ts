@@ -1,7 +1,7 @@
 // The local Docker engine: runs each batch of a RED in its own container, as
 // Curious Containers' `faice agent red` does, with inputs staged on the host by
 // built-in connectors and bind-mounted read-only, /cc/outputs bound to a host
-// folder, live logs, OOM/exit/cancel handling and outputs moved to the outdir
+// folder, live logs, OOM/exit/cancel handling and outputs copied to the outdir
 // (or sent through connectors) with sizes and sha256.
 //
 // A bridge that was killed finds its containers again (listManagedContainers:
@@ -9,10 +9,14 @@
 // container's log is read back from Docker (only the part the store lacks becomes
 // events), a running container is followed to its end, and the batch ends exactly
 // as a batch of run() does (concludeBatch: outcome → state, outputs collected from
-// the deterministic work folder <workRoot>/<runId>/batch-<n>/outputs).
+// the deterministic work folder <workRoot>/<runId>/batch-<n>/outputs). A batch's
+// container and work folder are removed only once its result is recorded
+// (RunRequest.recordBatch): until then a restarted bridge can collect it again.
+// Everything in the outputs folder is read and written through util/safe-fs.ts:
+// the container may have planted links there.
 import type Docker from 'dockerode';
 import { randomUUID } from 'crypto';
-import { chmod, mkdir, readdir, rm, rmdir } from 'fs/promises';
+import { chmod, mkdir, readdir, rmdir } from 'fs/promises';
 import * as path from 'path';
 import type { Batch, LoadedRed } from '../../../src/red/types';
 import type { BatchResult, FinalState, Phase, PhaseTimings, RunEvent, RunResult, RunState } from '../../../src/red/run';
@@ -24,7 +28,8 @@ import { connectDocker, type DockerClientOptions } from './docker-client';
 import { ensureImage } from './image';
 import { describeInventory, gpusForDeviceIds, readGpuInventory, selectGpus, type Gpu, type GpuSelection } from './gpu';
 import { buildCreateOptions, checkRamFitsEngine, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN } from './host-config';
-import { dockerTime, resumeContainer, runContainer, type ContainerRunOutcome, type StreamName } from './container';
+import { dockerTime, removeContainer, resumeContainer, runContainer, type ContainerRunOutcome, type StreamName } from './container';
+import { removeTree, SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
 import type { StatsOptions } from './stats';
 import { listInputItems, stageInputs, type InputItem } from './staging';
 import { collectOutputs, exists, planOutputs, type OutputSpec } from './outputs';
@@ -121,6 +126,20 @@ export function wallClockMessage(limitMs: number): string {
 export const VANISHED_MESSAGE = 'the container vanished while the bridge was down';
 export const NEVER_STARTED_MESSAGE = 'the bridge stopped before the container started; re-run it';
 export const NEVER_CREATED_MESSAGE = "the bridge stopped before this batch's container was created; re-run it";
+
+/** `<batch folder>/streams`: stdout/stderr are captured there, out of any container's reach (see placeCaptureFiles). */
+function streamsDir(outputsDir: string): string {
+  return path.join(path.dirname(outputsDir), 'streams');
+}
+
+/**
+ * Test hook, for tests only: REDLAB_TEST_PAUSE_COLLECT_MS=N makes each batch wait N ms
+ * in the collecting state before it collects, so that a test can kill the bridge there.
+ */
+function testPauseBeforeCollect(): Promise<void> {
+  const ms = Number(process.env.REDLAB_TEST_PAUSE_COLLECT_MS);
+  return ms > 0 ? new Promise(r => setTimeout(r, ms)) : Promise.resolve();
+}
 
 /** Aborts on the caller's signal or at a deadline (the wall-clock limit), and knows which came first. */
 class Stopper {
@@ -299,6 +318,8 @@ interface Conclusion {
   leaveContainer?: boolean;
   /** Why the batch failed when the outcome cannot tell (resume: the container vanished …). */
   failure?: string;
+  /** cli.stdout/cli.stderr files that could not be put in the outputs folder (placeCaptureFiles). */
+  captureErrors?: string[];
   /** Outputs whose connectors cannot run (their settings were masked): kept in the outdir. */
   keepLocal?: string[];
 }
@@ -339,7 +360,7 @@ export class DockerEngine implements Engine {
 
   /** Removes `<workRoot>/<runId>` (a bridge that keeps work folders calls it when it is done with a run). */
   async removeWorkDir(runId: string): Promise<void> {
-    await rm(runWorkDir(this.workRoot, runId), { recursive: true, force: true });
+    await removeTree(runWorkDir(this.workRoot, runId));
   }
 
   private containerUser(): string | undefined {
@@ -515,17 +536,81 @@ export class DockerEngine implements Engine {
     }
   }
 
-  /** The host files that get the raw stdout/stderr (cli.stdout / cli.stderr) in the outputs folder. */
+  /**
+   * The files that get the raw stdout/stderr while the container runs: `<batch
+   * folder>/streams/<stream>`, private (the container could plant a link in its outputs
+   * folder; made when missing). With `create`, also the folders cli.stdout/cli.stderr name in the outputs
+   * folder, so the command finds them as under CC.
+   */
   private async captureFiles(plan: BatchPlan, outputsDir: string, create: boolean): Promise<Partial<Record<StreamName, string>>> {
     const files: Partial<Record<StreamName, string>> = {};
     for (const s of ['stdout', 'stderr'] as const) {
       const name = plan.streams[s];
       if (!name) continue;
-      const file = path.join(outputsDir, ...name.split('/'));
-      if (create) await mkdir(path.dirname(file), { recursive: true });
-      files[s] = file;
+      await mkdir(streamsDir(outputsDir), { recursive: true, mode: 0o700 });
+      if (create) {
+        const parent = segments(name).slice(0, -1).join('/');
+        if (parent) await withDir(SafeDir.open(outputsDir), root => withDir(root.openDir(parent, { create: true, mode: 0o777 }), async () => undefined));
+      }
+      files[s] = path.join(streamsDir(outputsDir), s);
     }
     return files;
+  }
+
+  /**
+   * Once the container has ended: moves the captured stdout/stderr to the names
+   * cli.stdout/cli.stderr give in the outputs folder (outputs are collected from there),
+   * never through a link the container left on the way; returns what could not be put
+   * there, and why (the capture then stays in the streams folder).
+   */
+  private async placeCaptureFiles(plan: BatchPlan, outputsDir: string): Promise<string[]> {
+    const errors: string[] = [];
+    for (const s of ['stdout', 'stderr'] as const) {
+      const name = plan.streams[s];
+      const captured = path.join(streamsDir(outputsDir), s);
+      if (!name || !(await exists(captured))) continue;
+      try {
+        const parts = segments(name);
+        await withDir(SafeDir.open(streamsDir(outputsDir)), src =>
+          withDir(SafeDir.open(outputsDir), root =>
+            withDir(root.openDir(parts.slice(0, -1).join('/'), { create: true, mode: 0o777 }), dir => src.rename(s, dir, parts[parts.length - 1]))
+          )
+        );
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const why = err instanceof UnsafePathError ? err.message : code === 'EISDIR' || code === 'ENOTEMPTY' ? `${name} is a folder` : errorMessage(err);
+        errors.push(`cli.${s}: the command's ${s} could not be written to ${name} in the outputs folder: ${why} (it is kept in ${captured})`);
+      }
+    }
+    // Empty now unless a capture could not be placed.
+    await rmdir(streamsDir(outputsDir)).catch(() => undefined);
+    return errors;
+  }
+
+  /**
+   * Hands the batch's result (masked) to `recordBatch` (the bridge's store); once it is
+   * kept, removes the container and the work folder. Until then a bridge that dies can
+   * take the batch up again and collect its outputs; a result that could not be kept (a
+   * bridge that is stopping) leaves both for the next start.
+   */
+  private async releaseBatch(
+    docker: Docker,
+    result: BatchResult,
+    containerId: string | undefined,
+    req: { recordBatch?: RunRequest['recordBatch']; leaveContainer?: boolean; keepWorkDir?: KeepWorkDir | boolean; masker: SecretMasker },
+    wd: BatchWorkDir,
+    track: BatchTracker
+  ): Promise<BatchResult> {
+    let kept = true;
+    try {
+      if (req.recordBatch) kept = req.recordBatch(req.masker.maskValue(result)) !== false;
+    } catch {
+      kept = false;
+    }
+    if (!kept) return result;
+    if (containerId && !req.leaveContainer) await removeContainer(docker.getContainer(containerId));
+    await this.cleanupWorkDir(wd, keepMode(req.keepWorkDir, req.leaveContainer, this.opts.keepWorkDir), track);
+    return result;
   }
 
   private async runBatch(
@@ -551,81 +636,88 @@ export class DockerEngine implements Engine {
       signal: stopper.signal,
       onInfo: m => track.info(m)
     };
-    try {
-      track.setState('preparing');
-      await mkdir(runWorkDir(this.workRoot, runId), { recursive: true, mode: 0o700 });
-      // A run started again under its id (a bridge that restarted before its container
-      // existed) starts from an empty folder, not from what the first attempt left.
-      await rm(wd.dir, { recursive: true, force: true });
-      await mkdir(wd.inputs, { recursive: true });
-      await mkdir(wd.outputs, { recursive: true });
-      // Any container user may write its outputs; the run folder above stays private (0700).
-      await chmod(wd.outputs, 0o777);
-
-      let staged;
+    let containerId: string | undefined;
+    const result = await (async (): Promise<BatchResult> => {
       try {
-        staged = await track.phase('staging', () => stageInputs({ items: plan.items, inputsDir: wd.inputs, registry: this.connectors, ctx, hashInputs: this.opts.hashInputs }));
+        track.setState('preparing');
+        await mkdir(runWorkDir(this.workRoot, runId), { recursive: true, mode: 0o700 });
+        // A run started again under its id (a bridge that restarted before its container
+        // existed) starts from an empty folder, not from what the first attempt left.
+        await removeTree(wd.dir);
+        await mkdir(wd.inputs, { recursive: true });
+        await mkdir(wd.outputs, { recursive: true });
+        // Any container user may write its outputs; the run folder above stays private (0700).
+        await chmod(wd.outputs, 0o777);
+
+        let staged;
+        try {
+          staged = await track.phase('staging', () => stageInputs({ items: plan.items, inputsDir: wd.inputs, registry: this.connectors, ctx, hashInputs: this.opts.hashInputs }));
+        } catch (err) {
+          return track.done(...(stopper.reason ? stopper.stopped('cancelled while staging inputs') : (['failed', errorMessage(err)] as [FinalState, string])));
+        }
+        track.b.inputs = staged.records;
+        if (stopper.reason) return track.done(...stopper.stopped('cancelled while staging inputs'));
+
+        const ramMb = this.ramMb(req.loaded);
+        const create = buildCreateOptions({
+          image,
+          cmd: plan.command,
+          name: `redlab-${runId.slice(0, 12)}-${i}-${randomUUID().slice(0, 8)}`,
+          ramMb,
+          gpus,
+          inputBinds: staged.binds,
+          outputsHostDir: wd.outputs,
+          runId,
+          batch: i,
+          labels: req.labels,
+          user: this.containerUser(),
+          entrypoint: this.opts.entrypoint,
+          pidsLimit: this.opts.pidsLimit ?? DEFAULT_PIDS_LIMIT
+        });
+        const files = await this.captureFiles(plan, wd.outputs, true);
+
+        track.setState('running');
+        const outcome = await track.phase(
+          'running',
+          () =>
+            runContainer({
+              docker,
+              create,
+              signal: stopper.signal,
+              stopTimeoutSec: this.opts.stopTimeoutSec ?? 2,
+              // Removed by releaseBatch, once the batch's result is recorded.
+              leaveContainer: true,
+              files,
+              lineFlushMs: this.opts.logFlushMs,
+              onCreated: (id, name) => {
+                containerId = id;
+                emit({ type: 'container', batch: i, containerId: id, name });
+              },
+              onLog: (stream, data) => emit({ type: 'log', batch: i, stream, data }),
+              stats: this.statsOptions(req.stats, emit, i)
+            }),
+          formatCommandLine(plan.command)
+        );
+        return await this.concludeBatch({
+          track,
+          plan,
+          outcome,
+          outputsDir: wd.outputs,
+          ctx,
+          stopper,
+          sendOutputs: req.sendOutputs !== false,
+          ramMb,
+          image,
+          imageUrl: req.loaded.red.container.settings.image.url,
+          gpus,
+          leaveContainer: req.leaveContainer,
+          captureErrors: await this.placeCaptureFiles(plan, wd.outputs)
+        });
       } catch (err) {
-        return track.done(...(stopper.reason ? stopper.stopped('cancelled while staging inputs') : (['failed', errorMessage(err)] as [FinalState, string])));
+        return track.done(...(stopper.reason ? stopper.stopped(errorMessage(err)) : (['failed', errorMessage(err)] as [FinalState, string])));
       }
-      track.b.inputs = staged.records;
-      if (stopper.reason) return track.done(...stopper.stopped('cancelled while staging inputs'));
-
-      const ramMb = this.ramMb(req.loaded);
-      const create = buildCreateOptions({
-        image,
-        cmd: plan.command,
-        name: `redlab-${runId.slice(0, 12)}-${i}-${randomUUID().slice(0, 8)}`,
-        ramMb,
-        gpus,
-        inputBinds: staged.binds,
-        outputsHostDir: wd.outputs,
-        runId,
-        batch: i,
-        labels: req.labels,
-        user: this.containerUser(),
-        entrypoint: this.opts.entrypoint,
-        pidsLimit: this.opts.pidsLimit ?? DEFAULT_PIDS_LIMIT
-      });
-      const files = await this.captureFiles(plan, wd.outputs, true);
-
-      track.setState('running');
-      const outcome = await track.phase(
-        'running',
-        () =>
-          runContainer({
-            docker,
-            create,
-            signal: stopper.signal,
-            stopTimeoutSec: this.opts.stopTimeoutSec ?? 2,
-            leaveContainer: req.leaveContainer,
-            files,
-            lineFlushMs: this.opts.logFlushMs,
-            onCreated: (containerId, name) => emit({ type: 'container', batch: i, containerId, name }),
-            onLog: (stream, data) => emit({ type: 'log', batch: i, stream, data }),
-            stats: this.statsOptions(req.stats, emit, i)
-          }),
-        formatCommandLine(plan.command)
-      );
-      return await this.concludeBatch({
-        track,
-        plan,
-        outcome,
-        outputsDir: wd.outputs,
-        ctx,
-        stopper,
-        sendOutputs: req.sendOutputs !== false,
-        ramMb,
-        image,
-        imageUrl: req.loaded.red.container.settings.image.url,
-        gpus,
-        leaveContainer: req.leaveContainer
-      });
-    } catch (err) {
-      return track.done(...(stopper.reason ? stopper.stopped(errorMessage(err)) : (['failed', errorMessage(err)] as [FinalState, string])));
-    } finally {
-      await this.cleanupWorkDir(wd, keepMode(req.keepWorkDir, req.leaveContainer, this.opts.keepWorkDir), track);
-    }
+    })();
+    return this.releaseBatch(docker, result, containerId, req, wd, track);
   }
 
   /**
@@ -660,9 +752,14 @@ export class DockerEngine implements Engine {
       const tail = lastLines(outcome.stderrTail);
       error = `the command exited with code ${outcome.exitCode}${outcome.exitCode === 137 ? ' (killed)' : ''}${tail ? `; its stderr ends with:\n${tail}` : ''}`;
     } else state = 'succeeded';
+    if (c.captureErrors?.length) {
+      if (state === 'succeeded') state = 'failed';
+      error = [error, ...c.captureErrors].filter(Boolean).join('\n');
+    }
 
     // Outputs: all of them on success; what is there (partial) otherwise.
     track.setState('collecting');
+    await testPauseBeforeCollect();
     const partial = state !== 'succeeded';
     const keepLocal = partial || !c.sendOutputs ? [] : (c.keepLocal ?? []);
     let jobOutputs = plan.batch.outputs;
@@ -704,7 +801,7 @@ export class DockerEngine implements Engine {
   /** Removes (or keeps, and says where) the batch's work folder. */
   private async cleanupWorkDir(wd: BatchWorkDir, keep: KeepWorkDir, track: BatchTracker): Promise<void> {
     if (keep === 'never' || (keep === 'on-failure' && track.b.state === 'succeeded')) {
-      await rm(wd.dir, { recursive: true, force: true }).catch(() => undefined);
+      await removeTree(wd.dir).catch(() => undefined);
     } else if (await readdir(wd.dir).catch(() => null)) {
       track.info(`work folder kept: ${wd.dir}`);
     }
@@ -818,72 +915,97 @@ export class DockerEngine implements Engine {
       .map(([k]) => k);
     const ramMb = this.ramMb(req.loaded);
     const image = inspected?.Config?.Image ?? red.container.settings.image.url;
-    try {
-      let outcome: ContainerRunOutcome = { containerId, oomKilled: false, cancelled: false, stderrTail: '', removed: false, logBytes: { stdout: 0, stderr: 0 } };
-      let failure: string | undefined;
-      if (!inspected || !containerId) {
-        failure = !containerId && (req.lastState === 'queued' || req.lastState === 'preparing') ? NEVER_CREATED_MESSAGE : VANISHED_MESSAGE;
-      } else {
-        if (mounted && mounted !== wd.outputs) track.info(`the container writes its outputs to ${mounted} (not ${wd.outputs}): collecting them from there`);
-        const running = inspected.State.Running === true;
-        const short = containerId.slice(0, 12);
-        if (inspected.State.Status !== 'created') {
-          track.info(
-            running
-              ? `the bridge restarted: reattached to container ${short}, still running`
-              : `the bridge restarted: container ${short} ended while it was down (exit code ${inspected.State.ExitCode})`
+    const result = await (async (): Promise<BatchResult> => {
+      try {
+        let outcome: ContainerRunOutcome = { containerId, oomKilled: false, cancelled: false, stderrTail: '', removed: false, logBytes: { stdout: 0, stderr: 0 } };
+        let failure: string | undefined;
+        if (!inspected || !containerId) {
+          failure = !containerId && (req.lastState === 'queued' || req.lastState === 'preparing') ? NEVER_CREATED_MESSAGE : VANISHED_MESSAGE;
+        } else {
+          if (mounted && mounted !== wd.outputs) track.info(`the container writes its outputs to ${mounted} (not ${wd.outputs}): collecting them from there`);
+          const running = inspected.State.Running === true;
+          const short = containerId.slice(0, 12);
+          if (inspected.State.Status !== 'created') {
+            track.info(
+              running
+                ? `the bridge restarted: reattached to container ${short}, still running`
+                : `the bridge restarted: container ${short} ended while it was down (exit code ${inspected.State.ExitCode})`
+            );
+          }
+          if (running) track.setState('running');
+          const skip = new LogSkipper(req.alreadyStored ?? { stdout: 0, stderr: 0 });
+          const files = await this.captureFiles(plan, outputsDir, false);
+          const resumed = await track.phase(
+            'running',
+            () =>
+              resumeContainer({
+                docker,
+                containerId: containerId as string,
+                signal: stopper.signal,
+                stopTimeoutSec: this.opts.stopTimeoutSec ?? 2,
+                // Removed by releaseBatch, once the batch's result is recorded.
+                leaveContainer: true,
+                files,
+                captureTempDir: streamsDir(outputsDir),
+                lineFlushMs: this.opts.logFlushMs,
+                onLog: (stream, text) => {
+                  const rest = skip.take(stream, masker.mask(text));
+                  if (rest) emit.maskedLog(i, stream, rest);
+                },
+                stats: running ? this.statsOptions(req.stats, emit, i) : undefined
+              }),
+            `reattached to container ${short}`
           );
+          outcome = resumed;
+          for (const note of [...resumed.notes, ...skip.shortfalls()]) track.info(note);
+          if (resumed.startedAt && resumed.finishedAt) track.b.timings.running = Math.max(0, Date.parse(resumed.finishedAt) - Date.parse(resumed.startedAt));
+          if (resumed.found === 'missing') failure = VANISHED_MESSAGE;
+          else if (resumed.found === 'created') failure = NEVER_STARTED_MESSAGE;
         }
-        if (running) track.setState('running');
-        const skip = new LogSkipper(req.alreadyStored ?? { stdout: 0, stderr: 0 });
-        const files = await this.captureFiles(plan, outputsDir, false);
-        const resumed = await track.phase(
-          'running',
-          () =>
-            resumeContainer({
-              docker,
-              containerId: containerId as string,
-              signal: stopper.signal,
-              stopTimeoutSec: this.opts.stopTimeoutSec ?? 2,
-              leaveContainer: req.leaveContainer,
-              files,
-              captureTempDir: path.dirname(outputsDir),
-              lineFlushMs: this.opts.logFlushMs,
-              onLog: (stream, text) => {
-                const rest = skip.take(stream, masker.mask(text));
-                if (rest) emit.maskedLog(i, stream, rest);
-              },
-              stats: running ? this.statsOptions(req.stats, emit, i) : undefined
-            }),
-          `reattached to container ${short}`
-        );
-        outcome = resumed;
-        for (const note of [...resumed.notes, ...skip.shortfalls()]) track.info(note);
-        if (resumed.startedAt && resumed.finishedAt) track.b.timings.running = Math.max(0, Date.parse(resumed.finishedAt) - Date.parse(resumed.startedAt));
-        if (resumed.found === 'missing') failure = VANISHED_MESSAGE;
-        else if (resumed.found === 'created') failure = NEVER_STARTED_MESSAGE;
+        // What was captured, also before a container vanished (a partial output then).
+        const captureErrors = await this.placeCaptureFiles(plan, outputsDir);
+        return await this.concludeBatch({
+          track,
+          plan,
+          outcome,
+          outputsDir,
+          ctx,
+          stopper,
+          sendOutputs: req.sendOutputs !== false,
+          ramMb,
+          image,
+          imageUrl: red.container.settings.image.url,
+          gpus: null,
+          leaveContainer: req.leaveContainer,
+          failure,
+          keepLocal,
+          captureErrors
+        });
+      } catch (err) {
+        return track.done(...(stopper.reason ? stopper.stopped(errorMessage(err)) : (['failed', errorMessage(err)] as [FinalState, string])));
+      } finally {
+        stopper.dispose();
       }
-      return await this.concludeBatch({
-        track,
-        plan,
-        outcome,
-        outputsDir,
-        ctx,
-        stopper,
-        sendOutputs: req.sendOutputs !== false,
-        ramMb,
-        image,
-        imageUrl: red.container.settings.image.url,
-        gpus: null,
-        leaveContainer: req.leaveContainer,
-        failure,
-        keepLocal
-      });
-    } catch (err) {
-      return track.done(...(stopper.reason ? stopper.stopped(errorMessage(err)) : (['failed', errorMessage(err)] as [FinalState, string])));
-    } finally {
-      stopper.dispose();
-      await this.cleanupWorkDir(wd, keepMode(req.keepWorkDir, req.leaveContainer, this.opts.keepWorkDir), track);
+    })();
+    await this.releaseBatch(docker, result, containerId, req, wd, track);
+    await rmdir(runWorkDir(this.workRoot, req.runId)).catch(() => undefined);
+    return result;
+  }
+
+  /**
+   * A batch the store already holds a final result of, whose container and work folder
+   * a bridge that died right after recording it left behind: removes them as the end of
+   * the batch would have (the container unless leaveContainer, the work folder as
+   * keepWorkDir says for a batch in `state`).
+   */
+  async discardBatch(req: { runId: string; batch: number; containerId?: string; state: FinalState; leaveContainer?: boolean; keepWorkDir?: KeepWorkDir | boolean }): Promise<void> {
+    if (req.containerId && !req.leaveContainer) {
+      const docker = await connectDocker({ ...this.opts, docker: this.opts.docker });
+      await removeContainer(docker.getContainer(req.containerId));
+    }
+    const keep = keepMode(req.keepWorkDir, req.leaveContainer, this.opts.keepWorkDir);
+    if (keep === 'never' || (keep === 'on-failure' && req.state === 'succeeded')) {
+      await removeTree(this.batchWorkDir(req.runId, req.batch).dir).catch(() => undefined);
       await rmdir(runWorkDir(this.workRoot, req.runId)).catch(() => undefined);
     }
   }

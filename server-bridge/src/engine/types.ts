@@ -1,7 +1,7 @@
 // The one small interface every engine (local Docker now; remote and cluster
 // engines later) implements. Capabilities let the UI hide what an engine cannot do.
 import type { LoadedRed } from '../../../src/red/types';
-import type { RunEvent, RunResult, RunState } from '../../../src/red/run';
+import type { BatchResult, RunEvent, RunResult, RunState } from '../../../src/red/run';
 import type { SecretMasker } from '../../../src/red/mask';
 
 export type { EngineCapabilities } from '../../../src/red/bridge-api';
@@ -50,6 +50,13 @@ export interface RunRequest {
   keepWorkDir?: KeepWorkDir | boolean;
   /** Send `stats` events (CPU, memory) about once a second while containers run (the bridge; not the CLI). */
   stats?: boolean;
+  /**
+   * Called with each batch's result (masked) once its outputs are collected, before its
+   * container and work folder are removed: false (or a throw) when it could not be kept
+   * (a bridge that is stopping), and both then stay for the next start to collect the
+   * batch again (resumeBatch).
+   */
+  recordBatch?: (result: BatchResult) => boolean;
 }
 
 export type KeepWorkDir = 'on-failure' | 'always' | 'never';
@@ -105,6 +112,8 @@ export interface ResumeRequest {
    */
   wallClockLimitMs?: number;
   startedAt?: number;
+  /** As RunRequest.recordBatch. */
+  recordBatch?: RunRequest['recordBatch'];
 }
 
 /** A container the engine created (label org.redlab.managed=true), as Docker reports it now. */
