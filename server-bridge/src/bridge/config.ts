@@ -3,6 +3,7 @@
 import { randomBytes } from 'crypto';
 import * as os from 'os';
 import * as path from 'path';
+import { allowedConnectorHosts } from '../connectors/host-policy';
 
 export interface BridgeOptions {
   host: string;
@@ -16,6 +17,12 @@ export interface BridgeOptions {
   parallel: number;
   wallClockLimitMs?: number;
   imageAllowlist?: string[];
+  /**
+   * Hosts (names, addresses, CIDR ranges) data connectors may reach although they are
+   * loopback, link-local or the bridge's own address (refused by default: connectors
+   * run on the host). From --allow-connector-host and REDLAB_ALLOW_CONNECTOR_HOSTS.
+   */
+  allowConnectorHosts: string[];
   logFormat: 'json' | 'pretty';
   logLevel: string;
 }
@@ -30,6 +37,7 @@ export interface BridgeFlags {
   parallel?: number;
   maxRunMinutes?: number;
   allowImage?: string[];
+  allowConnectorHost?: string[];
   logFormat?: string;
   logLevel?: string;
 }
@@ -55,6 +63,7 @@ export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv 
   const maxMinutes = flags.maxRunMinutes ?? (env.REDLAB_MAX_RUN_MINUTES ? Number(env.REDLAB_MAX_RUN_MINUTES) : undefined);
   if (maxMinutes !== undefined && !(maxMinutes > 0)) throw new Error('--max-run-minutes must be a positive number');
   const images = [...(flags.allowImage ?? []), ...list(env.REDLAB_ALLOWED_IMAGES)];
+  const connectorHosts = allowedConnectorHosts(flags.allowConnectorHost, env);
   const logFormat = (flags.logFormat ?? env.REDLAB_LOG_FORMAT ?? 'json') as BridgeOptions['logFormat'];
   if (logFormat !== 'json' && logFormat !== 'pretty') throw new Error(`--log-format must be json or pretty, not ${logFormat}`);
   return {
@@ -69,6 +78,7 @@ export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv 
     parallel,
     wallClockLimitMs: maxMinutes !== undefined ? Math.round(maxMinutes * 60_000) : undefined,
     imageAllowlist: images.length ? images : undefined,
+    allowConnectorHosts: connectorHosts,
     logFormat,
     logLevel: flags.logLevel ?? env.REDLAB_LOG_LEVEL ?? 'info'
   };

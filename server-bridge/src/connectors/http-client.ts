@@ -1,11 +1,14 @@
 // A small HTTP(S) client on Node's http/https for the red-connector-http connector:
 // basic and digest auth (as Python requests' HTTPBasicAuth/HTTPDigestAuth),
 // optional TLS verification, redirects, timeouts, abort, and errors that say
-// what went wrong in words.
+// what went wrong in words. Every connection (each redirect hop too) goes only to an
+// address the HostPolicy allows (see host-policy.ts).
 import { createHash, randomBytes } from 'crypto';
 import * as http from 'http';
 import * as https from 'https';
+import * as net from 'net';
 import type { Readable } from 'stream';
+import { HostPolicy, HostRefusedError } from './host-policy';
 
 export interface HttpAuth {
   username: string;
@@ -27,7 +30,11 @@ export interface HttpRequestOptions {
   /** A response that sends nothing for this long fails. */
   idleTimeoutMs?: number;
   maxRedirects?: number;
+  /** Which hosts may be reached (default: loopback, link-local and metadata addresses refused, nothing allowed extra). */
+  policy?: HostPolicy;
 }
+
+const STRICT_POLICY = new HostPolicy();
 
 /** A transport failure (no HTTP status): `code` is Node's (ECONNREFUSED, ENOTFOUND, …). */
 export class HttpTransportError extends Error {
@@ -61,7 +68,13 @@ export async function httpRequest(opts: HttpRequestOptions): Promise<http.Incomi
       if (auth.method === 'basic') headers.authorization = 'Basic ' + Buffer.from(`${auth.username}:${auth.password}`).toString('base64');
       else if (digestHeader) headers.authorization = digestHeader;
     }
-    let res = await sendOnce(url, method, headers, body, opts);
+    let res: http.IncomingMessage;
+    try {
+      res = await sendOnce(url, method, headers, body, opts);
+    } catch (err) {
+      if (hop > 0 && err instanceof HostRefusedError) err.message = `the server redirected to ${url.origin}${url.pathname}; ${err.message}`;
+      throw err;
+    }
     if (res.statusCode === 401 && auth?.method === 'digest' && sameOrigin && !digestHeader) {
       const challenge = parseDigestChallenge(res.headers['www-authenticate']);
       if (!challenge) return res;
@@ -100,7 +113,17 @@ function sendOnce(
     const h = { ...headers };
     if (body) h['content-length'] = String(body.length);
     else if (method !== 'GET') h['content-length'] = '0';
-    const reqOpts: https.RequestOptions = { method, headers: h, signal: opts.signal };
+    const policy = opts.policy ?? STRICT_POLICY;
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    // An IP literal is never looked up: check it here. A name is checked by the lookup, on the address the socket then uses.
+    if (net.isIP(host)) {
+      try {
+        policy.check(host, host);
+      } catch (err) {
+        return reject(err);
+      }
+    }
+    const reqOpts: https.RequestOptions = { method, headers: h, signal: opts.signal, lookup: policy.lookup as unknown as https.RequestOptions['lookup'] };
     if (isHttps && opts.insecure) reqOpts.rejectUnauthorized = false;
     const req = (isHttps ? https : http).request(url, reqOpts);
     const connectTimer = setTimeout(() => {
@@ -117,7 +140,7 @@ function sendOnce(
     req.on('error', err => {
       clearTimeout(connectTimer);
       const e = err as NodeJS.ErrnoException;
-      if (e instanceof HttpTransportError) reject(e);
+      if (e instanceof HttpTransportError || e instanceof HostRefusedError) reject(e);
       else if (e.name === 'AbortError') reject(new HttpTransportError('cancelled', 'ABORT_ERR'));
       else reject(new HttpTransportError(describeNetError(e), e.code));
     });

@@ -2,6 +2,8 @@
 // of the job value's `listing`, fetched from url + '/' + relative path, as CC's
 // receive-dir does) and send a File (POST by default, or access.method).
 // Access: {url, method?, auth?: {username, password, method?: basic|digest}, disableSSLVerification?}.
+// The connector runs on the host: it reaches only hosts its HostPolicy allows (no
+// loopback, link-local or metadata addresses unless the operator allows them).
 import { createReadStream, createWriteStream } from 'fs';
 import { mkdir, rename, rm, stat } from 'fs/promises';
 import * as path from 'path';
@@ -9,6 +11,7 @@ import { pipeline } from 'stream/promises';
 import type { ListingEntry } from '../../../src/red/types';
 import { isSafeSegment } from '../util/fs-safety';
 import { httpRequest, HttpTransportError, type HttpAuth } from './http-client';
+import { HostPolicy, HostRefusedError } from './host-policy';
 import {
   ConnectorError,
   type ConnectorContext,
@@ -84,12 +87,12 @@ function statusHint(status: number, owner: string): string {
 }
 
 /** GETs (or access.method) `url` into `dest` (through dest.part). Returns the byte count. */
-async function fetchToFile(url: string, dest: string, access: HttpAccess, ctx: ConnectorContext, where: string, owner = where): Promise<number> {
+async function fetchToFile(url: string, dest: string, access: HttpAccess, ctx: ConnectorContext, policy: HostPolicy, where: string, owner = where): Promise<number> {
   const method = access.method ?? 'GET';
   const shown = ctx.masker.mask(redactUrl(url));
   let res;
   try {
-    res = await httpRequest({ url, method, auth: access.auth, insecure: access.disableSSLVerification, signal: ctx.signal });
+    res = await httpRequest({ url, method, auth: access.auth, insecure: access.disableSSLVerification, signal: ctx.signal, policy });
   } catch (err) {
     throw transportError(err, `${where}: ${method} ${shown}`, owner, ctx);
   }
@@ -119,6 +122,7 @@ async function fetchToFile(url: string, dest: string, access: HttpAccess, ctx: C
 function transportError(err: unknown, prefix: string, owner: string, ctx: ConnectorContext): Error {
   if (ctx.signal?.aborted) return new ConnectorError(`${owner}: cancelled`);
   if (err instanceof ConnectorError) return err;
+  if (err instanceof HostRefusedError) return new ConnectorError(ctx.masker.mask(`${prefix}: ${err.message}`));
   const msg = err instanceof HttpTransportError || err instanceof Error ? err.message : String(err);
   const hint = err instanceof HttpTransportError && (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN')
     ? `; check that the server runs and the host and port in connector.access.url of ${owner}`
@@ -137,7 +141,16 @@ export function redactUrl(url: string): string {
   }
 }
 
-async function fetchListing(base: string, listing: ListingEntry[], dir: string, relParts: string[], access: HttpAccess, ctx: ConnectorContext, where: string): Promise<void> {
+async function fetchListing(
+  base: string,
+  listing: ListingEntry[],
+  dir: string,
+  relParts: string[],
+  access: HttpAccess,
+  ctx: ConnectorContext,
+  policy: HostPolicy,
+  where: string
+): Promise<void> {
   for (const entry of listing) {
     if (!entry || !isSafeSegment(entry.basename)) {
       throw new ConnectorError(`${where}: listing entry ${JSON.stringify(entry?.basename)} at ${relParts.join('/') || '(top)'} is not a plain file or folder name (no '/', '.', '..')`);
@@ -146,16 +159,21 @@ async function fetchListing(base: string, listing: ListingEntry[], dir: string, 
     const target = path.join(dir, entry.basename);
     if (entry.class === 'Directory') {
       await mkdir(target, { recursive: true });
-      if (entry.listing) await fetchListing(base, entry.listing, target, parts, access, ctx, where);
+      if (entry.listing) await fetchListing(base, entry.listing, target, parts, access, ctx, policy, where);
     } else if (entry.class === 'File') {
-      await fetchToFile(joinUrl(base, parts), target, access, ctx, `${where} (${parts.join('/')})`, where);
+      await fetchToFile(joinUrl(base, parts), target, access, ctx, policy, `${where} (${parts.join('/')})`, where);
     } else {
       throw new ConnectorError(`${where}: listing entry ${parts.join('/')} has class ${String((entry as { class?: unknown }).class)}; use File or Directory`);
     }
   }
 }
 
-export const httpInputConnector: InputConnector = {
+/** red-connector-http (input and output) reaching only the hosts `policy` allows. */
+export function createHttpConnectors(policy: HostPolicy = new HostPolicy()): { input: InputConnector; output: OutputConnector } {
+  return { input: httpInput(policy), output: httpOutput(policy) };
+}
+
+const httpInput = (policy: HostPolicy): InputConnector => ({
   command: HTTP_CONNECTOR,
   classes: ['File', 'Directory'],
   async stage(req: InputStageRequest, ctx: ConnectorContext): Promise<StagedInput> {
@@ -163,7 +181,7 @@ export const httpInputConnector: InputConnector = {
     const access = parseHttpAccess(req.value.connector.access, where);
     if (access.method && access.method !== 'GET') ctx.onInfo?.(`${where}: fetching with ${access.method} as access.method says`);
     if (req.value.class === 'File') {
-      await fetchToFile(access.url, req.dest, access, ctx, where);
+      await fetchToFile(access.url, req.dest, access, ctx, policy, where);
       return { hostPath: req.dest, copied: true };
     }
     if (!req.value.listing) {
@@ -173,12 +191,12 @@ export const httpInputConnector: InputConnector = {
       );
     }
     await mkdir(req.dest, { recursive: true });
-    await fetchListing(access.url, req.value.listing, req.dest, [], access, ctx, where);
+    await fetchListing(access.url, req.value.listing, req.dest, [], access, ctx, policy, where);
     return { hostPath: req.dest, copied: true, listing: req.value.listing };
   }
-};
+});
 
-export const httpOutputConnector: OutputConnector = {
+const httpOutput = (policy: HostPolicy): OutputConnector => ({
   command: HTTP_CONNECTOR,
   classes: ['File'],
   async send(req: OutputSendRequest, ctx: ConnectorContext): Promise<{ target: string }> {
@@ -199,6 +217,7 @@ export const httpOutputConnector: OutputConnector = {
         auth: access.auth,
         insecure: access.disableSSLVerification,
         signal: ctx.signal,
+        policy,
         headers: { 'content-type': 'application/octet-stream' },
         body: { open: () => createReadStream(req.hostPath), length }
       });
@@ -212,4 +231,7 @@ export const httpOutputConnector: OutputConnector = {
     }
     return { target: shown };
   }
-};
+});
+
+/** With the default policy: loopback, link-local and metadata addresses refused, nothing allowed extra. */
+export const { input: httpInputConnector, output: httpOutputConnector } = createHttpConnectors();

@@ -1,6 +1,7 @@
 // Which connector commands an engine understands. Engines look connectors up
 // here; a later issue registers SFTP/SSH/FUSE ones.
-import { httpInputConnector, httpOutputConnector } from './http';
+import { createHttpConnectors } from './http';
+import type { HostPolicy } from './host-policy';
 import { localInputConnector } from './local';
 import { ConnectorError, type InputConnector, type OutputConnector } from './types';
 
@@ -42,7 +43,8 @@ export class ConnectorRegistry {
   }
 }
 
-/** The built-in connectors: red-connector-http (in and out) and redlab-connector-local (in). */
-export function defaultConnectors(): ConnectorRegistry {
-  return new ConnectorRegistry().registerInput(httpInputConnector).registerInput(localInputConnector).registerOutput(httpOutputConnector);
+/** The built-in connectors: red-connector-http (in and out, reaching what `hostPolicy` allows) and redlab-connector-local (in). */
+export function defaultConnectors(opts: { hostPolicy?: HostPolicy } = {}): ConnectorRegistry {
+  const http = createHttpConnectors(opts.hostPolicy);
+  return new ConnectorRegistry().registerInput(http.input).registerInput(localInputConnector).registerOutput(http.output);
 }

@@ -3,6 +3,8 @@
 import { createHash, randomBytes } from 'crypto';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import { defaultConnectors, type ConnectorRegistry } from '../../src/connectors/registry';
+import { HostPolicy } from '../../src/connectors/host-policy';
 
 export interface TestServerOptions {
   files?: Record<string, string | Buffer>;
@@ -124,4 +126,13 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as AddressInfo).port;
   await new Promise(r => s.close(r));
   return port;
+}
+
+/**
+ * Connectors that may reach the test servers on 127.0.0.1: loopback is refused by
+ * default (connectors run on the host), so tests opt in as an operator would
+ * (--allow-connector-host 127.0.0.1).
+ */
+export function loopbackConnectors(): ConnectorRegistry {
+  return defaultConnectors({ hostPolicy: new HostPolicy({ allow: ['127.0.0.1'] }) });
 }

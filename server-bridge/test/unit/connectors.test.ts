@@ -5,10 +5,14 @@ import * as path from 'path';
 import { SecretMasker } from '../../../src/red/mask';
 import type { FileOrDirectory } from '../../../src/red/types';
 import { defaultConnectors } from '../../src/connectors/registry';
-import { httpInputConnector, httpOutputConnector, joinUrl, parseHttpAccess } from '../../src/connectors/http';
+import { joinUrl, parseHttpAccess } from '../../src/connectors/http';
 import { ConnectorError, type ConnectorContext } from '../../src/connectors/types';
 import { stageInputs, listInputItems } from '../../src/engine/staging';
-import { freePort, startTestServer, type TestServer } from '../helpers/http-server';
+import { freePort, loopbackConnectors, startTestServer, type TestServer } from '../helpers/http-server';
+
+// The test servers listen on 127.0.0.1: allowed explicitly, as an operator would.
+const httpInputConnector = loopbackConnectors().input('red-connector-http', 'test', 'File');
+const httpOutputConnector = loopbackConnectors().output('red-connector-http', 'test', 'File');
 
 const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -186,7 +190,7 @@ describe('connector registry and staging checks', () => {
 
   it('verifies sha1 checksum and size, naming the input', async () => {
     server = await startTestServer({ files: { '/t.txt': TEXT } });
-    const registry = defaultConnectors();
+    const registry = loopbackConnectors();
     const stageWith = (extra: Partial<FileOrDirectory>, dir: string) =>
       stageInputs({ items: listInputItems(cli(), { file: fileValue({ url: `${server.url}/t.txt` }, extra) }), inputsDir: path.join(tmp, dir), registry, ctx });
     const ok = await stageWith({ checksum: `sha1$${sha1(TEXT)}`, size: TEXT.length }, 'ok');
@@ -213,7 +217,7 @@ describe('connector registry and staging checks', () => {
       ['file[0]', '/cc/inputs/file/0/a.txt'],
       ['file[1]', '/data/b.txt']
     ]);
-    const staged = await stageInputs({ items, inputsDir: path.join(tmp, 'in'), registry: defaultConnectors(), ctx });
+    const staged = await stageInputs({ items, inputsDir: path.join(tmp, 'in'), registry: loopbackConnectors(), ctx });
     expect((staged.records.file as { path: string }[]).map(r => r.path)).toEqual([path.join(tmp, 'in', 'file', '0', 'a.txt'), path.join(tmp, 'in', 'file', '1', 'b.txt')]);
   });
 });
