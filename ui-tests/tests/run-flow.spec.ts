@@ -105,7 +105,8 @@ async function runCell(page: IJupyterLabPageFixture): Promise<Locator> {
 
 /** The progress lines the demo prints ("step 50/400: position +1.234"), in order. */
 async function stepLines(cell: Locator): Promise<string[]> {
-  const text = await cell.locator('.jp-OutputArea').first().innerText().catch(() => '');
+  // The run record's log (a Markdown cell's rendering, src/streaming/render.ts).
+  const text = await cell.locator('pre.jp-RedLab-log').first().innerText().catch(() => '');
   return text.split('\n').map(l => l.trim()).filter(l => /^step \d+\/\d+: position /.test(l));
 }
 
