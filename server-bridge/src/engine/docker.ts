@@ -404,7 +404,6 @@ export class DockerEngine implements Engine {
     try {
       if (limit !== undefined && !(Number.isFinite(limit) && limit > 0)) throw new Error(`wallClockLimitMs must be a positive number of milliseconds, not ${limit}`);
       checkRunId(runId);
-      await ensureWorkRoot(this.workRoot);
       const batches = toBatches(red);
       const isBatchRed = 'batches' in red;
       plans = batches.map((batch, index) => this.planBatch(req, batch, index, batches.length, isBatchRed, runId));
@@ -442,6 +441,12 @@ export class DockerEngine implements Engine {
       return failAll('failed', errorMessage(err));
     }
     if (stopper.reason) return failAll(...stopper.stopped('cancelled before the run started'));
+    // Made (0700) and checked for a run that goes ahead, before any pull or container.
+    try {
+      await ensureWorkRoot(this.workRoot);
+    } catch (err) {
+      return failAll('failed', errorMessage(err));
+    }
     const url = red.container.settings.image.url;
     emit({ type: 'phase', phase: 'pull', status: 'start', detail: url });
     const tPull = Date.now();
