@@ -149,7 +149,14 @@ export async function matchGlob(root: string | SafeDir, spec: OutputSpec): Promi
   const re = globToRegExp(spec.pattern);
   const found: Match[] = [];
   const wantFile = spec.kind !== 'Directory';
-  async function walk(dir: SafeDir, rel: string, depth: number): Promise<void> {
+  const outside = (err: unknown) =>
+    err instanceof LinkOutside ? new OutputError(`output ${spec.key}: ${err.message}; outputs must be files written under /cc/outputs`) : err;
+  // A linked folder is walked into (as Python's glob does) where a segment of the
+  // pattern names it, resolved inside the outputs folder; with ** only real folders.
+  const segRes = segs.map(seg => (seg === '**' ? undefined : globToRegExp(seg)));
+  const descendsInto = (name: string, depth: number) => !segs.includes('**') && !!segRes[depth]?.test(name);
+  // `rel`: the path as the glob sees it; `real`: where that is, no link in it.
+  async function walk(dir: SafeDir, rel: string, real: string, depth: number): Promise<void> {
     let entries;
     try {
       entries = await dir.entries();
@@ -158,27 +165,27 @@ export async function matchGlob(root: string | SafeDir, spec: OutputSpec): Promi
     }
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
-      // Linked folders are not walked into (as a match they are resolved below).
+      const realR = real ? `${real}/${e.name}` : e.name;
       if (depth < maxDepth && e.isDirectory()) {
-        await withDir(dir.openDir(e.name), sub => walk(sub, r, depth + 1)).catch(err => {
+        await withDir(dir.openDir(e.name), sub => walk(sub, r, realR, depth + 1)).catch(err => {
           if (!(err instanceof UnsafePathError)) throw err;
         });
+      } else if (depth < maxDepth && e.isSymbolicLink() && descendsInto(e.name, depth)) {
+        const into = await resolveInTree(top, realR).catch(err => Promise.reject(outside(err)));
+        if (into?.stat.isDirectory()) await withDir(top.openDir(into.rel), sub => walk(sub, r, into.rel, depth + 1));
       }
       if (!re.test(r)) continue;
       let target: { rel: string; stat: Stats } | undefined;
       try {
-        target = e.isSymbolicLink() ? await resolveInTree(top, r) : { rel: r, stat: await dir.lstat(e.name) };
+        target = e.isSymbolicLink() ? await resolveInTree(top, realR) : { rel: realR, stat: await dir.lstat(e.name) };
       } catch (err) {
-        if (err instanceof LinkOutside) {
-          throw new OutputError(`output ${spec.key}: ${err.message}; outputs must be files written under /cc/outputs`);
-        }
-        throw err;
+        throw outside(err);
       }
       if (!target) continue; // a dangling link: nothing there, as glob + isfile() would say
       if (wantFile ? target.stat.isFile() : target.stat.isDirectory()) found.push({ rel: r, target: target.rel });
     }
   }
-  await walk(root, '', 0);
+  await walk(root, '', '', 0);
   return found.sort((a, b) => (a.rel < b.rel ? -1 : 1));
 }
 
