@@ -54,3 +54,18 @@ describe('redlab run: the work folder', () => {
     expect(fs.readdirSync(theirs)).toEqual([]);
   });
 });
+
+describe('redlab bridge: the data folder', () => {
+  it('refuses one others may write before it opens the store or listens, naming it and the fix', () => {
+    const shared = path.join(tmp, 'data');
+    fs.mkdirSync(shared);
+    fs.chmodSync(shared, 0o777);
+    const r = redlab(['bridge', '--data-dir', shared, '--port', '0', '--token', 'a-token-of-sixteen-chars']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(
+      `the data folder ${shared} is not private: ${shared} is writable by others (mode 777; chmod 700 ${shared} if it is yours), so another account could swap what RED Lab reads and writes there; ` +
+        'choose a folder only you can write (redlab bridge --data-dir DIR or REDLAB_DATA_DIR), or remove this one'
+    );
+    expect(fs.readdirSync(shared)).toEqual([]);
+  });
+});
