@@ -1,0 +1,149 @@
+// A hostile container against the host, on a real Docker engine: it replaces the
+// folder cli.stdout names (sub/pwn.txt) with a link to a host folder, or the file
+// itself with a link to a host file. Neither a live run nor a run taken up again
+// after its "bridge" was SIGKILLed may write into, or read from, that host folder;
+// the run fails naming the link, and removing the work folder leaves the host alone.
+import { spawn } from 'child_process';
+import { randomUUID } from 'crypto';
+import { readFile, readdir, writeFile } from 'fs/promises';
+import * as path from 'path';
+import * as readline from 'readline';
+import { SecretMasker } from '../../../src/red/mask';
+import { loadRed } from '../../../src/red/validate';
+import { createDockerClient } from '../../src/engine/docker-client';
+import { DockerEngine } from '../../src/engine/docker';
+import { BUSYBOX, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
+
+const docker = createDockerClient();
+const TEST_LABEL = 'org.redlab.test';
+const testId = randomUUID();
+const labels = { [TEST_LABEL]: testId };
+const CHILD = path.join(__dirname, '../helpers/engine-child.js');
+
+let dir: string;
+let workRoot: string;
+let outdir: string;
+let host: string;
+beforeEach(async () => {
+  dir = await tempDir('redlab-it-hostile-');
+  workRoot = path.join(dir, 'work');
+  outdir = path.join(dir, 'outputs');
+  host = await tempDir('redlab-host-');
+  await writeFile(path.join(host, 'keep.txt'), 'host file');
+});
+afterAll(async () => {
+  await removeContainersWithLabel(docker, TEST_LABEL, testId);
+  await removeTempDirs();
+});
+
+/** Its stdout goes to sub/pwn.txt (output `out`); `script` runs in /cc/outputs. */
+const captureRed = (script: string) => `redVersion: "9"
+cli:
+  cwlVersion: v1.0
+  class: CommandLineTool
+  baseCommand: [sh, -c]
+  inputs:
+    script: {type: string, inputBinding: {position: 0}}
+  outputs:
+    out: {type: stdout}
+  stdout: sub/pwn.txt
+inputs:
+  script: '${script}'
+container:
+  engine: docker
+  settings:
+    image: {url: "${BUSYBOX}"}
+    ram: 256
+`;
+
+const hostUntouched = async (files: Record<string, string> = { 'keep.txt': 'host file' }) => {
+  expect((await readdir(host)).sort()).toEqual(Object.keys(files).sort());
+  for (const [name, text] of Object.entries(files)) expect(await readFile(path.join(host, name), 'utf8')).toBe(text);
+};
+
+const swapFolder = () => `rm -rf sub && ln -s ${host} sub`;
+const swapFile = () => `ln -sf ${host}/keep.txt sub/pwn.txt`;
+const folderMessage = (streams: string) =>
+  `cli.stdout: the command's stdout could not be written to sub/pwn.txt in the outputs folder: sub is a symbolic link (to ${host}); ` +
+  `the bridge does not follow links in the outputs folder (it is kept in ${path.join(streams, 'stdout')})`;
+
+/** Runs the RED in a child process (the "bridge") and SIGKILLs it once the container printed `armed`; returns the container. */
+function crashWhenArmed(red: string, runId: string): Promise<{ containerId: string; bytes: { stdout: number; stderr: number } }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, JSON.stringify({ red, dir, outdir, workRoot, runId, labels })], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let containerId = '';
+    const bytes = { stdout: 0, stderr: 0 };
+    let killed = false;
+    readline.createInterface({ input: child.stdout }).on('line', line => {
+      if (killed) return;
+      const e = JSON.parse(line) as { type: string; containerId?: string; stream?: 'stdout' | 'stderr'; data?: string };
+      if (e.type === 'x-result' || e.type === 'x-error') return reject(new Error(`the child finished before it was killed: ${line}`));
+      if (e.type === 'container') containerId = e.containerId!;
+      if (e.type === 'log') bytes[e.stream!] += Buffer.byteLength(e.data!);
+      if (e.type === 'log' && e.data!.includes('armed')) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve({ containerId, bytes }) : reject(new Error(`the child exited with ${code}`))));
+  });
+}
+
+describe('capture files in a folder the container swapped for a link', () => {
+  it('live: the run fails naming the link, nothing is written to the host folder, and removing the work folder leaves it alone', async () => {
+    const runId = `it-${randomUUID()}`;
+    const engine = new DockerEngine({ workRoot });
+    const res = await engine.run(request(captureRed(`${swapFolder()} && echo owned`), dir, { labels, runId }), {});
+    expect(res.state).toBe('failed');
+    expect(res.exitCode).toBe(0);
+    const streams = path.join(engine.batchWorkDir(runId, 0).dir, 'streams');
+    expect(res.error).toBe(folderMessage(streams));
+    expect(res.outputs!.out).toBeNull();
+    // The stdout is kept where the message says.
+    expect(await readFile(path.join(streams, 'stdout'), 'utf8')).toBe('owned\n');
+    await hostUntouched();
+    await engine.removeWorkDir(runId);
+    await expect(readdir(engine.batchWorkDir(runId, 0).dir)).rejects.toThrow();
+    await hostUntouched();
+  });
+
+  it('live: a link planted at the file itself is replaced, not written through; the run succeeds with its stdout', async () => {
+    const res = await new DockerEngine({ workRoot }).run(request(captureRed(`${swapFile()} && echo hello`), dir, { labels }), {});
+    expect(res.error).toBeUndefined();
+    expect(res.state).toBe('succeeded');
+    expect(await readFile(path.join(outdir, 'pwn.txt'), 'utf8')).toBe('hello\n');
+    expect(res.outputs!.out).toMatchObject({ path: path.join(outdir, 'pwn.txt'), size: 6 });
+    await hostUntouched();
+  });
+
+  it('after a SIGKILL: the run taken up again fails naming the link, and nothing reaches the host folder', async () => {
+    const red = captureRed(`${swapFolder()} && echo armed && sleep 2 && echo after`);
+    const runId = `it-${randomUUID()}`;
+    const crash = await crashWhenArmed(red, runId);
+    const engine = new DockerEngine({ workRoot });
+    const res = await engine.resumeBatch({ runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes }, {});
+    expect(res.state).toBe('failed');
+    expect(res.exitCode).toBe(0);
+    const streams = path.join(engine.batchWorkDir(runId, 0).dir, 'streams');
+    expect(res.error).toBe(folderMessage(streams));
+    // Rebuilt whole from Docker's log, in the private folder.
+    expect(await readFile(path.join(streams, 'stdout'), 'utf8')).toBe('armed\nafter\n');
+    await hostUntouched();
+    await engine.removeWorkDir(runId);
+    await hostUntouched();
+  }, 60_000);
+
+  it('after a SIGKILL: a link planted at the file itself is replaced, not written through', async () => {
+    const red = captureRed(`${swapFile()} && echo armed && sleep 2 && echo after`);
+    const runId = `it-${randomUUID()}`;
+    const crash = await crashWhenArmed(red, runId);
+    const res = await new DockerEngine({ workRoot }).resumeBatch(
+      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes },
+      {}
+    );
+    expect(res.error).toBeUndefined();
+    expect(res.state).toBe('succeeded');
+    expect(await readFile(path.join(outdir, 'pwn.txt'), 'utf8')).toBe('armed\nafter\n');
+    await hostUntouched();
+  }, 60_000);
+});
