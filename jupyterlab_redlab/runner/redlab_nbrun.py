@@ -5,19 +5,33 @@ RED Lab copies this file next to a notebook and runs it in the experiment's
 container (any image with python3 >= 3.8; nothing else is needed):
 
     python3 redlab_nbrun.py NOTEBOOK [--PARAM VALUE ...] [--FLAG] [--input-NAME PATH ...]
-                            [--redlab-booleans A,B] [--output FILE]
+                            [--redlab-types NAME=TYPE,...] [--redlab-collect DIR
+                            [--redlab-collect-skip GLOB,...]] [--output FILE]
 
 - NOTEBOOK is an nbformat 4 notebook with a Python kernel.
 - `--PARAM VALUE` (or `--PARAM=VALUE`) sets a value of the cell tagged
-  `parameters`, converted to the type of that parameter's default there:
-  int, float, str, bool (True/False/true/false), or a list of those given as
-  one word with the items separated by commas (`--xs 1,2,3`). A boolean is
-  set true by its bare flag (`--verbose`), or by `--verbose=False` / `--verbose true`.
+  `parameters`, converted to the parameter's type. RED Lab's panel gives every
+  type with `--redlab-types NAME=TYPE,...` (TYPE: int, float, string, boolean,
+  a list of one of them as `float[]`, given as one word with the items separated
+  by commas (`--xs 1,2,3`), optional as `int?`, or json: a JSON value); without
+  it the runner reads the types from the cell by the same rules as the panel
+  (src/notebook/parameters.ts): the literal's type, an annotation `float` making
+  an int a float, `list[float]` / `Optional[int]` / `int | None` honoured, None,
+  dicts and mixed lists as JSON. A declared parameter whose option is absent is
+  False (boolean), [] (list) or None (optional): CWL writes nothing for those.
+  A boolean is set true by its bare flag (`--verbose`), or by `--verbose=False`.
   A parameter the cell does not define is injected anyway (as papermill does),
   its value read as int, float, True/False/None or else a string.
-- `--redlab-booleans A,B` names the boolean parameters this command line sets:
-  those among them without their flag are False (CWL renders a false boolean
-  as nothing at all, so an absent flag must mean False for them).
+  A syntax error in the parameters cell stops the run before it starts (exit 2),
+  naming the code cell and the line.
+- `--redlab-booleans A,B` (older RED files) names the boolean parameters this
+  command line sets: those among them without their flag are False.
+- `--redlab-collect DIR` gathers the files the notebook wrote in the working
+  directory (new or changed, hidden names and __pycache__ left out) into DIR by
+  hard links, after the run (also a failed one), except those that the globs of
+  `--redlab-collect-skip GLOB,...` match (collected as outputs of their own, or
+  left out on purpose).
+- `--redlab-describe` prints the parameters as the runner reads them (JSON) and exits.
 - `--input-NAME PATH` exposes an input file or folder to the notebook as the
   environment variable REDLAB_INPUT_<NAME> (upper case, other characters than
   letters and digits as `_`).
@@ -27,7 +41,9 @@ container (any image with python3 >= 3.8; nothing else is needed):
   RED experiment).
 
 The values are injected as a new code cell tagged `injected-parameters` right
-after the `parameters` cell (at the top when there is none). The code cells then
+after the `parameters` cell (at the top when there is none; no such cell when no
+values are given). Messages name cells as the notebook shows them: "code cell 3
+(In [3])" is the third code cell, markdown and the injected cell not counted. The code cells then
 run in order in one namespace; their stdout/stderr are recorded as stream outputs
 and echoed live, the value of a final expression becomes an execute_result,
 `display(...)` (also via an IPython.display stand-in when IPython is not installed)
@@ -48,11 +64,13 @@ import ast
 import base64
 import builtins
 import datetime
+import fnmatch
 import io
 import json
 import linecache
 import os
 import re
+import shutil
 import signal
 import sys
 import time
@@ -139,46 +157,162 @@ def load_notebook(path):
 # parameters
 
 
-_NO_DEFAULT = object()
 _BOOL_WORDS = {"true": True, "false": False}
+_MAGIC_SOURCE_LINE = re.compile(r"^\s*(%%?|!)")
+_SCALARS = {"int": int, "float": float, "string": str, "boolean": bool}
+_ANNOTATION_TYPES = {"int": "int", "float": "float", "str": "string", "bool": "boolean"}
+_ANY_ANNOTATION = re.compile(r"^(?:typing\.)?(?:Any|dict|Dict|object)(?:\[.*\])?$")
+_OPTIONAL_ANNOTATIONS = [
+    re.compile(r"^(?:typing\.)?Optional\[(.+)\]$"),
+    re.compile(r"^(?:typing\.)?Union\[(.+),None\]$"),
+    re.compile(r"^(?:typing\.)?Union\[None,(.+)\]$"),
+    re.compile(r"^(.+)\|None$"),
+    re.compile(r"^None\|(.+)$"),
+]
+_LIST_ANNOTATION = re.compile(r"^(?:list|List|typing\.List)\[(\w+)\]$")
 
 
-def read_parameters(source):
-    """name -> default (a Python value, or _NO_DEFAULT when it is not a literal) of a parameters cell."""
+class ParametersSyntaxError(UsageError):
+    pass
+
+
+class Parameter(object):
+    """A value of the parameters cell: its type as RED Lab's panel gives it (src/notebook/parameters.ts)."""
+
+    def __init__(self, name, type_, default):
+        self.name = name
+        self.type = type_  # int, float, string, boolean, X[], X?, or json; None: not a literal RED Lab passes
+        self.default = default
+
+
+def syntax_message(code_cell, line, reason):
+    """Word for word as parametersSyntaxMessage() in src/notebook/parameters.ts."""
+    return "the parameters cell (code cell %d) has a syntax error on line %d: %s; fix it in the notebook" % (code_cell, line, reason)
+
+
+def literal_kind(value):
+    """The kind of a literal as the panel's parser sees it; None for what it does not take (tuples, sets, bytes, ...)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "int" if abs(value) <= 2 ** 53 - 1 else None
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list" if all(literal_kind(v) for v in value) else None
+    if isinstance(value, dict):
+        return "dict" if all(isinstance(k, str) and literal_kind(v) for k, v in value.items()) else None
+    return None
+
+
+def value_type(value):
+    """The type of a literal without annotation (valueType in parameters.ts)."""
+    kind = literal_kind(value)
+    if kind in _SCALARS:
+        return kind
+    if kind == "list":
+        kinds = set(literal_kind(v) for v in value)
+        if kinds == set(["int", "float"]):
+            kinds = set(["float"])
+        if len(kinds) == 1 and list(kinds)[0] in _SCALARS:
+            return list(kinds)[0] + "[]"
+    return "json"
+
+
+def annotation_type(text):
+    """(item, is_list, optional), "json", or None for an annotation (annotationType in parameters.ts)."""
+    a = re.sub(r"\s+", "", text)
+    optional = False
+    for pattern in _OPTIONAL_ANNOTATIONS:
+        m = pattern.match(a)
+        if m:
+            a, optional = m.group(1), True
+            break
+    if _ANY_ANNOTATION.match(a):
+        return "json"
+    if a in _ANNOTATION_TYPES:
+        return (_ANNOTATION_TYPES[a], False, optional)
+    m = _LIST_ANNOTATION.match(a)
+    if m and m.group(1) in _ANNOTATION_TYPES:
+        return (_ANNOTATION_TYPES[m.group(1)], True, optional)
+    if m and _ANY_ANNOTATION.match(m.group(1)):
+        return "json"
+    return None
+
+
+def _as_item(value, item):
+    kind = literal_kind(value)
+    if kind == item:
+        return value
+    if item == "float" and kind == "int":
+        return float(value)
+    return _NOT_ITEM
+
+
+_NOT_ITEM = object()
+
+
+def parameter_type(value, annotation):
+    """(type, default) of a parameter from its literal value and annotation text (parameterType in parameters.ts)."""
+    want = annotation_type(annotation) if annotation is not None else None
+    if want is None:
+        return value_type(value), value
+    if want == "json":
+        return "json", value
+    item, is_list, optional = want
+    if (item == "boolean" or is_list) and (optional or value is None):
+        return "json", value  # absent is False or [] for these; None needs JSON
+    type_ = item + ("[]" if is_list else "")
+    if value is None:
+        return type_ + "?", None
+    suffix = "?" if optional else ""
+    if is_list and isinstance(value, list):
+        items = [_as_item(v, item) for v in value]
+        if all(v is not _NOT_ITEM for v in items):
+            return type_ + suffix, items
+    elif not is_list:
+        v = _as_item(value, item)
+        if v is not _NOT_ITEM:
+            return type_ + suffix, v
+    return value_type(value), value
+
+
+def blank_magics(source):
+    """IPython magic and shell lines become blank (line numbers kept): they are no parameters."""
+    return "\n".join("" if _MAGIC_SOURCE_LINE.match(line) else line for line in source.split("\n"))
+
+
+def read_parameters(source, code_cell=1):
+    """name -> Parameter of a parameters cell; raises ParametersSyntaxError when it is not valid Python."""
     params = {}
+    text = blank_magics(source.replace("\r\n", "\n").replace("\r", "\n"))
     try:
-        tree = ast.parse(strip_ignorable_magics(source))
-    except SyntaxError:
-        return params
+        tree = ast.parse(text)
+    except SyntaxError as e:
+        raise ParametersSyntaxError(syntax_message(code_cell, e.lineno or 1, e.msg))
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             name, value, annotation = node.targets[0].id, node.value, None
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            name, value, annotation = node.target.id, node.value, node.annotation
+            name, value, annotation = node.target.id, node.value, ast.get_source_segment(text, node.annotation)
         else:
             continue
+        params.pop(name, None)  # the last assignment wins, in the order of the cell
         try:
             default = ast.literal_eval(value)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            default = _NO_DEFAULT
-        if (
-            isinstance(annotation, ast.Name)
-            and annotation.id == "float"
-            and isinstance(default, int)
-            and not isinstance(default, bool)
-        ):
-            default = float(default)
-        params[name] = default
+            params[name] = Parameter(name, None, None)
+            continue
+        if literal_kind(default) is None:
+            params[name] = Parameter(name, None, default)
+            continue
+        type_, default = parameter_type(default, annotation)
+        params[name] = Parameter(name, type_, default)
     return params
-
-
-def type_name(default):
-    if isinstance(default, bool):
-        return "bool"
-    if isinstance(default, (list, tuple)):
-        inner = type_name(default[0]) if default else "value"
-        return "list of %s" % inner
-    return type(default).__name__
 
 
 def parse_bool(text):
@@ -205,41 +339,82 @@ def guess_value(text):
     return text
 
 
-def convert_value(name, text, default):
-    """Converts one command-line word to the type of the parameter's default."""
+def _convert_item(item, text):
+    if item == "boolean":
+        return parse_bool(text)
+    if item == "int":
+        try:
+            return int(text)
+        except ValueError:
+            f = float(text)
+            if f.is_integer():
+                return int(f)
+            raise ValueError("not a whole number")
+    if item == "float":
+        return float(text)
+    if item == "string":
+        return text
+    raise ValueError("unknown type %s" % item)
+
+
+_TYPE_WORDS = {"int": "int", "float": "float", "string": "str", "boolean": "bool", "json": "JSON value"}
+
+
+def describe_type(type_):
+    t = type_.rstrip("?")
+    if t.endswith("[]"):
+        return "list of %s" % _TYPE_WORDS.get(t[:-2], t[:-2])
+    return _TYPE_WORDS.get(t, t)
+
+
+def convert_typed(name, text, type_):
+    """One command-line word as a value of a parameter type (int, float, string, boolean, X[], X?, json)."""
+    t = type_[:-1] if type_.endswith("?") else type_
     try:
-        if isinstance(default, bool):
-            return parse_bool(text)
-        if isinstance(default, int):
-            try:
-                return int(text)
-            except ValueError:
-                f = float(text)
-                if f.is_integer():
-                    return int(f)
-                raise ValueError("not a whole number")
-        if isinstance(default, float):
-            return float(text)
-        if isinstance(default, str):
-            return text
-        if isinstance(default, (list, tuple)):
-            items = [] if text == "" else text.split(",")
+        if t == "json":
+            return json.loads(text)
+        if t.endswith("[]"):
+            item = t[:-2]
             values = []
-            for item in items:
-                if not default or isinstance(default[0], (list, tuple, dict)) or default[0] is None:
-                    values.append(guess_value(item))
-                    continue
+            for word in ([] if text == "" else text.split(",")):
                 try:
-                    values.append(convert_value(name, item, default[0]))
-                except UsageError:
-                    raise ValueError("item %r is not a valid %s; give the items separated by commas" % (item, type_name(default[0])))
-            return tuple(values) if isinstance(default, tuple) else values
+                    values.append(_convert_item(item, word))
+                except ValueError:
+                    raise ValueError("item %r is not a valid %s; give the items separated by commas" % (word, describe_type(item)))
+            return values
+        return _convert_item(t, text)
     except ValueError as e:
-        raise UsageError(
-            "--%s: %r is not a valid %s (the default in the parameters cell is %r): %s"
-            % (name, text, type_name(default), default, e)
-        )
-    return guess_value(text)
+        raise UsageError("--%s: %r is not a valid %s: %s" % (name, text, describe_type(type_), e))
+
+
+def parse_types(text):
+    """`a=int,b=float[],c=json` -> {name: type}: the types the panel gave (--redlab-types)."""
+    types_ = {}
+    for part in [p for p in text.split(",") if p]:
+        name, eq, type_ = part.partition("=")
+        base = type_.rstrip("?")
+        base = base[:-2] if base.endswith("[]") else base
+        if not eq or not name.isidentifier() or (base not in _SCALARS and type_ != "json"):
+            raise UsageError(
+                "--redlab-types: %r is not NAME=TYPE (TYPE: int, float, string, boolean, a list of them as int[], "
+                "optional as int?, or json)" % part
+            )
+        types_[name] = type_
+    return types_
+
+
+def absent_value(type_):
+    """The value of a declared parameter whose option is absent: CWL writes nothing for false, [] and null."""
+    if type_.endswith("?"):
+        return None
+    if type_ == "boolean":
+        return False
+    if type_.endswith("[]"):
+        return []
+    return _ABSENT
+
+
+_ABSENT = object()
 
 
 class Options(object):
@@ -249,16 +424,20 @@ class Options(object):
         self.values = {}
         self.inputs = {}
         self.unknown = []
+        self.collect = None
+        self.collect_skip = []
+        self.describe = False
 
 
 USAGE = (
     "usage: python3 redlab_nbrun.py NOTEBOOK [--PARAM VALUE ...] [--FLAG] [--input-NAME PATH ...] "
-    "[--redlab-booleans A,B] [--output FILE]"
+    "[--redlab-types NAME=TYPE,...] [--redlab-booleans A,B] [--redlab-collect DIR [--redlab-collect-skip GLOB,...]] "
+    "[--output FILE] [--redlab-describe]"
 )
 
 
 def parse_args(argv, read_params):
-    """Parses argv (without the program name); read_params(notebook_path) gives the parameters cell's defaults."""
+    """Parses argv (without the program name); read_params(notebook_path) gives the parameters cell's Parameters."""
     if not argv or argv[0] in ("-h", "--help"):
         raise UsageError(USAGE)
     opts = Options()
@@ -266,6 +445,14 @@ def parse_args(argv, read_params):
     params = read_params(opts.notebook)
     rest = argv[1:]
     booleans = None
+    declared = None
+    # --redlab-types first: it decides how every other option is read.
+    for n, word in enumerate(rest):
+        if word.startswith("--redlab-types="):
+            declared = parse_types(word.partition("=")[2])
+        elif word == "--redlab-types" and n + 1 < len(rest):
+            declared = parse_types(rest[n + 1])
+    given = []
     i = 0
     while i < len(rest):
         word = rest[i]
@@ -283,28 +470,40 @@ def parse_args(argv, read_params):
             i += 1
             return rest[i - 1]
 
-        if name == "redlab-output" or (name == "output" and "output" not in params):
+        known = params.get(name)
+        type_ = declared.get(name) if declared is not None else (known.type if known is not None else None)
+        if name == "redlab-types":
+            value()
+        elif name == "redlab-describe":
+            opts.describe = True
+        elif name == "redlab-output" or (name == "output" and "output" not in params and type_ is None):
             opts.output = value()
         elif name == "redlab-booleans":
             booleans = [b for b in value().split(",") if b]
-        elif name.startswith("input-") and len(name) > len("input-"):
+        elif name == "redlab-collect":
+            opts.collect = value()
+        elif name == "redlab-collect-skip":
+            opts.collect_skip = [g for g in value().split(",") if g]
+        elif name.startswith("input-") and len(name) > len("input-") and type_ is None:
             opts.inputs[name[len("input-"):]] = value()
-        elif name in params:
-            default = params[name]
-            if isinstance(default, bool):
-                if eq:
-                    opts.values[name] = convert_value(name, inline, default)
-                elif i < len(rest) and rest[i].strip().lower() in _BOOL_WORDS:
-                    opts.values[name] = parse_bool(rest[i])
-                    i += 1
-                else:
-                    opts.values[name] = True
-            elif default is _NO_DEFAULT:
-                opts.values[name] = guess_value(value())
+        elif type_ == "boolean":
+            given.append(name)
+            if eq:
+                opts.values[name] = convert_typed(name, inline, type_)
+            elif declared is None and i < len(rest) and rest[i].strip().lower() in _BOOL_WORDS:
+                opts.values[name] = parse_bool(rest[i])
+                i += 1
             else:
-                opts.values[name] = convert_value(name, value(), default)
+                opts.values[name] = True
+        elif type_ is not None:
+            given.append(name)
+            opts.values[name] = convert_typed(name, value(), type_)
+        elif name in params:
+            given.append(name)
+            opts.values[name] = guess_value(value())
         elif name.isidentifier():
             opts.unknown.append(name)
+            given.append(name)
             if eq:
                 opts.values[name] = guess_value(inline)
             elif i < len(rest) and not rest[i].startswith("--"):
@@ -313,9 +512,16 @@ def parse_args(argv, read_params):
                 opts.values[name] = True
         else:
             raise UsageError("unknown option --%s\n%s" % (name, USAGE))
+    for name, type_ in (declared or {}).items():
+        if name in given:
+            continue
+        empty = absent_value(type_)
+        if empty is not _ABSENT:
+            opts.values[name] = empty
     for name in booleans or []:
-        if name not in opts.values and isinstance(params.get(name), bool):
+        if name not in opts.values and params.get(name) is not None and params[name].type == "boolean":
             opts.values[name] = False
+    opts.unknown = [name for name in opts.values if name not in params]
     return opts
 
 
@@ -344,8 +550,12 @@ def new_cell_id(existing):
 
 
 def inject_parameters(nb, values):
-    """Adds the `injected-parameters` cell (after the `parameters` cell, else first); returns its index."""
+    """Adds the `injected-parameters` cell (after the `parameters` cell, else first) when there are
+    values; an injected cell of an earlier run goes in any case. Returns the new cell, or None."""
     cells = [c for c in nb["cells"] if "injected-parameters" not in cell_tags(c)]
+    nb["cells"] = cells
+    if not values:
+        return None
     at = 0
     for n, cell in enumerate(cells):
         if cell.get("cell_type") == "code" and "parameters" in cell_tags(cell):
@@ -362,8 +572,72 @@ def inject_parameters(nb, values):
     if nb.get("nbformat_minor", 0) >= 5 or any("id" in c for c in cells):
         cell["id"] = new_cell_id(set(c.get("id") for c in cells))
     cells.insert(at, cell)
-    nb["cells"] = cells
-    return at
+    return cell
+
+
+# ---------------------------------------------------------------------------
+# the files the notebook writes
+
+
+def _glob_match(pattern_parts, path_parts):
+    """Python glob's rules on split paths: `*` stays within a name and skips names starting with '.' unless the pattern does; `**` spans folders."""
+    if not pattern_parts:
+        return not path_parts
+    head = pattern_parts[0]
+    if head == "**":
+        return any(_glob_match(pattern_parts[1:], path_parts[k:]) for k in range(len(path_parts) + 1))
+    if not path_parts:
+        return False
+    name = path_parts[0]
+    if name.startswith(".") and not head.startswith("."):
+        return False
+    return fnmatch.fnmatchcase(name, head) and _glob_match(pattern_parts[1:], path_parts[1:])
+
+
+def glob_covers(pattern, rel):
+    """Whether an output glob collects the file rel (itself, or a folder holding it)."""
+    parts = [p for p in pattern.strip().split("/") if p not in ("", ".")]
+    path = rel.split("/")
+    return any(_glob_match(parts, path[:k]) for k in range(1, len(path) + 1))
+
+
+def snapshot_files(root):
+    """rel path -> (size, mtime_ns, inode) of the files under root (hidden names and __pycache__ left out)."""
+    found = {}
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__" and not os.path.islink(os.path.join(directory, d))]
+        for f in files:
+            full = os.path.join(directory, f)
+            if f.startswith(".") or os.path.islink(full):
+                continue
+            try:
+                st = os.stat(full)
+            except OSError:
+                continue
+            found[os.path.relpath(full, root).replace(os.sep, "/")] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return found
+
+
+def collect_new_files(root, before, folder, skip, own):
+    """Links (or copies) the files written under root since `before` into root/folder, except those the
+    `skip` globs collect on their own and the runner's `own` files; returns their relative paths."""
+    dest_root = os.path.join(root, folder)
+    new = []
+    for rel, sig in sorted(snapshot_files(root).items()):
+        if before.get(rel) == sig or rel in own or rel == folder or rel.startswith(folder + "/"):
+            continue
+        if any(glob_covers(g, rel) for g in skip):
+            continue
+        new.append(rel)
+    for rel in new:
+        src = os.path.join(root, rel)
+        dest = os.path.join(dest_root, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        try:
+            os.link(src, dest)
+        except OSError:
+            shutil.copy2(src, dest)
+    return new
 
 
 # ---------------------------------------------------------------------------
@@ -916,7 +1190,9 @@ def execute(nb, opts, out_path):
     warnings.filterwarnings("ignore", message=".*(non-interactive|currently using agg).*")
     sys.meta_path.insert(0, ImportHooks(runner))
 
-    inject_parameters(nb, opts.values)
+    root = os.getcwd()
+    before = snapshot_files(root) if opts.collect else {}
+    injected = inject_parameters(nb, opts.values)
     started = time.time()
     meta = nb.setdefault("metadata", {})
     meta["papermill"] = {
@@ -947,7 +1223,7 @@ def execute(nb, opts, out_path):
         "running %s (%d code cells)%s"
         % (
             opts.notebook,
-            len(code_cells),
+            len(code_cells) - (1 if injected is not None else 0),
             (" with " + ", ".join("%s=%s" % (k, py_literal(v)) for k, v in opts.values.items())) if opts.values else "",
         )
     )
@@ -969,22 +1245,29 @@ def execute(nb, opts, out_path):
     sys.stdout = _Tee("stdout", runner.real_stdout, runner)
     sys.stderr = _Tee("stderr", runner.real_stderr, runner)
     last_write = time.time()
+    # Cells are named as the notebook shows them: "code cell 3" is the third code cell (markdown and
+    # the injected cell not counted), and In [n] its execution count (the injected cell gets none).
+    position = 0
     try:
-        for index, cell in enumerate(nb["cells"]):
+        for cell in nb["cells"]:
             if cell.get("cell_type") != "code":
                 continue
+            is_injected = cell is injected
+            if not is_injected:
+                position += 1
             source = cell_source(cell)
             pm = cell["metadata"]["papermill"]
             if not source.strip():
                 pm["status"] = "completed"
                 continue
-            runner.count += 1
-            cell["execution_count"] = runner.count
+            if not is_injected:
+                runner.count += 1
+                cell["execution_count"] = runner.count
             runner.outputs = cell["outputs"]
             t0 = time.time()
             pm["start_time"] = now_iso()
             pm["status"] = "running"
-            filename = "<cell %d>" % (index + 1)
+            filename = "<injected parameters>" if is_injected else "<code cell %d>" % position
             try:
                 error = runner.run_cell(source, filename)
                 runner.flush_figures()
@@ -995,7 +1278,7 @@ def execute(nb, opts, out_path):
                     {"output_type": "error", "ename": "Interrupted", "evalue": "the run was stopped", "traceback": ["Interrupted: the run was stopped"]}
                 )
                 code = _INTERRUPTED
-                failed = (index, runner.count, None)
+                failed = (None, None)
                 break
             finally:
                 pm["end_time"] = now_iso()
@@ -1006,7 +1289,8 @@ def execute(nb, opts, out_path):
                 cell["outputs"].append(out)
                 pm["exception"] = True
                 pm["status"] = "failed"
-                failed = (index, runner.count, out)
+                label = "the injected parameters cell" if is_injected else "code cell %d (In [%d])" % (position, runner.count)
+                failed = (label, out)
                 code = 1
                 break
             pm["status"] = "completed"
@@ -1030,18 +1314,44 @@ def execute(nb, opts, out_path):
         meta["papermill"]["exception"] = code != 0
         write_notebook(nb, out_path)
 
-    if failed is not None and failed[2] is not None:
-        index, count, out = failed
+    if failed is not None and failed[1] is not None:
+        label, out = failed
+        # The traceback once, on stderr (the cell's own output went there live already).
         sys.stderr.write("\n".join(out["traceback"]) + "\n")
         log(
-            "cell %d (In [%d]) raised %s: %s; the remaining cells were not run; the executed notebook is %s"
-            % (index + 1, count, out["ename"], out["evalue"], out_path)
+            "%s raised %s: %s; the remaining cells were not run; the executed notebook is %s"
+            % (label, out["ename"], out["evalue"], out_path)
         )
     elif code == _INTERRUPTED:
         log("interrupted; the notebook as far as it ran is %s" % out_path)
     else:
         log("done in %.1f s: %d cells ran; wrote %s" % (time.time() - started, runner.count, out_path))
+    if opts.collect:
+        report_collected(root, before, opts, out_path)
     return code
+
+
+def report_collected(root, before, opts, out_path):
+    own = set([os.path.relpath(os.path.abspath(p), root).replace(os.sep, "/") for p in (out_path, out_path + ".tmp")])
+    try:
+        new = collect_new_files(root, before, opts.collect, opts.collect_skip, own)
+    except OSError as e:
+        log("could not gather the new files in %s/: %s" % (opts.collect, e))
+        return
+    if not new:
+        log("no other new files to gather in %s/" % opts.collect)
+        return
+    shown = ", ".join(new[:10]) + (", ... (%d files)" % len(new) if len(new) > 10 else "")
+    log("gathered %d new file%s in %s/: %s" % (len(new), "" if len(new) == 1 else "s", opts.collect, shown))
+
+
+def describe_parameters(params):
+    """The parameters as this runner reads them, as JSON (what --redlab-describe prints): name, type
+    (as the panel names it; null: not a literal RED Lab passes on) and default."""
+    return json.dumps(
+        [{"name": p.name, "type": p.type, "default": json_safe(p.default)} for p in params.values()],
+        ensure_ascii=False,
+    )
 
 
 def default_output_path(notebook):
@@ -1062,9 +1372,13 @@ def main(argv=None):
     def read_params(path):
         nb = load_notebook(path)
         loaded["nb"] = nb
+        code_cell = 0
         for cell in nb["cells"]:
-            if cell.get("cell_type") == "code" and "parameters" in cell_tags(cell):
-                return read_parameters(cell_source(cell))
+            if cell.get("cell_type") != "code" or "injected-parameters" in cell_tags(cell):
+                continue
+            code_cell += 1
+            if "parameters" in cell_tags(cell):
+                return read_parameters(cell_source(cell), code_cell)
         return {}
 
     try:
@@ -1075,6 +1389,9 @@ def main(argv=None):
             return 0
         log(str(e))
         return 2
+    if opts.describe:
+        print(describe_parameters(read_params(opts.notebook)))
+        return 0
     out_path = opts.output or default_output_path(opts.notebook)
     try:
         return execute(loaded["nb"], opts, out_path)

@@ -6,27 +6,36 @@
 //   python3 /cc/inputs/runner/redlab_nbrun.py /cc/inputs/notebook/<notebook>.ipynb
 //           --<param> <value> ...            one per parameter, typed as in the parameters cell;
 //                                            lists are ONE word, items joined by "," (itemSeparator)
-//           --<flag>                         booleans: the bare flag when true, nothing when false,
-//           --redlab-booleans a,b            ... which is why the boolean parameters are named here:
-//                                            the runner sets those whose flag is absent to False
+//           --<flag>                         booleans: the bare flag when true, nothing when false
+//           --redlab-types a=int,b=float[],c=json,d=int?
+//                                            every parameter's type as the panel read it, so that the
+//                                            runner converts values exactly so (never guessing), and
+//                                            sets absent ones: false booleans, empty lists, None
 //           --input-<name> /cc/inputs/<name>/<basename>
 //                                            each further input; the notebook reads its path from
 //                                            the environment variable REDLAB_INPUT_<NAME>
+//           --redlab-collect <nameroot>_files --redlab-collect-skip results.csv,...
+//                                            gather every other file the notebook writes (below)
 //
 // The executed notebook is always an output (`executed_notebook`, glob `<nameroot>.executed.ipynb`,
 // written by the runner in the working directory /cc/outputs); the user's outputs are globs there.
+// By default the draft's outputs are the files the code writes to literal names (outputs.ts), each
+// its own File? output, and the folder `<nameroot>_files` (Directory?, `new_files`), into which the
+// runner gathers every other file the notebook wrote in /cc/outputs: so everything the notebook
+// writes comes back, and unticking (enabled: false) an output keeps its file out of the folder too.
 // Host paths of local inputs (runner, notebook, data) are relative to the notebook's folder:
 // the RED file belongs there too (see draftRedPath).
 //
 // Pure TypeScript: no DOM, no Node APIs.
 
 import { toSortedYaml } from '../red/convert';
-import { pySplitext } from '../red/pyformat';
+import { compareCodePoints, pySplitext } from '../red/pyformat';
 import { posixBasename, posixDirname, posixJoin } from '../red/paths';
 import type { CwlInput, CwlOutput, FileOrDirectory, GpuRequirement, JobInputs, JobPrimitive, Red, SingleRed } from '../red/types';
-import { cellSource, cellTags, parseNotebookParameters } from './parameters';
+import { findWrittenFiles } from './outputs';
+import { cellSource, cellTags, codeCellNumber, parametersSyntaxMessage, parseNotebookParameters } from './parameters';
 import { RUNNER_FILENAME } from './runner-source';
-import { NotebookNotRunnableError, type DraftInput, type DraftOutput, type ExperimentDraft, type NotebookParameter } from './types';
+import { NotebookNotRunnableError, type DraftInput, type DraftOutput, type ExperimentDraft, type NotebookParameter, type ParameterValue } from './types';
 
 /** Where the panel writes the runner, relative to the notebook's folder. */
 // A visible folder: Jupyter's contents API refuses to create hidden ones by default.
@@ -36,6 +45,11 @@ export const LOCAL_CONNECTOR = 'redlab-connector-local';
 export const RUNNER_INPUT = 'runner';
 export const NOTEBOOK_INPUT = 'notebook';
 export const BOOLEANS_INPUT = 'redlab_booleans';
+export const TYPES_INPUT = 'redlab_types';
+export const COLLECT_INPUT = 'redlab_collect';
+export const COLLECT_SKIP_INPUT = 'redlab_collect_skip';
+/** The output key of the new-files folder. */
+export const NEW_FILES_OUTPUT = 'new_files';
 /** The cli output holding the executed notebook. */
 export const EXECUTED_NOTEBOOK_OUTPUT = 'executed_notebook';
 /** The separator of list parameters on the command line (one word: `--xs 1,2,3`). */
@@ -43,8 +57,13 @@ export const LIST_SEPARATOR = ',';
 /** Prefix of further inputs on the runner's command line (`--input-data PATH`). */
 export const INPUT_PREFIX = '--input-';
 export const BOOLEANS_PREFIX = '--redlab-booleans';
+export const TYPES_PREFIX = '--redlab-types';
+export const COLLECT_PREFIX = '--redlab-collect';
+export const COLLECT_SKIP_PREFIX = '--redlab-collect-skip';
+/** The separator of the globs in --redlab-collect-skip. */
+export const GLOB_SEPARATOR = ',';
 
-const RESERVED_INPUT_KEYS = [RUNNER_INPUT, NOTEBOOK_INPUT, BOOLEANS_INPUT];
+const RESERVED_INPUT_KEYS = [RUNNER_INPUT, NOTEBOOK_INPUT, BOOLEANS_INPUT, TYPES_INPUT, COLLECT_INPUT, COLLECT_SKIP_INPUT];
 const RED_KEY = /^[A-Za-z0-9_-]+$/;
 
 export interface InferOptions {
@@ -71,6 +90,21 @@ export function notebookNameroot(notebookPath: string): string {
 /** The executed notebook's file name, as the runner writes it by default. */
 export function executedNotebookName(notebookPath: string): string {
   return `${notebookNameroot(notebookPath)}.executed.ipynb`;
+}
+
+/** The folder the runner gathers the notebook's other new files in: `<nameroot>_files` (as nbconvert names its). */
+export function newFilesFolder(notebookPath: string): string {
+  return `${notebookNameroot(notebookPath).replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^[.]+/, '')}_files`;
+}
+
+/** The output that brings back every other file the notebook writes (see the header). */
+export function newFilesOutput(notebookPath: string, name = NEW_FILES_OUTPUT): DraftOutput {
+  return { name, glob: newFilesFolder(notebookPath), kind: 'Directory', optional: true, newFiles: true };
+}
+
+/** An output key for a file: its name with other characters than A-Z, a-z, 0-9, _ and - as `_`. */
+export function outputNameFor(path: string): string {
+  return posixBasename(path).replace(/[^A-Za-z0-9_-]/g, '_') || 'output';
 }
 
 /** Where the RED file of a notebook goes (next to it, so that relative paths work): `demo/analysis.red.yml`. */
@@ -154,6 +188,7 @@ export function inferDraft(nb: unknown, opts: InferOptions): InferResult {
   }
 
   const parsed = parseNotebookParameters(cells);
+  let parametersError: string | undefined;
   if (parsed.cell < 0) {
     if (code.length > 0) {
       warnings.push(
@@ -163,22 +198,27 @@ export function inferDraft(nb: unknown, opts: InferOptions): InferResult {
       );
     }
   } else {
+    const paramsCell = codeCellNumber(cells, parsed.cell);
     const more = cells.filter((c, i) => i > parsed.cell && isObj(c) && c.cell_type === 'code' && cellTags(c).includes('parameters')).length;
-    if (more) warnings.push(`${more + 1} cells are tagged "parameters"; only the first one (cell ${parsed.cell + 1}) is used`);
+    if (more) warnings.push(`${more + 1} cells are tagged "parameters"; only the first one (code cell ${paramsCell}) is used`);
+    if (parsed.syntaxError) {
+      parametersError = parametersSyntaxMessage(paramsCell, parsed.syntaxError.line, parsed.syntaxError.reason);
+      warnings.push(parametersError);
+    }
     for (const w of parsed.warnings) {
-      warnings.push(`parameters cell (cell ${parsed.cell + 1}), line ${w.line}: ${w.text}: ${w.reason}`);
+      warnings.push(`parameters cell (code cell ${paramsCell}), line ${w.line}: ${w.text}: ${w.reason}`);
     }
   }
 
   cells.forEach((c, i) => {
-    if (!isObj(c) || c.cell_type !== 'code') return;
+    if (!isObj(c) || c.cell_type !== 'code' || i === parsed.cell) return;
     const magics = cellSource(c)
       .split('\n')
       .filter(l => MAGIC_LINE.test(l) && !MPL_MAGIC.test(l))
       .map(l => l.trim());
     if (magics.length) {
       warnings.push(
-        `cell ${i + 1} uses IPython syntax (${magics.slice(0, 2).join(', ')}${magics.length > 2 ? ', …' : ''}), which needs the IPython kernel: ` +
+        `code cell ${codeCellNumber(cells, i)} uses IPython syntax (${magics.slice(0, 2).join(', ')}${magics.length > 2 ? ', …' : ''}), which needs the IPython kernel: ` +
           'in the container the notebook runs as plain Python and that cell would fail; write it in Python (subprocess.run for shell commands, packages in the image instead of %pip)'
       );
     }
@@ -195,11 +235,28 @@ export function inferDraft(nb: unknown, opts: InferOptions): InferResult {
     parameters,
     values,
     inputs: [],
-    outputs: [],
+    outputs: inferOutputs(cells, path),
     engine: 'docker'
   };
+  if (parametersError) draft.parametersError = parametersError;
   if (opts.defaults.gpus !== undefined && opts.defaults.gpus > 0) draft.gpus = { count: opts.defaults.gpus };
   return { draft, warnings };
+}
+
+/** The files the code writes (optional File outputs, in the order found), then the new-files folder. */
+function inferOutputs(cells: readonly unknown[], notebookPath: string): DraftOutput[] {
+  const executed = executedNotebookName(notebookPath);
+  const taken = new Set<string>([EXECUTED_NOTEBOOK_OUTPUT, NEW_FILES_OUTPUT]);
+  const outputs: DraftOutput[] = [];
+  for (const f of findWrittenFiles(cells)) {
+    if (f.path === executed) continue;
+    let name = outputNameFor(f.path);
+    for (let n = 2; taken.has(name); n++) name = `${outputNameFor(f.path)}_${n}`;
+    taken.add(name);
+    outputs.push({ name, glob: escapeGlob(f.path), kind: 'File', optional: true, inferred: { codeCell: f.codeCell, line: f.line, code: f.code } });
+  }
+  outputs.push(newFilesOutput(notebookPath));
+  return outputs;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,10 +271,29 @@ export function parameterKeys(d: Pick<ExperimentDraft, 'parameters'>): Map<strin
 
 const PRIMITIVE_TYPES = ['int', 'float', 'string', 'boolean'];
 
-function baseType(type: string): { item: string; list: boolean } {
+function baseType(type: string): { item: string; list: boolean; optional: boolean } {
+  const optional = type.endsWith('?');
   const t = type.replace(/\?$/, '');
-  return t.endsWith('[]') ? { item: t.slice(0, -2), list: true } : { item: t, list: false };
+  return t.endsWith('[]') ? { item: t.slice(0, -2), list: true, optional } : { item: t, list: false, optional };
 }
+
+/** The value a parameter runs with: the draft's, else the notebook's default (null: None). */
+function valueOf(d: Pick<ExperimentDraft, 'values'>, p: NotebookParameter): ParameterValue {
+  const v = p.name in d.values ? d.values[p.name] : p.default;
+  return v === undefined ? null : v;
+}
+
+/** The parameters' types for the runner (--redlab-types): the CWL type, or json. */
+export function runnerTypes(d: Pick<ExperimentDraft, 'parameters'>): string {
+  // Sorted, so that a RED read back (its keys sorted) gives the same text.
+  return d.parameters
+    .map(p => `${p.name}=${p.json ? 'json' : p.type}`)
+    .sort(compareCodePoints)
+    .join(',');
+}
+
+/** Folder names the runner can create (no wildcards, no '/', not hidden). */
+const FOLDER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 function valueFits(item: string, v: unknown): boolean {
   switch (item) {
@@ -242,18 +318,27 @@ function valueFits(item: string, v: unknown): boolean {
  */
 export function checkDraft(d: ExperimentDraft): string[] {
   const problems = nameCollisions(d);
+  if (d.parametersError) problems.push(d.parametersError);
   for (const p of d.parameters) {
     if (!RED_KEY.test(p.name)) problems.push(`parameter "${p.name}": a RED input name may only have A-Z, a-z, 0-9, _ and -`);
-    const { item, list } = baseType(p.type);
-    if (!PRIMITIVE_TYPES.includes(item)) {
+    const { item, list, optional } = baseType(p.type);
+    if (!PRIMITIVE_TYPES.includes(item) || (p.json && (item !== 'string' || list))) {
       problems.push(`parameter "${p.name}" has the type ${p.type}; parameters are int, float, string or boolean, or lists of them`);
       continue;
     }
-    const v = p.name in d.values ? d.values[p.name] : p.default;
+    const v = valueOf(d, p);
+    if (v === null) {
+      if (!optional) problems.push(`parameter "${p.name}" has no value; give ${item === 'int' ? 'an' : 'a'} ${p.json ? 'JSON value' : p.type}`);
+      continue;
+    }
+    if (p.json) {
+      const error = typeof v === 'string' ? jsonError(v) : 'it is not text';
+      if (error) problems.push(`parameter "${p.name}" takes a JSON value (a number, "text" in double quotes, true, false, null, [...] or {...}): ${error}`);
+      continue;
+    }
     if (list) {
       if (!Array.isArray(v)) problems.push(`parameter "${p.name}" is a list (${p.type}) but its value is not`);
       else if (v.some(x => !valueFits(item, x))) problems.push(`parameter "${p.name}": every item must be a ${item}`);
-      else if (v.length === 0) problems.push(`parameter "${p.name}": an empty list cannot be passed on the command line; the notebook's own default would be used`);
       else if (item === 'string' && v.some(x => String(x).includes(LIST_SEPARATOR))) {
         problems.push(`parameter "${p.name}": list items are passed joined by "${LIST_SEPARATOR}", so an item cannot contain "${LIST_SEPARATOR}"`);
       }
@@ -265,11 +350,30 @@ export function checkDraft(d: ExperimentDraft): string[] {
     if (!RED_KEY.test(i.name)) problems.push(`input "${i.name}": a RED input name may only have A-Z, a-z, 0-9, _ and -`);
   }
   const executed = executedNotebookName(d.notebookPath);
+  const collecting = d.outputs.some(o => o.newFiles && o.enabled !== false);
+  const globs = new Map<string, string>();
   for (const o of d.outputs) {
     if (!RED_KEY.test(o.name)) problems.push(`output "${o.name}": a RED output name may only have A-Z, a-z, 0-9, _ and -`);
     if (o.glob === executed) problems.push(`output "${o.name}": ${executed} is the executed notebook, already an output`);
+    if (o.newFiles && !FOLDER_NAME.test(o.glob)) problems.push(`output "${o.name}": the folder for the new files must be a plain folder name (letters, digits, _ . -), not ${JSON.stringify(o.glob)}`);
+    if (collecting && !o.newFiles && o.glob.includes(GLOB_SEPARATOR)) {
+      problems.push(`output "${o.name}": its glob is passed to the runner in a list joined by "${GLOB_SEPARATOR}", so it cannot contain "${GLOB_SEPARATOR}"`);
+    }
+    if (o.enabled === false) continue;
+    const other = globs.get(o.glob);
+    if (other) problems.push(`outputs "${other}" and "${o.name}" both collect ${o.glob}; untick or remove one`);
+    else globs.set(o.glob, o.name);
   }
   return problems;
+}
+
+function jsonError(text: string): string | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /** Names that would be the same RED input or output key (draftToRed refuses these). */
@@ -334,26 +438,41 @@ export function draftToRed(d: ExperimentDraft): SingleRed {
     [RUNNER_INPUT]: localFile(d.runnerPath, RUNNER_FILENAME),
     [NOTEBOOK_INPUT]: localFile(notebookFile, notebookFile)
   };
-  const booleans: string[] = [];
   for (const p of d.parameters) {
     const key = keys.get(p.name)!;
-    const { item, list } = baseType(p.type);
+    const { item, list, optional } = baseType(p.type);
     const binding: CwlInput['inputBinding'] = { prefix: `--${p.name}` };
     if (list) binding.itemSeparator = LIST_SEPARATOR;
-    const input: CwlInput = { type: `${item}${list ? '[]' : ''}`, inputBinding: binding };
+    const input: CwlInput = { type: `${item}${list ? '[]' : ''}${optional ? '?' : ''}`, inputBinding: binding };
     if (p.doc) input.doc = p.doc;
     cliInputs[key] = input;
-    const v = p.name in d.values ? d.values[p.name] : p.default;
-    inputs[key] = Array.isArray(v) ? [...v] : v;
-    if (item === 'boolean' && !list) booleans.push(p.name);
+    const v = valueOf(d, p);
+    if (v !== null) inputs[key] = Array.isArray(v) ? [...v] : v;
   }
-  if (booleans.length) {
-    cliInputs[BOOLEANS_INPUT] = {
+  if (d.parameters.length) {
+    cliInputs[TYPES_INPUT] = {
       type: 'string',
-      inputBinding: { prefix: BOOLEANS_PREFIX },
-      doc: 'The boolean parameters this command line sets: the runner makes those without their flag False'
+      inputBinding: { prefix: TYPES_PREFIX },
+      doc: "The parameters' types, so that the runner reads the values as the panel does; those without their option are False, [] or None"
     };
-    inputs[BOOLEANS_INPUT] = booleans.join(',');
+    inputs[TYPES_INPUT] = runnerTypes(d);
+  }
+  const folder = d.outputs.find(o => o.newFiles && o.enabled !== false);
+  if (folder) {
+    cliInputs[COLLECT_INPUT] = { type: 'string', inputBinding: { prefix: COLLECT_PREFIX }, doc: 'The folder the runner gathers the other files the notebook writes in' };
+    inputs[COLLECT_INPUT] = folder.glob;
+    // Collected ones first, then the unticked ones (the order redToDraft gives them back in).
+    const others = d.outputs.filter(o => !o.newFiles);
+    const globs = (list: DraftOutput[]) => list.map(o => o.glob).sort(compareCodePoints);
+    const skip = [...new Set([...globs(others.filter(o => o.enabled !== false)), ...globs(others.filter(o => o.enabled === false))])];
+    if (skip.length) {
+      cliInputs[COLLECT_SKIP_INPUT] = {
+        type: 'string',
+        inputBinding: { prefix: COLLECT_SKIP_PREFIX },
+        doc: 'Globs of the files not to gather: collected as outputs of their own, or left out in the panel'
+      };
+      inputs[COLLECT_SKIP_INPUT] = skip.join(GLOB_SEPARATOR);
+    }
   }
   for (const i of d.inputs) {
     cliInputs[i.name] = {
@@ -375,7 +494,9 @@ export function draftToRed(d: ExperimentDraft): SingleRed {
     [EXECUTED_NOTEBOOK_OUTPUT]: { type: 'File', outputBinding: { glob: escapeGlob(executed) }, doc: 'The notebook with the outputs of this run' }
   };
   for (const o of d.outputs) {
+    if (o.enabled === false) continue;
     cliOutputs[o.name] = { type: `${o.kind}${o.optional ? '?' : ''}` as 'File', outputBinding: { glob: o.glob } };
+    if (o.newFiles) cliOutputs[o.name].doc = 'Every other file the notebook wrote in its working folder';
   }
 
   const settings: SingleRed['container']['settings'] = { image: { url: d.image }, ram: d.ramMb };
@@ -413,7 +534,7 @@ export function draftFloatPaths(d: ExperimentDraft): Set<string> {
     const { item, list } = baseType(p.type);
     if (item !== 'float' && item !== 'double') continue;
     const key = keys.get(p.name)!;
-    const v = p.name in d.values ? d.values[p.name] : p.default;
+    const v = valueOf(d, p);
     if (list && Array.isArray(v)) v.forEach((x, i) => typeof x === 'number' && out.add(`inputs.${key}.${i}`));
     else if (typeof v === 'number') out.add(`inputs.${key}`);
   }
@@ -475,6 +596,18 @@ export function redToDraft(red: Red, notebookPath: string): InferResult {
   if (red.execution && red.execution.engine !== 'ccfaice') warnings.push(`the RED runs on ${red.execution.engine}; the draft runs on the local Docker engine`);
 
   const nbBase = posixBasename(notebookPath);
+  const ownString = (key: string, prefix: string): string | undefined => {
+    const def = cli.inputs?.[key];
+    return def?.inputBinding?.prefix === prefix && typeof inputs[key] === 'string' ? (inputs[key] as string) : undefined;
+  };
+  const declared = new Map(
+    (ownString(TYPES_INPUT, TYPES_PREFIX) ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map(part => part.split('=') as [string, string])
+  );
+  const collect = ownString(COLLECT_INPUT, COLLECT_PREFIX);
+  const skip = (ownString(COLLECT_SKIP_INPUT, COLLECT_SKIP_PREFIX) ?? '').split(GLOB_SEPARATOR).filter(Boolean);
   for (const [key, def] of Object.entries(cli.inputs ?? {})) {
     const binding = def?.inputBinding ?? {};
     const prefix = typeof binding.prefix === 'string' ? binding.prefix : undefined;
@@ -494,7 +627,8 @@ export function redToDraft(red: Red, notebookPath: string): InferResult {
       }
       continue;
     }
-    if (key === BOOLEANS_INPUT && prefix === BOOLEANS_PREFIX) continue;
+    if ((key === BOOLEANS_INPUT && prefix === BOOLEANS_PREFIX) || (key === TYPES_INPUT && prefix === TYPES_PREFIX)) continue;
+    if ((key === COLLECT_INPUT && prefix === COLLECT_PREFIX) || (key === COLLECT_SKIP_INPUT && prefix === COLLECT_SKIP_PREFIX)) continue;
     if (prefix && prefix.startsWith(INPUT_PREFIX) && (item === 'File' || item === 'Directory') && !list) {
       const name = prefix.slice(INPUT_PREFIX.length);
       if (name !== key) warnings.push(`input "${key}" is passed as ${prefix}; imported as "${key}"`);
@@ -513,17 +647,19 @@ export function redToDraft(red: Red, notebookPath: string): InferResult {
     if (prefix && /^--[A-Za-z_][A-Za-z0-9_]*$/.test(prefix) && PRIMITIVE_TYPES.concat(['long', 'double']).includes(item)) {
       const name = prefix.slice(2);
       const cwlItem = item === 'long' ? 'int' : item === 'double' ? 'float' : item;
-      const p: NotebookParameter = { name, type: `${cwlItem}${list ? '[]' : ''}`, default: (value ?? null) as JobPrimitive };
-      if (def.doc) p.doc = def.doc;
-      if (value === undefined || value === null) {
+      const optional = type.endsWith('?');
+      if ((value === undefined || value === null) && !optional && !(list || item === 'boolean')) {
         warnings.push(`parameter "${name}" has no value in the RED; left out`);
         continue;
       }
+      // What the runner makes of an absent option (see --redlab-types): None, [] or False.
+      const given: ParameterValue = value !== undefined && value !== null ? (value as ParameterValue) : optional ? null : list ? [] : false;
+      const p: NotebookParameter = { name, type: `${cwlItem}${list ? '[]' : ''}${optional ? '?' : ''}`, default: Array.isArray(given) ? [...given] : given };
+      if (declared.get(name) === 'json' && cwlItem === 'string' && !list) p.json = true;
+      if (def.doc) p.doc = def.doc;
       if (list && binding.itemSeparator !== LIST_SEPARATOR) warnings.push(`parameter "${name}": its items are joined by ${JSON.stringify(binding.itemSeparator ?? ' ')}; the runner reads them joined by "${LIST_SEPARATOR}"`);
-      if (type.endsWith('?')) warnings.push(`parameter "${name}" is optional in the RED; the draft always passes it`);
-      p.default = Array.isArray(value) ? [...(value as JobPrimitive[])] : (value as JobPrimitive);
       draft.parameters.push(p);
-      draft.values[name] = Array.isArray(value) ? [...(value as JobPrimitive[])] : (value as JobPrimitive);
+      draft.values[name] = Array.isArray(given) ? [...given] : given;
       continue;
     }
     warnings.push(`input "${key}" (${type}${prefix ? `, ${prefix}` : ', positional'}) is not one the notebook runner takes; left out`);
@@ -546,7 +682,17 @@ export function redToDraft(red: Red, notebookPath: string): InferResult {
     }
     const t = String(def.type);
     const out: DraftOutput = { name: key, glob, kind: t.startsWith('Directory') ? 'Directory' : 'File', optional: t.endsWith('?') };
+    if (collect !== undefined && glob === collect && out.kind === 'Directory') out.newFiles = true;
     draft.outputs.push(out);
+  }
+  // Globs kept out of the new-files folder without an output of their own: outputs unticked in the panel.
+  const taken = new Set(draft.outputs.map(o => o.name).concat(EXECUTED_NOTEBOOK_OUTPUT));
+  for (const glob of skip) {
+    if (draft.outputs.some(o => o.glob === glob)) continue;
+    let name = outputNameFor(glob);
+    for (let n = 2; taken.has(name); n++) name = `${outputNameFor(glob)}_${n}`;
+    taken.add(name);
+    draft.outputs.push({ name, glob, kind: 'File', optional: true, enabled: false });
   }
   return { draft, warnings };
 }

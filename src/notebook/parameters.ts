@@ -5,12 +5,26 @@
 // `name: float = 0.5`, one per logical line (brackets, triple-quoted strings and `\` may span
 // physical lines). Literals: ints (`-3`, `1_000`, `0x1F`), floats (`1.0`, `1e-3`, `.5`, `-2.5`),
 // strings ('..', "..", triple-quoted, r/u prefixes, adjacent literals joined, escapes decoded),
-// True/False, and non-empty homogeneous lists of these (ints and floats together are float[]).
-// A trailing `# comment` becomes the parameter's `doc`. Anything else (imports, calls, None,
-// dicts, tuples, f-strings, empty lists, nested lists) is reported as a warning, never thrown.
+// True/False, None, lists and dicts (string keys) of these.
+//
+// Types (the same rules as parameter_type() in jupyterlab_redlab/runner/redlab_nbrun.py, which
+// src/notebook/__tests__/params-differential.test.ts checks on one table of cells):
+//   int, float, string, boolean          a value of that type (an annotation `float` makes an int float)
+//   X[]                                  a non-empty list of one of them (ints and floats: float[]),
+//                                        or any list annotated list[X] / List[X]
+//   X?                                   annotated Optional[X] / X | None, or annotated X with a None value
+//                                        (but an optional bool or list is json: absent is False or [], not None)
+//   string with json: true               anything else: None without annotation, dicts, empty, mixed or
+//                                        nested lists, or annotated dict / Any: the value travels as JSON
+// An annotation that contradicts the value is warned about and the value's type is used.
+// A trailing `# comment` becomes the parameter's `doc`. Anything else (imports, calls, tuples,
+// sets, f-strings) is reported as a warning, never thrown. A Python syntax error in the cell
+// (an unclosed bracket or string, an unexpected indent, ...) is `syntaxError`: as in Python,
+// nothing of the cell counts then, and the runner refuses the notebook with the same line.
 //
 // Pure TypeScript: no DOM, no Node APIs.
 
+import { pyFloatRepr } from '../red/pyformat';
 import type { JobPrimitive } from '../red/types';
 import type { NotebookParameter } from './types';
 
@@ -25,6 +39,8 @@ export interface ParameterWarning {
 export interface ParametersResult {
   parameters: NotebookParameter[];
   warnings: ParameterWarning[];
+  /** The cell is not valid Python (line 1-based in the cell): it has no parameters then. */
+  syntaxError?: { line: number; reason: string };
 }
 
 /** One Python logical line: its text (comments removed), its first line, and its last comment. */
@@ -71,23 +87,29 @@ export function findParametersCell(cells: readonly unknown[]): number {
 // Logical lines: join physical lines inside brackets, triple-quoted strings and after `\`,
 // strip comments (keeping the last one as the doc).
 
-function splitLogicalLines(source: string): { lines: LogicalLine[]; problems: ParameterWarning[] } {
+interface SyntaxProblem {
+  line: number;
+  reason: string;
+}
+
+const CLOSER: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
+
+function splitLogicalLines(source: string): { lines: LogicalLine[]; syntaxError?: SyntaxProblem } {
   const src = source.replace(/\r\n?/g, '\n');
   const physical = src.split('\n');
   const lines: LogicalLine[] = [];
-  const problems: ParameterWarning[] = [];
   let code = '';
   let comment: string | undefined;
   let startLine = 1;
-  let depth = 0;
+  // The open brackets with their lines: Python names the innermost unclosed one.
+  const open: Array<{ ch: string; line: number }> = [];
   let quote: string | null = null; // the open string's quote: ' " ''' """
+  let quoteLine = 1;
   let lineNo = 1;
   let i = 0;
-  const flush = () => {
-    if (code.trim() !== '') lines.push({ line: startLine, indented: /^[ \t]/.test(physical[startLine - 1] ?? ''), code: code.trim(), comment, raw: (physical[startLine - 1] ?? '').trim() });
-    code = '';
-    comment = undefined;
-    depth = 0;
+  const fail = (line: number, reason: string) => ({ lines: [], syntaxError: { line, reason } });
+  const push = (text: string, withComment?: string) => {
+    if (text.trim() !== '') lines.push({ line: startLine, indented: /^[ \t]/.test(physical[startLine - 1] ?? ''), code: text.trim(), comment: withComment, raw: (physical[startLine - 1] ?? '').trim() });
   };
   while (i < src.length) {
     const ch = src[i];
@@ -105,18 +127,8 @@ function splitLogicalLines(source: string): { lines: LogicalLine[]; problems: Pa
         continue;
       }
       if (ch === '\n') {
+        if (quote.length === 1) return fail(quoteLine, 'a string is not closed on its line');
         lineNo++;
-        if (quote.length === 1) {
-          // An unterminated one-line string: end the statement here.
-          problems.push({ line: startLine, text: (physical[startLine - 1] ?? '').trim(), reason: 'a string is not closed on its line' });
-          quote = null;
-          code = '';
-          comment = undefined;
-          depth = 0;
-          i++;
-          startLine = lineNo;
-          continue;
-        }
       }
       code += ch;
       i++;
@@ -124,13 +136,13 @@ function splitLogicalLines(source: string): { lines: LogicalLine[]; problems: Pa
     }
     if (ch === '#') {
       const end = src.indexOf('\n', i);
-      const text = src.slice(i + 1, end === -1 ? src.length : end).trim();
-      comment = text;
+      comment = src.slice(i + 1, end === -1 ? src.length : end).trim();
       i = end === -1 ? src.length : end;
       continue;
     }
     if (ch === '"' || ch === "'") {
       quote = src.startsWith(ch.repeat(3), i) ? ch.repeat(3) : ch;
+      quoteLine = lineNo;
       code += quote;
       i += quote.length;
       continue;
@@ -141,38 +153,44 @@ function splitLogicalLines(source: string): { lines: LogicalLine[]; problems: Pa
       lineNo++;
       continue;
     }
-    if (ch === '(' || ch === '[' || ch === '{') depth++;
-    if (ch === ')' || ch === ']' || ch === '}') depth = Math.max(0, depth - 1);
+    if (ch === '(' || ch === '[' || ch === '{') open.push({ ch, line: lineNo });
+    if (ch === ')' || ch === ']' || ch === '}') {
+      const top = open.pop();
+      if (!top) return fail(lineNo, `"${ch}" closes no bracket`);
+      if (CLOSER[top.ch] !== ch) return fail(lineNo, `"${ch}" does not match the "${top.ch}" it closes (line ${top.line})`);
+    }
     if (ch === '\n') {
       lineNo++;
       i++;
-      if (depth > 0) {
+      if (open.length > 0) {
         code += ' ';
         // A comment inside brackets documents the value only when it is on the last line.
         comment = undefined;
         continue;
       }
-      flush();
+      push(code, comment);
+      code = '';
+      comment = undefined;
       startLine = lineNo;
       continue;
     }
-    if (ch === ';' && depth === 0) {
+    if (ch === ';' && open.length === 0) {
       // `a = 1; b = 2`: two statements on one line; the comment belongs to the last.
-      const before = code;
+      push(code);
       code = '';
-      if (before.trim() !== '') lines.push({ line: startLine, indented: /^[ \t]/.test(physical[startLine - 1] ?? ''), code: before.trim(), raw: (physical[startLine - 1] ?? '').trim() });
       i++;
       continue;
     }
     code += ch;
     i++;
   }
-  if (quote !== null) {
-    problems.push({ line: startLine, text: (physical[startLine - 1] ?? '').trim(), reason: 'a string is not closed' });
-    code = '';
+  if (quote !== null) return fail(quoteLine, quote.length === 3 ? 'a triple-quoted string is not closed' : 'a string is not closed on its line');
+  if (open.length) {
+    const top = open[open.length - 1];
+    return fail(top.line, `"${top.ch}" is never closed`);
   }
-  flush();
-  return { lines, problems };
+  push(code, comment);
+  return { lines };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,7 +250,7 @@ function tokenize(expr: string): Tok[] {
       if (m && m[0] !== '.' && m[0] !== '') {
         // A number glued to a name (`1abc`) is not a literal.
         const after = expr[i + m[0].length];
-        if (after !== undefined && /[\p{L}\p{Nd}_]/u.test(after)) throw new LiteralError(`"${expr.slice(i, i + m[0].length + 1)}" is not a number`);
+        if (after !== undefined && /[\p{L}\p{Nd}_]/u.test(after)) throw new PySyntaxError(`"${expr.slice(i, i + m[0].length + 1)}" is not a number`);
         toks.push({ kind: 'num', text: m[0] });
         i += m[0].length;
         continue;
@@ -250,7 +268,7 @@ function tokenize(expr: string): Tok[] {
       i += op[0].length;
       continue;
     }
-    throw new LiteralError(`unexpected character "${ch}"`);
+    throw new PySyntaxError(`"${ch}" is not valid Python here`);
   }
   return toks;
 }
@@ -332,19 +350,30 @@ function decodeEscapes(body: string): string {
   return out;
 }
 
-/** A parsed literal: a primitive with its CWL type, or a list. */
-type Lit = { type: 'int' | 'float' | 'string' | 'boolean'; value: JobPrimitive } | { type: 'list'; items: Lit[] };
+/** A parsed literal. */
+type Lit =
+  | { type: 'int' | 'float' | 'string' | 'boolean'; value: JobPrimitive }
+  | { type: 'none' }
+  | { type: 'list'; items: Lit[] }
+  | { type: 'dict'; entries: Array<[string, Lit]> };
+
+/** Text Python does not parse (the runner refuses the notebook for it), as opposed to a valid value that is no literal. */
+class PySyntaxError extends LiteralError {}
+
+const isOp = (t: Tok | undefined, text: string) => !!t && t.kind === 'op' && t.text === text;
 
 class Parser {
   private pos = 0;
   constructor(private readonly toks: Tok[]) {}
 
   parseAll(): Lit {
-    if (this.toks.length === 0) throw new LiteralError('there is no value');
+    if (this.toks.length === 0) throw new PySyntaxError('the value is missing after "="');
     const v = this.value();
     if (this.pos < this.toks.length) {
       const t = this.toks[this.pos];
-      if (t.kind === 'op' && t.text === ',') throw new LiteralError('a tuple is not supported; use a list [a, b]');
+      const last = this.toks[this.toks.length - 1];
+      if (last.kind === 'op' && !')]}'.includes(last.text)) throw new PySyntaxError(`the value ends with "${last.text}"`);
+      if (isOp(t, ',')) throw new LiteralError('a tuple is not supported; use a list [a, b]');
       throw new LiteralError('the value is an expression, not a literal; compute it in a later cell');
     }
     return v;
@@ -356,7 +385,7 @@ class Parser {
 
   private value(): Lit {
     const t = this.peek();
-    if (!t) throw new LiteralError('a value is missing');
+    if (!t) throw new PySyntaxError('the value is incomplete');
     if (t.kind === 'op' && (t.text === '-' || t.text === '+')) {
       this.pos++;
       const inner = this.value();
@@ -380,48 +409,68 @@ class Parser {
     if (t.kind === 'name') {
       this.pos++;
       if (t.text === 'True' || t.text === 'False') return { type: 'boolean', value: t.text === 'True' };
-      if (t.text === 'None') throw new LiteralError('None has no type; give a default of the type the parameter takes (0, 0.0, "", False)');
+      if (t.text === 'None') return { type: 'none' };
       const next = this.peek();
-      if (next && next.kind === 'op' && next.text === '(') throw new LiteralError(`the value is a call to ${t.text}(); only literal values can be parameters`);
+      if (isOp(next, '(')) throw new LiteralError(`the value is a call to ${t.text}(); only literal values can be parameters`);
       throw new LiteralError(`the value refers to "${t.text}"; only literal values can be parameters`);
     }
-    if (t.kind === 'op' && t.text === '[') {
+    if (isOp(t, '[')) {
       this.pos++;
       if (this.toks.slice(this.pos).some(x => x.kind === 'name' && x.text === 'for')) {
         throw new LiteralError('a list comprehension is an expression; write the list out');
       }
       const items: Lit[] = [];
-      for (;;) {
-        const n = this.peek();
-        if (!n) throw new LiteralError('a list is not closed');
-        if (n.kind === 'op' && n.text === ']') {
-          this.pos++;
-          break;
-        }
-        items.push(this.value());
-        const sep = this.peek();
-        if (sep && sep.kind === 'op' && sep.text === ',') {
-          this.pos++;
-          continue;
-        }
-        if (sep && sep.kind === 'op' && sep.text === ']') continue;
-        throw new LiteralError('a list item is an expression, not a literal');
-      }
+      this.sequence(']', () => items.push(this.value()));
       return { type: 'list', items };
     }
-    if (t.kind === 'op' && t.text === '(') {
+    if (isOp(t, '{')) {
       this.pos++;
-      const n = this.peek();
-      if (n && n.kind === 'op' && n.text === ')') throw new LiteralError('a tuple is not supported; use a list [a, b]');
+      if (this.toks.slice(this.pos).some(x => x.kind === 'name' && x.text === 'for')) {
+        throw new LiteralError('a dict comprehension is an expression; write the dict out');
+      }
+      const entries: Array<[string, Lit]> = [];
+      this.sequence('}', () => {
+        const key = this.value();
+        if (!isOp(this.peek(), ':')) throw new LiteralError('a set is not supported; use a list [a, b]');
+        this.pos++;
+        const v = this.value();
+        if (key.type !== 'string') throw new LiteralError('a dict parameter travels as JSON, so its keys must be strings');
+        entries.push([key.value as string, v]);
+      });
+      return { type: 'dict', entries };
+    }
+    if (isOp(t, '(')) {
+      this.pos++;
+      if (isOp(this.peek(), ')')) throw new LiteralError('a tuple is not supported; use a list [a, b]');
       const inner = this.value();
       const close = this.peek();
-      if (close && close.kind === 'op' && close.text === ',') throw new LiteralError('a tuple is not supported; use a list [a, b]');
-      if (!close || close.kind !== 'op' || close.text !== ')') throw new LiteralError('the value is an expression, not a literal');
+      if (isOp(close, ',')) throw new LiteralError('a tuple is not supported; use a list [a, b]');
+      if (!isOp(close, ')')) throw new LiteralError('the value is an expression, not a literal');
       this.pos++;
       return inner;
     }
-    if (t.kind === 'op' && t.text === '{') throw new LiteralError('a dict or set is not supported; use one parameter per value');
+    if (isOp(t, ',')) throw new PySyntaxError('"," has no value before it');
     throw new LiteralError('the value is an expression, not a literal');
+  }
+
+  /** Items up to `close`, separated by commas (a trailing one allowed). */
+  private sequence(close: string, item: () => void): void {
+    for (;;) {
+      if (!this.peek()) throw new PySyntaxError(`"${close}" is missing`);
+      if (isOp(this.peek(), close)) {
+        this.pos++;
+        return;
+      }
+      item();
+      const sep = this.peek();
+      if (isOp(sep, ',')) {
+        this.pos++;
+        continue;
+      }
+      if (isOp(sep, close)) continue;
+      if (sep && (sep.kind === 'num' || sep.kind === 'str')) throw new PySyntaxError('two values follow each other; perhaps a comma is missing');
+      throw new LiteralError(`an item is an expression, not a literal`);
+    }
   }
 }
 
@@ -432,7 +481,7 @@ function numberLiteral(text: string): Lit {
   if (/^0[oO]/.test(clean)) return { type: 'int', value: parseInt(clean.slice(2), 8) };
   if (/^0[bB]/.test(clean)) return { type: 'int', value: parseInt(clean.slice(2), 2) };
   if (/^\d+$/.test(clean)) {
-    if (clean.length > 1 && clean.startsWith('0') && /[1-9]/.test(clean)) throw new LiteralError('a number with leading zeros is not valid Python (use 0o for octal)');
+    if (clean.length > 1 && clean.startsWith('0') && /[1-9]/.test(clean)) throw new PySyntaxError('a number with leading zeros is not valid Python (use 0o for octal)');
     const n = Number(clean);
     if (!Number.isSafeInteger(n)) throw new LiteralError(`${text} is too large to pass on exactly; use a float or a string`);
     return { type: 'int', value: n };
@@ -442,17 +491,23 @@ function numberLiteral(text: string): Lit {
   return { type: 'float', value: f };
 }
 
-/** The NotebookParameter type and default of a literal, or a reason it cannot be one. */
-function typed(lit: Lit): { type: string; value: JobPrimitive | JobPrimitive[] } {
-  if (lit.type !== 'list') return { type: lit.type, value: lit.value };
-  if (lit.items.length === 0) throw new LiteralError('an empty list has no item type; give at least one item so its type is known');
-  if (lit.items.some(i => i.type === 'list')) throw new LiteralError('a nested list is not supported');
-  const kinds = new Set(lit.items.map(i => i.type));
-  let type: string;
-  if (kinds.size === 1) type = [...kinds][0];
-  else if (kinds.size === 2 && kinds.has('int') && kinds.has('float')) type = 'float';
-  else throw new LiteralError(`the list mixes ${[...kinds].join(' and ')}; a list parameter has one item type`);
-  return { type: `${type}[]`, value: lit.items.map(i => (i as { value: JobPrimitive }).value) };
+/** The value as JSON text that Python's json.loads reads back as the literal (floats stay floats: 1.0). */
+export function literalJson(lit: Lit): string {
+  switch (lit.type) {
+    case 'none':
+      return 'null';
+    case 'float':
+      return pyFloatRepr(lit.value as number);
+    case 'int':
+    case 'boolean':
+      return String(lit.value);
+    case 'string':
+      return JSON.stringify(lit.value);
+    case 'list':
+      return `[${lit.items.map(literalJson).join(', ')}]`;
+    case 'dict':
+      return `{${lit.entries.map(([k, v]) => `${JSON.stringify(k)}: ${literalJson(v)}`).join(', ')}}`;
+  }
 }
 
 const ANNOTATION_TYPES: Record<string, string> = {
@@ -462,13 +517,82 @@ const ANNOTATION_TYPES: Record<string, string> = {
   bool: 'boolean'
 };
 
-/** The CWL type an annotation names (`float`, `list[int]`, `List[str]`), if it is a simple one. */
-function annotationType(annotation: string): string | undefined {
-  const a = annotation.replace(/\s+/g, '');
-  if (ANNOTATION_TYPES[a]) return ANNOTATION_TYPES[a];
+/** What an annotation asks for: a CWL type (`float`, `int[]`), optional or not; JSON; or nothing known. */
+type Wanted = { kind: 'cwl'; item: string; list: boolean; optional: boolean } | { kind: 'json' } | undefined;
+
+const ANY_ANNOTATION = /^(?:typing\.)?(?:Any|dict|Dict|object)(?:\[.*\])?$/;
+
+/** The type an annotation names: int/float/str/bool, list[X] / List[X], Optional[T] / T | None / Union[T, None], dict / Any (JSON). */
+export function annotationType(annotation: string): Wanted {
+  let a = annotation.replace(/\s+/g, '');
+  let optional = false;
+  const opt = /^(?:typing\.)?Optional\[(.+)\]$/.exec(a) ?? /^(?:typing\.)?Union\[(.+),None\]$/.exec(a) ?? /^(?:typing\.)?Union\[None,(.+)\]$/.exec(a) ?? /^(.+)\|None$/.exec(a) ?? /^None\|(.+)$/.exec(a);
+  if (opt) {
+    a = opt[1];
+    optional = true;
+  }
+  if (ANY_ANNOTATION.test(a)) return { kind: 'json' };
+  if (ANNOTATION_TYPES[a]) return { kind: 'cwl', item: ANNOTATION_TYPES[a], list: false, optional };
   const m = /^(?:list|List|typing\.List)\[(\w+)\]$/.exec(a);
-  if (m && ANNOTATION_TYPES[m[1]]) return `${ANNOTATION_TYPES[m[1]]}[]`;
+  if (m && ANNOTATION_TYPES[m[1]]) return { kind: 'cwl', item: ANNOTATION_TYPES[m[1]], list: true, optional };
+  if (m && ANY_ANNOTATION.test(m[1])) return { kind: 'json' };
   return undefined;
+}
+
+interface Typed {
+  type: string;
+  value: JobPrimitive | JobPrimitive[] | null;
+  json?: boolean;
+}
+
+const jsonTyped = (lit: Lit): Typed => ({ type: 'string', value: literalJson(lit), json: true });
+
+/** The type of a literal without annotation. */
+function valueType(lit: Lit): Typed {
+  switch (lit.type) {
+    case 'int':
+    case 'float':
+    case 'string':
+    case 'boolean':
+      return { type: lit.type, value: lit.value };
+    case 'list': {
+      const kinds = new Set(lit.items.map(i => i.type));
+      if (kinds.size === 2 && kinds.has('int') && kinds.has('float')) kinds.delete('int');
+      const [kind] = [...kinds];
+      if (kinds.size !== 1 || !ANNOTATION_TYPES[kind === 'string' ? 'str' : kind === 'boolean' ? 'bool' : kind]) return jsonTyped(lit);
+      return { type: `${kind}[]`, value: lit.items.map(i => (i as { value: JobPrimitive }).value) };
+    }
+    default:
+      return jsonTyped(lit);
+  }
+}
+
+/** A literal as a value of an item type (ints count as floats), or undefined when it is not one. */
+function asItem(lit: Lit, item: string): JobPrimitive | undefined {
+  if (lit.type === item) return (lit as { value: JobPrimitive }).value;
+  if (item === 'float' && lit.type === 'int') return (lit as { value: JobPrimitive }).value;
+  return undefined;
+}
+
+/** The parameter's type and default from its literal and annotation; `mismatch` when the annotation does not fit the value. */
+function parameterType(lit: Lit, annotation: string | undefined): Typed & { mismatch?: boolean } {
+  const want = annotation === undefined ? undefined : annotationType(annotation);
+  if (!want) return valueType(lit);
+  if (want.kind === 'json') return jsonTyped(lit);
+  // An absent option is false for a flag and [] for a list: an optional boolean or list, which may
+  // also be None, travels as JSON.
+  if ((want.item === 'boolean' || want.list) && (want.optional || lit.type === 'none')) return jsonTyped(lit);
+  const type = `${want.item}${want.list ? '[]' : ''}`;
+  if (lit.type === 'none') return { type: `${type}?`, value: null };
+  const suffix = want.optional ? '?' : '';
+  if (want.list && lit.type === 'list') {
+    const items = lit.items.map(i => asItem(i, want.item));
+    if (items.every(i => i !== undefined)) return { type: type + suffix, value: items as JobPrimitive[] };
+  } else if (!want.list) {
+    const v = asItem(lit, want.item);
+    if (v !== undefined) return { type: type + suffix, value: v };
+  }
+  return { ...valueType(lit), mismatch: true };
 }
 
 /** Splits `name[: annotation] = value` at the first `=` outside brackets and strings that is not part of `==`, `<=`, .... */
@@ -495,8 +619,8 @@ function splitAssignment(code: string): { target: string; value: string } | { re
     else if (ch === '=' && depth === 0) {
       const prev = code[i - 1] ?? '';
       const next = code[i + 1] ?? '';
-      if (next === '=' || '=!<>'.includes(prev)) return { reason: 'a comparison is not an assignment' };
-      if ('+-*/%&|^@'.includes(prev) || (prev === '/' && code[i - 2] === '/')) return { reason: 'an augmented assignment (+=, -=, ...) is not a parameter' };
+      if (next === '=' || (prev !== '' && '=!<>'.includes(prev))) return { reason: 'a comparison is not an assignment' };
+      if ((prev !== '' && '+-*/%&|^@'.includes(prev)) || (prev === '/' && code[i - 2] === '/')) return { reason: 'an augmented assignment (+=, -=, ...) is not a parameter' };
       const target = code.slice(0, i).trim();
       const value = code.slice(i + 1).trim();
       if (!('reason' in splitAssignment(value))) return { reason: 'a chained assignment (a = b = 1) is not supported; give each parameter its own line' };
@@ -515,13 +639,43 @@ const STATEMENT_REASONS: Array<[RegExp, string]> = [
   [/^[%!]/, 'IPython magics and shell commands are not parameters (and need the IPython kernel)']
 ];
 
+const MAGIC = /^[%!]/;
+/** A line the runner blanks before parsing (its _MAGIC_LINE). */
+const MAGIC_LINE = /^\s*(%%?|!)/;
+
+/** Syntax errors between logical lines: an indented line after no block header, a block header with no body. */
+function layoutError(lines: LogicalLine[]): SyntaxProblem | undefined {
+  for (let k = 0; k < lines.length; k++) {
+    const l = lines[k];
+    const prev = lines[k - 1];
+    const opensBlock = (x: LogicalLine | undefined) => !!x && !MAGIC.test(x.code) && x.code.endsWith(':');
+    if (l.indented && !opensBlock(prev) && !(prev && prev.indented)) return { line: l.line, reason: 'the line is indented, but no block (if, for, def, ...) starts before it' };
+    if (opensBlock(l) && !(lines[k + 1] && lines[k + 1].indented)) {
+      return { line: lines[k + 1] ? lines[k + 1].line : l.line, reason: `the block started on line ${l.line} has no indented body` };
+    }
+  }
+  return undefined;
+}
+
 /**
  * Reads the source of a `parameters` cell. Later assignments to the same name replace earlier
  * ones (as when Python runs the cell), with a warning.
  */
 export function parseParametersSource(source: string): ParametersResult {
-  const { lines, problems } = splitLogicalLines(source);
-  const warnings: ParameterWarning[] = [...problems];
+  // IPython magics are no Python: blank them (keeping line numbers), as the runner does before ast.parse.
+  const magics: ParameterWarning[] = [];
+  const physical = source.replace(/\r\n?/g, '\n').split('\n');
+  const blanked = physical.map((line, n) => {
+    if (!MAGIC_LINE.test(line)) return line;
+    magics.push({ line: n + 1, text: line.trim(), reason: 'IPython magics and shell commands are not parameters (and need the IPython kernel)' });
+    return '';
+  });
+  const split = splitLogicalLines(blanked.join('\n'));
+  if (split.syntaxError) return { parameters: [], warnings: [], syntaxError: split.syntaxError };
+  const lines = split.lines;
+  const layout = layoutError(lines);
+  if (layout) return { parameters: [], warnings: [], syntaxError: layout };
+  const warnings: ParameterWarning[] = magics;
   const byName = new Map<string, NotebookParameter>();
   const warn = (l: LogicalLine, reason: string) => warnings.push({ line: l.line, text: l.raw || l.code, reason });
 
@@ -546,8 +700,12 @@ export function parseParametersSource(source: string): ParametersResult {
     if (colon >= 0) {
       annotation = target.slice(colon + 1).trim();
       target = target.slice(0, colon).trim();
+      if (annotation === '') return { parameters: [], warnings: [], syntaxError: { line: l.line, reason: 'the annotation after ":" is missing' } };
     }
-    if (!IDENTIFIER.test(target) || KEYWORDS.has(target)) {
+    if (target === '' || KEYWORDS.has(target)) {
+      return { parameters: [], warnings: [], syntaxError: { line: l.line, reason: target === '' ? 'nothing is assigned to: a name is missing before "="' : `"${target}" is a Python keyword and cannot be assigned to` } };
+    }
+    if (!IDENTIFIER.test(target)) {
       warn(l, /[,]/.test(target) || /^[([]/.test(target) ? 'unpacking several names at once is not supported; give each parameter its own line' : `"${target}" is not a plain name`);
       continue;
     }
@@ -555,25 +713,20 @@ export function parseParametersSource(source: string): ParametersResult {
       warn(l, `"${target}" has characters a RED input name cannot have (only A-Z, a-z, 0-9, _ and -)`);
       continue;
     }
-    let lit: { type: string; value: JobPrimitive | JobPrimitive[] };
+    let typed: ReturnType<typeof parameterType>;
     try {
-      lit = typed(new Parser(tokenize(split.value)).parseAll());
+      typed = parameterType(new Parser(tokenize(split.value)).parseAll(), annotation);
     } catch (e) {
+      if (e instanceof PySyntaxError) return { parameters: [], warnings: [], syntaxError: { line: l.line, reason: e.message } };
       if (e instanceof LiteralError) {
         warn(l, e.message);
         continue;
       }
       throw e;
     }
-    if (annotation !== undefined) {
-      const want = annotationType(annotation);
-      if (want === 'float' && lit.type === 'int') lit = { type: 'float', value: lit.value };
-      else if (want === 'float[]' && lit.type === 'int[]') lit = { type: 'float[]', value: lit.value };
-      else if (want !== undefined && want !== lit.type) {
-        warn(l, `the annotation says ${annotation} but the value is ${lit.type}; the value's type is used`);
-      }
-    }
-    const param: NotebookParameter = { name: target, type: lit.type, default: lit.value };
+    if (typed.mismatch) warn(l, `the annotation says ${annotation} but the value is ${typed.json ? 'another type' : typed.type}; the value's type is used`);
+    const param: NotebookParameter = { name: target, type: typed.type, default: typed.value };
+    if (typed.json) param.json = true;
     if (l.comment) param.doc = l.comment;
     if (byName.has(target)) {
       warn(l, `"${target}" is assigned again; the last value is used`);
@@ -583,6 +736,16 @@ export function parseParametersSource(source: string): ParametersResult {
   }
   warnings.sort((a, b) => a.line - b.line);
   return { parameters: [...byName.values()], warnings };
+}
+
+/** Index of the cell among the notebook's code cells, 1-based: how the runner names cells too ("code cell 2"). */
+export function codeCellNumber(cells: readonly unknown[], index: number): number {
+  return cells.slice(0, index + 1).filter(c => !!c && typeof c === 'object' && (c as { cell_type?: unknown }).cell_type === 'code').length;
+}
+
+/** The message for a syntax error in the parameters cell, word for word as the runner gives it. */
+export function parametersSyntaxMessage(codeCell: number, line: number, reason: string): string {
+  return `the parameters cell (code cell ${codeCell}) has a syntax error on line ${line}: ${reason}; fix it in the notebook`;
 }
 
 /** Parameters of a notebook's first `parameters` cell; `cell` is its index (-1 when there is none). */

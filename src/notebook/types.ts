@@ -2,13 +2,24 @@
 // Contract between the notebook inference (infer.ts), the panel and the run commands.
 import type { CwlTypeString, JobPrimitive } from '../red/types';
 
+/** A parameter's value: null is Python's None (only for optional types, `int?`). */
+export type ParameterValue = JobPrimitive | JobPrimitive[] | null;
+
 /** A value from the notebook's `parameters` cell (papermill convention). */
 export interface NotebookParameter {
   name: string;
-  /** CWL type: int, float, string, boolean, or a list of one of them (`float[]`). */
+  /**
+   * CWL type: int, float, string, boolean, or a list of one of them (`float[]`); `?` when it may
+   * be None (annotated Optional[int], int | None, or int with a None value).
+   */
   type: CwlTypeString;
-  /** The value written in the parameters cell. */
-  default: JobPrimitive | JobPrimitive[];
+  /** The value written in the parameters cell (JSON text when `json`; null: None). */
+  default: ParameterValue;
+  /**
+   * The value is JSON text (type `string`) that the runner decodes with json.loads: a dict, a None
+   * without annotation, an empty, mixed or nested list, or an annotation dict / Any.
+   */
+  json?: boolean;
   /** A trailing comment on its line, if any. */
   doc?: string;
 }
@@ -30,6 +41,19 @@ export interface DraftOutput {
   glob: string;
   kind: 'File' | 'Directory';
   optional: boolean;
+  /**
+   * false: unticked in the panel: not collected, and kept out of the new-files folder too.
+   * Absent or true: collected.
+   */
+  enabled?: boolean;
+  /** Found in the notebook's code (open(..., 'w'), .to_csv('x'), savefig('x'), ...): where, for the panel to show. */
+  inferred?: { codeCell: number; line: number; code: string };
+  /**
+   * The folder (glob: its name in /cc/outputs, kind Directory) into which the runner gathers every
+   * other file the notebook writes in its working folder (--redlab-collect): the files not matched by
+   * the globs of the other outputs, enabled or not.
+   */
+  newFiles?: boolean;
 }
 
 export interface ExperimentDraft {
@@ -43,10 +67,15 @@ export interface ExperimentDraft {
   /** GPUs: none, a count, or one device with at least this much memory. */
   gpus?: { count?: number; vramMinMb?: number };
   parameters: NotebookParameter[];
-  /** Values for this run (defaults unless the user changed them). */
-  values: Record<string, JobPrimitive | JobPrimitive[]>;
+  /** Values for this run (defaults unless the user changed them); null or absent: None (optional types). */
+  values: Record<string, ParameterValue>;
   inputs: DraftInput[];
   outputs: DraftOutput[];
+  /**
+   * The notebook's parameters cell is not valid Python (the runner refuses it with the same
+   * message): checkDraft reports it, so no run starts.
+   */
+  parametersError?: string;
   /** The engine the run goes to. */
   engine: 'docker';
 }

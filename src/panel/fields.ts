@@ -12,7 +12,7 @@ export const paramField = (name: string): FieldKey => `param:${name}`;
 export const inputField = (name: string): FieldKey => `input:${name}`;
 export const outputField = (name: string): FieldKey => `output:${name}`;
 
-export type ParamValue = JobPrimitive | JobPrimitive[];
+export type ParamValue = JobPrimitive | JobPrimitive[] | null; // null: None (optional parameters)
 export type ParseResult = { ok: true; value: ParamValue | undefined } | { ok: false; error: string };
 
 export interface ParsedType {

@@ -38,7 +38,7 @@ function roundTrip(d: ExperimentDraft) {
 }
 
 describe('inferDraft', () => {
-  it('reads the demo notebook: its parameters, the defaults, the runner and no outputs', () => {
+  it('reads the demo notebook: its parameters, the defaults, the runner, the files it writes and the new-files folder', () => {
     const { draft, warnings } = inferDraft(demo, { notebookPath: 'demo/demo.ipynb', defaults });
     expect(warnings).toEqual([]);
     expect(draft).toEqual({
@@ -54,7 +54,12 @@ describe('inferDraft', () => {
       ],
       values: { samples: 200, noise: 0.3, title: 'Random walk', seed: 42 },
       inputs: [],
-      outputs: [],
+      outputs: [
+        { name: 'results_csv', glob: 'results.csv', kind: 'File', optional: true, inferred: { codeCell: 4, line: 1, code: 'with open("results.csv", "w", newline="") as f:' } },
+        { name: 'metrics_json', glob: 'metrics.json', kind: 'File', optional: true, inferred: { codeCell: 4, line: 5, code: 'with open("metrics.json", "w") as f:' } },
+        { name: 'walk_svg', glob: 'walk.svg', kind: 'File', optional: true, inferred: { codeCell: 5, line: 21, code: 'with open("walk.svg", "w") as f:' } },
+        { name: 'new_files', glob: 'demo_files', kind: 'Directory', optional: true, newFiles: true }
+      ],
       engine: 'docker'
     });
     expect(DEFAULT_RUNNER_PATH).toBe('_redlab/redlab_nbrun.py');
@@ -110,21 +115,36 @@ describe('inferDraft', () => {
     const nb = notebook(
       [
         { type: 'markdown', source: 'intro' },
-        { source: 'import os\nalpha = 0.5\nbeta = None', tags: ['parameters'] },
+        { source: 'import os\nalpha = 0.5\nbeta = None\ngamma = (1, 2)', tags: ['parameters'] },
         { source: '%pip install numpy\n!ls data\n%matplotlib inline\nprint(alpha)' },
         { source: 'x = 2', tags: ['parameters'] }
       ],
       {}
     );
     const { draft, warnings } = inferDraft(nb, { notebookPath: 'p.ipynb', defaults });
-    expect(draft.parameters.map(p => p.name)).toEqual(['alpha']);
+    expect(draft.parameters.map(p => [p.name, p.type, p.default, p.json])).toEqual([
+      ['alpha', 'float', 0.5, undefined],
+      ['beta', 'string', 'null', true]
+    ]);
+    expect(draft.parametersError).toBeUndefined();
+    // Cells are named by their place among the code cells, as the runner names them.
     expect(warnings).toEqual([
       'p.ipynb does not say which language its kernel runs; assuming Python',
-      '2 cells are tagged "parameters"; only the first one (cell 2) is used',
-      expect.stringMatching(/^parameters cell \(cell 2\), line 1: import os: an import is not a parameter/),
-      expect.stringMatching(/^parameters cell \(cell 2\), line 3: beta = None: None has no type/),
-      expect.stringMatching(/^cell 3 uses IPython syntax \(%pip install numpy, !ls data\), which needs the IPython kernel/)
+      '2 cells are tagged "parameters"; only the first one (code cell 1) is used',
+      expect.stringMatching(/^parameters cell \(code cell 1\), line 1: import os: an import is not a parameter/),
+      expect.stringMatching(/^parameters cell \(code cell 1\), line 4: gamma = \(1, 2\): a tuple is not supported/),
+      expect.stringMatching(/^code cell 2 uses IPython syntax \(%pip install numpy, !ls data\), which needs the IPython kernel/)
     ]);
+  });
+
+  it('refuses to run a parameters cell with a syntax error, naming the code cell and line as the runner does', () => {
+    const nb = notebook([{ type: 'markdown', source: 'intro' }, { source: 'import os' }, { source: 'a = 1\nb = [1,\n', tags: ['parameters'] }]);
+    const { draft, warnings } = inferDraft(nb, { notebookPath: 'p.ipynb', defaults });
+    const message = 'the parameters cell (code cell 2) has a syntax error on line 2: "[" is never closed; fix it in the notebook';
+    expect(draft.parametersError).toBe(message);
+    expect(warnings).toEqual([message]);
+    expect(draft.parameters).toEqual([]);
+    expect(checkDraft(draft)).toEqual([message]);
   });
 });
 
@@ -148,16 +168,28 @@ describe('draftToRed', () => {
       '--title',
       'Random walk',
       '--seed',
-      '42'
+      '42',
+      '--redlab-types',
+      'noise=float,samples=int,seed=int,title=string',
+      '--redlab-collect',
+      'demo_files',
+      '--redlab-collect-skip',
+      'metrics.json,results.csv,walk.svg'
     ]);
-    expect(formatCommandLine(argv)).toBe("python3 /cc/inputs/runner/redlab_nbrun.py /cc/inputs/notebook/demo.ipynb --samples 200 --noise 0.3 --title 'Random walk' --seed 42");
     // ... and in key order from the RED file (faice's format sorts keys; the runner takes flags in any order).
-    expect(formatCommandLine(roundTrip(d).argv)).toBe("python3 /cc/inputs/runner/redlab_nbrun.py /cc/inputs/notebook/demo.ipynb --noise 0.3 --samples 200 --seed 42 --title 'Random walk'");
+    expect(formatCommandLine(roundTrip(d).argv)).toBe(
+      'python3 /cc/inputs/runner/redlab_nbrun.py /cc/inputs/notebook/demo.ipynb --noise 0.3 --redlab-collect demo_files ' +
+        "--redlab-collect-skip metrics.json,results.csv,walk.svg --redlab-types noise=float,samples=int,seed=int,title=string --samples 200 --seed 42 --title 'Random walk'"
+    );
     expect(red.inputs.runner).toEqual({ class: 'File', basename: 'redlab_nbrun.py', connector: { command: 'redlab-connector-local', access: { path: '_redlab/redlab_nbrun.py' } } });
     // relative to the notebook's folder, where the RED file goes
     expect(red.inputs.notebook).toEqual({ class: 'File', basename: 'demo.ipynb', connector: { command: 'redlab-connector-local', access: { path: 'demo.ipynb' } } });
     expect(red.cli.outputs).toEqual({
-      executed_notebook: { type: 'File', outputBinding: { glob: 'demo.executed.ipynb' }, doc: expect.any(String) }
+      executed_notebook: { type: 'File', outputBinding: { glob: 'demo.executed.ipynb' }, doc: expect.any(String) },
+      results_csv: { type: 'File?', outputBinding: { glob: 'results.csv' } },
+      metrics_json: { type: 'File?', outputBinding: { glob: 'metrics.json' } },
+      walk_svg: { type: 'File?', outputBinding: { glob: 'walk.svg' } },
+      new_files: { type: 'Directory?', outputBinding: { glob: 'demo_files' }, doc: expect.any(String) }
     });
     expect(red.container).toEqual({ engine: 'docker', settings: { image: { url: 'redlab/debian-python:12' }, ram: 1024 } });
     expect(red.execution).toEqual({ engine: 'ccfaice', settings: {} });
@@ -180,12 +212,15 @@ describe('draftToRed', () => {
     expect([...draftFloatPaths(d)].sort()).toEqual(['inputs.noise', 'inputs.weights.0', 'inputs.weights.1', 'inputs.weights.2']);
   });
 
-  it('passes booleans as bare flags and names them for the runner; lists as one comma-joined word', () => {
+  it('passes booleans as bare flags and every type for the runner; lists as one comma-joined word', () => {
     const d = base();
+    d.outputs = [];
     d.parameters.push({ name: 'verbose', type: 'boolean', default: true }, { name: 'dry_run', type: 'boolean', default: false }, { name: 'ks', type: 'int[]', default: [1, 2] }, { name: 'tags', type: 'string[]', default: ['a'] });
     Object.assign(d.values, { verbose: false, dry_run: true, ks: [3, 4, 5], tags: ['x', 'y z'] });
     const { argv, loaded } = roundTrip(d);
-    expect(formatCommandLine(argv.slice(3))).toBe("--dry_run --ks 3,4,5 --noise 0.3 --redlab-booleans verbose,dry_run --samples 200 --seed 42 --tags 'x,y z' --title 'Random walk'");
+    expect(formatCommandLine(argv.slice(3))).toBe(
+      "--dry_run --ks 3,4,5 --noise 0.3 --redlab-types 'dry_run=boolean,ks=int[],noise=float,samples=int,seed=int,tags=string[],title=string,verbose=boolean' --samples 200 --seed 42 --tags 'x,y z' --title 'Random walk'"
+    );
     expect(loaded.red.cli.inputs.ks.inputBinding).toEqual({ prefix: '--ks', itemSeparator: ',' });
     expect(checkDraft(d)).toEqual([]);
   });
@@ -197,7 +232,7 @@ describe('draftToRed', () => {
       { name: 'images', kind: 'Directory', connector: 'redlab-connector-local', access: { path: '../shared/images' }, basename: 'imgs', mount: true },
       { name: 'remote', kind: 'File', connector: 'red-connector-http', access: { url: 'https://example.org/files/table.csv?raw=1', auth: { username: '{{user}}', password: '{{pw}}' } } }
     );
-    d.outputs.push({ name: 'metrics', glob: 'metrics.json', kind: 'File', optional: false }, { name: 'plots', glob: 'plots', kind: 'Directory', optional: true });
+    d.outputs = [{ name: 'metrics', glob: 'metrics.json', kind: 'File', optional: false }, { name: 'plots', glob: 'plots', kind: 'Directory', optional: true }];
     const red = draftToRed(d);
     expect(red.inputs.data).toEqual({ class: 'File', basename: 'in.txt', connector: { command: 'redlab-connector-local', access: { path: 'data/in.txt' } } });
     expect(red.inputs.images).toEqual({ class: 'Directory', basename: 'imgs', connector: { command: 'redlab-connector-local', access: { path: '../shared/images' }, mount: true } });
@@ -207,7 +242,7 @@ describe('draftToRed', () => {
     expect(red.cli.outputs.plots).toEqual({ type: 'Directory?', outputBinding: { glob: 'plots' } });
     expect(loadRed(toSortedYaml(red, { floatPaths: draftFloatPaths(d) })).warnings).toEqual([]);
     const argv = buildCommand(red.cli, red.inputs, { containerPathOf: inputContainerPath, floatPaths: draftFloatPaths(d) });
-    expect(argv.slice(11)).toEqual(['--input-data', '/cc/inputs/data/in.txt', '--input-images', '/cc/inputs/images/imgs', '--input-remote', '/cc/inputs/remote/table.csv']);
+    expect(argv.slice(13)).toEqual(['--input-data', '/cc/inputs/data/in.txt', '--input-images', '/cc/inputs/images/imgs', '--input-remote', '/cc/inputs/remote/table.csv']);
     expect(inputEnvVar('my-data.v2')).toBe('REDLAB_INPUT_MY_DATA_V2');
   });
 
@@ -245,13 +280,22 @@ describe('draftToRed', () => {
     d.parameters.push({ name: 'names', type: 'string[]', default: ['a'] }, { name: 'none', type: 'int[]', default: [1] });
     d.values.names = ['a,b'];
     d.values.none = [];
-    d.outputs.push({ name: 'nb', glob: 'demo.executed.ipynb', kind: 'File', optional: false });
+    d.parameters.push({ name: 'cfg', type: 'string', default: '{}', json: true }, { name: 'maybe', type: 'int?', default: null }, { name: 'must', type: 'int', default: 1 });
+    d.values.cfg = "{'a': 1}";
+    d.values.must = null;
+    d.outputs.push({ name: 'nb', glob: 'demo.executed.ipynb', kind: 'File', optional: false }, { name: 'again', glob: 'results.csv', kind: 'File', optional: true }, { name: 'comma', glob: 'a,b.txt', kind: 'File', optional: true });
+    d.outputs.push({ name: 'off', glob: 'a,b.txt', kind: 'File', optional: true, enabled: false }, { name: 'folder', glob: '../up', kind: 'Directory', optional: true, newFiles: true, enabled: false });
     expect(checkDraft(d)).toEqual([
       'parameter "samples" is an int but its value is 2.5',
       'parameter "title" is a string but its value is 3',
       'parameter "names": list items are passed joined by ",", so an item cannot contain ","',
-      'parameter "none": an empty list cannot be passed on the command line; the notebook\'s own default would be used',
-      'output "nb": demo.executed.ipynb is the executed notebook, already an output'
+      expect.stringMatching(/^parameter "cfg" takes a JSON value \(a number, "text" in double quotes, true, false, null, \[...\] or \{...\}\): /),
+      'parameter "must" has no value; give an int',
+      'output "nb": demo.executed.ipynb is the executed notebook, already an output',
+      'outputs "results_csv" and "again" both collect results.csv; untick or remove one',
+      'output "comma": its glob is passed to the runner in a list joined by ",", so it cannot contain ","',
+      'output "off": its glob is passed to the runner in a list joined by ",", so it cannot contain ","',
+      'output "folder": the folder for the new files must be a plain folder name (letters, digits, _ . -), not "../up"'
     ]);
   });
 });
@@ -265,14 +309,22 @@ describe('redToDraft', () => {
     draft.values.flag = false;
     draft.values.xs = [1, 2.5];
     draft.inputs.push({ name: 'data', kind: 'File', connector: 'redlab-connector-local', access: { path: 'data/in.txt' } });
+    draft.parameters.push({ name: 'cfg', type: 'string', default: '{"a": 1}', json: true }, { name: 'maybe', type: 'int?', default: null }, { name: 'ks', type: 'int[]', default: [1] });
+    Object.assign(draft.values, { cfg: '{"a": 2}', maybe: null, ks: [] });
+    // the inferred walk.svg unticked: not collected, and kept out of the new-files folder
+    draft.outputs = draft.outputs.filter(o => o.glob !== 'walk.svg').map(o => ({ ...o, inferred: undefined }));
+    draft.outputs.push({ name: 'walk_svg', glob: 'walk.svg', kind: 'File', optional: true, enabled: false });
     draft.outputs.push({ name: 'metrics', glob: 'metrics.json', kind: 'File', optional: false }, { name: 'svg', glob: '*.svg', kind: 'File', optional: true });
+    for (const o of draft.outputs) if (o.inferred === undefined) delete o.inferred;
     const red = draftToRed(draft);
+    expect(red.inputs.redlab_collect_skip).toBe('*.svg,metrics.json,results.csv,walk.svg');
+    expect(red.cli.outputs.walk_svg).toBeUndefined();
     const back = redToDraft(red, 'demo/demo.ipynb');
     expect(back.warnings).toEqual([]);
     expect(back.draft.values).toEqual(draft.values);
-    expect(back.draft.parameters.map(p => [p.name, p.type, p.doc])).toEqual(draft.parameters.map(p => [p.name, p.type, p.doc]));
+    expect(back.draft.parameters.map(p => [p.name, p.type, p.doc, p.json])).toEqual(draft.parameters.map(p => [p.name, p.type, p.doc, p.json]));
     expect(back.draft.inputs).toEqual(draft.inputs);
-    expect(back.draft.outputs).toEqual(draft.outputs);
+    expect(back.draft.outputs).toEqual([...draft.outputs.filter(o => o.enabled !== false), ...draft.outputs.filter(o => o.enabled === false)]);
     expect(back.draft.gpus).toEqual({ count: 1 });
     // the defaults become the RED's values: the same RED again
     expect(draftToRed(back.draft)).toEqual(red);

@@ -89,6 +89,44 @@ describe('parseParametersSource: annotations, comments, layout', () => {
     ]);
   });
 
+  it('honours Optional, unions with None, list annotations, dict and Any', () => {
+    const r = parseParametersSource(
+      [
+        'a: Optional[int] = None',
+        'b: int | None = 3',
+        'c: typing.Optional[List[float]] = [1, 2]',
+        'd: dict[str, int] = {"x": 1}',
+        'e: Any = None',
+        'f: int = None',
+        'g: list[str] = []',
+        'h: Union[None, str] = "s"'
+      ].join('\n')
+    );
+    expect(r.warnings).toEqual([]);
+    expect(r.parameters.map(p => [p.name, p.type, p.default, p.json ?? false])).toEqual([
+      ['a', 'int?', null, false],
+      ['b', 'int?', 3, false],
+      ['c', 'string', '[1, 2]', true],
+      ['d', 'string', '{"x": 1}', true],
+      ['e', 'string', 'null', true],
+      ['f', 'int?', null, false],
+      ['g', 'string[]', [], false],
+      ['h', 'string?', 's', false]
+    ]);
+  });
+
+  it('passes None, dicts and lists without one item type as JSON text, floats kept floats', () => {
+    const r = parseParametersSource('n = None\ncfg = {"lr": 1.0, "layers": [64, 32], "name": "a\\"b", "on": True, "off": None}\nempty = []\nnested = [[1], [2.5]]\nmixed = [1, "a"]');
+    expect(r.warnings).toEqual([]);
+    expect(r.parameters.map(p => [p.name, p.type, p.default, p.json])).toEqual([
+      ['n', 'string', 'null', true],
+      ['cfg', 'string', '{"lr": 1.0, "layers": [64, 32], "name": "a\\"b", "on": true, "off": null}', true],
+      ['empty', 'string', '[]', true],
+      ['nested', 'string', '[[1], [2.5]]', true],
+      ['mixed', 'string', '[1, "a"]', true]
+    ]);
+  });
+
   it('warns when an annotation contradicts the value, keeping the value type', () => {
     const r = parseParametersSource('n: str = 3');
     expect(r.parameters).toEqual([{ name: 'n', type: 'int', default: 3 }]);
@@ -127,14 +165,8 @@ describe('parseParametersSource: what is not a parameter becomes a warning', () 
   const cases: Array<[string, RegExp]> = [
     ['import numpy as np', /import/],
     ['from math import pi', /import/],
-    ['x = None', /None has no type/],
-    ['x = {"a": 1}', /dict/],
     ['x = (1, 2)', /tuple/],
     ['x = 1, 2', /tuple/],
-    ['x = []', /empty list/],
-    ['x = [[1], [2]]', /nested list/],
-    ['x = [1, "a"]', /mixes int and string/],
-    ['x = [True, 1]', /mixes/],
     ['x = f"v{1}"', /f-string/],
     ['x = b"raw"', /bytes/],
     ['x = np.pi', /refers to "np.pi"/],
@@ -143,19 +175,18 @@ describe('parseParametersSource: what is not a parameter becomes a warning', () 
     ['x = 1 if True else 2', /expression/],
     ['x = [i for i in range(3)]', /comprehension/],
     ['x = 1j', /complex/],
-    ['x = 007', /leading zeros/],
     ['x = y = 1', /chained assignment/],
     ['x += 1', /augmented/],
     ['a, b = 1, 2', /unpacking/],
     ['print("hello")', /call is not a parameter/],
     ['x == 1', /comparison/],
     ['x: int', /annotation without a value/],
-    ['def f():', /definition/],
     ['%matplotlib inline', /magics/],
-    ['x = "unclosed', /not closed/],
     ['x = 99999999999999999999', /too large/],
     ['größe = 1', /characters a RED input name cannot have/],
-    ['class = 1', /not a plain name/]
+    ['x = {1, 2}', /set is not supported/],
+    ['x = {1: "a"}', /keys must be strings/],
+    ['def f(): pass', /definition/]
   ];
   it.each(cases)('%s', (src, reason) => {
     const r = parseParametersSource(src);
@@ -180,6 +211,41 @@ describe('parseParametersSource: what is not a parameter becomes a warning', () 
   it('gives nothing for an empty cell', () => {
     expect(parseParametersSource('')).toEqual({ parameters: [], warnings: [] });
     expect(parseParametersSource('\n# only a comment\n')).toEqual({ parameters: [], warnings: [] });
+  });
+});
+
+describe('parseParametersSource: a cell that is not valid Python', () => {
+  it.each([
+    ['a = 1\nb = [1,\n  2', 2, /"\[" is never closed/],
+    ['x = [1, (2,\n3', 1, /"\(" is never closed/],
+    ['x = (1]', 1, /does not match/],
+    ['x = 1)', 1, /closes no bracket/],
+    ['a = 1\n  b = 2', 2, /indented/],
+    ['if a:\nb = 1', 2, /no indented body/],
+    ['def f():', 1, /no indented body/],
+    ['x = 007', 1, /leading zeros/],
+    ['class = 1', 1, /keyword/],
+    ['x =', 1, /missing/],
+    ['= 1', 1, /name is missing/],
+    ['x = 1 +', 1, /ends with "\+"/],
+    ['x = [1,, 2]', 1, /","/],
+    ['a = 1\nx = "abc\ny = 2', 2, /string is not closed/],
+    ['x = """abc\ny = 2', 1, /triple-quoted/],
+    ['x = [1 2]', 1, /comma is missing/],
+    ['x: = 1', 1, /annotation/],
+    ['x = 1 $', 1, /not valid Python/]
+  ])('%j: line %d', (src, line, reason) => {
+    const r = parseParametersSource(src);
+    expect(r.parameters).toEqual([]);
+    expect(r.syntaxError).toEqual({ line, reason: expect.stringMatching(reason) });
+  });
+
+  it('blanks IPython magics as the runner does, keeping line numbers', () => {
+    const r = parseParametersSource("%load_ext autoreload\n!echo it's\nx = 1\n  y = 2");
+    expect(r.syntaxError).toEqual({ line: 4, reason: expect.stringMatching(/indented/) });
+    const ok = parseParametersSource("!echo it's\nx = 1");
+    expect(ok.parameters).toEqual([{ name: 'x', type: 'int', default: 1 }]);
+    expect(ok.warnings).toEqual([{ line: 1, text: "!echo it's", reason: expect.stringMatching(/magics/) }]);
   });
 });
 
