@@ -4,6 +4,7 @@ import { randomBytes } from 'crypto';
 import * as os from 'os';
 import * as path from 'path';
 import { allowedConnectorHosts } from '../connectors/host-policy';
+import { httpLimitsFromEnv, type HttpLimits } from './http/app';
 
 export interface BridgeOptions {
   host: string;
@@ -23,6 +24,8 @@ export interface BridgeOptions {
    * run on the host). From --allow-connector-host and REDLAB_ALLOW_CONNECTOR_HOSTS.
    */
   allowConnectorHosts: string[];
+  /** HTTP limits against slow clients, from REDLAB_HEADERS_TIMEOUT_MS and its siblings (HTTP_LIMIT_VARIABLES); unset: createApp's defaults. */
+  httpLimits: HttpLimits;
   logFormat: 'json' | 'pretty';
   logLevel: string;
 }
@@ -79,6 +82,7 @@ export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv 
     wallClockLimitMs: maxMinutes !== undefined ? Math.round(maxMinutes * 60_000) : undefined,
     imageAllowlist: images.length ? images : undefined,
     allowConnectorHosts: connectorHosts,
+    httpLimits: httpLimitsFromEnv(env),
     logFormat,
     logLevel: flags.logLevel ?? env.REDLAB_LOG_LEVEL ?? 'info'
   };

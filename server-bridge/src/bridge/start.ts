@@ -47,7 +47,7 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
     logger
   );
   await manager.start();
-  const api = createApp(manager, { token: opts.token, allowedOrigins: opts.allowedOrigins, logger });
+  const api = createApp(manager, { token: opts.token, allowedOrigins: opts.allowedOrigins, logger, ...opts.httpLimits });
   const { url, port } = await api.listen({ host: opts.host, port: opts.port });
   logger.info({ url, dataDir: opts.dataDir, parallel: opts.parallel }, 'RED Lab bridge ready');
   if (opts.tokenGenerated) {

@@ -8,9 +8,19 @@
 //
 // Configured origins get CORS headers (and preflight answers); with none configured
 // (the default) the API answers no browser at all.
+//
+// Slow clients cannot hold sockets (slowloris): a request head must arrive within
+// headersTimeoutMs of its first byte (a silent new connection counts from its start),
+// a whole request within requestTimeoutMs, and an idle kept-alive connection closes
+// after keepAliveTimeoutMs. A refused request (401/403) closes its connection, and at
+// most maxUnauthenticatedConnections wait for their first authenticated request: a new
+// one beyond that closes the oldest waiting one. A WebSocket leaves all of this at its
+// upgrade (its own ping keeps it honest), so event streams live as long as the run.
+// No idle-socket timeout (Fastify's connectionTimeout): an image build's progress may be
+// silent for minutes, and the limits above already cover a client that stops sending.
 import { randomBytes } from 'crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { AddressInfo } from 'net';
+import type { AddressInfo, Socket } from 'net';
 import type { Logger } from 'pino';
 import type { RunService } from '../service';
 import { AUTH_MESSAGE, bearerToken, originMessage, OriginPolicy, TokenChecker } from './auth';
@@ -23,6 +33,12 @@ import { registerRunRoutes } from './runs';
 export const API_PREFIX = '/api/v1';
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
 export const DEFAULT_MAX_BUILD_CONTEXT_BYTES = 200 * 1024 * 1024;
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5 * 60_000;
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+export const DEFAULT_MAX_UNAUTHENTICATED_CONNECTIONS = 256;
+/** After a 4xx for a broken or late request, how long the client gets to read it before the socket is destroyed. */
+const CLIENT_ERROR_LINGER_MS = 1000;
 
 export interface HttpConfig {
   /** The bearer token every request must carry (at least 8 characters; generate it, e.g. 32 random bytes). */
@@ -39,8 +55,14 @@ export interface HttpConfig {
   logger?: Logger | LogConfig | false;
   /** WebSocket tuning (backpressure threshold, keepalive). */
   events?: EventSocketOptions;
-  /** Whole-request time limit in ms (slow uploads); default 5 minutes. */
+  /** Time (ms) a request's head (request line and headers) may take to arrive, from its first byte (slowloris); default 10 s. */
+  headersTimeoutMs?: number;
+  /** Whole-request time limit in ms (slow uploads); default 5 minutes. At least headersTimeoutMs. */
   requestTimeoutMs?: number;
+  /** How long (ms) a kept-alive connection may wait for its next request; default 5 s. */
+  keepAliveTimeoutMs?: number;
+  /** Connections waiting for their first authenticated request (or WebSocket upgrade), at most; one more closes the oldest. Default 256. */
+  maxUnauthenticatedConnections?: number;
 }
 
 export interface BridgeApp {
@@ -65,12 +87,46 @@ function authMessage(req: FastifyRequest): string {
   return AUTH_MESSAGE;
 }
 
+/** The limits against slow clients that the bridge takes from the environment, by the variable that sets each. */
+export const HTTP_LIMIT_VARIABLES = {
+  headersTimeoutMs: 'REDLAB_HEADERS_TIMEOUT_MS',
+  requestTimeoutMs: 'REDLAB_REQUEST_TIMEOUT_MS',
+  keepAliveTimeoutMs: 'REDLAB_KEEPALIVE_TIMEOUT_MS',
+  maxUnauthenticatedConnections: 'REDLAB_MAX_UNAUTHENTICATED_CONNECTIONS'
+} as const;
+export type HttpLimits = Partial<Record<keyof typeof HTTP_LIMIT_VARIABLES, number>>;
+
+/** HTTP_LIMIT_VARIABLES that are set, as numbers; a value that is not a whole number >= 1 is refused naming its variable. */
+export function httpLimitsFromEnv(env: NodeJS.ProcessEnv): HttpLimits {
+  const limits: HttpLimits = {};
+  for (const [key, name] of Object.entries(HTTP_LIMIT_VARIABLES) as [keyof HttpLimits, string][]) {
+    const text = env[name]?.trim();
+    if (!text) continue;
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1 || n > 2 ** 31 - 1) throw new Error(`${name} must be a whole number from 1 to ${2 ** 31 - 1}${key.endsWith('Ms') ? ' (milliseconds)' : ''}, not ${text}`);
+    limits[key] = n;
+  }
+  return limits;
+}
+
+/** `config[key]` or its default, refused unless a whole number from `min` to 2^31-1 (node's timer limit). */
+function wholeSetting(config: HttpConfig, key: keyof HttpConfig, dflt: number, min = 1): number {
+  const v = config[key] ?? dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 2 ** 31 - 1) throw new TypeError(`${key} must be a whole number from ${min} to ${2 ** 31 - 1}, not ${String(v)}`);
+  return v;
+}
+
 /** Builds the API on `service`. Call `listen()` (or `app.listen`) to serve it. */
 export function createApp(service: RunService, config: HttpConfig): BridgeApp {
   const tokens = new TokenChecker(config.token);
   const origins = new OriginPolicy(config.allowedOrigins ?? []);
   const maxBodyBytes = config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 1024) throw new TypeError('maxBodyBytes must be a whole number of bytes >= 1024');
+  const headersTimeout = wholeSetting(config, 'headersTimeoutMs', DEFAULT_HEADERS_TIMEOUT_MS);
+  const requestTimeout = wholeSetting(config, 'requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS);
+  if (headersTimeout > requestTimeout) throw new TypeError(`headersTimeoutMs must be at most requestTimeoutMs (${requestTimeout}), not ${headersTimeout}`);
+  const keepAliveTimeout = wholeSetting(config, 'keepAliveTimeoutMs', DEFAULT_KEEP_ALIVE_TIMEOUT_MS);
+  const maxWaiting = wholeSetting(config, 'maxUnauthenticatedConnections', DEFAULT_MAX_UNAUTHENTICATED_CONNECTIONS);
   const logger = createLogger(config.logger);
   let reqCounter = 0;
   const reqPrefix = randomBytes(3).toString('hex');
@@ -82,14 +138,17 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
     genReqId: () => `${reqPrefix}-${(++reqCounter).toString(36)}`,
     return503OnClosing: true,
     forceCloseConnections: true,
-    requestTimeout: config.requestTimeoutMs ?? 5 * 60_000,
+    requestTimeout,
+    keepAliveTimeout,
+    // Node checks the head and request deadlines every connectionsCheckingInterval (default 30 s).
+    http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 4))) },
     routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true },
     // Bad URLs are refused by the router before any hook runs: apply the gates here too.
     frameworkErrors: (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
       reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').type('application/json; charset=utf-8');
       const origin = req.headers.origin;
-      if (!origins.allows(origin)) return reply.code(403).send({ error: originMessage(origin!) });
-      if (!tokens.matches(bearerToken(req.headers))) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: AUTH_MESSAGE });
+      if (!origins.allows(origin)) return reply.code(403).header('connection', 'close').send({ error: originMessage(origin!) });
+      if (!tokens.matches(bearerToken(req.headers))) return reply.code(401).header('www-authenticate', 'Bearer').header('connection', 'close').send({ error: AUTH_MESSAGE });
       if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return reply.code(414).send({ error: 'a part of the URL path is longer than 256 characters: no resource has such a name (run ids are 26 characters)' });
       if (err.code === 'FST_ERR_BAD_URL') return reply.code(400).send({ error: 'the URL is not valid: check its percent-encoding (%XX with two hex digits, UTF-8)' });
       return reply.code(400).send({ error: 'the request is not valid: check its URL and headers' });
@@ -105,6 +164,9 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
       const body = JSON.stringify({ error: message });
       if (socket.writable) {
         socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        // end() only half-closes: a client that goes on trickling would keep the socket.
+        const linger = setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
+        socket.once('close', () => clearTimeout(linger));
       } else socket.destroy(err);
     }
   });
@@ -123,6 +185,18 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
   const events = new EventSockets(service.store, tokens, origins, logger, config.events);
   const builds = new Set<AbortController>();
 
+  // Connections with no authenticated request yet, oldest first (a Set keeps insertion order).
+  const waiting = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    waiting.add(socket);
+    socket.once('close', () => waiting.delete(socket));
+    if (waiting.size > maxWaiting) {
+      const oldest = waiting.values().next().value!;
+      waiting.delete(oldest);
+      oldest.destroy();
+    }
+  });
+
   // --- gates: origin, then token (before any body is read) ---
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     reply.header('cache-control', 'no-store');
@@ -130,7 +204,7 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
     const origin = req.headers.origin;
     if (!origins.allows(origin)) {
       req.log.warn({ origin: String(origin).slice(0, 100) }, 'refused: origin not allowed');
-      throw new HttpError(403, originMessage(origin!));
+      throw new HttpError(403, originMessage(origin!), {}, { connection: 'close' });
     }
     if (origins.isConfigured(origin)) {
       reply.header('access-control-allow-origin', origin);
@@ -148,8 +222,9 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
     }
     if (!tokens.matches(bearerToken(req.headers))) {
       req.log.warn('refused: missing or wrong token');
-      throw new HttpError(401, authMessage(req), {}, { 'www-authenticate': 'Bearer' });
+      throw new HttpError(401, authMessage(req), {}, { 'www-authenticate': 'Bearer', connection: 'close' });
     }
+    waiting.delete(req.raw.socket);
   });
 
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
@@ -179,7 +254,11 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
     { prefix: API_PREFIX }
   );
 
-  app.server.on('upgrade', (req, socket, head) => events.handleUpgrade(req, socket, head));
+  app.server.on('upgrade', (req, socket, head) => {
+    // The upgrade checks its own token and closes the socket when it is wrong.
+    waiting.delete(socket as Socket);
+    events.handleUpgrade(req, socket, head);
+  });
   app.addHook('preClose', async () => {
     for (const b of builds) b.abort();
     await events.close();
