@@ -10,7 +10,7 @@ import { fillVariables, listVariables, registerSecrets } from '../../../src/red/
 import { SecretMasker } from '../../../src/red/mask';
 import { RedError, type GpuRequirement, type LoadedRed, type Red } from '../../../src/red/types';
 import type { BatchResult, FinalState, RunEvent, RunResult, RunState } from '../../../src/red/run';
-import { isFinalState, maskForStore, type RunRecord, type RunStore } from '../store';
+import { isFinalState, type RunRecord, type RunStore } from '../store';
 import type { DockerEngine } from '../engine/docker';
 import { readGpuInventory } from '../engine/gpu';
 import { ramOverEngine } from '../engine/host-config';
@@ -91,10 +91,13 @@ export class RunManager implements RunService {
     const overRam = await ramOverEngine(this.docker, red.container.settings.ram).catch(() => undefined);
     if (overRam) throw new RequestError(422, overRam.message, { fix: overRam.fix, issues: [{ path: 'container.settings.ram', message: overRam.message, fix: overRam.fix, severity: 'error' }] });
 
+    // The run's secrets, built once from the filled variables: the store masks every
+    // write with them (the one choke point), until the run ends.
     const masker = new SecretMasker();
     registerSecrets(red, values, masker);
     const record = this.store.createRun({
-      red: maskForStore(masker, red),
+      red,
+      secrets: masker,
       options: { ...input.options, parallel },
       image: { url: image },
       wallClockLimitMs: this.config.wallClockLimitMs
@@ -102,6 +105,7 @@ export class RunManager implements RunService {
     const impossible = this.gpus.impossible(red.container.settings.gpus);
     if (impossible) {
       this.store.setState(record.id, 'failed', { error: impossible });
+      this.store.releaseSecrets(record.id);
       return { id: record.id, state: 'failed' };
     }
     this.pending.set(record.id, { loaded: { ...loaded, red: fillVariables(red, values) }, masker });
@@ -119,6 +123,7 @@ export class RunManager implements RunService {
       this.queue.splice(queued, 1);
       this.pending.delete(id);
       this.store.setState(id, 'cancelled', { error: 'cancelled before it started' });
+      this.store.releaseSecrets(id);
       return { id, state: 'cancelled' };
     }
     const running = this.active.get(id);
@@ -190,6 +195,7 @@ export class RunManager implements RunService {
       const done = this.execute(id, job, gpus.map(g => String(g.index)), controller.signal)
         .catch(err => this.log.error({ err, runId: id }, 'run failed unexpectedly'))
         .finally(() => {
+          if (this.store.isOpen) this.store.releaseSecrets(id);
           this.gpus.release(id);
           this.active.delete(id);
           this.pump();

@@ -6,6 +6,8 @@ import { RunStore } from '../store';
 import { SecretRegistry } from '../../../src/red/mask';
 import { ensurePrivateDir } from '../util/private-dir';
 import { DockerEngine } from '../engine/docker';
+import { defaultConnectors } from '../connectors/registry';
+import { HostPolicy, listeningAddresses } from '../connectors/host-policy';
 import { createDockerClient } from '../engine/docker-client';
 import { createApp, createLogger } from './http';
 import { RunManager } from './run-manager';
@@ -31,7 +33,12 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
   await ensurePrivateDir(opts.dataDir, 'data folder', 'choose a folder only you can write (redlab bridge --data-dir DIR or REDLAB_DATA_DIR), or remove this one');
   const store = RunStore.open(opts.dataDir, { secrets });
   const docker = createDockerClient({});
-  const engine = new DockerEngine({ docker, workRoot: path.join(opts.dataDir, 'work') });
+  // Connectors run here, on the host: no loopback, link-local or the bridge's own address unless allowed.
+  const hostPolicy = new HostPolicy({
+    allow: opts.allowConnectorHosts,
+    deny: (await listeningAddresses(opts.host)).map(address => ({ address, reason: 'it is an address the bridge itself listens on' }))
+  });
+  const engine = new DockerEngine({ docker, workRoot: path.join(opts.dataDir, 'work'), connectors: defaultConnectors({ hostPolicy }) });
   const manager = new RunManager(
     store,
     docker,

@@ -3,8 +3,14 @@
 // files and outputs.
 //
 // What the store holds is what the bridge may show to anyone who can reach it, so it
-// must never hold a secret: callers mask the RED (`maskForStore`), and errors, results
-// and logs come from the engine, which masks them with the run's SecretMasker.
+// must never hold a secret. The store is the bridge's one masking choke point: every
+// write (the RED, options, states and errors, batches, results, events, log bytes)
+// passes through `secrets`, the registry of the secrets of every run in flight (a run
+// hands its masker over with createRun and releaseSecrets drops it). What the API, the
+// WebSocket, the SQLite file and the log files get is therefore masked in every form a
+// secret can take (see src/red/mask.ts). Log text is masked as a stream: a secret split
+// across two chunks is masked too (the end of a chunk that may start one waits for the
+// next chunk, or for the batch's final state).
 //
 // Log bytes never go into SQLite: `appendLog` appends them to
 // `runs/<id>/batch-<n>.<stream>.log` and records a small `log` event with the chunk's
@@ -30,6 +36,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { RunResult, RunState } from '../../../src/red/run';
+import { SecretRegistry, type MaskingStream } from '../../../src/red/mask';
 import { isRunId, newRunId } from './ids';
 import { migrate } from './schema';
 import {
@@ -61,6 +68,8 @@ export interface OpenOptions {
   now?: () => number;
   /** Called when a subscriber throws (the store goes on). Default: process.emitWarning. */
   onListenerError?: (err: unknown) => void;
+  /** The secrets every write is masked with (shared with the bridge's logger); default a new, empty one. */
+  secrets?: SecretRegistry;
 }
 
 export type EventListener = (event: StoredEvent) => void;
@@ -206,6 +215,10 @@ export class RunStore {
   /** Open log files for writing, least recently used first. */
   private readonly logFds = new Map<string, number>();
   private readonly followers = new Set<() => void>();
+  /** Log streams being masked, by `<runId>/<batch>/<stream>`: they may hold back a chunk's end. */
+  private readonly logMasks = new Map<string, MaskingStream>();
+  /** The secrets of the runs in flight: every write is masked with all of them. */
+  readonly secrets: SecretRegistry;
   private closed = false;
   private readonly st: ReturnType<RunStore['prepare']>;
 
@@ -222,6 +235,7 @@ export class RunStore {
     this.dbPath = path.join(dataDir, 'redlab.sqlite');
     this.now = options.now ?? Date.now;
     this.onListenerError = options.onListenerError ?? (err => process.emitWarning(`run store listener failed: ${String(err)}`));
+    this.secrets = options.secrets ?? new SecretRegistry();
     const db = new Database(this.dbPath);
     try {
       db.pragma('journal_mode = WAL');
@@ -320,9 +334,11 @@ export class RunStore {
       throw new TypeError(`wallClockLimitMs must be a positive whole number of milliseconds, not ${limit}`);
     }
     fs.mkdirSync(this.runDir(id), { recursive: true, mode: 0o700 });
+    if (input.secrets) this.secrets.hold(id, input.secrets);
+    const m = this.secrets;
     let event: StoredEvent | undefined;
     this.db.transaction(() => {
-      this.st.insertRun.run(id, at, at, JSON.stringify(input.red ?? null), JSON.stringify(input.options ?? {}), json(input.image), limit ?? null);
+      this.st.insertRun.run(id, at, at, JSON.stringify(m.maskValue(input.red ?? null)), JSON.stringify(m.maskValue(input.options ?? {})), json(m.maskValue(input.image)), limit ?? null);
       this.st.insertHistory.run(id, null, 'queued', at, null);
       event = this.insertEvent(id, at, { type: 'state', state: 'queued' });
     }).immediate();
@@ -390,6 +406,9 @@ export class RunStore {
    */
   setState(runId: string, state: RunState, opts: { batch?: number; error?: string } = {}): number {
     checkState(state);
+    if (opts.error !== undefined) opts = { ...opts, error: this.secrets.mask(opts.error) };
+    // The held-back end of the logs comes before the final state.
+    if (isFinalState(state)) this.flushLogMasks(runId, opts.batch);
     if (opts.batch !== undefined) return this.setBatch(runId, opts.batch, { state, ...(opts.error !== undefined ? { error: opts.error } : {}) });
     let event: StoredEvent | undefined;
     this.db.transaction(() => {
@@ -414,6 +433,8 @@ export class RunStore {
   setBatch(runId: string, index: number, patch: BatchPatch): number {
     checkBatch(index);
     if (patch.state !== undefined) checkState(patch.state);
+    if (patch.state !== undefined && isFinalState(patch.state)) this.flushLogMasks(runId, index);
+    patch = this.secrets.maskValue(patch);
     let event: StoredEvent | undefined;
     this.db.transaction(() => {
       event = this.applyBatchPatch(runId, index, patch, this.now());
@@ -426,7 +447,7 @@ export class RunStore {
   setImage(runId: string, image: RunImage): void {
     this.db.transaction(() => {
       this.stateOf(runId);
-      this.st.setImage.run(JSON.stringify(image), this.now(), runId);
+      this.st.setImage.run(JSON.stringify(this.secrets.maskValue(image)), this.now(), runId);
     }).immediate();
   }
 
@@ -437,6 +458,8 @@ export class RunStore {
    * is left alone: the caller sets it next (collecting → succeeded, or → failed).
    */
   setResult(runId: string, result: RunResult): number {
+    this.flushLogMasks(runId);
+    result = this.secrets.maskValue(result);
     const events: StoredEvent[] = [];
     this.db.transaction(() => {
       this.stateOf(runId);
@@ -472,6 +495,8 @@ export class RunStore {
     if (!row) return false;
     if (!isFinalState(row.state)) throw new Error(`run ${runId} is ${row.state}: cancel it before deleting it`);
     this.closeLogFiles(runId);
+    for (const key of [...this.logMasks.keys()]) if (key.startsWith(runId + '/')) this.logMasks.delete(key);
+    this.secrets.release(runId);
     this.st.deleteRun.run(runId);
     if (opts.purge) fs.rmSync(this.runDir(runId), { recursive: true, force: true });
     for (const l of [...(this.listeners.get(runId) ?? [])]) this.safeCall(() => (l as InternalListener).deleted?.());
@@ -496,10 +521,11 @@ export class RunStore {
       return this.appendLog(runId, e.batch, e.stream, e.data).seq;
     }
     if (type === 'state' || type === 'result') throw new TypeError(`${type} events are written by setState/setBatch/setResult`);
+    const masked = this.secrets.maskValue(event as StoreEvent);
     let stored: StoredEvent | undefined;
     this.db.transaction(() => {
       this.stateOf(runId);
-      stored = this.insertEvent(runId, this.now(), event as StoreEvent);
+      stored = this.insertEvent(runId, this.now(), masked);
     }).immediate();
     this.notify(stored!);
     return stored!.seq;
@@ -513,8 +539,37 @@ export class RunStore {
   appendLog(runId: string, batch: number, stream: LogStream, data: string | Buffer): { seq: number; offset: number } {
     checkBatch(batch);
     checkStream(stream);
+    if (typeof data !== 'string' && !Buffer.isBuffer(data)) throw new TypeError('log data is a string or a Buffer');
+    const key = `${runId}/${batch}/${stream}`;
+    let masking = this.logMasks.get(key);
+    if (!masking && this.secrets.has(runId)) this.logMasks.set(key, (masking = this.secrets.stream()));
+    if (masking) data = masking.write(typeof data === 'string' ? data : data.toString('utf8'));
+    else if (typeof data === 'string') data = this.secrets.mask(data);
+    return this.writeLog(runId, batch, stream, data);
+  }
+
+  /** Writes what held-back log ends the run's (or one batch's) masking streams hold, and forgets those streams. */
+  private flushLogMasks(runId: string, batch?: number): void {
+    for (const [key, masking] of this.logMasks) {
+      const [id, b, stream] = key.split('/');
+      if (id !== runId || (batch !== undefined && Number(b) !== batch)) continue;
+      this.logMasks.delete(key);
+      const rest = masking.end();
+      if (rest && this.st.runState.get(runId)) this.writeLog(runId, Number(b), stream as LogStream, rest);
+    }
+  }
+
+  /**
+   * Forgets a run's secrets (after it ended: what it still writes is masked with the
+   * other runs' secrets only). Held-back log ends are written first.
+   */
+  releaseSecrets(runId: string): void {
+    this.flushLogMasks(runId);
+    this.secrets.release(runId);
+  }
+
+  private writeLog(runId: string, batch: number, stream: LogStream, data: string | Buffer): { seq: number; offset: number } {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    if (!Buffer.isBuffer(bytes)) throw new TypeError('log data is a string or a Buffer');
     let stored: StoredEvent | undefined;
     let offset = 0;
     this.db.transaction(() => {
@@ -738,6 +793,7 @@ export class RunStore {
   /** Closes log files and the database (which checkpoints the WAL). Idempotent. */
   close(): void {
     if (this.closed) return;
+    for (const runId of new Set([...this.logMasks.keys()].map(k => k.split('/')[0]))) this.flushLogMasks(runId);
     this.closed = true;
     for (const stop of [...this.followers]) stop();
     for (const fd of this.logFds.values()) fs.closeSync(fd);

@@ -31,8 +31,10 @@ export function maskForStore<T>(masker: SecretMasker, value: T): Masked<T> {
 /** The image a run uses: the RED's image, or one built for it. */
 
 export interface CreateRunInput {
-  /** The RED, already masked: the store never sees secret values. */
-  red: Masked<Red> | Masked<unknown>;
+  /** The RED (masked by the store with `secrets` and the other runs' secrets before it is written). */
+  red: Masked<Red> | Masked<unknown> | Red | unknown;
+  /** The run's secrets: the store masks everything of every run with them until releaseSecrets. */
+  secrets?: SecretMasker;
   options?: RunOptions;
   image?: RunImage;
   /** Wall-clock limit for the whole run in milliseconds (the bridge enforces it). */

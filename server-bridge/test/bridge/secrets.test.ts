@@ -87,7 +87,8 @@ function filesWithSecret(exclude: string[]): string[] {
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redlab-secrets-'));
   server = await startTestServer({ files: { '/secret.txt': `the password is ${PW}\n` }, auth: { username: 'alice', password: PW, method: 'basic' } });
-  bridge = await startBridgeProcess({ dataDir, token, parallel: 2 });
+  // The test server listens on 127.0.0.1: connectors may reach it only when allowed.
+  bridge = await startBridgeProcess({ dataDir, token, parallel: 2, extraArgs: ['--allow-connector-host', '127.0.0.1'] });
 }, 60_000);
 
 afterAll(async () => {

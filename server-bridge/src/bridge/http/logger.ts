@@ -4,9 +4,12 @@
 // Secrets never reach the log: request bodies are never logged (RED variables travel
 // in them), the Authorization header is not serialized, `token` query parameters are
 // replaced by `[redacted]` in logged URLs, and common secret-bearing fields are
-// redacted by pino should a caller log them.
+// redacted by pino should a caller log them. With `masker` (the bridge passes its
+// store's SecretRegistry) every line is masked as it is written: an error that quotes
+// a filled {{variable}}, in any encoding, shows ******** instead.
 import pino, { type Logger, type LoggerOptions } from 'pino';
 import type { FastifyRequest } from 'fastify';
+import type { Masking } from '../../../../src/red/mask';
 
 export interface LogConfig {
   /** Default `info`. */
@@ -15,6 +18,8 @@ export interface LogConfig {
   pretty?: boolean;
   /** Where lines go (default: standard output). */
   destination?: { write(line: string): unknown };
+  /** Masks every line before it is written (the secrets of the runs in flight). */
+  masker?: Pick<Masking, 'mask'>;
 }
 
 /** Paths pino replaces by `[redacted]` wherever a caller logs them. */
@@ -118,7 +123,8 @@ export function createLogger(config: Logger | LogConfig | false | undefined): Lo
     level: c.level ?? 'info',
     serializers,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    base: { pid: process.pid }
+    base: { pid: process.pid },
+    ...(c.masker ? { hooks: { streamWrite: (line: string) => c.masker!.mask(line) } } : {})
   };
   if (c.pretty) {
     const out = c.destination ?? process.stdout;
