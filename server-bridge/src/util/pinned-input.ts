@@ -116,6 +116,8 @@ async function copyFromDescriptor(fh: FileHandle, st: Stats, dest: string): Prom
     // Opening /proc/self/fd/N opens the same inode again (no path lookup), and lets
     // copyFile use reflinks / copy_file_range. EXCL: never through a link at dest.
     await copyFile(`${PROC_FD}/${fh.fd}`, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    // copyFile keeps set-uid/set-gid bits; the copy is ours (root's, for the bridge): drop them.
+    if (st.mode & 0o7000) await chmod(dest, st.mode & 0o777);
     return;
   }
   const out = await open(dest, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, st.mode & 0o777);

@@ -3,7 +3,7 @@
 // (onChecked: the window a container's creation used to leave) changes nothing, and a
 // path that is a symlink out of the roots by the time it is opened is refused.
 import { createHash } from 'crypto';
-import { lstat, mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
 import { SecretMasker } from '../../../src/red/mask';
@@ -55,6 +55,13 @@ describe('local inputs are pinned, not bound in place', () => {
     await createLocalInputConnector({ linkMinBytes: 1 }).stage({ key: 'f', label: 'f', value: value('data/in.txt'), dest: dest2 }, context());
     const [a, b] = [await stat(dest2), await stat(src)];
     expect([a.ino, a.dev, a.nlink]).toEqual([b.ino, b.dev, 2]);
+  });
+
+  it('a copy keeps the permission bits but not set-uid/set-gid (the copy belongs to the bridge, often root)', async () => {
+    const src = path.join(root, 'data', 'in.txt');
+    await chmod(src, 0o6755);
+    await createLocalInputConnector().stage({ key: 'f', label: 'f', value: value('data/in.txt'), dest }, context());
+    expect((await stat(dest)).mode & 0o7777).toBe(0o755);
   });
 
   it.each([
