@@ -122,17 +122,26 @@ describe('unauthenticated connections cap', () => {
     await h.close();
   });
 
-  test('beyond the cap the oldest waiting connection is closed; authenticated requests pass', async () => {
+  test('beyond the cap a new connection closes the oldest that waited a second; authenticated requests pass', async () => {
     const t0 = Date.now();
     const idle = await slowClients(h.url, 50, 0, t0);
+    await sleep(1200);
+    // Only while new connections come does the cap close old ones: this one makes 51 waiting.
+    const [trigger] = await slowClients(h.url, 1, 0, t0);
     const deadline = Date.now() + 5000;
-    while (idle.filter(c => c.closedAfter === undefined).length > 20 && Date.now() < deadline) await sleep(50);
+    while (idle.filter(c => c.closedAfter === undefined).length > 19 && Date.now() < deadline) await sleep(50);
     const stillOpen = idle.map((c, i) => (c.closedAfter === undefined ? i : -1)).filter(i => i >= 0);
-    // The 20 newest wait on (the headers timeout is a minute); the 30 oldest made room.
-    expect(stillOpen).toEqual(Array.from({ length: 20 }, (_, i) => 30 + i));
+    // The 19 newest wait on with the trigger (the headers timeout is a minute); the 31 oldest made room.
+    expect(stillOpen).toEqual(Array.from({ length: 19 }, (_, i) => 31 + i));
+    expect(trigger.closedAfter).toBeUndefined();
     const res = await call(h.url, 'GET', '/api/v1/health');
     expect(res.status).toBe(200);
-    for (const c of idle) c.socket.destroy();
+    for (const c of [...idle, trigger]) c.socket.destroy();
+  }, 20_000);
+
+  test('a burst of honest clients, five times the cap, all get through', async () => {
+    const statuses = await Promise.all(Array.from({ length: 100 }, () => call(h.url, 'GET', '/api/v1/health').then(r => r.status)));
+    expect(statuses.filter(s => s === 200).length).toBe(100);
   }, 20_000);
 });
 

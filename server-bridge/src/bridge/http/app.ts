@@ -14,7 +14,10 @@
 // a whole request within requestTimeoutMs, and an idle kept-alive connection closes
 // after keepAliveTimeoutMs. A refused request (401/403) closes its connection, and at
 // most maxUnauthenticatedConnections wait for their first authenticated request: a new
-// one beyond that closes the oldest waiting one. A WebSocket leaves all of this at its
+// one beyond that closes the oldest waiting ones that have waited a second or more (an
+// honest client sends its head within milliseconds, so a burst of them is never cut
+// short; a slow one holds its socket at most a second past the cap, or the headers
+// timeout when no new connection comes). A WebSocket leaves all of this at its
 // upgrade (its own ping keeps it honest), so event streams live as long as the run.
 // No idle-socket timeout (Fastify's connectionTimeout): an image build's progress may be
 // silent for minutes, and the limits above already cover a client that stops sending.
@@ -37,6 +40,8 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5 * 60_000;
 export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_UNAUTHENTICATED_CONNECTIONS = 256;
+/** How long a connection may wait for its first authenticated request before a new one over the cap closes it. */
+const UNAUTHENTICATED_GRACE_MS = 1000;
 /** After a 4xx for a broken or late request, how long the client gets to read it before the socket is destroyed. */
 const CLIENT_ERROR_LINGER_MS = 1000;
 
@@ -61,7 +66,7 @@ export interface HttpConfig {
   requestTimeoutMs?: number;
   /** How long (ms) a kept-alive connection may wait for its next request; default 5 s. */
   keepAliveTimeoutMs?: number;
-  /** Connections waiting for their first authenticated request (or WebSocket upgrade), at most; one more closes the oldest. Default 256. */
+  /** Connections waiting for their first authenticated request (or WebSocket upgrade), at most; one more closes the oldest that waited 1 s or more. Default 256. */
   maxUnauthenticatedConnections?: number;
 }
 
@@ -185,13 +190,14 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
   const events = new EventSockets(service.store, tokens, origins, logger, config.events);
   const builds = new Set<AbortController>();
 
-  // Connections with no authenticated request yet, oldest first (a Set keeps insertion order).
-  const waiting = new Set<Socket>();
+  // Connections with no authenticated request yet and when they came, oldest first (a Map keeps insertion order).
+  const waiting = new Map<Socket, number>();
   app.server.on('connection', (socket: Socket) => {
-    waiting.add(socket);
+    const now = Date.now();
+    waiting.set(socket, now);
     socket.once('close', () => waiting.delete(socket));
-    if (waiting.size > maxWaiting) {
-      const oldest = waiting.values().next().value!;
+    for (const [oldest, since] of waiting) {
+      if (waiting.size <= maxWaiting || now - since < UNAUTHENTICATED_GRACE_MS) break;
       waiting.delete(oldest);
       oldest.destroy();
     }
