@@ -62,7 +62,14 @@ const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
 const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
 const PROC_FD = '/proc/self/fd';
-const HAVE_PROC_FD = process.platform === 'linux' && existsSync(PROC_FD);
+let HAVE_PROC_FD = process.platform === 'linux' && existsSync(PROC_FD);
+
+/** Tests: run the path-based way used where /proc is missing (not Linux); returns the previous setting. */
+export function useProcFdForTests(on: boolean): boolean {
+  const was = HAVE_PROC_FD;
+  HAVE_PROC_FD = on && existsSync(PROC_FD);
+  return was;
+}
 
 const sameInode = (a: Stats, b: Stats) => a.dev === b.dev && a.ino === b.ino;
 const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(0)} MB`;

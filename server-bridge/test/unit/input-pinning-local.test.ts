@@ -13,7 +13,7 @@ import type { ConnectorContext } from '../../src/connectors/types';
 import { ConnectorRegistry } from '../../src/connectors/registry';
 import { stageInputs, type InputItem } from '../../src/engine/staging';
 import { PathNotAllowedError } from '../../src/util/fs-safety';
-import { PinError, pinLocalInput } from '../../src/util/pinned-input';
+import { PinError, pinLocalInput, useProcFdForTests } from '../../src/util/pinned-input';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -143,5 +143,30 @@ describe('local inputs are pinned, not bound in place', () => {
     await expect(stageInputs({ items: [item], inputsDir: path.join(tmp, 'staging'), registry, ctx: context() })).rejects.toThrow(
       `input name "../x" cannot name a folder: use letters, digits, '-' or '_'`
     );
+  });
+
+  describe('without /proc (the path-based way, as on macOS)', () => {
+    let was: boolean;
+    beforeEach(() => (was = useProcFdForTests(false)));
+    afterEach(() => useProcFdForTests(was));
+
+    it('pins a File (copied and hard-linked) and a Directory tree', async () => {
+      await createLocalInputConnector().stage({ key: 'f', label: 'f', value: value('data/in.txt'), dest }, context());
+      expect(await readFile(dest, 'utf8')).toBe('inside');
+      await createLocalInputConnector({ linkMinBytes: 1 }).stage({ key: 'f', label: 'f', value: value('data/in.txt'), dest: dest + '2' }, context());
+      expect((await stat(dest + '2')).ino).toBe((await stat(path.join(root, 'data', 'in.txt'))).ino);
+      await createLocalInputConnector().stage({ key: 'd', label: 'd', value: value('data', 'Directory'), dest: dest + '3' }, context());
+      expect(await readFile(path.join(dest + '3', 'sub', 'deep.txt'), 'utf8')).toBe('deep');
+    });
+
+    it('a file swapped after the check: the checked content; a folder above swapped before the open: refused', async () => {
+      await createLocalInputConnector().stage({ key: 'f', label: 'f', value: value('data/in.txt'), dest }, context(checked => swapForLink(checked, path.join(outside, 'in.txt'))));
+      expect(await readFile(dest, 'utf8')).toBe('inside');
+      // <root>/up became a link out after <root>/up/in.txt was checked.
+      await symlink(outside, path.join(root, 'up'));
+      await expect(pinLocalInput(path.join(root, 'up', 'in.txt'), 'File', dest + '2', [root], 'input f')).rejects.toThrow(
+        `input f: ${path.join(root, 'up', 'in.txt')} now resolves to ${path.join(outside, 'in.txt')}, outside the folders`
+      );
+    });
   });
 });
