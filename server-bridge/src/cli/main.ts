@@ -2,6 +2,10 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import redSchema from '../../../schema/red.schema.json';
 import { DockerEngine } from '../engine/docker';
+import { defaultConnectors } from '../connectors/registry';
+import { allowedConnectorHosts, HostPolicy } from '../connectors/host-policy';
+import { SecretMasker } from '../../../src/red/mask';
+import { MaskedOutput } from './progress';
 import { validateFiles } from './validate';
 import { runFile, EXIT } from './run';
 import { convertBatches, convertCwl, convertFormat, type FormatName } from './convert';
@@ -19,9 +23,33 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** Hosts connectors may reach although refused by default (flags and REDLAB_ALLOW_CONNECTOR_HOSTS); a bad entry is a usage error. */
+function connectorHostPolicy(flags: string[] | undefined): HostPolicy {
+  try {
+    return new HostPolicy({ allow: allowedConnectorHosts(flags) });
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
+
+const ALLOW_CONNECTOR_HOST_HELP =
+  'let data connectors reach this host although it is loopback or link-local (refused by default: connectors run on this machine); a name, an address or a CIDR range (repeatable; also REDLAB_ALLOW_CONNECTOR_HOSTS)';
+
 export async function main(argv: string[]): Promise<number> {
-  const out = process.stdout;
-  const err = process.stderr;
+  // Every byte the CLI writes passes one masking sink, filled with the run's secrets
+  // (registerSecrets in runFile) once its {{variables}} are known.
+  const secrets = new SecretMasker();
+  const out = new MaskedOutput(process.stdout, secrets);
+  const err = new MaskedOutput(process.stderr, secrets);
+  try {
+    return await runCommand(argv, out, err, secrets);
+  } finally {
+    out.flushMasked();
+    err.flushMasked();
+  }
+}
+
+async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream, secrets: SecretMasker): Promise<number> {
   let exitCode = 0;
   const program = new Command('redlab')
     .description('Run Reproducible Experiment Descriptions (RED, the Curious Containers format) in containers.')
@@ -49,15 +77,18 @@ export async function main(argv: string[]): Promise<number> {
     .option('--parallel <n>', 'batches run at once', positiveInt, 1)
     .option('--json', 'print the result as JSON on stdout (container output goes to stderr)')
     .option('--allow-root <dir>', 'extra host folder local inputs may come from (repeatable)', collect, [])
+    .option('--allow-connector-host <host>', ALLOW_CONNECTOR_HOST_HELP, collect, [])
     .option('--work-root <dir>', 'private folder for staged inputs and outputs while a batch runs (default: REDLAB_WORK_ROOT, else ~/.cache/redlab/runs)')
     .action(async (file: string, opts) => {
+      const hostPolicy = connectorHostPolicy(opts.allowConnectorHost);
       exitCode = await runFile(file, opts, {
+        masker: secrets,
         stdin: process.stdin,
         stdout: out,
         stderr: err,
         env: process.env,
         cwd: process.cwd(),
-        createEngine: engineOpts => new DockerEngine(engineOpts),
+        createEngine: engineOpts => new DockerEngine({ ...engineOpts, connectors: defaultConnectors({ hostPolicy }) }),
         onInterrupt: handler => {
           let count = 0;
           const onSigint = () => (++count > 1 ? process.exit(EXIT.cancelled) : handler());
@@ -111,12 +142,19 @@ export async function main(argv: string[]): Promise<number> {
     .option('--parallel <n>', 'runs at once (default 2)', positiveInt)
     .option('--max-run-minutes <minutes>', 'wall-clock limit per run', Number)
     .option('--allow-image <pattern>', 'only run images matching this pattern, * as wildcard (repeatable)', collect, [])
+    .option('--allow-connector-host <host>', ALLOW_CONNECTOR_HOST_HELP, collect, [])
     .option('--log-format <format>', 'json (default) or pretty')
     .option('--log-level <level>', 'info (default), debug, warn, error')
     .action(async flags => {
       let options;
       try {
-        options = resolveBridgeOptions({ ...flags, allowedOrigin: flags.allowedOrigin, allowRoot: flags.allowRoot, allowImage: flags.allowImage });
+        options = resolveBridgeOptions({
+          ...flags,
+          allowedOrigin: flags.allowedOrigin,
+          allowRoot: flags.allowRoot,
+          allowImage: flags.allowImage,
+          allowConnectorHost: flags.allowConnectorHost
+        });
       } catch (e) {
         throw new CliError((e as Error).message);
       }
@@ -153,6 +191,8 @@ export async function main(argv: string[]): Promise<number> {
       err.write(`redlab: ${e.message}\n`);
       return e.exitCode;
     }
-    throw e;
+    // Through the masking sink too (bin/redlab.js would print it unmasked).
+    err.write(`redlab: ${(e as Error)?.stack ?? String(e)}\n`);
+    return 70;
   }
 }

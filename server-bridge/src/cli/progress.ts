@@ -1,6 +1,38 @@
 // Renders a run's events for a person at a terminal: phases with times, pull
-// progress with sizes (throttled), and the container's own output, live.
+// progress with sizes (throttled), and the container's own output, live. And the
+// CLI's one output sink: everything `redlab` writes passes a MaskedOutput.
+import { Writable } from 'stream';
+import type { Masking, MaskingStream } from '../../../src/red/mask';
 import type { RunEvent, RunResult } from '../../../src/red/run';
+
+/**
+ * The CLI's one masking choke point: wraps stdout or stderr so that every byte written
+ * (progress, the container's output, errors, the --json result) is masked with the
+ * secrets registered so far, a secret split across writes included.
+ */
+export class MaskedOutput extends Writable {
+  private readonly masking: MaskingStream;
+
+  constructor(
+    private readonly target: NodeJS.WritableStream,
+    masker: Masking
+  ) {
+    super({ decodeStrings: false });
+    this.masking = masker.stream();
+  }
+
+  override _write(chunk: string | Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    const text = this.masking.write(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    if (text) this.target.write(text);
+    done();
+  }
+
+  /** Writes what is held back (the end of a write that might have begun a secret). */
+  flushMasked(): void {
+    const rest = this.masking.end();
+    if (rest) this.target.write(rest);
+  }
+}
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;

@@ -31,6 +31,8 @@ export interface RunIO {
   env: NodeJS.ProcessEnv;
   cwd: string;
   createEngine: (opts: { workRoot: string }) => Engine;
+  /** The masker of the CLI's output sink: the run's secrets are registered into it (default: a new one). */
+  masker?: SecretMasker;
   /** Registers a Ctrl-C handler; returns a function that removes it. */
   onInterrupt: (handler: () => void) => () => void;
 }
@@ -61,7 +63,7 @@ export async function runFile(file: string, opts: RunOptions, io: RunIO): Promis
     interactive,
     prompt: terminalPrompt(io.stdin, io.stderr)
   });
-  const masker = new SecretMasker();
+  const masker = io.masker ?? new SecretMasker();
   const red = fillVariables(loaded.red, values);
   registerSecrets(loaded.red, values, masker);
 

@@ -166,7 +166,8 @@ describe('redlab run', () => {
       const vars = path.join(tmp, 'vars.yml');
       fs.writeFileSync(vars, `base_url: ${baseUrl}\n`);
       const outdir = path.join(tmp, 'secret');
-      const r = await redlab(['run', path.join(fixtures, 'secret-echo.red.yml'), '--variables', vars, '--non-interactive', '--outdir', outdir, '--json'], {
+      // The server listens on 127.0.0.1: connectors reach it only when allowed.
+      const r = await redlab(['run', path.join(fixtures, 'secret-echo.red.yml'), '--variables', vars, '--non-interactive', '--outdir', outdir, '--json', '--allow-connector-host', '127.0.0.1'], {
         env: { REDLAB_VAR_http_password: password }
       });
       expect(r.stderr).not.toContain(password);
