@@ -31,7 +31,7 @@
 import { toSortedYaml } from '../red/convert';
 import { compareCodePoints, pySplitext } from '../red/pyformat';
 import { posixBasename, posixDirname, posixJoin } from '../red/paths';
-import type { CwlInput, CwlOutput, FileOrDirectory, GpuRequirement, JobInputs, JobPrimitive, Red, SingleRed } from '../red/types';
+import type { CwlInput, CwlOutput, FileOrDirectory, GpuRequirement, JobInputs, Red, SingleRed } from '../red/types';
 import { findWrittenFiles } from './outputs';
 import { cellSource, cellTags, codeCellNumber, parametersSyntaxMessage, parseNotebookParameters } from './parameters';
 import { RUNNER_FILENAME } from './runner-source';

@@ -54,7 +54,7 @@ const PATTERNS: Pattern[] = [
   { re: new RegExp(String.raw`\b(?:savefig|imsave|np\.save|numpy\.save|np\.savez|np\.savez_compressed|np\.savetxt|numpy\.savetxt)\(\s*(?:fname\s*=\s*)?${STR}`, 'g'), name: 2 },
   { re: new RegExp(String.raw`\bPath\(\s*${STR}\s*\)\s*\.write_(?:text|bytes)\(`, 'g'), name: 2 },
   { re: new RegExp(String.raw`\.save\(\s*${STR}`, 'g'), name: 2, accept: m => /\.[A-Za-z0-9]{1,8}$/.test(m[2]) },
-  { re: new RegExp(String.raw`\b(?:torch\.save|joblib\.dump)\(\s*[^,()]+${SEP}${STR}`, 'g'), name: 2 }
+  { re: new RegExp(String.raw`\b(?:torch\.save|joblib\.dump)\(\s*[^,]+?${SEP}${STR}`, 'g'), name: 2 }
 ];
 
 const OUTPUTS_DIR = '/cc/outputs/';

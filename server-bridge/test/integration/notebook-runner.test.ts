@@ -62,16 +62,12 @@ beforeEach(async () => {
 afterAll(() => removeTempDirs());
 
 describe('notebooks run in a container with redlab_nbrun.py', () => {
-  it('runs the demo notebook with changed values, streaming its progress and collecting its files', async () => {
+  it('runs the demo notebook with changed values, streaming its progress; the files it writes come back by default', async () => {
     const notebook = JSON.parse(fs.readFileSync(demoNotebook, 'utf8'));
     const { draft, warnings } = inferDraft(notebook, { notebookPath: 'demo.ipynb', defaults: { image: PYTHON, ramMb: 512 } });
     expect(warnings).toEqual([]);
     Object.assign(draft.values, { samples: 120, noise: 0, title: 'Walk "quoted"' });
-    draft.outputs.push(
-      { name: 'metrics', glob: 'metrics.json', kind: 'File', optional: false },
-      { name: 'results', glob: 'results.csv', kind: 'File', optional: false },
-      { name: 'plot', glob: 'walk.svg', kind: 'File', optional: false }
-    );
+    // No outputs added by hand: the draft's own (found in the code, and the new-files folder).
     const red = prepare(dir, draft, notebook);
     expect(fs.readFileSync(red, 'utf8')).toContain('  noise: 0.0\n');
     const outdir = path.join(dir, 'out');
@@ -87,6 +83,12 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
       '/cc/inputs/notebook/demo.ipynb',
       '--noise',
       '0.0',
+      '--redlab-collect',
+      'demo_files',
+      '--redlab-collect-skip',
+      'metrics.json,results.csv,walk.svg',
+      '--redlab-types',
+      'noise=float,samples=int,seed=int,title=string',
       '--samples',
       '120',
       '--seed',
@@ -94,7 +96,10 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
       '--title',
       'Walk "quoted"'
     ]);
-    expect(Object.keys(result.outputs).sort()).toEqual(['executed_notebook', 'metrics', 'plot', 'results']);
+    expect(Object.keys(result.outputs).sort()).toEqual(['executed_notebook', 'metrics_json', 'new_files', 'results_csv', 'walk_svg']);
+    // Nothing else was written, so the folder of other new files is not there.
+    expect(result.outputs.new_files).toBeNull();
+    expect(r.stderr).toContain('redlab_nbrun: no other new files to gather in demo_files/');
 
     // The container's stdout came through live (on stderr with --json): the first progress line
     // arrived while the notebook still had seconds of work (7 more steps of 0.4 s) ahead.
@@ -102,7 +107,8 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(progress).toHaveLength(8);
     expect(progress[0]).toMatch(/^step 15\/120/);
     expect(r.stderr).toContain('walking 120 steps with noise 0.0 (seed 42)');
-    expect(r.stderr).toMatch(/redlab_nbrun: done in [\d.]+ s: 6 cells ran; wrote demo\.executed\.ipynb/);
+    expect(r.stderr).toMatch(/redlab_nbrun: running \/cc\/inputs\/notebook\/demo\.ipynb \(5 code cells\) with /);
+    expect(r.stderr).toMatch(/redlab_nbrun: done in [\d.]+ s: 5 cells ran; wrote demo\.executed\.ipynb/);
     expect(r.firstMarkerAt).toBeDefined();
     expect(r.exitedAt - r.firstMarkerAt!).toBeGreaterThan(1500);
 
@@ -116,7 +122,8 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(typeof injected.id).toBe('string');
     expect(executed.cells.length).toBe(notebook.cells.length + 1);
     const code = executed.cells.filter(c => c.cell_type === 'code');
-    expect(code.map(c => c.execution_count)).toEqual([1, 2, 3, 4, 5, 6]);
+    // In [n] as in the notebook: the injected cell runs without a number of its own.
+    expect(code.map(c => c.execution_count)).toEqual([1, null, 2, 3, 4, 5]);
     expect(code.map(c => c.metadata.papermill?.status)).toEqual(Array(6).fill('completed'));
     const byId = (id: string) => executed.cells.find(c => c.id === id)!;
     const walk = byId('walk').outputs!;
@@ -124,7 +131,7 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(walk[0]).toMatchObject({ output_type: 'stream', name: 'stdout' });
     expect(text(walk[0].text)).toMatch(/^walking 120 steps with noise 0\.0 \(seed 42\)\nstep 15\/120: position /);
     const stats = byId('stats').outputs!;
-    expect(stats).toEqual([{ output_type: 'execute_result', execution_count: 4, data: { 'text/plain': expect.stringContaining("'samples': 120, 'noise': 0.0") }, metadata: {} }]);
+    expect(stats).toEqual([{ output_type: 'execute_result', execution_count: 3, data: { 'text/plain': expect.stringContaining("'samples': 120, 'noise': 0.0") }, metadata: {} }]);
     expect(text(byId('files').outputs![0].text)).toBe('wrote results.csv and metrics.json\n');
     const plot = byId('plot').outputs!;
     expect(plot[0]).toMatchObject({ output_type: 'display_data', data: { 'image/svg+xml': expect.stringContaining('<polyline') } });
@@ -141,7 +148,9 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     const svg = fs.readFileSync(path.join(outdir, 'walk.svg'), 'utf8');
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     expect(svg).toContain('Walk "quoted" (120 steps, noise 0.0)');
-    expect(result.outputs.plot.size).toBe(Buffer.byteLength(svg));
+    expect(result.outputs.walk_svg.size).toBe(Buffer.byteLength(svg));
+    expect(result.outputs.results_csv.path).toBe(path.join(outdir, 'results.csv'));
+    expect(result.outputs.metrics_json.path).toBe(path.join(outdir, 'metrics.json'));
   }, 120_000);
 
   it('stops at the first error: exit 1, the executed notebook written with the error, later cells not run', async () => {
@@ -158,11 +167,16 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
         cell('print("never runs")\nopen("after.txt", "w").write("no")')
       ]
     };
+    // A file written under a name the code computes: not found in the code, gathered in the folder.
+    notebook.cells[1].source += '\nname = "partial-" + label + ".txt"\nwritten = open(name, "w").write("written before the error")';
     const { draft } = inferDraft(notebook, { notebookPath: 'fails.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
     Object.assign(draft.values, { verbose: false, scales: [0.5, 3] });
     fs.writeFileSync(path.join(dir, 'words.txt'), 'alpha beta gamma\n');
     draft.inputs.push({ name: 'words', kind: 'File', connector: 'redlab-connector-local', access: { path: 'words.txt' } });
-    draft.outputs.push({ name: 'after', glob: 'after.txt', kind: 'File', optional: true });
+    expect(draft.outputs.map(o => [o.name, o.glob])).toEqual([
+      ['after_txt', 'after.txt'],
+      ['new_files', 'fails_files']
+    ]);
     const red = prepare(dir, draft, notebook);
     const outdir = path.join(dir, 'out');
 
@@ -172,15 +186,23 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(result.state).toBe('failed');
     expect(result.exitCode).toBe(1);
     expect(r.stderr).toContain("verbose=False scales=[0.5, 3.0] label='x'\nalpha beta gamma\n");
-    expect(r.stderr).toMatch(/redlab_nbrun: cell 4 \(In \[4\]\) raised RuntimeError: cell three failed on purpose \(2\); the remaining cells were not run/);
+    // The third code cell, as the notebook shows it: markdown and the injected cell not counted.
+    expect(r.stderr).toMatch(/redlab_nbrun: code cell 3 \(In \[3\]\) raised RuntimeError: cell three failed on purpose \(2\); the remaining cells were not run/);
     expect(r.stderr).not.toContain('never runs');
+    // The traceback once (not again from another echo), naming the cell as the message does.
+    expect(r.stderr.split('Traceback (most recent call last)').length - 1).toBe(1);
+    expect(r.stderr).toContain('File "<code cell 3>", line 3, in <module>');
+    // What the notebook wrote before the error came back in the folder (as a partial output).
+    expect(r.stderr).toContain('redlab_nbrun: gathered 1 new file in fails_files/: partial-x.txt');
+    expect(result.outputs.after_txt).toBeNull();
+    expect(fs.readFileSync(path.join(outdir, 'fails_files', 'partial-x.txt'), 'utf8')).toBe('written before the error');
 
     const executed = readNotebook(path.join(outdir, 'fails.executed.ipynb'));
     expect(executed.cells.map(c => c.metadata.tags?.[0] ?? c.cell_type)).toEqual(['parameters', 'injected-parameters', 'code', 'code', 'markdown', 'code']);
     expect(text(executed.cells[1].source)).toBe("# Parameters\nlabel = 'x'\nscales = [0.5, 3.0]\nverbose = False\n");
     expect(executed.cells[2].outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: ["verbose=False scales=[0.5, 3.0] label='x'\n", 'alpha beta gamma\n'] }]);
     const failed = executed.cells[3];
-    expect(failed.execution_count).toBe(4);
+    expect(failed.execution_count).toBe(3);
     expect(failed.metadata.papermill).toMatchObject({ status: 'failed', exception: true });
     expect(failed.outputs).toHaveLength(1);
     const err = failed.outputs![0];
@@ -191,6 +213,60 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(executed.cells[5]).toMatchObject({ execution_count: null, outputs: [], metadata: { papermill: { status: 'pending' } } });
     expect(fs.existsSync(path.join(outdir, 'after.txt'))).toBe(false);
     expect(executed.metadata.papermill.exception).toBe(true);
+  }, 120_000);
+
+  it('runs a notebook with annotated, optional and JSON parameters as the panel read them', async () => {
+    const cell = (source: string, tags?: string[]) => ({ cell_type: 'code', execution_count: null, metadata: tags ? { tags } : {}, outputs: [], source });
+    const notebook = {
+      nbformat: 4,
+      nbformat_minor: 4,
+      metadata: { kernelspec: { name: 'python3', language: 'python', display_name: 'Python 3' } },
+      cells: [
+        cell('from typing import Optional'),
+        cell('annl: list[float] = [1, 2]\nlimit: Optional[int] = None\ncfg: dict[str, int] = {"a": 1}\nflag = False', ['parameters']),
+        cell('import json\nprint(json.dumps({k: repr(v) for k, v in dict(annl=annl, limit=limit, cfg=cfg, flag=flag).items()}, sort_keys=True))')
+      ]
+    };
+    const { draft } = inferDraft(notebook, { notebookPath: 'typed.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
+    expect(draft.parameters.map(p => [p.name, p.type, p.json ?? false])).toEqual([
+      ['annl', 'float[]', false],
+      ['limit', 'int?', false],
+      ['cfg', 'string', true],
+      ['flag', 'boolean', false]
+    ]);
+    // The defaults as they are: "not a valid list of int" before the runner honoured annotations.
+    let r = await redlab(['run', prepare(dir, draft, notebook), '--outdir', path.join(dir, 'out1'), '--json'], dir);
+    expect(r.stderr).not.toMatch(/not a valid/);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`{"annl": "[1.0, 2.0]", "cfg": "{'a': 1}", "flag": "False", "limit": "None"}`);
+    Object.assign(draft.values, { annl: [0.5, 3], limit: 7, cfg: '{"b": [1.5, null]}', flag: true });
+    r = await redlab(['run', prepare(dir, draft, notebook), '--outdir', path.join(dir, 'out2'), '--json'], dir);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`{"annl": "[0.5, 3.0]", "cfg": "{'b': [1.5, None]}", "flag": "True", "limit": "7"}`);
+  }, 120_000);
+
+  it('adds no injected cell when there are no parameters, and refuses a parameters cell with a syntax error before running', async () => {
+    const cell = (source: string, tags?: string[]) => ({ cell_type: 'code', execution_count: null, metadata: tags ? { tags } : {}, outputs: [], source });
+    const plain = {
+      nbformat: 4,
+      nbformat_minor: 4,
+      metadata: { kernelspec: { name: 'python3', language: 'python', display_name: 'Python 3' } },
+      cells: [{ cell_type: 'markdown', metadata: {}, source: 'title' }, cell('x = 1'), cell('print(x + 1)')]
+    };
+    const { draft } = inferDraft(plain, { notebookPath: 'plain.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
+    let r = await redlab(['run', prepare(dir, draft, plain), '--outdir', path.join(dir, 'out'), '--json'], dir);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/redlab_nbrun: running \/cc\/inputs\/notebook\/plain\.ipynb \(2 code cells\)\n/);
+    const executed = readNotebook(path.join(dir, 'out', 'plain.executed.ipynb'));
+    expect(executed.cells.map(c => c.cell_type)).toEqual(['markdown', 'code', 'code']);
+    expect(executed.cells.map(c => c.execution_count ?? null)).toEqual([null, 1, 2]);
+
+    const broken = { ...plain, cells: [...plain.cells, cell('a = 1\nb = [1,\n', ['parameters'])] };
+    const inferred = inferDraft(broken, { notebookPath: 'broken.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
+    expect(inferred.draft.parametersError).toBe('the parameters cell (code cell 3) has a syntax error on line 2: "[" is never closed; fix it in the notebook');
+    r = await redlab(['run', prepare(dir, inferred.draft, broken), '--outdir', path.join(dir, 'out-broken'), '--json'], dir);
+    expect(JSON.parse(r.stdout).exitCode).toBe(2);
+    expect(r.stderr).toContain("redlab_nbrun: the parameters cell (code cell 3) has a syntax error on line 2: '[' was never closed; fix it in the notebook");
   }, 120_000);
 
   it('refuses a notebook whose kernel is not Python, with exit code 2 and the reason', async () => {
