@@ -4,9 +4,12 @@
 // The rule is OpenSSH's StrictModes: the folder is owned by us and not writable by
 // group or others; every folder above it (symlinks included, and those of its real
 // path) is owned by us or root and not writable by group or others unless sticky
-// (in /tmp, others cannot rename what we own).
-import { lstat, mkdir, realpath } from 'fs/promises';
+// (in /tmp, others cannot rename what we own). Group-writable counts as private only
+// for our own user-private group (Debian/Ubuntu give each user a group of their name
+// and umask 002, so ~/.local and ~/.cache are often 0775).
+import { lstat, mkdir, readFile, realpath } from 'fs/promises';
 import type { Stats } from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 export class PrivateDirError extends Error {
@@ -25,6 +28,28 @@ function chain(p: string): string[] {
     out.unshift(d);
     if (path.dirname(d) === d) return out;
   }
+}
+
+/**
+ * The gid of this user's private group (named as the user, no other members, in
+ * /etc/group, and this process's group), or undefined when there is none we can tell.
+ */
+async function userPrivateGid(groupFile = '/etc/group'): Promise<number | undefined> {
+  const gid = process.getgid?.();
+  let name: string;
+  try {
+    name = os.userInfo().username;
+  } catch {
+    return undefined;
+  }
+  const text = await readFile(groupFile, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    const [gname, , g, members] = line.split(':');
+    if (Number(g) !== gid) continue;
+    const others = (members ?? '').split(',').filter(m => m.trim() && m.trim() !== name);
+    return gname === name && !others.length ? gid : undefined;
+  }
+  return undefined;
 }
 
 async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
@@ -59,11 +84,14 @@ export async function ensurePrivateDir(dir: string, what: string, fix: string): 
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
+  const privateGid = await userPrivateGid();
+  const othersMayWrite = (st: Stats) => (st.mode & 0o002 ? 'others' : st.mode & 0o020 && st.gid !== privateGid ? 'its group' : undefined);
   const refuse = (d: string, why: string) =>
     new PrivateDirError(`the ${what} ${abs} is not private: ${d} ${why}, so another account could swap what RED Lab reads and writes there; ${fix}`);
   const checkAbove = (d: string, st: Stats) => {
     if (st.uid !== uid && st.uid !== 0) throw refuse(d, `is owned by uid ${st.uid}, not by you (uid ${uid}) or root`);
-    if (st.isDirectory() && st.mode & 0o022 && !(st.mode & STICKY)) throw refuse(d, `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)})`);
+    const who = st.isDirectory() && !(st.mode & STICKY) ? othersMayWrite(st) : undefined;
+    if (who) throw refuse(d, `is writable by ${who} (mode ${(st.mode & 0o7777).toString(8)})`);
   };
   // The path as given (its symlinks), then the real path they lead to.
   const given = chain(abs);
@@ -76,6 +104,7 @@ export async function ensurePrivateDir(dir: string, what: string, fix: string): 
   const st = await lstat(real);
   if (!st.isDirectory()) throw refuse(real, 'is not a folder');
   if (st.uid !== uid) throw refuse(real, `is owned by uid ${st.uid}, not by you (uid ${uid})`);
-  if (st.mode & 0o022) throw refuse(real, `is writable by ${st.mode & 0o002 ? 'others' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)}; chmod 700 ${real} if it is yours)`);
+  const who = othersMayWrite(st);
+  if (who) throw refuse(real, `is writable by ${who} (mode ${(st.mode & 0o7777).toString(8)}; chmod 700 ${real} if it is yours)`);
   return abs;
 }

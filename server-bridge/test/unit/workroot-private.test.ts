@@ -3,6 +3,7 @@
 // or others, or below a folder others may write is refused, naming it and the fix.
 // (Tests run as root, so chown to 65534 stands for "another account".)
 import { chmod, chown, lchown, lstat, mkdir, mkdtemp, realpath, rm, stat, symlink, writeFile } from 'fs/promises';
+import { readFileSync } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { defaultWorkRoot, ensureWorkRoot } from '../../src/engine/workdir';
@@ -55,13 +56,25 @@ describe('a work root others could change is refused', () => {
   it.each([
     ['777', 'others'],
     ['770', 'its group']
-  ])('one writable by group or others (mode %s)', async (shown, who) => {
+  ])('one writable by group or others (mode %s; a group others are in)', async (shown, who) => {
     const root = path.join(tmp, 'redlab-runs');
     await mkdir(root);
     await chmod(root, parseInt(shown, 8));
+    if (uid === 0) await chown(root, uid, NOBODY); // nogroup: not a group of ours alone
     await expect(ensureWorkRoot(root)).rejects.toThrow(
       `the work folder ${root} is not private: ${root} is writable by ${who} (mode ${shown}; chmod 700 ${root} if it is yours), so another account could swap`
     );
+  });
+
+  // Debian/Ubuntu: a group of the user's name with no other members, umask 002 (0775 folders).
+  const ownPrivateGroup = /^root:[^:]*:0:$/m.test(readFileSync('/etc/group', 'utf8'));
+  (uid === 0 && ownPrivateGroup ? it : it.skip)('but one writable by our own private group is fine, above it too', async () => {
+    const parent = path.join(tmp, 'home');
+    const root = path.join(parent, 'runs');
+    await mkdir(root, { recursive: true });
+    await chmod(parent, 0o775);
+    await chmod(root, 0o770);
+    await expect(ensureWorkRoot(root)).resolves.toBe(root);
   });
 
   asRoot('a symlink another account owns, even to a folder of ours', async () => {
