@@ -6,7 +6,7 @@ import * as path from 'path';
 import type { RunEvent } from '../../../src/red/run';
 import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine } from '../../src/engine/docker';
-import { startTestServer } from '../helpers/http-server';
+import { loopbackConnectors, startTestServer } from '../helpers/http-server';
 import { BUSYBOX, collectEvents, containersWithLabel, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
 
 const docker = createDockerClient();
@@ -43,7 +43,7 @@ container:
 describe('batches', () => {
   it('run each batch in its own container, two at a time, into <outdir>_N', async () => {
     const ev = collectEvents();
-    const res = await new DockerEngine({ workRoot: path.join(dir, 'work') }).run(request(batchRed(['zero', 'one', 'two']), dir, { labels, parallel: 2 }), { onEvent: ev.onEvent });
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot: path.join(dir, 'work') }).run(request(batchRed(['zero', 'one', 'two']), dir, { labels, parallel: 2 }), { onEvent: ev.onEvent });
     expect(res.error).toBeUndefined();
     expect(res.state).toBe('succeeded');
     expect(res.command).toBeUndefined();
@@ -72,7 +72,7 @@ describe('batches', () => {
   });
 
   it('a failing batch fails the run, the others still succeed', async () => {
-    const res = await new DockerEngine({ workRoot: path.join(dir, 'work'), keepWorkDir: 'never' }).run(
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot: path.join(dir, 'work'), keepWorkDir: 'never' }).run(
       request(batchRed(['good', 'bad'], 'test "$0" = good || exit 4; echo "$0" > word.txt'), dir, { labels, parallel: 2 }),
       {}
     );
@@ -106,7 +106,7 @@ container:
     const controller = new AbortController();
     const events: RunEvent[] = [];
     const t0 = Date.now();
-    const res = await new DockerEngine({ workRoot: path.join(dir, 'work'), stopTimeoutSec: 1 }).run(request(red, dir, { labels }), {
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot: path.join(dir, 'work'), stopTimeoutSec: 1 }).run(request(red, dir, { labels }), {
       signal: controller.signal,
       onEvent: e => {
         events.push(e);
@@ -145,7 +145,7 @@ container:
 `;
     const controller = new AbortController();
     const t0 = Date.now();
-    const res = await new DockerEngine({ workRoot: path.join(dir, 'work'), stopTimeoutSec: 1 }).run(request(red, dir, { labels }), {
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot: path.join(dir, 'work'), stopTimeoutSec: 1 }).run(request(red, dir, { labels }), {
       signal: controller.signal,
       onEvent: e => e.type === 'log' && e.data.includes('started') && controller.abort()
     });
@@ -177,7 +177,7 @@ container:
 `;
       const controller = new AbortController();
       const ev = collectEvents();
-      const res = await new DockerEngine({ workRoot: path.join(dir, 'work') }).run(request(red, dir, { labels }), {
+      const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot: path.join(dir, 'work') }).run(request(red, dir, { labels }), {
         signal: controller.signal,
         onEvent: e => {
           ev.onEvent(e);
@@ -197,7 +197,7 @@ container:
   it('a signal aborted before the run starts cancels every batch without a container', async () => {
     const controller = new AbortController();
     controller.abort();
-    const res = await new DockerEngine({ workRoot: path.join(dir, 'work') }).run(request(batchRed(['a', 'b']), dir, { labels }), { signal: controller.signal });
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot: path.join(dir, 'work') }).run(request(batchRed(['a', 'b']), dir, { labels }), { signal: controller.signal });
     expect(res.state).toBe('cancelled');
     expect(res.batches.map(b => b.state)).toEqual(['cancelled', 'cancelled']);
     expect(res.batches.every(b => b.containerId === undefined)).toBe(true);

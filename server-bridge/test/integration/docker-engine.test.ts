@@ -7,7 +7,7 @@ import { mkdir, readFile, readdir, writeFile } from 'fs/promises';
 import * as path from 'path';
 import { DockerEngine } from '../../src/engine/docker';
 import { BUSYBOX, PYTHON, collectEvents, containersWithLabel, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
-import { startTestServer, type TestServer } from '../helpers/http-server';
+import { loopbackConnectors, startTestServer, type TestServer } from '../helpers/http-server';
 
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 const sha1 = (s: string | Buffer) => createHash('sha1').update(s).digest('hex');
@@ -65,7 +65,7 @@ ${extraInputs}container:
 describe('DockerEngine on a real Docker engine', () => {
   it('runs grep on an HTTP input and records stdout/stderr outputs', async () => {
     const ev = collectEvents();
-    const engine = new DockerEngine({ workRoot });
+    const engine = new DockerEngine({ connectors: loopbackConnectors(), workRoot });
     expect(engine.name).toBe('docker');
     expect(engine.capabilities).toEqual({
       gpus: true,
@@ -106,7 +106,7 @@ describe('DockerEngine on a real Docker engine', () => {
 
   it('creates the container locked down, labelled, with read-only inputs (leaveContainer keeps it)', async () => {
     const runId = `it-${randomUUID()}`;
-    const res = await new DockerEngine({ workRoot }).run(request(grepRed(), dir, { labels, leaveContainer: true, runId }), {});
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(grepRed(), dir, { labels, leaveContainer: true, runId }), {});
     expect(res.state).toBe('succeeded');
     const id = res.batches[0].containerId!;
     const info = await docker.getContainer(id).inspect();
@@ -161,7 +161,7 @@ container:
     image: {url: "${BUSYBOX}"}
 `;
     const ev = collectEvents();
-    const res = await new DockerEngine({ workRoot }).run(request(red, dir, { labels }), { onEvent: ev.onEvent });
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(red, dir, { labels }), { onEvent: ev.onEvent });
     expect(res.error).toBeUndefined();
     expect(res.command).toEqual(['sh', '-c', expect.stringContaining('ls "$0"'), '/cc/inputs/localdir/localdir', '/cc/inputs/remote/ds']);
     const report = await readFile(path.join(dir, 'outputs', 'report.txt'), 'utf8');
@@ -201,7 +201,7 @@ container:
     image: {url: "${PYTHON}"}
     ram: 256
 `;
-    const res = await new DockerEngine({ workRoot }).run(request(red, dir, { labels }), {});
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(red, dir, { labels }), {});
     expect(res.error).toBeUndefined();
     expect(res.state).toBe('succeeded');
     expect(res.command).toEqual(['python3', '-c', expect.any(String), '-n', '3']);
@@ -245,7 +245,7 @@ container:
 `;
       const req = request(red, dir, { labels });
       req.masker.add('up-secret-99');
-      const res = await new DockerEngine({ workRoot }).run(req, {});
+      const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(req, {});
       expect(res.error).toBeUndefined();
       expect(up.uploads.get('/store/result.txt')).toEqual({ method: 'PUT', body: Buffer.from('sent\n') });
       expect(res.outputs!.result).toEqual({
@@ -260,7 +260,7 @@ container:
       await expect(readdir(path.join(dir, 'outputs'))).rejects.toThrow();
 
       // sendOutputs: false keeps it local instead.
-      const local = await new DockerEngine({ workRoot }).run(request(red, dir, { labels, sendOutputs: false }), {});
+      const local = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(red, dir, { labels, sendOutputs: false }), {});
       expect(local.outputs!.result).toMatchObject({ path: path.join(dir, 'outputs', 'result.txt'), size: 5 });
       expect(up.uploads.size).toBe(1);
     } finally {
@@ -291,7 +291,7 @@ container:
     const ev = collectEvents();
     const req = request(red, dir, { labels });
     req.masker.add('tok-secret-4242');
-    const res = await new DockerEngine({ workRoot }).run(req, { onEvent: ev.onEvent });
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(req, { onEvent: ev.onEvent });
     expect(res.state).toBe('failed');
     expect(res.command).toEqual(['sh', '-c', 'echo "token=$0"; echo "bad $0" >&2; exit 1', '********']);
     expect(ev.logs('stdout')).toBe('token=********\n');
@@ -316,7 +316,7 @@ container:
   settings:
     image: {url: "${BUSYBOX}"}
 `;
-    const res = await new DockerEngine({ workRoot }).run(request(red, dir, { labels }), {});
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(red, dir, { labels }), {});
     expect(res.error).toBeUndefined();
     const rec = res.outputs!.out!;
     expect(path.basename(rec.path)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);

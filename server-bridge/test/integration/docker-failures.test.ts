@@ -8,7 +8,7 @@ import { DockerEngine } from '../../src/engine/docker';
 import { readGpuInventory } from '../../src/engine/gpu';
 import { BUSYBOX, PYTHON, collectEvents, containersWithLabel, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
 import { fakeNvidiaSmi } from '../helpers/fake-nvidia-smi';
-import { startTestServer } from '../helpers/http-server';
+import { loopbackConnectors, startTestServer } from '../helpers/http-server';
 
 const docker = createDockerClient();
 const TEST_LABEL = 'org.redlab.test';
@@ -47,7 +47,7 @@ describe('failures on a real Docker engine', () => {
   it('a failing command: exit code, state failed, stderr kept, partial outputs', async () => {
     const ev = collectEvents();
     const runId = `it-${randomUUID()}`;
-    const res = await new DockerEngine({ workRoot }).run(request(shRed('echo half > out.txt; echo "boom: bad input" >&2; exit 3'), dir, { labels, runId }), { onEvent: ev.onEvent });
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(shRed('echo half > out.txt; echo "boom: bad input" >&2; exit 3'), dir, { labels, runId }), { onEvent: ev.onEvent });
     expect(res.state).toBe('failed');
     expect(res.exitCode).toBe(3);
     expect(res.batches[0].oomKilled).toBe(false);
@@ -80,7 +80,7 @@ container:
     image: {url: "${PYTHON}"}
     ram: 256
 `;
-    const res = await new DockerEngine({ workRoot, keepWorkDir: 'never' }).run(request(red, dir, { labels }), {});
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot, keepWorkDir: 'never' }).run(request(red, dir, { labels }), {});
     expect(res.state).toBe('failed');
     expect(res.batches[0].oomKilled).toBe(true);
     expect(res.exitCode).toBe(137);
@@ -90,7 +90,7 @@ container:
   it('a missing image with no registry reachable explains how to provide it', async () => {
     const ev = collectEvents();
     const image = `redlab/not-here-${testId.slice(0, 8)}:1`;
-    const res = await new DockerEngine({ workRoot }).run(request(shRed('true', { image }), dir, { labels }), { onEvent: ev.onEvent });
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(shRed('true', { image }), dir, { labels }), { onEvent: ev.onEvent });
     expect(res.state).toBe('failed');
     expect(res.image).toEqual({ url: image, pulled: false });
     expect(res.error).toContain(`image ${image} is not on this machine and could not be pulled: no registry is reachable from the Docker engine (offline, DNS or proxy problem). Docker said: `);
@@ -109,7 +109,7 @@ container:
     try {
       expect(await readGpuInventory()).toEqual([{ index: 0, uuid: 'GPU-0000-test', name: 'NVIDIA Test GPU', memoryTotalMb: 16384, memoryUsedMb: 0 }]);
       const ev = collectEvents();
-      const engine = new DockerEngine({ workRoot });
+      const engine = new DockerEngine({ connectors: loopbackConnectors(), workRoot });
       const res = await engine.run(request(shRed('nvidia-smi', { gpus: '    gpus: {vendor: nvidia, devices: [{vramMin: 8000}]}\n' }), dir, { labels }), { onEvent: ev.onEvent });
       expect(res.state).toBe('failed');
       expect(ev.events).toContainEqual({ type: 'info', message: 'GPUs: GPUs #0 NVIDIA Test GPU (16384 MB); this machine has 1 GPU: #0 NVIDIA Test GPU (16384 MB)' });
@@ -128,7 +128,7 @@ container:
   });
 
   it('outputs cannot escape the outputs folder: a symlink out, or a glob built from an input', async () => {
-    const res = await new DockerEngine({ workRoot }).run(request(shRed('ln -s /etc/passwd out.txt'), dir, { labels }), {});
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(shRed('ln -s /etc/passwd out.txt'), dir, { labels }), {});
     expect(res.state).toBe('failed');
     expect(res.exitCode).toBe(0);
     expect(res.error).toBe('output out: out.txt is a symbolic link to /etc/passwd, outside the outputs folder; outputs must be files written under /cc/outputs');
@@ -151,14 +151,14 @@ container:
   settings:
     image: {url: "${BUSYBOX}"}
 `;
-    const trav = await new DockerEngine({ workRoot }).run(request(red, dir, { labels }), {});
+    const trav = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(red, dir, { labels }), {});
     expect(trav.state).toBe('failed');
     expect(trav.error).toMatch(/^error: cli.outputs.stolen.outputBinding.glob: the glob "..\/..\/..\/etc\/passwd" has a ".." segment/);
     expect(trav.batches).toEqual([]);
   });
 
   it('a required output that is not there names the glob and what is there', async () => {
-    const res = await new DockerEngine({ workRoot }).run(request(shRed('echo x > other.txt'), dir, { labels }), {});
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(shRed('echo x > other.txt'), dir, { labels }), {});
     expect(res.state).toBe('failed');
     expect(res.error).toBe(
       'output out: no file matches glob out.txt in /cc/outputs (the outputs folder has err.log, other.txt); check cli.outputs.out and that the command writes it in its working directory'
@@ -168,7 +168,7 @@ container:
 
   it('a command that is not in the image', async () => {
     const red = shRed('x').replace('baseCommand: [sh, -c]', 'baseCommand: [no-such-tool]');
-    const res = await new DockerEngine({ workRoot }).run(request(red, dir, { labels }), {});
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(red, dir, { labels }), {});
     expect(res.state).toBe('failed');
     expect(res.exitCode).toBe(127);
     expect(res.error).toMatch(
@@ -181,17 +181,17 @@ container:
     const server = await startTestServer({ files: { '/ok.txt': 'ok' } });
     try {
       const withInput = (file: string) => shRed('cat "$0"', { outputs: '    {}' }).replace('    script: {type: string, inputBinding: {position: 0}}', '    script: {type: string, inputBinding: {position: 0}}\n    data: {type: File, inputBinding: {position: 1}}').replace("inputs:\n  script:", `inputs:\n  data:\n${file}\n  script:`);
-      const ssh = await new DockerEngine({ workRoot }).run(request(withInput('    class: File\n    connector: {command: red-connector-ssh, access: {host: h, path: /x}}'), dir, { labels }), {});
+      const ssh = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(withInput('    class: File\n    connector: {command: red-connector-ssh, access: {host: h, path: /x}}'), dir, { labels }), {});
       expect(ssh.error).toBe('connector red-connector-ssh is not supported yet (input data); supported: red-connector-http, redlab-connector-local');
       expect(ssh.batches).toEqual([]);
 
-      const missing = await new DockerEngine({ workRoot }).run(request(withInput(`    class: File\n    connector: {command: red-connector-http, access: {url: "${server.url}/gone.txt"}}`), dir, { labels }), {});
+      const missing = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(withInput(`    class: File\n    connector: {command: red-connector-http, access: {url: "${server.url}/gone.txt"}}`), dir, { labels }), {});
       expect(missing.state).toBe('failed');
       expect(missing.error).toBe(`input data: GET ${server.url}/gone.txt answered HTTP 404 Not Found; check the URL in connector.access.url of input data`);
       expect(missing.batches[0].timings.staging).toBeGreaterThanOrEqual(0);
       expect(missing.batches[0].timings.running).toBeUndefined();
 
-      const bad = await new DockerEngine({ workRoot }).run(
+      const bad = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(
         request(withInput(`    class: File\n    checksum: sha1$0000000000000000000000000000000000000000\n    connector: {command: red-connector-http, access: {url: "${server.url}/ok.txt"}}`), dir, { labels }),
         {}
       );
@@ -202,7 +202,7 @@ container:
   });
 
   it('no Docker engine: the error names the socket and how to start one', async () => {
-    const res = await new DockerEngine({ socketPath: path.join(dir, 'no-docker.sock'), workRoot }).run(request(shRed('true'), dir, { labels }), {});
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), socketPath: path.join(dir, 'no-docker.sock'), workRoot }).run(request(shRed('true'), dir, { labels }), {});
     expect(res.state).toBe('failed');
     expect(res.error).toBe(
       `cannot reach the Docker engine at unix://${path.join(dir, 'no-docker.sock')}: no such socket (is Docker installed and running?). To fix: start Docker: \`sudo systemctl start docker\` or \`sudo dockerd &\`; or set DOCKER_HOST to a running engine.`

@@ -13,7 +13,7 @@ import { loadRed } from '../../../src/red/validate';
 import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine, NEVER_CREATED_MESSAGE, NEVER_STARTED_MESSAGE, VANISHED_MESSAGE } from '../../src/engine/docker';
 import { buildCreateOptions } from '../../src/engine/host-config';
-import { startTestServer } from '../helpers/http-server';
+import { loopbackConnectors, startTestServer } from '../helpers/http-server';
 import { BUSYBOX, collectEvents, removeContainersWithLabel, removeTempDirs, tempDir } from '../helpers/red';
 
 const docker = createDockerClient();
@@ -117,7 +117,7 @@ describe('resumeBatch after the bridge was killed', () => {
     expect(crash.bytes.stdout).toBeLessThan(expectedStdout(n).length / 2);
 
     const ev = collectEvents();
-    const engine = new DockerEngine({ workRoot });
+    const engine = new DockerEngine({ connectors: loopbackConnectors(), workRoot });
     const res = await engine.resumeBatch(
       { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes },
       { onEvent: ev.onEvent }
@@ -162,13 +162,13 @@ describe('resumeBatch after the bridge was killed', () => {
       const runId = `it-${randomUUID()}`;
       const crash = await crashRun(red, runId, c => c.bytes.stdout > 0, ['up-secret-77']);
       await docker.getContainer(crash.containerId!).wait();
-      const listed = await new DockerEngine({ workRoot }).listManagedContainers({ runId });
+      const listed = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).listManagedContainers({ runId });
       expect(listed).toMatchObject([{ containerId: crash.containerId, runId, batch: 0, state: 'exited', exitCode: 0, oomKilled: false }]);
 
       // After a crash only the masked RED is left (quoted: a bare * starts a YAML alias).
       const masked = red.split('up-secret-77').join(JSON.stringify(MASK));
       const ev = collectEvents();
-      const res = await new DockerEngine({ workRoot }).resumeBatch(
+      const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).resumeBatch(
         { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(masked), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes },
         { onEvent: ev.onEvent }
       );
@@ -200,7 +200,7 @@ describe('resumeBatch after the bridge was killed', () => {
     await docker.getContainer(crash.containerId!).remove({ force: true });
 
     const ev = collectEvents();
-    const engine = new DockerEngine({ workRoot });
+    const engine = new DockerEngine({ connectors: loopbackConnectors(), workRoot });
     const res = await engine.resumeBatch(
       { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes },
       { onEvent: ev.onEvent }
@@ -227,7 +227,7 @@ describe('resumeBatch after the bridge was killed', () => {
   it('fails a batch whose container was created but never started, found by its labels, and removes it', async () => {
     const red = countRed(5);
     const runId = `it-${randomUUID()}`;
-    const engine = new DockerEngine({ workRoot });
+    const engine = new DockerEngine({ connectors: loopbackConnectors(), workRoot });
     const wd = engine.batchWorkDir(runId, 0);
     await mkdir(wd.outputs, { recursive: true });
     const created = await docker.createContainer(
@@ -251,7 +251,7 @@ describe('resumeBatch after the bridge was killed', () => {
     const controller = new AbortController();
     const ev = collectEvents();
     const t0 = Date.now();
-    const res = await new DockerEngine({ workRoot, stopTimeoutSec: 1 }).resumeBatch(
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot, stopTimeoutSec: 1 }).resumeBatch(
       { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes },
       {
         signal: controller.signal,
@@ -273,7 +273,7 @@ describe('resumeBatch after the bridge was killed', () => {
     const runId = `it-${randomUUID()}`;
     const crash = await crashRun(red, runId, c => c.bytes.stdout > 0);
     const t0 = Date.now();
-    const res = await new DockerEngine({ workRoot, stopTimeoutSec: 1 }).resumeBatch(
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot, stopTimeoutSec: 1 }).resumeBatch(
       { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes, wallClockLimitMs: 1000, startedAt: Date.now() },
       {}
     );
