@@ -32,7 +32,7 @@ import { dockerTime, removeContainer, resumeContainer, runContainer, type Contai
 import { removeTree, SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
 import type { StatsOptions } from './stats';
 import { listInputItems, stageInputs, type InputItem } from './staging';
-import { collectOutputs, exists, planOutputs, type OutputSpec } from './outputs';
+import { collectOutputs, exists, OUTPUTS_FOLDER, planOutputs, type OutputSpec } from './outputs';
 import { buildCommand, CONTAINER_OUTPUTS_DIR, formatCommandLine, inputContainerPath, toBatches, type ContainerPathOf } from './red-deps';
 import { batchWorkDir, captureFileName, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 
@@ -555,7 +555,7 @@ export class DockerEngine implements Engine {
       await mkdir(streamsDir(outputsDir), { recursive: true, mode: 0o700 });
       if (create) {
         const parent = segments(name).slice(0, -1).join('/');
-        if (parent) await withDir(SafeDir.open(outputsDir), root => withDir(root.openDir(parent, { create: true, mode: 0o777 }), async () => undefined));
+        if (parent) await withDir(SafeDir.open(outputsDir, OUTPUTS_FOLDER), root => withDir(root.openDir(parent, { create: true, mode: 0o777 }), async () => undefined));
       }
       files[s] = path.join(streamsDir(outputsDir), s);
     }
@@ -577,7 +577,7 @@ export class DockerEngine implements Engine {
       try {
         const parts = segments(name);
         await withDir(SafeDir.open(streamsDir(outputsDir)), src =>
-          withDir(SafeDir.open(outputsDir), root =>
+          withDir(SafeDir.open(outputsDir, OUTPUTS_FOLDER), root =>
             withDir(root.openDir(parts.slice(0, -1).join('/'), { create: true, mode: 0o777 }), dir => src.rename(s, dir, parts[parts.length - 1]))
           )
         );

@@ -18,6 +18,9 @@ import { copyOpenFile, removeTree, SafeDir, segments, UnsafePathError, withDir }
 import { parseCwlType } from './staging';
 import { assertSafeGlob, CONTAINER_OUTPUTS_DIR, globToRegExp, resolveGlobPattern, type ContainerPathOf } from './red-deps';
 
+/** How messages name the tree outputs are collected from. */
+export const OUTPUTS_FOLDER = 'the outputs folder';
+
 export type OutputKind = 'File' | 'Directory' | 'stdout' | 'stderr';
 
 export interface OutputSpec {
@@ -142,7 +145,7 @@ async function resolveInTree(root: SafeDir, rel: string, hops = 0): Promise<{ re
 
 /** Finds the entries of the outputs folder a relative glob matches; links are resolved inside the folder, never followed out. */
 export async function matchGlob(root: string | SafeDir, spec: OutputSpec): Promise<Match[]> {
-  if (typeof root === 'string') return withDir(SafeDir.open(root), d => matchGlob(d, spec));
+  if (typeof root === 'string') return withDir(SafeDir.open(root, OUTPUTS_FOLDER), d => matchGlob(d, spec));
   const top = root;
   const segs = spec.pattern.split('/');
   const maxDepth = segs.includes('**') ? Infinity : segs.length - 1;
@@ -286,7 +289,7 @@ async function copyOut(root: SafeDir, target: string, to: SafeDir, name: string,
 
 /** Copies an output into `dir` as `name`, replacing what was there only once the copy is whole. */
 async function deliver(root: SafeDir, target: string, dir: string, name: string, key: string): Promise<Copied> {
-  return withDir(SafeDir.open(dir), async to => {
+  return withDir(SafeDir.open(dir, 'the outdir'), async to => {
     const tmp = `.redlab-${randomUUID().slice(0, 8)}-${name}`.slice(0, 255);
     try {
       const copied = await copyOut(root, target, to, tmp, key);
@@ -338,7 +341,7 @@ export async function collectOutputs(o: CollectOptions): Promise<CollectResult> 
     if (!o.specs.some(s => s.key === key)) errors.push(`outputs.${key} has no matching cli.outputs.${key}`);
   }
   const outdirExisted = await exists(o.outdir);
-  await withDir(SafeDir.open(o.outputsDir), async root => {
+  await withDir(SafeDir.open(o.outputsDir, OUTPUTS_FOLDER), async root => {
     for (const spec of o.specs) {
       try {
         const match = await resolveOutput(root, spec, o.partial, contents);

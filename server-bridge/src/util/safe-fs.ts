@@ -46,7 +46,7 @@ async function refuse(dir: SafeDir, name: string, rel: string, want: 'folder' | 
   const st = await lstat(dir.at(name)).catch(() => undefined);
   if (st?.isSymbolicLink()) {
     const to = await readlink(dir.at(name)).catch(() => '?');
-    return new UnsafePathError(`${rel} is a symbolic link (to ${to}); the bridge does not follow links in the outputs folder`, rel);
+    return new UnsafePathError(`${rel} is a symbolic link (to ${to}); the bridge does not follow links in ${dir.label}`, rel);
   }
   return new UnsafePathError(`${rel} is not a ${want}`, rel);
 }
@@ -56,18 +56,23 @@ export class SafeDir {
     private readonly handle: FileHandle,
     /** The path it was opened at (messages; lookups where /proc is missing). */
     readonly path: string,
+    /** What the tree is, for messages ("the outputs folder"). */
+    readonly label: string,
     private readonly dev: number,
     private readonly ino: number
   ) {}
 
-  /** Opens a folder the caller trusts (links in `dir` itself are followed: the caller chose it). */
-  static async open(dir: string): Promise<SafeDir> {
-    return SafeDir.fromHandle(await open(dir, C.O_RDONLY | C.O_DIRECTORY), dir);
+  /**
+   * Opens a folder the caller trusts (links in `dir` itself are followed: the caller
+   * chose it); `label` names the tree below it in messages.
+   */
+  static async open(dir: string, label = 'this folder'): Promise<SafeDir> {
+    return SafeDir.fromHandle(await open(dir, C.O_RDONLY | C.O_DIRECTORY), dir, label);
   }
 
-  private static async fromHandle(h: FileHandle, p: string): Promise<SafeDir> {
+  private static async fromHandle(h: FileHandle, p: string, label: string): Promise<SafeDir> {
     const st = await h.stat();
-    return new SafeDir(h, p, st.dev, st.ino);
+    return new SafeDir(h, p, label, st.dev, st.ino);
   }
 
   /** The path that names `name` in this folder, for calls that take a path (they must not follow a link at `name`). */
@@ -116,13 +121,13 @@ export class SafeDir {
       throw err;
     }
     // No component: a second descriptor of this folder (the caller closes what it gets).
-    return dir === this ? SafeDir.fromHandle(await open(this.self(), C.O_RDONLY | C.O_DIRECTORY), this.path) : dir;
+    return dir === this ? SafeDir.fromHandle(await open(this.self(), C.O_RDONLY | C.O_DIRECTORY), this.path, this.label) : dir;
   }
 
   private async openChildDir(name: string, rel: string, opts: { create?: boolean; mode?: number }): Promise<SafeDir> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await SafeDir.fromHandle(await open(this.at(name), DIR_FLAGS), path.join(this.path, name));
+        return await SafeDir.fromHandle(await open(this.at(name), DIR_FLAGS), path.join(this.path, name), this.label);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' && opts.create && attempt === 0) {

@@ -139,7 +139,7 @@ describe('SafeDir', () => {
     await mkdir(path.join(outputsDir, 'a', 'b'), { recursive: true });
     await symlink(host, path.join(outputsDir, 'a', 'l'));
     await symlink(path.join(host, 'secret.txt'), path.join(outputsDir, 'a', 'b', 'f'));
-    await withDir(SafeDir.open(outputsDir), async root => {
+    await withDir(SafeDir.open(outputsDir, 'the outputs folder'), async root => {
       await expect(root.openDir('a/l')).rejects.toThrow(new UnsafePathError(`a/l is a symbolic link (to ${host}); the bridge does not follow links in the outputs folder`, 'a/l'));
       await expect(root.openDir('a/l/x', { create: true })).rejects.toBeInstanceOf(UnsafePathError);
       await expect(withDir(root.openDir('a/b'), d => d.openFile('f', 'a/b/f'))).rejects.toBeInstanceOf(UnsafePathError);

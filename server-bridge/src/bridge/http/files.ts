@@ -1,13 +1,16 @@
 // Output downloads. Only files the run record lists are served, by the host path the
 // engine recorded: the request names an output (a key of the record), never a path.
-// The file is opened without following a symlink, must be a regular file and still
-// have the recorded size (else it changed since the run, and its recorded sha256, the
-// ETag, would be a lie).
-import * as fs from 'fs';
+// The file must lie in the run's folder and is opened there without following a link
+// in any component (util/safe-fs.ts), must be a regular file and still have the
+// recorded size (else it changed since the run, and its recorded sha256, the ETag,
+// would be a lie).
+import type { FileHandle } from 'fs/promises';
 import * as path from 'path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FileRecord } from '../../../../src/red/run';
 import type { RunRecord } from '../../store/types';
+import { isWithin } from '../../util/fs-safety';
+import { SafeDir, UnsafePathError, withDir } from '../../util/safe-fs';
 import { HttpError } from './errors';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -118,26 +121,31 @@ export function contentDisposition(name: string, inline: boolean): string {
   return `${inline ? 'inline' : 'attachment'}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
-function openRegular(file: string): { fd: number; size: number } {
-  let fd: number;
+/** Opens the recorded output `file` in the run's folder `runDir`, through no link. */
+async function openOutput(runDir: string, file: string): Promise<{ handle: FileHandle; size: number }> {
+  const rel = path.relative(runDir, file);
+  if (!path.isAbsolute(file) || !isWithin(file, runDir) || !rel) {
+    throw new HttpError(409, `the output file ${path.basename(file)} is not in the run's folder; the bridge serves only outputs it keeps there`);
+  }
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0));
+    return await withDir(SafeDir.open(runDir, "the run's folder"), root =>
+      withDir(root.openDir(path.dirname(rel)), async dir => {
+        const { handle, stat } = await dir.openFile(path.basename(rel), rel);
+        return { handle, size: stat.size };
+      })
+    );
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new HttpError(404, `the output file is gone from the bridge's disk (${path.basename(file)}): it was moved or deleted after the run`);
-    if (code === 'ELOOP') throw new HttpError(409, 'the output file has been replaced by a symbolic link; the bridge does not follow it');
+    if (err instanceof UnsafePathError) {
+      throw new HttpError(409, /symbolic link/.test(err.message) ? `the output file is behind a symbolic link: ${err.message}` : "the output is no longer a regular file on the bridge's disk");
+    }
     throw err;
   }
-  const st = fs.fstatSync(fd);
-  if (!st.isFile()) {
-    fs.closeSync(fd);
-    throw new HttpError(409, 'the output is no longer a regular file on the bridge\'s disk');
-  }
-  return { fd, size: st.size };
 }
 
-/** Sends an output file: Range (206/416), ETag/If-None-Match (304), Content-Disposition. */
-export function sendFile(req: FastifyRequest, reply: FastifyReply, rec: FileRecord, inline: boolean): FastifyReply {
+/** Sends an output file of the run whose folder is `runDir`: Range (206/416), ETag/If-None-Match (304), Content-Disposition. */
+export async function sendFile(req: FastifyRequest, reply: FastifyReply, rec: FileRecord, inline: boolean, runDir: string): Promise<FastifyReply> {
   const etag = /^[0-9a-f]{64}$/i.test(rec.sha256 ?? '') ? `"${rec.sha256.toLowerCase()}"` : undefined;
   const name = path.basename(rec.path);
   const type = contentTypeOf(name);
@@ -152,7 +160,7 @@ export function sendFile(req: FastifyRequest, reply: FastifyReply, rec: FileReco
   if (etag && etagMatches(typeof ifNoneMatch === 'string' ? ifNoneMatch : undefined, etag)) {
     return reply.code(304).send();
   }
-  const { fd, size } = openRegular(rec.path);
+  const { handle, size } = await openOutput(runDir, rec.path);
   try {
     if (typeof rec.size === 'number' && size !== rec.size) {
       throw new HttpError(409, `the output file changed since the run recorded it (${rec.size} bytes then, ${size} now); the bridge does not serve it`);
@@ -162,17 +170,16 @@ export function sendFile(req: FastifyRequest, reply: FastifyReply, rec: FileReco
     const range = parseRange(rangeHeader, size);
     reply.type(type);
     if (size === 0) {
-      fs.closeSync(fd);
+      await handle.close();
       return reply.header('content-length', 0).send(Buffer.alloc(0));
     }
     const start = range?.start ?? 0;
     const end = range?.end ?? size - 1;
     if (range) reply.code(206).header('content-range', `bytes ${start}-${end}/${size}`);
     reply.header('content-length', end - start + 1);
-    const stream = fs.createReadStream('', { fd, start, end, autoClose: true });
-    return reply.send(stream);
+    return reply.send(handle.createReadStream({ start, end, autoClose: true }));
   } catch (err) {
-    fs.closeSync(fd);
+    await handle.close();
     throw err;
   }
 }

@@ -186,6 +186,6 @@ export function registerRunRoutes(app: FastifyInstance, service: RunService): vo
     const inline = flagParam(q, 'inline');
     const run = store.getRun(id);
     if (!run) throw new HttpError(404, `no run ${id}: it does not exist or was deleted; GET /api/v1/runs lists runs`);
-    return sendFile(req, reply, findOutput(run, name, batch), inline);
+    return sendFile(req, reply, findOutput(run, name, batch), inline, run.dir);
   });
 }
