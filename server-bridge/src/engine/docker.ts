@@ -570,6 +570,7 @@ export class DockerEngine implements Engine {
    */
   private async placeCaptureFiles(plan: BatchPlan, outputsDir: string): Promise<string[]> {
     const errors: string[] = [];
+    if (!(await exists(outputsDir))) return errors; // concludeBatch says the folder is gone
     for (const s of ['stdout', 'stderr'] as const) {
       const name = plan.streams[s];
       const captured = path.join(streamsDir(outputsDir), s);
