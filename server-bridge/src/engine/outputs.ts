@@ -220,6 +220,19 @@ interface Copied {
   sha256: string;
 }
 
+/** Copies the regular file at `rel` (no link in it) below `root` to a new file `name` in `to`. */
+async function copyFileAt(root: SafeDir, rel: string, to: SafeDir, name: string): Promise<{ size: number; sha256: string }> {
+  const parts = segments(rel);
+  return withDir(root.openDir(parts.slice(0, -1).join('/')), async dir => {
+    const src = await dir.openFile(parts[parts.length - 1], rel);
+    try {
+      return await copyOpenFile(src, to, name);
+    } finally {
+      await src.handle.close();
+    }
+  });
+}
+
 /**
  * Copies what is at `target` (relative to the outputs folder `root`, no link in it) to
  * a new entry `name` in `to`, reading the outputs folder only through descriptors, and
@@ -231,16 +244,7 @@ async function copyOut(root: SafeDir, target: string, to: SafeDir, name: string,
   const parts = segments(target);
   if (!parts.length) throw new OutputError(`output ${key}: it is the whole outputs folder; name a file or folder inside it`);
   const st = await withDir(root.openDir(parts.slice(0, -1).join('/')), d => d.lstat(parts[parts.length - 1]));
-  if (st.isFile()) {
-    return withDir(root.openDir(parts.slice(0, -1).join('/')), async d => {
-      const src = await d.openFile(parts[parts.length - 1], target);
-      try {
-        return { class: 'File' as const, ...(await copyOpenFile(src, to, name)) };
-      } finally {
-        await src.handle.close();
-      }
-    });
-  }
+  if (st.isFile()) return { class: 'File', ...(await copyFileAt(root, target, to, name)) };
   const files: { rel: string; sha256: string }[] = [];
   let size = 0;
   const copyDir = async (srcRel: string, dest: SafeDir, rel: string, ancestors: Set<string>): Promise<void> => {
@@ -265,15 +269,7 @@ async function copyOut(root: SafeDir, target: string, to: SafeDir, name: string,
           if (ancestors.has(id)) throw new OutputError(`output ${key}: ${inTree} is a link to a folder that holds it (a loop)`);
           await withDir(dest.openDir(e.name, { create: true }), sub => copyDir(at.rel, sub, r, new Set([...ancestors, id])));
         } else if (at.stat.isFile()) {
-          const p = segments(at.rel);
-          const h = await withDir(root.openDir(p.slice(0, -1).join('/')), async d => {
-            const file = await d.openFile(p[p.length - 1], at.rel);
-            try {
-              return await copyOpenFile(file, dest, e.name);
-            } finally {
-              await file.handle.close();
-            }
-          });
+          const h = await copyFileAt(root, at.rel, dest, e.name);
           size += h.size;
           files.push({ rel: r, sha256: h.sha256 });
         }
