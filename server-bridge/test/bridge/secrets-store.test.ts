@@ -10,6 +10,8 @@ import type { RunResult } from '../../../src/red/run';
 import { RunStore, type StoredEvent } from '../../src/store';
 import { createLogger } from '../../src/bridge/http';
 import { encodedForms, leakedForms } from '../helpers/secret-forms';
+import { RequestError, type SubmitInput } from '../../src/bridge/service';
+import { auth, startHarness, TestRunService } from './helpers/api';
 
 const SECRET = 'sé cret/Value 42';
 const FORMS = [encodedForms(SECRET, 'alice')];
@@ -87,4 +89,24 @@ test.each([false, true])('the logger masks every line (pretty: %s)', pretty => {
   expect(lines.length).toBe(2);
   expect(lines.join('')).toContain(MASK);
   expect(leakedForms(lines.join(''), FORMS)).toEqual([]);
+});
+
+test('an HTTP error answer that quotes a secret of a run in flight is masked', async () => {
+  /** A service whose refusal quotes what it was given (as a careless message might). */
+  class QuotingService extends TestRunService {
+    override async submit(input: SubmitInput): Promise<never> {
+      throw new RequestError(400, `cannot use ${JSON.stringify(input.variables)} with https://u:${encodeURIComponent(String(input.variables?.pw))}@h/`);
+    }
+  }
+  const h = await startHarness({}, st => new QuotingService(st));
+  try {
+    h.store.createRun({ red: {}, secrets: masker() });
+    const res = await fetch(`${h.url}/api/v1/runs`, { method: 'POST', headers: auth({ 'content-type': 'application/json' }), body: JSON.stringify({ red: {}, variables: { pw: SECRET } }) });
+    const text = await res.text();
+    expect(res.status).toBe(400);
+    expect(text).toContain(MASK);
+    expect(leakedForms(text, FORMS)).toEqual([]);
+  } finally {
+    await h.close();
+  }
 });
