@@ -11,6 +11,8 @@
 // public address first and to 127.0.0.1 next (DNS rebinding) cannot slip through.
 // Every redirect hop is checked the same way.
 import * as dns from 'dns';
+import * as http from 'http';
+import * as https from 'https';
 import * as net from 'net';
 import * as os from 'os';
 
@@ -150,6 +152,18 @@ export class HostPolicy {
     this.allow = (opts.allow ?? []).map(parseEntry);
     this.deny = opts.deny ?? [];
     this.resolve = opts.resolve ?? (host => dns.promises.lookup(host, { all: true, verbatim: true }));
+  }
+
+  private agents?: { http: http.Agent; https: https.Agent };
+
+  /**
+   * Agents whose sockets connect through `lookup` only. Their own (not Node's global
+   * ones), so no socket opened under another policy is ever reused; no keep-alive, so
+   * every request (and redirect hop) resolves and is vetted again.
+   */
+  agent(secure: boolean): http.Agent {
+    this.agents ??= { http: new http.Agent({ keepAlive: false, lookup: this.lookup as never }), https: new https.Agent({ keepAlive: false, lookup: this.lookup as never }) };
+    return secure ? this.agents.https : this.agents.http;
   }
 
   /** The allowed entries as given (for messages and logs). */

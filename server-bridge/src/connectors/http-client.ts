@@ -123,7 +123,7 @@ function sendOnce(
         return reject(err);
       }
     }
-    const reqOpts: https.RequestOptions = { method, headers: h, signal: opts.signal, lookup: policy.lookup as unknown as https.RequestOptions['lookup'] };
+    const reqOpts: https.RequestOptions = { method, headers: h, signal: opts.signal, agent: policy.agent(isHttps), lookup: policy.lookup as unknown as https.RequestOptions['lookup'] };
     if (isHttps && opts.insecure) reqOpts.rejectUnauthorized = false;
     const req = (isHttps ? https : http).request(url, reqOpts);
     const connectTimer = setTimeout(() => {
