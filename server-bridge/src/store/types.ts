@@ -12,10 +12,9 @@ export * from '../../../src/red/bridge-api';
 declare const maskedBrand: unique symbol;
 
 /**
- * A value that went through `SecretMasker.maskValue`. The store accepts a RED only in
- * this form, so that a filled-in secret cannot reach the database by accident: get
- * one with `maskForStore(masker, red)` (or cast deliberately when the RED holds no
- * variables at all).
+ * A value that went through `SecretMasker.maskValue`. The store masks every write itself
+ * (with the secrets handed over in CreateRunInput.secrets); a value masked beforehand
+ * with `maskForStore(masker, red)` is marked so.
  */
 
 export type Masked<T> = T & { readonly [maskedBrand]: true };
