@@ -1,6 +1,5 @@
 // Re-reads a notebook's parameters when its `parameters` cell (or its kernel) changes,
-// so the panel follows edits there, including a `parameters` tag added to or removed
-// from a cell (a cell's metadata changes without the notebook's content signal). Outputs streaming into run cells change the notebook
+// so the panel follows edits there. Outputs streaming into run cells change the notebook
 // too, many times a second: only the parameters cells' text and the kernel language
 // count, and they are checked at most every DEBOUNCE_MS.
 import type { NotebookPanel } from '@jupyterlab/notebook';
@@ -39,23 +38,9 @@ export function watchParameters(panel: NotebookPanel, onChange: () => void): () 
   };
   model.contentChanged.connect(onContent);
   model.metadataChanged.connect(onContent);
-  // Every cell's metadata (tags), also of cells added later.
-  const watched = new Set<{ metadataChanged: { disconnect(fn: () => void): void } }>();
-  const watchCells = () => {
-    for (const cell of model.cells) {
-      if (watched.has(cell)) continue;
-      watched.add(cell);
-      cell.metadataChanged.connect(onContent);
-    }
-    onContent();
-  };
-  model.cells.changed.connect(watchCells);
-  watchCells();
   return () => {
     if (timer) clearTimeout(timer);
     model.contentChanged.disconnect(onContent);
     model.metadataChanged.disconnect(onContent);
-    model.cells.changed.disconnect(watchCells);
-    for (const cell of watched) cell.metadataChanged.disconnect(onContent);
   };
 }
