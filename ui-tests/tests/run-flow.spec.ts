@@ -234,9 +234,12 @@ test.describe('RED Lab: notebook to experiment', () => {
     });
     const text = await cell.innerText();
     expect(text.split(`walking ${SAMPLES} steps`).length - 1, 'the first line once').toBe(1);
-    // Both declared outputs are listed, each with its preview: the plot as an image, the metrics as JSON.
-    await expect(cell.getByText(/walk\.svg/).first()).toBeVisible();
-    await expect(cell.getByText(/metrics\.json/).first()).toBeVisible();
+    // The files the demo writes are listed (found in its code by the panel), the plot and the metrics with their previews.
+    // (In the outputs table: the run record's command line names the files too, folded away.)
+    const table = cell.locator('.jp-RedLab-artifacts');
+    await expect(table.getByText(/walk\.svg/).first()).toBeVisible();
+    await expect(table.getByText(/metrics\.json/).first()).toBeVisible();
+    await expect(table.getByText(/results\.csv/).first()).toBeVisible();
     await expect(cell.locator('img[src^="data:image/svg+xml"]').last()).toBeVisible();
     await expect(cell.getByText(new RegExp(`"samples": ${SAMPLES}`)).first()).toBeVisible();
     await saveScreenshot(page, cell, 'run-cell.png');
