@@ -14,7 +14,7 @@ import type { CommandLineTool, CwlFileOutput, JobInputs, JobOutputs } from '../.
 import type { FileRecord } from '../../../src/red/run';
 import type { ConnectorContext } from '../connectors/types';
 import type { ConnectorRegistry } from '../connectors/registry';
-import { copyOpenFile, removeTree, SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
+import { placeFile, removeTree, SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
 import { parseCwlType } from './staging';
 import { assertSafeGlob, CONTAINER_OUTPUTS_DIR, globToRegExp, resolveGlobPattern, type ContainerPathOf } from './red-deps';
 
@@ -220,17 +220,10 @@ interface Copied {
   sha256: string;
 }
 
-/** Copies the regular file at `rel` (no link in it) below `root` to a new file `name` in `to`. */
+/** Puts the regular file at `rel` (no link in it) below `root` into `to` as `name` (placeFile: a copy or a hard link). */
 async function copyFileAt(root: SafeDir, rel: string, to: SafeDir, name: string): Promise<{ size: number; sha256: string }> {
   const parts = segments(rel);
-  return withDir(root.openDir(parts.slice(0, -1).join('/')), async dir => {
-    const src = await dir.openFile(parts[parts.length - 1], rel);
-    try {
-      return await copyOpenFile(src, to, name);
-    } finally {
-      await src.handle.close();
-    }
-  });
+  return withDir(root.openDir(parts.slice(0, -1).join('/')), dir => placeFile(dir, parts[parts.length - 1], rel, to, name));
 }
 
 /**
@@ -269,7 +262,8 @@ async function copyOut(root: SafeDir, target: string, to: SafeDir, name: string,
           if (ancestors.has(id)) throw new OutputError(`output ${key}: ${inTree} is a link to a folder that holds it (a loop)`);
           await withDir(dest.openDir(e.name, { create: true }), sub => copyDir(at.rel, sub, r, new Set([...ancestors, id])));
         } else if (at.stat.isFile()) {
-          const h = await copyFileAt(root, at.rel, dest, e.name);
+          // In this folder: no walk from the root (a link's target: walked to, through no link).
+          const h = at.rel === inTree ? await placeFile(src, e.name, inTree, dest, e.name) : await copyFileAt(root, at.rel, dest, e.name);
           size += h.size;
           files.push({ rel: r, sha256: h.sha256 });
         }

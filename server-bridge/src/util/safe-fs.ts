@@ -13,7 +13,7 @@
 // folder the descriptor holds (same device and inode).
 import { createHash } from 'crypto';
 import * as fs from 'fs';
-import { lstat, mkdir, open, readdir, readlink, rename, rmdir, unlink, type FileHandle } from 'fs/promises';
+import { link, lstat, mkdir, open, readdir, readlink, rename, rmdir, unlink, type FileHandle } from 'fs/promises';
 import * as path from 'path';
 import { isSafeSegment } from './fs-safety';
 
@@ -220,6 +220,22 @@ export async function removeTree(target: string): Promise<void> {
   if (parent) await withDir(parent, d => d.remove(path.basename(path.resolve(target))));
 }
 
+/** Reads an open file from its start in 1 MiB chunks; returns its size and sha256. */
+async function readAll(handle: FileHandle, onChunk?: (chunk: Buffer) => Promise<void>): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  let size = 0;
+  for (;;) {
+    const { bytesRead } = await handle.read(buf, 0, buf.length, size);
+    if (!bytesRead) break;
+    const chunk = buf.subarray(0, bytesRead);
+    hash.update(chunk);
+    await onChunk?.(chunk);
+    size += bytesRead;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
 /**
  * Copies the open file `src` to a new file `name` in `to` (created, never through a
  * link), hashing what it copies. The copy belongs to this process, with mode 0755 when
@@ -228,19 +244,38 @@ export async function removeTree(target: string): Promise<void> {
  */
 export async function copyOpenFile(src: { handle: FileHandle; stat: fs.Stats }, to: SafeDir, name: string): Promise<{ size: number; sha256: string }> {
   const out = await to.createFile(name, src.stat.mode & 0o100 ? 0o755 : 0o644);
-  const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(1 << 20);
-  let size = 0;
   try {
-    for (;;) {
-      const { bytesRead } = await src.handle.read(buf, 0, buf.length, size);
-      if (!bytesRead) break;
-      hash.update(buf.subarray(0, bytesRead));
-      for (let off = 0; off < bytesRead; ) off += (await out.write(buf, off, bytesRead - off)).bytesWritten;
-      size += bytesRead;
-    }
+    return await readAll(src.handle, async chunk => {
+      for (let off = 0; off < chunk.length; ) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+    });
   } finally {
     await out.close();
   }
-  return { size, sha256: hash.digest('hex') };
+}
+
+/** Files this big or bigger are hard-linked instead of copied where nothing would change (placeFile). */
+export const LINK_MIN_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Puts the regular file `name` of `from` into `to` as `toName` (which must not exist)
+ * and hashes it from its descriptor. A big file that is ours, on the same filesystem,
+ * with no set-uid/set-gid/sticky bit and no write permission for group or others (what
+ * a copy would drop) is hard-linked, in no time; anything else is copied (copyOpenFile).
+ */
+export async function placeFile(from: SafeDir, name: string, rel: string, to: SafeDir, toName: string): Promise<{ size: number; sha256: string }> {
+  const src = await from.openFile(name, rel);
+  try {
+    const st = src.stat;
+    if (st.size >= LINK_MIN_BYTES && st.uid === process.geteuid?.() && !(st.mode & 0o7022)) {
+      const linked = await link(from.at(name), to.at(toName)).then(
+        () => to.lstat(toName),
+        () => undefined
+      );
+      if (linked && linked.ino === st.ino && linked.dev === st.dev) return await readAll(src.handle);
+      if (linked) await unlink(to.at(toName)); // not the file that was checked: copy that one instead
+    }
+    return await copyOpenFile(src, to, toName);
+  } finally {
+    await src.handle.close();
+  }
 }

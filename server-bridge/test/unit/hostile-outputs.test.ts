@@ -9,7 +9,7 @@ import * as path from 'path';
 import { SecretMasker } from '../../../src/red/mask';
 import { ConnectorRegistry } from '../../src/connectors/registry';
 import { collectOutputs, matchGlob, type OutputSpec } from '../../src/engine/outputs';
-import { removeTree, SafeDir, UnsafePathError, withDir } from '../../src/util/safe-fs';
+import { LINK_MIN_BYTES, removeTree, SafeDir, UnsafePathError, withDir } from '../../src/util/safe-fs';
 import { removeTempDirs, tempDir } from '../helpers/red';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -111,6 +111,22 @@ describe('outputs a hostile container left', () => {
     expect(await readFile(path.join(outputsDir, 'tool'), 'utf8')).toBe('#!/bin/sh\n');
     // Collected again (a bridge that died before it recorded the result): the same record.
     expect((await collect([spec('tool', 'tool')])).records).toEqual(r.records);
+  });
+
+  it('a big file that is ours and plain is hard-linked; one others may write is copied', async () => {
+    const big = Buffer.alloc(LINK_MIN_BYTES, 1);
+    await writeFile(path.join(outputsDir, 'plain.bin'), big, { mode: 0o644 });
+    await writeFile(path.join(outputsDir, 'shared.bin'), big);
+    await chmod(path.join(outputsDir, 'shared.bin'), 0o666);
+    const r = await collect([spec('plain', 'plain.bin'), spec('shared', 'shared.bin')]);
+    expect(r.errors).toEqual([]);
+    const digest = createHash('sha256').update(big).digest('hex');
+    expect(r.records.plain).toMatchObject({ size: big.length, sha256: digest });
+    expect(r.records.shared).toMatchObject({ size: big.length, sha256: digest });
+    expect((await stat(path.join(outdir, 'plain.bin'))).ino).toBe((await stat(path.join(outputsDir, 'plain.bin'))).ino);
+    const copy = await stat(path.join(outdir, 'shared.bin'));
+    expect(copy.ino).not.toBe((await stat(path.join(outputsDir, 'shared.bin'))).ino);
+    expect(copy.mode & 0o777).toBe(0o644 & ~process.umask());
   });
 
   it('a connector reads a copy in a private folder, not the outputs folder', async () => {
