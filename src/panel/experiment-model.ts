@@ -144,7 +144,7 @@ export class ExperimentModel {
     let draft = this._draft;
     if (r.ok) {
       const values = { ...draft.values };
-      if (r.value === undefined) delete values[name];
+      if (r.value === undefined) values[name] = null; // an emptied optional field: None, not the notebook's default
       else values[name] = r.value;
       draft = { ...draft, values };
     }
