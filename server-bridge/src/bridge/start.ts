@@ -38,6 +38,7 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
     allow: opts.allowConnectorHosts,
     deny: (await listeningAddresses(opts.host)).map(address => ({ address, reason: 'it is an address the bridge itself listens on' }))
   });
+  if (opts.allowConnectorHosts.length) logger.warn({ allowConnectorHosts: opts.allowConnectorHosts }, 'data connectors may reach these hosts although they are loopback, link-local or the bridge itself');
   const engine = new DockerEngine({ docker, workRoot: path.join(opts.dataDir, 'work'), connectors: defaultConnectors({ hostPolicy }) });
   const manager = new RunManager(
     store,
