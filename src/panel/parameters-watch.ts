@@ -2,9 +2,16 @@
 // so the panel follows edits there. Outputs streaming into run cells change the notebook
 // too, many times a second: only the parameters cells' text and the kernel language
 // count, and they are checked at most every DEBOUNCE_MS.
+//
+// A tag added in the property inspector (Cell Tags > Add Tag) sends no signal at all:
+// JupyterLab's tags field pushes the tag into the array the cell's metadata holds and
+// sets that same array again, so the shared model sees no change. While the notebook is
+// visible, its parameters are therefore also compared every POLL_MS (a cheap walk over
+// the cells' tags).
 import type { NotebookPanel } from '@jupyterlab/notebook';
 
 const DEBOUNCE_MS = 600;
+export const POLL_MS = 1000;
 
 /** What the inferred parameters depend on. */
 export function parametersSignature(panel: NotebookPanel): string {
@@ -38,7 +45,11 @@ export function watchParameters(panel: NotebookPanel, onChange: () => void): () 
   };
   model.contentChanged.connect(onContent);
   model.metadataChanged.connect(onContent);
+  const poll = setInterval(() => {
+    if (!timer && panel.isVisible) check();
+  }, POLL_MS);
   return () => {
+    clearInterval(poll);
     if (timer) clearTimeout(timer);
     model.contentChanged.disconnect(onContent);
     model.metadataChanged.disconnect(onContent);

@@ -80,25 +80,33 @@ function isDirty(page: IJupyterLabPageFixture, path: string): Promise<boolean | 
   }, path);
 }
 
-/** Runs a function on the open notebook's model (as JupyterLab's own tools change it). */
-function onNotebookModel(page: IJupyterLabPageFixture, path: string, change: 'tag-first-code-cell' | 'set-parameters', arg = ''): Promise<void> {
+/** Whether the first cell of the notebook is tagged `parameters`. */
+function isTagged(page: IJupyterLabPageFixture, path: string): Promise<boolean> {
+  return page.evaluate(p => {
+    for (const w of window.jupyterapp.shell.widgets('main')) {
+      const panel = w as any;
+      if (panel.context?.path === p) return ((panel.content.model.cells.get(0).getMetadata('tags') ?? []) as string[]).includes('parameters');
+    }
+    return false;
+  }, path);
+}
+
+/** Sets the source of the notebook's parameters cell (as typing there does). */
+function setParametersCell(page: IJupyterLabPageFixture, path: string, source: string): Promise<void> {
   return page.evaluate(
-    ([p, what, a]) => {
+    ([p, src]) => {
       for (const w of window.jupyterapp.shell.widgets('main')) {
         const panel = w as any;
         if (panel.context?.path !== p) continue;
         const cells = panel.content.model.cells;
         for (let i = 0; i < cells.length; i++) {
           const cell = cells.get(i);
-          if (cell.type !== 'code') continue;
-          const tags: string[] = cell.getMetadata('tags') ?? [];
-          if (what === 'tag-first-code-cell') return void cell.setMetadata('tags', [...tags, 'parameters']);
-          if (tags.includes('parameters')) return void cell.sharedModel.setSource(a);
+          if ((cell.getMetadata('tags') ?? []).includes('parameters')) return void cell.sharedModel.setSource(src);
         }
       }
-      throw new Error(`no notebook ${p}`);
+      throw new Error(`no parameters cell in ${p}`);
     },
-    [path, change, arg] as const
+    [path, source] as const
   );
 }
 
@@ -180,7 +188,16 @@ test.describe('RED panel', () => {
     expect(await page.contents.uploadContent(JSON.stringify(nb), 'text', path)).toBe(true);
     await openNotebook(page, path);
     await expect(page.getByTestId('redlab-param-alpha')).toHaveCount(0);
-    await onNotebookModel(page, path, 'tag-first-code-cell');
+    // As a user tags a cell: select it, then Property Inspector > Common Tools > Cell Tags > Add Tag.
+    await page.notebook.selectCells(0);
+    await page.sidebar.openTab('jp-property-inspector');
+    const addTag = page.locator('#jp-property-inspector input[placeholder="Add Tag"]');
+    if (!(await addTag.isVisible())) await page.locator('#jp-property-inspector').getByText('Common Tools').click();
+    await addTag.click();
+    await addTag.fill('parameters');
+    await addTag.press('Enter');
+    await expect.poll(() => isTagged(page, path), { message: 'the cell is tagged' }).toBe(true);
+    await page.evaluate(() => window.jupyterapp.commands.execute('redlab:open-panel'));
     await expect(page.getByTestId('redlab-param-alpha')).toHaveValue('3', { timeout: 10_000 });
   });
 
@@ -253,7 +270,7 @@ test.describe('RED panel', () => {
     expect(original.red.inputs.notebook.connector.access.path).toMatch(/^_redlab\/snapshots\/[0-9a-f]{64}\.ipynb$/);
 
     // The notebook and the panel change; the re-run runs what the first run ran.
-    await onNotebookModel(page, path, 'set-parameters', 'samples = 999\nnoise = 0.3\ntitle = "changed"\nseed = 1\n');
+    await setParametersCell(page, path, 'samples = 999\nnoise = 0.3\ntitle = "changed"\nseed = 1\n');
     await setField(page, 'redlab-param-samples', '77');
     await row.getByTestId('redlab-run-rerun').click();
     await expect.poll(() => runPosts(bridgeResponses).length).toBe(2);
