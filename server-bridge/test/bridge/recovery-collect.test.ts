@@ -78,3 +78,54 @@ for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     expect(fs.existsSync(path.join(dataDir, 'work', id))).toBe(false);
   }, 120_000);
 }
+
+test('a batch recorded just before a SIGKILL keeps its result; the container and work folder it left are removed on the restart', async () => {
+  bridge = await startBridgeProcess({ dataDir, token, parallel: 1 });
+  const red = {
+    redVersion: '9',
+    cli: {
+      cwlVersion: 'v1.0',
+      class: 'CommandLineTool',
+      baseCommand: ['sh', '-c'],
+      inputs: { script: { type: 'string', inputBinding: { position: 0 } } },
+      outputs: { word: { type: 'File', outputBinding: { glob: 'word.txt' } } }
+    },
+    batches: [{ inputs: { script: 'echo zero > word.txt' } }, { inputs: { script: 'sleep 3; echo one > word.txt' } }],
+    container: { engine: 'docker', settings: { image: { url: 'redlab/busybox:1' }, ram: 256 } }
+  };
+  const posted = await bridge.api<{ id: string }>('POST', '/runs', { red });
+  expect(posted.status).toBe(201);
+  const id = posted.body.id;
+  // Batch 0's result is stored as soon as it has it, while batch 1 still runs.
+  const mid = await waitFor('batch 0 recorded while batch 1 runs', async () => {
+    const r = (await bridge!.api<RunRecord>('GET', `/runs/${id}`)).body;
+    return r.batches[0]?.state === 'succeeded' && r.batches[1]?.containerId && !['succeeded', 'failed'].includes(r.batches[1].state) ? r : undefined;
+  });
+  expect(mid.batches[0].outputs?.word).toMatchObject({ size: 5 });
+  containers.push(mid.batches[1].containerId!);
+  // As if it had died between recording batch 0 and removing what batch 0 left.
+  const labels = ['org.redlab.managed=true', `org.redlab.run=${id}`, 'org.redlab.batch=0', 'org.redlab.bridge=true'].flatMap(l => ['--label', l]);
+  const leftover = execFileSync('docker', ['create', ...labels, 'redlab/busybox:1', 'true']).toString().trim();
+  containers.push(leftover);
+  const leftWork = path.join(dataDir, 'work', id, 'batch-0', 'outputs');
+  fs.mkdirSync(leftWork, { recursive: true });
+  fs.writeFileSync(path.join(leftWork, 'word.txt'), 'zero\n');
+  await bridge.kill('SIGKILL');
+
+  bridge = await startBridgeProcess({ dataDir, token, parallel: 1 });
+  const done = await waitFor(
+    'the run to finish after the restart',
+    async () => {
+      const r = (await bridge!.api<RunRecord>('GET', `/runs/${id}`)).body;
+      return ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : undefined;
+    },
+    60_000
+  );
+  expect({ state: done.state, error: done.error }).toEqual({ state: 'succeeded', error: undefined });
+  for (const [batch, word] of [[0, 'zero'], [1, 'one']] as const) {
+    const out = await fetch(`${bridge.url}/api/v1/runs/${id}/outputs/word?batch=${batch}`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(await out.text()).toBe(`${word}\n`);
+  }
+  expect(containerExists(leftover)).toBe(false);
+  expect(fs.existsSync(path.join(dataDir, 'work', id))).toBe(false);
+}, 120_000);
