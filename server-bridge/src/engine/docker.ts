@@ -643,6 +643,7 @@ export class DockerEngine implements Engine {
       onInfo: m => track.info(m)
     };
     let containerId: string | undefined;
+    // However the batch ends, its result goes to releaseBatch before anything is removed.
     const result = await (async (): Promise<BatchResult> => {
       try {
         track.setState('preparing');
@@ -921,6 +922,7 @@ export class DockerEngine implements Engine {
       .map(([k]) => k);
     const ramMb = this.ramMb(req.loaded);
     const image = inspected?.Config?.Image ?? red.container.settings.image.url;
+    // However the batch ends, its result goes to releaseBatch before anything is removed.
     const result = await (async (): Promise<BatchResult> => {
       try {
         let outcome: ContainerRunOutcome = { containerId, oomKilled: false, cancelled: false, stderrTail: '', removed: false, logBytes: { stdout: 0, stderr: 0 } };
