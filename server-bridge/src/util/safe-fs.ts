@@ -20,7 +20,14 @@ import { isSafeSegment } from './fs-safety';
 const C = fs.constants;
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
 const READ_FLAGS = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
-const PROC_FD = fs.existsSync('/proc/self/fd');
+let PROC_FD = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
+
+/** Tests only: look names up by path (as where /proc is missing) when `on` is false; returns the previous setting. */
+export function useProcFdForTests(on: boolean): boolean {
+  const was = PROC_FD;
+  PROC_FD = on && fs.existsSync('/proc/self/fd');
+  return was;
+}
 
 /** A path inside a tree that is a symbolic link, or not the kind of entry the operation needs. */
 export class UnsafePathError extends Error {
