@@ -9,6 +9,7 @@ import { BridgeError, type BridgeClient } from '../handler';
 import type { RedLabModel } from '../model';
 import { draftRunnerFile } from '../notebook/infer';
 import type { RunRecord } from '../red/bridge-api';
+import { checkImageReference } from '../red/image-ref';
 import { formatIssues, RedError } from '../red/types';
 import { loadRed } from '../red/validate';
 import { listVariables, type RedVariable } from '../red/variables';
@@ -267,6 +268,11 @@ export class RedLabActions {
     // Built images are built on the default image, not on an earlier build.
     const image = experiment.draft.image;
     const base = !image || image.startsWith('redlab-build:') ? this.o.defaults().image : image;
+    const ref = checkImageReference(base);
+    if (!ref.ok) {
+      this.o.panelModel.setNotice({ kind: 'error', title: 'No build: the base image is not a valid image name', lines: [ref.message, `fix: ${ref.fix}`] });
+      return;
+    }
     const result = await buildImage(this.o.client, env, base, s => this.o.panelModel.setBuild(s));
     if (result.status === 'succeeded' && result.tag) {
       experiment.setImage(result.tag);

@@ -4,6 +4,7 @@
 // get there (a literal password makes the draft invalid, and invalid drafts neither run
 // nor export). Pure.
 import type { DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
+import { ramRangeProblem } from '../red/limits';
 
 export const NOTEBOOK_METADATA_KEY = 'redlab';
 
@@ -35,7 +36,10 @@ export function readStoredExperiment(nb: unknown): StoredExperiment | undefined 
   };
 }
 
-/** The inferred draft with the stored choices; values only for parameters that still exist with a value of their type. */
+/**
+ * The inferred draft with the stored choices; values only for parameters that still exist with a
+ * value of their type; a RAM no RED may ask for (0, left by an older import) gives way to the default.
+ */
 export function applyStoredExperiment(inferred: ExperimentDraft, stored: StoredExperiment): ExperimentDraft {
   const values = { ...inferred.values };
   for (const p of inferred.parameters) {
@@ -44,7 +48,8 @@ export function applyStoredExperiment(inferred: ExperimentDraft, stored: StoredE
     const sameShape = Array.isArray(v) === Array.isArray(p.default) && (Array.isArray(v) || typeof v === typeof p.default);
     if (sameShape) values[p.name] = v;
   }
-  const draft: ExperimentDraft = { ...inferred, image: stored.image, ramMb: stored.ramMb, values, inputs: stored.inputs, outputs: stored.outputs };
+  const ramMb = ramRangeProblem(stored.ramMb) ? inferred.ramMb : stored.ramMb;
+  const draft: ExperimentDraft = { ...inferred, image: stored.image, ramMb, values, inputs: stored.inputs, outputs: stored.outputs };
   if (stored.gpus) draft.gpus = stored.gpus;
   else delete draft.gpus;
   return draft;

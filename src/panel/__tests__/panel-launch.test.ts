@@ -4,7 +4,7 @@ import { inferDraft } from '../../notebook/infer';
 import type { RunRecord } from '../../red/bridge-api';
 import type { SingleRed } from '../../red/types';
 import { loadRed } from '../../red/validate';
-import { NOTEBOOK_METADATA_KEY, readStoredExperiment } from '../draft-metadata';
+import { applyStoredExperiment, NOTEBOOK_METADATA_KEY, readStoredExperiment } from '../draft-metadata';
 import { ExperimentModel } from '../experiment-model';
 import { LaunchGuard } from '../launch-guard';
 import { ExperimentMetadataWriter, WRITE_DELAY_MS, type MetadataTarget } from '../metadata-writer';
@@ -77,6 +77,16 @@ describe('the experiment is kept in the notebook on edit, not on open', () => {
     jest.advanceTimersByTime(10 * WRITE_DELAY_MS);
     expect(nb.writes).toBe(0);
     expect(nb.metadata[NOTEBOOK_METADATA_KEY]).toBeUndefined();
+  });
+
+  it('reopens with the stored choices, never with a RAM of 0', () => {
+    const nb = notebook();
+    const { draft } = inferDraft(nb, { notebookPath: 'demo/walk.ipynb', defaults: { image: 'redlab/debian-python:12', ramMb: 1024 } });
+    const stored = { image: 'x:1', ramMb: 0, values: { samples: 5 }, inputs: [], outputs: [] };
+    const reopened = applyStoredExperiment(draft, readStoredExperiment({ metadata: { [NOTEBOOK_METADATA_KEY]: { experiment: stored } } })!);
+    expect(reopened).toMatchObject({ image: 'x:1', ramMb: 1024, values: { samples: 5 } });
+    const kept = applyStoredExperiment(draft, { ...stored, ramMb: 2048 });
+    expect(kept.ramMb).toBe(2048);
   });
 
   it('writes a pending edit at once on flush (a save or a run), and nothing when it is already there', () => {

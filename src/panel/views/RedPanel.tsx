@@ -62,7 +62,10 @@ export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element
               data-testid="redlab-export-button"
               disabled={!shown.isValid}
               onClick={() => void actions.exportRed()}
-              title={redFile ? 'Write this RED (with your changes) to a file' : 'Write <notebook>.red.yml and the runner next to the notebook'}
+              title={
+                runBlocker({ launching: null, connected: true, issues: shown.issues }) ??
+                (redFile ? 'Write this RED (with your changes) to a file' : 'Write <notebook>.red.yml and the runner next to the notebook')
+              }
             >
               Export RED…
             </button>
