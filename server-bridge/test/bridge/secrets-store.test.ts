@@ -85,7 +85,8 @@ test.each([false, true])('the logger masks every line (pretty: %s)', pretty => {
   secrets.hold('r', masker());
   const log = createLogger({ pretty, masker: secrets, destination: { write: l => lines.push(l) } });
   log.error({ err: new Error(`cannot fetch https://h/?t=${encodeURIComponent(SECRET)}`), value: SECRET }, `run failed: ${JSON.stringify({ s: SECRET })}`);
-  log.child({ runId: 'r' }).warn(`child ${SECRET}`);
+  // As createApp wraps the bridge's logger: a child with the API's serializers.
+  createLogger(log).child({ reqId: 'q' }).warn(`child ${SECRET}`);
   expect(lines.length).toBe(2);
   expect(lines.join('')).toContain(MASK);
   expect(leakedForms(lines.join(''), FORMS)).toEqual([]);
