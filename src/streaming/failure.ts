@@ -45,10 +45,12 @@ export function describeFailure(f: FailureFacts): FailureView | undefined {
       fix: 'ask for fewer GPUs (or none) in the RED panel, or run on a machine whose bridge lists GPUs'
     };
   }
-  if (f.exitCode !== undefined && f.exitCode !== 0) {
+  // Before the run record is read, the bridge's error is what tells the exit code.
+  const exitCode = f.exitCode ?? exitCodeIn(error);
+  if (exitCode !== undefined && exitCode !== 0) {
     return {
       kind: 'exit-code',
-      reason: runnerFailure(f.stderrTail) ?? (error || `the notebook stopped with exit code ${f.exitCode}`),
+      reason: runnerFailure(f.stderrTail) ?? (error || `the notebook stopped with exit code ${exitCode}`),
       fix: 'read the stderr lines below: the notebook raised an error while it ran'
     };
   }
@@ -71,6 +73,11 @@ export function failureName(kind: FailureView['kind']): string {
     default:
       return 'RunFailed';
   }
+}
+
+function exitCodeIn(error: string): number | undefined {
+  const m = /\bexited with (?:exit )?code (\d+)/.exec(error);
+  return m ? Number(m[1]) : undefined;
 }
 
 /**

@@ -48,7 +48,6 @@ export function applyEvent(s: RunCellState, msg: StoredEvent, opts: ReducerOptio
         const error = e.error ?? s.final?.error;
         next.final = { ...s.final, state, ...(error ? { error } : {}) };
         next.final.failure = describeFailure({ state, error, exitCode: next.final.exitCode, stderrTail: lastLines(s.logs, 'stderr', STATUS_LINES_SCANNED) });
-        next.phases = markFailedPhases(s.phases, next.final);
         next.build = undefined;
         next.pull = undefined;
       }
@@ -113,9 +112,10 @@ function updatePhases(phases: PhaseView[], p: PhaseView): PhaseView[] {
 }
 
 /**
- * The phases of a failed run, with the one it failed in marked `failed` and given the reason:
+ * The phases as shown: for a failed run, the one it failed in marked `failed` with the reason:
  * a phase that never ended, one the bridge ended as failed, else the phase the kind of failure
  * points at (a missing image: pull; the notebook's exit code: running), else the last one begun.
+ * Derived when shown, not kept: the run record may tell the kind of failure later than the event.
  */
 export function markFailedPhases(phases: PhaseView[], final: FinalView): PhaseView[] {
   if (final.state !== 'failed' || !phases.length) return phases;
@@ -161,7 +161,6 @@ export function applyRecord(s: RunCellState, r: RunRecord): RunCellState {
     failure: describeFailure({ state, error, exitCode, oomKilled, ramMb: settings?.ram, stderrTail: lastLines(s.logs, 'stderr', STATUS_LINES_SCANNED) })
   };
   if (!next.final.failure) delete next.final.failure;
-  next.phases = markFailedPhases(s.phases, next.final);
   next.artifacts = artifactsOf(r);
   next.recordLoaded = true;
   next.pull = undefined;

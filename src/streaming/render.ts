@@ -9,6 +9,7 @@ import type { LogStream } from '../red/bridge-api';
 import { failureName } from './failure';
 import { esc, formatBytes, formatDuration, shortSha, sparklineSvg, svgDataUri } from './html';
 import { isRunnerStatusLine, lastLines } from './logs';
+import { markFailedPhases } from './reducer';
 import type { ArtifactView, PhaseView, Preview, RunCellState } from './types';
 
 export interface RenderLinks {
@@ -58,7 +59,7 @@ function header(s: RunCellState, links: RenderLinks): string {
   );
 
   if (s.phases.length) {
-    const phases = [...s.phases].sort((a, b) => PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase) || (a.batch ?? -1) - (b.batch ?? -1));
+    const phases = [...(s.final ? markFailedPhases(s.phases, s.final) : s.phases)].sort((a, b) => PHASE_ORDER.indexOf(a.phase) - PHASE_ORDER.indexOf(b.phase) || (a.batch ?? -1) - (b.batch ?? -1));
     html.push(
       `<div class="jp-RedLab-run-phases">${phases
         .map(p => `<span class="jp-RedLab-phase jp-RedLab-phase-${p.status}"${p.reason ? ` title="${esc(p.reason)}"` : ''}>${esc(phaseText(p))}</span>`)

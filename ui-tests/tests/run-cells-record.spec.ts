@@ -88,14 +88,12 @@ async function shown(record: Locator): Promise<{ state: string; log: string; out
 }
 
 /** Runs a notebook command that runs code cells, and waits until every code cell ran again. */
-async function runKernelCommand(page: IJupyterLabPageFixture, command: string, confirm = false): Promise<void> {
+async function runKernelCommand(page: IJupyterLabPageFixture, command: string): Promise<void> {
   await page.evaluate(() => {
     const panel = window.jupyterapp.shell.currentWidget as any;
     for (const cell of panel.content.model.cells) if (cell.type === 'code') cell.executionCount = null;
   });
-  const done = page.evaluate(cmd => window.jupyterapp.commands.execute(cmd), command);
-  if (confirm) await page.locator('.jp-Dialog .jp-mod-accept').click();
-  await done;
+  await page.evaluate(cmd => window.jupyterapp.commands.execute(cmd), command);
   await expect
     .poll(
       () =>
@@ -152,7 +150,15 @@ test.describe('RED Lab run records', () => {
     // 2. The kernel's actions leave it as it was.
     await runKernelCommand(page, 'notebook:run-all-cells');
     expect(await shown(await recordCell(page, first))).toEqual(done);
-    await runKernelCommand(page, 'notebook:restart-run-all', true);
+    // Restart & Run All, as a fresh kernel and Run All Cells: JupyterLab's own kernel restart
+    // hangs in this test set-up (its POST …/restart is answered "201 Created" and the kernel stays
+    // "starting", with or without RED Lab cells), so the kernel is shut down and started anew.
+    await page.evaluate(async () => {
+      const session = (window.jupyterapp.shell.currentWidget as any).sessionContext;
+      await session.shutdown();
+      await session.changeKernel({ name: 'python3' });
+    });
+    await runKernelCommand(page, 'notebook:run-all-cells');
     expect(await shown(await recordCell(page, first))).toEqual(done);
     await page.evaluate(() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs'));
     expect(await shown(await recordCell(page, first))).toEqual(done);

@@ -3,7 +3,7 @@
 // rendering stays one HTML block Markdown and LaTeX leave alone, that run cells never
 // reach the runner, and the run list the status bar counts.
 import type { RunSummary, StoredEvent, StoreEvent } from '../../red/bridge-api';
-import { applyEvents, applyRecord, initialRunState } from '../reducer';
+import { applyEvents, applyRecord, initialRunState, markFailedPhases } from '../reducer';
 import { phaseText, renderRecord, type RenderLinks } from '../render';
 import { isRunCellJson, stripRunCells } from '../run-cell-filter';
 import { countRuns, mergeListed, withRunState } from '../run-list';
@@ -68,13 +68,28 @@ describe('a failed notebook in its run record', () => {
 
   it('marks the running phase failed, not the collecting that came after it', () => {
     const s = failedNotebookRun();
-    expect(s.phases.map(p => [p.phase, p.status])).toEqual([
+    const shown = markFailedPhases(s.phases, s.final!);
+    expect(shown.map(p => [p.phase, p.status])).toEqual([
       ['pull', 'done'],
       ['running', 'failed'],
       ['collecting', 'done']
     ]);
-    const running = s.phases.find(p => p.phase === 'running')!;
-    expect(phaseText(running)).toBe('running ✗ 900 ms: cell 5 (In [3]) raised ZeroDivisionError: division by zero');
+    expect(phaseText(shown[1])).toBe('running ✗ 900 ms: cell 5 (In [3]) raised ZeroDivisionError: division by zero');
+    expect(decode(section(renderRecord(s, links), 'jp-RedLab-run-phases'))).toContain('running ✗');
+  });
+
+  it('knows the exit code from the bridge’s error before the run record comes (the bridge stores no batch-state events)', () => {
+    const events_ = events([
+      { type: 'phase', batch: 0, phase: 'running', status: 'start' },
+      stderr(`${RUNNER_FAILURE}\n`),
+      { type: 'phase', batch: 0, phase: 'running', status: 'end', ms: 900 },
+      { type: 'phase', batch: 0, phase: 'collecting', status: 'start' },
+      { type: 'phase', batch: 0, phase: 'collecting', status: 'end', ms: 9 },
+      { type: 'state', state: 'failed', error: 'the command exited with code 1' }
+    ]);
+    const s = applyEvents(initialRunState(RUN), events_, OPTS);
+    expect(s.final?.failure).toMatchObject({ kind: 'exit-code', reason: 'cell 5 (In [3]) raised ZeroDivisionError: division by zero' });
+    expect(markFailedPhases(s.phases, s.final!).map(p => p.status)).toEqual(['failed', 'done']);
   });
 });
 
@@ -93,7 +108,7 @@ describe('failed phases', () => {
 
   it('shows a failed pull as ✗ with the reason, never ✓', () => {
     const s = pullFailed('image nope:1 is not available: No such image: nope:1');
-    expect(s.phases).toEqual([{ phase: 'pull', status: 'failed', ms: 40, detail: 'nope:1', reason: 'image nope:1 is not available: No such image: nope:1' }]);
+    expect(markFailedPhases(s.phases, s.final!)).toEqual([{ phase: 'pull', status: 'failed', ms: 40, detail: 'nope:1', reason: 'image nope:1 is not available: No such image: nope:1' }]);
     const phases = decode(section(renderRecord(s, links), 'jp-RedLab-run-phases'));
     expect(phases).toContain('pull ✗ 40 ms: image nope:1 is not available');
     expect(phases).not.toContain('✓');
@@ -116,7 +131,7 @@ describe('failed phases', () => {
       history: [],
       dir: '/tmp/x'
     });
-    expect(s.phases[0]).toMatchObject({ phase: 'pull', status: 'failed', reason: 'No such image: nope:1' });
+    expect(markFailedPhases(s.phases, s.final!)[0]).toMatchObject({ phase: 'pull', status: 'failed', reason: 'No such image: nope:1' });
   });
 
   it('marks a phase that never ended failed', () => {
@@ -128,7 +143,7 @@ describe('failed phases', () => {
       ]),
       OPTS
     );
-    expect(phaseText(s.phases[0])).toBe('staging ✗: input text_file: cannot read data/in.txt');
+    expect(phaseText(markFailedPhases(s.phases, s.final!)[0])).toBe('staging ✗: input text_file: cannot read data/in.txt');
   });
 
   it('leaves the phases of a succeeded run done', () => {
@@ -141,7 +156,7 @@ describe('failed phases', () => {
       ]),
       OPTS
     );
-    expect(s.phases.map(phaseText)).toEqual(['pull ✓ 2 ms']);
+    expect(markFailedPhases(s.phases, s.final!).map(phaseText)).toEqual(['pull ✓ 2 ms']);
   });
 });
 
