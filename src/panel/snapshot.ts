@@ -6,7 +6,7 @@ import { draftFloatPaths, draftToRed, NOTEBOOK_INPUT } from '../notebook/infer';
 import type { ExperimentDraft } from '../notebook/types';
 import { toSortedYaml } from '../red/convert';
 import type { FileOrDirectory, SingleRed } from '../red/types';
-import { RUN_CELL_TAG } from '../streaming/restore';
+import { stripRunCells } from '../streaming/run-cell-filter';
 import { dirOf, joinPath } from './paths';
 import { sha256Hex } from './sha256';
 
@@ -22,19 +22,7 @@ export interface NotebookSnapshot {
   text: string;
 }
 
-const tagsOf = (cell: unknown): unknown[] => {
-  const tags = (cell as { metadata?: { tags?: unknown } })?.metadata?.tags;
-  return Array.isArray(tags) ? tags : [];
-};
-
-/** The notebook JSON without the cells RED Lab's runs stream into (they are no part of the experiment). */
-export function stripRunCells<T>(nb: T): T {
-  const doc = nb as { cells?: unknown[] };
-  if (!doc || !Array.isArray(doc.cells)) return nb;
-  return { ...doc, cells: doc.cells.filter(c => !tagsOf(c).includes(RUN_CELL_TAG)) } as T;
-}
-
-/** The snapshot of a notebook's content (nbformat JSON, as the model's toJSON gives it). */
+/** The snapshot of a notebook's content (nbformat JSON, as the model's toJSON gives it), run records left out. */
 export function notebookSnapshot(nb: unknown, notebookPath: string): NotebookSnapshot {
   const text = `${JSON.stringify(stripRunCells(nb), null, 1)}\n`;
   const sha256 = sha256Hex(text);

@@ -13,7 +13,8 @@ import { pinnedImageOf, planRerun } from '../rerun';
 import { runBlocker } from '../run-blocker';
 import { runValues } from '../run-history';
 import { sha256Hex } from '../sha256';
-import { notebookSnapshot, redOfSnapshot, stripRunCells } from '../snapshot';
+import { stripRunCells } from '../../streaming/run-cell-filter';
+import { notebookSnapshot, redOfSnapshot } from '../snapshot';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 
