@@ -34,7 +34,6 @@ export interface RunManagerConfig {
 
 interface Pending {
   loaded: LoadedRed;
-  masker: SecretMasker;
 }
 
 const ORDER: RunState[] = ['queued', 'preparing', 'running', 'collecting'];
@@ -92,7 +91,7 @@ export class RunManager implements RunService {
     if (overRam) throw new RequestError(422, overRam.message, { fix: overRam.fix, issues: [{ path: 'container.settings.ram', message: overRam.message, fix: overRam.fix, severity: 'error' }] });
 
     // The run's secrets, built once from the filled variables: the store masks every
-    // write with them (the one choke point), until the run ends.
+    // write with them (the one choke point; the engine does not mask), until the run ends.
     const masker = new SecretMasker();
     registerSecrets(red, values, masker);
     const record = this.store.createRun({
@@ -108,7 +107,7 @@ export class RunManager implements RunService {
       this.store.releaseSecrets(record.id);
       return { id: record.id, state: 'failed' };
     }
-    this.pending.set(record.id, { loaded: { ...loaded, red: fillVariables(red, values) }, masker });
+    this.pending.set(record.id, { loaded: { ...loaded, red: fillVariables(red, values) } });
     this.queue.push(record.id);
     this.pump();
     return { id: record.id, state: this.store.getSummary(record.id)?.state ?? 'queued' };
@@ -220,7 +219,6 @@ export class RunManager implements RunService {
           // GPUs are assigned per run, so a GPU run's batches take turns on them.
           parallel: hasGpus ? 1 : Number(record.options.parallel ?? 1),
           leaveContainer: record.options.leaveContainer === true,
-          masker: job.masker,
           runId: id,
           labels: { 'org.redlab.bridge': 'true' },
           gpuDeviceIds: hasGpus && gpuIds.length ? gpuIds : undefined,
@@ -349,7 +347,7 @@ export class RunManager implements RunService {
           this.store.setState(record.id, 'failed', { error: `image ${red.container.settings.image.url} is not in this bridge's image allowlist any more` });
           continue;
         }
-        this.pending.set(record.id, { loaded: loadSubmittedRed(red), masker: new SecretMasker() });
+        this.pending.set(record.id, { loaded: loadSubmittedRed(red) });
         this.queue.push(record.id);
         this.log.info({ runId: record.id }, 'requeued after restart');
         continue;
@@ -391,7 +389,6 @@ export class RunManager implements RunService {
 
   private async resume(record: RunRecord, containers: { containerId: string; batch: number }[], signal: AbortSignal): Promise<void> {
     const loaded = loadSubmittedRed(record.red);
-    const masker = new SecretMasker();
     const batches: BatchResult[] = [];
     this.store.appendEvent(record.id, { type: 'info', message: 'the bridge restarted: reattaching to this run' });
     for (const b of record.batches) {
@@ -412,7 +409,6 @@ export class RunManager implements RunService {
           containerId: container?.containerId ?? b.containerId,
           loaded,
           outdir: outputsDir(record),
-          masker,
           alreadyStored: b.logBytes,
           lastState: b.state,
           leaveContainer: record.options.leaveContainer === true,

@@ -3,7 +3,7 @@
 import * as path from 'path';
 import { realpathSync } from 'fs';
 import { fillVariables, registerSecrets } from '../../../src/red/variables';
-import { SecretMasker } from '../../../src/red/mask';
+import type { SecretMasker } from '../../../src/red/mask';
 import { formatIssues } from '../../../src/red/types';
 import type { RunResult } from '../../../src/red/run';
 import type { Engine } from '../engine/types';
@@ -31,8 +31,12 @@ export interface RunIO {
   env: NodeJS.ProcessEnv;
   cwd: string;
   createEngine: (opts: { workRoot: string }) => Engine;
-  /** The masker of the CLI's output sink: the run's secrets are registered into it (default: a new one). */
-  masker?: SecretMasker;
+  /**
+   * The masker of the CLI's one output sink: `stdout` and `stderr` are MaskedOutputs
+   * filled by it, and the run's secrets are registered into it here. The engine does
+   * not mask (RunRequest): nothing else does.
+   */
+  masker: SecretMasker;
   /** Registers a Ctrl-C handler; returns a function that removes it. */
   onInterrupt: (handler: () => void) => () => void;
 }
@@ -63,7 +67,7 @@ export async function runFile(file: string, opts: RunOptions, io: RunIO): Promis
     interactive,
     prompt: terminalPrompt(io.stdin, io.stderr)
   });
-  const masker = io.masker ?? new SecretMasker();
+  const masker = io.masker;
   const red = fillVariables(loaded.red, values);
   registerSecrets(loaded.red, values, masker);
 
@@ -90,8 +94,7 @@ export async function runFile(file: string, opts: RunOptions, io: RunIO): Promis
         outdir: path.resolve(io.cwd, opts.outdir ?? 'outputs'),
         allowedRoots: allowedRoots(file, io, opts.allowRoot),
         parallel,
-        leaveContainer: opts.leaveContainer === true,
-        masker
+        leaveContainer: opts.leaveContainer === true
       },
       { signal: controller.signal, onEvent: progress.handle }
     );
@@ -108,7 +111,6 @@ export async function runFile(file: string, opts: RunOptions, io: RunIO): Promis
   } finally {
     removeHandler();
   }
-  result = masker.maskValue(result);
   progress.summary(result);
   if (opts.json) io.stdout.write(JSON.stringify(result, null, 2) + '\n');
   return EXIT[result.state];

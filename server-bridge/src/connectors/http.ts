@@ -89,7 +89,7 @@ function statusHint(status: number, owner: string): string {
 /** GETs (or access.method) `url` into `dest` (through dest.part). Returns the byte count. */
 async function fetchToFile(url: string, dest: string, access: HttpAccess, ctx: ConnectorContext, policy: HostPolicy, where: string, owner = where): Promise<number> {
   const method = access.method ?? 'GET';
-  const shown = ctx.masker.mask(redactUrl(url));
+  const shown = redactUrl(url);
   let res;
   try {
     res = await httpRequest({ url, method, auth: access.auth, insecure: access.disableSSLVerification, signal: ctx.signal, policy });
@@ -122,12 +122,12 @@ async function fetchToFile(url: string, dest: string, access: HttpAccess, ctx: C
 function transportError(err: unknown, prefix: string, owner: string, ctx: ConnectorContext): Error {
   if (ctx.signal?.aborted) return new ConnectorError(`${owner}: cancelled`);
   if (err instanceof ConnectorError) return err;
-  if (err instanceof HostRefusedError) return new ConnectorError(ctx.masker.mask(`${prefix}: ${err.message}`));
+  if (err instanceof HostRefusedError) return new ConnectorError(`${prefix}: ${err.message}`);
   const msg = err instanceof HttpTransportError || err instanceof Error ? err.message : String(err);
   const hint = err instanceof HttpTransportError && (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN')
     ? `; check that the server runs and the host and port in connector.access.url of ${owner}`
     : '';
-  return new ConnectorError(ctx.masker.mask(`${prefix}: ${msg}${hint}`));
+  return new ConnectorError(`${prefix}: ${msg}${hint}`);
 }
 
 /** A URL without a password in its user info, for messages. */
@@ -207,7 +207,7 @@ const httpOutput = (policy: HostPolicy): OutputConnector => ({
     }
     const method = access.method ?? 'POST';
     if (method === 'GET') throw new ConnectorError(`${where} (${HTTP_CONNECTOR}): access.method GET cannot send a file; use PUT or POST`);
-    const shown = ctx.masker.mask(redactUrl(access.url));
+    const shown = redactUrl(access.url);
     const length = (await stat(req.hostPath)).size;
     let res;
     try {

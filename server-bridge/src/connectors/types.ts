@@ -2,16 +2,14 @@
 // output from the host to where the RED says it goes. Built-in ones run in
 // process; a later issue adds SFTP/SSH/FUSE ones behind the same interfaces.
 import type { FileOrDirectory, ListingEntry } from '../../../src/red/types';
-import type { SecretMasker } from '../../../src/red/mask';
 
 export interface ConnectorContext {
   /** Folder of the RED file: relative local paths resolve against it. */
   baseDir: string;
   /** Real host folders local connectors may read from. */
   allowedRoots: readonly string[];
-  masker: SecretMasker;
   signal?: AbortSignal;
-  /** Progress notes for people (already free of secrets is the connector's job: use masker). */
+  /** Progress notes for people (unmasked, as the connector's errors: the caller's sink masks, see RunRequest). */
   onInfo?: (message: string) => void;
   /** Test hook: a local input passed its root check (on the opened file) and is about to be pinned. */
   onChecked?: (checkedPath: string) => void | Promise<void>;
@@ -56,7 +54,7 @@ export interface OutputSendRequest {
 export interface OutputConnector {
   readonly command: string;
   readonly classes: readonly ('File' | 'Directory')[];
-  /** Sends the output; returns where it went (masked, for the FileRecord). */
+  /** Sends the output; returns where it went (for the FileRecord; a URL without its user-info password). */
   send(req: OutputSendRequest, ctx: ConnectorContext): Promise<{ target: string }>;
 }
 

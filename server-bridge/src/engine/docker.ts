@@ -20,7 +20,7 @@ import { chmod, mkdir, readdir, rmdir } from 'fs/promises';
 import * as path from 'path';
 import type { Batch, LoadedRed } from '../../../src/red/types';
 import type { BatchResult, FinalState, Phase, PhaseTimings, RunEvent, RunResult, RunState } from '../../../src/red/run';
-import { MASK, type SecretMasker } from '../../../src/red/mask';
+import { MASK } from '../../../src/red/mask';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
 import type { Engine, EngineCapabilities, KeepWorkDir, ManagedContainer, ResumeRequest, RunRequest } from './types';
@@ -192,27 +192,20 @@ class Stopper {
   }
 }
 
-/** Sends events to the listener, masked; a listener's failure is not the run's. */
-interface Emitter {
-  (e: RunEvent): void;
-  /** A log event whose data is masked already. */
-  maskedLog(batch: number, stream: StreamName, data: string): void;
-}
+/**
+ * Sends events to the listener as they are (unmasked: the caller's sink masks, see
+ * RunRequest); a listener's failure is not the run's.
+ */
+type Emitter = (e: RunEvent) => void;
 
-function makeEmitter(masker: SecretMasker, onEvent: ((e: RunEvent) => void) | undefined): Emitter {
-  const send = (e: RunEvent) => {
+function makeEmitter(onEvent: ((e: RunEvent) => void) | undefined): Emitter {
+  return (e: RunEvent) => {
     try {
       onEvent?.(e);
     } catch {
       /* a listener's failure is not the run's */
     }
   };
-  const emit = ((e: RunEvent) => {
-    if (e.type === 'log') send({ ...e, data: masker.mask(e.data) });
-    else send(e.type === 'info' || e.type === 'phase' || e.type === 'container' ? masker.maskValue(e) : e);
-  }) as Emitter;
-  emit.maskedLog = (batch, stream, data) => send({ type: 'log', batch, stream, data });
-  return emit;
 }
 
 /**
@@ -266,7 +259,6 @@ class BatchTracker {
     index: number,
     command: string[],
     outdir: string,
-    private readonly masker: SecretMasker,
     private readonly emit: Emitter
   ) {
     this.b = { index, state: 'failed', command, inputs: {}, outputs: {}, timings: { total: 0 }, outdir };
@@ -294,7 +286,7 @@ class BatchTracker {
 
   done(state: FinalState, error?: string): BatchResult {
     this.b.state = state;
-    if (error) this.b.error = this.masker.mask(error);
+    if (error) this.b.error = error;
     this.b.timings.total = Date.now() - this.t0;
     this.setState(state, this.b.exitCode);
     return this.b;
@@ -382,8 +374,7 @@ export class DockerEngine implements Engine {
 
   async run(req: RunRequest, opts: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void } = {}): Promise<RunResult> {
     const t0 = Date.now();
-    const masker = req.masker;
-    const emit = makeEmitter(masker, opts.onEvent);
+    const emit = makeEmitter(opts.onEvent);
     const info = (message: string, batch?: number) => emit(batch === undefined ? { type: 'info', message } : { type: 'info', batch, message });
     const loaded: LoadedRed = req.loaded;
     const red = loaded.red;
@@ -391,11 +382,11 @@ export class DockerEngine implements Engine {
     const result: RunResult = { state: 'failed', image: { url: red.container?.settings?.image?.url, pulled: false }, batches: [], timings: { total: 0 } };
     const limit = req.wallClockLimitMs;
     const stopper = new Stopper(opts.signal, limit !== undefined && limit > 0 ? t0 + limit : undefined, limit);
-    // Everything that leaves the engine is masked: errors, commands, URLs in records.
+    // Unmasked (errors, commands, URLs in records): the caller's sink masks (RunRequest).
     const finish = (): RunResult => {
       stopper.dispose();
       result.timings.total = Date.now() - t0;
-      return masker.maskValue(result);
+      return result;
     };
 
     // Plan every batch before touching Docker: bad connectors, inputs or globs fail fast.
@@ -594,7 +585,7 @@ export class DockerEngine implements Engine {
   }
 
   /**
-   * Hands the batch's result (masked) to `recordBatch` (the bridge's store); once it is
+   * Hands the batch's result to `recordBatch` (the bridge's store); once it is
    * kept, removes the container and the work folder. Until then a bridge that dies can
    * take the batch up again and collect its outputs; a result that could not be kept (a
    * bridge that is stopping) leaves both for the next start.
@@ -603,13 +594,13 @@ export class DockerEngine implements Engine {
     docker: Docker,
     result: BatchResult,
     containerId: string | undefined,
-    req: { recordBatch?: RunRequest['recordBatch']; leaveContainer?: boolean; keepWorkDir?: KeepWorkDir | boolean; masker: SecretMasker },
+    req: { recordBatch?: RunRequest['recordBatch']; leaveContainer?: boolean; keepWorkDir?: KeepWorkDir | boolean },
     wd: BatchWorkDir,
     track: BatchTracker
   ): Promise<BatchResult> {
     let kept = true;
     try {
-      if (req.recordBatch) kept = req.recordBatch(req.masker.maskValue(result)) !== false;
+      if (req.recordBatch) kept = req.recordBatch(result) !== false;
     } catch {
       kept = false;
     }
@@ -630,15 +621,13 @@ export class DockerEngine implements Engine {
     emit: Emitter
   ): Promise<BatchResult> {
     const i = plan.index;
-    const masker: SecretMasker = req.masker;
-    const track = new BatchTracker(i, plan.command, plan.outdir, masker, emit);
+    const track = new BatchTracker(i, plan.command, plan.outdir, emit);
     if (stopper.reason) return track.done(...stopper.stopped('cancelled before this batch started'));
 
     const wd = this.batchWorkDir(runId, i);
     const ctx: ConnectorContext = {
       baseDir: req.baseDir,
       allowedRoots: req.allowedRoots,
-      masker,
       signal: stopper.signal,
       onInfo: m => track.info(m)
     };
@@ -867,8 +856,7 @@ export class DockerEngine implements Engine {
    * the container is looked for: nothing was decided then, try again later.
    */
   async resumeBatch(req: ResumeRequest, opts: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void } = {}): Promise<BatchResult> {
-    const masker = req.masker;
-    const emit = makeEmitter(masker, opts.onEvent);
+    const emit = makeEmitter(opts.onEvent);
     const i = req.batch;
     const red = req.loaded.red;
     let plan: BatchPlan;
@@ -881,9 +869,9 @@ export class DockerEngine implements Engine {
       plan = this.planBatch(req, batches[i], i, batches.length, 'batches' in red, req.runId);
     } catch (err) {
       const outdir = 'batches' in red ? `${req.outdir}_${i}` : req.outdir;
-      return new BatchTracker(i, [], outdir, masker, emit).done('failed', `cannot take this batch up again: ${errorMessage(err)}`);
+      return new BatchTracker(i, [], outdir, emit).done('failed', `cannot take this batch up again: ${errorMessage(err)}`);
     }
-    const track = new BatchTracker(i, plan.command, plan.outdir, masker, emit);
+    const track = new BatchTracker(i, plan.command, plan.outdir, emit);
     const docker = await connectDocker({ ...this.opts, docker: this.opts.docker });
 
     let containerId = req.containerId;
@@ -913,7 +901,6 @@ export class DockerEngine implements Engine {
     const ctx: ConnectorContext = {
       baseDir: req.baseDir ?? path.dirname(path.resolve(req.outdir)),
       allowedRoots: req.allowedRoots ?? [],
-      masker,
       onInfo: m => track.info(m)
     };
     // Connector settings masked in the stored RED cannot be used.
@@ -957,8 +944,8 @@ export class DockerEngine implements Engine {
                 captureTempDir: streamsDir(outputsDir),
                 lineFlushMs: this.opts.logFlushMs,
                 onLog: (stream, text) => {
-                  const rest = skip.take(stream, masker.mask(text));
-                  if (rest) emit.maskedLog(i, stream, rest);
+                  const rest = skip.take(stream, text);
+                  if (rest) emit({ type: 'log', batch: i, stream, data: rest });
                 },
                 stats: running ? this.statsOptions(req.stats, emit, i) : undefined
               }),

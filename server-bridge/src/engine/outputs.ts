@@ -368,7 +368,7 @@ export async function collectOutputs(o: CollectOptions): Promise<CollectResult> 
       } catch (err) {
         records[spec.key] = null;
         const msg = err instanceof UnsafePathError ? `output ${spec.key}: ${err.message}` : (err as Error).message;
-        errors.push(o.ctx.masker.mask(msg));
+        errors.push(msg);
       }
     }
   });

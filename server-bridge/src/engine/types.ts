@@ -2,11 +2,19 @@
 // engines later) implements. Capabilities let the UI hide what an engine cannot do.
 import type { LoadedRed } from '../../../src/red/types';
 import type { BatchResult, RunEvent, RunResult, RunState } from '../../../src/red/run';
-import type { SecretMasker } from '../../../src/red/mask';
 
 export type { EngineCapabilities } from '../../../src/red/bridge-api';
 import type { EngineCapabilities } from '../../../src/red/bridge-api';
 
+/**
+ * What DockerEngine.run is asked to do. The engine does not mask secrets: its events,
+ * errors, commands and results carry the filled {{variables}} as they are. Every way
+ * out of a process masks them at one sink (src/red/mask.ts): the bridge's RunStore
+ * (every write; HTTP answers and WebSocket events are read from it) and its logger, and
+ * the CLI's MaskedOutput around stdout and stderr. A programmatic user of the engine
+ * (tests, scripts) gets the values unmasked and must put what it shows through such a
+ * sink itself (SecretMasker.maskValue, or .stream() for logs).
+ */
 export interface RunRequest {
   /** The RED after its {{variables}} were filled (values only in memory). */
   loaded: LoadedRed;
@@ -18,7 +26,6 @@ export interface RunRequest {
   allowedRoots: string[];
   parallel: number;
   leaveContainer: boolean;
-  masker: SecretMasker;
   /** Extra labels for containers (the bridge adds its run id). */
   labels?: Record<string, string>;
   /** Id for container labels (org.redlab.run) and the work folder; a random UUID when absent. */
@@ -51,7 +58,7 @@ export interface RunRequest {
   /** Send `stats` events (CPU, memory) about once a second while containers run (the bridge; not the CLI). */
   stats?: boolean;
   /**
-   * Called with each batch's result (masked) once its outputs are collected, before its
+   * Called with each batch's result (unmasked, as every engine output) once its outputs are collected, before its
    * container and work folder are removed: false (or a throw) when it could not be kept
    * (a bridge that is stopping), and both then stay for the next start to collect the
    * batch again (resumeBatch).
@@ -86,14 +93,13 @@ export interface ResumeRequest {
   loaded: LoadedRed;
   /** As RunRequest.outdir: the run's outdir (batch N of a batch RED writes to `${outdir}_N`). */
   outdir: string;
-  masker: SecretMasker;
   /**
-   * Bytes of each log stream the store already holds (UTF-8 of the `data` of the log
-   * events it received). The engine reads the container's whole log back from Docker,
-   * cut and masked as run() does, skips that many bytes of each stream and sends only
-   * the rest as log events: the stored log ends complete, without a gap or a
-   * duplicate (exact when no secret or invalid UTF-8 was in the skipped part: those can
-   * change the byte count).
+   * Bytes of each log stream the store already holds (UTF-8 of the `data` it stored).
+   * The engine reads the container's whole log back from Docker, cut as run() does,
+   * skips that many bytes of each stream and sends only the rest as log events
+   * (unmasked, as RunRequest says): the stored log ends complete, without a gap or a
+   * duplicate (exact when no secret or invalid UTF-8 was in the skipped part: the store
+   * counted the masked text, and invalid UTF-8 changes the byte count).
    */
   alreadyStored: { stdout: number; stderr: number };
   /** The state the store last had for the batch, for clearer messages (e.g. 'queued': never started). */

@@ -452,7 +452,7 @@ export class RunStore {
   }
 
   /**
-   * Stores the run's result (masked by the engine) and copies each BatchResult into its
+   * Stores the run's result (masked here, as every write) and copies each BatchResult into its
    * batch (container, exit code, command, timings, outputs, error; a batch not yet in
    * a final state moves to the result's). Writes a `result` event. The run's own state
    * is left alone: the caller sets it next (collecting → succeeded, or → failed).

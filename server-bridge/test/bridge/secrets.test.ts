@@ -86,7 +86,7 @@ function filesWithSecret(exclude: string[]): string[] {
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redlab-secrets-'));
-  server = await startTestServer({ files: { '/secret.txt': `the password is ${PW}\n` }, auth: { username: 'alice', password: PW, method: 'basic' } });
+  server = await startTestServer({ files: { '/secret.txt': `the password is ${PW}\n`, '/plain.txt': 'plain\n' }, auth: { username: 'alice', password: PW, method: 'basic' } });
   // The test server listens on 127.0.0.1: connectors may reach it only when allowed.
   bridge = await startBridgeProcess({ dataDir, token, parallel: 2, extraArgs: ['--allow-connector-host', '127.0.0.1'] });
 }, 60_000);
@@ -110,6 +110,42 @@ test('missing {{variables}} are refused with 422 naming them', async () => {
   // Nothing was stored for the refused submissions.
   expect((await bridge!.api<{ runs: unknown[] }>('GET', '/runs')).body.runs).toEqual([]);
 });
+
+// The engine hands everything on unmasked: the store is the one place that masks, and
+// the WebSocket sends what the store committed, live as well as replayed.
+test('a failing command: its command, error and live WebSocket events are masked', async () => {
+  const red = secretRed(server.url) as { inputs: { script: string; payload: { connector: { access: { url: string } } } } };
+  // A failed run keeps its work folder (inputs included): this input holds no password, the scan of the last test stays exact.
+  red.inputs.payload.connector.access.url = `${server.url}/plain.txt`;
+  // The socket is open before the container prints (sleep 1): these events reach it live.
+  red.inputs.script = 'sleep 1; echo "arg: $1"; echo "bad $1" >&2; exit 3';
+  const posted = await bridge!.api<{ id: string }>('POST', '/runs', { red, variables: { pw: PW } });
+  expect(posted.status).toBe(201);
+  const id = posted.body.id;
+  const ws = await openWs(`${bridge!.url.replace(/^http/, 'ws')}/api/v1/runs/${id}/events?since=0&token=${token}`);
+  const run = await waitFor('the run to finish', async () => {
+    const r = (await bridge!.api<RunRecord & { batches: { error?: string }[] }>('GET', `/runs/${id}`)).body;
+    return ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : undefined;
+  });
+  const error = `the command exited with code 3; its stderr ends with:\nbad ${MASK}`;
+  expect(run.state).toBe('failed');
+  expect(run.error).toBe(error);
+  expect(run.batches[0].error).toBe(error);
+  expect(run.result?.command).toEqual(['sh', '-c', red.inputs.script, '/cc/inputs/payload/payload', MASK]);
+  expect(JSON.stringify(run)).not.toContain(PW);
+
+  expect((await ws.closed).code).toBe(1000);
+  expect(JSON.stringify(ws.messages)).not.toContain(PW);
+  const logData = (stream: string) =>
+    ws.messages
+      .filter(m => m.event.type === 'log' && m.event.stream === stream)
+      .map(m => m.event.data)
+      .join('');
+  expect(logData('stdout')).toBe(`arg: ${MASK}\n`);
+  expect(logData('stderr')).toBe(`bad ${MASK}\n`);
+  expect(ws.messages.some(m => m.event.type === 'state' && m.event.error === error)).toBe(true);
+  expect(bridge!.output()).not.toContain(PW);
+}, 60_000);
 
 test('the password is used, printed by the container, and kept out of every file, answer and log', async () => {
   const posted = await bridge!.api<{ id: string }>('POST', '/runs', { red: secretRed(server.url), variables: { pw: PW } });

@@ -101,6 +101,51 @@ describe('redlab run masks every form of a secret', () => {
     expect(leakedForms(r.stdout, FORMS)).toEqual([]);
     expect(leakedForms(r.stderr, FORMS)).toEqual([]);
   }, 60_000);
+
+  // The engine hands values on unmasked: the output sink is what masks the command, the live logs and the error.
+  it('in the command, the live logs and the error of a command that fails, but not in its output file', async () => {
+    const file = path.join(tmp, 'fail.red.yml');
+    // {{variables}} live in access objects; the same values pasted as arguments are masked as theirs.
+    const access = JSON.stringify({ url: `${server.url}/secret.txt?token={{tok}}`, auth: { username: 'alice', password: '{{pw}}', method: 'basic' } });
+    fs.writeFileSync(
+      file,
+      `redVersion: "9"
+cli:
+  cwlVersion: v1.0
+  class: CommandLineTool
+  baseCommand: [sh, -c]
+  inputs:
+    script: {type: string, inputBinding: {position: 0}}
+    payload: {type: File, inputBinding: {position: 1}}
+    token: {type: string, inputBinding: {position: 2}}
+    pw: {type: string, inputBinding: {position: 3}}
+  outputs:
+    out: {type: stdout}
+  stdout: out.txt
+inputs:
+  script: 'echo "token=$1"; echo "bad $1 $2" >&2; exit 1'
+  payload: { class: File, connector: { command: red-connector-http, access: ${access} } }
+  token: ${JSON.stringify(TOK)}
+  pw: ${JSON.stringify(PW)}
+container:
+  engine: docker
+  settings: { image: { url: redlab/busybox:1 }, ram: 256 }
+`
+    );
+    const outdir = path.join(tmp, 'fail');
+    const r = await redlab(['run', file, '--non-interactive', '--json', '--outdir', outdir, '--allow-connector-host', '127.0.0.1'], { REDLAB_VAR_tok: TOK, REDLAB_VAR_pw: PW });
+    expect(leakedForms(r.stdout, FORMS)).toEqual([]);
+    expect(leakedForms(r.stderr, FORMS)).toEqual([]);
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.stdout);
+    expect(result.command).toEqual(['sh', '-c', 'echo "token=$1"; echo "bad $1 $2" >&2; exit 1', '/cc/inputs/payload/payload', '********', '********']);
+    expect(result.error).toBe('the command exited with code 1; its stderr ends with:\nbad ******** ********');
+    // The container's stdout (on stderr with --json) and stderr, live, and the summary.
+    expect(r.stderr).toContain('\ntoken=********\n');
+    expect(r.stderr).toContain('\nbad ******** ********\n');
+    expect(r.stderr).toContain('redlab: error: the command exited with code 1; its stderr ends with:\nbad ******** ********');
+    expect(fs.readFileSync(path.join(outdir, 'out.txt'), 'utf8')).toBe(`token=${TOK}\n`);
+  }, 60_000);
 });
 
 describe('redlab run: connectors and loopback', () => {

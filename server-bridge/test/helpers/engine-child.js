@@ -1,7 +1,8 @@
 // A stand-in for the bridge process in crash tests: runs one RED through
 // DockerEngine.run and writes every engine event as a JSON line to stdout (pipes
 // are written synchronously on Linux, so what the parent has read is exactly what
-// a store would have committed). The test SIGKILLs it mid-run.
+// a store would have committed). The test SIGKILLs it mid-run. Like the bridge's
+// store, it masks what it writes with the run's secrets (the engine does not mask).
 //   node engine-child.js '{"red": "<yaml>", "dir": ..., "outdir": ..., "workRoot": ..., "runId": ..., "labels": {...}, "secrets": [...]}'
 'use strict';
 require('./ts-register');
@@ -12,7 +13,7 @@ const { SecretMasker } = require('../../../src/red/mask');
 const cfg = JSON.parse(process.argv[2]);
 const masker = new SecretMasker();
 for (const s of cfg.secrets || []) masker.add(s);
-const write = obj => process.stdout.write(JSON.stringify(obj) + '\n');
+const write = obj => process.stdout.write(JSON.stringify(masker.maskValue(obj)) + '\n');
 new DockerEngine({ workRoot: cfg.workRoot })
   .run(
     {
@@ -22,7 +23,6 @@ new DockerEngine({ workRoot: cfg.workRoot })
       allowedRoots: [cfg.dir],
       parallel: 1,
       leaveContainer: false,
-      masker,
       runId: cfg.runId,
       labels: cfg.labels
     },

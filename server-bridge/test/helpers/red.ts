@@ -2,7 +2,6 @@
 import { mkdtemp, realpath, rm } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
-import { SecretMasker } from '../../../src/red/mask';
 import type { RunEvent } from '../../../src/red/run';
 import { loadRed } from '../../../src/red/validate';
 import type { RunRequest } from '../../src/engine/types';
@@ -31,7 +30,6 @@ export function request(yamlText: string, dir: string, over: Partial<RunRequest>
     allowedRoots: [dir],
     parallel: 1,
     leaveContainer: false,
-    masker: new SecretMasker(),
     ...over
   };
 }

@@ -7,7 +7,7 @@ import { randomUUID } from 'crypto';
 import { mkdir, readFile, readdir } from 'fs/promises';
 import * as path from 'path';
 import * as readline from 'readline';
-import { MASK, SecretMasker } from '../../../src/red/mask';
+import { MASK } from '../../../src/red/mask';
 import type { RunEvent } from '../../../src/red/run';
 import { loadRed } from '../../../src/red/validate';
 import { createDockerClient } from '../../src/engine/docker-client';
@@ -119,7 +119,7 @@ describe('resumeBatch after the bridge was killed', () => {
     const ev = collectEvents();
     const engine = new DockerEngine({ connectors: loopbackConnectors(), workRoot });
     const res = await engine.resumeBatch(
-      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes },
+      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, alreadyStored: crash.bytes },
       { onEvent: ev.onEvent }
     );
     expect(res.error).toBeUndefined();
@@ -169,7 +169,7 @@ describe('resumeBatch after the bridge was killed', () => {
       const masked = red.split('up-secret-77').join(JSON.stringify(MASK));
       const ev = collectEvents();
       const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).resumeBatch(
-        { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(masked), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes },
+        { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(masked), outdir, alreadyStored: crash.bytes },
         { onEvent: ev.onEvent }
       );
       expect(res.state).toBe('succeeded');
@@ -202,7 +202,7 @@ describe('resumeBatch after the bridge was killed', () => {
     const ev = collectEvents();
     const engine = new DockerEngine({ connectors: loopbackConnectors(), workRoot });
     const res = await engine.resumeBatch(
-      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes },
+      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, alreadyStored: crash.bytes },
       { onEvent: ev.onEvent }
     );
     expect(res.state).toBe('failed');
@@ -215,10 +215,10 @@ describe('resumeBatch after the bridge was killed', () => {
 
     // No container id known and none labelled with the run: vanished too, or never created.
     const other = `it-${randomUUID()}`;
-    const none = await engine.resumeBatch({ runId: other, batch: 0, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: { stdout: 0, stderr: 0 } }, {});
+    const none = await engine.resumeBatch({ runId: other, batch: 0, loaded: loadRed(red), outdir, alreadyStored: { stdout: 0, stderr: 0 } }, {});
     expect([none.state, none.error]).toEqual(['failed', VANISHED_MESSAGE]);
     const queued = await engine.resumeBatch(
-      { runId: other, batch: 0, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: { stdout: 0, stderr: 0 }, lastState: 'queued' },
+      { runId: other, batch: 0, loaded: loadRed(red), outdir, alreadyStored: { stdout: 0, stderr: 0 }, lastState: 'queued' },
       {}
     );
     expect(queued.error).toBe(NEVER_CREATED_MESSAGE);
@@ -236,7 +236,7 @@ describe('resumeBatch after the bridge was killed', () => {
     expect(await engine.listManagedContainers({ runId })).toMatchObject([{ containerId: created.id, state: 'created' }]);
 
     const ev = collectEvents();
-    const res = await engine.resumeBatch({ runId, batch: 0, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: { stdout: 0, stderr: 0 } }, { onEvent: ev.onEvent });
+    const res = await engine.resumeBatch({ runId, batch: 0, loaded: loadRed(red), outdir, alreadyStored: { stdout: 0, stderr: 0 } }, { onEvent: ev.onEvent });
     expect(ev.events[0]).toEqual({ type: 'container', batch: 0, containerId: created.id, name: `redlab-it-${runId.slice(3, 15)}` });
     expect(res.state).toBe('failed');
     expect(res.error).toBe(NEVER_STARTED_MESSAGE);
@@ -252,7 +252,7 @@ describe('resumeBatch after the bridge was killed', () => {
     const ev = collectEvents();
     const t0 = Date.now();
     const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot, stopTimeoutSec: 1 }).resumeBatch(
-      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes },
+      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, alreadyStored: crash.bytes },
       {
         signal: controller.signal,
         onEvent: e => {
@@ -274,7 +274,7 @@ describe('resumeBatch after the bridge was killed', () => {
     const crash = await crashRun(red, runId, c => c.bytes.stdout > 0);
     const t0 = Date.now();
     const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot, stopTimeoutSec: 1 }).resumeBatch(
-      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes, wallClockLimitMs: 1000, startedAt: Date.now() },
+      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, alreadyStored: crash.bytes, wallClockLimitMs: 1000, startedAt: Date.now() },
       {}
     );
     expect(res.state).toBe('failed');

@@ -8,7 +8,6 @@ import { randomUUID } from 'crypto';
 import { readFile, readdir, writeFile } from 'fs/promises';
 import * as path from 'path';
 import * as readline from 'readline';
-import { SecretMasker } from '../../../src/red/mask';
 import { loadRed } from '../../../src/red/validate';
 import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine } from '../../src/engine/docker';
@@ -121,7 +120,7 @@ describe('capture files in a folder the container swapped for a link', () => {
     const runId = `it-${randomUUID()}`;
     const crash = await crashWhenArmed(red, runId);
     const engine = new DockerEngine({ workRoot });
-    const res = await engine.resumeBatch({ runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes }, {});
+    const res = await engine.resumeBatch({ runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, alreadyStored: crash.bytes }, {});
     expect(res.state).toBe('failed');
     expect(res.exitCode).toBe(0);
     const streams = path.join(engine.batchWorkDir(runId, 0).dir, 'streams');
@@ -138,7 +137,7 @@ describe('capture files in a folder the container swapped for a link', () => {
     const runId = `it-${randomUUID()}`;
     const crash = await crashWhenArmed(red, runId);
     const res = await new DockerEngine({ workRoot }).resumeBatch(
-      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, masker: new SecretMasker(), alreadyStored: crash.bytes },
+      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, alreadyStored: crash.bytes },
       {}
     );
     expect(res.error).toBeUndefined();

@@ -47,7 +47,6 @@ container:
       auth: {username: puller, password: reg-pass-77}
 `;
     const req = request(red, dir, { labels: { [TEST_LABEL]: testId } });
-    req.masker.add('reg-pass-77');
     const res = await new DockerEngine({ workRoot: path.join(dir, 'work') }).run(req, { onEvent: e => events.push(e) });
     expect(res.error).toBeUndefined();
     expect(res.state).toBe('succeeded');

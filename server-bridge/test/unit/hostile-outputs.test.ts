@@ -6,7 +6,6 @@ import { createHash } from 'crypto';
 import { execFileSync } from 'child_process';
 import { chmod, lstat, mkdir, readFile, readdir, stat, symlink, writeFile } from 'fs/promises';
 import * as path from 'path';
-import { SecretMasker } from '../../../src/red/mask';
 import { ConnectorRegistry } from '../../src/connectors/registry';
 import { collectOutputs, matchGlob, type OutputSpec } from '../../src/engine/outputs';
 import { LINK_MIN_BYTES, removeTree, SafeDir, UnsafePathError, useProcFdForTests, withDir } from '../../src/util/safe-fs';
@@ -31,7 +30,7 @@ afterAll(removeTempDirs);
 
 const spec = (key: string, pattern: string, kind: OutputSpec['kind'] = 'File'): OutputSpec => ({ key, kind, optional: false, pattern });
 const collect = (specs: OutputSpec[], registry = new ConnectorRegistry(), jobOutputs?: Parameters<typeof collectOutputs>[0]['jobOutputs']) =>
-  collectOutputs({ specs, outputsDir, outdir, jobOutputs, registry, ctx: { baseDir: tmp, allowedRoots: [], masker: new SecretMasker() }, sendOutputs: true, partial: false });
+  collectOutputs({ specs, outputsDir, outdir, jobOutputs, registry, ctx: { baseDir: tmp, allowedRoots: [] }, sendOutputs: true, partial: false });
 const hostUntouched = async () => {
   expect((await readdir(host)).sort()).toEqual(['data.txt', 'secret.txt']);
   expect(await readFile(path.join(host, 'secret.txt'), 'utf8')).toBe('host secret');

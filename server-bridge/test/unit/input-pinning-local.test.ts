@@ -6,7 +6,6 @@ import { createHash } from 'crypto';
 import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
-import { SecretMasker } from '../../../src/red/mask';
 import type { FileOrDirectory } from '../../../src/red/types';
 import { createLocalInputConnector } from '../../src/connectors/local';
 import type { ConnectorContext } from '../../src/connectors/types';
@@ -36,7 +35,7 @@ beforeEach(async () => {
 afterEach(() => rm(tmp, { recursive: true, force: true }));
 
 const value = (p: string, cls: 'File' | 'Directory' = 'File'): FileOrDirectory => ({ class: cls, connector: { command: 'redlab-connector-local', access: { path: p } } });
-const context = (onChecked?: ConnectorContext['onChecked']): ConnectorContext => ({ baseDir: root, allowedRoots: [root], masker: new SecretMasker(), onChecked });
+const context = (onChecked?: ConnectorContext['onChecked']): ConnectorContext => ({ baseDir: root, allowedRoots: [root], onChecked });
 /** Replaces `p` by a symlink to `target` (the original moved aside, as an attacker would). */
 const swapForLink = async (p: string, target: string) => {
   await rename(p, p + '.moved');

@@ -1,7 +1,6 @@
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, symlink, writeFile } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
-import { SecretMasker } from '../../../src/red/mask';
 import type { FileOrDirectory } from '../../../src/red/types';
 import { localInputConnector } from '../../src/connectors/local';
 import type { ConnectorContext } from '../../src/connectors/types';
@@ -16,7 +15,7 @@ beforeEach(async () => {
   await mkdir(path.join(root, 'data'), { recursive: true });
   await writeFile(path.join(root, 'data', 'in.txt'), 'inside');
   await writeFile(path.join(tmp, 'secret.txt'), 'outside');
-  ctx = { baseDir: root, allowedRoots: [root], masker: new SecretMasker() };
+  ctx = { baseDir: root, allowedRoots: [root] };
 });
 afterEach(() => rm(tmp, { recursive: true, force: true }));
 

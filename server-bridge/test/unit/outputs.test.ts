@@ -1,7 +1,6 @@
 import { createHash } from 'crypto';
 import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'fs/promises';
 import * as path from 'path';
-import { SecretMasker } from '../../../src/red/mask';
 import type { CommandLineTool } from '../../../src/red/types';
 import { defaultConnectors } from '../../src/connectors/registry';
 import { checkPattern, collectOutputs, matchGlob, planOutputs, type OutputSpec } from '../../src/engine/outputs';
@@ -28,7 +27,7 @@ afterEach(() => rm(tmp, { recursive: true, force: true }));
 
 const spec = (pattern: string, kind: OutputSpec['kind'] = 'File', optional = false): OutputSpec => ({ key: 'out', kind, optional, pattern });
 const collect = (specs: OutputSpec[], partial = false) =>
-  collectOutputs({ specs, outputsDir, outdir: path.join(tmp, 'outdir'), registry: defaultConnectors(), ctx: { baseDir: tmp, allowedRoots: [], masker: new SecretMasker() }, sendOutputs: true, partial });
+  collectOutputs({ specs, outputsDir, outdir: path.join(tmp, 'outdir'), registry: defaultConnectors(), ctx: { baseDir: tmp, allowedRoots: [] }, sendOutputs: true, partial });
 
 describe('output globs', () => {
   it('match like Python glob: one segment per *, no hidden names, files only for File', async () => {

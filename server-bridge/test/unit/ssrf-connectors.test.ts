@@ -6,7 +6,6 @@ import type { AddressInfo } from 'net';
 import { mkdtemp, readFile, rm, writeFile } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
-import { SecretMasker } from '../../../src/red/mask';
 import type { FileOrDirectory } from '../../../src/red/types';
 import { createHttpConnectors, httpInputConnector, httpOutputConnector } from '../../src/connectors/http';
 import { allowedConnectorHosts, HostPolicy, HostRefusedError, listeningAddresses, refusedReason } from '../../src/connectors/host-policy';
@@ -19,7 +18,7 @@ let ctx: ConnectorContext;
 let server: TestServer;
 beforeEach(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'redlab-ssrf-'));
-  ctx = { baseDir: tmp, allowedRoots: [tmp], masker: new SecretMasker() };
+  ctx = { baseDir: tmp, allowedRoots: [tmp] };
   server = await startTestServer({ files: { '/internal.txt': 'internal only\n' } });
 });
 afterEach(async () => {

@@ -236,14 +236,14 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     const accepts = (req.routeOptions?.config as { accepts?: string[] } | undefined)?.accepts;
     const r = toErrorReply(err, req, accepts);
+    // Error texts may quote what a request carried: masked with the secrets of the runs in flight.
+    r.body = service.store.secrets.maskValue(r.body);
     if (r.internal) req.log.error({ err }, 'request failed');
     else req.log.info({ status: r.status, error: r.body.error.slice(0, 300) }, 'request refused');
     // Headers a download had set before it failed do not describe the error.
     for (const h of ['content-disposition', 'content-length', 'content-range', 'etag', 'accept-ranges', 'content-security-policy']) reply.removeHeader(h);
     if (r.headers) reply.headers(r.headers);
     // A body the client is still sending is not worth reading.
-    // Error texts may quote what a request carried: masked with the secrets of the runs in flight.
-    r.body = service.store.secrets.maskValue(r.body);
     if (r.status === 413 || r.status === 415) reply.header('connection', 'close');
     return reply.code(r.status).type('application/json; charset=utf-8').send(r.body);
   });
