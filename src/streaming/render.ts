@@ -170,11 +170,12 @@ function logHtml(s: RunCellState): string {
     if (parts[parts.length - 1] === '') parts.pop();
     for (const line of parts) {
       const kind = seg.stream === 'stdout' ? 'stdout' : isRunnerStatusLine(line) ? 'status' : 'stderr';
-      lines.push(`<span class="jp-RedLab-log-line jp-RedLab-log-${kind}">${esc(line) || ' '}</span>`);
+      lines.push(`<span class="jp-RedLab-log-line jp-RedLab-log-${kind}">${esc(line)}</span>`);
     }
   }
-  // Lines are block spans (CSS): no newline characters, so the HTML stays on one line.
-  return `<pre class="jp-RedLab-log">${lines.join('')}</pre>`;
+  // Newlines as entities: the HTML stays on one line, and the log keeps its lines where the
+  // classes are stripped (nbviewer, GitHub) and in copied text.
+  return `<pre class="jp-RedLab-log">${lines.join('&#10;')}</pre>`;
 }
 
 function failureHtml(s: RunCellState): string {
@@ -190,7 +191,7 @@ function failureHtml(s: RunCellState): string {
     `<div><span class="jp-RedLab-failure-name">${esc(ename)}</span>: ${esc(failure.reason)}</div>` +
     (f.exitCode !== undefined && failure.kind !== 'exit-code' ? `<div>exit code ${esc(f.exitCode)}</div>` : '') +
     (failure.fix ? `<div><span class="jp-RedLab-failure-fix">what to do</span>: ${esc(failure.fix)}</div>` : '') +
-    (tail.length ? `<pre class="jp-RedLab-log">${tail.map(l => `<span class="jp-RedLab-log-line jp-RedLab-log-stderr">${esc(l.replace(ANSI, ''))}</span>`).join('')}</pre>` : '') +
+    (tail.length ? `<pre class="jp-RedLab-log">${tail.map(l => `<span class="jp-RedLab-log-line jp-RedLab-log-stderr">${esc(l.replace(ANSI, ''))}</span>`).join('&#10;')}</pre>` : '') +
     `</div>`
   );
 }

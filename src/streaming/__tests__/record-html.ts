@@ -9,7 +9,11 @@ export function decode(html: string): string {
 /** The log's lines, each with its kind (stdout, stderr, or the runner's status lines). */
 export function logLines(html: string): { kind: string; text: string }[] {
   const log = /<pre class="jp-RedLab-log">(.*?)<\/pre>/.exec(html)?.[1] ?? '';
-  return [...log.matchAll(/<span class="jp-RedLab-log-line jp-RedLab-log-(\w+)">(.*?)<\/span>/g)].map(m => ({ kind: m[1], text: decode(m[2]).trimEnd() }));
+  return log.split('&#10;').map(line => {
+    const m = /^<span class="jp-RedLab-log-line jp-RedLab-log-(\w+)">(.*)<\/span>$/.exec(line);
+    if (!m) throw new Error(`not a log line: ${line}`);
+    return { kind: m[1], text: decode(m[2]) };
+  });
 }
 
 /** The element (up to its closing tag) whose class list starts with `cls`; '' when there is none. */
