@@ -101,4 +101,24 @@ test('old code-cell run records become Markdown records on open, cleared ones ar
   await expect(rebuilt.locator('pre.jp-RedLab-log')).toContainText('hello from the bridge');
   // The converted notebook waits to be saved.
   expect(await page.evaluate(() => (window.jupyterapp.shell.currentWidget as any).context.model.dirty)).toBe(true);
+
+  // On demand, a record is written again from the bridge: the rebuilt one, emptied first, comes back whole…
+  const selectAndRebuild = (index: number) =>
+    page.evaluate(async i => {
+      const panel = window.jupyterapp.shell.currentWidget as any;
+      panel.content.activeCellIndex = i;
+      await window.jupyterapp.commands.execute('redlab:rebuild-run-cell');
+    }, index);
+  await page.evaluate(() => {
+    const cell = (window.jupyterapp.shell.currentWidget as any).content.widgets[2].model;
+    cell.sharedModel.setSource('');
+  });
+  await expect(rebuilt).toHaveCount(0);
+  await selectAndRebuild(2);
+  await expect(rebuilt.locator('pre.jp-RedLab-log')).toContainText('hello from the bridge', { timeout: 30_000 });
+  await expect(rebuilt.locator('.jp-RedLab-badge').first()).toHaveText('succeeded');
+  // …and a run the bridge does not know leaves its record as it is, and says why.
+  await selectAndRebuild(1);
+  await expect(page.locator('.jp-toast-message, .Toastify__toast').filter({ hasText: 'was not rebuilt' }).first()).toBeVisible();
+  await expect(kept.locator('pre.jp-RedLab-log')).toHaveText(/legacy line one\s+legacy line two/);
 });
