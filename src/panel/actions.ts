@@ -22,7 +22,7 @@ import { dirOf, looksLikeRedFile, redPathFor, relativePath } from './paths';
 import { RedFileModel } from './red-file-model';
 import { planRerun } from './rerun';
 import { gpuLabel, latestRunning, runValues } from './run-history';
-import { notebookSnapshot, redOfSnapshot } from './snapshot';
+import { notebookSnapshot, redOfSnapshot, runnerSnapshot } from './snapshot';
 import type { SessionVariables } from './session-variables';
 import type { Workspace } from './workspace';
 
@@ -80,13 +80,13 @@ export class RedLabActions {
         // Files next to the notebook go through the contents API; the notebook itself is
         // saved once, through its context, when the run cell is in it.
         this.o.flushExperiment(path);
-        const snapshot = notebookSnapshot(panel.content.model?.toJSON(), path);
-        if (!(await this.o.workspace.exists(snapshot.path))) {
-          await this.o.workspace.ensureDir(dirOf(snapshot.path));
-          await this.o.workspace.writeText(snapshot.path, snapshot.text);
+        const notebook = notebookSnapshot(panel.content.model?.toJSON(), path);
+        const runner = runnerSnapshot(path);
+        await this.o.workspace.ensureDir(dirOf(notebook.path));
+        for (const file of [notebook, runner]) {
+          if (!(await this.o.workspace.exists(file.path))) await this.o.workspace.writeText(file.path, file.text);
         }
-        await this.writeRunner(experiment);
-        const { red, yaml } = redOfSnapshot(experiment.draft, snapshot.relPath);
+        const { red, yaml } = redOfSnapshot(experiment.draft, notebook.relPath, runner.relPath);
         const variables = await this.variableValues(experiment.variables);
         if (!variables) return undefined;
         const { id } = await this.postRun(yaml, variables, { notebookPath: path, redPath: path });

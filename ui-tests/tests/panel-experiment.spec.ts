@@ -281,6 +281,8 @@ test.describe('RED panel', () => {
     const rerun = await runRecord(page, second);
     expect(rerun.red.inputs.samples).toBe(120);
     expect(rerun.red.inputs.notebook).toEqual(original.red.inputs.notebook);
+    expect(original.red.inputs.runner.connector.access.path).toMatch(/^_redlab\/snapshots\/redlab_nbrun-[0-9a-f]{64}\.py$/);
+    expect(rerun.red.inputs.runner).toEqual(original.red.inputs.runner);
     const pinned = original.image.digest?.includes('@') ? original.image.digest : original.image.id;
     expect(rerun.red.container.settings.image.url).toBe(pinned);
     expect(rerun.image.id).toBe(original.image.id);

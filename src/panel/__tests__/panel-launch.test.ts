@@ -14,7 +14,7 @@ import { runBlocker } from '../run-blocker';
 import { runValues } from '../run-history';
 import { sha256Hex } from '../sha256';
 import { stripRunCells } from '../../streaming/run-cell-filter';
-import { notebookSnapshot, redOfSnapshot } from '../snapshot';
+import { notebookSnapshot, redOfSnapshot, runnerSnapshot } from '../snapshot';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 
@@ -127,8 +127,12 @@ describe('a run launches a snapshot of the notebook', () => {
     const model = experiment();
     model.setParamText('noise', '1.0');
     const snap = notebookSnapshot(notebook(), 'demo/walk.ipynb');
-    const { red, yaml } = redOfSnapshot(model.draft, snap.relPath);
+    const runner = runnerSnapshot('demo/walk.ipynb', 'print("runner v1")\n');
+    expect(runner.path).toBe(`demo/_redlab/snapshots/redlab_nbrun-${sha256Hex('print("runner v1")\n')}.py`);
+    expect(runnerSnapshot('demo/walk.ipynb', 'print("runner v2")\n').path).not.toBe(runner.path);
+    const { red, yaml } = redOfSnapshot(model.draft, snap.relPath, runner.relPath);
     expect(red.inputs.notebook).toMatchObject({ basename: 'walk.ipynb', connector: { access: { path: snap.relPath } } });
+    expect(red.inputs.runner).toMatchObject({ basename: 'redlab_nbrun.py', connector: { access: { path: runner.relPath } } });
     expect(yaml).toContain(`path: ${snap.relPath}`);
     expect(yaml).toMatch(/noise: 1\.0\b/);
     expect((loadRed(yaml).red as SingleRed).inputs).toMatchObject({ samples: 200 });
