@@ -87,17 +87,16 @@ export class RedLabModel implements IRedLab {
 
   /**
    * A run's state as its event stream just told it: the run list (and so the status bar)
-   * follows at once; a run not in the list yet brings the list from the bridge.
+   * follows at once, also for a run the list does not have yet.
    */
   noteRunState(runId: string, state: RunState): void {
     // Kept until a listed page has the run in a final state (a page asked for earlier may come later).
     const seen = this.seen.get(runId);
     if (!seen || stateRank(state) > stateRank(seen)) this.seen.set(runId, state);
-    if (!this._runs.some(r => r.id === runId)) {
-      void this.refreshRuns();
-      return;
-    }
+    const listed = this._runs.some(r => r.id === runId);
     this.setRuns(withRunState(this._runs, runId, state));
+    // A run the list does not have yet: the bridge tells the rest (notebook, times).
+    if (!listed) void this.refreshRuns();
   }
 
   /** Runs queued and on their way among the runs the bridge listed. */

@@ -8,10 +8,14 @@ export function stateRank(state: RunState): number {
   return ALL_STATES.indexOf(state);
 }
 
-/** `runs` with run `runId` in `state`, or the same array when that is no step forward (or the run is not listed). */
+/**
+ * `runs` with run `runId` in `state`, or the same array when that is no step forward. A run
+ * not listed yet comes first, with what the event tells, until the bridge's list has it.
+ */
 export function withRunState(runs: readonly RunSummary[], runId: string, state: RunState, at = new Date().toISOString()): readonly RunSummary[] {
   const i = runs.findIndex(r => r.id === runId);
-  if (i < 0 || stateRank(state) <= stateRank(runs[i].state)) return runs;
+  if (i < 0) return [{ id: runId, state, createdAt: at, updatedAt: at, options: {}, batchCount: 1, lastSeq: 0 }, ...runs];
+  if (stateRank(state) <= stateRank(runs[i].state)) return runs;
   const next = runs.slice();
   next[i] = { ...runs[i], state, updatedAt: at };
   return next;

@@ -1,7 +1,8 @@
 // The status bar follows a run's state events as they arrive over the run's WebSocket,
-// not a poll: with the poll set to 10 minutes (settings), the status bar shows the run
-// going (1 running) and ending (0 running) within about a second of its state events,
-// and no health poll happens meanwhile.
+// not a poll: with the poll set to 10 minutes (settings) and every run list the page asks
+// the bridge for held back 4 s, the status bar shows the run going (1 running) and ending
+// (0 running) within about a second of its state events, and no health poll happens
+// meanwhile. (A list asked for after the run starts or ends could not be in time.)
 import { ContentsHelper } from '@jupyterlab/galata/lib/contents';
 import { expect, galata, statusItem, test as base, waitForBridge } from './fixtures';
 
@@ -11,6 +12,8 @@ const NOTEBOOK = 'status.ipynb';
 const POLL_SECONDS = 600;
 /** Event to status bar, on a busy 2-core machine; a poll would take POLL_SECONDS. */
 const MARGIN_MS = 1500;
+/** How long each run list answer is held back: longer than the margin. */
+const LIST_DELAY_MS = 4000;
 
 const test = base.extend({
   tmpPath: async ({ request, serverFiles }, use, testInfo) => {
@@ -54,6 +57,11 @@ test.describe('RED Lab status bar', () => {
     const healthAt: number[] = [];
     page.on('request', r => {
       if (/\/redlab-bridge\/api\/v1\/health/.test(r.url())) healthAt.push(Date.now());
+    });
+
+    await page.route(/\/redlab-bridge\/api\/v1\/runs\?limit=/, async route => {
+      await new Promise(r => setTimeout(r, LIST_DELAY_MS));
+      await route.continue();
     });
 
     const nbPath = `${tmpPath}/${NOTEBOOK}`;

@@ -216,7 +216,10 @@ describe('the run list the status bar counts', () => {
     const preparing = withRunState(runs, 'a', 'preparing');
     expect(countRuns(preparing)).toEqual({ queued: 0, running: 1 });
     expect(withRunState(preparing, 'a', 'queued')).toBe(preparing);
-    expect(withRunState(preparing, 'unknown', 'running')).toBe(preparing);
+    // A run the list does not have yet counts at once.
+    const unlisted = withRunState(preparing, 'new', 'running', '2026-01-01T00:00:00.000Z');
+    expect(unlisted[0]).toMatchObject({ id: 'new', state: 'running' });
+    expect(countRuns(unlisted)).toEqual({ queued: 0, running: 2 });
     expect(countRuns(withRunState(preparing, 'a', 'failed'))).toEqual({ queued: 0, running: 0 });
   });
 
