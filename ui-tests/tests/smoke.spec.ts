@@ -39,7 +39,8 @@ test.describe('RED Lab smoke', () => {
 test.describe('RED Lab bridge API through Jupyter', () => {
   test("the frontend's requests to the bridge succeed (health and the run list)", async ({ page, bridgeResponses }) => {
     await waitForBridge(page);
-    // The model asks for health, then the run list, at start and every 5 s: two rounds, all answered.
+    // The model asks for health, then the run list, at start and again once the settings are read
+    // (then every statusPollSeconds): two rounds, all answered.
     const runLists = () => bridgeResponses.filter(r => new URL(r.url, 'http://x').pathname.endsWith('/api/v1/runs')).length;
     await expect.poll(runLists, { message: 'the run list was asked for twice', timeout: 20_000 }).toBeGreaterThanOrEqual(2);
     const failed = bridgeResponses.filter(r => r.status >= 400).map(r => `${r.status} ${r.method} ${r.url}`);
