@@ -3,6 +3,7 @@
 // image, resources, values, inputs, outputs. Only {{variable}} names of credentials ever
 // get there (a literal password makes the draft invalid, and invalid drafts neither run
 // nor export). Pure.
+import { EXECUTED_NOTEBOOK_OUTPUT } from '../notebook/infer';
 import type { DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
 import { ramRangeProblem } from '../red/limits';
 
@@ -49,8 +50,46 @@ export function applyStoredExperiment(inferred: ExperimentDraft, stored: StoredE
     if (sameShape) values[p.name] = v;
   }
   const ramMb = ramRangeProblem(stored.ramMb) ? inferred.ramMb : stored.ramMb;
-  const draft: ExperimentDraft = { ...inferred, image: stored.image, ramMb, values, inputs: stored.inputs, outputs: stored.outputs };
+  const draft: ExperimentDraft = { ...inferred, image: stored.image, ramMb, values, inputs: stored.inputs, outputs: mergeOutputs(inferred.outputs, stored.outputs) };
   if (stored.gpus) draft.gpus = stored.gpus;
   else delete draft.gpus;
   return draft;
+}
+
+/**
+ * The outputs the user chose before (stored in the notebook, or the panel's before the notebook
+ * was read again) with those inferred from the notebook's code now, so that a file the code has
+ * started writing since (and the new-files folder, for notebooks stored before it existed) comes
+ * back too. Kept: the user's outputs as they are (added by hand, or edited), and the inferred
+ * ones whose file the code still writes, with the user's choices (enabled, name, optional) and
+ * where the code writes it now. Dropped: inferred outputs whose code is gone. Added: what is
+ * newly inferred (a name of its own), then the new-files folder, with its enabled flag as kept.
+ */
+export function mergeOutputs(inferred: readonly DraftOutput[], kept: readonly DraftOutput[]): DraftOutput[] {
+  const inferredByGlob = new Map(inferred.filter(o => !o.newFiles).map(o => [o.glob, o]));
+  const merged: DraftOutput[] = [];
+  for (const o of kept) {
+    if (o.newFiles) continue;
+    if (!o.inferred) merged.push(o);
+    else {
+      const now = inferredByGlob.get(o.glob);
+      if (now) merged.push({ ...o, inferred: now.inferred });
+    }
+  }
+  const keptGlobs = new Set(merged.map(o => o.glob));
+  const taken = new Set([EXECUTED_NOTEBOOK_OUTPUT, ...[...kept, ...inferred].filter(o => o.newFiles).map(o => o.name), ...merged.map(o => o.name)]);
+  for (const o of inferred) {
+    if (o.newFiles || keptGlobs.has(o.glob)) continue;
+    let name = o.name;
+    for (let n = 2; taken.has(name); n++) name = `${o.name}_${n}`;
+    taken.add(name);
+    merged.push({ ...o, name });
+  }
+  const folder = inferred.find(o => o.newFiles);
+  if (folder) {
+    const keptFolder = kept.find(o => o.newFiles);
+    // Its glob follows the notebook's name (a renamed notebook gathers into <new name>_files).
+    merged.push(keptFolder?.enabled === false ? { ...folder, enabled: false } : folder);
+  }
+  return merged;
 }

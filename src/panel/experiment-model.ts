@@ -217,9 +217,17 @@ export class ExperimentModel {
 
   updateOutput(index: number, patch: Partial<DraftOutput>): void {
     const outputs = this._draft.outputs.slice();
-    if (!outputs[index]) return;
-    outputs[index] = { ...outputs[index], ...patch };
+    const was = outputs[index];
+    if (!was) return;
+    outputs[index] = { ...was, ...patch };
+    // Another glob is the user's own output: kept when the code stops writing the inferred file.
+    if (patch.glob !== undefined && patch.glob !== was.glob) delete outputs[index].inferred;
     this.commit({ ...this._draft, outputs });
+  }
+
+  /** Unticked: not collected, and kept out of the new-files folder too. */
+  setOutputEnabled(index: number, enabled: boolean): void {
+    this.updateOutput(index, { enabled });
   }
 
   removeOutput(index: number): void {
@@ -348,4 +356,9 @@ export function draftChecks(d: ExperimentDraft): PanelIssue[] {
     if (!o.glob.trim()) err(f, 'a file name or glob pattern is needed (e.g. results.csv, *.png)');
   });
   return issues;
+}
+
+/** Where the notebook's code writes an inferred output: `code cell 3, line 12: df.to_csv('results.csv')`. */
+export function outputOrigin(o: DraftOutput): string | undefined {
+  return o.inferred ? `code cell ${o.inferred.codeCell}, line ${o.inferred.line}: ${o.inferred.code}` : undefined;
 }

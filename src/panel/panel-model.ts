@@ -9,7 +9,7 @@ import { inferDraft } from '../notebook/infer';
 import { NotebookNotRunnableError, type ExperimentDraft } from '../notebook/types';
 import type { RunRecord } from '../red/bridge-api';
 import type { ContainerSpec } from '../red/types';
-import { applyStoredExperiment, readStoredExperiment } from './draft-metadata';
+import { applyStoredExperiment, mergeOutputs, readStoredExperiment } from './draft-metadata';
 import { ExperimentModel } from './experiment-model';
 import type { BuildState } from './image-build';
 import { LaunchGuard } from './launch-guard';
@@ -170,8 +170,9 @@ export class RedPanelModel {
   }
 
   /**
-   * Reads the notebook's parameters cell again. Image, resources, inputs and outputs stay;
-   * values the user changed stay where the parameter still has the same type.
+   * Reads the notebook's parameters cell again. Image, resources and inputs stay; values the
+   * user changed stay where the parameter still has the same type; outputs as mergeOutputs
+   * gives them (the user's choices, plus the files the code writes now).
    */
   reinfer(source: NotebookSource | null = this.source): void {
     if (!source) return;
@@ -195,7 +196,7 @@ export class RedPanelModel {
       const was = before.parameters.find(x => x.name === p.name);
       if (was && was.type === p.type && p.name in before.values && JSON.stringify(before.values[p.name]) !== JSON.stringify(was.default)) values[p.name] = before.values[p.name];
     }
-    old.replace({ ...result.draft, image: before.image, ramMb: before.ramMb, gpus: before.gpus, inputs: before.inputs, outputs: before.outputs, runnerPath: before.runnerPath, values }, result.warnings);
+    old.replace({ ...result.draft, image: before.image, ramMb: before.ramMb, gpus: before.gpus, inputs: before.inputs, outputs: mergeOutputs(result.draft.outputs, before.outputs), runnerPath: before.runnerPath, values }, result.warnings);
   }
 
   /** A notebook was renamed: its experiment follows it. */

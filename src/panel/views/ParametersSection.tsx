@@ -40,6 +40,12 @@ function ParameterField({ model, param }: { model: ExperimentModel; param: Noteb
   const label = (
     <span className="jp-RedLab-label" title={param.doc}>
       {param.name} <span className="jp-RedLab-type">{param.type}</span>
+      {param.json ? (
+        <span className="jp-RedLab-type" data-testid={`redlab-param-json-${param.name}`} title="The value is JSON text (a dict, None, a mixed list …), read with json.loads in the run">
+          {' '}
+          JSON
+        </span>
+      ) : null}
       {changed ? <span className="jp-RedLab-changed" title={`notebook: ${formatParamValue(param.type, param.default)}`}> •</span> : null}
     </span>
   );
@@ -69,7 +75,7 @@ function ParameterField({ model, param }: { model: ExperimentModel; param: Noteb
           inputMode={numeric && !list ? 'decimal' : undefined}
           spellCheck={false}
           value={text}
-          placeholder={list ? 'comma separated' : undefined}
+          placeholder={list ? 'comma separated' : param.json ? 'JSON, e.g. {"a": 1} or null' : undefined}
           aria-invalid={hasError(model, field)}
           onChange={e => model.setParamText(param.name, e.target.value)}
         />
