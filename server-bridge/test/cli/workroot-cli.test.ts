@@ -7,6 +7,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+// Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
+jest.setTimeout(60_000);
+
 const repo = path.resolve(__dirname, '../../..');
 const bin = path.join(repo, 'server-bridge/bin/redlab.js');
 const hello = path.join(__dirname, 'fixtures', 'hello.red.json');

@@ -9,6 +9,9 @@ import { DockerEngine } from '../../src/engine/docker';
 import { BUSYBOX, PYTHON, collectEvents, containersWithLabel, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
 import { loopbackConnectors, startTestServer, type TestServer } from '../helpers/http-server';
 
+// Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
+jest.setTimeout(60_000);
+
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 const sha1 = (s: string | Buffer) => createHash('sha1').update(s).digest('hex');
 const docker = createDockerClient();
@@ -128,7 +131,7 @@ describe('DockerEngine on a real Docker engine', () => {
     }
   });
 
-  it('mounts a local folder in place and fetches an HTTP Directory from its listing', async () => {
+  it('pins a local folder (a read-only copy in the batch\'s work folder) and fetches an HTTP Directory from its listing', async () => {
     const data = path.join(dir, 'data');
     await mkdir(data);
     await writeFile(path.join(data, 'local.txt'), 'local one\nlocal two\n');
@@ -161,21 +164,25 @@ container:
     image: {url: "${BUSYBOX}"}
 `;
     const ev = collectEvents();
-    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(red, dir, { labels }), { onEvent: ev.onEvent });
+    const runId = `it-${randomUUID()}`;
+    const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(red, dir, { labels, runId }), { onEvent: ev.onEvent });
     expect(res.error).toBeUndefined();
     expect(res.command).toEqual(['sh', '-c', expect.stringContaining('ls "$0"'), '/cc/inputs/localdir/localdir', '/cc/inputs/remote/ds']);
     const report = await readFile(path.join(dir, 'outputs', 'report.txt'), 'utf8');
     expect(report.split('\n').slice(0, 3)).toEqual(['local.txt', 'one', 'two']);
     expect(report).toMatch(/Read-only file system\nreadonly\n$/);
-    // Used in place: the record points at the host folder itself.
+    // Pinned, not bound in place (a path checked and then bound could be swapped for a link): the record
+    // names the copy the container saw and hashed, in the batch's work folder.
     expect(res.inputs!.localdir).toEqual({
-      path: data,
+      path: path.join(workRoot, runId, 'batch-0', 'inputs', 'localdir', 'localdir'),
       containerPath: '/cc/inputs/localdir/localdir',
       class: 'Directory',
       size: 20,
       sha256: sha256(`local.txt\0${sha256('local one\nlocal two\n')}\n`)
     });
     expect(res.inputs!.remote).toMatchObject({ class: 'Directory', size: 8, containerPath: '/cc/inputs/remote/ds' });
+    // The host folder itself is as it was.
+    expect(await readdir(data)).toEqual(['local.txt']);
   });
 
   it('handles optional inputs and outputs (absent input, missing optional output → null)', async () => {

@@ -10,6 +10,9 @@ import { BUSYBOX, PYTHON, collectEvents, containersWithLabel, removeContainersWi
 import { fakeNvidiaSmi } from '../helpers/fake-nvidia-smi';
 import { loopbackConnectors, startTestServer } from '../helpers/http-server';
 
+// Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
+jest.setTimeout(60_000);
+
 const docker = createDockerClient();
 const TEST_LABEL = 'org.redlab.test';
 const testId = randomUUID();

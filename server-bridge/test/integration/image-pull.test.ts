@@ -9,6 +9,9 @@ import { ensureImage } from '../../src/engine/image';
 import { BUSYBOX, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
 import { startLocalRegistry, type LocalRegistry } from '../helpers/local-registry';
 
+// Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
+jest.setTimeout(60_000);
+
 const docker = createDockerClient();
 const TEST_LABEL = 'org.redlab.test';
 const testId = randomUUID();

@@ -12,6 +12,9 @@ import { createLocalInputConnector } from '../../src/connectors/local';
 import type { ConnectorContext, InputStageRequest } from '../../src/connectors/types';
 import { BUSYBOX, collectEvents, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
 
+// Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
+jest.setTimeout(60_000);
+
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const docker = createDockerClient();
 const TEST_LABEL = 'org.redlab.test';

@@ -8,6 +8,9 @@ import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine } from '../../src/engine/docker';
 import { BUSYBOX, containersWithLabel, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
 
+// Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
+jest.setTimeout(60_000);
+
 const docker = createDockerClient();
 const TEST_LABEL = 'org.redlab.test';
 const testId = randomUUID();
