@@ -10,7 +10,7 @@ import { fillVariables, listVariables, registerSecrets } from '../../../src/red/
 import { SecretMasker } from '../../../src/red/mask';
 import { RedError, type GpuRequirement, type LoadedRed, type Red } from '../../../src/red/types';
 import type { BatchResult, FinalState, RunEvent, RunResult, RunState } from '../../../src/red/run';
-import { isFinalState, type RunRecord, type RunStore } from '../store';
+import { isFinalState, isLegalBatchTransition, type BatchRecord, type RunRecord, type RunStore } from '../store';
 import type { DockerEngine } from '../engine/docker';
 import { readGpuInventory } from '../engine/gpu';
 import { ramOverEngine } from '../engine/host-config';
@@ -205,8 +205,13 @@ export class RunManager implements RunService {
 
   private async execute(id: string, job: Pending, gpuIds: string[], signal: AbortSignal): Promise<void> {
     this.advance(id, 'preparing');
-    const record = this.store.getRun(id) as RunRecord;
     const red = job.loaded.red;
+    // Every batch has its record from the start (queued): GET /runs/{id} lists them all,
+    // the run is collecting only once no batch is left to start, and a restart finds
+    // the batches that never started as well.
+    const known = new Set((this.store.getRun(id) as RunRecord).batches.map(b => b.index));
+    for (let i = 0; i < batchCount(red); i++) if (!known.has(i)) this.store.setBatch(id, i, {});
+    const record = this.store.getRun(id) as RunRecord;
     const hasGpus = Boolean(red.container.settings.gpus);
     let result: RunResult;
     try {
@@ -246,8 +251,11 @@ export class RunManager implements RunService {
           this.store.appendLog(id, e.batch, e.stream, e.data);
           return;
         case 'batch-state': {
-          const batch = this.store.getRun(id)?.batches[e.batch];
-          if (batch && batch.state !== e.state && !isFinalState(batch.state) && !isFinalState(e.state)) {
+          // Final states come with the batch's result (recordBatch). The engine says
+          // `preparing` and `running` before the container exists: a batch the store does
+          // not know yet is created by setBatch, so these states are never dropped.
+          const batch = this.batchRecord(id, e.batch);
+          if (!isFinalState(e.state) && (!batch || isLegalBatchTransition(batch.state, e.state))) {
             this.store.setBatch(id, e.batch, { state: e.state });
           }
           if (e.state === 'running') this.advance(id, 'running');
@@ -276,7 +284,7 @@ export class RunManager implements RunService {
   private recordBatch(id: string, b: BatchResult): boolean {
     if (this.closed) return false;
     try {
-      const current = this.store.getRun(id)?.batches[b.index];
+      const current = this.batchRecord(id, b.index);
       if (!current || !isFinalState(current.state)) {
         this.store.setBatch(id, b.index, {
           state: b.state,
@@ -294,6 +302,11 @@ export class RunManager implements RunService {
     }
   }
 
+  /** Batch `index` of the run as stored (batches are listed by index, but may have gaps). */
+  private batchRecord(id: string, index: number): BatchRecord | undefined {
+    return this.store.getRun(id)?.batches.find(b => b.index === index);
+  }
+
   /** Moves the run forward to `target` through the states in between (never backwards). */
   private advance(id: string, target: RunState): void {
     const current = this.store.getSummary(id)?.state;
@@ -308,8 +321,12 @@ export class RunManager implements RunService {
     this.store.setImage(id, result.image);
     this.store.setResult(id, result);
     for (const b of result.batches) {
-      const current = this.store.getRun(id)?.batches[b.index];
+      const current = this.batchRecord(id, b.index);
       if (current && !isFinalState(current.state)) this.store.setBatch(id, b.index, { state: b.state, ...(b.error ? { error: b.error } : {}) });
+    }
+    // Batches the run never got to (it failed before them: a pull, a bad input) end with it.
+    for (const b of this.store.getRun(id)?.batches ?? []) {
+      if (!isFinalState(b.state)) this.store.setBatch(id, b.index, { state: state === 'cancelled' ? 'cancelled' : 'failed', error: result.error ?? `the run ${state} before this batch ended` });
     }
     if (!isFinalState(this.store.getSummary(id)?.state ?? 'queued')) this.store.setState(id, state, result.error ? { error: result.error } : {});
   }
@@ -436,6 +453,10 @@ export class RunManager implements RunService {
     if (!('batches' in loaded.red)) Object.assign(result, { command: batches[0]?.command, exitCode: batches[0]?.exitCode, inputs: batches[0]?.inputs, outputs: batches[0]?.outputs });
     this.finish(record.id, result);
   }
+}
+
+function batchCount(red: Red): number {
+  return 'batches' in red ? red.batches.length : 1;
 }
 
 /** When the run left the queue (its wall-clock limit counts from there). */
