@@ -14,20 +14,24 @@
 //      allowed, the link's dev/ino checked against the descriptor (a hard link pins
 //      the inode; a link that came out as another file is removed and the file
 //      copied). A Directory is rebuilt there: folders made, files pinned as above,
-//      each entry opened relative to its opened parent (/proc/self/fd/D/name) without
-//      following links; a symlink inside it is refused (hashes refuse them too, and a
-//      copy that followed it could read outside the roots).
+//      each entry opened relative to its opened parent without following links (a
+//      SafeDir, safe-fs.ts); a symlink inside it is refused (hashes refuse them too,
+//      and a copy that followed it could read outside the roots).
 // The container sees the pinned path and the FileRecord hashes it, so the hash is of
 // what the container sees. Hard-linked files still share their bytes with the
 // original: their owner can change them in place during the run (only the owner of
 // the data can, and copies of small files avoid even that); swapping paths can no
 // longer change what is bound.
-import { constants, existsSync, createReadStream } from 'fs';
-import { copyFile, link, lstat, mkdir, open, readdir, readlink, realpath, unlink, chmod, type FileHandle } from 'fs/promises';
+import { constants, createReadStream } from 'fs';
+import { copyFile, link, lstat, mkdir, open, readlink, realpath, unlink, chmod, type FileHandle } from 'fs/promises';
 import { pipeline } from 'stream/promises';
 import * as path from 'path';
 import type { Stats } from 'fs';
 import { isWithin, PathNotAllowedError, realRoots } from './fs-safety';
+import { procFdPath, SafeDir, UnsafePathError, withDir } from './safe-fs';
+
+/** Tests: run the path-based way used where /proc is missing (not Linux); returns the previous setting. */
+export { useProcFdForTests } from './safe-fs';
 
 /** Files of at least this many bytes are hard-linked when they can be; smaller ones are copied. */
 export const DEFAULT_LINK_MIN_BYTES = 8 * 1024 * 1024;
@@ -61,24 +65,21 @@ export class PinError extends Error {
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
 const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
-const PROC_FD = '/proc/self/fd';
-let HAVE_PROC_FD = process.platform === 'linux' && existsSync(PROC_FD);
-
-/** Tests: run the path-based way used where /proc is missing (not Linux); returns the previous setting. */
-export function useProcFdForTests(on: boolean): boolean {
-  const was = HAVE_PROC_FD;
-  HAVE_PROC_FD = on && existsSync(PROC_FD);
-  return was;
-}
 
 const sameInode = (a: Stats, b: Stats) => a.dev === b.dev && a.ino === b.ino;
 const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(0)} MB`;
 
 /** The kernel's name for an open descriptor (Linux), or undefined. */
 async function descriptorPath(fd: number): Promise<string | undefined> {
-  if (!HAVE_PROC_FD) return undefined;
-  return (await readlink(`${PROC_FD}/${fd}`)).replace(/ \(deleted\)$/, '');
+  const at = procFdPath(fd);
+  if (at === undefined) return undefined;
+  return (await readlink(at)).replace(/ \(deleted\)$/, '');
 }
+
+const linkNow = (where: string, shown: string) =>
+  new PinError(`${where}: ${shown} is a symbolic link now: it changed while it was being staged; run again once it stays put`);
+const notFolderNow = (where: string, shown: string) => new PinError(`${where}: ${shown} is not a folder any more: it changed while it was being staged`);
+const changed = (where: string, shown: string) => new PinError(`${where}: ${shown} changed while it was being staged; run again once it stays put`);
 
 /** Opens `p` without following a link at its end; ELOOP (it is a link) becomes a PinError. */
 async function openNoFollow(p: string, flags: number, where: string, shown: string): Promise<FileHandle> {
@@ -86,9 +87,22 @@ async function openNoFollow(p: string, flags: number, where: string, shown: stri
     return await open(p, constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK | flags);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP' || code === 'EMLINK') throw new PinError(`${where}: ${shown} is a symbolic link now: it changed while it was being staged; run again once it stays put`);
-    if (code === 'ENOTDIR' && flags & O_DIRECTORY) throw new PinError(`${where}: ${shown} is not a folder any more: it changed while it was being staged`);
+    if (code === 'ELOOP' || code === 'EMLINK') throw linkNow(where, shown);
+    if (code === 'ENOTDIR' && flags & O_DIRECTORY) throw notFolderNow(where, shown);
     throw err;
+  }
+}
+
+/**
+ * `step` with a SafeDir refusal worded as a PinError: the entry `shown` changed after
+ * it was listed (a link now, or no longer the `kind` it was listed as).
+ */
+async function inTree<T>(step: () => Promise<T>, where: string, shown: string, kind?: 'folder'): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (!(err instanceof UnsafePathError)) throw err;
+    throw err.reason === 'link' ? linkNow(where, shown) : err.reason === 'kind' && kind === 'folder' ? notFolderNow(where, shown) : changed(where, shown);
   }
 }
 
@@ -104,7 +118,7 @@ async function openUnderRoots(real: string, roots: readonly string[], directory:
     if (source === undefined) {
       // No /proc: the path, resolved again now, must still lead to this very inode.
       source = await realpath(real);
-      if (!sameInode(await lstat(source), st)) throw new PinError(`${where}: ${real} changed while it was being staged; run again once it stays put`);
+      if (!sameInode(await lstat(source), st)) throw changed(where, real);
     }
     const allowed = await realRoots(roots);
     if (!allowed.some(r => isWithin(source as string, r))) {
@@ -119,10 +133,11 @@ async function openUnderRoots(real: string, roots: readonly string[], directory:
 
 /** Copies the open file `fh` to `dest` (which must not exist), through the descriptor. */
 async function copyFromDescriptor(fh: FileHandle, st: Stats, dest: string): Promise<void> {
-  if (HAVE_PROC_FD) {
+  const again = procFdPath(fh.fd);
+  if (again !== undefined) {
     // Opening /proc/self/fd/N opens the same inode again (no path lookup), and lets
     // copyFile use reflinks / copy_file_range. EXCL: never through a link at dest.
-    await copyFile(`${PROC_FD}/${fh.fd}`, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    await copyFile(again, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
     // copyFile keeps set-uid/set-gid bits; the copy is ours (root's, for the bridge): drop them.
     if (st.mode & 0o7000) await chmod(dest, st.mode & 0o777);
     return;
@@ -163,28 +178,26 @@ async function pinFile(fh: FileHandle, st: Stats, linkSource: string, shown: str
  * Rebuilds the open folder `dir` (`rel` below the input's folder `top`) at `dest`:
  * entries are opened relative to `dir`, and no link is followed.
  */
-async function pinTree(dir: FileHandle, top: string, rel: string, dest: string, where: string, o: PinOptions, count: { linked: number; copied: number }): Promise<void> {
+async function pinTree(dir: SafeDir, top: string, rel: string, dest: string, where: string, o: PinOptions, count: { linked: number; copied: number }): Promise<void> {
   await mkdir(dest, { mode: 0o700 });
-  // Under /proc/self/fd/D the lookups start at the opened folder, whatever its path is now.
-  const base = HAVE_PROC_FD ? `${PROC_FD}/${dir.fd}` : path.join(top, rel);
-  for (const entry of await readdir(base, { withFileTypes: true })) {
+  for (const entry of await inTree(() => dir.entries(), where, path.join(top, rel))) {
     if (o.signal?.aborted) throw new PinError(`${where}: cancelled`);
     const childRel = rel ? `${rel}/${entry.name}` : entry.name;
     const shown = path.join(top, childRel);
-    const child = path.join(base, entry.name);
+    const to = path.join(dest, entry.name);
     if (entry.isSymbolicLink()) {
       throw new PinError(`${where}: ${childRel} in ${top} is a symbolic link; a local Directory input is copied without following links: replace the link by the file or folder it points to`);
     }
-    if (!entry.isDirectory() && !entry.isFile()) continue; // sockets, FIFOs, devices: not data (as hashPath)
-    const fh = await openNoFollow(child, entry.isDirectory() ? O_DIRECTORY : 0, where, shown);
-    try {
-      const st = await fh.stat();
-      if (!HAVE_PROC_FD && !sameInode(await lstat(child), st)) throw new PinError(`${where}: ${shown} changed while it was being staged; run again once it stays put`);
-      if (st.isDirectory()) await pinTree(fh, top, childRel, path.join(dest, entry.name), where, o, count);
-      else if (st.isFile()) await pinFile(fh, st, child, shown, path.join(dest, entry.name), o, count);
-    } finally {
-      await fh.close();
-    }
+    if (entry.isDirectory()) {
+      await withDir(inTree(() => dir.openChildDir(entry.name, childRel), where, shown, 'folder'), sub => pinTree(sub, top, childRel, to, where, o, count));
+    } else if (entry.isFile()) {
+      const file = await inTree(() => dir.openFile(entry.name, childRel), where, shown);
+      try {
+        await pinFile(file.handle, file.stat, await inTree(async () => dir.at(entry.name), where, shown), shown, to, o, count);
+      } finally {
+        await file.handle.close();
+      }
+    } // sockets, FIFOs, devices: not data (as hashPath)
   }
   await chmod(dest, 0o755); // readable by the container's user (the folders above stay private)
 }
@@ -210,7 +223,7 @@ export async function pinLocalInput(
     await o.onChecked?.(real);
     const count = { linked: 0, copied: 0 };
     if (cls === 'File') await pinFile(fh, st, real, real, dest, o, count);
-    else await pinTree(fh, source, '', dest, where, o, count);
+    else await pinTree(await SafeDir.adopt(fh, source, `${where} (${source})`, { anyName: true }), source, '', dest, where, o, count);
     return { path: dest, source, ...count };
   } finally {
     await fh.close();

@@ -22,6 +22,11 @@ const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
 const READ_FLAGS = C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK;
 let PROC_FD = process.platform === 'linux' && fs.existsSync('/proc/self/fd');
 
+/** `/proc/self/fd/<fd>`, the path that opens what descriptor `fd` holds, or undefined where /proc is missing. */
+export function procFdPath(fd: number): string | undefined {
+  return PROC_FD ? `/proc/self/fd/${fd}` : undefined;
+}
+
 /** Tests only: look names up by path (as where /proc is missing) when `on` is false; returns the previous setting. */
 export function useProcFdForTests(on: boolean): boolean {
   const was = PROC_FD;
@@ -34,7 +39,9 @@ export class UnsafePathError extends Error {
   constructor(
     message: string,
     /** The relative path that was refused. */
-    readonly rel: string
+    readonly rel: string,
+    /** Why, for callers that word their own message: a link, not the kind wanted, changed meanwhile, or not a plain name. */
+    readonly reason: 'link' | 'kind' | 'changed' | 'name' = 'name'
   ) {
     super(message);
     this.name = 'UnsafePathError';
@@ -53,9 +60,9 @@ async function refuse(dir: SafeDir, name: string, rel: string, want: 'folder' | 
   const st = await lstat(dir.at(name)).catch(() => undefined);
   if (st?.isSymbolicLink()) {
     const to = await readlink(dir.at(name)).catch(() => '?');
-    return new UnsafePathError(`${rel} is a symbolic link (to ${to}); the bridge does not follow links in ${dir.label}`, rel);
+    return new UnsafePathError(`${rel} is a symbolic link (to ${to}); the bridge does not follow links in ${dir.label}`, rel, 'link');
   }
-  return new UnsafePathError(`${rel} is not a ${want}`, rel);
+  return new UnsafePathError(`${rel} is not a ${want}`, rel, 'kind');
 }
 
 export class SafeDir {
@@ -66,7 +73,9 @@ export class SafeDir {
     /** What the tree is, for messages ("the outputs folder"). */
     readonly label: string,
     private readonly dev: number,
-    private readonly ino: number
+    private readonly ino: number,
+    /** Whether any name the filesystem allows is looked up (see adopt), not only plain ones. */
+    private readonly anyName = false
   ) {}
 
   /**
@@ -77,14 +86,24 @@ export class SafeDir {
     return SafeDir.fromHandle(await open(dir, C.O_RDONLY | C.O_DIRECTORY), dir, label);
   }
 
-  private static async fromHandle(h: FileHandle, p: string, label: string): Promise<SafeDir> {
+  /**
+   * A SafeDir of a folder the caller opened itself (and checked); closing either closes
+   * both. With `anyName`, this tree's own entry names are looked up whatever they are
+   * (a backslash, say: a user's data, not a container's), never '..' or a path.
+   */
+  static async adopt(handle: FileHandle, dir: string, label: string, opts: { anyName?: boolean } = {}): Promise<SafeDir> {
+    return SafeDir.fromHandle(handle, dir, label, opts.anyName);
+  }
+
+  private static async fromHandle(h: FileHandle, p: string, label: string, anyName = false): Promise<SafeDir> {
     const st = await h.stat();
-    return new SafeDir(h, p, label, st.dev, st.ino);
+    return new SafeDir(h, p, label, st.dev, st.ino, anyName);
   }
 
   /** The path that names `name` in this folder, for calls that take a path (they must not follow a link at `name`). */
   at(name: string): string {
-    if (!isSafeSegment(name)) throw new UnsafePathError(`${name} is not a plain name`, name);
+    const oneName = this.anyName ? name !== '' && name !== '.' && name !== '..' && !/[/\0]/.test(name) : isSafeSegment(name);
+    if (!oneName) throw new UnsafePathError(`${name} is not a plain name`, name);
     return `${this.self()}/${name}`;
   }
 
@@ -92,7 +111,7 @@ export class SafeDir {
   private self(): string {
     if (PROC_FD) return `/proc/self/fd/${this.handle.fd}`;
     const st = fs.lstatSync(this.path);
-    if (st.dev !== this.dev || st.ino !== this.ino) throw new UnsafePathError(`${this.path} was replaced while the bridge worked in it`, this.path);
+    if (st.dev !== this.dev || st.ino !== this.ino) throw new UnsafePathError(`${this.path} was replaced while the bridge worked in it`, this.path, 'changed');
     return this.path;
   }
 
@@ -128,13 +147,14 @@ export class SafeDir {
       throw err;
     }
     // No component: a second descriptor of this folder (the caller closes what it gets).
-    return dir === this ? SafeDir.fromHandle(await open(this.self(), C.O_RDONLY | C.O_DIRECTORY), this.path, this.label) : dir;
+    return dir === this ? SafeDir.fromHandle(await open(this.self(), C.O_RDONLY | C.O_DIRECTORY), this.path, this.label, this.anyName) : dir;
   }
 
-  private async openChildDir(name: string, rel: string, opts: { create?: boolean; mode?: number }): Promise<SafeDir> {
+  /** Opens the folder `name` in this folder, not through a link (`rel`: how messages name it); see openDir. */
+  async openChildDir(name: string, rel = name, opts: { create?: boolean; mode?: number } = {}): Promise<SafeDir> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await SafeDir.fromHandle(await open(this.at(name), DIR_FLAGS), path.join(this.path, name), this.label);
+        return await SafeDir.fromHandle(await open(this.at(name), DIR_FLAGS), path.join(this.path, name), this.label, this.anyName);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' && opts.create && attempt === 0) {
@@ -166,7 +186,7 @@ export class SafeDir {
     const st = await handle.stat();
     if (!st.isFile() || st.ino !== before.ino || st.dev !== before.dev) {
       await handle.close();
-      throw new UnsafePathError(`${rel} changed while the bridge opened it`, rel);
+      throw new UnsafePathError(`${rel} changed while the bridge opened it`, rel, 'changed');
     }
     return { handle, stat: st };
   }

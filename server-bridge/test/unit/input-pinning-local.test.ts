@@ -98,6 +98,12 @@ describe('local inputs are pinned, not bound in place', () => {
     expect((await stat(staged.hostPath)).mode & 0o777).toBe(0o755);
   });
 
+  it('a Directory entry may have any name the filesystem allows (a backslash in it, say): it is pinned as it is', async () => {
+    await writeFile(path.join(root, 'data', 'sub', 'a\\b.txt'), 'odd name');
+    const staged = await createLocalInputConnector().stage({ key: 'd', label: 'd', value: value('data', 'Directory'), dest }, context());
+    expect(await readFile(path.join(staged.hostPath, 'sub', 'a\\b.txt'), 'utf8')).toBe('odd name');
+  });
+
   it('refuses what is a symlink out of the roots by the time it is opened (the check is on the opened file)', async () => {
     // resolveUnderRoots passed for <root>/data/in.txt; then <root>/data became a link out.
     const checked = path.join(root, 'data', 'in.txt');
