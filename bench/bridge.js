@@ -8,7 +8,7 @@
 //  (c) cached rebuild of an unchanged environment (target < 1 s) vs its first build.
 // Needs `npm run build` and the local base images (bash .ci/base-images.sh).
 'use strict';
-const { spawn, spawnSync } = require('child_process');
+const { execFile, spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -129,9 +129,13 @@ async function benchLogs(url) {
   const replayMs = now() - t1;
   // Baseline: docker logs of the same container.
   const t2 = now();
-  const dl = spawnSync('sh', ['-c', `docker logs ${containerId} | wc -c`], { maxBuffer: 1 << 20 });
+  // Asynchronous, not spawnSync: a blocked event loop would miss the bridge closing the
+  // idle kept-alive connection (after 5 s), and the next request would be sent on it.
+  const dl = await new Promise((resolve, reject) =>
+    execFile('sh', ['-c', `docker logs ${containerId} | wc -c`], { maxBuffer: 1 << 20 }, (err, stdout) => (err ? reject(err) : resolve(stdout)))
+  );
   const dockerMs = now() - t2;
-  const dockerBytes = Number(String(dl.stdout).trim());
+  const dockerBytes = Number(String(dl).trim());
   spawnSync('docker', ['rm', '-f', containerId]);
   const mbps = (bytes, ms) => bytes / 1e6 / (ms / 1000);
   console.log(
