@@ -1,9 +1,15 @@
-// RED YAML for tests, loaded with the real loader, and a RunRequest around it.
+// RED YAML for tests, loaded with the real loader, and a RunRequest around it; the
+// set-up of a test file on the real Docker engine.
+import { spawn } from 'child_process';
+import { randomUUID } from 'crypto';
+import type Docker from 'dockerode';
 import { mkdtemp, realpath, rm } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
+import * as readline from 'readline';
 import type { RunEvent } from '../../../src/red/run';
 import { loadRed } from '../../../src/red/validate';
+import { createDockerClient } from '../../src/engine/docker-client';
 import type { RunRequest } from '../../src/engine/types';
 
 export const BUSYBOX = process.env.REDLAB_BUSYBOX_IMAGE ?? 'redlab/busybox:1';
@@ -54,4 +60,67 @@ export async function containersWithLabel(docker: import('dockerode'), label: st
 
 export async function removeContainersWithLabel(docker: import('dockerode'), label: string, value: string): Promise<void> {
   for (const c of await containersWithLabel(docker, label, value)) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+}
+
+/** The label the integration tests put on their containers, with a value of each test file's own. */
+export const TEST_LABEL = 'org.redlab.test';
+
+/**
+ * A test file's set-up on the real Docker engine (call it at the file's top level): a
+ * client and the labels for its runs (a TEST_LABEL value of its own, `testId`); after
+ * all its tests, its containers and the temp dirs are removed.
+ */
+export function dockerTestFile(): { docker: Docker; testId: string; labels: Record<string, string> } {
+  const docker = createDockerClient();
+  const testId = randomUUID();
+  afterAll(async () => {
+    await removeContainersWithLabel(docker, TEST_LABEL, testId);
+    await removeTempDirs();
+  });
+  return { docker, testId, labels: { [TEST_LABEL]: testId } };
+}
+
+/** What a "bridge" killed mid-run (crashRun) had sent by then. */
+export interface Crash {
+  containerId?: string;
+  /** What a store would hold: the log data the dead bridge had sent. */
+  stored: { stdout: string; stderr: string };
+  bytes: { stdout: number; stderr: number };
+  events: RunEvent[];
+}
+
+/**
+ * Runs `job.red` in a child process (the "bridge", helpers/engine-child.js: its job
+ * says what) and SIGKILLs it as soon as `killWhen` says so; returns what the parent
+ * had received by then.
+ */
+export function crashRun(
+  job: { red: string; dir: string; outdir: string; workRoot: string; runId: string; labels: Record<string, string>; secrets?: string[] },
+  killWhen: (c: Crash) => boolean
+): Promise<Crash> {
+  const crash: Crash = { stored: { stdout: '', stderr: '' }, bytes: { stdout: 0, stderr: 0 }, events: [] };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'engine-child.js'), JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let killed = false;
+    let stderr = '';
+    child.stderr.on('data', d => (stderr += d));
+    readline.createInterface({ input: child.stdout }).on('line', line => {
+      if (killed) return; // sent, but never "stored"
+      const parsed = JSON.parse(line) as { type: string };
+      if (parsed.type === 'x-result' || parsed.type === 'x-error') return reject(new Error(`the child finished before it was killed: ${line}`));
+      const e = parsed as RunEvent;
+      crash.events.push(e);
+      if (e.type === 'container') crash.containerId = e.containerId;
+      if (e.type === 'log') {
+        crash.stored[e.stream] += e.data;
+        crash.bytes[e.stream] += Buffer.byteLength(e.data);
+      }
+      if (killWhen(crash)) {
+        killed = true;
+        child.kill('SIGKILL');
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(crash) : reject(new Error(`the child exited with ${code}: ${stderr}`))));
+  });
 }

@@ -1,28 +1,19 @@
 // Batches in parallel, each in its own container and outdir; cancelling a run
 // stops and removes its container and keeps what it had written.
-import { randomUUID } from 'crypto';
 import { readFile, readdir } from 'fs/promises';
 import * as path from 'path';
 import type { RunEvent } from '../../../src/red/run';
-import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine } from '../../src/engine/docker';
 import { loopbackConnectors, startTestServer } from '../helpers/http-server';
-import { BUSYBOX, collectEvents, containersWithLabel, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
+import { BUSYBOX, TEST_LABEL, collectEvents, containersWithLabel, dockerTestFile, request, tempDir } from '../helpers/red';
 
 // Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
 jest.setTimeout(60_000);
 
-const docker = createDockerClient();
-const TEST_LABEL = 'org.redlab.test';
-const testId = randomUUID();
-const labels = { [TEST_LABEL]: testId };
+const { docker, testId, labels } = dockerTestFile();
 let dir: string;
 beforeEach(async () => {
   dir = await tempDir('redlab-it-batch-');
-});
-afterAll(async () => {
-  await removeContainersWithLabel(docker, TEST_LABEL, testId);
-  await removeTempDirs();
 });
 
 const batchRed = (words: string[], script = 'sleep 0.5; echo "$0" > word.txt') => `redVersion: "9"

@@ -5,26 +5,18 @@
 import { randomUUID } from 'crypto';
 import * as path from 'path';
 import type { RunEvent } from '../../../src/red/run';
-import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine } from '../../src/engine/docker';
-import { BUSYBOX, collectEvents, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
+import { BUSYBOX, TEST_LABEL, collectEvents, dockerTestFile, request, tempDir } from '../helpers/red';
 
 // Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
 jest.setTimeout(60_000);
 
-const docker = createDockerClient();
-const TEST_LABEL = 'org.redlab.test';
-const testId = randomUUID();
-const labels = { [TEST_LABEL]: testId };
+const { docker, testId, labels } = dockerTestFile();
 let dir: string;
 let workRoot: string;
 beforeEach(async () => {
   dir = await tempDir('redlab-it-bridge-');
   workRoot = path.join(dir, 'work');
-});
-afterAll(async () => {
-  await removeContainersWithLabel(docker, TEST_LABEL, testId);
-  await removeTempDirs();
 });
 
 const shRed = (script: string, extra = '') => `redVersion: "9"

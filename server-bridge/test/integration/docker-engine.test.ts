@@ -2,11 +2,10 @@
 // from local folders, stdout/stderr outputs, optional inputs/outputs, output
 // connectors, labels, cleanup.
 import { createHash, randomUUID } from 'crypto';
-import { createDockerClient } from '../../src/engine/docker-client';
 import { mkdir, readFile, readdir, writeFile } from 'fs/promises';
 import * as path from 'path';
 import { DockerEngine } from '../../src/engine/docker';
-import { BUSYBOX, PYTHON, collectEvents, containersWithLabel, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
+import { BUSYBOX, PYTHON, TEST_LABEL, collectEvents, containersWithLabel, dockerTestFile, request, tempDir } from '../helpers/red';
 import { loopbackConnectors, startTestServer, type TestServer } from '../helpers/http-server';
 
 // Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
@@ -14,10 +13,7 @@ jest.setTimeout(60_000);
 
 const sha256 = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
 const sha1 = (s: string | Buffer) => createHash('sha1').update(s).digest('hex');
-const docker = createDockerClient();
-const TEST_LABEL = 'org.redlab.test';
-const testId = randomUUID();
-const labels = { [TEST_LABEL]: testId };
+const { docker, testId, labels } = dockerTestFile();
 const TEXT = 'alpha hello\nbeta\nhello gamma\ndelta\n';
 
 let server: TestServer;
@@ -30,11 +26,7 @@ beforeEach(async () => {
   dir = await tempDir('redlab-it-');
   workRoot = path.join(dir, 'work');
 });
-afterAll(async () => {
-  await server.close();
-  await removeContainersWithLabel(docker, TEST_LABEL, testId);
-  await removeTempDirs();
-});
+afterAll(() => server.close());
 
 const grepRed = (extraInputs = '', url = `${server.url}/data/text.txt`) => `redVersion: "9"
 cli:

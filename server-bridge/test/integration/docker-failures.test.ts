@@ -3,29 +3,21 @@
 import { randomUUID } from 'crypto';
 import { readFile, readdir } from 'fs/promises';
 import * as path from 'path';
-import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine } from '../../src/engine/docker';
 import { readGpuInventory } from '../../src/engine/gpu';
-import { BUSYBOX, PYTHON, collectEvents, containersWithLabel, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
+import { BUSYBOX, PYTHON, TEST_LABEL, collectEvents, containersWithLabel, dockerTestFile, request, tempDir } from '../helpers/red';
 import { fakeNvidiaSmi } from '../helpers/fake-nvidia-smi';
 import { loopbackConnectors, startTestServer } from '../helpers/http-server';
 
 // Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
 jest.setTimeout(60_000);
 
-const docker = createDockerClient();
-const TEST_LABEL = 'org.redlab.test';
-const testId = randomUUID();
-const labels = { [TEST_LABEL]: testId };
+const { docker, testId, labels } = dockerTestFile();
 let dir: string;
 let workRoot: string;
 beforeEach(async () => {
   dir = await tempDir('redlab-it-fail-');
   workRoot = path.join(dir, 'work');
-});
-afterAll(async () => {
-  await removeContainersWithLabel(docker, TEST_LABEL, testId);
-  await removeTempDirs();
 });
 
 const shRed = (script: string, opts: { image?: string; ram?: number; outputs?: string; extra?: string; gpus?: string } = {}) => `redVersion: "9"

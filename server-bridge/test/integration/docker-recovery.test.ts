@@ -2,25 +2,18 @@
 // and the engine that takes its batches up again with resumeBatch: the log ends
 // complete without a gap or a duplicate, outputs are collected from the work
 // folder, a container that is gone or never started fails the batch with a reason.
-import { spawn } from 'child_process';
 import { randomUUID } from 'crypto';
 import { mkdir, readFile, readdir } from 'fs/promises';
 import * as path from 'path';
-import * as readline from 'readline';
 import { MASK } from '../../../src/red/mask';
 import type { RunEvent } from '../../../src/red/run';
 import { loadRed } from '../../../src/red/validate';
-import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine, NEVER_CREATED_MESSAGE, NEVER_STARTED_MESSAGE, VANISHED_MESSAGE } from '../../src/engine/docker';
 import { buildCreateOptions } from '../../src/engine/host-config';
 import { loopbackConnectors, startTestServer } from '../helpers/http-server';
-import { BUSYBOX, collectEvents, removeContainersWithLabel, removeTempDirs, tempDir } from '../helpers/red';
+import { BUSYBOX, collectEvents, crashRun, dockerTestFile, tempDir, type Crash } from '../helpers/red';
 
-const docker = createDockerClient();
-const TEST_LABEL = 'org.redlab.test';
-const testId = randomUUID();
-const labels = { [TEST_LABEL]: testId };
-const CHILD = path.join(__dirname, '../helpers/engine-child.js');
+const { docker, labels } = dockerTestFile();
 
 let dir: string;
 let workRoot: string;
@@ -29,10 +22,6 @@ beforeEach(async () => {
   dir = await tempDir('redlab-it-resume-');
   workRoot = path.join(dir, 'work');
   outdir = path.join(dir, 'outputs');
-});
-afterAll(async () => {
-  await removeContainersWithLabel(docker, TEST_LABEL, testId);
-  await removeTempDirs();
 });
 
 /** `n` numbered lines on stdout, 50 ms apart, every 10th also on stderr; then result.txt. */
@@ -58,45 +47,9 @@ ${extra}container:
 const expectedStdout = (n: number) => Array.from({ length: n }, (_, i) => `line ${i + 1}\n`).join('');
 const expectedStderr = (n: number) => Array.from({ length: Math.floor(n / 10) }, (_, i) => `err ${(i + 1) * 10}\n`).join('');
 
-interface Crash {
-  containerId?: string;
-  /** What a store would hold: the log data the dead bridge had sent. */
-  stored: { stdout: string; stderr: string };
-  bytes: { stdout: number; stderr: number };
-  events: RunEvent[];
-}
-
-/**
- * Runs the RED in a child process (the "bridge") and SIGKILLs it as soon as
- * `killWhen` says so; returns what the parent had received by then.
- */
-function crashRun(red: string, runId: string, killWhen: (c: Crash) => boolean, secrets: string[] = []): Promise<Crash> {
-  const crash: Crash = { stored: { stdout: '', stderr: '' }, bytes: { stdout: 0, stderr: 0 }, events: [] };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, JSON.stringify({ red, dir, outdir, workRoot, runId, labels, secrets })], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let killed = false;
-    let stderr = '';
-    child.stderr.on('data', d => (stderr += d));
-    readline.createInterface({ input: child.stdout }).on('line', line => {
-      if (killed) return; // sent, but never "stored"
-      const parsed = JSON.parse(line) as { type: string };
-      if (parsed.type === 'x-result' || parsed.type === 'x-error') return reject(new Error(`the child finished before it was killed: ${line}`));
-      const e = parsed as RunEvent;
-      crash.events.push(e);
-      if (e.type === 'container') crash.containerId = e.containerId;
-      if (e.type === 'log') {
-        crash.stored[e.stream] += e.data;
-        crash.bytes[e.stream] += Buffer.byteLength(e.data);
-      }
-      if (killWhen(crash)) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    });
-    child.on('error', reject);
-    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(crash) : reject(new Error(`the child exited with ${code}: ${stderr}`))));
-  });
-}
+/** Runs the RED in a "bridge" child process and SIGKILLs it as soon as `killWhen` says so (see crashRun). */
+const crashRunHere = (red: string, runId: string, killWhen: (c: Crash) => boolean, secrets: string[] = []) =>
+  crashRun({ red, dir, outdir, workRoot, runId, labels, secrets }, killWhen);
 
 const logOf = (events: RunEvent[], stream: 'stdout' | 'stderr') =>
   events
@@ -109,7 +62,7 @@ describe('resumeBatch after the bridge was killed', () => {
     const n = 60;
     const red = countRed(n);
     const runId = `it-${randomUUID()}`;
-    const crash = await crashRun(red, runId, c => c.stored.stdout.split('\n').length > 8);
+    const crash = await crashRunHere(red, runId, c => c.stored.stdout.split('\n').length > 8);
     expect(crash.containerId).toMatch(/^[0-9a-f]{64}$/);
     // Killed mid-way: the container runs on without its bridge.
     expect((await docker.getContainer(crash.containerId!).inspect()).State.Running).toBe(true);
@@ -160,7 +113,7 @@ describe('resumeBatch after the bridge was killed', () => {
 `;
       const red = countRed(n, extra);
       const runId = `it-${randomUUID()}`;
-      const crash = await crashRun(red, runId, c => c.bytes.stdout > 0, ['up-secret-77']);
+      const crash = await crashRunHere(red, runId, c => c.bytes.stdout > 0, ['up-secret-77']);
       await docker.getContainer(crash.containerId!).wait();
       const listed = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).listManagedContainers({ runId });
       expect(listed).toMatchObject([{ containerId: crash.containerId, runId, batch: 0, state: 'exited', exitCode: 0, oomKilled: false }]);
@@ -196,7 +149,7 @@ describe('resumeBatch after the bridge was killed', () => {
   it('fails a batch whose container vanished, keeping what it had written as partial outputs', async () => {
     const red = countRed(60);
     const runId = `it-${randomUUID()}`;
-    const crash = await crashRun(red, runId, c => c.bytes.stdout > 0);
+    const crash = await crashRunHere(red, runId, c => c.bytes.stdout > 0);
     await docker.getContainer(crash.containerId!).remove({ force: true });
 
     const ev = collectEvents();
@@ -247,7 +200,7 @@ describe('resumeBatch after the bridge was killed', () => {
   it('stops a resumed container when asked to', async () => {
     const red = countRed(200);
     const runId = `it-${randomUUID()}`;
-    const crash = await crashRun(red, runId, c => c.bytes.stdout > 0);
+    const crash = await crashRunHere(red, runId, c => c.bytes.stdout > 0);
     const controller = new AbortController();
     const ev = collectEvents();
     const t0 = Date.now();
@@ -271,7 +224,7 @@ describe('resumeBatch after the bridge was killed', () => {
   it("keeps to the run's wall-clock limit, counted from when the run started", async () => {
     const red = countRed(200);
     const runId = `it-${randomUUID()}`;
-    const crash = await crashRun(red, runId, c => c.bytes.stdout > 0);
+    const crash = await crashRunHere(red, runId, c => c.bytes.stdout > 0);
     const t0 = Date.now();
     const res = await new DockerEngine({ connectors: loopbackConnectors(), workRoot, stopTimeoutSec: 1 }).resumeBatch(
       { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, alreadyStored: crash.bytes, wallClockLimitMs: 1000, startedAt: Date.now() },

@@ -3,24 +3,17 @@
 // itself with a link to a host file. Neither a live run nor a run taken up again
 // after its "bridge" was SIGKILLed may write into, or read from, that host folder;
 // the run fails naming the link, and removing the work folder leaves the host alone.
-import { spawn } from 'child_process';
 import { randomUUID } from 'crypto';
 import { readFile, readdir, writeFile } from 'fs/promises';
 import * as path from 'path';
-import * as readline from 'readline';
 import { loadRed } from '../../../src/red/validate';
-import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine } from '../../src/engine/docker';
-import { BUSYBOX, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
+import { BUSYBOX, crashRun, dockerTestFile, request, tempDir } from '../helpers/red';
 
 // Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
 jest.setTimeout(60_000);
 
-const docker = createDockerClient();
-const TEST_LABEL = 'org.redlab.test';
-const testId = randomUUID();
-const labels = { [TEST_LABEL]: testId };
-const CHILD = path.join(__dirname, '../helpers/engine-child.js');
+const { labels } = dockerTestFile();
 
 let dir: string;
 let workRoot: string;
@@ -32,10 +25,6 @@ beforeEach(async () => {
   outdir = path.join(dir, 'outputs');
   host = await tempDir('redlab-host-');
   await writeFile(path.join(host, 'keep.txt'), 'host file');
-});
-afterAll(async () => {
-  await removeContainersWithLabel(docker, TEST_LABEL, testId);
-  await removeTempDirs();
 });
 
 /** Its stdout goes to sub/pwn.txt (output `out`); `script` runs in /cc/outputs. */
@@ -70,26 +59,7 @@ const folderMessage = (streams: string) =>
   `the bridge does not follow links in the outputs folder (it is kept in ${path.join(streams, 'stdout')})`;
 
 /** Runs the RED in a child process (the "bridge") and SIGKILLs it once the container printed `armed`; returns the container. */
-function crashWhenArmed(red: string, runId: string): Promise<{ containerId: string; bytes: { stdout: number; stderr: number } }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, JSON.stringify({ red, dir, outdir, workRoot, runId, labels })], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let containerId = '';
-    const bytes = { stdout: 0, stderr: 0 };
-    let killed = false;
-    readline.createInterface({ input: child.stdout }).on('line', line => {
-      if (killed) return;
-      const e = JSON.parse(line) as { type: string; containerId?: string; stream?: 'stdout' | 'stderr'; data?: string };
-      if (e.type === 'x-result' || e.type === 'x-error') return reject(new Error(`the child finished before it was killed: ${line}`));
-      if (e.type === 'container') containerId = e.containerId!;
-      if (e.type === 'log') bytes[e.stream!] += Buffer.byteLength(e.data!);
-      if (e.type === 'log' && e.data!.includes('armed')) {
-        killed = true;
-        child.kill('SIGKILL');
-      }
-    });
-    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve({ containerId, bytes }) : reject(new Error(`the child exited with ${code}`))));
-  });
-}
+const crashWhenArmed = (red: string, runId: string) => crashRun({ red, dir, outdir, workRoot, runId, labels }, c => c.stored.stdout.includes('armed'));
 
 describe('capture files in a folder the container swapped for a link', () => {
   it('live: the run fails naming the link, nothing is written to the host folder, and removing the work folder leaves it alone', async () => {
@@ -123,7 +93,7 @@ describe('capture files in a folder the container swapped for a link', () => {
     const runId = `it-${randomUUID()}`;
     const crash = await crashWhenArmed(red, runId);
     const engine = new DockerEngine({ workRoot });
-    const res = await engine.resumeBatch({ runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, alreadyStored: crash.bytes }, {});
+    const res = await engine.resumeBatch({ runId, batch: 0, containerId: crash.containerId!, loaded: loadRed(red), outdir, alreadyStored: crash.bytes }, {});
     expect(res.state).toBe('failed');
     expect(res.exitCode).toBe(0);
     const streams = path.join(engine.batchWorkDir(runId, 0).dir, 'streams');
@@ -140,7 +110,7 @@ describe('capture files in a folder the container swapped for a link', () => {
     const runId = `it-${randomUUID()}`;
     const crash = await crashWhenArmed(red, runId);
     const res = await new DockerEngine({ workRoot }).resumeBatch(
-      { runId, batch: 0, containerId: crash.containerId, loaded: loadRed(red), outdir, alreadyStored: crash.bytes },
+      { runId, batch: 0, containerId: crash.containerId!, loaded: loadRed(red), outdir, alreadyStored: crash.bytes },
       {}
     );
     expect(res.error).toBeUndefined();

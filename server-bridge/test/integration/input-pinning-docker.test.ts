@@ -2,24 +2,20 @@
 // the allowed roots after it was checked (after staging, before the container is
 // created; or inside staging, right after the check on the opened file) still gives
 // the container the checked content, and the recorded sha256 is that content's.
-import { createHash, randomUUID } from 'crypto';
+import { createHash } from 'crypto';
 import { mkdir, rename, symlink, writeFile } from 'fs/promises';
 import * as path from 'path';
-import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine } from '../../src/engine/docker';
 import { defaultConnectors } from '../../src/connectors/registry';
 import { createLocalInputConnector } from '../../src/connectors/local';
 import type { ConnectorContext, InputStageRequest } from '../../src/connectors/types';
-import { BUSYBOX, collectEvents, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
+import { BUSYBOX, collectEvents, dockerTestFile, request, tempDir } from '../helpers/red';
 
 // Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
 jest.setTimeout(60_000);
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-const docker = createDockerClient();
-const TEST_LABEL = 'org.redlab.test';
-const testId = randomUUID();
-const labels = { [TEST_LABEL]: testId };
+const { labels } = dockerTestFile();
 const INSIDE = 'checked content\n';
 const SECRET = 'host secret outside the roots\n';
 
@@ -32,10 +28,6 @@ beforeEach(async () => {
   await writeFile(path.join(dir, 'data', 'in.txt'), INSIDE);
   await writeFile(path.join(dir, 'data', 'sub', 'deep.txt'), 'deep\n');
   await writeFile(path.join(outside, 'in.txt'), SECRET);
-});
-afterAll(async () => {
-  await removeContainersWithLabel(docker, TEST_LABEL, testId);
-  await removeTempDirs();
 });
 
 const swapForLink = async (p: string, target: string) => {

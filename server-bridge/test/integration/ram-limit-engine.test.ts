@@ -1,23 +1,14 @@
 // A RAM request above the engine's memory, on a real Docker engine: Docker itself
 // would take it (as no limit at all), so the engine refuses it before it pulls or
 // creates anything, naming the request, the engine's MemTotal and the fix.
-import { randomUUID } from 'crypto';
 import * as path from 'path';
-import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine } from '../../src/engine/docker';
-import { BUSYBOX, collectEvents, containersWithLabel, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
+import { BUSYBOX, TEST_LABEL, collectEvents, containersWithLabel, dockerTestFile, request, tempDir } from '../helpers/red';
 
-const docker = createDockerClient();
-const TEST_LABEL = 'org.redlab.test';
-const testId = randomUUID();
-const labels = { [TEST_LABEL]: testId };
+const { docker, testId, labels } = dockerTestFile();
 let memMb: number;
 beforeAll(async () => {
   memMb = Math.floor((await docker.info()).MemTotal / (1024 * 1024));
-});
-afterAll(async () => {
-  await removeContainersWithLabel(docker, TEST_LABEL, testId);
-  await removeTempDirs();
 });
 
 const echoRed = (ram: number) => `redVersion: "9"

@@ -4,27 +4,19 @@
 import { randomUUID } from 'crypto';
 import { chmod, chown, mkdir, readdir, stat, writeFile } from 'fs/promises';
 import * as path from 'path';
-import { createDockerClient } from '../../src/engine/docker-client';
 import { DockerEngine } from '../../src/engine/docker';
-import { BUSYBOX, containersWithLabel, removeContainersWithLabel, removeTempDirs, request, tempDir } from '../helpers/red';
+import { BUSYBOX, TEST_LABEL, containersWithLabel, dockerTestFile, request, tempDir } from '../helpers/red';
 
 // Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
 jest.setTimeout(60_000);
 
-const docker = createDockerClient();
-const TEST_LABEL = 'org.redlab.test';
-const testId = randomUUID();
-const labels = { [TEST_LABEL]: testId };
+const { docker, testId, labels } = dockerTestFile();
 const uid = process.getuid!();
 
 let dir: string;
 beforeEach(async () => {
   dir = await tempDir('redlab-workroot-it-');
   await writeFile(path.join(dir, 'in.txt'), 'hello\n');
-});
-afterAll(async () => {
-  await removeContainersWithLabel(docker, TEST_LABEL, testId);
-  await removeTempDirs();
 });
 
 const catRed = `redVersion: "9"
