@@ -26,6 +26,9 @@ export interface BridgeResponse {
   url: string;
 }
 
+/** POST /api/kernels/<id>/restart or …/interrupt: JupyterLab's kernel actions. */
+const isKernelAction = (url: URL) => /\/api\/kernels\/[^/]+\/(restart|interrupt)$/.test(url.pathname);
+
 export const test = base.extend<{ consoleErrors: string[]; offsiteRequests: string[]; bridgeResponses: BridgeResponse[] }>({
   // Galata's default settings (no news, no update check) are kept; tests add to them.
   mockSettings: galata.DEFAULT_SETTINGS,
@@ -66,6 +69,12 @@ export const test = base.extend<{ consoleErrors: string[]; offsiteRequests: stri
   },
   // On failure: the browser console and the end of the JupyterLab + bridge log.
   page: async ({ page, consoleErrors }, use, testInfo) => {
+    // Galata's kernel tracking (its `kernels` fixture, galata.Mock.mockRunners in 5.6) proxies every
+    // POST under /api/kernels and answers it "201 Created": right for a new kernel, wrong for
+    // …/restart (the server says 200) and …/interrupt (204), so JupyterLab's Restart Kernel and
+    // Restart & Run All failed ("Invalid response: 201 Created", kernel left "starting"). These go
+    // straight to the server: a route added later runs before Galata's.
+    await page.route(isKernelAction, route => (route.request().method() === 'POST' ? route.continue() : route.fallback()));
     await use(page);
     if (testInfo.status !== testInfo.expectedStatus) {
       if (consoleErrors.length) await testInfo.attach('browser-console-errors.txt', { body: consoleErrors.join('\n'), contentType: 'text/plain' });
