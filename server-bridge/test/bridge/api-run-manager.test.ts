@@ -1,42 +1,20 @@
 // The API on the real RunManager and DockerEngine: a RED submitted as YAML runs in
 // Docker; its events stream over the WebSocket until the run is final (close 1000),
 // its log and its stdout output are served; a long run is cancelled with DELETE.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
-import pino from 'pino';
-import { createApp, type BridgeApp } from '../../src/bridge/http';
-import { RunManager } from '../../src/bridge/run-manager';
-import { DockerEngine } from '../../src/engine/docker';
 import { createDockerClient } from '../../src/engine/docker-client';
-import { RunStore } from '../../src/store';
-import { removeContainersWithLabel } from '../helpers/red';
-import { HELLO_YAML, TOKEN, call, openWs } from './helpers/api';
+import type { RunStore } from '../../src/store';
+import { HELLO_YAML, TOKEN, call, openWs, startRunManagerApp, type RunManagerApp } from './helpers/api';
 
-let dir: string;
+let app: RunManagerApp;
 let store: RunStore;
-let manager: RunManager;
-let bridge: BridgeApp;
 let url: string;
 const docker = createDockerClient({});
 
 beforeAll(async () => {
-  dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'redlab-api-rm-')));
-  store = RunStore.open(path.join(dir, 'data'));
-  const engine = new DockerEngine({ docker, workRoot: path.join(dir, 'data', 'work') });
-  const log = pino({ level: 'silent' });
-  manager = new RunManager(store, docker, engine, { parallel: 2, allowedRoots: [dir], baseDir: dir, version: 'test', stats: false }, log);
-  await manager.start();
-  bridge = createApp(manager, { token: TOKEN, logger: false });
-  ({ url } = await bridge.listen());
+  app = await startRunManagerApp('redlab-api-rm-', docker);
+  ({ store, url } = app);
 });
-afterAll(async () => {
-  await manager.drain();
-  await bridge.close();
-  store.close();
-  await removeContainersWithLabel(docker, 'org.redlab.bridge', 'true');
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => app.close());
 
 test('submit YAML, follow the events to the end, read the log and the output', async () => {
   const sub = await call(url, 'POST', '/api/v1/runs', { body: HELLO_YAML, headers: { 'content-type': 'application/yaml' } });

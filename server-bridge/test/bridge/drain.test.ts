@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { openWs } from './helpers/api';
-import { countingRed, expectedLines, startBridgeProcess, waitFor, type BridgeProcess } from './helpers/bridge-process';
+import { countingRed, expectedLines, postRun, startBridgeProcess, waitFor, waitForRunEnd, type BridgeProcess } from './helpers/bridge-process';
 
 const token = 'drain-test-token-0123456789abcdef';
 const LINES = 60; // one line every 0.1 s: about 6 s
@@ -40,9 +40,7 @@ const inspect = (id: string, format: string) => execFileSync('docker', ['inspect
 
 test('SIGTERM: the bridge exits 0 at once, the run goes on in Docker, and a restart finishes it with its whole log', async () => {
   bridge = await startBridgeProcess({ dataDir, token, parallel: 2 });
-  const posted = await bridge.api<{ id: string; state: string }>('POST', '/runs', { red: countingRed(LINES, 0.1, TAG) });
-  expect(posted.status).toBe(201);
-  const id = posted.body.id;
+  const id = await postRun(bridge, { red: countingRed(LINES, 0.1, TAG) });
 
   // Running, with part of its log stored.
   const running = await waitFor('the run to be running with some log stored', async () => {
@@ -108,14 +106,7 @@ test('SIGTERM: the bridge exits 0 at once, the run goes on in Docker, and a rest
 
   // A new bridge on the same data dir reattaches and finishes the run.
   bridge = await startBridgeProcess({ dataDir, token, parallel: 2 });
-  const done = await waitFor(
-    'the run to finish after the restart',
-    async () => {
-      const r = (await bridge!.api<RunRecord>('GET', `/runs/${id}`)).body;
-      return ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : undefined;
-    },
-    60_000
-  );
+  const done = await waitForRunEnd<RunRecord>(bridge!, id, 'the run to finish after the restart');
   expect({ state: done.state, error: done.error }).toEqual({ state: 'succeeded', error: undefined });
   expect(done.batches[0].containerId).toBe(containerId);
   expect(done.batches[0].logBytes).toEqual({ stdout: expectedLines(LINES, TAG).length, stderr: 0 });

@@ -7,7 +7,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { startBridgeProcess, waitFor, type BridgeProcess } from './helpers/bridge-process';
+import { postRun, shRed, startBridgeProcess, waitFor, waitForRunEnd, type BridgeProcess } from './helpers/bridge-process';
 
 const token = 'hostile-resume-token-0123456789abcd';
 
@@ -29,20 +29,8 @@ afterEach(async () => {
   fs.rmSync(host, { recursive: true, force: true });
 });
 
-const pwnRed = (hostDir: string) => ({
-  redVersion: '9',
-  cli: {
-    cwlVersion: 'v1.0',
-    class: 'CommandLineTool',
-    baseCommand: ['sh', '-c'],
-    inputs: { script: { type: 'string', inputBinding: { position: 0 } } },
-    outputs: { out: { type: 'stdout' } },
-    stdout: 'sub/pwn.txt'
-  },
-  inputs: { script: `rm -rf sub && ln -s ${hostDir} sub && echo armed && sleep 2 && echo pwned` },
-  outputs: {},
-  container: { engine: 'docker', settings: { image: { url: 'redlab/busybox:1' }, ram: 256 } }
-});
+/** Its stdout goes to sub/pwn.txt; it plants the link `sub` -> `hostDir` first. */
+const pwnRed = (hostDir: string) => shRed(`rm -rf sub && ln -s ${hostDir} sub && echo armed && sleep 2 && echo pwned`, { stdout: 'sub/pwn.txt' });
 
 interface RunRecord {
   state: string;
@@ -53,9 +41,7 @@ interface RunRecord {
 for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
   test(`${signal}, restart: the host folder a planted link names is not written, the run fails naming the link`, async () => {
     bridge = await startBridgeProcess({ dataDir, token, parallel: 1 });
-    const posted = await bridge.api<{ id: string }>('POST', '/runs', { red: pwnRed(host) });
-    expect(posted.status).toBe(201);
-    const id = posted.body.id;
+    const id = await postRun(bridge, { red: pwnRed(host) });
     const armed = await waitFor('the link to be planted', async () => {
       const r = (await bridge!.api<RunRecord>('GET', `/runs/${id}`)).body;
       return r.batches[0]?.containerId && r.batches[0].logBytes.stdout > 0 ? r : undefined;
@@ -64,14 +50,7 @@ for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     await bridge.kill(signal);
 
     bridge = await startBridgeProcess({ dataDir, token, parallel: 1 });
-    const done = await waitFor(
-      'the run to finish after the restart',
-      async () => {
-        const r = (await bridge!.api<RunRecord>('GET', `/runs/${id}`)).body;
-        return ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : undefined;
-      },
-      60_000
-    );
+    const done = await waitForRunEnd<RunRecord>(bridge!, id, 'the run to finish after the restart');
     expect(done.state).toBe('failed');
     expect(done.error).toContain(`cli.stdout: the command's stdout could not be written to sub/pwn.txt in the outputs folder: sub is a symbolic link (to ${host})`);
     expect(fs.readdirSync(host)).toEqual(['keep.txt']);

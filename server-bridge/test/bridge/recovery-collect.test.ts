@@ -9,7 +9,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { countingRed, expectedLines, startBridgeProcess, waitFor, type BridgeProcess } from './helpers/bridge-process';
+import { countingRed, expectedLines, postRun, startBridgeProcess, waitFor, waitForRunEnd, type BridgeProcess } from './helpers/bridge-process';
 
 const token = 'recovery-collect-token-0123456789ab';
 const LINES = 5;
@@ -42,9 +42,7 @@ for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
   test(`${signal} while outputs are collected: after a restart the run ends succeeded with its outputs`, async () => {
     const tag = `col-${signal}`;
     bridge = await startBridgeProcess({ dataDir, token, parallel: 1, env: { ...process.env, REDLAB_TEST_PAUSE_COLLECT_MS: '60000' } });
-    const posted = await bridge.api<{ id: string }>('POST', '/runs', { red: countingRed(LINES, 0.01, tag) });
-    expect(posted.status).toBe(201);
-    const id = posted.body.id;
+    const id = await postRun(bridge, { red: countingRed(LINES, 0.01, tag) });
     const collecting = await waitFor('the batch to be collecting', async () => {
       const r = (await bridge!.api<RunRecord>('GET', `/runs/${id}`)).body;
       return r.batches[0]?.state === 'collecting' ? r : undefined;
@@ -57,14 +55,7 @@ for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
     expect(containerExists(containerId)).toBe(true);
 
     bridge = await startBridgeProcess({ dataDir, token, parallel: 1 });
-    const done = await waitFor(
-      'the run to finish after the restart',
-      async () => {
-        const r = (await bridge!.api<RunRecord>('GET', `/runs/${id}`)).body;
-        return ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : undefined;
-      },
-      60_000
-    );
+    const done = await waitForRunEnd<RunRecord>(bridge!, id, 'the run to finish after the restart');
     expect({ state: done.state, error: done.error }).toEqual({ state: 'succeeded', error: undefined });
     const out = await fetch(`${bridge.url}/api/v1/runs/${id}/outputs/result`, { headers: { Authorization: `Bearer ${token}` } });
     expect(out.status).toBe(200);
@@ -93,9 +84,7 @@ test('a batch recorded just before a SIGKILL keeps its result; the container and
     batches: [{ inputs: { script: 'echo zero > word.txt' } }, { inputs: { script: 'sleep 3; echo one > word.txt' } }],
     container: { engine: 'docker', settings: { image: { url: 'redlab/busybox:1' }, ram: 256 } }
   };
-  const posted = await bridge.api<{ id: string }>('POST', '/runs', { red });
-  expect(posted.status).toBe(201);
-  const id = posted.body.id;
+  const id = await postRun(bridge, { red });
   // Batch 0's result is stored as soon as it has it, while batch 1 still runs.
   const mid = await waitFor('batch 0 recorded while batch 1 runs', async () => {
     const r = (await bridge!.api<RunRecord>('GET', `/runs/${id}`)).body;
@@ -113,14 +102,7 @@ test('a batch recorded just before a SIGKILL keeps its result; the container and
   await bridge.kill('SIGKILL');
 
   bridge = await startBridgeProcess({ dataDir, token, parallel: 1 });
-  const done = await waitFor(
-    'the run to finish after the restart',
-    async () => {
-      const r = (await bridge!.api<RunRecord>('GET', `/runs/${id}`)).body;
-      return ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : undefined;
-    },
-    60_000
-  );
+  const done = await waitForRunEnd<RunRecord>(bridge!, id, 'the run to finish after the restart');
   expect({ state: done.state, error: done.error }).toEqual({ state: 'succeeded', error: undefined });
   for (const [batch, word] of [[0, 'zero'], [1, 'one']] as const) {
     const out = await fetch(`${bridge.url}/api/v1/runs/${id}/outputs/word?batch=${batch}`, { headers: { Authorization: `Bearer ${token}` } });

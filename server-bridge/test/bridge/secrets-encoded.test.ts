@@ -11,7 +11,7 @@ import * as path from 'path';
 import { startTestServer, type TestServer } from '../helpers/http-server';
 import { encodedForms, leakedForms } from '../helpers/secret-forms';
 import { openWs } from './helpers/api';
-import { startBridgeProcess, waitFor, type BridgeProcess } from './helpers/bridge-process';
+import { startBridgeProcess, waitForRunEnd, type BridgeProcess } from './helpers/bridge-process';
 
 const token = 'secrets-encoded-token-0123456789';
 const PW = 'Pä ss-wörd "7" \\x';
@@ -62,10 +62,7 @@ function allFiles(dir: string): string[] {
 }
 
 async function finished(id: string): Promise<RunRecord> {
-  return waitFor('the run to finish', async () => {
-    const r = (await bridge!.api<RunRecord>('GET', `/runs/${id}`)).body;
-    return ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : undefined;
-  });
+  return waitForRunEnd<RunRecord>(bridge!, id);
 }
 
 async function events(id: string): Promise<string> {

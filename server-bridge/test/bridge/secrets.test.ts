@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { startTestServer, type TestServer } from '../helpers/http-server';
 import { openWs } from './helpers/api';
-import { startBridgeProcess, waitFor, type BridgeProcess } from './helpers/bridge-process';
+import { postRun, startBridgeProcess, waitForRunEnd, type BridgeProcess } from './helpers/bridge-process';
 
 const token = 'secrets-test-token-0123456789abcdef';
 const PW = 'Pw-7hQ2xK9z-s3cr3t-Zq';
@@ -119,14 +119,9 @@ test('a failing command: its command, error and live WebSocket events are masked
   red.inputs.payload.connector.access.url = `${server.url}/plain.txt`;
   // The socket is open before the container prints (sleep 1): these events reach it live.
   red.inputs.script = 'sleep 1; echo "arg: $1"; echo "bad $1" >&2; exit 3';
-  const posted = await bridge!.api<{ id: string }>('POST', '/runs', { red, variables: { pw: PW } });
-  expect(posted.status).toBe(201);
-  const id = posted.body.id;
+  const id = await postRun(bridge!, { red, variables: { pw: PW } });
   const ws = await openWs(`${bridge!.url.replace(/^http/, 'ws')}/api/v1/runs/${id}/events?since=0&token=${token}`);
-  const run = await waitFor('the run to finish', async () => {
-    const r = (await bridge!.api<RunRecord & { batches: { error?: string }[] }>('GET', `/runs/${id}`)).body;
-    return ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : undefined;
-  });
+  const run = await waitForRunEnd<RunRecord & { batches: { error?: string }[] }>(bridge!, id);
   const error = `the command exited with code 3; its stderr ends with:\nbad ${MASK}`;
   expect(run.state).toBe('failed');
   expect(run.error).toBe(error);
@@ -148,13 +143,8 @@ test('a failing command: its command, error and live WebSocket events are masked
 }, 60_000);
 
 test('the password is used, printed by the container, and kept out of every file, answer and log', async () => {
-  const posted = await bridge!.api<{ id: string }>('POST', '/runs', { red: secretRed(server.url), variables: { pw: PW } });
-  expect(posted.status).toBe(201);
-  const id = posted.body.id;
-  const run = await waitFor('the run to finish', async () => {
-    const r = (await bridge!.api<RunRecord>('GET', `/runs/${id}`)).body;
-    return ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : undefined;
-  });
+  const id = await postRun(bridge!, { red: secretRed(server.url), variables: { pw: PW } });
+  const run = await waitForRunEnd<RunRecord>(bridge!, id);
   expect({ state: run.state, error: run.error }).toEqual({ state: 'succeeded', error: undefined });
   // The bridge really authenticated with the filled-in password.
   const got = server.requests.filter(r => r.url === '/secret.txt' && r.headers.authorization === `Basic ${ENCODED[0]}`);

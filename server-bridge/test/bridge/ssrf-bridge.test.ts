@@ -7,7 +7,7 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { startBridgeProcess, waitFor, type BridgeProcess } from './helpers/bridge-process';
+import { startBridgeProcess, waitForRunEnd, type BridgeProcess } from './helpers/bridge-process';
 
 const token = 'ssrf-bridge-token-0123456789abcdef';
 let dataDir: string;
@@ -35,10 +35,7 @@ function sub(name: string): string {
 async function runOn(bridge: BridgeProcess, url: string): Promise<{ state: string; error?: string }> {
   const posted = await bridge.api<{ id: string }>('POST', '/runs', { red: fetchRed(url) });
   expect({ status: posted.status, body: posted.body }).toEqual({ status: 201, body: expect.anything() });
-  return waitFor('the run to finish', async () => {
-    const r = (await bridge.api<{ state: string; error?: string }>('GET', `/runs/${posted.body.id}`)).body;
-    return ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : undefined;
-  });
+  return waitForRunEnd<{ state: string; error?: string }>(bridge, posted.body.id);
 }
 
 /** An address of this machine that is not loopback (the bridge listening on 0.0.0.0 answers there too). */

@@ -11,7 +11,11 @@ import { loadRed } from '../../../../src/red/validate';
 import type { RunResult, RunState } from '../../../../src/red/run';
 import { createApp, type BridgeApp, type HttpConfig } from '../../../src/bridge/http';
 import type { HealthInfo, RunService, SubmitInput } from '../../../src/bridge/service';
+import pino from 'pino';
+import { RunManager } from '../../../src/bridge/run-manager';
+import { DockerEngine } from '../../../src/engine/docker';
 import { RunStore, isFinalState, maskForStore } from '../../../src/store';
+import { removeContainersWithLabel } from '../../helpers/red';
 
 export const TOKEN = 'test-token-0123456789abcdef';
 export const ORIGIN = 'http://localhost:8888';
@@ -120,6 +124,40 @@ export async function startHarness(over: Partial<HttpConfig> = {}, service?: (st
     async close() {
       await bridge.close();
       store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+export interface RunManagerApp {
+  /** The temp folder: the data dir is its `data`; runs may read local inputs under it. */
+  dir: string;
+  store: RunStore;
+  manager: RunManager;
+  url: string;
+  /** Drains the manager, closes the app and the store, removes the bridge's containers and the folder. */
+  close(): Promise<void>;
+}
+
+/** The app on the real RunManager, DockerEngine (on `docker`) and RunStore, in a fresh temp folder named `prefix`…, listening on 127.0.0.1:0. */
+export async function startRunManagerApp(prefix: string, docker: Docker): Promise<RunManagerApp> {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  const store = RunStore.open(path.join(dir, 'data'));
+  const engine = new DockerEngine({ docker, workRoot: path.join(dir, 'data', 'work') });
+  const manager = new RunManager(store, docker, engine, { parallel: 2, allowedRoots: [dir], baseDir: dir, version: 'test', stats: false }, pino({ level: 'silent' }));
+  await manager.start();
+  const bridge = createApp(manager, { token: TOKEN, logger: false });
+  const { url } = await bridge.listen();
+  return {
+    dir,
+    store,
+    manager,
+    url,
+    async close() {
+      await manager.drain();
+      await bridge.close();
+      store.close();
+      await removeContainersWithLabel(docker, 'org.redlab.bridge', 'true');
       fs.rmSync(dir, { recursive: true, force: true });
     }
   };

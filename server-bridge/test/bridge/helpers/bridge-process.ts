@@ -77,8 +77,11 @@ export async function startBridgeProcess(opts: {
   };
 }
 
-/** A RED that runs `script` with busybox `sh -c`; its stdout is kept as the output `out` (out.txt) unless `stdoutOutput` is false. */
-export function shRed(script: string, opts: { image?: string; gpus?: Record<string, unknown>; stdoutOutput?: boolean; fileOutput?: string } = {}): Record<string, unknown> {
+/** A RED that runs `script` with busybox `sh -c`; its stdout is kept as the output `out` (in `stdout`, out.txt by default) unless `stdoutOutput` is false. */
+export function shRed(
+  script: string,
+  opts: { image?: string; gpus?: Record<string, unknown>; stdoutOutput?: boolean; stdout?: string; fileOutput?: string } = {}
+): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
   if (opts.stdoutOutput !== false) outputs.out = { type: 'stdout' };
   if (opts.fileOutput) outputs.result = { type: 'File', outputBinding: { glob: opts.fileOutput } };
@@ -92,7 +95,7 @@ export function shRed(script: string, opts: { image?: string; gpus?: Record<stri
       baseCommand: ['sh', '-c'],
       inputs: { script: { type: 'string', inputBinding: { position: 0 } } },
       outputs,
-      ...(opts.stdoutOutput !== false ? { stdout: 'out.txt' } : {})
+      ...(opts.stdoutOutput !== false ? { stdout: opts.stdout ?? 'out.txt' } : {})
     },
     inputs: { script },
     outputs: {},
@@ -120,4 +123,23 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise(r => setTimeout(r, everyMs));
   }
+}
+
+/** POSTs `body` (`{ red, variables? }`) to /runs and expects it taken (201); returns the run's id. */
+export async function postRun(bridge: BridgeProcess, body: Record<string, unknown>): Promise<string> {
+  const posted = await bridge.api<{ id: string }>('POST', '/runs', body);
+  expect(posted.status).toBe(201);
+  return posted.body.id;
+}
+
+/** Polls GET /runs/{id} until the run has ended (succeeded, failed or cancelled); returns its record. */
+export function waitForRunEnd<T extends { state: string }>(bridge: BridgeProcess, id: string, what = 'the run to finish', timeoutMs = 60_000): Promise<T> {
+  return waitFor(
+    what,
+    async () => {
+      const r = (await bridge.api<T>('GET', `/runs/${id}`)).body;
+      return ['succeeded', 'failed', 'cancelled'].includes(r.state) ? r : undefined;
+    },
+    timeoutMs
+  );
 }
