@@ -87,13 +87,18 @@ async function shown(record: Locator): Promise<{ state: string; log: string; out
   };
 }
 
-/** Runs a notebook command that runs code cells, and waits until every code cell ran again. */
-async function runKernelCommand(page: IJupyterLabPageFixture, command: string): Promise<void> {
+/**
+ * Runs a notebook command that runs code cells (accepting its restart dialog, if it asks), and
+ * waits until every code cell ran again.
+ */
+async function runKernelCommand(page: IJupyterLabPageFixture, command: string, confirm = false): Promise<void> {
   await page.evaluate(() => {
     const panel = window.jupyterapp.shell.currentWidget as any;
     for (const cell of panel.content.model.cells) if (cell.type === 'code') cell.executionCount = null;
   });
-  await page.evaluate(cmd => window.jupyterapp.commands.execute(cmd), command);
+  // Not awaited: a command that asks resolves only once its dialog is answered.
+  await page.evaluate(cmd => void window.jupyterapp.commands.execute(cmd), command);
+  if (confirm) await page.locator('.jp-Dialog .jp-mod-accept').click();
   await expect
     .poll(
       () =>
@@ -150,15 +155,9 @@ test.describe('RED Lab run records', () => {
     // 2. The kernel's actions leave it as it was.
     await runKernelCommand(page, 'notebook:run-all-cells');
     expect(await shown(await recordCell(page, first))).toEqual(done);
-    // Restart & Run All, as a fresh kernel and Run All Cells: JupyterLab's own kernel restart
-    // hangs in this test set-up (its POST …/restart is answered "201 Created" and the kernel stays
-    // "starting", with or without RED Lab cells), so the kernel is shut down and started anew.
-    await page.evaluate(async () => {
-      const session = (window.jupyterapp.shell.currentWidget as any).sessionContext;
-      await session.shutdown();
-      await session.changeKernel({ name: 'python3' });
-    });
-    await runKernelCommand(page, 'notebook:run-all-cells');
+    await runKernelCommand(page, 'notebook:restart-run-all', true);
+    // A fresh kernel: the code cells are numbered from 1 again.
+    expect(await page.evaluate(() => [...(window.jupyterapp.shell.currentWidget as any).content.model.cells].filter((c: any) => c.type === 'code').map((c: any) => c.executionCount))).toEqual([1, 2, 3]);
     expect(await shown(await recordCell(page, first))).toEqual(done);
     await page.evaluate(() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs'));
     expect(await shown(await recordCell(page, first))).toEqual(done);
