@@ -7,38 +7,12 @@ import * as http from 'http';
 import type { AddressInfo } from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { runRedlab } from '../helpers/redlab-cli';
 
 // Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
 jest.setTimeout(60_000);
 
-const repo = path.resolve(__dirname, '../../..');
-const bin = path.join(repo, 'server-bridge/bin/redlab.js');
 const fixtures = path.join(__dirname, 'fixtures');
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function redlab(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; onStderr?: (s: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: opts.cwd ?? repo,
-      env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', d => (stdout += d));
-    child.stderr.on('data', d => {
-      stderr += d;
-      opts.onStderr?.(stderr, child);
-    });
-    child.on('error', reject);
-    child.on('close', code => resolve({ code, stdout, stderr }));
-  });
-}
 
 let tmp: string;
 beforeAll(() => {
@@ -48,7 +22,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('redlab validate', () => {
   it('accepts a valid RED and says what it is', async () => {
-    const r = await redlab(['validate', 'binder/demo/grep.red.yml', path.join(fixtures, 'hello.red.json')]);
+    const r = await runRedlab(['validate', 'binder/demo/grep.red.yml', path.join(fixtures, 'hello.red.json')]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('binder/demo/grep.red.yml: valid RED 9 (3 inputs, image redlab/busybox:1)');
@@ -56,7 +30,7 @@ describe('redlab validate', () => {
   });
 
   it('rejects a bad RED listing every problem with its field and line', async () => {
-    const r = await redlab(['validate', path.join(fixtures, 'bad.red.yml')]);
+    const r = await runRedlab(['validate', path.join(fixtures, 'bad.red.yml')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('bad.red.yml is not a valid RED file');
     // int given 1.5 (line 12), undeclared job input (line 13), misspelt key (line 18)
@@ -67,7 +41,7 @@ describe('redlab validate', () => {
   });
 
   it('names a missing file and where relative paths start', async () => {
-    const r = await redlab(['validate', 'no/such.red.yml']);
+    const r = await runRedlab(['validate', 'no/such.red.yml']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no/such.red.yml: no such file');
   });
@@ -75,19 +49,19 @@ describe('redlab validate', () => {
 
 describe('redlab convert and schema', () => {
   it('converts JSON to sorted YAML and back', async () => {
-    const y = await redlab(['convert', 'format', path.join(fixtures, 'hello.red.json')]);
+    const y = await runRedlab(['convert', 'format', path.join(fixtures, 'hello.red.json')]);
     expect(y.code).toBe(0);
     expect(y.stdout.split('\n')[0]).toBe('cli:');
     expect(y.stdout).toContain("redVersion: '9'\n");
     const yamlFile = path.join(tmp, 'hello.red.yml');
     fs.writeFileSync(yamlFile, y.stdout);
-    const j = await redlab(['convert', 'format', yamlFile]);
+    const j = await runRedlab(['convert', 'format', yamlFile]);
     expect(j.code).toBe(0);
     expect(JSON.parse(j.stdout)).toEqual(JSON.parse(fs.readFileSync(path.join(fixtures, 'hello.red.json'), 'utf8')));
   });
 
   it('prints the cli section as CWL', async () => {
-    const r = await redlab(['convert', 'cwl', path.join(fixtures, 'hello.red.json')]);
+    const r = await runRedlab(['convert', 'cwl', path.join(fixtures, 'hello.red.json')]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('class: CommandLineTool');
     expect(r.stdout).toContain('baseCommand: echo');
@@ -95,21 +69,21 @@ describe('redlab convert and schema', () => {
   });
 
   it('splits a batch RED into one file per batch, and refuses a RED without batches', async () => {
-    const r = await redlab(['convert', 'batches', path.join(fixtures, 'batches.red.yml'), '--outdir', tmp, '--prefix', 'p_']);
+    const r = await runRedlab(['convert', 'batches', path.join(fixtures, 'batches.red.yml'), '--outdir', tmp, '--prefix', 'p_']);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([0, 1, 2].map(n => path.join(tmp, `p_batch_${n}.yml`)));
     const second = fs.readFileSync(path.join(tmp, 'p_batch_1.yml'), 'utf8');
     expect(second).toContain('word: second');
     expect(second).not.toContain('batches');
-    const v = await redlab(['validate', path.join(tmp, 'p_batch_1.yml')]);
+    const v = await runRedlab(['validate', path.join(tmp, 'p_batch_1.yml')]);
     expect(v.code).toBe(0);
-    const none = await redlab(['convert', 'batches', path.join(fixtures, 'hello.red.json')]);
+    const none = await runRedlab(['convert', 'batches', path.join(fixtures, 'hello.red.json')]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('has no batches');
   });
 
   it('shows the RED JSON Schema', async () => {
-    const r = await redlab(['schema', 'show']);
+    const r = await runRedlab(['schema', 'show']);
     expect(r.code).toBe(0);
     const schema = JSON.parse(r.stdout);
     expect(JSON.stringify(schema)).toContain('redVersion');
@@ -119,7 +93,7 @@ describe('redlab convert and schema', () => {
 describe('redlab run', () => {
   it('runs the offline demo and writes verified outputs', async () => {
     const outdir = path.join(tmp, 'demo');
-    const r = await redlab(['run', 'binder/demo/grep.red.yml', '--outdir', outdir, '--json']);
+    const r = await runRedlab(['run', 'binder/demo/grep.red.yml', '--outdir', outdir, '--json']);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result.state).toBe('succeeded');
@@ -159,7 +133,7 @@ describe('redlab run', () => {
     afterAll(() => new Promise(r => server.close(r)));
 
     it('fails without prompting when values are missing, naming them and how to give them', async () => {
-      const r = await redlab(['run', path.join(fixtures, 'secret-echo.red.yml'), '--non-interactive', '--outdir', path.join(tmp, 'x')]);
+      const r = await runRedlab(['run', path.join(fixtures, 'secret-echo.red.yml'), '--non-interactive', '--outdir', path.join(tmp, 'x')]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('missing values for 2 variables: base_url, http_password');
       expect(r.stderr).toContain('REDLAB_VAR_http_password');
@@ -170,7 +144,7 @@ describe('redlab run', () => {
       fs.writeFileSync(vars, `base_url: ${baseUrl}\n`);
       const outdir = path.join(tmp, 'secret');
       // The server listens on 127.0.0.1: connectors reach it only when allowed.
-      const r = await redlab(['run', path.join(fixtures, 'secret-echo.red.yml'), '--variables', vars, '--non-interactive', '--outdir', outdir, '--json', '--allow-connector-host', '127.0.0.1'], {
+      const r = await runRedlab(['run', path.join(fixtures, 'secret-echo.red.yml'), '--variables', vars, '--non-interactive', '--outdir', outdir, '--json', '--allow-connector-host', '127.0.0.1'], {
         env: { REDLAB_VAR_http_password: password }
       });
       expect(r.stderr).not.toContain(password);
@@ -187,7 +161,7 @@ describe('redlab run', () => {
 
   it('runs batches in parallel, each into its own outdir', async () => {
     const outdir = path.join(tmp, 'b');
-    const r = await redlab(['run', path.join(fixtures, 'batches.red.yml'), '--outdir', outdir, '--parallel', '2', '--json']);
+    const r = await runRedlab(['run', path.join(fixtures, 'batches.red.yml'), '--outdir', outdir, '--parallel', '2', '--json']);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result.batches.map((b: { state: string }) => b.state)).toEqual(['succeeded', 'succeeded', 'succeeded']);
@@ -195,7 +169,7 @@ describe('redlab run', () => {
   });
 
   it('fails clearly when the image is missing and no registry is reachable', async () => {
-    const r = await redlab(['run', path.join(fixtures, 'missing-image.red.yml'), '--outdir', path.join(tmp, 'm'), '--json']);
+    const r = await runRedlab(['run', path.join(fixtures, 'missing-image.red.yml'), '--outdir', path.join(tmp, 'm'), '--json']);
     expect(r.code).toBe(1);
     const result = JSON.parse(r.stdout);
     expect(result.state).toBe('failed');
@@ -205,7 +179,7 @@ describe('redlab run', () => {
 
   it('says which socket it tried when no Docker engine answers', async () => {
     const sock = path.join(tmp, 'no-docker.sock');
-    const r = await redlab(['run', path.join(fixtures, 'hello.red.json'), '--outdir', path.join(tmp, 'n')], { env: { DOCKER_HOST: `unix://${sock}` } });
+    const r = await runRedlab(['run', path.join(fixtures, 'hello.red.json'), '--outdir', path.join(tmp, 'n')], { env: { DOCKER_HOST: `unix://${sock}` } });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(sock);
     expect(r.stderr).toMatch(/dockerd|Docker/);
@@ -214,7 +188,7 @@ describe('redlab run', () => {
   it('cancels on Ctrl-C: container gone, exit code 130, partial output kept', async () => {
     const outdir = path.join(tmp, 'cancel');
     let sent = false;
-    const r = await redlab(['run', path.join(fixtures, 'sleep.red.yml'), '--outdir', outdir, '--json'], {
+    const r = await runRedlab(['run', path.join(fixtures, 'sleep.red.yml'), '--outdir', outdir, '--json'], {
       onStderr: (text, child) => {
         if (!sent && /^started$/m.test(text)) {
           sent = true;

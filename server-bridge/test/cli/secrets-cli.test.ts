@@ -2,32 +2,21 @@
 // nothing the CLI prints (progress and container output on stderr, the --json result on
 // stdout, errors) may hold any form of them. And red-connector-http on the host refuses
 // loopback unless allowed with --allow-connector-host or REDLAB_ALLOW_CONNECTOR_HOSTS.
-import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { startTestServer, type TestServer } from '../helpers/http-server';
+import { runRedlab } from '../helpers/redlab-cli';
 import { encodedForms, leakedForms } from '../helpers/secret-forms';
 
-const repo = path.resolve(__dirname, '../../..');
-const bin = path.join(repo, 'server-bridge/bin/redlab.js');
 const PW = 'Pä ss-wörd "7" \\x';
 const TOK = 'tok en Ünï-42';
 const HOST = 'Tenant-Sëcret';
 const PAYLOAD_FORMS = [encodedForms(PW, 'alice'), encodedForms(TOK)];
 const FORMS = [...PAYLOAD_FORMS, encodedForms(HOST)];
 
-function redlab(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: tmp, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', d => (stdout += d));
-    child.stderr.on('data', d => (stderr += d));
-    child.on('error', reject);
-    child.on('close', code => resolve({ code, stdout, stderr }));
-  });
-}
+/** `redlab ...args` in the test's folder, `env` on top of this process's. */
+const redlab = (args: string[], env: NodeJS.ProcessEnv = {}) => runRedlab(args, { cwd: tmp, env });
 
 function writeRed(name: string, url: string, auth = false): string {
   const file = path.join(tmp, name);
