@@ -24,6 +24,12 @@ export async function tempDir(prefix: string): Promise<string> {
   return d;
 }
 
+/** A fresh folder for a run (tempDir) with the engine's work root and the outdir in it. */
+export async function runDirs(prefix: string): Promise<{ dir: string; workRoot: string; outdir: string }> {
+  const dir = await tempDir(prefix);
+  return { dir, workRoot: path.join(dir, 'work'), outdir: path.join(dir, 'outputs') };
+}
+
 export async function removeTempDirs(): Promise<void> {
   for (const d of tempDirs.splice(0)) await rm(d, { recursive: true, force: true });
 }

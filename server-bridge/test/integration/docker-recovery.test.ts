@@ -11,7 +11,7 @@ import { loadRed } from '../../../src/red/validate';
 import { DockerEngine, NEVER_CREATED_MESSAGE, NEVER_STARTED_MESSAGE, VANISHED_MESSAGE } from '../../src/engine/docker';
 import { buildCreateOptions } from '../../src/engine/host-config';
 import { loopbackConnectors, startTestServer } from '../helpers/http-server';
-import { BUSYBOX, collectEvents, crashRun, dockerTestFile, tempDir, type Crash } from '../helpers/red';
+import { BUSYBOX, collectEvents, crashRun, dockerTestFile, runDirs, type Crash } from '../helpers/red';
 
 const { docker, labels } = dockerTestFile();
 
@@ -19,9 +19,7 @@ let dir: string;
 let workRoot: string;
 let outdir: string;
 beforeEach(async () => {
-  dir = await tempDir('redlab-it-resume-');
-  workRoot = path.join(dir, 'work');
-  outdir = path.join(dir, 'outputs');
+  ({ dir, workRoot, outdir } = await runDirs('redlab-it-resume-'));
 });
 
 /** `n` numbered lines on stdout, 50 ms apart, every 10th also on stderr; then result.txt. */

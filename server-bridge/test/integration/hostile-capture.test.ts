@@ -8,7 +8,7 @@ import { readFile, readdir, writeFile } from 'fs/promises';
 import * as path from 'path';
 import { loadRed } from '../../../src/red/validate';
 import { DockerEngine } from '../../src/engine/docker';
-import { BUSYBOX, crashRun, dockerTestFile, request, tempDir } from '../helpers/red';
+import { BUSYBOX, crashRun, dockerTestFile, request, runDirs, tempDir } from '../helpers/red';
 
 // Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
 jest.setTimeout(60_000);
@@ -20,9 +20,7 @@ let workRoot: string;
 let outdir: string;
 let host: string;
 beforeEach(async () => {
-  dir = await tempDir('redlab-it-hostile-');
-  workRoot = path.join(dir, 'work');
-  outdir = path.join(dir, 'outputs');
+  ({ dir, workRoot, outdir } = await runDirs('redlab-it-hostile-'));
   host = await tempDir('redlab-host-');
   await writeFile(path.join(host, 'keep.txt'), 'host file');
 });
