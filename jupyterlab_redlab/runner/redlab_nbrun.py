@@ -116,7 +116,13 @@ def split_lines(text):
 
 
 def now_iso():
+    """UTC time as nbclient writes a cell's `execution` timestamps (2024-01-02T03:04:05.678901Z)."""
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def papermill_time(when):
+    """A time.time() as papermill writes its start_time/end_time (isoformat, +00:00)."""
+    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).isoformat()
 
 
 def cell_tags(cell):
@@ -569,10 +575,57 @@ def inject_parameters(nb, values):
         "outputs": [],
         "source": split_lines("\n".join(lines) + "\n"),
     }
-    if nb.get("nbformat_minor", 0) >= 5 or any("id" in c for c in cells):
-        cell["id"] = new_cell_id(set(c.get("id") for c in cells))
     cells.insert(at, cell)
     return cell
+
+
+def ensure_cell_ids(nb):
+    """nbformat 4.5: every cell has an id (papermill upgrades the notebook the same way)."""
+    minor = nb.get("nbformat_minor")
+    nb["nbformat_minor"] = max(minor if isinstance(minor, int) else 0, 5)
+    existing = set(c.get("id") for c in nb["cells"])
+    for cell in nb["cells"]:
+        if not isinstance(cell.get("id"), str) or not cell["id"]:
+            cell["id"] = new_cell_id(existing)
+            existing.add(cell["id"])
+
+
+# papermill's error marker (papermill/execute.py): a markdown cell at the top naming the failed
+# cell and an anchor before it, both tagged so that papermill (and RED Lab) can find and drop them.
+ERROR_MARKER_TAG = "papermill-error-cell-tag"
+_ERROR_STYLE = 'style="color:red; font-family:Helvetica Neue, Helvetica, Arial, sans-serif; font-size:2em;"'
+_ERROR_MESSAGE = "<span " + _ERROR_STYLE + ">An Exception was encountered at '<a href=\"#papermill-error-cell\">In [%s]</a>'.</span>"
+_ERROR_ANCHOR = '<span id="papermill-error-cell" ' + _ERROR_STYLE + ">Execution using papermill encountered an exception here and stopped:</span>"
+
+
+def remove_error_markers(nb):
+    nb["cells"] = [c for c in nb["cells"] if ERROR_MARKER_TAG not in cell_tags(c)]
+
+
+def add_error_markers(nb, failed_cell):
+    """papermill's marker cells for the cell that raised: the message first, the anchor right before it."""
+    existing = set(c.get("id") for c in nb["cells"])
+
+    def marker(text):
+        cell = {"cell_type": "markdown", "id": new_cell_id(existing), "metadata": {"tags": [ERROR_MARKER_TAG]}, "source": split_lines(text)}
+        existing.add(cell["id"])
+        return cell
+
+    at = next(n for n, c in enumerate(nb["cells"]) if c is failed_cell)
+    nb["cells"].insert(at, marker(_ERROR_ANCHOR))
+    nb["cells"].insert(0, marker(_ERROR_MESSAGE % failed_cell.get("execution_count")))
+
+
+def parameters_cell_defaults(nb):
+    """name -> literal default of the `parameters` cell (papermill.default_parameters)."""
+    for cell in nb["cells"]:
+        if cell.get("cell_type") == "code" and "parameters" in cell_tags(cell):
+            try:
+                params = read_parameters(cell_source(cell))
+            except UsageError:
+                return {}
+            return dict((p.name, p.default) for p in params.values() if p.type is not None)
+    return {}
 
 
 # ---------------------------------------------------------------------------
@@ -1192,14 +1245,19 @@ def execute(nb, opts, out_path):
 
     root = os.getcwd()
     before = snapshot_files(root) if opts.collect else {}
+    remove_error_markers(nb)
     injected = inject_parameters(nb, opts.values)
+    ensure_cell_ids(nb)
     started = time.time()
     meta = nb.setdefault("metadata", {})
+    # papermill 2.x's section. Non-finite floats stay NaN/Infinity in the JSON, as papermill writes
+    # them (Python's json reads them back); papermill leaves default_parameters {} on the command line.
     meta["papermill"] = {
-        "parameters": dict((k, json_safe(v)) for k, v in opts.values.items()),
+        "default_parameters": parameters_cell_defaults(nb),
+        "parameters": dict(opts.values),
         "input_path": opts.notebook,
         "output_path": out_path,
-        "start_time": now_iso(),
+        "start_time": papermill_time(started),
         "end_time": None,
         "duration": None,
         "exception": None,
@@ -1207,9 +1265,11 @@ def execute(nb, opts, out_path):
         "version": "redlab_nbrun " + RUNNER_VERSION,
     }
     code_cells = [c for c in nb["cells"] if c.get("cell_type") == "code"]
-    for cell in code_cells:
-        cell["outputs"] = []
-        cell["execution_count"] = None
+    for cell in nb["cells"]:
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+            cell.setdefault("metadata", {}).pop("execution", None)
         cell.setdefault("metadata", {})["papermill"] = {
             "exception": None,
             "start_time": None,
@@ -1248,25 +1308,32 @@ def execute(nb, opts, out_path):
     # Cells are named as the notebook shows them: "code cell 3" is the third code cell (markdown and
     # the injected cell not counted), and In [n] its execution count (the injected cell gets none).
     position = 0
+    failed_cell = None
     try:
         for cell in nb["cells"]:
-            if cell.get("cell_type") != "code":
+            pm = cell["metadata"]["papermill"]
+            if cell.get("cell_type") != "code" or not cell_source(cell).strip():
+                # As papermill: cells that run no code are started and completed at once.
+                pm.update(start_time=papermill_time(time.time()), exception=False)
+                pm.update(end_time=papermill_time(time.time()), duration=0.0, status="completed")
+                if cell.get("cell_type") == "code" and cell is not injected:
+                    position += 1
                 continue
             is_injected = cell is injected
             if not is_injected:
                 position += 1
             source = cell_source(cell)
-            pm = cell["metadata"]["papermill"]
-            if not source.strip():
-                pm["status"] = "completed"
-                continue
             if not is_injected:
                 runner.count += 1
                 cell["execution_count"] = runner.count
             runner.outputs = cell["outputs"]
             t0 = time.time()
-            pm["start_time"] = now_iso()
+            pm["start_time"] = papermill_time(t0)
+            pm["exception"] = False
             pm["status"] = "running"
+            # nbclient's per-cell timestamps (the kernel messages' dates; here the runner's own clock).
+            execution = cell["metadata"]["execution"] = {"iopub.status.busy": now_iso()}
+            execution["iopub.execute_input"] = now_iso()
             filename = "<injected parameters>" if is_injected else "<code cell %d>" % position
             try:
                 error = runner.run_cell(source, filename)
@@ -1281,8 +1348,11 @@ def execute(nb, opts, out_path):
                 failed = (None, None)
                 break
             finally:
-                pm["end_time"] = now_iso()
-                pm["duration"] = round(time.time() - t0, 6)
+                execution["shell.execute_reply"] = now_iso()
+                execution["iopub.status.idle"] = now_iso()
+                t1 = time.time()
+                pm["end_time"] = papermill_time(t1)
+                pm["duration"] = round(t1 - t0, 6)
                 finish_outputs(cell["outputs"])
             if error is not None:
                 out = error_output(error, filename)
@@ -1291,6 +1361,7 @@ def execute(nb, opts, out_path):
                 pm["status"] = "failed"
                 label = "the injected parameters cell" if is_injected else "code cell %d (In [%d])" % (position, runner.count)
                 failed = (label, out)
+                failed_cell = cell
                 code = 1
                 break
             pm["status"] = "completed"
@@ -1309,9 +1380,13 @@ def execute(nb, opts, out_path):
                 signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
             except (ValueError, OSError):
                 pass
-        meta["papermill"]["end_time"] = now_iso()
-        meta["papermill"]["duration"] = round(time.time() - started, 6)
-        meta["papermill"]["exception"] = code != 0
+        ended = time.time()
+        meta["papermill"]["end_time"] = papermill_time(ended)
+        meta["papermill"]["duration"] = round(ended - started, 6)
+        # papermill: null when every cell ran, true when one raised (or the run was stopped).
+        meta["papermill"]["exception"] = True if code != 0 else None
+        if failed_cell is not None:
+            add_error_markers(nb, failed_cell)
         write_notebook(nb, out_path)
 
     if failed is not None and failed[1] is not None:

@@ -136,7 +136,8 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     const plot = byId('plot').outputs!;
     expect(plot[0]).toMatchObject({ output_type: 'display_data', data: { 'image/svg+xml': expect.stringContaining('<polyline') } });
     expect(plot[1]).toMatchObject({ output_type: 'stream', name: 'stdout' });
-    expect(executed.metadata.papermill).toMatchObject({ parameters: { samples: 120, noise: 0, title: 'Walk "quoted"', seed: 42 }, exception: false });
+    // papermill 2.x: exception null when every cell ran.
+    expect(executed.metadata.papermill).toMatchObject({ parameters: { samples: 120, noise: 0, title: 'Walk "quoted"', seed: 42 }, exception: null });
 
     // The files the notebook wrote, collected as outputs.
     const metrics = JSON.parse(fs.readFileSync(path.join(outdir, 'metrics.json'), 'utf8'));
@@ -198,7 +199,12 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(fs.readFileSync(path.join(outdir, 'fails_files', 'partial-x.txt'), 'utf8')).toBe('written before the error');
 
     const executed = readNotebook(path.join(outdir, 'fails.executed.ipynb'));
-    expect(executed.cells.map(c => c.metadata.tags?.[0] ?? c.cell_type)).toEqual(['parameters', 'injected-parameters', 'code', 'code', 'markdown', 'code']);
+    // papermill's error marker: a message on top, an anchor right before the cell that raised.
+    const marker = 'papermill-error-cell-tag';
+    expect(executed.cells.map(c => c.metadata.tags?.[0] ?? c.cell_type)).toEqual([marker, 'parameters', 'injected-parameters', 'code', marker, 'code', 'markdown', 'code']);
+    expect(text(executed.cells[0].source)).toContain(`An Exception was encountered at '<a href="#papermill-error-cell">In [3]</a>'.`);
+    expect(text(executed.cells[4].source)).toContain('<span id="papermill-error-cell"');
+    executed.cells = executed.cells.filter(c => !c.metadata.tags?.includes(marker));
     expect(text(executed.cells[1].source)).toBe("# Parameters\nlabel = 'x'\nscales = [0.5, 3.0]\nverbose = False\n");
     expect(executed.cells[2].outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: ["verbose=False scales=[0.5, 3.0] label='x'\n", 'alpha beta gamma\n'] }]);
     const failed = executed.cells[3];
@@ -209,7 +215,7 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(err).toMatchObject({ output_type: 'error', ename: 'RuntimeError', evalue: 'cell three failed on purpose (2)' });
     expect(err.traceback.join('\n')).toMatch(/line 3, in <module>[\s\S]*line 2, in check[\s\S]*RuntimeError: cell three failed on purpose \(2\)$/);
     expect(err.traceback.join('\n')).not.toContain('redlab_nbrun.py');
-    expect(executed.cells[4]).toEqual(notebook.cells[3]);
+    expect(executed.cells[4]).toMatchObject({ ...notebook.cells[3], metadata: { papermill: { status: 'pending' } } });
     expect(executed.cells[5]).toMatchObject({ execution_count: null, outputs: [], metadata: { papermill: { status: 'pending' } } });
     expect(fs.existsSync(path.join(outdir, 'after.txt'))).toBe(false);
     expect(executed.metadata.papermill.exception).toBe(true);
