@@ -51,25 +51,42 @@ a display_data, and open matplotlib figures PNG images (Agg backend). The first
 error is recorded as an error output and stops the run; the executed notebook is
 written anyway.
 
-Exit codes: 0 every cell ran; 1 a cell raised; 2 bad usage or a notebook that
+Exit codes: 0 every cell ran, or a cell ended the run with sys.exit(0) / raise
+SystemExit / exit() (the remaining cells are not run, as papermill); 1 a cell
+raised, or called sys.exit(n) with n != 0; 2 bad usage or a notebook that
 cannot run here (not nbformat 4, not a Python kernel); 130 interrupted
-(SIGINT/SIGTERM), with the notebook written up to that point.
+(SIGINT/SIGTERM, as a shell reports a SIGINT: 128 + 2), with the notebook
+written up to that point.
 
-IPython magics (`%time`, `%%bash`) and shell escapes (`!ls`) need IPython and
-fail with an error output; `%matplotlib ...` lines alone are ignored, since
-figures are captured anyway.
+The runner reads IPython's syntax itself (the image needs no IPython), line by
+line as IPython's input transformers do (at the start of a logical line, also
+indented in a block; never inside strings or expressions): `!cmd` (output in
+the cell, `_exit_code` set), `x = !cmd` (the output lines as a list), `%time` /
+`%timeit` (line and cell forms, IPython's timing lines), `%cd`, `%env`, `%pip` /
+`%conda` (run in the container: a missing tool or network is named),
+`%matplotlib` (figures are drawn with Agg and kept as PNG anyway), `%load_ext
+autoreload` / `%autoreload` (no effect), `%%bash`, `%%sh`, `%%writefile [-a]
+FILE` and `%%capture [var]`; `{expr}` and `$name` in shell lines are the cell's
+values. Another magic fails naming it. Values are shown as IPython's pretty
+printer shows them (long containers one item a line, classes by name); warnings
+go to the cell's stderr as `<code cell N>:LINE: Category: message`; input()
+fails: a container run has no keyboard, so such a value is a parameter.
 """
 
 import ast
 import base64
 import builtins
+import codecs
 import datetime
 import fnmatch
 import io
 import json
 import linecache
+import math
 import os
+import pprint
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -82,6 +99,7 @@ import uuid
 RUNNER_VERSION = "1.0.0"
 _RUNNER_FILE = os.path.abspath(__file__) if "__file__" in globals() else "<redlab_nbrun>"
 _INTERRUPTED = 130
+_START_DIR = os.getcwd()
 
 
 class UsageError(Exception):
@@ -771,7 +789,7 @@ def mime_bundle(obj):
                 continue
             data[mime] = _b64(value)
     if "text/plain" not in data:
-        data["text/plain"] = safe_repr(obj)
+        data["text/plain"] = pretty_text(obj)
     return data, metadata
 
 
@@ -835,19 +853,6 @@ class DisplayHandle(object):
         self._runner.display(obj, **kwargs)
 
 
-_MAGIC_LINE = re.compile(r"^\s*(%%?|!)")
-_MPL_MAGIC = re.compile(r"^\s*%matplotlib(\s.*)?$")
-
-
-def strip_ignorable_magics(source):
-    """`%matplotlib ...` lines become blank (figures are captured anyway); line numbers are kept."""
-    return "\n".join("" if _MPL_MAGIC.match(line) else line for line in source.split("\n"))
-
-
-def magic_lines(source):
-    return [line.strip() for line in source.split("\n") if _MAGIC_LINE.match(line) and not _MPL_MAGIC.match(line)]
-
-
 def ends_with_semicolon(source):
     """IPython's rule: a trailing `;` on the last statement hides its value."""
     last = None
@@ -858,6 +863,515 @@ def ends_with_semicolon(source):
     except (tokenize.TokenError, SyntaxError, IndentationError):
         return False
     return last is not None and last.type == tokenize.OP and last.string == ";"
+
+
+# ---------------------------------------------------------------------------
+# IPython syntax without IPython: magics and shell escapes are rewritten line by line into calls
+# of the `__redlab_ipy__` object (one line stays one line, so tracebacks keep IPython's numbers).
+
+_ESCAPE_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<kind>%%|%|!!|!)(?P<rest>.*)$")
+_ASSIGN_ESCAPE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<lhs>[\w.]+(?:\s*,\s*[\w.]+)*)\s*=\s*(?P<kind>!|%)(?P<rest>.*)$"
+)
+_CELL_MAGIC = re.compile(r"^%%(?P<name>\w+)[ \t]*(?P<args>.*)$")
+_IPY = "__redlab_ipy__"
+_NOOP_LINE_MAGICS = ("autoreload", "aimport", "config")
+_KNOWN_LINE_MAGICS = ("matplotlib", "time", "timeit", "cd", "pwd", "env", "pip", "conda", "load_ext", "reload_ext") + _NOOP_LINE_MAGICS
+_KNOWN_CELL_MAGICS = ("bash", "sh", "writefile", "capture", "time", "timeit")
+
+
+def _inside_statement(prefix):
+    """Whether the next line continues a statement begun in `prefix` (open bracket, string, backslash)."""
+    if not prefix.strip():
+        return False
+    if prefix.rstrip("\n").endswith("\\"):
+        return True
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO(prefix).readline):
+            pass
+    except tokenize.TokenError:
+        return True
+    except (SyntaxError, IndentationError):
+        return False
+    return False
+
+
+def _escape_call(kind, rest, assigned):
+    rest = rest.strip()
+    if kind in ("!", "!!"):
+        method = "getoutput" if assigned or kind == "!!" else "system"
+        return "%s.%s(%r, locals())" % (_IPY, method, rest)
+    name, _, args = rest.partition(" ")
+    return "%s.line_magic(%r, %r, locals())" % (_IPY, name, args.strip())
+
+
+def transform_cell(source):
+    """A cell's source with IPython's escapes as Python: `%%magic` as the first line (the body its
+    argument), and at the start of a logical line `!cmd`, `x = !cmd`, `%magic args`, `x = %magic`.
+    `%` and `!` inside strings, brackets and expressions are left alone, as IPython's transformers do."""
+    lines = source.split("\n")
+    first = 0
+    while first < len(lines) and not lines[first].strip():
+        first += 1
+    if first < len(lines):
+        m = _CELL_MAGIC.match(lines[first])
+        if m:
+            body = "\n".join(lines[first + 1 :])
+            call = "%s.cell_magic(%r, %r, %r, locals(), %d)" % (_IPY, m.group("name"), m.group("args").strip(), body, first + 1)
+            return "\n" * first + call
+    out = []
+    for line in lines:
+        if _inside_statement("\n".join(out) + "\n" if out else ""):
+            out.append(line)
+            continue
+        m = _ASSIGN_ESCAPE.match(line)
+        if m:
+            out.append("%s%s = %s" % (m.group("indent"), m.group("lhs"), _escape_call(m.group("kind"), m.group("rest"), True)))
+            continue
+        m = _ESCAPE_LINE.match(line)
+        if m and m.group("kind") != "%%":
+            out.append(m.group("indent") + _escape_call(m.group("kind"), m.group("rest"), False))
+            continue
+        if m:  # %%magic below the first line: IPython reads it as a line magic named "%name"
+            name = m.group("rest").split(" ")[0]
+            out.append("%s%s.line_magic(%r, '', locals())" % (m.group("indent"), _IPY, "%" + name))
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+class MagicUsageError(Exception):
+    """IPython's UsageError: a magic the runner does not know, or one used wrongly."""
+
+
+class StdinNotImplementedError(Exception):
+    """input() in a run without a person at the keyboard (IPython's name for it)."""
+
+
+def no_input(prompt=""):
+    raise StdinNotImplementedError(
+        "input() was called, but there is no input in a container run: pass the value as a parameter "
+        "(a variable of the cell tagged `parameters`) instead"
+    )
+
+
+def cpu_times():
+    """(user, system) CPU seconds of this process, as IPython's clock2 (getrusage where there is one)."""
+    try:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime, usage.ru_stime
+    except ImportError:
+        return os.times()[:2]
+
+
+def format_time(seconds):
+    """IPython's _format_time: 3 significant digits, in s, ms, µs or ns."""
+    if seconds >= 60.0:
+        minutes, s = divmod(seconds, 60.0)
+        hours, minutes = divmod(minutes, 60.0)
+        parts = [(hours, "h"), (minutes, "min"), (s, "s")]
+        return " ".join("%s%s" % (int(v), u) for v, u in parts if v)
+    units = ["s", "ms", "\xb5s", "ns"]
+    scaling = [1, 1e3, 1e6, 1e9]
+    order = min(-int(math.floor(math.log10(seconds)) // 3), 3) if seconds > 0.0 else 3
+    return "%.*g %s" % (3, seconds * scaling[order], units[order])
+
+
+def _exit(code=None):
+    raise SystemExit(code)
+
+
+class _PrettyPrinter(pprint.PrettyPrinter):
+    def format(self, obj, context, maxlevels, level):
+        if isinstance(obj, type):
+            return _type_name(obj), True, False
+        return pprint.PrettyPrinter.format(self, obj, context, maxlevels, level)
+
+
+def pretty_text(obj):
+    """text/plain as IPython's pretty printer writes it: containers broken over lines when longer than
+    79 characters, classes by name (`int`, `__main__.Point`), everything else its repr."""
+    if isinstance(obj, type):
+        return _type_name(obj)
+    if type(obj) in (list, tuple, dict, set, frozenset):
+        try:
+            return _PrettyPrinter(width=79, sort_dicts=False).pformat(obj)
+        except Exception:
+            pass
+    return safe_repr(obj)
+
+
+def _type_name(cls):
+    module = getattr(cls, "__module__", None)
+    name = getattr(cls, "__qualname__", None) or cls.__name__
+    return name if module in (None, "builtins") else "%s.%s" % (module, name)
+
+
+class _CapturedIO(object):
+    """What `%%capture var` keeps: IPython's CapturedIO (stdout, stderr, outputs, show())."""
+
+    def __init__(self, runner, outputs):
+        self._runner = runner
+        self.outputs = outputs
+
+    def _text(self, name):
+        return "".join(o["text"] for o in self.outputs if o.get("output_type") == "stream" and o.get("name") == name)
+
+    @property
+    def stdout(self):
+        return self._text("stdout")
+
+    @property
+    def stderr(self):
+        return self._text("stderr")
+
+    def show(self):
+        for out in self.outputs:
+            if out.get("output_type") == "stream":
+                getattr(sys, out["name"]).write(out["text"])
+            else:
+                self._runner.add_display(out.get("data", {}), out.get("metadata", {}))
+
+    __call__ = show
+
+
+class IPythonSyntax(object):
+    """`__redlab_ipy__` in the cells' namespace: the magics and shell escapes the runner knows."""
+
+    def __init__(self, runner):
+        self.runner = runner
+        self.previous_dir = None
+
+    # -- helpers
+
+    def expand(self, text, local_ns):
+        """IPython's var_expand: `{expr}` and `$name` from the cell's variables (`$$` is a `$`)."""
+        ns = dict(self.runner.namespace)
+        ns.update(local_ns or {})
+
+        def brace(m):
+            try:
+                return str(eval(m.group(1), ns))
+            except Exception:
+                return m.group(0)
+
+        def dollar(m):
+            if m.group(0) == "$$":
+                return "$"
+            name = m.group(1)
+            return str(ns[name]) if name in ns else m.group(0)
+
+        text = re.sub(r"(?<!\{)\{([^{}]+)\}(?!\})", brace, text)
+        return re.sub(r"\$\$|\$(\w+)", dollar, text)
+
+    def _pump(self, stream, name):
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        target = sys.stdout if name == "stdout" else sys.stderr
+        while True:
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                break
+            target.write(decoder.decode(chunk))
+        target.write(decoder.decode(b"", True))
+
+    def _run_process(self, argv, stdin_text=None, merge=True, shell=False):
+        """Runs a command with its output streamed into the cell; returns the exit code."""
+        import subprocess
+        import threading
+
+        proc = subprocess.Popen(
+            argv,
+            shell=shell,
+            stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge else subprocess.PIPE,
+        )
+        try:
+            if stdin_text is not None:
+                writer = threading.Thread(target=self._feed, args=(proc.stdin, stdin_text))
+                writer.daemon = True
+                writer.start()
+            err_thread = None
+            if not merge:
+                err_out = []
+                err_thread = threading.Thread(target=lambda: err_out.append(proc.stderr.read()))
+                err_thread.daemon = True
+                err_thread.start()
+            self._pump(proc.stdout, "stdout")
+            code = proc.wait()
+            if err_thread is not None:
+                err_thread.join()
+                if err_out and err_out[0]:
+                    sys.stderr.write(err_out[0].decode("utf-8", "replace"))
+            return code
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    @staticmethod
+    def _feed(pipe, text):
+        try:
+            pipe.write(text.encode("utf-8"))
+            pipe.close()
+        except OSError:
+            pass
+
+    # -- shell escapes
+
+    def system(self, cmd, local_ns=None):
+        """`!cmd`: output (stdout and stderr together, as IPython's pty gives them) into the cell;
+        the exit code in `_exit_code`; a failing command does not stop the cell."""
+        code = self._run_process(self.expand(cmd, local_ns), shell=True)
+        self.runner.namespace["_exit_code"] = code
+        return None
+
+    def getoutput(self, cmd, local_ns=None):
+        """`x = !cmd`: the output lines as a list (IPython's SList)."""
+        import subprocess
+
+        done = subprocess.run(
+            self.expand(cmd, local_ns), shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        self.runner.namespace["_exit_code"] = done.returncode
+        return done.stdout.decode("utf-8", "replace").splitlines()
+
+    # -- line magics
+
+    def line_magic(self, name, args, local_ns=None):
+        if name in _NOOP_LINE_MAGICS:
+            return None  # autoreload reloads changed modules: a run imports each module once anyway
+        method = getattr(self, "magic_" + name, None) if name in _KNOWN_LINE_MAGICS else None
+        if method is None:
+            raise MagicUsageError(
+                "Line magic function `%%%s` not found: the container runner runs plain Python and knows %s; "
+                "replace `%%%s` with Python (or run the notebook in an image with IPython's kernel)"
+                % (name, ", ".join("%" + n for n in _KNOWN_LINE_MAGICS), name)
+            )
+        return method(args, local_ns or {})
+
+    def magic_matplotlib(self, args, local_ns):
+        backend = args.strip().lower()
+        if backend not in ("", "inline", "agg"):
+            sys.stderr.write("%%matplotlib %s: a container run has no display; figures are drawn with Agg and kept as PNG\n" % backend)
+        return None
+
+    def _timed(self, source, local_ns, filename):
+        glob = self.runner.namespace
+        start_cpu = cpu_times()
+        start = time.time()
+        value = self.runner.exec_source(transform_cell(source), filename, glob, local_ns)
+        wall = time.time() - start
+        end_cpu = cpu_times()
+        user, system_ = end_cpu[0] - start_cpu[0], end_cpu[1] - start_cpu[1]
+        print("CPU times: user %s, sys: %s, total: %s" % (format_time(user), format_time(system_), format_time(user + system_)))
+        print("Wall time: %s" % format_time(wall))
+        return value
+
+    def magic_time(self, args, local_ns):
+        return self._timed(args, local_ns, "<timed exec>")
+
+    def _timeit(self, args, setup, local_ns):
+        import timeit as timeit_mod
+
+        number, repeat, quiet = 0, 7, False
+        words = args.split()
+        while words and words[0].startswith("-"):
+            flag = words.pop(0)
+            if flag in ("-n", "-r") and words:
+                value = int(words.pop(0))
+                if flag == "-n":
+                    number = value
+                else:
+                    repeat = value
+            elif flag == "-q":
+                quiet = True
+            elif flag == "-o":
+                pass
+            else:
+                raise MagicUsageError("%%timeit: unknown option %s (the runner takes -n N, -r R, -q, -o)" % flag)
+        stmt = " ".join(words) if setup is None else setup[1]
+        setup_src = "pass" if setup is None else setup[0]
+        ns = dict(self.runner.namespace)
+        ns.update(local_ns)
+        timer = timeit_mod.Timer(transform_cell(stmt) or "pass", transform_cell(setup_src) or "pass", globals=ns)
+        if number == 0:
+            number = 1
+            for _ in range(10):
+                if timer.timeit(number) >= 0.2:
+                    break
+                number *= 10
+        timings = [t / number for t in timer.repeat(repeat, number)]
+        mean = sum(timings) / len(timings)
+        std = (sum((t - mean) ** 2 for t in timings) / len(timings)) ** 0.5
+        if not quiet:
+            print(
+                "%s \xb1 %s per loop (mean \xb1 std. dev. of %d run%s, %s loop%s each)"
+                % (format_time(mean), format_time(std), repeat, "" if repeat == 1 else "s", "{:,}".format(number), "" if number == 1 else "s")
+            )
+        return None
+
+    def magic_timeit(self, args, local_ns):
+        return self._timeit(args, None, local_ns)
+
+    def magic_cd(self, args, local_ns):
+        target = self.expand(args.strip(), local_ns)
+        if target.startswith("-q "):
+            target = target[3:].strip()
+        if target == "-":
+            if self.previous_dir is None:
+                raise MagicUsageError("%cd -: there is no previous folder")
+            target = self.previous_dir
+        target = os.path.expanduser(target.strip("'\"") or "~")
+        here = os.getcwd()
+        try:
+            os.chdir(target)
+        except OSError as e:
+            print("[Errno %s] %s: %r" % (e.errno, e.strerror, target))
+            return None
+        self.previous_dir = here
+        print(os.getcwd())
+        return None
+
+    def magic_pwd(self, args, local_ns):
+        return os.getcwd()
+
+    def magic_env(self, args, local_ns):
+        args = self.expand(args.strip(), local_ns)
+        if not args:
+            return dict(os.environ)
+        m = re.match(r"^(\w+)\s*(?:=\s*|\s+)(.*)$", args)
+        if m:
+            os.environ[m.group(1)] = m.group(2)
+            print("env: %s=%s" % (m.group(1), m.group(2)))
+            return None
+        if args not in os.environ:
+            raise MagicUsageError("Environment does not have key: %s" % args)
+        return os.environ[args]
+
+    def magic_pip(self, args, local_ns):
+        import subprocess
+
+        probe = subprocess.run([sys.executable, "-m", "pip", "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if probe.returncode != 0:
+            raise MagicUsageError(
+                "%%pip %s: pip is not installed for %s in this image; install the package in the image "
+                "(e.g. RUN pip install ... in its Dockerfile) instead" % (args, sys.executable)
+            )
+        argv = [sys.executable, "-m", "pip"] + shlex.split(self.expand(args, local_ns))
+        code = self._run_process(argv)
+        if code != 0:
+            sys.stderr.write(
+                "%%pip %s failed (exit code %d): a container run may have no network; put the package into the image instead\n"
+                % (args, code)
+            )
+        else:
+            print("Note: you may need to restart the kernel to use updated packages.")
+        return None
+
+    def magic_conda(self, args, local_ns):
+        conda = os.environ.get("CONDA_EXE") or shutil.which("conda") or shutil.which("mamba")
+        if not conda:
+            raise MagicUsageError("%%conda %s: conda is not installed in this image; install the package in the image instead" % args)
+        code = self._run_process([conda] + shlex.split(self.expand(args, local_ns)))
+        if code != 0:
+            sys.stderr.write(
+                "%%conda %s failed (exit code %d): a container run may have no network; put the package into the image instead\n"
+                % (args, code)
+            )
+        return None
+
+    def magic_load_ext(self, args, local_ns):
+        if args.strip() == "autoreload":
+            return None
+        raise MagicUsageError(
+            "%%load_ext %s: the container runner has no IPython extensions (only autoreload is accepted, without effect); "
+            "import the module and call it from Python instead" % args.strip()
+        )
+
+    magic_reload_ext = magic_load_ext
+
+    # -- cell magics
+
+    def cell_magic(self, name, args, body, local_ns, first_line):
+        method = getattr(self, "cell_" + name, None) if name in _KNOWN_CELL_MAGICS else None
+        if method is None:
+            raise MagicUsageError(
+                "Cell magic `%%%%%s` not found: the container runner runs plain Python and knows %s; replace it with "
+                "Python (or run the notebook in an image with IPython's kernel)" % (name, ", ".join("%%" + n for n in _KNOWN_CELL_MAGICS))
+            )
+        self._body_offset = first_line
+        return method(args, body, local_ns)
+
+    def _body_source(self, body):
+        return "\n" * getattr(self, "_body_offset", 1) + body
+
+    def _script(self, shell, args, body):
+        import subprocess
+
+        if not shutil.which(shell):
+            raise MagicUsageError("%%%%%s: %s is not installed in this image" % (shell, shell))
+        code = self._run_process([shell], stdin_text=body, merge=False)
+        if code != 0:
+            raise subprocess.CalledProcessError(code, shell)
+        return None
+
+    def cell_bash(self, args, body, local_ns):
+        return self._script("bash", args, body)
+
+    def cell_sh(self, args, body, local_ns):
+        return self._script("sh", args, body)
+
+    def cell_writefile(self, args, body, local_ns):
+        words = shlex.split(args)
+        append = "-a" in words or "--append" in words
+        names = [w for w in words if w not in ("-a", "--append")]
+        if len(names) != 1:
+            raise MagicUsageError("%%writefile needs one file name: %%writefile [-a] FILE")
+        path = os.path.expanduser(self.expand(names[0], local_ns))
+        if append:
+            print("Appending to %s" % path)
+        elif os.path.exists(path):
+            print("Overwriting %s" % path)
+        else:
+            print("Writing %s" % path)
+        with open(path, "a" if append else "w", encoding="utf-8") as f:
+            f.write(body if body.endswith("\n") or not body else body + "\n")
+        return None
+
+    def cell_capture(self, args, body, local_ns):
+        words = args.split()
+        var = next((w for w in words if not w.startswith("-")), None)
+        runner = self.runner
+        saved = runner.outputs
+        captured = []
+        runner.outputs = captured
+        try:
+            runner.exec_source(transform_cell(self._body_source(body)), runner.filename, runner.namespace, local_ns, display_last=True)
+            runner.flush_figures()
+        finally:
+            runner.outputs = saved
+        if var:
+            local_ns[var] = runner.namespace[var] = _CapturedIO(runner, captured)
+        return None
+
+    def cell_time(self, args, body, local_ns):
+        return self._timed(self._body_source(body), local_ns, self.runner.filename)
+
+    def cell_timeit(self, args, body, local_ns):
+        return self._timeit(args, (args_setup(args), body), local_ns)
+
+
+def args_setup(args):
+    """%%timeit's first line after the options is setup code run once, as in IPython."""
+    words = args.split()
+    while words and words[0].startswith("-"):
+        flag = words.pop(0)
+        if flag in ("-n", "-r") and words:
+            words.pop(0)
+    return " ".join(words) or "pass"
 
 
 class Runner(object):
@@ -872,7 +1386,10 @@ class Runner(object):
         # run (as IPython does), so that pickle and multiprocessing find what the cells define.
         self.main_module = types.ModuleType("__main__")
         self.namespace = self.main_module.__dict__
-        self.namespace.update({"__builtins__": builtins, "display": self.display})
+        self.filename = "<cell>"
+        self.namespace.update({"__builtins__": builtins, "display": self.display, _IPY: IPythonSyntax(self), "input": no_input})
+        # exit() / quit() as in a script (site's versions also close stdin): SystemExit ends the run.
+        self.namespace.update({"exit": _exit, "quit": _exit})
 
     # -- outputs of the current cell
 
@@ -931,8 +1448,9 @@ class Runner(object):
 
     # -- execution
 
-    def _run_code(self, code):
-        value = eval(code, self.namespace)
+    def _run_code(self, code, glob=None, loc=None):
+        glob = self.namespace if glob is None else glob
+        value = eval(code, glob, glob if loc is None else loc)
         if code.co_flags & 0x80:  # CO_COROUTINE: top-level await
             import asyncio
 
@@ -941,31 +1459,36 @@ class Runner(object):
             value = self.loop.run_until_complete(value)
         return value
 
-    def run_cell(self, source, filename):
-        """Runs one cell's code; returns None, or the exception that stopped it."""
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-        magics = magic_lines(source)
+    def exec_source(self, source, filename, glob, loc=None, display_last=False):
+        """Runs Python source (already transformed); returns the value of a final expression, as a
+        cell does (None when the last statement is no expression or ends with `;`)."""
         flags = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
-        try:
-            tree = compile(strip_ignorable_magics(source), filename, "exec", ast.PyCF_ONLY_AST | flags)
-        except SyntaxError as e:
-            if magics:
-                return MagicError(magics)
-            return e
+        tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST | flags)
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr) and not ends_with_semicolon(source):
             last = ast.Expression(tree.body.pop().value)
+        if tree.body:
+            self._run_code(compile(tree, filename, "exec", flags), glob, loc)
+        value = None
+        if last is not None:
+            value = self._run_code(compile(last, filename, "eval", flags), glob, loc)
+        if display_last and value is not None:
+            self.add_display(*mime_bundle(value))
+        return value
+
+    def run_cell(self, source, filename):
+        """Runs one cell's code; returns None, or the exception that stopped it."""
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        self.filename = filename
         try:
-            if tree.body:
-                self._run_code(compile(tree, filename, "exec", flags))
-            if last is not None:
-                value = self._run_code(compile(last, filename, "eval", flags))
-                if value is not None:
-                    self.namespace["_"] = value
-                    data, metadata = mime_bundle(value)
-                    self.outputs.append(
-                        {"output_type": "execute_result", "execution_count": self.count, "data": data, "metadata": metadata}
-                    )
+            code = transform_cell(source)
+            value = self.exec_source(code, filename, self.namespace)
+            if value is not None:
+                self.namespace["_"] = value
+                data, metadata = mime_bundle(value)
+                self.outputs.append(
+                    {"output_type": "execute_result", "execution_count": self.count, "data": data, "metadata": metadata}
+                )
         except Interrupted:
             raise
         except BaseException as e:  # SystemExit and KeyboardInterrupt from the cell stop the run too
@@ -973,14 +1496,14 @@ class Runner(object):
         return None
 
 
-class MagicError(Exception):
-    def __init__(self, lines):
-        Exception.__init__(
-            self,
-            "this cell uses IPython syntax (%s), which needs the IPython kernel; the container runner executes "
-            "plain Python: replace magics with Python (e.g. %%pip install -> add the package to the image, "
-            "!cmd -> subprocess.run([...]))" % ", ".join(repr(l) for l in lines[:3]),
-        )
+def exit_status(exc):
+    """The exit status a SystemExit asks for, as the interpreter reads it (None and False: 0)."""
+    code = exc.code
+    if code is None or code is False:
+        return 0
+    if isinstance(code, int):
+        return code
+    return 1
 
 
 def error_output(exc, filename):
@@ -993,9 +1516,11 @@ def error_output(exc, filename):
     except Exception:
         evalue = "<exception str() failed>"
     try:
-        if isinstance(exc, SyntaxError):
+        if isinstance(exc, SystemExit):  # as IPython shows it: no traceback
+            lines = ["An exception has occurred, use %tb to see the full traceback.\n", "\n", "SystemExit: %s\n" % evalue]
+        elif isinstance(exc, SyntaxError):
             lines = traceback.format_exception_only(type(exc), exc)
-        elif isinstance(exc, MagicError):
+        elif isinstance(exc, (MagicUsageError, StdinNotImplementedError)):
             lines = ["%s: %s\n" % (type(exc).__name__, evalue)]
         else:
             lines = traceback.format_exception(type(exc), exc, tb)
@@ -1215,6 +1740,7 @@ def json_safe(value):
 
 
 def write_notebook(nb, path):
+    path = os.path.join(_START_DIR, path)  # a cell's os.chdir / %cd does not move the output
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         os.makedirs(directory)
@@ -1354,6 +1880,11 @@ def execute(nb, opts, out_path):
                 pm["end_time"] = papermill_time(t1)
                 pm["duration"] = round(t1 - t0, 6)
                 finish_outputs(cell["outputs"])
+            if isinstance(error, SystemExit) and exit_status(error) == 0:
+                pm["status"] = "completed"
+                log("%s called sys.exit(0): the run ends there, successfully; the remaining cells were not run"
+                    % ("the injected parameters cell" if is_injected else "code cell %d (In [%d])" % (position, runner.count)))
+                break
             if error is not None:
                 out = error_output(error, filename)
                 cell["outputs"].append(out)
@@ -1393,10 +1924,8 @@ def execute(nb, opts, out_path):
         label, out = failed
         # The traceback once, on stderr (the cell's own output went there live already).
         sys.stderr.write("\n".join(out["traceback"]) + "\n")
-        log(
-            "%s raised %s: %s; the remaining cells were not run; the executed notebook is %s"
-            % (label, out["ename"], out["evalue"], out_path)
-        )
+        what = "called sys.exit(%s)" % out["evalue"] if out["ename"] == "SystemExit" else "raised %s: %s" % (out["ename"], out["evalue"])
+        log("%s %s; the remaining cells were not run; the executed notebook is %s" % (label, what, out_path))
     elif code == _INTERRUPTED:
         log("interrupted; the notebook as far as it ran is %s" % out_path)
     else:
