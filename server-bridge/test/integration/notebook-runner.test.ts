@@ -131,7 +131,7 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(walk[0]).toMatchObject({ output_type: 'stream', name: 'stdout' });
     expect(text(walk[0].text)).toMatch(/^walking 120 steps with noise 0\.0 \(seed 42\)\nstep 15\/120: position /);
     const stats = byId('stats').outputs!;
-    expect(stats).toEqual([{ output_type: 'execute_result', execution_count: 3, data: { 'text/plain': expect.stringContaining("'samples': 120, 'noise': 0.0") }, metadata: {} }]);
+    expect(stats).toEqual([{ output_type: 'execute_result', execution_count: 3, data: { 'text/plain': expect.stringMatching(/^\{'samples': 120,\n 'noise': 0\.0,\n 'seed': 42,\n/) }, metadata: {} }]);
     expect(text(byId('files').outputs![0].text)).toBe('wrote results.csv and metrics.json\n');
     const plot = byId('plot').outputs!;
     expect(plot[0]).toMatchObject({ output_type: 'display_data', data: { 'image/svg+xml': expect.stringContaining('<polyline') } });
@@ -285,4 +285,30 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(JSON.parse(r.stdout).exitCode).toBe(2);
     expect(r.stderr).toContain('redlab_nbrun: /cc/inputs/notebook/r.ipynb uses the R kernel (R); this runner executes Python notebooks only: switch the notebook to a Python 3 kernel');
   }, 60_000);
+  it('runs IPython syntax in a plain python3 image: !cmd, %%bash, %%writefile, %time', async () => {
+    const cell = (source: string) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source });
+    const notebook = {
+      nbformat: 4,
+      nbformat_minor: 4,
+      metadata: { kernelspec: { name: 'python3', language: 'python', display_name: 'Python 3' } },
+      cells: [
+        cell('n = 2\nfor i in range(n):\n    !echo shell {i} of $n\nlines = !ls /cc/inputs/runner\nlines'),
+        cell('%%bash\necho "from bash $((6 * 7))"\necho oops >&2'),
+        cell('%%writefile notes.txt\nwritten by a cell magic'),
+        cell('%time total = sum(range(1000))\nprint(open("notes.txt").read().strip(), total)')
+      ]
+    };
+    const { draft } = inferDraft(notebook, { notebookPath: 'magics.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
+    const outdir = path.join(dir, 'out');
+    const r = await redlab(['run', prepare(dir, draft, notebook), '--outdir', outdir, '--json'], dir);
+    expect(r.stderr).not.toMatch(/Traceback|MagicUsageError/);
+    expect(r.code).toBe(0);
+    const code = readNotebook(path.join(outdir, 'magics.executed.ipynb')).cells.filter(c => c.cell_type === 'code');
+    const outputs = code.map(c => c.outputs!.map(o => (o.output_type === 'stream' ? `${o.name}:${text(o.text)}` : `${o.output_type}:${text(o.data['text/plain'])}`)));
+    expect(outputs[0]).toEqual(['stdout:shell 0 of 2\nshell 1 of 2\n', "execute_result:['redlab_nbrun.py']"]);
+    expect(outputs[1]).toEqual(['stdout:from bash 42\n', 'stderr:oops\n']);
+    expect(outputs[2]).toEqual(['stdout:Writing notes.txt\n']);
+    expect(outputs[3]).toHaveLength(1);
+    expect(outputs[3][0]).toMatch(/^stdout:CPU times: user [\d.]+ (s|ms|µs|ns), sys: [\d.]+ (s|ms|µs|ns), total: [\d.]+ (s|ms|µs|ns)\nWall time: [\d.]+ (s|ms|µs|ns)\nwritten by a cell magic 499500\n$/);
+  }, 120_000);
 });
