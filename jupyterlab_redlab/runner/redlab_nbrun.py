@@ -921,7 +921,8 @@ def transform_cell(source):
             return "\n" * first + call
     out = []
     for line in lines:
-        if _inside_statement("\n".join(out) + "\n" if out else ""):
+        # Tokenizing what came before is the costly part: only for a line that looks like an escape.
+        if not _ESCAPE_LINE.match(line) and not _ASSIGN_ESCAPE.match(line) or _inside_statement("\n".join(out) + "\n"):
             out.append(line)
             continue
         m = _ASSIGN_ESCAPE.match(line)
