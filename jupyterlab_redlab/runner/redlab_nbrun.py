@@ -1507,6 +1507,17 @@ def exit_status(exc):
     return 1
 
 
+def _leave_out_runner_frames(report, seen):
+    """The runner's own frames (a magic's machinery between the cell and the code it runs) left
+    out of a traceback and of the exceptions chained to it."""
+    if report is None or id(report) in seen:
+        return
+    seen.add(id(report))
+    report.stack = traceback.StackSummary.from_list([f for f in report.stack if f.filename != _RUNNER_FILE])
+    _leave_out_runner_frames(report.__cause__, seen)
+    _leave_out_runner_frames(report.__context__, seen)
+
+
 def error_output(exc, filename):
     """An nbformat error output; the traceback starts at the cell (the runner's frames are left out)."""
     tb = exc.__traceback__
@@ -1524,7 +1535,9 @@ def error_output(exc, filename):
         elif isinstance(exc, (MagicUsageError, StdinNotImplementedError)):
             lines = ["%s: %s\n" % (type(exc).__name__, evalue)]
         else:
-            lines = traceback.format_exception(type(exc), exc, tb)
+            report = traceback.TracebackException(type(exc), exc, tb)
+            _leave_out_runner_frames(report, set())
+            lines = list(report.format())
     except Exception:
         lines = ["%s: %s\n" % (type(exc).__name__, evalue)]
     text = "".join(lines).rstrip("\n")

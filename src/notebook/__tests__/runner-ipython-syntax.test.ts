@@ -168,3 +168,16 @@ test('a long cell is read in linear time: the code before a shell line is tokeni
   expect(r.outputs).toEqual([['stdout:last 2999\n']]);
   expect(Date.now() - started).toBeLessThan(5000);
 });
+
+test("a magic's machinery is no part of a traceback: the cell's line, then the code the magic ran", () => {
+  const r = runCells(['def f():\n    return 1 / 0\n%time f()']);
+  expect(r.status).toBe(1);
+  const traceback = r.stderr.slice(r.stderr.indexOf('Traceback'), r.stderr.indexOf('redlab_nbrun: code cell 1'));
+  expect(traceback.split('\n').filter(l => l.startsWith('  File '))).toEqual([
+    '  File "<code cell 1>", line 3, in <module>',
+    '  File "<timed exec>", line 1, in <module>',
+    '  File "<code cell 1>", line 2, in f'
+  ]);
+  expect(traceback).toContain('    %time f()\n');
+  expect(traceback).toMatch(/ZeroDivisionError: division by zero\n$/);
+});
