@@ -159,8 +159,19 @@ function kernelOf(doc: Obj): { language?: string; name?: string } {
   return { language, name };
 }
 
-const MAGIC_LINE = /^\s*(%%?|!)/;
-const MPL_MAGIC = /^\s*%matplotlib(\s.*)?$/;
+/** The magics redlab_nbrun runs without IPython (its _KNOWN_LINE_MAGICS / _KNOWN_CELL_MAGICS); `!cmd` always. */
+export const RUNNER_LINE_MAGICS = ['matplotlib', 'time', 'timeit', 'cd', 'pwd', 'env', 'pip', 'conda', 'load_ext', 'reload_ext', 'autoreload', 'aimport', 'config'];
+export const RUNNER_CELL_MAGICS = ['bash', 'sh', 'writefile', 'capture', 'time', 'timeit'];
+const MAGIC_LINE = /^\s*(%%?)(\w+)(.*)$/;
+
+/** A magic line the container runner cannot run: a cell magic below a cell's first line, an unknown name, an extension other than autoreload. */
+function unknownMagic(line: string, first: boolean): boolean {
+  const m = MAGIC_LINE.exec(line);
+  if (!m) return false;
+  if (m[1] === '%%') return !first || !RUNNER_CELL_MAGICS.includes(m[2]);
+  if (m[2] === 'load_ext' || m[2] === 'reload_ext') return m[3].trim() !== 'autoreload';
+  return !RUNNER_LINE_MAGICS.includes(m[2]);
+}
 
 /**
  * A draft for running the notebook: its parameters cell, the default image/RAM/GPUs, no further
@@ -212,14 +223,13 @@ export function inferDraft(nb: unknown, opts: InferOptions): InferResult {
 
   cells.forEach((c, i) => {
     if (!isObj(c) || c.cell_type !== 'code' || i === parsed.cell) return;
-    const magics = cellSource(c)
-      .split('\n')
-      .filter(l => MAGIC_LINE.test(l) && !MPL_MAGIC.test(l))
-      .map(l => l.trim());
+    const lines = cellSource(c).split('\n');
+    const firstCode = lines.findIndex(l => l.trim() !== '');
+    const magics = lines.filter((l, n) => unknownMagic(l, n === firstCode)).map(l => l.trim());
     if (magics.length) {
       warnings.push(
-        `code cell ${codeCellNumber(cells, i)} uses IPython syntax (${magics.slice(0, 2).join(', ')}${magics.length > 2 ? ', …' : ''}), which needs the IPython kernel: ` +
-          'in the container the notebook runs as plain Python and that cell would fail; write it in Python (subprocess.run for shell commands, packages in the image instead of %pip)'
+        `code cell ${codeCellNumber(cells, i)} uses IPython magics the container runner does not know (${magics.slice(0, 2).join(', ')}${magics.length > 2 ? ', …' : ''}): ` +
+          'that cell would fail; write it in Python (it runs !cmd, %%bash, %%writefile, %%capture, %time, %timeit, %cd, %env, %pip, %conda, %matplotlib, %autoreload)'
       );
     }
   });

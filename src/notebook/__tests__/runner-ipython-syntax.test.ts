@@ -5,6 +5,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { inferDraft, RUNNER_CELL_MAGICS, RUNNER_LINE_MAGICS } from '../infer';
 
 const runner = path.join(__dirname, '../../../jupyterlab_redlab/runner/redlab_nbrun.py');
 let dir: string;
@@ -180,4 +181,22 @@ test("a magic's machinery is no part of a traceback: the cell's line, then the c
   ]);
   expect(traceback).toContain('    %time f()\n');
   expect(traceback).toMatch(/ZeroDivisionError: division by zero\n$/);
+});
+
+test("the panel warns only about the magics the runner does not run, and its lists are the runner's", () => {
+  const r = spawnSync('python3', ['-c', 'import sys, json; sys.path.insert(0, sys.argv[1]); import redlab_nbrun as r; print(json.dumps([list(r._KNOWN_LINE_MAGICS), list(r._KNOWN_CELL_MAGICS)]))', path.dirname(runner)], { encoding: 'utf8' });
+  expect(JSON.parse(r.stdout)).toEqual([RUNNER_LINE_MAGICS, RUNNER_CELL_MAGICS]);
+  const nb = (sources: string[]) => ({
+    nbformat: 4,
+    nbformat_minor: 4,
+    metadata: { kernelspec: { name: 'python3', language: 'python' } },
+    cells: sources.map(source => ({ cell_type: 'code', metadata: {}, source, outputs: [], execution_count: null }))
+  });
+  const warned = (sources: string[]) => inferDraft(nb(sources), { notebookPath: 'm.ipynb', defaults: { image: 'python:3', ramMb: 256 } }).warnings.filter(w => /magics/.test(w));
+  expect(warned(['\n%%bash\necho hi', '%%writefile a.txt\nx', 'x = !ls\n%time 1\n%load_ext autoreload\n%autoreload 2'])).toEqual([]);
+  expect(warned(['print(1)\n%%bash\necho hi', '%%perl\n1', '%load_ext tensorboard'])).toEqual([
+    expect.stringMatching(/^code cell 1 uses IPython magics the container runner does not know \(%%bash\)/),
+    expect.stringMatching(/^code cell 2 uses IPython magics the container runner does not know \(%%perl\)/),
+    expect.stringMatching(/^code cell 3 uses IPython magics the container runner does not know \(%load_ext tensorboard\)/)
+  ]);
 });
