@@ -968,13 +968,19 @@ def cpu_times():
 
 
 def format_time(seconds):
-    """IPython's _format_time: 3 significant digits, in s, ms, µs or ns."""
+    """IPython's _format_time: 3 significant digits, in s, ms, μs (or us) or ns."""
     if seconds >= 60.0:
         minutes, s = divmod(seconds, 60.0)
         hours, minutes = divmod(minutes, 60.0)
         parts = [(hours, "h"), (minutes, "min"), (s, "s")]
         return " ".join("%s%s" % (int(v), u) for v, u in parts if v)
-    units = ["s", "ms", "\xb5s", "ns"]
+    # IPython writes the Greek mu (U+03BC) where stdout can encode it, else "us".
+    units = ["s", "ms", "us", "ns"]
+    try:
+        "\u03bc".encode(getattr(sys.stdout, "encoding", None) or "ascii")
+        units[2] = "\u03bcs"
+    except (UnicodeEncodeError, LookupError):
+        pass
     scaling = [1, 1e3, 1e6, 1e9]
     order = min(-int(math.floor(math.log10(seconds)) // 3), 3) if seconds > 0.0 else 3
     return "%.*g %s" % (3, seconds * scaling[order], units[order])

@@ -109,7 +109,7 @@ const CASES: [string, string[], string[][]][] = [
 /** Timings and the temporary folder vary from run to run. */
 const normalise = (text: string) =>
   text
-    .replace(/\d+(\.\d+)?( ?(s|ms|µs|ns|min|h))+/g, 'T')
+    .replace(/\d+(\.\d+)?( ?(s|ms|μs|µs|us|ns|min|h))+/g, 'T')
     .replace(fs.realpathSync(dir), 'PATH')
     .replace(dir, 'PATH');
 
