@@ -14,6 +14,16 @@ const repo = path.resolve(__dirname, '../../..');
 const bin = path.join(repo, 'server-bridge/bin/redlab.js');
 const demoNotebook = path.join(repo, 'binder/demo/demo.ipynb');
 
+/** A code cell as nbformat 4 writes it, with optional tags. */
+function cell(source: string, tags?: string[]) {
+  return { cell_type: 'code', execution_count: null, metadata: tags ? { tags } : {}, outputs: [], source };
+}
+
+/** An nbformat 4 notebook with a Python 3 kernel. */
+function pythonNotebook<C extends object>(cells: C[]) {
+  return { nbformat: 4, nbformat_minor: 4, metadata: { kernelspec: { name: 'python3', language: 'python', display_name: 'Python 3' } }, cells };
+}
+
 interface Run {
   code: number | null;
   stdout: string;
@@ -155,19 +165,13 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
   }, 120_000);
 
   it('stops at the first error: exit 1, the executed notebook written with the error, later cells not run', async () => {
-    const cell = (source: string, tags?: string[]) => ({ cell_type: 'code', execution_count: null, metadata: tags ? { tags } : {}, outputs: [], source });
-    const notebook = {
-      nbformat: 4,
-      nbformat_minor: 4,
-      metadata: { kernelspec: { name: 'python3', language: 'python', display_name: 'Python 3' } },
-      cells: [
-        cell('verbose = True  # say more\nscales = [1.0, 2.0]\nlabel = "x"', ['parameters']),
-        cell('import os\nprint(f"verbose={verbose!r} scales={scales!r} label={label!r}")\nprint(open(os.environ["REDLAB_INPUT_WORDS"]).read().strip())'),
-        cell('def check(n):\n    raise RuntimeError(f"cell three failed on purpose ({n})")\ncheck(len(scales))'),
-        { cell_type: 'markdown', metadata: {}, source: 'kept as it is' },
-        cell('print("never runs")\nopen("after.txt", "w").write("no")')
-      ]
-    };
+    const notebook = pythonNotebook([
+      cell('verbose = True  # say more\nscales = [1.0, 2.0]\nlabel = "x"', ['parameters']),
+      cell('import os\nprint(f"verbose={verbose!r} scales={scales!r} label={label!r}")\nprint(open(os.environ["REDLAB_INPUT_WORDS"]).read().strip())'),
+      cell('def check(n):\n    raise RuntimeError(f"cell three failed on purpose ({n})")\ncheck(len(scales))'),
+      { cell_type: 'markdown', metadata: {}, source: 'kept as it is' },
+      cell('print("never runs")\nopen("after.txt", "w").write("no")')
+    ]);
     // A file written under a name the code computes: not found in the code, gathered in the folder.
     notebook.cells[1].source += '\nname = "partial-" + label + ".txt"\nwritten = open(name, "w").write("written before the error")';
     const { draft } = inferDraft(notebook, { notebookPath: 'fails.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
@@ -222,17 +226,11 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
   }, 120_000);
 
   it('runs a notebook with annotated, optional and JSON parameters as the panel read them', async () => {
-    const cell = (source: string, tags?: string[]) => ({ cell_type: 'code', execution_count: null, metadata: tags ? { tags } : {}, outputs: [], source });
-    const notebook = {
-      nbformat: 4,
-      nbformat_minor: 4,
-      metadata: { kernelspec: { name: 'python3', language: 'python', display_name: 'Python 3' } },
-      cells: [
-        cell('from typing import Optional'),
-        cell('annl: list[float] = [1, 2]\nlimit: Optional[int] = None\ncfg: dict[str, int] = {"a": 1}\nflag = False', ['parameters']),
-        cell('import json\nprint(json.dumps({k: repr(v) for k, v in dict(annl=annl, limit=limit, cfg=cfg, flag=flag).items()}, sort_keys=True))')
-      ]
-    };
+    const notebook = pythonNotebook([
+      cell('from typing import Optional'),
+      cell('annl: list[float] = [1, 2]\nlimit: Optional[int] = None\ncfg: dict[str, int] = {"a": 1}\nflag = False', ['parameters']),
+      cell('import json\nprint(json.dumps({k: repr(v) for k, v in dict(annl=annl, limit=limit, cfg=cfg, flag=flag).items()}, sort_keys=True))')
+    ]);
     const { draft } = inferDraft(notebook, { notebookPath: 'typed.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
     expect(draft.parameters.map(p => [p.name, p.type, p.json ?? false])).toEqual([
       ['annl', 'float[]', false],
@@ -252,13 +250,7 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
   }, 120_000);
 
   it('adds no injected cell when there are no parameters, and refuses a parameters cell with a syntax error before running', async () => {
-    const cell = (source: string, tags?: string[]) => ({ cell_type: 'code', execution_count: null, metadata: tags ? { tags } : {}, outputs: [], source });
-    const plain = {
-      nbformat: 4,
-      nbformat_minor: 4,
-      metadata: { kernelspec: { name: 'python3', language: 'python', display_name: 'Python 3' } },
-      cells: [{ cell_type: 'markdown', metadata: {}, source: 'title' }, cell('x = 1'), cell('print(x + 1)')]
-    };
+    const plain = pythonNotebook([{ cell_type: 'markdown', metadata: {}, source: 'title' }, cell('x = 1'), cell('print(x + 1)')]);
     const { draft } = inferDraft(plain, { notebookPath: 'plain.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
     let r = await redlab(['run', prepare(dir, draft, plain), '--outdir', path.join(dir, 'out'), '--json'], dir);
     expect(r.code).toBe(0);
@@ -286,18 +278,12 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(r.stderr).toContain('redlab_nbrun: /cc/inputs/notebook/r.ipynb uses the R kernel (R); this runner executes Python notebooks only: switch the notebook to a Python 3 kernel');
   }, 60_000);
   it('runs IPython syntax in a plain python3 image: !cmd, %%bash, %%writefile, %time', async () => {
-    const cell = (source: string) => ({ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source });
-    const notebook = {
-      nbformat: 4,
-      nbformat_minor: 4,
-      metadata: { kernelspec: { name: 'python3', language: 'python', display_name: 'Python 3' } },
-      cells: [
-        cell('n = 2\nfor i in range(n):\n    !echo shell {i} of $n\nlines = !ls /cc/inputs/runner\nlines'),
-        cell('%%bash\necho "from bash $((6 * 7))"\necho oops >&2'),
-        cell('%%writefile notes.txt\nwritten by a cell magic'),
-        cell('%time total = sum(range(1000))\nprint(open("notes.txt").read().strip(), total)')
-      ]
-    };
+    const notebook = pythonNotebook([
+      cell('n = 2\nfor i in range(n):\n    !echo shell {i} of $n\nlines = !ls /cc/inputs/runner\nlines'),
+      cell('%%bash\necho "from bash $((6 * 7))"\necho oops >&2'),
+      cell('%%writefile notes.txt\nwritten by a cell magic'),
+      cell('%time total = sum(range(1000))\nprint(open("notes.txt").read().strip(), total)')
+    ]);
     const { draft } = inferDraft(notebook, { notebookPath: 'magics.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
     const outdir = path.join(dir, 'out');
     const r = await redlab(['run', prepare(dir, draft, notebook), '--outdir', outdir, '--json'], dir);
