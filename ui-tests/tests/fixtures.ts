@@ -3,6 +3,7 @@ import { expect, galata, IJupyterLabPageFixture, test as base } from '@jupyterla
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Locator } from '@playwright/test';
+import { ContentsHelper } from '@jupyterlab/galata/lib/contents';
 
 export { expect, galata };
 export type { IJupyterLabPageFixture };
@@ -127,4 +128,22 @@ export async function saveScreenshot(page: IJupyterLabPageFixture, target: Locat
     await page.setViewportSize(viewport);
   }
   return file;
+}
+
+/**
+ * The shared `test` whose Galata tmpPath is `folder` (a fixed name, so the test can name its
+ * files): made empty before the test, deleted afterwards unless the test failed (serverFiles).
+ */
+export function testInFolder(folder: string) {
+  return test.extend({
+    tmpPath: async ({ request, serverFiles }, use, testInfo) => {
+      const contents = new ContentsHelper(request);
+      if (await contents.directoryExists(folder)) await contents.deleteDirectory(folder);
+      await contents.createDirectory(folder);
+      await use(folder);
+      if (serverFiles === 'off' || (serverFiles === 'only-on-failure' && (testInfo.status === 'passed' || testInfo.status === 'skipped'))) {
+        await contents.deleteDirectory(folder);
+      }
+    }
+  });
 }

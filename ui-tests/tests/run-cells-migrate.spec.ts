@@ -2,23 +2,15 @@
 // `redlab-run` become Markdown run records when the notebook opens, with what their
 // outputs showed; a record whose outputs were cleared (Run All did that to code cells)
 // is rebuilt from the bridge by its run id. Real JupyterLab, bridge and Docker.
-import { ContentsHelper } from '@jupyterlab/galata/lib/contents';
-import { expect, test as base, waitForBridge } from './fixtures';
+import { expect, waitForBridge, testInFolder } from './fixtures';
 
 const FOLDER = 'run-cells-migrate';
 const NOTEBOOK = 'legacy.ipynb';
 const RUN_MIME = 'application/vnd.redlab.run+json';
 const KEPT_RUN = '01LEGACYKEPTRECORD000000000';
 
-const test = base.extend({
-  tmpPath: async ({ request, serverFiles }, use, testInfo) => {
-    const contents = new ContentsHelper(request);
-    if (await contents.directoryExists(FOLDER)) await contents.deleteDirectory(FOLDER);
-    await contents.createDirectory(FOLDER);
-    await use(FOLDER);
-    if (serverFiles === 'off' || (serverFiles === 'only-on-failure' && testInfo.status === 'passed')) await contents.deleteDirectory(FOLDER);
-  }
-});
+// A folder of its own, deleted afterwards unless the test failed.
+const test = testInFolder(FOLDER);
 
 /** A run on the bridge that prints a line, in the local busybox image. */
 const ECHO_RED = {

@@ -5,22 +5,13 @@
 // with the first record in the notebook, has its runner count 3 code cells and report
 // the failing third code cell as In [3].
 import type { Locator } from '@playwright/test';
-import { ContentsHelper } from '@jupyterlab/galata/lib/contents';
-import { expect, IJupyterLabPageFixture, test as base, waitForBridge } from './fixtures';
+import { expect, IJupyterLabPageFixture, waitForBridge, testInFolder } from './fixtures';
 
 const FOLDER = 'run-cells-record';
 const NOTEBOOK = 'records.ipynb';
 
-const test = base.extend({
-  // A folder of its own, deleted afterwards unless the test failed.
-  tmpPath: async ({ request, serverFiles }, use, testInfo) => {
-    const contents = new ContentsHelper(request);
-    if (await contents.directoryExists(FOLDER)) await contents.deleteDirectory(FOLDER);
-    await contents.createDirectory(FOLDER);
-    await use(FOLDER);
-    if (serverFiles === 'off' || (serverFiles === 'only-on-failure' && testInfo.status === 'passed')) await contents.deleteDirectory(FOLDER);
-  }
-});
+// A folder of its own, deleted afterwards unless the test failed.
+const test = testInFolder(FOLDER);
 
 const code = (source: string, tags: string[] = []) => ({ cell_type: 'code', source, metadata: { tags }, outputs: [], execution_count: null });
 /** Three code cells; the third raises when `fail` is set. */

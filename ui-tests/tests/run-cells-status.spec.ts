@@ -3,8 +3,7 @@
 // the bridge for held back 4 s, the status bar shows the run going (1 running) and ending
 // (0 running) within about a second of its state events, and no health poll happens
 // meanwhile. (A list asked for after the run starts or ends could not be in time.)
-import { ContentsHelper } from '@jupyterlab/galata/lib/contents';
-import { expect, galata, statusItem, test as base, waitForBridge } from './fixtures';
+import { expect, galata, statusItem, waitForBridge, testInFolder } from './fixtures';
 
 const FOLDER = 'run-cells-status';
 const NOTEBOOK = 'status.ipynb';
@@ -15,15 +14,8 @@ const MARGIN_MS = 1500;
 /** How long each run list answer is held back: longer than the margin. */
 const LIST_DELAY_MS = 4000;
 
-const test = base.extend({
-  tmpPath: async ({ request, serverFiles }, use, testInfo) => {
-    const contents = new ContentsHelper(request);
-    if (await contents.directoryExists(FOLDER)) await contents.deleteDirectory(FOLDER);
-    await contents.createDirectory(FOLDER);
-    await use(FOLDER);
-    if (serverFiles === 'off' || (serverFiles === 'only-on-failure' && testInfo.status === 'passed')) await contents.deleteDirectory(FOLDER);
-  }
-});
+// A folder of its own, deleted afterwards unless the test failed.
+const test = testInFolder(FOLDER);
 
 test.use({ mockSettings: { ...galata.DEFAULT_SETTINGS, 'jupyterlab-redlab:plugin': { statusPollSeconds: POLL_SECONDS } } });
 

@@ -8,8 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Locator } from '@playwright/test';
-import { ContentsHelper } from '@jupyterlab/galata/lib/contents';
-import { DEMO_DIR, expect, hasCommand, IJupyterLabPageFixture, saveScreenshot, test as base, waitForBridge } from './fixtures';
+import { DEMO_DIR, expect, hasCommand, IJupyterLabPageFixture, saveScreenshot, waitForBridge, testInFolder } from './fixtures';
 
 const NOTEBOOK = 'demo.ipynb';
 // The test's folder on the server, with a plain name (the panel and the screenshots show it); not
@@ -25,18 +24,8 @@ const STEP_SLEEP_S = Number(process.env.REDLAB_UI_STEP_SLEEP ?? 2.5);
 const SAMPLES = 400;
 const SEED = 7;
 
-const test = base.extend({
-  // Galata's tmpPath, with a fixed name; deleted afterwards unless the test failed (serverFiles).
-  tmpPath: async ({ request, serverFiles }, use, testInfo) => {
-    const contents = new ContentsHelper(request);
-    if (await contents.directoryExists(FOLDER)) await contents.deleteDirectory(FOLDER);
-    await contents.createDirectory(FOLDER);
-    await use(FOLDER);
-    if (serverFiles === 'off' || (serverFiles === 'only-on-failure' && (testInfo.status === 'passed' || testInfo.status === 'skipped'))) {
-      await contents.deleteDirectory(FOLDER);
-    }
-  }
-});
+// A folder of its own, deleted afterwards unless the test failed.
+const test = testInFolder(FOLDER);
 
 /** The demo notebook with a longer pause per progress line (the test's copy only). */
 function slowedDemo(): Record<string, unknown> {
