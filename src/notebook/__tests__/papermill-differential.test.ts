@@ -11,6 +11,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
+import { CASES, DELIBERATE_DIFFERENCES } from './papermill-cases';
+
 const root = path.join(__dirname, '../../..');
 const fixtures = path.join(__dirname, 'fixtures/papermill');
 const runner = path.join(root, 'jupyterlab_redlab/runner/redlab_nbrun.py');
@@ -19,39 +21,6 @@ const python = fs.existsSync(path.join(venvBin, 'python3')) ? path.join(venvBin,
 const env = { ...process.env, PATH: `${venvBin}${path.delimiter}${process.env.PATH ?? ''}`, PYTHONUNBUFFERED: '1' };
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'redlab-papermill-'));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
-
-interface Case {
-  /** fixtures/papermill/<notebook>.ipynb */
-  notebook: string;
-  /** papermill's parameter options (`-p name value`, `-y yaml`). */
-  papermill?: string[];
-  /** The same values as the runner takes them. */
-  runner?: string[];
-}
-
-const CASES: Case[] = [
-  { notebook: 'typed-params', papermill: ['-p', 'n', '5', '-p', 'x', '2.5', '-p', 'name', 'Ada', '-p', 'flag', 'True'], runner: ['--n', '5', '--x', '2.5', '--name', 'Ada', '--flag', 'True'] },
-  { notebook: 'non-finite', papermill: ['-p', 'x', 'nan', '-p', 'y', 'inf'], runner: ['--x', 'nan', '--y', 'inf'] },
-  { notebook: 'unknown-param', papermill: ['-p', 'extra', '7'], runner: ['--extra', '7'] },
-  { notebook: 'list-param', papermill: ['-y', 'xs: [3, 4]'], runner: ['--xs', '3,4'] },
-  { notebook: 'no-params' },
-  { notebook: 'no-params-cell' },
-  { notebook: 'streams' },
-  { notebook: 'display-data' },
-  { notebook: 'execute-result' },
-  { notebook: 'error-third-cell' },
-  { notebook: 'sys-exit-zero' },
-  { notebook: 'pretty-print' },
-  { notebook: 'magics' }
-];
-
-/** Cases allowed to differ from papermill, and why. A listed case that matches is reported, not failed. */
-const DELIBERATE_DIFFERENCES: Record<string, string> = {
-  'sys-exit-zero':
-    "IPython records sys.exit(0) as an error output (SystemExit: 0) plus a 'To exit: use exit, quit, or Ctrl-D' warning in a notebook " +
-    'that papermill reports as successful (exit 0); the runner ends the same way (exit 0, later cells not run) without that error output, ' +
-    'which would make a successful run look failed'
-};
 
 /** What is compared of an executed notebook, read by Python (papermill writes NaN/Infinity, which JSON.parse refuses). */
 const SUMMARY = String.raw`
