@@ -346,21 +346,28 @@ def parse_bool(text):
     return value
 
 
-def guess_value(text):
-    """A value for a parameter without a known type: int, float, True/False/None, else the text."""
-    t = text.strip()
+def papermill_value(text):
+    """A value given without a declared type, typed as papermill's `-p NAME VALUE` types it
+    (papermill/cli.py): True, False, None, an int, a float, else the text as given; and, as
+    papermill's `-y`, a word that starts with [ or { and is JSON is that list or dict."""
+    if text in _PAPERMILL_WORDS:
+        return _PAPERMILL_WORDS[text]
     for conv in (int, float):
         try:
-            return conv(t)
+            return conv(text)
         except ValueError:
             pass
-    if t in ("True", "true"):
-        return True
-    if t in ("False", "false"):
-        return False
-    if t == "None":
-        return None
+    if text.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
     return text
+
+
+_PAPERMILL_WORDS = {"True": True, "False": False, "None": None}
+# The largest whole number an int parameter takes (CWL's long); 1e100 is refused, not 101 digits.
+_INT_LIMIT = 2 ** 63
 
 
 def _convert_item(item, text):
@@ -368,17 +375,33 @@ def _convert_item(item, text):
         return parse_bool(text)
     if item == "int":
         try:
-            return int(text)
+            value = int(text)
         except ValueError:
             f = float(text)
-            if f.is_integer():
-                return int(f)
-            raise ValueError("not a whole number")
+            if not f.is_integer():
+                raise ValueError("not a whole number")
+            value = int(f)
+        if abs(value) >= _INT_LIMIT:
+            raise ValueError("out of the range of a 64-bit whole number")
+        return value
     if item == "float":
         return float(text)
     if item == "string":
         return text
     raise ValueError("unknown type %s" % item)
+
+
+def _check_item(item, value):
+    """A JSON list item as a value of the item type (an int is a float too, as in the cell)."""
+    if item == "boolean" and isinstance(value, bool):
+        return value
+    if item == "int" and isinstance(value, int) and not isinstance(value, bool) and abs(value) < _INT_LIMIT:
+        return value
+    if item == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if item == "string" and isinstance(value, str):
+        return value
+    raise ValueError("item %s is not a valid %s" % (json.dumps(value), describe_type(item)))
 
 
 _TYPE_WORDS = {"int": "int", "float": "float", "string": "str", "boolean": "bool", "json": "JSON value"}
@@ -399,6 +422,15 @@ def convert_typed(name, text, type_):
             return json.loads(text)
         if t.endswith("[]"):
             item = t[:-2]
+            if text.lstrip().startswith("["):
+                # A JSON list: the items as given, commas in strings included.
+                try:
+                    items = json.loads(text)
+                except ValueError as e:
+                    raise ValueError("it starts with [ but is not a JSON list (%s)" % e)
+                if not isinstance(items, list):
+                    raise ValueError("it starts with [ but is not a JSON list")
+                return [_check_item(item, v) for v in items]
             values = []
             for word in ([] if text == "" else text.split(",")):
                 try:
@@ -451,13 +483,18 @@ class Options(object):
         self.collect = None
         self.collect_skip = []
         self.describe = False
+        self.kernel = "auto"
 
 
 USAGE = (
     "usage: python3 redlab_nbrun.py NOTEBOOK [--PARAM VALUE ...] [--FLAG] [--input-NAME PATH ...] "
     "[--redlab-types NAME=TYPE,...] [--redlab-booleans A,B] [--redlab-collect DIR [--redlab-collect-skip GLOB,...]] "
-    "[--output FILE] [--redlab-describe]"
+    "[--output FILE] [--redlab-kernel auto|ipython|stdlib] [--redlab-describe]"
 )
+
+
+# auto: a real IPython kernel when the image has one (ipykernel and nbclient), else the stdlib runner.
+KERNEL_CHOICES = ("auto", "ipython", "stdlib")
 
 
 def parse_args(argv, read_params):
@@ -476,6 +513,14 @@ def parse_args(argv, read_params):
             declared = parse_types(word.partition("=")[2])
         elif word == "--redlab-types" and n + 1 < len(rest):
             declared = parse_types(rest[n + 1])
+    if declared is None and any(w == "--redlab-booleans" or w.startswith("--redlab-booleans=") for w in rest):
+        # A RED file of an older panel (--redlab-booleans, no --redlab-types): the panel read the
+        # types from the cell, as the runner does now, and joined list items by commas.
+        # Only --redlab-types says that an absent option means False, [] or None.
+        declared = dict((p.name, p.type) for p in params.values() if p.type is not None)
+        absent_means_empty = False
+    else:
+        absent_means_empty = True
     given = []
     i = 0
     while i < len(rest):
@@ -494,12 +539,15 @@ def parse_args(argv, read_params):
             i += 1
             return rest[i - 1]
 
-        known = params.get(name)
-        type_ = declared.get(name) if declared is not None else (known.type if known is not None else None)
+        type_ = declared.get(name) if declared is not None else None
         if name == "redlab-types":
             value()
         elif name == "redlab-describe":
             opts.describe = True
+        elif name == "redlab-kernel":
+            opts.kernel = value()
+            if opts.kernel not in KERNEL_CHOICES:
+                raise UsageError("--redlab-kernel: %r is not one of %s" % (opts.kernel, ", ".join(KERNEL_CHOICES)))
         elif name == "redlab-output" or (name == "output" and "output" not in params and type_ is None):
             opts.output = value()
         elif name == "redlab-booleans":
@@ -510,33 +558,26 @@ def parse_args(argv, read_params):
             opts.collect_skip = [g for g in value().split(",") if g]
         elif name.startswith("input-") and len(name) > len("input-") and type_ is None:
             opts.inputs[name[len("input-"):]] = value()
-        elif type_ == "boolean":
+        elif declared is not None and type_ == "boolean":
             given.append(name)
-            if eq:
-                opts.values[name] = convert_typed(name, inline, type_)
-            elif declared is None and i < len(rest) and rest[i].strip().lower() in _BOOL_WORDS:
-                opts.values[name] = parse_bool(rest[i])
-                i += 1
-            else:
-                opts.values[name] = True
-        elif type_ is not None:
+            opts.values[name] = convert_typed(name, inline, type_) if eq else True
+        elif declared is not None and type_ is not None:
             given.append(name)
             opts.values[name] = convert_typed(name, value(), type_)
-        elif name in params:
-            given.append(name)
-            opts.values[name] = guess_value(value())
         elif name.isidentifier():
-            opts.unknown.append(name)
+            # No type from the panel (a command line written by hand, or a name the panel did not
+            # declare): the value as papermill types it, whatever the default's type (papermill injects
+            # it as given); a name without a value is a flag set to True.
             given.append(name)
             if eq:
-                opts.values[name] = guess_value(inline)
+                opts.values[name] = papermill_value(inline)
             elif i < len(rest) and not rest[i].startswith("--"):
-                opts.values[name] = guess_value(value())
+                opts.values[name] = papermill_value(value())
             else:
                 opts.values[name] = True
         else:
             raise UsageError("unknown option --%s\n%s" % (name, USAGE))
-    for name, type_ in (declared or {}).items():
+    for name, type_ in (declared or {}).items() if absent_means_empty else ():
         if name in given:
             continue
         empty = absent_value(type_)
@@ -1778,16 +1819,240 @@ def finish_outputs(outputs):
     return outputs
 
 
-def execute(nb, opts, out_path):
-    """Runs the notebook; returns the exit code. The executed notebook is written to out_path in any case."""
+def kernel_modules():
+    """(nbformat, nbclient) when this python3 can run the notebook in a real IPython kernel
+    (ipykernel, nbclient, nbformat and jupyter_client importable), else None."""
+    import importlib.util
+
+    try:
+        if not all(importlib.util.find_spec(m) for m in ("ipykernel", "nbclient", "nbformat", "jupyter_client")):
+            return None
+        import nbclient
+        import nbformat
+    except Exception:  # a broken install is no kernel
+        return None
+    return nbformat, nbclient
+
+
+def choose_execution(choice):
+    """(kernel modules or None, what runs the cells, in words) for --redlab-kernel auto|ipython|stdlib."""
+    modules = kernel_modules() if choice != "stdlib" else None
+    if modules is not None:
+        import ipykernel
+
+        return modules, "IPython kernel (ipykernel %s, nbclient %s)" % (ipykernel.__version__, modules[1].__version__)
+    if choice == "ipython":
+        raise UsageError(
+            "--redlab-kernel ipython: this python3 (%s) cannot start an IPython kernel: install ipykernel and nbclient "
+            "in the image (Debian: apt-get install python3-ipykernel python3-nbclient; pip: pip install ipykernel nbclient), "
+            "or leave the option out to use the runner's own Python execution" % sys.executable
+        )
+    return None, "redlab_nbrun's stdlib execution (Python %s; no IPython kernel in the image)" % sys.version.split()[0]
+
+
+class CellRun(object):
+    """What the cell loops report back: the exit code, and the failed cell with its error output."""
+
+    def __init__(self):
+        self.code = 0
+        self.failed = None  # (label, error output) of the cell that raised
+        self.failed_cell = None
+
+
+def cell_label(is_injected, position, count):
+    """A cell as the notebook shows it: "code cell 3 (In [4])", markdown and the injected cell not counted."""
+    if is_injected:
+        return "the injected parameters cell"
+    return "code cell %d (In [%s])" % (position, count if count is not None else " ")
+
+
+def start_cell(cell):
+    pm = cell["metadata"]["papermill"]
+    pm["start_time"] = papermill_time(time.time())
+    pm["exception"] = False
+    pm["status"] = "running"
+    return time.time()
+
+
+def end_cell(cell, t0):
+    pm = cell["metadata"]["papermill"]
+    t1 = time.time()
+    pm["end_time"] = papermill_time(t1)
+    pm["duration"] = round(t1 - t0, 6)
+
+
+def skip_cell(cell):
+    """As papermill: cells that run no code are started and completed at once."""
+    pm = cell["metadata"]["papermill"]
+    pm.update(start_time=papermill_time(time.time()), exception=False)
+    pm.update(end_time=papermill_time(time.time()), duration=0.0, status="completed")
+
+
+def interrupted_output():
+    return {"output_type": "error", "ename": "Interrupted", "evalue": "the run was stopped", "traceback": ["Interrupted: the run was stopped"]}
+
+
+def run_stdlib(nb, injected, out_path):
+    """Runs the code cells with the runner's own Python execution (IPython syntax read by the runner)."""
     runner = Runner(nb)
-    for name, path in opts.inputs.items():
-        os.environ[input_env_name(name)] = path
     os.environ["MPLBACKEND"] = "Agg"
     import warnings
 
     warnings.filterwarnings("ignore", message=".*(non-interactive|currently using agg).*")
     sys.meta_path.insert(0, ImportHooks(runner))
+    result = CellRun()
+    saved = (sys.stdout, sys.stderr, sys.modules.get("__main__"))
+    sys.modules["__main__"] = runner.main_module
+    sys.stdout = _Tee("stdout", runner.real_stdout, runner)
+    sys.stderr = _Tee("stderr", runner.real_stderr, runner)
+    last_write = time.time()
+    position = 0
+    try:
+        for cell in nb["cells"]:
+            is_injected = cell is injected
+            if cell.get("cell_type") == "code" and not is_injected:
+                position += 1
+            if cell.get("cell_type") != "code" or not cell_source(cell).strip():
+                skip_cell(cell)
+                continue
+            pm = cell["metadata"]["papermill"]
+            source = cell_source(cell)
+            # As in IPython, the injected cell takes an execution count too: In [n] as papermill's.
+            runner.count += 1
+            cell["execution_count"] = runner.count
+            runner.outputs = cell["outputs"]
+            t0 = start_cell(cell)
+            # nbclient's per-cell timestamps (the kernel messages' dates; here the runner's own clock).
+            execution = cell["metadata"]["execution"] = {"iopub.status.busy": now_iso()}
+            execution["iopub.execute_input"] = now_iso()
+            filename = "<injected parameters>" if is_injected else "<code cell %d>" % position
+            label = cell_label(is_injected, position, runner.count)
+            try:
+                error = runner.run_cell(source, filename)
+                runner.flush_figures()
+            except Interrupted:
+                pm["exception"] = True
+                pm["status"] = "failed"
+                runner.outputs.append(interrupted_output())
+                result.code = _INTERRUPTED
+                break
+            finally:
+                execution["shell.execute_reply"] = now_iso()
+                execution["iopub.status.idle"] = now_iso()
+                end_cell(cell, t0)
+                finish_outputs(cell["outputs"])
+            if isinstance(error, SystemExit) and exit_status(error) == 0:
+                pm["status"] = "completed"
+                log("%s called sys.exit(0): the run ends there, successfully; the remaining cells were not run" % label)
+                break
+            if error is not None:
+                out = error_output(error, filename)
+                cell["outputs"].append(out)
+                pm["exception"] = True
+                pm["status"] = "failed"
+                result.failed = (label, out)
+                result.failed_cell = cell
+                result.code = 1
+                break
+            pm["status"] = "completed"
+            if time.time() - last_write > 2:
+                write_notebook(nb, out_path)
+                last_write = time.time()
+    except Interrupted:
+        result.code = _INTERRUPTED
+    finally:
+        sys.stdout, sys.stderr = saved[0], saved[1]
+        if saved[2] is not None:
+            sys.modules["__main__"] = saved[2]
+        runner.outputs = None
+    return result
+
+
+def _echo_stream(output):
+    """A kernel's stream output, echoed live as the stdlib runner echoes a cell's prints."""
+    if output is None or output.get("output_type") != "stream":
+        return
+    stream = sys.stderr if output.get("name") == "stderr" else sys.stdout
+    text = output.get("text")
+    stream.write("".join(text) if isinstance(text, list) else (text or ""))
+    stream.flush()
+
+
+def run_with_kernel(nb, injected, out_path, modules):
+    """Runs the code cells in a real IPython kernel (ipykernel, started by nbclient) as papermill does:
+    one cell at a time, stopping at the first error; a SystemExit of 0 or nothing ends the run successfully."""
+    nbformat, nbclient = modules
+    from nbclient.exceptions import CellExecutionError, DeadKernelError
+
+    last_write = [time.time()]
+
+    class Client(nbclient.NotebookClient):
+        def process_message(self, *args, **kwargs):
+            output = super(Client, self).process_message(*args, **kwargs)
+            _echo_stream(output)
+            if time.time() - last_write[0] > 2:
+                write_notebook(self.nb, out_path)
+                last_write[0] = time.time()
+            return output
+
+    # The image's own python3 kernel (ipykernel's), whatever kernel the notebook was saved with.
+    client = Client(nb, kernel_name="python3", timeout=None, startup_timeout=120, resources={"metadata": {"path": os.getcwd()}})
+    result = CellRun()
+    position = 0
+    current = None
+    try:
+        client.reset_execution_trackers()
+        with client.setup_kernel():
+            reply = client.wait_for_reply(client.kc.kernel_info())
+            if reply is not None:
+                nb["metadata"]["language_info"] = reply["content"]["language_info"]
+            for index, cell in enumerate(nb["cells"]):
+                is_injected = cell is injected
+                if cell.get("cell_type") == "code" and not is_injected:
+                    position += 1
+                if cell.get("cell_type") != "code" or not cell_source(cell).strip():
+                    skip_cell(cell)
+                    continue
+                current = cell
+                t0 = start_cell(cell)
+                try:
+                    client.execute_cell(cell, index)
+                    cell["metadata"]["papermill"]["status"] = "completed"
+                except (CellExecutionError, DeadKernelError) as e:
+                    pm = cell["metadata"]["papermill"]
+                    pm["exception"] = True
+                    pm["status"] = "failed"
+                    errors = [o for o in cell["outputs"] if o.get("output_type") == "error"]
+                    if errors:
+                        out = errors[-1]
+                    else:
+                        out = {"output_type": "error", "ename": type(e).__name__, "evalue": str(e).strip(), "traceback": []}
+                        cell["outputs"].append(nbformat.from_dict(out))
+                    label = cell_label(is_injected, position, cell.get("execution_count"))
+                    if out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0", "None"):
+                        # papermill: a cell that ends the notebook with sys.exit(0) is no failure.
+                        log("%s called sys.exit(0): the run ends there, successfully; the remaining cells were not run" % label)
+                        break
+                    result.failed = (label, out)
+                    result.failed_cell = cell
+                    result.code = 1
+                    break
+                finally:
+                    end_cell(cell, t0)
+                current = None
+    except Interrupted:
+        if current is not None:
+            current["metadata"]["papermill"].update(exception=True, status="failed")
+            current["outputs"].append(nbformat.from_dict(interrupted_output()))
+        result.code = _INTERRUPTED
+    return result
+
+
+def execute(nb, opts, out_path):
+    """Runs the notebook; returns the exit code. The executed notebook is written to out_path in any case."""
+    modules, how = choose_execution(opts.kernel)
+    for name, path in opts.inputs.items():
+        os.environ[input_env_name(name)] = path
 
     root = os.getcwd()
     before = snapshot_files(root) if opts.collect else {}
@@ -1810,6 +2075,8 @@ def execute(nb, opts, out_path):
         "environment_variables": {},
         "version": "redlab_nbrun " + RUNNER_VERSION,
     }
+    # Which execution ran the cells, for the run record and whoever reads the notebook later.
+    meta["redlab"] = {"runner": RUNNER_VERSION, "execution": "ipython" if modules is not None else "stdlib", "executed_by": how}
     code_cells = [c for c in nb["cells"] if c.get("cell_type") == "code"]
     for cell in nb["cells"]:
         if cell.get("cell_type") == "code":
@@ -1823,14 +2090,20 @@ def execute(nb, opts, out_path):
             "duration": None,
             "status": "pending",
         }
+    if modules is not None:
+        # nbclient works on nbformat's NotebookNode (attribute access), all the way down.
+        nb = modules[0].reads(json.dumps(nb), as_version=4)
+        meta = nb["metadata"]
+        injected = next((c for c in nb["cells"] if "injected-parameters" in cell_tags(c)), None)
     if opts.unknown:
         log("the parameters cell does not define %s; injecting anyway" % ", ".join(opts.unknown))
     log(
-        "running %s (%d code cells)%s"
+        "running %s (%d code cells)%s in the %s"
         % (
             opts.notebook,
             len(code_cells) - (1 if injected is not None else 0),
             (" with " + ", ".join("%s=%s" % (k, py_literal(v)) for k, v in opts.values.items())) if opts.values else "",
+            how,
         )
     )
     write_notebook(nb, out_path)
@@ -1843,89 +2116,15 @@ def execute(nb, opts, out_path):
             signal.signal(sig, on_signal)
         except (ValueError, OSError):
             pass
-
-    code = 0
-    failed = None
-    saved = (sys.stdout, sys.stderr, sys.modules.get("__main__"))
-    sys.modules["__main__"] = runner.main_module
-    sys.stdout = _Tee("stdout", runner.real_stdout, runner)
-    sys.stderr = _Tee("stderr", runner.real_stderr, runner)
-    last_write = time.time()
-    # Cells are named as the notebook shows them: "code cell 3" is the third code cell (markdown and
-    # the injected cell not counted), and In [n] its execution count (the injected cell gets none).
-    position = 0
-    failed_cell = None
+    result = CellRun()
     try:
-        for cell in nb["cells"]:
-            pm = cell["metadata"]["papermill"]
-            if cell.get("cell_type") != "code" or not cell_source(cell).strip():
-                # As papermill: cells that run no code are started and completed at once.
-                pm.update(start_time=papermill_time(time.time()), exception=False)
-                pm.update(end_time=papermill_time(time.time()), duration=0.0, status="completed")
-                if cell.get("cell_type") == "code" and cell is not injected:
-                    position += 1
-                continue
-            is_injected = cell is injected
-            if not is_injected:
-                position += 1
-            source = cell_source(cell)
-            if not is_injected:
-                runner.count += 1
-                cell["execution_count"] = runner.count
-            runner.outputs = cell["outputs"]
-            t0 = time.time()
-            pm["start_time"] = papermill_time(t0)
-            pm["exception"] = False
-            pm["status"] = "running"
-            # nbclient's per-cell timestamps (the kernel messages' dates; here the runner's own clock).
-            execution = cell["metadata"]["execution"] = {"iopub.status.busy": now_iso()}
-            execution["iopub.execute_input"] = now_iso()
-            filename = "<injected parameters>" if is_injected else "<code cell %d>" % position
-            try:
-                error = runner.run_cell(source, filename)
-                runner.flush_figures()
-            except Interrupted:
-                pm["exception"] = True
-                pm["status"] = "failed"
-                runner.outputs.append(
-                    {"output_type": "error", "ename": "Interrupted", "evalue": "the run was stopped", "traceback": ["Interrupted: the run was stopped"]}
-                )
-                code = _INTERRUPTED
-                failed = (None, None)
-                break
-            finally:
-                execution["shell.execute_reply"] = now_iso()
-                execution["iopub.status.idle"] = now_iso()
-                t1 = time.time()
-                pm["end_time"] = papermill_time(t1)
-                pm["duration"] = round(t1 - t0, 6)
-                finish_outputs(cell["outputs"])
-            if isinstance(error, SystemExit) and exit_status(error) == 0:
-                pm["status"] = "completed"
-                log("%s called sys.exit(0): the run ends there, successfully; the remaining cells were not run"
-                    % ("the injected parameters cell" if is_injected else "code cell %d (In [%d])" % (position, runner.count)))
-                break
-            if error is not None:
-                out = error_output(error, filename)
-                cell["outputs"].append(out)
-                pm["exception"] = True
-                pm["status"] = "failed"
-                label = "the injected parameters cell" if is_injected else "code cell %d (In [%d])" % (position, runner.count)
-                failed = (label, out)
-                failed_cell = cell
-                code = 1
-                break
-            pm["status"] = "completed"
-            if time.time() - last_write > 2:
-                write_notebook(nb, out_path)
-                last_write = time.time()
+        if modules is not None:
+            result = run_with_kernel(nb, injected, out_path, modules)
+        else:
+            result = run_stdlib(nb, injected, out_path)
     except Interrupted:
-        code = _INTERRUPTED
+        result.code = _INTERRUPTED
     finally:
-        sys.stdout, sys.stderr = saved[0], saved[1]
-        if saved[2] is not None:
-            sys.modules["__main__"] = saved[2]
-        runner.outputs = None
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 signal.signal(sig, signal.SIG_DFL if sig == signal.SIGTERM else signal.default_int_handler)
@@ -1934,25 +2133,27 @@ def execute(nb, opts, out_path):
         ended = time.time()
         meta["papermill"]["end_time"] = papermill_time(ended)
         meta["papermill"]["duration"] = round(ended - started, 6)
-        # papermill: null when every cell ran, true when one raised (or the run was stopped).
-        meta["papermill"]["exception"] = True if code != 0 else None
-        if failed_cell is not None:
-            add_error_markers(nb, failed_cell)
+        # papermill: null when every cell ran, true when one raised (also sys.exit(0) in a kernel) or the run was stopped.
+        raised = any(c["metadata"].get("papermill", {}).get("exception") for c in nb["cells"])
+        meta["papermill"]["exception"] = True if result.code != 0 or raised else None
+        if result.failed_cell is not None:
+            add_error_markers(nb, result.failed_cell)
         write_notebook(nb, out_path)
 
-    if failed is not None and failed[1] is not None:
-        label, out = failed
+    if result.failed is not None:
+        label, out = result.failed
         # The traceback once, on stderr (the cell's own output went there live already).
-        sys.stderr.write("\n".join(out["traceback"]) + "\n")
+        sys.stderr.write("\n".join(out.get("traceback") or []) + "\n")
         what = "called sys.exit(%s)" % out["evalue"] if out["ename"] == "SystemExit" else "raised %s: %s" % (out["ename"], out["evalue"])
         log("%s %s; the remaining cells were not run; the executed notebook is %s" % (label, what, out_path))
-    elif code == _INTERRUPTED:
+    elif result.code == _INTERRUPTED:
         log("interrupted; the notebook as far as it ran is %s" % out_path)
     else:
-        log("done in %.1f s: %d cells ran; wrote %s" % (time.time() - started, runner.count, out_path))
+        ran = sum(1 for c in nb["cells"] if c.get("cell_type") == "code" and c.get("execution_count") is not None)
+        log("done in %.1f s: %d cells ran; wrote %s" % (time.time() - started, ran, out_path))
     if opts.collect:
         report_collected(root, before, opts, out_path)
-    return code
+    return result.code
 
 
 def report_collected(root, before, opts, out_path):
@@ -2019,6 +2220,9 @@ def main(argv=None):
     out_path = opts.output or default_output_path(opts.notebook)
     try:
         return execute(loaded["nb"], opts, out_path)
+    except UsageError as e:
+        log(str(e))
+        return 2
     except OSError as e:
         log("cannot write %s: %s" % (out_path, e))
         return 2

@@ -34,7 +34,7 @@ function run(cells: string[], args: string[]) {
   fs.writeFileSync(path.join(dir, 'nb.ipynb'), JSON.stringify(nb));
   fs.writeFileSync(path.join(dir, 'old.txt'), 'there before');
   fs.writeFileSync(path.join(dir, 'changed.txt'), 'there before');
-  return spawnSync('python3', [runner, 'nb.ipynb', ...args], { cwd: dir, encoding: 'utf8' });
+  return spawnSync('python3', [runner, 'nb.ipynb', '--redlab-kernel', 'stdlib', ...args], { cwd: dir, encoding: 'utf8' });
 }
 
 const listed = (root: string): string[] =>

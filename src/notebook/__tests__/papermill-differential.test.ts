@@ -5,7 +5,8 @@
 // text/plain and the error's ename/evalue, the `papermill` metadata (keys, exception, parameters),
 // each cell's papermill metadata keys and status, nbclient's `execution` timestamp keys, nbformat
 // 4.5 cell ids, whether a parameters cell was injected, and papermill's error marker cells.
-// Every case must match except those in DELIBERATE_DIFFERENCES, each with its reason.
+// Each case runs in both of the runner's execution paths (stdlib and IPython kernel), and must match
+// except those in DELIBERATE_DIFFERENCES (per path), each with its reason.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -73,43 +74,53 @@ function summary(file: string): unknown {
   return JSON.parse(r.stdout);
 }
 
-const results = new Map<string, boolean>();
+/** Per execution path of the runner, per case: whether it matched papermill. */
+const results = { stdlib: new Map<string, boolean>(), ipython: new Map<string, boolean>() };
 
 beforeAll(() => {
-  const r = spawnSync(python, ['-c', 'import papermill, ipykernel'], { env, encoding: 'utf8' });
+  const r = spawnSync(python, ['-c', 'import papermill, ipykernel, nbclient'], { env, encoding: 'utf8' });
   if (r.status !== 0) {
-    throw new Error(`papermill and ipykernel are needed in .venv for this test (bash .ci/setup installs them): ${r.stderr}`);
+    throw new Error(`papermill, nbclient and ipykernel are needed in .venv for this test (bash .ci/setup installs them): ${r.stderr}`);
   }
 });
 
 describe('the runner against papermill on the same notebooks', () => {
+  // Each case runs three times: papermill, the runner's stdlib execution (--redlab-kernel stdlib: what
+  // an image with python3 alone gets), and the runner in a real IPython kernel (--redlab-kernel ipython:
+  // what an image with ipykernel and nbclient gets, as .venv has them).
   it.each(CASES.map(c => [c.notebook, c] as const))('%s', (name, c) => {
     const dir = path.join(work, name);
     fs.mkdirSync(dir);
     fs.copyFileSync(path.join(fixtures, `${name}.ipynb`), path.join(dir, 'in.ipynb'));
     const pm = run(['-m', 'papermill', 'in.ipynb', 'papermill.ipynb', '-k', 'python3', '--no-progress-bar', ...(c.papermill ?? [])], dir);
-    const ours = run([runner, 'in.ipynb', '--output', 'runner.ipynb', ...(c.runner ?? [])], dir);
     if (!fs.existsSync(path.join(dir, 'papermill.ipynb'))) throw new Error(`papermill wrote no notebook (exit ${pm.code}):\n${pm.out}`);
-    if (!fs.existsSync(path.join(dir, 'runner.ipynb'))) throw new Error(`the runner wrote no notebook (exit ${ours.code}):\n${ours.out}`);
     const expected = { exitCode: pm.code, notebook: summary(path.join(dir, 'papermill.ipynb')) };
-    const actual = { exitCode: ours.code, notebook: summary(path.join(dir, 'runner.ipynb')) };
-    const same = JSON.stringify(expected) === JSON.stringify(actual);
-    results.set(name, same);
-    const reason = DELIBERATE_DIFFERENCES[name];
-    if (reason === undefined) {
-      expect(actual).toEqual(expected);
-    } else if (same) {
-      console.log(`papermill parity: ${name} now matches; take it off DELIBERATE_DIFFERENCES (${reason})`);
+    for (const kernel of ['stdlib', 'ipython'] as const) {
+      const out = `runner-${kernel}.ipynb`;
+      const ours = run([runner, 'in.ipynb', '--output', out, '--redlab-kernel', kernel, ...(c.runner ?? [])], dir);
+      if (!fs.existsSync(path.join(dir, out))) throw new Error(`the runner (${kernel}) wrote no notebook (exit ${ours.code}):\n${ours.out}`);
+      const actual = { exitCode: ours.code, notebook: summary(path.join(dir, out)) };
+      const same = JSON.stringify(expected) === JSON.stringify(actual);
+      results[kernel].set(name, same);
+      const reason = DELIBERATE_DIFFERENCES[kernel][name];
+      if (reason === undefined) {
+        expect({ kernel, ...actual }).toEqual({ kernel, ...expected });
+      } else if (same) {
+        console.log(`papermill parity (${kernel}): ${name} now matches; take it off DELIBERATE_DIFFERENCES (${reason})`);
+      }
     }
-  }, 90_000);
+  }, 120_000);
 
-  it('reports the match rate over every case', () => {
+  it.each(['stdlib', 'ipython'] as const)('reports the match rate over every case (%s)', kernel => {
     // Each case above ran (none skipped), and every listed difference names a case.
-    expect([...results.keys()].sort()).toEqual(CASES.map(c => c.notebook).sort());
-    expect(Object.keys(DELIBERATE_DIFFERENCES).filter(n => !results.has(n))).toEqual([]);
+    const seen = results[kernel];
+    expect([...seen.keys()].sort()).toEqual(CASES.map(c => c.notebook).sort());
+    expect(Object.keys(DELIBERATE_DIFFERENCES[kernel]).filter(n => !seen.has(n))).toEqual([]);
     expect(fs.readdirSync(fixtures).filter(f => f.endsWith('.ipynb')).map(f => f.replace(/\.ipynb$/, '')).sort()).toEqual(CASES.map(c => c.notebook).sort());
-    const matched = [...results.values()].filter(Boolean).length;
-    console.log(`papermill parity: ${matched} of ${results.size} cases`);
-    expect(matched).toBeGreaterThanOrEqual(results.size - Object.keys(DELIBERATE_DIFFERENCES).length);
+    const matched = [...seen.values()].filter(Boolean).length;
+    console.log(`papermill parity (${kernel}): ${matched} of ${seen.size} cases`);
+    expect(matched).toBeGreaterThanOrEqual(seen.size - Object.keys(DELIBERATE_DIFFERENCES[kernel]).length);
+    // The issue's bar: at least 95% of the cases match.
+    expect(matched / seen.size).toBeGreaterThanOrEqual(0.95);
   });
 });

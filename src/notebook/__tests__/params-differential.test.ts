@@ -166,7 +166,7 @@ function runNotebook(nb: unknown, args: string[]): { values: Record<string, PyVa
   const dir = path.join(work, `run${++counter}`);
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'nb.ipynb'), JSON.stringify(nb));
-  const r = spawnSync('python3', [runner, 'nb.ipynb', ...args], { cwd: dir, encoding: 'utf8' });
+  const r = spawnSync('python3', [runner, 'nb.ipynb', '--redlab-kernel', 'stdlib', ...args], { cwd: dir, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`the runner exited with ${r.status}:\n${r.stderr}`);
   return { values: JSON.parse(fs.readFileSync(path.join(dir, 'values.json'), 'utf8')), stderr: r.stderr };
 }

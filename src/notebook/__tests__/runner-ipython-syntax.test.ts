@@ -32,7 +32,7 @@ function runCells(cells: string[]) {
     cells: cells.map(source => ({ cell_type: 'code', metadata: {}, source, outputs: [], execution_count: null }))
   };
   fs.writeFileSync(path.join(dir, 'nb.ipynb'), JSON.stringify(nb));
-  const r = spawnSync('python3', [runner, 'nb.ipynb'], { cwd: dir, encoding: 'utf8', env: { ...process.env, PYTHONWARNINGS: '' } });
+  const r = spawnSync('python3', [runner, 'nb.ipynb', '--redlab-kernel', 'stdlib'], { cwd: dir, encoding: 'utf8', env: { ...process.env, PYTHONWARNINGS: '' } });
   const executed = JSON.parse(fs.readFileSync(path.join(dir, 'nb.executed.ipynb'), 'utf8'));
   // Code cells only: a failed run also has papermill's markdown error markers.
   const code = (executed.cells as { cell_type: string; outputs: Output[] }[]).filter(c => c.cell_type === 'code');
