@@ -2098,14 +2098,15 @@ def execute(nb, opts, out_path):
     if opts.unknown:
         log("the parameters cell does not define %s; injecting anyway" % ", ".join(opts.unknown))
     log(
-        "running %s (%d code cells)%s in the %s"
+        "running %s (%d code cells)%s"
         % (
             opts.notebook,
             len(code_cells) - (1 if injected is not None else 0),
             (" with " + ", ".join("%s=%s" % (k, py_literal(v)) for k, v in opts.values.items())) if opts.values else "",
-            how,
         )
     )
+    # One line of its own, word for word, so that the run cell can say which execution ran (logs.ts).
+    log("cells run by: " + how)
     write_notebook(nb, out_path)
 
     def on_signal(signum, frame):

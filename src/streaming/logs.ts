@@ -15,6 +15,15 @@ export function isRunnerStatusLine(line: string): boolean {
   return line.startsWith(RUNNER_STATUS_PREFIX);
 }
 
+/** The runner's line naming what runs the cells: a real IPython kernel, or its own stdlib execution. */
+const RUNNER_EXECUTION_LINE = /^redlab_nbrun: cells run by: (.+)$/m;
+
+/** What ran the notebook's cells, when this stderr text holds the runner's line saying so. */
+export function runnerExecution(stderrText: string): string | undefined {
+  const m = RUNNER_EXECUTION_LINE.exec(stderrText);
+  return m ? m[1].trim().slice(0, 200) : undefined;
+}
+
 /** Characters kept at most, whatever the line count (one endless line must not grow the notebook). */
 export const MAX_LOG_CHARS = 512 * 1024;
 

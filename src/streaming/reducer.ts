@@ -6,7 +6,7 @@ import { isFinalState, type RunRecord, type StoredEvent } from '../red/bridge-ap
 import type { FileRecord, FinalState } from '../red/run';
 import type { ContainerSpec } from '../red/types';
 import { describeFailure } from './failure';
-import { appendLog, emptyLogs, lastLines } from './logs';
+import { appendLog, emptyLogs, lastLines, runnerExecution } from './logs';
 import type { ArtifactView, ConnectionView, FinalView, PhaseView, Preview, ReducerOptions, RunCellState } from './types';
 
 export const DEFAULT_STATS_INTERVAL_MS = 1000;
@@ -69,7 +69,11 @@ export function applyEvent(s: RunCellState, msg: StoredEvent, opts: ReducerOptio
       next.build = { step: e.step ?? s.build?.step, stepIndex: e.stepIndex ?? s.build?.stepIndex, stepCount: e.stepCount ?? s.build?.stepCount, line: e.line };
       return next;
     case 'log':
-      if ('data' in e && typeof e.data === 'string') next.logs = appendLog(s.logs, e.stream, e.data, opts.logLineLimit);
+      if ('data' in e && typeof e.data === 'string') {
+        next.logs = appendLog(s.logs, e.stream, e.data, opts.logLineLimit);
+        const execution = e.stream === 'stderr' && s.execution === undefined ? runnerExecution(e.data) : undefined;
+        if (execution) next.execution = execution;
+      }
       return next;
     case 'stats': {
       const t = Date.parse(msg.at);

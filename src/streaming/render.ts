@@ -55,7 +55,8 @@ function header(s: RunCellState, links: RenderLinks): string {
       `RED Lab run <code>${esc(s.runId)}</code>` +
       (s.image ? ` · image <code>${esc(s.image)}</code>` : '') +
       (s.gpus ? ` · ${esc(s.gpus)}` : '') +
-      `</div>`
+      `</div>`,
+    ...(s.execution ? [`<div class="jp-RedLab-run-execution jp-RedLab-muted">cells run by ${esc(s.execution)}</div>`] : [])
   );
 
   if (s.phases.length) {

@@ -98,6 +98,8 @@ export interface RunCellState {
   state: RunState;
   image?: string;
   gpus?: string;
+  /** What ran a notebook's cells, as the notebook runner said (an IPython kernel, or its stdlib execution). */
+  execution?: string;
   /** `at` of the first event seen. */
   startedAt?: string;
   finishedAt?: string;

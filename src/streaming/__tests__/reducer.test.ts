@@ -292,3 +292,26 @@ describe('resume with since', () => {
     expect(readRunMetadata({ runId: RUN, since: 2, record: { runId: 'other' } })).toEqual({ runId: RUN, since: 2 });
   });
 });
+
+describe('which execution ran the notebook', () => {
+  const line = (how: string) => `redlab_nbrun: running nb.ipynb (3 code cells)\nredlab_nbrun: cells run by: ${how}\n`;
+
+  it('takes the runner line from stderr into the state, its snapshot and the record header', () => {
+    const how = 'IPython kernel (ipykernel 6.29.3, nbclient 0.7.2)';
+    const s = applyEvents(initialRunState(RUN), [ev(log('stderr', line(how))), ev(log('stderr', line('something else later')))], OPTS);
+    expect(s.execution).toBe(how);
+    expect(snapshot(s).execution).toBe(how);
+    expect(renderRecord(s, links)).toContain(`cells run by ${how}</div>`);
+  });
+
+  it('ignores the same words on stdout (the notebook printing them) and states no execution without the line', () => {
+    const s = applyEvents(initialRunState(RUN), [ev(log('stdout', line('IPython kernel'))), ev(log('stderr', 'redlab_nbrun: running nb.ipynb\n'))], OPTS);
+    expect(s.execution).toBeUndefined();
+    expect(renderRecord(s, links)).not.toContain('jp-RedLab-run-execution');
+  });
+
+  it('escapes what the line says', () => {
+    const s = applyEvents(initialRunState(RUN), [ev(log('stderr', line('<img src=x onerror=alert(1)>')))], OPTS);
+    expect(renderRecord(s, links)).toContain('cells run by &lt;img src=x onerror=alert(1)&gt;</div>');
+  });
+});
