@@ -3,10 +3,13 @@
 # since no container registry is reachable here. Cached by tag: a second call is instant.
 #   redlab/busybox:1          FROM scratch + Debian's busybox-static (sh, grep, cat, ...)
 #   redlab/debian-python:12   Debian bookworm minbase + python3, made by debootstrap + docker import
+#   redlab/debian-ipykernel:12  the same + Debian's python3-ipykernel and python3-nbclient: an image in
+#                             which the notebook runner uses a real IPython kernel
 set -euo pipefail
 
 BUSYBOX_TAG=${REDLAB_BUSYBOX_IMAGE:-redlab/busybox:1}
 PYTHON_TAG=${REDLAB_PYTHON_IMAGE:-redlab/debian-python:12}
+IPYKERNEL_TAG=${REDLAB_IPYKERNEL_IMAGE:-redlab/debian-ipykernel:12}
 MIRROR=${DEBIAN_MIRROR:-$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -n1)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 
@@ -40,4 +43,18 @@ else
   tar -C "$root" -c . | docker import -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' -c 'CMD ["python3"]' - "$PYTHON_TAG" >/dev/null
   rm -rf "$root"
   echo "base-images: built $PYTHON_TAG"
+fi
+
+if have "$IPYKERNEL_TAG"; then
+  echo "base-images: $IPYKERNEL_TAG cached"
+else
+  ctx=$(mktemp -d)
+  cat > "$ctx/Dockerfile" <<DOCKERFILE
+FROM $PYTHON_TAG
+RUN apt-get update && apt-get install -y --no-install-recommends python3-ipykernel python3-nbclient && rm -rf /var/lib/apt/lists/*
+DOCKERFILE
+  echo "base-images: $IPYKERNEL_TAG from Debian's python3-ipykernel and python3-nbclient (about a minute)"
+  docker build -q -t "$IPYKERNEL_TAG" "$ctx" >/tmp/redlab-ipykernel-build.log 2>&1 || { tail -20 /tmp/redlab-ipykernel-build.log; rm -rf "$ctx"; exit 1; }
+  rm -rf "$ctx"
+  echo "base-images: built $IPYKERNEL_TAG"
 fi

@@ -1978,6 +1978,12 @@ def _echo_stream(output):
     stream.flush()
 
 
+def asyncio_coroutine(fn):
+    import inspect
+
+    return inspect.iscoroutinefunction(fn)
+
+
 def run_with_kernel(nb, injected, out_path, modules):
     """Runs the code cells in a real IPython kernel (ipykernel, started by nbclient) as papermill does:
     one cell at a time, stopping at the first error; a SystemExit of 0 or nothing ends the run successfully."""
@@ -1995,52 +2001,68 @@ def run_with_kernel(nb, injected, out_path, modules):
                 last_write[0] = time.time()
             return output
 
+    # debugpy's warning about frozen modules is noise on the run's stderr (the kernel never debugs here).
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     # The image's own python3 kernel (ipykernel's), whatever kernel the notebook was saved with.
     client = Client(nb, kernel_name="python3", timeout=None, startup_timeout=120, resources={"metadata": {"path": os.getcwd()}})
     result = CellRun()
-    position = 0
-    current = None
+    state = {"position": 0, "current": None}
+
+    def run_cells():
+        for index, cell in enumerate(nb["cells"]):
+            is_injected = cell is injected
+            if cell.get("cell_type") == "code" and not is_injected:
+                state["position"] += 1
+            if cell.get("cell_type") != "code" or not cell_source(cell).strip():
+                skip_cell(cell)
+                continue
+            state["current"] = cell
+            t0 = start_cell(cell)
+            try:
+                client.execute_cell(cell, index)
+                cell["metadata"]["papermill"]["status"] = "completed"
+            except (CellExecutionError, DeadKernelError) as e:
+                pm = cell["metadata"]["papermill"]
+                pm["exception"] = True
+                pm["status"] = "failed"
+                errors = [o for o in cell["outputs"] if o.get("output_type") == "error"]
+                if errors:
+                    out = errors[-1]
+                else:
+                    out = {"output_type": "error", "ename": type(e).__name__, "evalue": str(e).strip(), "traceback": []}
+                    cell["outputs"].append(nbformat.from_dict(out))
+                label = cell_label(is_injected, state["position"], cell.get("execution_count"))
+                if out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0", "None"):
+                    # papermill: a cell that ends the notebook with sys.exit(0) is no failure.
+                    log("%s called sys.exit(0): the run ends there, successfully; the remaining cells were not run" % label)
+                    return
+                result.failed = (label, out)
+                result.failed_cell = cell
+                result.code = 1
+                return
+            finally:
+                end_cell(cell, t0)
+            state["current"] = None
+
     try:
         client.reset_execution_trackers()
         with client.setup_kernel():
             reply = client.wait_for_reply(client.kc.kernel_info())
             if reply is not None:
                 nb["metadata"]["language_info"] = reply["content"]["language_info"]
-            for index, cell in enumerate(nb["cells"]):
-                is_injected = cell is injected
-                if cell.get("cell_type") == "code" and not is_injected:
-                    position += 1
-                if cell.get("cell_type") != "code" or not cell_source(cell).strip():
-                    skip_cell(cell)
-                    continue
-                current = cell
-                t0 = start_cell(cell)
+            try:
+                run_cells()
+            except Interrupted:
+                # Stopped: the kernel is killed, not asked to shut down in the middle of a cell
+                # (which makes it print tracebacks about closed sockets).
                 try:
-                    client.execute_cell(cell, index)
-                    cell["metadata"]["papermill"]["status"] = "completed"
-                except (CellExecutionError, DeadKernelError) as e:
-                    pm = cell["metadata"]["papermill"]
-                    pm["exception"] = True
-                    pm["status"] = "failed"
-                    errors = [o for o in cell["outputs"] if o.get("output_type") == "error"]
-                    if errors:
-                        out = errors[-1]
-                    else:
-                        out = {"output_type": "error", "ename": type(e).__name__, "evalue": str(e).strip(), "traceback": []}
-                        cell["outputs"].append(nbformat.from_dict(out))
-                    label = cell_label(is_injected, position, cell.get("execution_count"))
-                    if out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0", "None"):
-                        # papermill: a cell that ends the notebook with sys.exit(0) is no failure.
-                        log("%s called sys.exit(0): the run ends there, successfully; the remaining cells were not run" % label)
-                        break
-                    result.failed = (label, out)
-                    result.failed_cell = cell
-                    result.code = 1
-                    break
-                finally:
-                    end_cell(cell, t0)
-                current = None
+                    stop = client.km.shutdown_kernel
+                    (nbclient.util.run_sync(stop) if asyncio_coroutine(stop) else stop)(now=True)
+                except Exception:
+                    pass
+                raise
     except Interrupted:
+        current = state["current"]
         if current is not None:
             current["metadata"]["papermill"].update(exception=True, status="failed")
             current["outputs"].append(nbformat.from_dict(interrupted_output()))

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { inferDraft, draftRedPath, draftToRedYaml, executedNotebookName, draftRunnerFile } from '../../../src/notebook/infer';
 import { RUNNER_SOURCE } from '../../../src/notebook/runner-source';
 import type { ExperimentDraft } from '../../../src/notebook/types';
-import { PYTHON, removeTempDirs, tempDir } from '../helpers/red';
+import { IPYKERNEL, PYTHON, removeTempDirs, tempDir } from '../helpers/red';
 
 const repo = path.resolve(__dirname, '../../..');
 const bin = path.join(repo, 'server-bridge/bin/redlab.js');
@@ -118,7 +118,7 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(progress[0]).toMatch(/^step 15\/120/);
     expect(r.stderr).toContain('walking 120 steps with noise 0.0 (seed 42)');
     expect(r.stderr).toMatch(/redlab_nbrun: running \/cc\/inputs\/notebook\/demo\.ipynb \(5 code cells\) with /);
-    expect(r.stderr).toMatch(/redlab_nbrun: done in [\d.]+ s: 5 cells ran; wrote demo\.executed\.ipynb/);
+    expect(r.stderr).toMatch(/redlab_nbrun: done in [\d.]+ s: 6 cells ran; wrote demo\.executed\.ipynb/);
     expect(r.firstMarkerAt).toBeDefined();
     expect(r.exitedAt - r.firstMarkerAt!).toBeGreaterThan(1500);
 
@@ -132,8 +132,8 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(typeof injected.id).toBe('string');
     expect(executed.cells.length).toBe(notebook.cells.length + 1);
     const code = executed.cells.filter(c => c.cell_type === 'code');
-    // In [n] as in the notebook: the injected cell runs without a number of its own.
-    expect(code.map(c => c.execution_count)).toEqual([1, null, 2, 3, 4, 5]);
+    // In [n] as papermill numbers them: the injected cell runs as In [2].
+    expect(code.map(c => c.execution_count)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(code.map(c => c.metadata.papermill?.status)).toEqual(Array(6).fill('completed'));
     const byId = (id: string) => executed.cells.find(c => c.id === id)!;
     const walk = byId('walk').outputs!;
@@ -141,7 +141,7 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(walk[0]).toMatchObject({ output_type: 'stream', name: 'stdout' });
     expect(text(walk[0].text)).toMatch(/^walking 120 steps with noise 0\.0 \(seed 42\)\nstep 15\/120: position /);
     const stats = byId('stats').outputs!;
-    expect(stats).toEqual([{ output_type: 'execute_result', execution_count: 3, data: { 'text/plain': expect.stringMatching(/^\{'samples': 120,\n 'noise': 0\.0,\n 'seed': 42,\n/) }, metadata: {} }]);
+    expect(stats).toEqual([{ output_type: 'execute_result', execution_count: 4, data: { 'text/plain': expect.stringMatching(/^\{'samples': 120,\n 'noise': 0\.0,\n 'seed': 42,\n/) }, metadata: {} }]);
     expect(text(byId('files').outputs![0].text)).toBe('wrote results.csv and metrics.json\n');
     const plot = byId('plot').outputs!;
     expect(plot[0]).toMatchObject({ output_type: 'display_data', data: { 'image/svg+xml': expect.stringContaining('<polyline') } });
@@ -191,8 +191,8 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(result.state).toBe('failed');
     expect(result.exitCode).toBe(1);
     expect(r.stderr).toContain("verbose=False scales=[0.5, 3.0] label='x'\nalpha beta gamma\n");
-    // The third code cell, as the notebook shows it: markdown and the injected cell not counted.
-    expect(r.stderr).toMatch(/redlab_nbrun: code cell 3 \(In \[3\]\) raised RuntimeError: cell three failed on purpose \(2\); the remaining cells were not run/);
+    // The third code cell, as the notebook shows it (markdown and the injected cell not counted), In [4] as papermill numbers it.
+    expect(r.stderr).toMatch(/redlab_nbrun: code cell 3 \(In \[4\]\) raised RuntimeError: cell three failed on purpose \(2\); the remaining cells were not run/);
     expect(r.stderr).not.toContain('never runs');
     // The traceback once (not again from another echo), naming the cell as the message does.
     expect(r.stderr.split('Traceback (most recent call last)').length - 1).toBe(1);
@@ -206,13 +206,13 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     // papermill's error marker: a message on top, an anchor right before the cell that raised.
     const marker = 'papermill-error-cell-tag';
     expect(executed.cells.map(c => c.metadata.tags?.[0] ?? c.cell_type)).toEqual([marker, 'parameters', 'injected-parameters', 'code', marker, 'code', 'markdown', 'code']);
-    expect(text(executed.cells[0].source)).toContain(`An Exception was encountered at '<a href="#papermill-error-cell">In [3]</a>'.`);
+    expect(text(executed.cells[0].source)).toContain(`An Exception was encountered at '<a href="#papermill-error-cell">In [4]</a>'.`);
     expect(text(executed.cells[4].source)).toContain('<span id="papermill-error-cell"');
     executed.cells = executed.cells.filter(c => !c.metadata.tags?.includes(marker));
     expect(text(executed.cells[1].source)).toBe("# Parameters\nlabel = 'x'\nscales = [0.5, 3.0]\nverbose = False\n");
     expect(executed.cells[2].outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: ["verbose=False scales=[0.5, 3.0] label='x'\n", 'alpha beta gamma\n'] }]);
     const failed = executed.cells[3];
-    expect(failed.execution_count).toBe(3);
+    expect(failed.execution_count).toBe(4);
     expect(failed.metadata.papermill).toMatchObject({ status: 'failed', exception: true });
     expect(failed.outputs).toHaveLength(1);
     const err = failed.outputs![0];
@@ -299,4 +299,40 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     const time = '[\\d.e+]+ (s|ms|μs|us|ns)';
     expect(outputs[3][0]).toMatch(new RegExp(`^stdout:CPU times: user ${time}, sys: ${time}, total: ${time}\\nWall time: ${time}\\nwritten by a cell magic 499500\\n$`));
   }, 120_000);
+
+  it('runs the notebook in a real IPython kernel when the image has ipykernel and nbclient, and says so', async () => {
+    const notebook = pythonNotebook([
+      cell('n = 1', ['parameters']),
+      cell('import sys\nprint("ipykernel" in sys.modules, n)'),
+      cell('%%capture captured\nprint("kept aside")'),
+      cell('from IPython.display import display, Markdown\ndisplay(Markdown("**bold**"))\n!echo from the shell\ncaptured.stdout.strip()'),
+      cell('1 / 0'),
+      cell('print("never")')
+    ]);
+    const outputs = (file: string) =>
+      readNotebook(file)
+        .cells.filter(c => c.cell_type === 'code')
+        .map(c => [c.execution_count ?? null, ...c.outputs!.map(o => (o.output_type === 'stream' ? `${o.name}:${text(o.text).replace(/\r\n/g, '\n')}` : o.output_type === 'error' ? `error:${o.ename}` : `${o.output_type}:${text(o.data['text/plain'])}`))]);
+    for (const [image, execution] of [[IPYKERNEL, 'ipython'], [PYTHON, 'stdlib']] as const) {
+      const { draft } = inferDraft(notebook, { notebookPath: 'kernel.ipynb', defaults: { image, ramMb: 512 } });
+      draft.values.n = 3;
+      const outdir = path.join(dir, `out-${execution}`);
+      const r = await redlab(['run', prepare(dir, draft, notebook), '--outdir', outdir, '--json'], dir);
+      expect(JSON.parse(r.stdout).exitCode).toBe(1);
+      expect(r.stderr).toMatch(execution === 'ipython' ? /redlab_nbrun: cells run by: IPython kernel \(ipykernel [\d.]+, nbclient [\d.]+\)\n/ : /redlab_nbrun: cells run by: redlab_nbrun's stdlib execution \(Python 3[\d.]+; no IPython kernel in the image\)\n/);
+      expect(r.stderr).toContain('redlab_nbrun: code cell 5 (In [6]) raised ZeroDivisionError: division by zero; the remaining cells were not run');
+      const file = path.join(outdir, 'kernel.executed.ipynb');
+      expect(readNotebook(file).metadata.redlab.execution).toBe(execution);
+      // The injected cell takes In [2], as papermill numbers it; the same outputs either way.
+      expect(outputs(file)).toEqual([
+        [1],
+        [2],
+        [3, `stdout:${execution === 'ipython' ? 'True' : 'False'} 3\n`],
+        [4],
+        [5, 'display_data:<IPython.core.display.Markdown object>', 'stdout:from the shell\n', "execute_result:'kept aside'"],
+        [6, 'error:ZeroDivisionError'],
+        [null]
+      ]);
+    }
+  }, 240_000);
 });
