@@ -10,18 +10,23 @@ container (any image with python3 >= 3.8; nothing else is needed):
 
 - NOTEBOOK is an nbformat 4 notebook with a Python kernel.
 - `--PARAM VALUE` (or `--PARAM=VALUE`) sets a value of the cell tagged
-  `parameters`, converted to the parameter's type. RED Lab's panel gives every
-  type with `--redlab-types NAME=TYPE,...` (TYPE: int, float, string, boolean,
-  a list of one of them as `float[]`, given as one word with the items separated
-  by commas (`--xs 1,2,3`), optional as `int?`, or json: a JSON value); without
-  it the runner reads the types from the cell by the same rules as the panel
-  (src/notebook/parameters.ts): the literal's type, an annotation `float` making
-  an int a float, `list[float]` / `Optional[int]` / `int | None` honoured, None,
-  dicts and mixed lists as JSON. A declared parameter whose option is absent is
-  False (boolean), [] (list) or None (optional): CWL writes nothing for those.
-  A boolean is set true by its bare flag (`--verbose`), or by `--verbose=False`.
-  A parameter the cell does not define is injected anyway (as papermill does),
-  its value read as int, float, True/False/None or else a string.
+  `parameters`. Without `--redlab-types` (a command line written by hand) the
+  value is typed as papermill's `-p` types it, whatever the default's type:
+  True, False, None, an int, a float, else the text as given; a word that
+  starts with [ or { and is JSON is that list or dict (papermill's `-y`); a
+  name without a value (`--verbose`) is True. RED Lab's panel gives every type
+  with `--redlab-types NAME=TYPE,...` (TYPE: int, float, string, boolean, a
+  list of one of them as `float[]`, optional as `int?`, or json: a JSON value),
+  and the value is converted to it or refused naming the parameter, the value
+  and the type (exit 2); a list is a JSON list (`--xs '["a,b", "c"]'`) or its
+  items joined by commas (`--xs 1,2,3`, as CWL's itemSeparator writes it). The
+  panel reads the cell's types by the same rules as the runner's
+  `--redlab-describe` (src/notebook/parameters.ts): the literal's type, an
+  annotation `float` making an int a float, `list[float]` / `Optional[int]` /
+  `int | None` honoured, None, dicts and mixed lists as JSON. A declared
+  parameter whose option is absent is False (boolean), [] (list) or None
+  (optional): CWL writes nothing for those. A parameter the cell does not
+  define is injected anyway (as papermill does).
   A syntax error in the parameters cell stops the run before it starts (exit 2),
   naming the code cell and the line.
 - `--redlab-booleans A,B` (older RED files) names the boolean parameters this
@@ -35,6 +40,14 @@ container (any image with python3 >= 3.8; nothing else is needed):
 - `--input-NAME PATH` exposes an input file or folder to the notebook as the
   environment variable REDLAB_INPUT_<NAME> (upper case, other characters than
   letters and digits as `_`).
+- `--redlab-kernel auto|ipython|stdlib` chooses what runs the cells. auto (the
+  default): a real IPython kernel when this python3 has ipykernel, nbclient,
+  nbformat and jupyter_client (Debian: python3-ipykernel python3-nbclient), so
+  that magics, display hooks and pretty printing are IPython's own; else the
+  runner's own stdlib execution, described below. ipython refuses to run
+  without a kernel (exit 2). Which one ran is the line `cells run by: ...` on
+  stderr and `metadata.redlab.execution` ("ipython" or "stdlib") of the
+  executed notebook.
 - `--output FILE` (or `--redlab-output FILE`, which works even when the notebook
   has a parameter named `output`) is where the executed notebook goes; default
   `<notebook name>.executed.ipynb` in the working directory (/cc/outputs in a
@@ -43,7 +56,12 @@ container (any image with python3 >= 3.8; nothing else is needed):
 The values are injected as a new code cell tagged `injected-parameters` right
 after the `parameters` cell (at the top when there is none; no such cell when no
 values are given). Messages name cells as the notebook shows them: "code cell 3
-(In [3])" is the third code cell, markdown and the injected cell not counted. The code cells then
+(In [4])" is the third code cell, markdown and the injected cell not counted,
+and In [n] its execution count, the injected cell counted as papermill counts
+it. The notebook gets papermill 2.x's metadata (the `papermill` section, each
+cell's status and times, nbclient's `execution` timestamps, nbformat 4.5 cell
+ids) and, when a cell raised, papermill's error marker cells. In the stdlib
+execution, the code cells then
 run in order in one namespace; their stdout/stderr are recorded as stream outputs
 and echoed live, the value of a final expression becomes an execute_result,
 `display(...)` (also via an IPython.display stand-in when IPython is not installed)
@@ -51,7 +69,7 @@ a display_data, and open matplotlib figures PNG images (Agg backend). The first
 error is recorded as an error output and stops the run; the executed notebook is
 written anyway.
 
-Exit codes: 0 every cell ran, or a cell ended the run with sys.exit(0) / raise
+Exit codes (either execution): 0 every cell ran, or a cell ended the run with sys.exit(0) / raise
 SystemExit / exit() (the remaining cells are not run, as papermill); 1 a cell
 raised, or called sys.exit(n) with n != 0; 2 bad usage or a notebook that
 cannot run here (not nbformat 4, not a Python kernel); 130 interrupted
