@@ -27,8 +27,9 @@ container (any image with python3 >= 3.8; nothing else is needed):
   parameter whose option is absent is False (boolean), [] (list) or None
   (optional): CWL writes nothing for those. A parameter the cell does not
   define is injected anyway (as papermill does).
-  A syntax error in the parameters cell stops the run before it starts (exit 2),
-  naming the code cell and the line.
+  A syntax error in the parameters cell is named (code cell and line) before the
+  run starts; the cell then runs as it is and raises SyntaxError (exit 1, the
+  notebook written), as in papermill; `--redlab-describe` exits 2 with the message.
 - `--redlab-booleans A,B` (older RED files) names the boolean parameters this
   command line sets: those among them without their flag are False.
 - `--redlab-collect DIR` gathers the files the notebook wrote in the working
@@ -1053,7 +1054,27 @@ class _PrettyPrinter(pprint.PrettyPrinter):
     def format(self, obj, context, maxlevels, level):
         if isinstance(obj, type):
             return _type_name(obj), True, False
+        if isinstance(obj, _FUNCTION_TYPES):
+            return _function_text(obj), True, False
         return pprint.PrettyPrinter.format(self, obj, context, maxlevels, level)
+
+
+_FUNCTION_TYPES = (types.FunctionType, types.BuiltinFunctionType)
+
+
+def _function_text(fn):
+    """A function as IPython's pretty printer names it: `<function __main__.area(w, h=1.0)>`, `<function len(obj, /)>`."""
+    name = getattr(fn, "__qualname__", None) or fn.__name__
+    module = getattr(fn, "__module__", None)
+    if module and module not in ("__builtin__", "builtins", "exceptions"):
+        name = module + "." + name
+    try:
+        import inspect
+
+        name += str(inspect.signature(fn))
+    except (ValueError, TypeError):
+        pass
+    return "<function %s>" % name
 
 
 def pretty_text(obj):
@@ -1061,6 +1082,8 @@ def pretty_text(obj):
     79 characters, classes by name (`int`, `__main__.Point`), everything else its repr."""
     if isinstance(obj, type):
         return _type_name(obj)
+    if isinstance(obj, _FUNCTION_TYPES):
+        return _function_text(obj)
     if type(obj) in (list, tuple, dict, set, frozenset):
         try:
             return _PrettyPrinter(width=79, sort_dicts=False).pformat(obj)
@@ -1219,6 +1242,8 @@ class IPythonSyntax(object):
         return method(args, local_ns or {})
 
     def magic_matplotlib(self, args, local_ns):
+        import matplotlib  # noqa: F401 (as IPython: ModuleNotFoundError when the image has none)
+
         backend = args.strip().lower()
         if backend not in ("", "inline", "agg"):
             sys.stderr.write("%%matplotlib %s: a container run has no display; figures are drawn with Agg and kept as PNG\n" % backend)
@@ -1825,7 +1850,7 @@ def write_notebook(nb, path):
         os.makedirs(directory)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(nb, f, indent=1, ensure_ascii=False)
+        json.dump(nb, f, indent=1, ensure_ascii=False, sort_keys=True)  # as nbformat writes it
         f.write("\n")
     os.replace(tmp, path)
 
@@ -2047,8 +2072,10 @@ def run_with_kernel(nb, injected, out_path, modules):
                 if errors:
                     out = errors[-1]
                 else:
-                    out = {"output_type": "error", "ename": type(e).__name__, "evalue": str(e).strip(), "traceback": []}
-                    cell["outputs"].append(nbformat.from_dict(out))
+                    # No error output from the kernel (IPython's UsageError for an unknown magic goes to
+                    # stderr only): the message names it, the cell's outputs stay as the kernel left them.
+                    last = (str(e).strip().splitlines() or [""])[-1]
+                    out = {"output_type": "error", "ename": type(e).__name__, "evalue": last, "traceback": []}
                 label = cell_label(is_injected, state["position"], cell.get("execution_count"))
                 if out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0", "None"):
                     # papermill: a cell that ends the notebook with sys.exit(0) is no failure.
@@ -2103,18 +2130,19 @@ def execute(nb, opts, out_path):
     meta = nb.setdefault("metadata", {})
     # papermill 2.x's section. Non-finite floats stay NaN/Infinity in the JSON, as papermill writes
     # them (Python's json reads them back); papermill leaves default_parameters {} on the command line.
-    meta["papermill"] = {
-        "default_parameters": parameters_cell_defaults(nb),
-        "parameters": dict(opts.values),
-        "input_path": opts.notebook,
-        "output_path": out_path,
-        "start_time": papermill_time(started),
-        "end_time": None,
-        "duration": None,
-        "exception": None,
-        "environment_variables": {},
-        "version": "redlab_nbrun " + RUNNER_VERSION,
-    }
+    # As papermill, a section of an earlier run is kept (its other keys too, e.g. scrapbook's
+    # metrics), its parameters replaced only when values are given.
+    section = meta.get("papermill")
+    if not isinstance(section, dict):
+        section = meta["papermill"] = {
+            "default_parameters": parameters_cell_defaults(nb),
+            "parameters": {},
+            "environment_variables": {},
+            "version": "redlab_nbrun " + RUNNER_VERSION,
+        }
+    if opts.values:
+        section["parameters"] = dict(opts.values)
+    section.update(input_path=opts.notebook, output_path=out_path, start_time=papermill_time(started), end_time=None, duration=None, exception=None)
     # Which execution ran the cells, for the run record and whoever reads the notebook later.
     meta["redlab"] = {"runner": RUNNER_VERSION, "execution": "ipython" if modules is not None else "stdlib", "executed_by": how}
     code_cells = [c for c in nb["cells"] if c.get("cell_type") == "code"]
@@ -2244,7 +2272,13 @@ def main(argv=None):
                 continue
             code_cell += 1
             if "parameters" in cell_tags(cell):
-                return read_parameters(cell_source(cell), code_cell)
+                try:
+                    return read_parameters(cell_source(cell), code_cell)
+                except ParametersSyntaxError as e:
+                    # As papermill: the cell runs as it is and raises SyntaxError there (exit 1, the
+                    # notebook written with the error); values are typed without the cell's types.
+                    loaded["syntax_error"] = str(e)
+                    return {}
         return {}
 
     try:
@@ -2255,6 +2289,10 @@ def main(argv=None):
             return 0
         log(str(e))
         return 2
+    if loaded.get("syntax_error"):
+        log(loaded["syntax_error"])
+        if opts.describe:
+            return 2
     if opts.describe:
         print(describe_parameters(read_params(opts.notebook)))
         return 0

@@ -249,7 +249,7 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     expect(r.stderr).toContain(`{"annl": "[0.5, 3.0]", "cfg": "{'b': [1.5, None]}", "flag": "True", "limit": "7"}`);
   }, 120_000);
 
-  it('adds no injected cell when there are no parameters, and refuses a parameters cell with a syntax error before running', async () => {
+  it('adds no injected cell when there are no parameters; a parameters cell with a syntax error runs and raises, as in papermill', async () => {
     const plain = pythonNotebook([{ cell_type: 'markdown', metadata: {}, source: 'title' }, cell('x = 1'), cell('print(x + 1)')]);
     const { draft } = inferDraft(plain, { notebookPath: 'plain.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
     let r = await redlab(['run', prepare(dir, draft, plain), '--outdir', path.join(dir, 'out'), '--json'], dir);
@@ -263,8 +263,14 @@ describe('notebooks run in a container with redlab_nbrun.py', () => {
     const inferred = inferDraft(broken, { notebookPath: 'broken.ipynb', defaults: { image: PYTHON, ramMb: 256 } });
     expect(inferred.draft.parametersError).toBe('the parameters cell (code cell 3) has a syntax error on line 2: "[" is never closed; fix it in the notebook');
     r = await redlab(['run', prepare(dir, inferred.draft, broken), '--outdir', path.join(dir, 'out-broken'), '--json'], dir);
-    expect(JSON.parse(r.stdout).exitCode).toBe(2);
+    expect(JSON.parse(r.stdout).exitCode).toBe(1);
     expect(r.stderr).toContain("redlab_nbrun: the parameters cell (code cell 3) has a syntax error on line 2: '[' was never closed; fix it in the notebook");
+    expect(r.stderr).toMatch(/redlab_nbrun: code cell 3 \(In \[3\]\) raised SyntaxError: /);
+    // Nothing lost: the cells before it ran, and the executed notebook says where it stopped.
+    const stopped = readNotebook(path.join(dir, 'out-broken', 'broken.executed.ipynb'));
+    const failed = stopped.cells.find(c => c.metadata.papermill?.status === 'failed')!;
+    expect(failed.outputs).toEqual([expect.objectContaining({ output_type: 'error', ename: 'SyntaxError' })]);
+    expect(stopped.cells.filter(c => c.cell_type === 'code' && c.metadata.papermill?.status === 'completed')).toHaveLength(2);
   }, 120_000);
 
   it('refuses a notebook whose kernel is not Python, with exit code 2 and the reason', async () => {

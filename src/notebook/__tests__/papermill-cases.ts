@@ -108,6 +108,7 @@ export const DELIBERATE_DIFFERENCES: Record<'stdlib' | 'ipython', Record<string,
     'pm-broken':
       "a SyntaxError's message names the cell's file: (<code cell 1>, line 1) in the stdlib execution, (685837578.py, line 1) " +
       "in ipykernel, whose compiler names a cell by a hash of its source; the runner's name says which cell to open",
+    'pm-complex-parameters': "the same SyntaxError as pm-broken (a parameters cell that is not valid Python runs and raises, as in papermill); its message names the cell's file",
     'rw-input-prompt':
       'input() fails in both (StdinNotImplementedError, exit 1); the stdlib execution says to pass the value as a parameter ' +
       "instead of ipykernel's 'raw_input was called, but this frontend does not support input requests.'",
@@ -117,9 +118,5 @@ export const DELIBERATE_DIFFERENCES: Record<'stdlib' | 'ipython', Record<string,
       'an error output (MagicUsageError) that lists the magics it has and says what to do instead'
   },
   // A real IPython kernel run by nbclient, as papermill runs it.
-  ipython: {
-    'rw-warnings-stderr':
-      "a warning names ipykernel's file of the cell, /tmp/ipykernel_PID/HASH.py, with the kernel's process id in it: " +
-      'two kernels never write the same path, so two papermill runs differ here too'
-  }
+  ipython: {}
 };

@@ -136,7 +136,7 @@ const CASES: Case[] = [
   },
   {
     title: 'what is no parameter: skipped by both; magics blanked; the last assignment wins',
-    cell: '%matplotlib inline\nimport os\nt = (1, 2)\nc = 2 * 3\na = 1\nb = 2\na = 3.5\nif a:\n    z = 1',
+    cell: '%load_ext autoreload\nimport os\nt = (1, 2)\nc = 2 * 3\na = 1\nb = 2\na = 3.5\nif a:\n    z = 1',
     types: { b: 'int', a: 'float' }
   }
 ];
@@ -243,7 +243,8 @@ describe('a syntax error in the parameters cell', () => {
 
     const file = path.join(work, `syntax${++counter}.ipynb`);
     fs.writeFileSync(file, JSON.stringify(nb));
-    const r = spawnSync('python3', [runner, file, '--x', '1'], { cwd: work, encoding: 'utf8' });
+    // What the runner reads of the cell (--redlab-describe): the same message, exit 2.
+    const r = spawnSync('python3', [runner, file, '--redlab-describe'], { cwd: work, encoding: 'utf8' });
     expect(r.status).toBe(2);
     const sameWords = new RegExp(`^redlab_nbrun: the parameters cell \\(code cell 2\\) has a syntax error on line ${line}: .+; fix it in the notebook\n$`);
     expect(r.stderr).toMatch(sameWords);
