@@ -30,13 +30,45 @@ export interface Gpu {
 }
 
 /** What an engine can do, so the UI hides what it cannot. */
+/**
+ * What an engine can do (jupyter-scheduler's supported_features): the panel offers only what
+ * the chosen engine has, and the run manager asks only for that.
+ */
 export interface EngineCapabilities {
+  /** Runs in a container (false: directly on the host, no isolation, no image, no limits). */
+  isolated: boolean;
   gpus: boolean;
+  /** GPUs chosen by their memory (container.settings.gpus.devices[].vramMin), not only by count. */
+  gpusByMemory: boolean;
   batches: boolean;
   cancel: boolean;
   inputConnectors: string[];
   outputConnectors: string[];
   imagePull: boolean;
+  /** Builds images from an environment or a Dockerfile (the images routes). */
+  imageBuilds: boolean;
+  /** Host folders can be bind-mounted (local inputs without a copy); false: inputs are uploaded. */
+  bindMounts: boolean;
+  /** A restarted bridge finds the engine's running batches again and follows them to their end. */
+  reattach: boolean;
+  /** CPU and memory samples while a batch runs. */
+  stats: boolean;
+  /** Stateful sessions for "Run cell in container". */
+  sessions: boolean;
+}
+
+/** One engine as GET /health lists it. */
+export interface EngineInfo {
+  name: string;
+  /** Reachable and able to run now. */
+  available: boolean;
+  /** The engine's own version (Docker's), when it has one. */
+  version?: string;
+  /** Why it is not available, and what to do. */
+  error?: string;
+  /** Plain words the panel shows beside it (e.g. "not isolated: runs on this machine without a container"). */
+  note?: string;
+  capabilities: EngineCapabilities;
 }
 
 /** GET /health */
@@ -45,7 +77,10 @@ export interface HealthInfo {
   version: string;
   docker: { reachable: boolean; version?: string; apiVersion?: string; error?: string };
   gpus: Gpu[];
-  engines: { name: string; available: boolean; capabilities: EngineCapabilities }[];
+  /** Every engine this bridge has, the default first. */
+  engines: EngineInfo[];
+  /** The engine a run goes to when it names none. */
+  defaultEngine: string;
   runs: { queued: number; running: number; parallel: number };
 }
 

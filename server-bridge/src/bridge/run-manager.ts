@@ -148,6 +148,7 @@ export class RunManager implements RunService {
       docker,
       gpus: [...this.gpus.gpus],
       engines: [{ name: this.engine.name, available: docker.reachable, capabilities: this.engine.capabilities }],
+      defaultEngine: this.engine.name,
       runs: { queued: this.queue.length, running: this.active.size, parallel: this.config.parallel }
     };
   }

@@ -18,16 +18,18 @@ import type Docker from 'dockerode';
 import { randomUUID } from 'crypto';
 import { chmod, mkdir, readdir, rmdir } from 'fs/promises';
 import * as path from 'path';
-import type { Batch, LoadedRed } from '../../../src/red/types';
+import type { Batch, LoadedRed, Red } from '../../../src/red/types';
 import type { BatchResult, FinalState, Phase, PhaseTimings, RunEvent, RunResult, RunState } from '../../../src/red/run';
 import { MASK } from '../../../src/red/mask';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
-import type { Engine, EngineCapabilities, KeepWorkDir, ManagedContainer, ResumeRequest, RunRequest } from './types';
+import type { DiscardRequest, Engine, EngineCapabilities, EngineImages, EngineRecovery, EngineRefusal, EngineStatus, KeepWorkDir, ManagedContainer, ResumeRequest, RunRequest } from './types';
+import { listImages } from '../images/list';
+import { buildImage } from '../images/build';
 import { connectDocker, type DockerClientOptions } from './docker-client';
 import { ensureImage } from './image';
 import { describeInventory, gpusForDeviceIds, readGpuInventory, selectGpus, type Gpu, type GpuSelection } from './gpu';
-import { buildCreateOptions, checkRamFitsEngine, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN } from './host-config';
+import { buildCreateOptions, checkRamFitsEngine, ramOverEngine, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN } from './host-config';
 import { dockerTime, removeContainer, resumeContainer, runContainer, type ContainerRunOutcome, type StreamName } from './container';
 import { removeTree, SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
 import type { StatsOptions } from './stats';
@@ -332,13 +334,62 @@ export class DockerEngine implements Engine {
   constructor(private readonly opts: DockerEngineOptions = {}) {
     this.connectors = opts.connectors ?? defaultConnectors();
     this.capabilities = {
+      isolated: true,
       gpus: true,
+      gpusByMemory: true,
       batches: true,
       cancel: true,
       inputConnectors: this.connectors.inputCommands,
       outputConnectors: this.connectors.outputCommands,
-      imagePull: opts.pull !== 'never'
+      imagePull: opts.pull !== 'never',
+      imageBuilds: true,
+      bindMounts: true,
+      reattach: true,
+      stats: true,
+      sessions: false
     };
+    this.recovery = {
+      listManaged: filter => this.listManagedContainers(filter),
+      resumeBatch: (req, o) => this.resumeBatch(req, o),
+      discardBatch: req => this.discardBatch(req),
+      remove: async ids => {
+        const docker = await this.client();
+        await Promise.all(ids.map(id => removeContainer(docker.getContainer(id))));
+      },
+      gpuDeviceIds: async id => {
+        const info = await (await this.client()).getContainer(id).inspect();
+        return (info.HostConfig?.DeviceRequests ?? []).flatMap(d => d.DeviceIDs ?? []);
+      }
+    };
+    this.images = {
+      list: async o => listImages(await this.client(), o),
+      build: async (spec, o) => buildImage(await this.client(), spec, o)
+    };
+  }
+
+  readonly recovery: EngineRecovery;
+  readonly images: EngineImages;
+
+  /** The dockerode client: the one given, else one connected from DOCKER_HOST / the socket (clear error when unreachable). */
+  private client(): Promise<Docker> {
+    return connectDocker({ ...this.opts, docker: this.opts.docker });
+  }
+
+  async status(): Promise<EngineStatus> {
+    try {
+      const v = await (await this.client()).version();
+      return { available: true, version: v.Version };
+    } catch (err) {
+      return { available: false, error: `cannot reach the Docker engine: ${errorMessage(err)}. Start Docker (sudo dockerd &) or set DOCKER_HOST.` };
+    }
+  }
+
+  async precheck(red: Red): Promise<EngineRefusal | undefined> {
+    // An engine that cannot be asked fails the run later with its own message.
+    const over = await this.client()
+      .then(docker => ramOverEngine(docker, red.container.settings.ram))
+      .catch(() => undefined);
+    return over ? { path: 'container.settings.ram', ...over } : undefined;
   }
 
   get workRoot(): string {
@@ -993,7 +1044,7 @@ export class DockerEngine implements Engine {
    * the batch would have (the container unless leaveContainer, the work folder as
    * keepWorkDir says for a batch in `state`).
    */
-  async discardBatch(req: { runId: string; batch: number; containerId?: string; state: FinalState; leaveContainer?: boolean; keepWorkDir?: KeepWorkDir | boolean }): Promise<void> {
+  async discardBatch(req: DiscardRequest): Promise<void> {
     if (req.containerId && !req.leaveContainer) {
       const docker = await connectDocker({ ...this.opts, docker: this.opts.docker });
       await removeContainer(docker.getContainer(req.containerId));

@@ -1,10 +1,12 @@
 // The one small interface every engine (local Docker now; remote and cluster
 // engines later) implements. Capabilities let the UI hide what an engine cannot do.
-import type { LoadedRed } from '../../../src/red/types';
-import type { BatchResult, RunEvent, RunResult, RunState } from '../../../src/red/run';
+import type { LoadedRed, Red } from '../../../src/red/types';
+import type { BatchResult, FinalState, RunEvent, RunResult, RunState } from '../../../src/red/run';
+import type { BuildOptions, BuildResult, BuildSpec, LocalImage } from '../images/types';
+import type { ListImagesOptions } from '../images/list';
 
-export type { EngineCapabilities } from '../../../src/red/bridge-api';
-import type { EngineCapabilities } from '../../../src/red/bridge-api';
+export type { EngineCapabilities, EngineInfo } from '../../../src/red/bridge-api';
+import type { EngineCapabilities, EngineInfo } from '../../../src/red/bridge-api';
 
 /**
  * What DockerEngine.run is asked to do. The engine does not mask secrets: its events,
@@ -142,8 +144,66 @@ export interface ManagedContainer {
   labels: Record<string, string>;
 }
 
+export type EngineRunOptions = { signal?: AbortSignal; onEvent?: (e: RunEvent) => void };
+
+/** What an engine says of itself now (GET /health). */
+export type EngineStatus = Omit<EngineInfo, 'name' | 'capabilities'>;
+
+/** A RED this engine cannot run as asked, found before the run is queued: the field, the reason, the fix. */
+export interface EngineRefusal {
+  path: string;
+  message: string;
+  fix: string;
+}
+
+/**
+ * Crash recovery (capabilities.reattach): what a restarted bridge asks of the engine to find the
+ * batches a previous process started and follow them to their end.
+ */
+export interface EngineRecovery {
+  /** The engine's own containers (label org.redlab.managed=true), optionally of one run. */
+  listManaged(filter?: { runId?: string }): Promise<ManagedContainer[]>;
+  resumeBatch(req: ResumeRequest, opts: EngineRunOptions): Promise<BatchResult>;
+  /** Removes what a batch whose result is recorded left behind (container, work folder). */
+  discardBatch(req: DiscardRequest): Promise<void>;
+  /** Removes containers (e.g. created but never started before a crash); missing ones are no error. */
+  remove(containerIds: string[]): Promise<void>;
+  /** The GPU device ids a container was given, so that a restarted bridge holds them. */
+  gpuDeviceIds(containerId: string): Promise<string[]>;
+}
+
+export interface DiscardRequest {
+  runId: string;
+  batch: number;
+  containerId?: string;
+  state: FinalState;
+  leaveContainer?: boolean;
+  keepWorkDir?: KeepWorkDir | boolean;
+}
+
+/** Image listing and builds (capabilities.imageBuilds). */
+export interface EngineImages {
+  list(opts: ListImagesOptions): Promise<LocalImage[]>;
+  build(spec: BuildSpec, opts: BuildOptions): Promise<BuildResult>;
+}
+
+/**
+ * One engine backend. The run manager, the HTTP routes and the CLI use engines only through
+ * this: a new engine is a new file implementing it plus a line in registry.ts.
+ */
 export interface Engine {
+  /** Unique, lower case: `docker`, `process`, ... (RunOptions.engine, GET /health). */
   readonly name: string;
   readonly capabilities: EngineCapabilities;
-  run(req: RunRequest, opts: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void }): Promise<RunResult>;
+  /** Whether it can run now, and its version; never throws. */
+  status(): Promise<EngineStatus>;
+  /** Checks a RED against what the engine can give (e.g. RAM above the host's), before it is queued. */
+  precheck?(red: Red): Promise<EngineRefusal | undefined>;
+  run(req: RunRequest, opts: EngineRunOptions): Promise<RunResult>;
+  /** Present exactly when capabilities.reattach. */
+  readonly recovery?: EngineRecovery;
+  /** Present exactly when capabilities.imageBuilds. */
+  readonly images?: EngineImages;
+  /** Releases connections (e.g. an ssh session); the bridge calls it when it stops. */
+  close?(): Promise<void>;
 }

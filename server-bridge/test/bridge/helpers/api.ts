@@ -84,7 +84,7 @@ export class TestRunService implements RunService {
   }
 
   async health(): Promise<HealthInfo> {
-    return { status: 'ok', version: 'test', docker: { reachable: true }, gpus: [], engines: [], runs: { queued: 0, running: 0, parallel: 1 } };
+    return { status: 'ok', version: 'test', docker: { reachable: true }, gpus: [], engines: [], defaultEngine: 'docker', runs: { queued: 0, running: 0, parallel: 1 } };
   }
 }
 
