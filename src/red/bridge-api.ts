@@ -93,7 +93,69 @@ export interface RunOptions {
   /** Path of the RED file, when it came from one. */
   redPath?: string;
   leaveContainer?: boolean;
+  /** The engine the run goes to (a name GET /health lists); absent: the bridge's defaultEngine. */
+  engine?: string;
   [key: string]: unknown;
+}
+
+/** What POST /runs takes as JSON (a bare RED document, or RED YAML text, also works). */
+export interface SubmitRequest {
+  /** The RED as an object, or as YAML/JSON text. */
+  red: unknown;
+  /** Values for {{variables}}; kept in memory only while the run needs them. */
+  variables?: Record<string, string>;
+  /** What the submitter sets of a run's options (extra labels on the container too). */
+  options?: Pick<RunOptions, 'parallel' | 'labels' | 'notebookPath' | 'redPath' | 'leaveContainer' | 'engine'>;
+}
+
+/** POST /runs answers 201 with this. */
+export interface SubmitResponse {
+  id: string;
+  state: RunState;
+}
+
+/** DELETE /runs/{id} (cancel a run that is not final, delete one that is). */
+export interface CancelResponse {
+  id?: string;
+  state?: RunState;
+  message?: string;
+}
+
+/** A local image as GET /images lists it. */
+export interface LocalImage {
+  id: string;
+  /** `repo:tag` names; never `<none>:<none>`. */
+  tags: string[];
+  /** Bytes. */
+  size: number;
+  /** ISO 8601. */
+  created: string;
+  /** First RepoDigest (`repo@sha256:…`) when the image came from a registry. */
+  digest?: string;
+  labels?: Record<string, string>;
+}
+
+/** POST /images/build with an environment (the files repo2docker knows) on top of a base image. */
+export interface EnvironmentBuildRequest {
+  environment: { requirementsTxt?: string; environmentYml?: string; aptTxt?: string };
+  baseImage: string;
+}
+
+/** One NDJSON line of POST /images/build: progress lines, then one result or error line. */
+export type ImageBuildLine =
+  | BuildProgressEvent
+  | { type: 'result'; tag: string; id: string; cached: boolean; dockerfile?: string; droppedProgressLines?: number }
+  | { type: 'error'; message: string; step?: string | null; output?: string[] };
+
+/**
+ * A message of WebSocket /api/v1/runs/events: a run's summary each time it changes (created,
+ * a new run state, its result), for every run. Nothing is replayed: list the runs over REST
+ * (GET /runs) once the socket is open, and again after every reconnect. Deleted runs are not
+ * announced. Auth as a run's events (token query parameter or Bearer header, allowed Origin).
+ */
+export interface RunChangedMessage {
+  type: 'run';
+  run: RunSummary;
 }
 
 export interface RunImage {

@@ -13,12 +13,19 @@
 // after it, such as late log lines, come first), with 4404 for an unknown or deleted
 // run, with 1001 when the bridge stops. Refusals before the upgrade are plain HTTP
 // answers with a JSON body: 401 (token), 403 (origin), 400 (since), 404 (path), 503.
+//
+// WebSocket /api/v1/runs/events: every run's summary each time it changes (created,
+// a new run state, its result), one JSON message each ({type: "run", run}), from the
+// store's subscribeAll, for the frontend's run list. It replays nothing: a client lists
+// the runs over REST once it is open (and again after each reconnect). A client that
+// falls more than `highWaterMark` bytes behind is dropped (it reconnects and lists).
+// Same token and Origin checks as a run's events.
 import type { IncomingMessage } from 'http';
 import type { Duplex } from 'stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { isRunId } from '../../store/ids';
-import { RunNotFoundError, isFinalState, type StoredEvent } from '../../store/types';
+import { RunNotFoundError, isFinalState, type RunChangedMessage, type StoredEvent } from '../../store/types';
 import type { RunStore } from '../../store';
 import { bearerToken, originMessage, WS_AUTH_MESSAGE, type OriginPolicy, type TokenChecker } from './auth';
 import { serializeRequest } from './logger';
@@ -43,6 +50,11 @@ export interface EventSocketStats {
 }
 
 const PATH = /^\/api\/v1\/runs\/([^/]*)\/events\/?$/;
+/** Every run's summary changes (see the header); matched before PATH. */
+const RUNS_PATH = /^\/api\/v1\/runs\/events\/?$/;
+
+/** Run-level events that change a run's summary: its creation and state changes (state), its result. */
+const changesSummary = (e: StoredEvent): boolean => (e.event.type === 'state' && (e.event as { batch?: number }).batch === undefined) || e.event.type === 'result';
 
 class ClientGone extends Error {}
 
@@ -79,6 +91,9 @@ export class EventSockets {
   private readonly maxClients: number;
   private closing = false;
   private peak = 0;
+  /** Clients of /runs/events, and the store subscription that feeds them while there are any. */
+  private readonly runClients = new Set<WebSocket>();
+  private unsubscribeRuns: (() => void) | undefined;
 
   constructor(
     private readonly store: RunStore,
@@ -114,8 +129,9 @@ export class EventSockets {
       return refuse(socket, 400, 'the request URL is not valid');
     }
     if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(socket, 400, 'the bridge upgrades connections to WebSocket only (Upgrade: websocket)');
-    const m = PATH.exec(url.pathname);
-    if (!m) return refuse(socket, 404, 'no WebSocket here: run events are at /api/v1/runs/{id}/events?since=SEQ');
+    const allRuns = RUNS_PATH.test(url.pathname);
+    const m = allRuns ? null : PATH.exec(url.pathname);
+    if (!allRuns && !m) return refuse(socket, 404, "no WebSocket here: a run's events are at /api/v1/runs/{id}/events?since=SEQ, every run's changes at /api/v1/runs/events");
     const origin = req.headers.origin;
     if (!this.origins.allows(origin)) {
       this.log.warn({ req: serializeRequest(req) }, 'websocket refused: origin not allowed');
@@ -126,6 +142,14 @@ export class EventSockets {
     if (!this.tokens.matches(presented)) {
       this.log.warn({ req: serializeRequest(req) }, 'websocket refused: missing or wrong token');
       return refuse(socket, 401, WS_AUTH_MESSAGE, { 'WWW-Authenticate': 'Bearer' });
+    }
+    if (allRuns) {
+      for (const k of url.searchParams.keys()) {
+        if (k !== 'token') return refuse(socket, 400, `unknown query parameter ${JSON.stringify(k.slice(0, 40))}: the runs' changes take only token (list the runs over REST for the present)`);
+      }
+      if (this.clients.size >= this.maxClients) return refuse(socket, 503, `${this.clients.size} event sockets are open, the most the bridge allows: close some and try again`);
+      this.wss.handleUpgrade(req, socket, head, ws => this.serveRuns(ws, req));
+      return;
     }
     for (const k of url.searchParams.keys()) {
       if (k !== 'token' && k !== 'since') return refuse(socket, 400, `unknown query parameter ${JSON.stringify(k.slice(0, 40))}: events take since and token`);
@@ -138,9 +162,9 @@ export class EventSockets {
     if (this.clients.size >= this.maxClients) return refuse(socket, 503, `${this.clients.size} event sockets are open, the most the bridge allows: close some and try again`);
     let id: string;
     try {
-      id = decodeURIComponent(m[1]);
+      id = decodeURIComponent(m![1]);
     } catch {
-      id = m[1];
+      id = m![1];
     }
     this.wss.handleUpgrade(req, socket, head, ws => this.serve(ws, socket, id, Number(sinceText), req));
   }
@@ -213,6 +237,45 @@ export class EventSockets {
     );
   }
 
+  /** A client of every run's changes: registered until it closes; the store is followed while any is open. */
+  private serveRuns(ws: WebSocket, req: IncomingMessage): void {
+    const state = { alive: true };
+    this.clients.set(ws, state);
+    this.runClients.add(ws);
+    ws.on('pong', () => (state.alive = true));
+    ws.on('error', () => ws.terminate());
+    ws.on('message', () => undefined);
+    ws.on('close', () => {
+      this.clients.delete(ws);
+      this.runClients.delete(ws);
+      if (!this.runClients.size && this.unsubscribeRuns) {
+        this.unsubscribeRuns();
+        this.unsubscribeRuns = undefined;
+      }
+    });
+    this.log.debug({ req: serializeRequest(req) }, 'runs socket open');
+    this.unsubscribeRuns ??= this.store.subscribeAll(e => this.broadcastRun(e));
+  }
+
+  /** Sends the run's summary to every runs client (read once, after the event's commit). */
+  private broadcastRun(e: StoredEvent): void {
+    if (!changesSummary(e) || this.closing) return;
+    const run = this.store.getSummary(e.runId);
+    if (!run) return;
+    const message: RunChangedMessage = { type: 'run', run };
+    const text = JSON.stringify(message);
+    for (const ws of this.runClients) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      // Behind by more than the high-water mark: dropped rather than buffered; it lists again when back.
+      if (ws.bufferedAmount > this.hwm) {
+        ws.terminate();
+        continue;
+      }
+      ws.send(text);
+      if (ws.bufferedAmount > this.peak) this.peak = ws.bufferedAmount;
+    }
+  }
+
   private heartbeat(): void {
     for (const [ws, s] of this.clients) {
       if (ws.readyState !== WebSocket.OPEN) continue;
@@ -248,6 +311,9 @@ export class EventSockets {
       )
     );
     this.clients.clear();
+    this.runClients.clear();
+    this.unsubscribeRuns?.();
+    this.unsubscribeRuns = undefined;
     this.wss.close();
   }
 }
