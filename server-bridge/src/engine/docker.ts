@@ -16,10 +16,10 @@
 // the container may have planted links there.
 import type Docker from 'dockerode';
 import { randomUUID } from 'crypto';
-import { chmod, mkdir, readdir, rmdir } from 'fs/promises';
+import { chmod, mkdir, rmdir } from 'fs/promises';
 import * as path from 'path';
-import type { Batch, LoadedRed, Red } from '../../../src/red/types';
-import type { BatchResult, FinalState, Phase, PhaseTimings, RunEvent, RunResult, RunState } from '../../../src/red/run';
+import type { LoadedRed, Red } from '../../../src/red/types';
+import type { BatchResult, FinalState, PhaseTimings, RunEvent, RunResult } from '../../../src/red/run';
 import { MASK } from '../../../src/red/mask';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
@@ -31,12 +31,28 @@ import { ensureImage } from './image';
 import { describeInventory, gpusForDeviceIds, readGpuInventory, selectGpus, type Gpu, type GpuSelection } from './gpu';
 import { buildCreateOptions, checkRamFitsEngine, ramOverEngine, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN } from './host-config';
 import { dockerTime, removeContainer, resumeContainer, runContainer, type ContainerRunOutcome, type StreamName } from './container';
-import { removeTree, SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
+import { removeTree } from '../util/safe-fs';
 import type { StatsOptions } from './stats';
-import { listInputItems, stageInputs, type InputItem } from './staging';
-import { collectOutputs, exists, OUTPUTS_FOLDER, planOutputs, type OutputSpec } from './outputs';
-import { buildCommand, CONTAINER_OUTPUTS_DIR, formatCommandLine, inputContainerPath, toBatches, type ContainerPathOf } from './red-deps';
-import { batchWorkDir, captureFileName, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
+import { stageInputs } from './staging';
+import { CONTAINER_OUTPUTS_DIR, formatCommandLine, toBatches } from './red-deps';
+import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
+import {
+  BatchTracker,
+  captureFiles,
+  cleanupWorkDir,
+  concludeWithOutputs,
+  errorMessage,
+  exitMessage,
+  keepMode,
+  lastLines,
+  makeEmitter,
+  placeCaptureFiles,
+  planBatch,
+  Stopper,
+  streamsDir,
+  type BatchPlan,
+  type Emitter
+} from './batch';
 
 export { DockerUnavailableError } from './docker-client';
 
@@ -78,137 +94,11 @@ export interface DockerEngineOptions extends DockerClientOptions {
   logFlushMs?: number;
 }
 
-interface BatchPlan {
-  index: number;
-  batch: Batch;
-  items: InputItem[];
-  command: string[];
-  outputs: OutputSpec[];
-  streams: { stdout?: string; stderr?: string };
-  outdir: string;
-  floatPathPrefix: string;
-}
-
-const containerPathOf: ContainerPathOf = (key, value, index) => inputContainerPath(key, value, index);
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** The last few lines of a text, for error messages. */
-function lastLines(text: string, lines = 5, chars = 800): string {
-  const t = text.trimEnd().split('\n').slice(-lines).join('\n');
-  return t.length > chars ? '…' + t.slice(-chars) : t;
-}
-
-/** A duration for people: 1500 → "1.5 s", 90000 → "1 min 30 s", 7200000 → "2 h". */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${+(ms / 1000).toFixed(1)} s`;
-  const parts: string[] = [];
-  let rest = Math.round(ms / 1000);
-  for (const [unit, size] of [
-    ['d', 86_400],
-    ['h', 3600],
-    ['min', 60],
-    ['s', 1]
-  ] as const) {
-    const n = Math.floor(rest / size);
-    rest -= n * size;
-    if (n) parts.push(`${n} ${unit}`);
-  }
-  return parts.join(' ');
-}
-
-/** The error of a batch the wall-clock limit stopped. */
-export function wallClockMessage(limitMs: number): string {
-  return `stopped: wall-clock limit of ${formatDuration(limitMs)} exceeded; raise it in the bridge settings`;
-}
+export { formatDuration, wallClockMessage } from './batch';
 
 export const VANISHED_MESSAGE = 'the container vanished while the bridge was down';
 export const NEVER_STARTED_MESSAGE = 'the bridge stopped before the container started; re-run it';
 export const NEVER_CREATED_MESSAGE = "the bridge stopped before this batch's container was created; re-run it";
-
-/** `<batch folder>/streams`: stdout/stderr are captured there, out of any container's reach (see placeCaptureFiles). */
-function streamsDir(outputsDir: string): string {
-  return path.join(path.dirname(outputsDir), 'streams');
-}
-
-/**
- * Test hook, for tests only: REDLAB_TEST_PAUSE_COLLECT_MS=N makes each batch wait N ms
- * in the collecting state before it collects, so that a test can kill the bridge there.
- */
-function testPauseBeforeCollect(): Promise<void> {
-  const ms = Number(process.env.REDLAB_TEST_PAUSE_COLLECT_MS);
-  return ms > 0 ? new Promise(r => setTimeout(r, ms)) : Promise.resolve();
-}
-
-/** Aborts on the caller's signal or at a deadline (the wall-clock limit), and knows which came first. */
-class Stopper {
-  private readonly ctl = new AbortController();
-  private why: 'cancelled' | 'limit' | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly onUser = () => this.fire('cancelled');
-
-  constructor(
-    private readonly user: AbortSignal | undefined,
-    private readonly deadline: number | undefined,
-    readonly limitMs: number | undefined
-  ) {
-    if (user?.aborted) this.fire('cancelled');
-    else user?.addEventListener('abort', this.onUser, { once: true });
-    if (deadline !== undefined && !this.why) this.arm();
-  }
-
-  get signal(): AbortSignal {
-    return this.ctl.signal;
-  }
-
-  get reason(): 'cancelled' | 'limit' | undefined {
-    return this.why;
-  }
-
-  /** State and error for work the stop interrupted (`what`: the words for a cancel). */
-  stopped(what: string): [FinalState, string] {
-    return this.why === 'limit' ? ['failed', wallClockMessage(this.limitMs ?? 0)] : ['cancelled', what];
-  }
-
-  private arm(): void {
-    const left = (this.deadline as number) - Date.now();
-    if (left <= 0) return this.fire('limit');
-    // setTimeout holds at most 2^31-1 ms: re-arm for longer limits.
-    this.timer = setTimeout(() => this.arm(), Math.min(left, 2 ** 31 - 1));
-    this.timer.unref?.();
-  }
-
-  private fire(why: 'cancelled' | 'limit'): void {
-    if (this.why) return;
-    this.why = why;
-    clearTimeout(this.timer);
-    this.ctl.abort();
-  }
-
-  dispose(): void {
-    clearTimeout(this.timer);
-    this.user?.removeEventListener('abort', this.onUser);
-  }
-}
-
-/**
- * Sends events to the listener as they are (unmasked: the caller's sink masks, see
- * RunRequest); a listener's failure is not the run's.
- */
-type Emitter = (e: RunEvent) => void;
-
-function makeEmitter(onEvent: ((e: RunEvent) => void) | undefined): Emitter {
-  return (e: RunEvent) => {
-    try {
-      onEvent?.(e);
-    } catch {
-      /* a listener's failure is not the run's */
-    }
-  };
-}
 
 /**
  * Drops the first bytes (UTF-8) of each stream's text: what a store already holds
@@ -252,49 +142,6 @@ export class LogSkipper {
   }
 }
 
-/** A batch's result as it is being made: states, phases and the final event. */
-class BatchTracker {
-  readonly b: BatchResult;
-  private readonly t0 = Date.now();
-
-  constructor(
-    index: number,
-    command: string[],
-    outdir: string,
-    private readonly emit: Emitter
-  ) {
-    this.b = { index, state: 'failed', command, inputs: {}, outputs: {}, timings: { total: 0 }, outdir };
-  }
-
-  setState(state: RunState, exitCode?: number): void {
-    this.emit(exitCode === undefined ? { type: 'batch-state', batch: this.b.index, state } : { type: 'batch-state', batch: this.b.index, state, exitCode });
-  }
-
-  info(message: string): void {
-    this.emit({ type: 'info', batch: this.b.index, message });
-  }
-
-  async phase<T>(name: Phase, fn: () => Promise<T>, detail?: string): Promise<T> {
-    const i = this.b.index;
-    this.emit({ type: 'phase', batch: i, phase: name, status: 'start', ...(detail ? { detail } : {}) });
-    const t = Date.now();
-    try {
-      return await fn();
-    } finally {
-      this.b.timings[name] = Date.now() - t;
-      this.emit({ type: 'phase', batch: i, phase: name, status: 'end', ms: this.b.timings[name] });
-    }
-  }
-
-  done(state: FinalState, error?: string): BatchResult {
-    this.b.state = state;
-    if (error) this.b.error = error;
-    this.b.timings.total = Date.now() - this.t0;
-    this.setState(state, this.b.exitCode);
-    return this.b;
-  }
-}
-
 /** What the shared end of a batch needs (run() and resumeBatch alike). */
 interface Conclusion {
   track: BatchTracker;
@@ -316,14 +163,6 @@ interface Conclusion {
   captureErrors?: string[];
   /** Outputs whose connectors cannot run (their settings were masked): kept in the outdir. */
   keepLocal?: string[];
-}
-
-function keepMode(req: KeepWorkDir | boolean | undefined, leaveContainer: boolean | undefined, dflt: KeepWorkDir | undefined): KeepWorkDir {
-  // A container left in place for debugging keeps its bind sources too.
-  if (leaveContainer) return 'always';
-  if (req === true) return 'always';
-  if (req === false) return 'never';
-  return req ?? dflt ?? 'on-failure';
 }
 
 export class DockerEngine implements Engine {
@@ -448,7 +287,7 @@ export class DockerEngine implements Engine {
       checkRunId(runId);
       const batches = toBatches(red);
       const isBatchRed = 'batches' in red;
-      plans = batches.map((batch, index) => this.planBatch(req, batch, index, batches.length, isBatchRed, runId));
+      plans = batches.map((batch, index) => planBatch(req, batch, index, batches.length, isBatchRed, runId, this.connectors));
       const gpuReq = red.container.settings.gpus;
       if (req.gpuDeviceIds?.length) {
         gpus = gpusForDeviceIds(req.gpuDeviceIds, gpuReq);
@@ -545,96 +384,6 @@ export class DockerEngine implements Engine {
     return finish();
   }
 
-  private planBatch(
-    req: Pick<RunRequest, 'loaded' | 'outdir' | 'sendOutputs'>,
-    batch: Batch,
-    index: number,
-    count: number,
-    isBatchRed: boolean,
-    runId: string
-  ): BatchPlan {
-    const red = req.loaded.red;
-    const cli = red.cli;
-    const where = (msg: string) => (count > 1 ? `batch ${index}: ${msg}` : msg);
-    try {
-      const floatPathPrefix = isBatchRed ? `batches.${index}.inputs` : 'inputs';
-      const items = listInputItems(cli, batch.inputs);
-      for (const item of items) this.connectors.input(item.value.connector.command, item.label, item.value.class);
-      const command = buildCommand(cli, batch.inputs, { containerPathOf, floatPaths: req.loaded.floatPaths, floatPathPrefix });
-      const outputTypes = Object.values(cli.outputs ?? {}).map(o => o.type);
-      // As CC: a stdout/stderr output with no cli.stdout/stderr file name gets a UUID as
-      // its name; here one derived from the run id, so that a resumed batch knows it.
-      const streams = {
-        stdout: cli.stdout ?? (outputTypes.includes('stdout') ? captureFileName(runId, index, 'stdout') : undefined),
-        stderr: cli.stderr ?? (outputTypes.includes('stderr') ? captureFileName(runId, index, 'stderr') : undefined)
-      };
-      const outputs = planOutputs(cli, batch.inputs, containerPathOf, streams, { floatPaths: req.loaded.floatPaths, floatPathPrefix });
-      if (req.sendOutputs !== false) {
-        for (const [key, target] of Object.entries(batch.outputs ?? {})) {
-          const spec = outputs.find(o => o.key === key);
-          if (!spec) throw new Error(`outputs.${key} has no matching cli.outputs.${key}`);
-          this.connectors.output(target.connector?.command, key, spec.kind === 'Directory' ? 'Directory' : 'File');
-        }
-      }
-      const outdir = count === 1 ? req.outdir : `${req.outdir}_${index}`;
-      return { index, batch, items, command, outputs, streams, outdir, floatPathPrefix };
-    } catch (err) {
-      throw new Error(where(errorMessage(err)));
-    }
-  }
-
-  /**
-   * The files that get the raw stdout/stderr while the container runs: `<batch
-   * folder>/streams/<stream>`, private (the container could plant a link in its outputs
-   * folder; made when missing). With `create`, also the folders cli.stdout/cli.stderr name in the outputs
-   * folder, so the command finds them as under CC.
-   */
-  private async captureFiles(plan: BatchPlan, outputsDir: string, create: boolean): Promise<Partial<Record<StreamName, string>>> {
-    const files: Partial<Record<StreamName, string>> = {};
-    for (const s of ['stdout', 'stderr'] as const) {
-      const name = plan.streams[s];
-      if (!name) continue;
-      await mkdir(streamsDir(outputsDir), { recursive: true, mode: 0o700 });
-      if (create) {
-        const parent = segments(name).slice(0, -1).join('/');
-        if (parent) await withDir(SafeDir.open(outputsDir, OUTPUTS_FOLDER), root => withDir(root.openDir(parent, { create: true, mode: 0o777 }), async () => undefined));
-      }
-      files[s] = path.join(streamsDir(outputsDir), s);
-    }
-    return files;
-  }
-
-  /**
-   * Once the container has ended: moves the captured stdout/stderr to the names
-   * cli.stdout/cli.stderr give in the outputs folder (outputs are collected from there),
-   * never through a link the container left on the way; returns what could not be put
-   * there, and why (the capture then stays in the streams folder).
-   */
-  private async placeCaptureFiles(plan: BatchPlan, outputsDir: string): Promise<string[]> {
-    const errors: string[] = [];
-    if (!(await exists(outputsDir))) return errors; // concludeBatch says the folder is gone
-    for (const s of ['stdout', 'stderr'] as const) {
-      const name = plan.streams[s];
-      const captured = path.join(streamsDir(outputsDir), s);
-      if (!name || !(await exists(captured))) continue;
-      try {
-        const parts = segments(name);
-        await withDir(SafeDir.open(streamsDir(outputsDir)), src =>
-          withDir(SafeDir.open(outputsDir, OUTPUTS_FOLDER), root =>
-            withDir(root.openDir(parts.slice(0, -1).join('/'), { create: true, mode: 0o777 }), dir => src.rename(s, dir, parts[parts.length - 1]))
-          )
-        );
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        const why = err instanceof UnsafePathError ? err.message : code === 'EISDIR' || code === 'ENOTEMPTY' ? `${name} is a folder` : errorMessage(err);
-        errors.push(`cli.${s}: the command's ${s} could not be written to ${name} in the outputs folder: ${why} (it is kept in ${captured})`);
-      }
-    }
-    // Empty now unless a capture could not be placed.
-    await rmdir(streamsDir(outputsDir)).catch(() => undefined);
-    return errors;
-  }
-
   /**
    * Hands the batch's result to `recordBatch` (the bridge's store); once it is
    * kept, removes the container and the work folder. Until then a bridge that dies can
@@ -657,7 +406,7 @@ export class DockerEngine implements Engine {
     }
     if (!kept) return result;
     if (containerId && !req.leaveContainer) await removeContainer(docker.getContainer(containerId));
-    await this.cleanupWorkDir(wd, keepMode(req.keepWorkDir, req.leaveContainer, this.opts.keepWorkDir), track);
+    await cleanupWorkDir(wd, keepMode(req.keepWorkDir, req.leaveContainer, this.opts.keepWorkDir), track);
     return result;
   }
 
@@ -721,7 +470,7 @@ export class DockerEngine implements Engine {
           entrypoint: this.opts.entrypoint,
           pidsLimit: this.opts.pidsLimit ?? DEFAULT_PIDS_LIMIT
         });
-        const files = await this.captureFiles(plan, wd.outputs, true);
+        const files = await captureFiles(plan, wd.outputs, true);
 
         track.setState('running');
         const outcome = await track.phase(
@@ -758,7 +507,7 @@ export class DockerEngine implements Engine {
           imageUrl: req.loaded.red.container.settings.image.url,
           gpus,
           leaveContainer: req.leaveContainer,
-          captureErrors: await this.placeCaptureFiles(plan, wd.outputs)
+          captureErrors: await placeCaptureFiles(plan, wd.outputs)
         });
       } catch (err) {
         return track.done(...(stopper.reason ? stopper.stopped(errorMessage(err)) : (['failed', errorMessage(err)] as [FinalState, string])));
@@ -796,62 +545,9 @@ export class DockerEngine implements Engine {
     } else if (outcome.exitCode === 127 || outcome.exitCode === 126) {
       error = this.explainExecFailure(outcome.exitCode, outcome.stderrTail, plan, c.imageUrl);
     } else if (outcome.exitCode !== 0) {
-      const tail = lastLines(outcome.stderrTail);
-      error = `the command exited with code ${outcome.exitCode}${outcome.exitCode === 137 ? ' (killed)' : ''}${tail ? `; its stderr ends with:\n${tail}` : ''}`;
+      error = exitMessage(outcome.exitCode as number, outcome.stderrTail);
     } else state = 'succeeded';
-    if (c.captureErrors?.length) {
-      if (state === 'succeeded') state = 'failed';
-      error = [error, ...c.captureErrors].filter(Boolean).join('\n');
-    }
-
-    // Outputs: all of them on success; what is there (partial) otherwise.
-    track.setState('collecting');
-    await testPauseBeforeCollect();
-    const partial = state !== 'succeeded';
-    const keepLocal = partial || !c.sendOutputs ? [] : (c.keepLocal ?? []);
-    let jobOutputs = plan.batch.outputs;
-    if (jobOutputs && keepLocal.length) jobOutputs = Object.fromEntries(Object.entries(jobOutputs).filter(([k]) => !keepLocal.includes(k)));
-    const collected = await track.phase('collecting', async () => {
-      if (!(await exists(c.outputsDir))) {
-        return {
-          records: Object.fromEntries(plan.outputs.map(o => [o.key, null])) as Record<string, null>,
-          errors: partial || !plan.outputs.length ? [] : [`the outputs folder ${c.outputsDir} is gone: no output could be collected`]
-        };
-      }
-      return collectOutputs({
-        specs: plan.outputs,
-        outputsDir: c.outputsDir,
-        outdir: plan.outdir,
-        jobOutputs,
-        registry: this.connectors,
-        ctx: { ...c.ctx, signal: undefined },
-        sendOutputs: c.sendOutputs,
-        partial
-      });
-    });
-    b.outputs = collected.records;
-    if (!partial && collected.errors.length) {
-      state = 'failed';
-      error = collected.errors.join('\n');
-    }
-    const unsent = keepLocal.filter(k => b.outputs[k]);
-    if (unsent.length) {
-      const note =
-        `output${unsent.length === 1 ? '' : 's'} ${unsent.join(', ')} not sent through ${unsent.length === 1 ? 'its connector' : 'their connectors'}: ` +
-        `the connector settings held secrets, which were lost when the bridge stopped; kept in ${plan.outdir} instead (send ${unsent.length === 1 ? 'it' : 'them'} yourself)`;
-      track.info(note);
-      error = error ? `${error}\n${note}` : note;
-    }
-    return track.done(state, error);
-  }
-
-  /** Removes (or keeps, and says where) the batch's work folder. */
-  private async cleanupWorkDir(wd: BatchWorkDir, keep: KeepWorkDir, track: BatchTracker): Promise<void> {
-    if (keep === 'never' || (keep === 'on-failure' && track.b.state === 'succeeded')) {
-      await removeTree(wd.dir).catch(() => undefined);
-    } else if (await readdir(wd.dir).catch(() => null)) {
-      track.info(`work folder kept: ${wd.dir}`);
-    }
+    return concludeWithOutputs({ ...c, connectors: this.connectors }, state, error);
   }
 
   /**
@@ -917,7 +613,7 @@ export class DockerEngine implements Engine {
       await ensureWorkRoot(this.workRoot);
       const batches = toBatches(red);
       if (i >= batches.length) throw new Error(`the RED has ${batches.length} batch${batches.length === 1 ? '' : 'es'}: there is no batch ${i}`);
-      plan = this.planBatch(req, batches[i], i, batches.length, 'batches' in red, req.runId);
+      plan = planBatch(req, batches[i], i, batches.length, 'batches' in red, req.runId, this.connectors);
     } catch (err) {
       const outdir = 'batches' in red ? `${req.outdir}_${i}` : req.outdir;
       return new BatchTracker(i, [], outdir, emit).done('failed', `cannot take this batch up again: ${errorMessage(err)}`);
@@ -980,7 +676,7 @@ export class DockerEngine implements Engine {
           }
           if (running) track.setState('running');
           const skip = new LogSkipper(req.alreadyStored ?? { stdout: 0, stderr: 0 });
-          const files = await this.captureFiles(plan, outputsDir, false);
+          const files = await captureFiles(plan, outputsDir, false);
           const resumed = await track.phase(
             'running',
             () =>
@@ -1009,7 +705,7 @@ export class DockerEngine implements Engine {
           else if (resumed.found === 'created') failure = NEVER_STARTED_MESSAGE;
         }
         // What was captured, also before a container vanished (a partial output then).
-        const captureErrors = await this.placeCaptureFiles(plan, outputsDir);
+        const captureErrors = await placeCaptureFiles(plan, outputsDir);
         return await this.concludeBatch({
           track,
           plan,
