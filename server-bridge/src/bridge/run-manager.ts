@@ -1,9 +1,9 @@
 // The bridge's one owner of run state: it validates submissions, keeps filled
 // secrets in memory only, queues runs with a parallelism limit and GPU
 // assignment, drives the engine, writes everything into the durable RunStore,
-// and after a crash reattaches to the containers it left behind.
+// and after a crash reattaches to the containers it left behind. It knows engines only
+// through the Engine seam (engine/types.ts), by name from the EngineRegistry.
 import * as path from 'path';
-import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { loadRed } from '../../../src/red/validate';
 import { fillVariables, listVariables, registerSecrets } from '../../../src/red/variables';
@@ -11,9 +11,9 @@ import { SecretMasker } from '../../../src/red/mask';
 import { RedError, type GpuRequirement, type LoadedRed, type Red } from '../../../src/red/types';
 import type { BatchResult, FinalState, RunEvent, RunResult, RunState } from '../../../src/red/run';
 import { isFinalState, isLegalBatchTransition, type BatchRecord, type RunRecord, type RunStore } from '../store';
-import type { DockerEngine } from '../engine/docker';
+import type { Engine, EngineRecovery, EngineRefusal, ManagedContainer } from '../engine/types';
+import type { EngineRegistry } from '../engine/registry';
 import { readGpuInventory } from '../engine/gpu';
-import { ramOverEngine } from '../engine/host-config';
 import { GpuPool } from './gpu-pool';
 import { RequestError, type HealthInfo, type RunService, type SubmitInput } from './service';
 
@@ -48,8 +48,7 @@ export class RunManager implements RunService {
 
   constructor(
     readonly store: RunStore,
-    readonly docker: Docker,
-    private readonly engine: DockerEngine,
+    readonly engines: EngineRegistry,
     private readonly config: RunManagerConfig,
     private readonly log: Logger
   ) {}
@@ -86,9 +85,9 @@ export class RunManager implements RunService {
     }
     const parallel = input.options?.parallel ?? 1;
     if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new RequestError(400, 'options.parallel must be a whole number from 1 to 64');
-    // An engine that cannot be asked fails the run later with its own message.
-    const overRam = await ramOverEngine(this.docker, red.container.settings.ram).catch(() => undefined);
-    if (overRam) throw new RequestError(422, overRam.message, { fix: overRam.fix, issues: [{ path: 'container.settings.ram', message: overRam.message, fix: overRam.fix, severity: 'error' }] });
+    const engine = this.engineFor(input.options?.engine);
+    const refusal = unsupported(engine, red, this.engines.all()) ?? (await engine.precheck?.(red).catch(() => undefined));
+    if (refusal) throw new RequestError(422, refusal.message, { fix: refusal.fix, issues: [{ path: refusal.path, message: refusal.message, fix: refusal.fix, severity: 'error' }] });
 
     // The run's secrets, built once from the filled variables: the store masks every
     // write with them (the one choke point; the engine does not mask), until the run ends.
@@ -97,7 +96,7 @@ export class RunManager implements RunService {
     const record = this.store.createRun({
       red,
       secrets: masker,
-      options: { ...input.options, parallel },
+      options: { ...input.options, parallel, engine: engine.name },
       image: { url: image },
       wallClockLimitMs: this.config.wallClockLimitMs
     });
@@ -134,21 +133,20 @@ export class RunManager implements RunService {
   }
 
   async health(): Promise<HealthInfo> {
-    let docker: HealthInfo['docker'];
-    try {
-      const v = await this.docker.version();
-      docker = { reachable: true, version: v.Version, apiVersion: v.ApiVersion };
-    } catch (err) {
-      docker = { reachable: false, error: `cannot reach the Docker engine: ${(err as Error).message}. Start Docker (sudo dockerd &) or set DOCKER_HOST.` };
-    }
+    const engines = await this.engines.infos();
+    const dockerInfo = engines.find(e => e.name === 'docker');
+    // Kept for clients that predate `engines`: the `docker` engine's status.
+    const docker: HealthInfo['docker'] = dockerInfo
+      ? { reachable: dockerInfo.available, ...(dockerInfo.version ? { version: dockerInfo.version } : {}), ...(dockerInfo.error ? { error: dockerInfo.error } : {}) }
+      : { reachable: false, error: 'no docker engine configured' };
     this.gpus.update(await readGpuInventory().catch(() => [...this.gpus.gpus]));
     return {
-      status: docker.reachable ? 'ok' : 'degraded',
+      status: engines.find(e => e.name === this.engines.defaultName)?.available ? 'ok' : 'degraded',
       version: this.config.version,
       docker,
       gpus: [...this.gpus.gpus],
-      engines: [{ name: this.engine.name, available: docker.reachable, capabilities: this.engine.capabilities }],
-      defaultEngine: this.engine.name,
+      engines,
+      defaultEngine: this.engines.defaultName,
       runs: { queued: this.queue.length, running: this.active.size, parallel: this.config.parallel }
     };
   }
@@ -157,6 +155,19 @@ export class RunManager implements RunService {
   async drain(): Promise<void> {
     this.accepting = false;
     this.closed = true;
+  }
+
+  /** The engine a submission names (the default when none); 422 naming the engines there are. */
+  private engineFor(name: unknown): Engine {
+    if (name !== undefined && (typeof name !== 'string' || !name)) throw new RequestError(400, `options.engine must be an engine's name as text (${this.engineNames()}), not ${JSON.stringify(name)}`);
+    if (name === undefined || this.engines.names.includes(name)) return this.engines.get(name);
+    const message = `options.engine: there is no engine ${JSON.stringify(name)} in this bridge; it has ${this.engineNames()}`;
+    const fix = `set options.engine to one of ${this.engineNames()}, or leave it out for the default (${this.engines.defaultName})`;
+    throw new RequestError(422, message, { fix, issues: [{ path: 'options.engine', message, fix, severity: 'error' }] });
+  }
+
+  private engineNames(): string {
+    return this.engines.names.map(n => JSON.stringify(n)).join(', ');
   }
 
   private imageAllowed(image: string): boolean {
@@ -216,7 +227,7 @@ export class RunManager implements RunService {
     const hasGpus = Boolean(red.container.settings.gpus);
     let result: RunResult;
     try {
-      result = await this.engine.run(
+      result = await this.engines.get(engineOf(record)).run(
         {
           loaded: job.loaded,
           baseDir: path.resolve(this.config.baseDir, path.dirname(String(record.options.redPath ?? '.'))),
@@ -338,22 +349,49 @@ export class RunManager implements RunService {
   private async recover(): Promise<void> {
     const unfinished = this.store.unfinishedRuns();
     if (!unfinished.length) return;
-    const containers = await this.engine.listManagedContainers().catch(err => {
-      this.log.error({ err }, 'cannot list containers for recovery');
-      return [];
-    });
+    // Each engine that can reattach is asked once for the containers it still has.
+    const managed = new Map<string, Promise<ManagedContainer[]>>();
+    const containersOf = (engine: Engine): Promise<ManagedContainer[]> => {
+      if (!managed.has(engine.name)) {
+        managed.set(
+          engine.name,
+          (engine.recovery as NonNullable<Engine['recovery']>).listManaged().catch(err => {
+            this.log.error({ err, engine: engine.name }, 'cannot list containers for recovery');
+            return [];
+          })
+        );
+      }
+      return managed.get(engine.name)!;
+    };
     for (const summary of unfinished) {
       const record = this.store.getRun(summary.id) as RunRecord;
       const red = record.red as Red;
-      let ours = containers.filter(c => c.runId === record.id);
+      const engineName = engineOf(record);
+      const engine = this.engines.names.includes(engineName) ? this.engines.get(engineName) : undefined;
       const needsSecrets = listVariables(red).length > 0;
-      const noneStarted = ours.length > 0 && ours.every(c => c.state === 'created') && record.batches.every(b => !isFinalState(b.state));
-      if (noneStarted && !needsSecrets) {
-        // Killed between creating a container and starting it: nothing ran, start over cleanly.
-        await Promise.all(ours.map(c => this.docker.getContainer(c.containerId).remove({ force: true }).catch(() => undefined)));
-        ours = [];
+      if (!engine) {
+        this.store.setState(record.id, 'failed', { error: `the bridge restarted without the ${engineName} engine this run was for (it has ${this.engineNames()}): run it again on one of those` });
+        continue;
       }
-      const nothingRan = ours.length === 0 && (noneStarted || record.batches.every(b => !b.containerId));
+      let ours: ManagedContainer[] = [];
+      let nothingRan: boolean;
+      if (engine.recovery) {
+        ours = (await containersOf(engine)).filter(c => c.runId === record.id);
+        const noneStarted = ours.length > 0 && ours.every(c => c.state === 'created') && record.batches.every(b => !isFinalState(b.state));
+        if (noneStarted && !needsSecrets) {
+          // Killed between creating a container and starting it: nothing ran, start over cleanly.
+          await engine.recovery.remove(ours.map(c => c.containerId)).catch(err => this.log.warn({ err, runId: record.id }, 'could not remove containers that never started'));
+          ours = [];
+        }
+        nothingRan = ours.length === 0 && (noneStarted || record.batches.every(b => !b.containerId));
+      } else {
+        // An engine that cannot reattach: only a run that never left the queue is safe to start again.
+        nothingRan = summary.state === 'queued';
+        if (!nothingRan) {
+          this.store.setState(record.id, 'failed', { error: `the bridge restarted while this run ran on the ${engine.name} engine, which cannot reattach to it: run it again` });
+          continue;
+        }
+      }
       if (nothingRan) {
         // Nothing ran yet: run it from the start, unless its secrets died with the old bridge.
         if (needsSecrets) {
@@ -370,10 +408,11 @@ export class RunManager implements RunService {
         this.log.info({ runId: record.id }, 'requeued after restart');
         continue;
       }
+      const recovery = engine.recovery as NonNullable<Engine['recovery']>;
       // Its container still holds the GPUs it was given: no other run may get them meanwhile.
-      if (red.container?.settings?.gpus) await this.reclaimGpus(record.id, red.container.settings.gpus, ours);
+      if (red.container?.settings?.gpus) await this.reclaimGpus(record.id, red.container.settings.gpus, ours, recovery);
       const controller = new AbortController();
-      const done = this.resume(record, ours, controller.signal)
+      const done = this.resume(record, ours, recovery, controller.signal)
         .catch(err => this.log.error({ err, runId: record.id }, 'recovery failed'))
         .finally(() => {
           this.gpus.release(record.id);
@@ -385,27 +424,17 @@ export class RunManager implements RunService {
   }
 
   /**
-   * Marks the GPUs a reattached run's containers were given (their DeviceIDs) as held by
-   * it; when Docker does not name them, holds what the RED asks for instead.
+   * Marks the GPUs a reattached run's containers were given as held by it; when the
+   * engine does not name them, holds what the RED asks for instead.
    */
-  private async reclaimGpus(runId: string, req: GpuRequirement, containers: { containerId: string }[]): Promise<void> {
-    const ids = await Promise.all(
-      containers.map(c =>
-        this.docker
-          .getContainer(c.containerId)
-          .inspect()
-          .then(
-            info => (info.HostConfig?.DeviceRequests ?? []).flatMap(d => d.DeviceIDs ?? []),
-            () => [] as string[]
-          )
-      )
-    );
+  private async reclaimGpus(runId: string, req: GpuRequirement, containers: { containerId: string }[], recovery: EngineRecovery): Promise<void> {
+    const ids = await Promise.all(containers.map(c => recovery.gpuDeviceIds(c.containerId).catch(() => [] as string[])));
     const claimed = this.gpus.claim(runId, ids.flat());
     const held = claimed.length ? claimed : (this.gpus.allocate(runId, req) ?? []);
     this.log.info({ runId, gpus: held.map(g => g.index) }, 'reattached run holds GPUs');
   }
 
-  private async resume(record: RunRecord, containers: { containerId: string; batch: number }[], signal: AbortSignal): Promise<void> {
+  private async resume(record: RunRecord, containers: { containerId: string; batch: number }[], recovery: EngineRecovery, signal: AbortSignal): Promise<void> {
     const loaded = loadSubmittedRed(record.red);
     const batches: BatchResult[] = [];
     this.store.appendEvent(record.id, { type: 'info', message: 'the bridge restarted: reattaching to this run' });
@@ -413,14 +442,14 @@ export class RunManager implements RunService {
       if (isFinalState(b.state)) {
         // Recorded, but the bridge died before it removed the batch's container and work folder.
         const left = containers.find(c => c.batch === b.index);
-        await this.engine
+        await recovery
           .discardBatch({ runId: record.id, batch: b.index, containerId: left?.containerId, state: b.state as FinalState, leaveContainer: record.options.leaveContainer === true, keepWorkDir: 'on-failure' })
           .catch(err => this.log.warn({ err, runId: record.id, batch: b.index }, 'could not remove what a recorded batch left'));
         batches.push({ index: b.index, state: b.state as FinalState, command: b.command ?? [], exitCode: b.exitCode, inputs: {}, outputs: b.outputs ?? {}, timings: { total: 0, ...b.timings }, error: b.error, outdir: '' });
         continue;
       }
       const container = containers.find(c => c.batch === b.index);
-      const result = await this.engine.resumeBatch(
+      const result = await recovery.resumeBatch(
         {
           runId: record.id,
           batch: b.index,
@@ -454,6 +483,77 @@ export class RunManager implements RunService {
     if (!('batches' in loaded.red)) Object.assign(result, { command: batches[0]?.command, exitCode: batches[0]?.exitCode, inputs: batches[0]?.inputs, outputs: batches[0]?.outputs });
     this.finish(record.id, result);
   }
+}
+
+/** The engine a stored run is for; runs stored before engines had names ran on Docker. */
+function engineOf(record: RunRecord): string {
+  const name = (record.options as { engine?: unknown }).engine;
+  return typeof name === 'string' && name ? name : 'docker';
+}
+
+/**
+ * What the RED asks of `engine` that its capabilities say it cannot do (GPUs, batches,
+ * connectors), as a refusal naming the field and the engines that can; undefined when it can.
+ */
+function unsupported(engine: Engine, red: Red, engines: Engine[]): EngineRefusal | undefined {
+  const can = (what: (e: Engine) => boolean, otherwise: string): string => {
+    const names = engines.filter(what).map(e => e.name);
+    return names.length ? `set options.engine to ${names.map(n => `"${n}"`).join(' or ')}` : otherwise;
+  };
+  const gpus = red.container.settings.gpus;
+  if (gpus && !engine.capabilities.gpus) {
+    return {
+      path: 'container.settings.gpus',
+      message: `the ${engine.name} engine cannot give a run GPUs, and container.settings.gpus asks for them`,
+      fix: `remove container.settings.gpus, or ${can(e => e.capabilities.gpus, 'use a bridge with a GPU engine')}`
+    };
+  }
+  if (gpus?.devices?.length && !engine.capabilities.gpusByMemory) {
+    return {
+      path: 'container.settings.gpus.devices',
+      message: `the ${engine.name} engine cannot choose GPUs by their memory (vramMin)`,
+      fix: `ask for a count instead (container.settings.gpus.count), or ${can(e => e.capabilities.gpusByMemory, 'use a bridge whose engine can')}`
+    };
+  }
+  if ('batches' in red && !engine.capabilities.batches) {
+    return {
+      path: 'batches',
+      message: `the ${engine.name} engine cannot run a RED with batches`,
+      fix: `run each batch as a RED of its own, or ${can(e => e.capabilities.batches, 'use a bridge whose engine can')}`
+    };
+  }
+  const jobs = 'batches' in red ? red.batches.map((b, i) => ({ at: `batches.${i}.`, inputs: b.inputs, outputs: b.outputs })) : [{ at: '', inputs: red.inputs, outputs: red.outputs }];
+  for (const job of jobs) {
+    for (const [key, value] of Object.entries(job.inputs ?? {})) {
+      const items = Array.isArray(value) ? value.map((v, i) => [v, `${key}.${i}`] as const) : [[value, key] as const];
+      for (const [item, at] of items) {
+        const command = connectorCommand(item);
+        if (command !== undefined && !engine.capabilities.inputConnectors.includes(command)) {
+          return connectorRefusal(engine, `${job.at}inputs.${at}.connector.command`, command, engine.capabilities.inputConnectors, can(e => e.capabilities.inputConnectors.includes(command), ''));
+        }
+      }
+    }
+    for (const [key, target] of Object.entries(job.outputs ?? {})) {
+      const command = connectorCommand(target);
+      if (command !== undefined && !engine.capabilities.outputConnectors.includes(command)) {
+        return connectorRefusal(engine, `${job.at}outputs.${key}.connector.command`, command, engine.capabilities.outputConnectors, can(e => e.capabilities.outputConnectors.includes(command), ''));
+      }
+    }
+  }
+  return undefined;
+}
+
+function connectorCommand(v: unknown): string | undefined {
+  const c = v !== null && typeof v === 'object' ? (v as { connector?: { command?: unknown } }).connector : undefined;
+  return typeof c?.command === 'string' ? c.command : undefined;
+}
+
+function connectorRefusal(engine: Engine, path: string, command: string, supported: string[], elsewhere: string): EngineRefusal {
+  return {
+    path,
+    message: `the ${engine.name} engine has no connector ${command}; it has ${supported.join(', ') || 'none'}`,
+    fix: `use one of ${supported.join(', ') || '(none)'}${elsewhere ? `, or ${elsewhere}` : ''}`
+  };
 }
 
 function batchCount(red: Red): number {

@@ -1,8 +1,9 @@
 // What the HTTP/WebSocket layer needs from the bridge's core. The RunManager
-// implements it; reads go straight to the RunStore.
-import type Docker from 'dockerode';
+// implements it; reads go straight to the RunStore. Engines are reached by name
+// through the registry only (engine/types.ts), never a backend's client.
 import type { RunState } from '../../../src/red/run';
 import type { RunStore } from '../store';
+import type { EngineRegistry } from '../engine/registry';
 
 export interface SubmitInput {
   /** The RED as an object, or as YAML/JSON text. */
@@ -17,6 +18,8 @@ export interface SubmitInput {
     redPath?: string;
     /** Keep the container after the run (debugging, benchmarks). */
     leaveContainer?: boolean;
+    /** The engine to run on (a name GET /health lists); absent: the registry's default. */
+    engine?: string;
   };
 }
 
@@ -37,7 +40,8 @@ import type { HealthInfo } from '../../../src/red/bridge-api';
 
 export interface RunService {
   readonly store: RunStore;
-  readonly docker: Docker;
+  /** The engines runs and image routes go to, by name. */
+  readonly engines: EngineRegistry;
   /** Validates (RedError → 422), stores the masked RED, queues the run. */
   submit(input: SubmitInput): Promise<{ id: string; state: RunState }>;
   /** Cancels a queued or running run; a finished run is left as it is. Undefined when unknown. */

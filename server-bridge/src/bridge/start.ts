@@ -6,6 +6,7 @@ import { RunStore } from '../store';
 import { SecretRegistry } from '../../../src/red/mask';
 import { ensurePrivateDir } from '../util/private-dir';
 import { DockerEngine } from '../engine/docker';
+import { EngineRegistry } from '../engine/registry';
 import { defaultConnectors } from '../connectors/registry';
 import { HostPolicy, listeningAddresses } from '../connectors/host-policy';
 import { createDockerClient } from '../engine/docker-client';
@@ -40,10 +41,10 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
   });
   if (opts.allowConnectorHosts.length) logger.warn({ allowConnectorHosts: opts.allowConnectorHosts }, 'data connectors may reach these hosts although they are loopback, link-local or the bridge itself');
   const engine = new DockerEngine({ docker, workRoot: path.join(opts.dataDir, 'work'), connectors: defaultConnectors({ hostPolicy }) });
+  const engines = new EngineRegistry([engine]);
   const manager = new RunManager(
     store,
-    docker,
-    engine,
+    engines,
     {
       parallel: opts.parallel,
       allowedRoots: opts.allowedRoots,
@@ -68,6 +69,7 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
       logger.info('draining: no new runs; running containers keep running and are reattached on the next start');
       await manager.drain();
       await api.close();
+      await engines.close();
       store.close();
     })());
   return { url, port, manager, store, stop };

@@ -2,19 +2,21 @@
 // the real Docker engine, from the local redlab/busybox:1 base image. Images built
 // here are removed in afterAll.
 import { randomBytes } from 'crypto';
+import Docker from 'dockerode';
 import * as tar from 'tar-stream';
 import * as zlib from 'zlib';
 import { BUSYBOX } from '../helpers/red';
 import { TOKEN, call, postJson, startHarness, type Harness, type Res } from './helpers/api';
 
 let h: Harness;
+/** The test's own view of Docker (cleanup, containers of a build); the bridge reaches it through its engine. */
+const docker = new Docker();
 const tags = new Set<string>();
 const layers = new Set<string>();
 beforeAll(async () => {
   h = await startHarness();
 });
 afterAll(async () => {
-  const docker = h.service.docker;
   for (const t of tags) await docker.getImage(t).remove({ force: true }).catch(() => undefined);
   for (const id of [...layers].reverse()) {
     const info = await docker.getImage(id).inspect().catch(() => undefined);
@@ -136,7 +138,6 @@ test('a client that disconnects cancels its build', async () => {
     if (done) break;
     text += Buffer.from(value).toString();
   }
-  const docker = h.service.docker;
   const sleeping = async () => (await docker.listContainers()).filter(c => c.Command.includes(`sleep ${nonce}`));
   // (Docker lists the step's container a moment after its output starts.)
   for (let i = 0; i < 50 && !(await sleeping()).length; i++) await new Promise(res => setTimeout(res, 100));

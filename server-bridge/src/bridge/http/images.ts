@@ -6,8 +6,11 @@
 // failure is only known at the end; buildImage finds it, and it becomes the error
 // line. A spec refused before Docker is asked (BuildSpecError) gets a 400 JSON answer
 // instead, as nothing has been streamed yet. A client that disconnects cancels its build.
+// Builds and lists go to an engine's `images` (query or JSON key `engine`, default the
+// bridge's default engine); an engine without image builds gets a 409 saying so.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { buildImage, DEFAULT_MAX_CONTEXT_BYTES, entriesFromTar, listImages, normalizeContextPath, prepareBuild } from '../../images';
+import { DEFAULT_MAX_CONTEXT_BYTES, entriesFromTar, normalizeContextPath, prepareBuild } from '../../images';
+import type { EngineImages } from '../../engine/types';
 import { BuildError, BuildSpecError, type BuildOptions, type BuildProgressEvent, type BuildSpec, type ContextFile } from '../../images/types';
 import type { RunService } from '../service';
 import { addJsonParser, addTarParser, JSON_TYPES, JsonBody, TAR_TYPES, TarBody } from './body';
@@ -31,6 +34,23 @@ interface BuildRequest {
   spec: BuildSpec;
   force: boolean;
   noCache: boolean;
+  /** The engine named in the JSON spec (the query's `engine` otherwise). */
+  engine?: string;
+}
+
+/** The images of the engine named `name` (the default when absent): 422 for an unknown name, 409 for an engine without images. */
+function engineImages(service: RunService, name: string | undefined, what: 'build' | 'list'): EngineImages {
+  const names = service.engines.names;
+  const listed = (ns: string[]) => ns.map(n => JSON.stringify(n)).join(', ');
+  if (name !== undefined && !names.includes(name)) {
+    throw new HttpError(422, `engine: there is no engine ${JSON.stringify(name)} in this bridge; it has ${listed(names)}: give one of them, or leave engine out for the default (${service.engines.defaultName})`);
+  }
+  const engine = service.engines.get(name);
+  if (!engine.images) {
+    const able = service.engines.all().filter(e => e.images).map(e => e.name);
+    throw new HttpError(409, `the ${engine.name} engine cannot ${what} images: ${able.length ? `use engine=${able.join(' or engine=')}` : 'no engine of this bridge has image builds'}`);
+  }
+  return engine.images;
 }
 
 function filesFrom(v: unknown): ContextFile[] {
@@ -66,13 +86,15 @@ function filesFrom(v: unknown): ContextFile[] {
 
 function specFromJson(v: unknown, q: Query): BuildRequest {
   if (!isPlainObject(v)) throw new BuildSpecError('send {"dockerfile": …, "files": […]} or {"environment": {…}, "baseImage": …} as a JSON object');
-  const known = ['dockerfile', 'files', 'environment', 'baseImage', 'force', 'noCache'];
+  const known = ['dockerfile', 'files', 'environment', 'baseImage', 'force', 'noCache', 'engine'];
   for (const k of Object.keys(v)) {
     if (!known.includes(k)) throw new BuildSpecError(`unknown key ${JSON.stringify(k)} in the build spec: it takes ${known.join(', ')}`);
   }
   for (const k of ['force', 'noCache'] as const) {
     if (v[k] !== undefined && typeof v[k] !== 'boolean') throw new BuildSpecError(`"${k}" must be true or false`);
   }
+  if (v.engine !== undefined && (typeof v.engine !== 'string' || !v.engine)) throw new BuildSpecError('"engine" must be an engine\'s name as text (GET /health lists them)');
+  const engine = v.engine as string | undefined;
   const force = v.force === true || flagParam(q, 'force');
   const noCache = v.noCache === true || flagParam(q, 'noCache');
   if (v.environment !== undefined || v.baseImage !== undefined) {
@@ -83,12 +105,12 @@ function specFromJson(v: unknown, q: Query): BuildRequest {
       if (!['requirementsTxt', 'environmentYml', 'aptTxt'].includes(k)) throw new BuildSpecError(`unknown key ${JSON.stringify(k)} in "environment": it takes requirementsTxt, environmentYml, aptTxt`);
     }
     if (typeof v.baseImage !== 'string') throw new BuildSpecError('"baseImage" must be an image reference as text, e.g. "redlab/debian-python:12"');
-    return { spec: { environment: env as { requirementsTxt?: string; environmentYml?: string; aptTxt?: string }, baseImage: v.baseImage }, force, noCache };
+    return { spec: { environment: env as { requirementsTxt?: string; environmentYml?: string; aptTxt?: string }, baseImage: v.baseImage }, force, noCache, engine };
   }
   if (typeof v.dockerfile !== 'string') throw new BuildSpecError('the build spec needs "dockerfile" (the Dockerfile\'s text), or "environment" and "baseImage"');
   const spec: BuildSpec = { dockerfile: v.dockerfile };
   if (v.files !== undefined) spec.context = filesFrom(v.files);
-  return { spec, force, noCache };
+  return { spec, force, noCache, engine };
 }
 
 async function specFromTar(data: Buffer, q: Query, maxBytes: number): Promise<BuildRequest> {
@@ -124,7 +146,7 @@ export function registerImageRoutes(app: FastifyInstance, service: RunService, o
     const bodyLimit = Math.ceil((maxBytes * 4) / 3) + 1024 * 1024;
     scope.post('/images/build', { bodyLimit, config: { accepts: [...JSON_TYPES, ...TAR_TYPES] } }, async (req: FastifyRequest, reply: FastifyReply) => {
       const q = req.query as Query;
-      onlyParams(q, ['force', 'noCache', 'dockerfile']);
+      onlyParams(q, ['force', 'noCache', 'dockerfile', 'engine']);
       const body = req.body;
       let build: BuildRequest;
       if (body instanceof JsonBody) {
@@ -136,6 +158,10 @@ export function registerImageRoutes(app: FastifyInstance, service: RunService, o
       } else {
         throw new HttpError(400, 'send a build spec: JSON {"dockerfile": …, "files": […]} or {"environment": {…}, "baseImage": …}, or a tar archive (Content-Type: application/x-tar) with a Dockerfile');
       }
+      if (build.engine !== undefined && single(q, 'engine') !== undefined && build.engine !== single(q, 'engine')) {
+        throw new HttpError(400, `the query says engine=${single(q, 'engine')} and the spec says "engine": ${JSON.stringify(build.engine)}: give it once`);
+      }
+      const images = engineImages(service, build.engine ?? single(q, 'engine'), 'build');
       // Every check buildImage makes before Docker is asked, made now: a refused spec is a 400.
       await prepareBuild(build.spec, { maxContextBytes: maxBytes });
       if (running >= maxBuilds) throw new HttpError(429, `${running} image builds are running: wait for one to finish and try again`, {}, { 'retry-after': '10' });
@@ -174,7 +200,7 @@ export function registerImageRoutes(app: FastifyInstance, service: RunService, o
         }
       };
       try {
-        const r = await buildImage(service.docker, build.spec, buildOpts);
+        const r = await images.build(build.spec, buildOpts);
         line({ type: 'result', tag: r.tag, id: r.id, cached: r.cached, dockerfile: r.dockerfile, ...(dropped ? { droppedProgressLines: dropped } : {}) });
       } catch (err) {
         if (ac.signal.aborted) {
@@ -212,10 +238,11 @@ export function registerImageRoutes(app: FastifyInstance, service: RunService, o
 
   app.get('/images', async req => {
     const q = req.query as Query;
-    onlyParams(q, ['builtOnly']);
+    onlyParams(q, ['builtOnly', 'engine']);
     const builtOnly = flagParam(q, 'builtOnly');
+    const images = engineImages(service, single(q, 'engine'), 'list');
     try {
-      return { images: await listImages(service.docker, { builtOnly }) };
+      return { images: await images.list({ builtOnly }) };
     } catch (err) {
       req.log.error({ err }, 'listing images failed');
       throw new HttpError(502, dockerMessage(err));

@@ -28,7 +28,7 @@ function stringMap(v: unknown, what: string, max: number): Record<string, string
 }
 
 const WRAPPER_KEYS = ['red', 'variables', 'options'];
-const OPTION_KEYS = ['parallel', 'labels', 'notebookPath', 'redPath', 'leaveContainer'];
+const OPTION_KEYS = ['parallel', 'labels', 'notebookPath', 'redPath', 'leaveContainer', 'engine'];
 
 /** The service's input from a request body: a JSON wrapper, a bare JSON RED, or YAML text. */
 export function submitInput(body: unknown): SubmitInput {
@@ -81,6 +81,11 @@ export function submitInput(body: unknown): SubmitInput {
     if (o.leaveContainer !== undefined) {
       if (typeof o.leaveContainer !== 'boolean') throw new HttpError(400, `options.leaveContainer must be true or false, not ${describe(o.leaveContainer)}`);
       options.leaveContainer = o.leaveContainer;
+    }
+    if (o.engine !== undefined) {
+      // Which engines exist is the service's to say (422 naming them); here only the type.
+      if (typeof o.engine !== 'string' || !o.engine) throw new HttpError(400, `options.engine must be an engine's name as text (GET /health lists them), not ${typeof o.engine === 'string' ? 'empty text' : describe(o.engine)}`);
+      options.engine = o.engine;
     }
     input.options = options;
   }

@@ -14,6 +14,8 @@ import type { HealthInfo, RunService, SubmitInput } from '../../../src/bridge/se
 import pino from 'pino';
 import { RunManager } from '../../../src/bridge/run-manager';
 import { DockerEngine } from '../../../src/engine/docker';
+import { EngineRegistry } from '../../../src/engine/registry';
+import type { Engine } from '../../../src/engine/types';
 import { RunStore, isFinalState, maskForStore } from '../../../src/store';
 import { removeContainersWithLabel } from '../../helpers/red';
 
@@ -62,7 +64,8 @@ container:
 
 /** A RunService that validates with loadRed and records runs in the real store; the tests play the engine. */
 export class TestRunService implements RunService {
-  readonly docker = new Docker();
+  /** The image routes' engine: the real Docker one. */
+  readonly engines = new EngineRegistry([new DockerEngine({ docker: new Docker() })]);
   readonly submitted: SubmitInput[] = [];
   constructor(readonly store: RunStore) {}
 
@@ -139,12 +142,25 @@ export interface RunManagerApp {
   close(): Promise<void>;
 }
 
-/** The app on the real RunManager, DockerEngine (on `docker`) and RunStore, in a fresh temp folder named `prefix`…, listening on 127.0.0.1:0. */
-export async function startRunManagerApp(prefix: string, docker: Docker): Promise<RunManagerApp> {
-  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+export interface RunManagerAppOptions {
+  /** Engines beside the real Docker one (e.g. a test's own), given the temp folder. */
+  moreEngines?: (dir: string) => Engine[];
+  /** The default engine's name (default: docker). */
+  defaultEngine?: string;
+  /** Store, engines and data dir of an earlier app to start on (a restart); default: a fresh temp folder. */
+  dir?: string;
+}
+
+/**
+ * The app on the real RunManager, DockerEngine (on `docker`) and RunStore, in a fresh temp folder named `prefix`…
+ * (or `opts.dir`), listening on 127.0.0.1:0.
+ */
+export async function startRunManagerApp(prefix: string, docker: Docker, opts: RunManagerAppOptions = {}): Promise<RunManagerApp> {
+  const dir = opts.dir ?? fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
   const store = RunStore.open(path.join(dir, 'data'));
-  const engine = new DockerEngine({ docker, workRoot: path.join(dir, 'data', 'work') });
-  const manager = new RunManager(store, docker, engine, { parallel: 2, allowedRoots: [dir], baseDir: dir, version: 'test', stats: false }, pino({ level: 'silent' }));
+  const dockerEngine = new DockerEngine({ docker, workRoot: path.join(dir, 'data', 'work') });
+  const engines = new EngineRegistry([dockerEngine, ...(opts.moreEngines?.(dir) ?? [])], opts.defaultEngine);
+  const manager = new RunManager(store, engines, { parallel: 2, allowedRoots: [dir], baseDir: dir, version: 'test', stats: false }, pino({ level: 'silent' }));
   await manager.start();
   const bridge = createApp(manager, { token: TOKEN, logger: false });
   const { url } = await bridge.listen();
