@@ -67,4 +67,6 @@ export interface RunResult {
   batches: BatchResult[];
   timings: PhaseTimings;
   error?: string;
+  /** The engine that ran it, when it is not an isolated one (the process engine): said plainly in the record. */
+  engine?: { name: string; isolated: boolean; note?: string };
 }

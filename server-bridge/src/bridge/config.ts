@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { allowedConnectorHosts } from '../connectors/host-policy';
 import { httpLimitsFromEnv, type HttpLimits } from './http/app';
+import { ENGINE_NAMES, isEngineName } from './engines';
 
 export interface BridgeOptions {
   host: string;
@@ -28,6 +29,13 @@ export interface BridgeOptions {
   httpLimits: HttpLimits;
   logFormat: 'json' | 'pretty';
   logLevel: string;
+  /**
+   * The engines runs may go to (--engines / REDLAB_ENGINES). Absent: docker, and the
+   * process engine (no container) too, as the default, when Docker is unreachable at start.
+   */
+  engines?: string[];
+  /** Where a run that names no engine goes (--default-engine / REDLAB_DEFAULT_ENGINE). */
+  defaultEngine?: string;
 }
 
 export interface BridgeFlags {
@@ -43,6 +51,9 @@ export interface BridgeFlags {
   allowConnectorHost?: string[];
   logFormat?: string;
   logLevel?: string;
+  /** Comma-separated, as REDLAB_ENGINES. */
+  engines?: string;
+  defaultEngine?: string;
 }
 
 export const DEFAULT_PORT = 8765;
@@ -69,6 +80,15 @@ export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv 
   const connectorHosts = allowedConnectorHosts(flags.allowConnectorHost, env);
   const logFormat = (flags.logFormat ?? env.REDLAB_LOG_FORMAT ?? 'json') as BridgeOptions['logFormat'];
   if (logFormat !== 'json' && logFormat !== 'pretty') throw new Error(`--log-format must be json or pretty, not ${logFormat}`);
+  const engines = list(flags.engines ?? env.REDLAB_ENGINES);
+  const engineSource = flags.engines !== undefined ? '--engines' : 'REDLAB_ENGINES';
+  for (const e of engines) if (!isEngineName(e)) throw new Error(`${engineSource}: there is no engine "${e}"; list some of ${ENGINE_NAMES.join(', ')} (e.g. docker,process)`);
+  const defaultEngine = (flags.defaultEngine ?? env.REDLAB_DEFAULT_ENGINE) || undefined;
+  const defaultSource = flags.defaultEngine !== undefined ? '--default-engine' : 'REDLAB_DEFAULT_ENGINE';
+  if (defaultEngine !== undefined && !isEngineName(defaultEngine)) throw new Error(`${defaultSource}: there is no engine "${defaultEngine}"; use one of ${ENGINE_NAMES.join(', ')}`);
+  if (defaultEngine !== undefined && engines.length && !engines.includes(defaultEngine)) {
+    throw new Error(`${defaultSource} is ${defaultEngine}, which ${engineSource} (${engines.join(',')}) does not list: add it there, or choose one of those`);
+  }
   return {
     host,
     port,
@@ -84,7 +104,9 @@ export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv 
     allowConnectorHosts: connectorHosts,
     httpLimits: httpLimitsFromEnv(env),
     logFormat,
-    logLevel: flags.logLevel ?? env.REDLAB_LOG_LEVEL ?? 'info'
+    logLevel: flags.logLevel ?? env.REDLAB_LOG_LEVEL ?? 'info',
+    ...(engines.length ? { engines } : {}),
+    ...(defaultEngine ? { defaultEngine } : {})
   };
 }
 

@@ -1,7 +1,6 @@
 // The `redlab` command line.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import redSchema from '../../../schema/red.schema.json';
-import { DockerEngine } from '../engine/docker';
 import { defaultConnectors } from '../connectors/registry';
 import { allowedConnectorHosts, HostPolicy } from '../connectors/host-policy';
 import { SecretMasker } from '../../../src/red/mask';
@@ -11,6 +10,7 @@ import { runFile, EXIT } from './run';
 import { convertBatches, convertCwl, convertFormat, type FormatName } from './convert';
 import { CliError } from './red-file';
 import { DEFAULT_PORT, resolveBridgeOptions } from '../bridge/config';
+import { createEngine, ENGINE_NAMES, isEngineName } from '../bridge/engines';
 import { version } from '../../package.json';
 
 function positiveInt(value: string): number {
@@ -68,7 +68,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
 
   program
     .command('run')
-    .description('run a RED experiment on the local Docker engine')
+    .description('run a RED experiment on the local Docker engine (or, with --engine process, on this machine without a container)')
     .argument('<file>', 'RED file (YAML or JSON)')
     .option('--variables <file>', 'YAML/JSON file with values for {{variables}}')
     .option('--outdir <dir>', 'where outputs are written (batch N: <dir>_N)', 'outputs')
@@ -79,6 +79,11 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--allow-root <dir>', 'extra host folder local inputs may come from (repeatable)', collect, [])
     .option('--allow-connector-host <host>', ALLOW_CONNECTOR_HOST_HELP, collect, [])
     .option('--work-root <dir>', 'private folder for staged inputs and outputs while a batch runs (default: REDLAB_WORK_ROOT, else ~/.cache/redlab/runs)')
+    .addOption(
+      new Option('--engine <name>', "docker: in a container; process: the command runs directly on this machine with its programs (no image, no limits: not isolated)")
+        .choices([...ENGINE_NAMES])
+        .default('docker')
+    )
     .action(async (file: string, opts) => {
       const hostPolicy = connectorHostPolicy(opts.allowConnectorHost);
       exitCode = await runFile(file, opts, {
@@ -88,7 +93,10 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
         stderr: err,
         env: process.env,
         cwd: process.cwd(),
-        createEngine: engineOpts => new DockerEngine({ ...engineOpts, connectors: defaultConnectors({ hostPolicy }) }),
+        createEngine: ({ workRoot, name }) => {
+          if (!isEngineName(name)) throw new CliError(`--engine: there is no engine "${name}"; use one of ${ENGINE_NAMES.join(', ')}`);
+          return createEngine(name, { workRoot, connectors: defaultConnectors({ hostPolicy }) });
+        },
         onInterrupt: handler => {
           let count = 0;
           const onSigint = () => (++count > 1 ? process.exit(EXIT.cancelled) : handler());
@@ -145,6 +153,11 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--allow-connector-host <host>', ALLOW_CONNECTOR_HOST_HELP, collect, [])
     .option('--log-format <format>', 'json (default) or pretty')
     .option('--log-level <level>', 'info (default), debug, warn, error')
+    .option(
+      '--engines <names>',
+      `engines runs may go to, comma-separated (${ENGINE_NAMES.join(',')}; default: docker, plus process when Docker is unreachable; also REDLAB_ENGINES)`
+    )
+    .option('--default-engine <name>', 'the engine of a run that names none (default: the first of --engines; also REDLAB_DEFAULT_ENGINE)')
     .action(async flags => {
       let options;
       try {

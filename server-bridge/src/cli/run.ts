@@ -1,5 +1,6 @@
-// `redlab run FILE`: load, fill variables, run on the local Docker engine with
-// live progress on stderr, and (with --json) the result object on stdout.
+// `redlab run FILE`: load, fill variables, run on the local Docker engine (or, with
+// --engine process, directly on this machine) with live progress on stderr, and (with
+// --json) the result object on stdout.
 import * as path from 'path';
 import { realpathSync } from 'fs';
 import { fillVariables, registerSecrets } from '../../../src/red/variables';
@@ -22,6 +23,8 @@ export interface RunOptions {
   allowRoot?: string[];
   /** Where batches stage inputs and outputs (default: REDLAB_WORK_ROOT, else ~/.cache/redlab/runs); it must be private to this user. */
   workRoot?: string;
+  /** The engine that runs it: docker (default) or process (no container; not isolated). */
+  engine?: string;
 }
 
 export interface RunIO {
@@ -30,7 +33,8 @@ export interface RunIO {
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
   cwd: string;
-  createEngine: (opts: { workRoot: string }) => Engine;
+  /** The engine named `name` (RunOptions.engine, default docker); throws CliError for one there is not. */
+  createEngine: (opts: { workRoot: string; name: string }) => Engine;
   /**
    * The masker of the CLI's one output sink: `stdout` and `stderr` are MaskedOutputs
    * filled by it, and the run's secrets are registered into it here. The engine does
@@ -79,14 +83,14 @@ export async function runFile(file: string, opts: RunOptions, io: RunIO): Promis
   const controller = new AbortController();
   const removeHandler = io.onInterrupt(() => {
     if (controller.signal.aborted) return;
-    io.stderr.write('\nredlab: cancelling (stopping the container; press Ctrl-C again to quit at once) …\n');
+    io.stderr.write(`\nredlab: cancelling (stopping the ${opts.engine === 'process' ? 'command' : 'container'}; press Ctrl-C again to quit at once) …\n`);
     controller.abort();
   });
 
   let result: RunResult;
   const started = Date.now();
   try {
-    const engine = io.createEngine({ workRoot: path.resolve(io.cwd, opts.workRoot ?? (io.env.REDLAB_WORK_ROOT || defaultWorkRoot(io.env))) });
+    const engine = io.createEngine({ workRoot: path.resolve(io.cwd, opts.workRoot ?? (io.env.REDLAB_WORK_ROOT || defaultWorkRoot(io.env))), name: opts.engine ?? 'docker' });
     result = await engine.run(
       {
         loaded: { ...loaded, red },
