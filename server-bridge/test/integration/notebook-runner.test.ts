@@ -5,10 +5,9 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { inferDraft, draftRedPath, draftToRedYaml, executedNotebookName, draftRunnerFile } from '../../../src/notebook/infer';
-import { RUNNER_SOURCE } from '../../../src/notebook/runner-source';
-import type { ExperimentDraft } from '../../../src/notebook/types';
+import { inferDraft, executedNotebookName } from '../../../src/notebook/infer';
 import { IPYKERNEL, PYTHON, removeTempDirs, tempDir } from '../helpers/red';
+import { prepare } from '../helpers/notebook';
 
 const repo = path.resolve(__dirname, '../../..');
 const bin = path.join(repo, 'server-bridge/bin/redlab.js');
@@ -48,17 +47,6 @@ function redlab(args: string[], cwd: string, marker?: RegExp): Promise<Run> {
     child.on('error', reject);
     child.on('close', code => resolve({ code, stdout, stderr, firstMarkerAt, exitedAt: Date.now() - started }));
   });
-}
-
-/** Writes the notebook, the runner and the RED of the draft into dir, as the panel does; returns the RED's path. */
-function prepare(dir: string, draft: ExperimentDraft, notebook: unknown): string {
-  fs.writeFileSync(path.join(dir, draft.notebookPath), JSON.stringify(notebook, null, 1));
-  const runner = path.join(dir, draftRunnerFile(draft));
-  fs.mkdirSync(path.dirname(runner), { recursive: true });
-  fs.writeFileSync(runner, RUNNER_SOURCE);
-  const red = path.join(dir, draftRedPath(draft.notebookPath));
-  fs.writeFileSync(red, draftToRedYaml(draft));
-  return red;
 }
 
 type Cell = { cell_type: string; id?: string; metadata: { tags?: string[]; papermill?: Record<string, unknown> }; source: string | string[]; outputs?: Array<Record<string, any>>; execution_count?: number | null };
