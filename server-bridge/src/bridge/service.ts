@@ -5,23 +5,8 @@ import type { RunState } from '../../../src/red/run';
 import type { RunStore } from '../store';
 import type { EngineRegistry } from '../engine/registry';
 
-export interface SubmitInput {
-  /** The RED as an object, or as YAML/JSON text. */
-  red: unknown;
-  /** Values for {{variables}}; kept in memory only while the run needs them. */
-  variables?: Record<string, string>;
-  options?: {
-    /** Batches run at once inside this run. */
-    parallel?: number;
-    labels?: Record<string, string>;
-    notebookPath?: string;
-    redPath?: string;
-    /** Keep the container after the run (debugging, benchmarks). */
-    leaveContainer?: boolean;
-    /** The engine to run on (a name GET /health lists); absent: the registry's default. */
-    engine?: string;
-  };
-}
+/** What POST /runs takes (the wire type, shared with the frontend; options.engine: a name GET /health lists, else the default). */
+export type SubmitInput = SubmitRequest;
 
 /** A request the bridge refuses: the HTTP layer answers with `status` and `message` (and `issues` for 422). */
 export class RequestError extends Error {
@@ -36,7 +21,7 @@ export class RequestError extends Error {
 }
 
 export type { HealthInfo } from '../../../src/red/bridge-api';
-import type { HealthInfo } from '../../../src/red/bridge-api';
+import type { HealthInfo, SubmitRequest } from '../../../src/red/bridge-api';
 
 export interface RunService {
   readonly store: RunStore;
