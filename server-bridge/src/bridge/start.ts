@@ -5,8 +5,7 @@ import * as path from 'path';
 import { RunStore } from '../store';
 import { SecretRegistry } from '../../../src/red/mask';
 import { ensurePrivateDir } from '../util/private-dir';
-import { DockerEngine } from '../engine/docker';
-import { EngineRegistry } from '../engine/registry';
+import { createEngines } from './engines';
 import { defaultConnectors } from '../connectors/registry';
 import { HostPolicy, listeningAddresses } from '../connectors/host-policy';
 import { createDockerClient } from '../engine/docker-client';
@@ -40,8 +39,10 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
     deny: (await listeningAddresses(opts.host)).map(address => ({ address, reason: 'it is an address the bridge itself listens on' }))
   });
   if (opts.allowConnectorHosts.length) logger.warn({ allowConnectorHosts: opts.allowConnectorHosts }, 'data connectors may reach these hosts although they are loopback, link-local or the bridge itself');
-  const engine = new DockerEngine({ docker, workRoot: path.join(opts.dataDir, 'work'), connectors: defaultConnectors({ hostPolicy }) });
-  const engines = new EngineRegistry([engine]);
+  const engines = await createEngines(
+    { engines: opts.engines, defaultEngine: opts.defaultEngine },
+    { docker, workRoot: path.join(opts.dataDir, 'work'), connectors: defaultConnectors({ hostPolicy }), log: m => logger.warn(m) }
+  );
   const manager = new RunManager(
     store,
     engines,
@@ -58,7 +59,7 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
   await manager.start();
   const api = createApp(manager, { token: opts.token, allowedOrigins: opts.allowedOrigins, logger, ...opts.httpLimits });
   const { url, port } = await api.listen({ host: opts.host, port: opts.port });
-  logger.info({ url, dataDir: opts.dataDir, parallel: opts.parallel }, 'RED Lab bridge ready');
+  logger.info({ url, dataDir: opts.dataDir, parallel: opts.parallel, engines: engines.names, defaultEngine: engines.defaultName }, 'RED Lab bridge ready');
   if (opts.tokenGenerated) {
     // Printed once, to the terminal only: never logged.
     io.stderr.write(`\nRED Lab bridge: ${url}/api/v1\nToken (keep it secret; set REDLAB_TOKEN to choose your own):\n  ${opts.token}\n\n`);
