@@ -22,7 +22,7 @@ import type { Engine, EngineCapabilities, EngineRefusal, EngineStatus, KeepWorkD
 import { LineBuffer, TailBuffer, type StreamName } from './container';
 import { removeTree } from '../util/safe-fs';
 import { stageInputs } from './staging';
-import { formatCommandLine, inputContainerPath, toAbsoluteContainerPath, toBatches, type ContainerPathOf } from './red-deps';
+import { CONTAINER_INPUTS_DIR, CONTAINER_OUTPUTS_DIR, formatCommandLine, inputContainerPath, toAbsoluteContainerPath, toBatches, type ContainerPathOf } from './red-deps';
 import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 import {
   BatchTracker,
@@ -80,9 +80,24 @@ export function hostPathOf(inputsDir: string): ContainerPathOf {
   };
 }
 
-/** The file `program` runs as, looked up as execvp does (a name with a '/' as it is); undefined when there is none. */
-export function findProgram(program: string, pathVar: string | undefined, cwd: string): string | undefined {
-  const candidates = program.includes('/') ? [path.resolve(cwd, program)] : (pathVar ?? '').split(path.delimiter).filter(Boolean).map(d => path.join(d, program));
+/**
+ * A literal argument that names a place in the container's layout (/cc/outputs, /cc/inputs/...,
+ * as REDs written for Curious Containers do) as the same place in the batch's work folder.
+ */
+export function hostArgument(arg: string, wd: BatchWorkDir): string {
+  for (const [from, to] of [
+    [CONTAINER_OUTPUTS_DIR, wd.outputs],
+    [CONTAINER_INPUTS_DIR, wd.inputs]
+  ]) {
+    if (arg === from) return to;
+    if (arg.startsWith(from + '/')) return to + arg.slice(from.length);
+  }
+  return arg;
+}
+
+/** The file `program` (a name, or an absolute path) runs as, looked up as execvp does; undefined when there is none. */
+export function findProgram(program: string, pathVar: string | undefined): string | undefined {
+  const candidates = program.includes('/') ? [program] : (pathVar ?? '').split(path.delimiter).filter(Boolean).map(d => path.join(d, program));
   return candidates.find(c => {
     try {
       accessSync(c, fsc.X_OK);
@@ -164,9 +179,11 @@ export class ProcessEngine implements Engine {
       if (red.container.settings.gpus) throw new Error(`container.settings.gpus: ${gpuRefusal().message}; ${gpuRefusal().fix}`);
       const batches = toBatches(red);
       const isBatchRed = 'batches' in red;
-      plans = batches.map((batch, index) =>
-        planBatch(req, batch, index, batches.length, isBatchRed, runId, this.connectors, hostPathOf(batchWorkDir(this.workRoot, runId, index).inputs))
-      );
+      plans = batches.map((batch, index) => {
+        const wd = batchWorkDir(this.workRoot, runId, index);
+        const plan = planBatch(req, batch, index, batches.length, isBatchRed, runId, this.connectors, hostPathOf(wd.inputs));
+        return { ...plan, command: plan.command.map(arg => hostArgument(arg, wd)) };
+      });
     } catch (err) {
       result.error = errorMessage(err);
       return finish();
@@ -183,7 +200,9 @@ export class ProcessEngine implements Engine {
     // The image cannot stand in for a missing program here: say so before anything is staged.
     const pathVar = (this.opts.env ?? process.env).PATH;
     for (const program of new Set(plans.map(p => p.command[0]))) {
-      if (!findProgram(program, pathVar, this.workRoot)) {
+      // A relative path with a '/' names a file in the outputs folder, which is made later: spawn says what is wrong then.
+      if (program.includes('/') && !path.isAbsolute(program)) continue;
+      if (!findProgram(program, pathVar)) {
         return failAll(
           'failed',
           program.includes('/')
@@ -299,7 +318,12 @@ export class ProcessEngine implements Engine {
     signal: AbortSignal,
     emit: Emitter
   ): Promise<ProcessOutcome> {
-    return new Promise(resolve => {
+    return new Promise(settle => {
+      let settled = false;
+      const resolve = (o: ProcessOutcome) => {
+        if (!settled) settle(o);
+        settled = true;
+      };
       const [program, ...args] = plan.command;
       const tail = new TailBuffer();
       const sinks: WriteStream[] = [];
@@ -331,7 +355,14 @@ export class ProcessEngine implements Engine {
         child[stream].on('end', () => lines.flush());
       }
       let startError: string | undefined;
-      child.on('error', err => (startError = err.message));
+      child.on('error', err => {
+        startError = err.message;
+        // Never started (no pid): no 'exit' will come.
+        if (child.pid === undefined) {
+          signal.removeEventListener('abort', stop);
+          Promise.all(sinks.map(s => new Promise(r => s.end(r)))).then(() => resolve({ cancelled, startError, stderrTail: '' }));
+        }
+      });
       // What the command left running in its group ends with it, as in a container.
       child.on('exit', () => killGroup('SIGKILL'));
       if (signal.aborted) stop();

@@ -126,6 +126,23 @@ container:
     expect([res.state, res.error]).toEqual(['failed', wallClockMessage(700)]);
   });
 
+  it('names literal /cc/outputs and /cc/inputs arguments by their places in the work folder', async () => {
+    const { dir, workRoot } = await runDirs('redlab-process-literal-');
+    const res = await new ProcessEngine({ workRoot }).run(
+      request(yaml(['sh', '-c', 'echo hi > "$0/x.txt"; echo "$1" > in.txt', '/cc/outputs', '/cc/inputs/k/f'], '{ x: { type: File, outputBinding: { glob: x.txt } }, i: { type: File, outputBinding: { glob: in.txt } } }'), dir, { runId: 'lit' }),
+      {}
+    );
+    expect(res.state).toBe('succeeded');
+    expect(res.command?.slice(3)).toEqual([path.join(workRoot, 'lit/batch-0/outputs'), path.join(workRoot, 'lit/batch-0/inputs/k/f')]);
+    expect(fs.readFileSync(path.join(dir, 'outputs', 'x.txt'), 'utf8')).toBe('hi\n');
+  });
+
+  it('fails a command that cannot be started, saying why', async () => {
+    const { dir, workRoot } = await runDirs('redlab-process-nostart-');
+    const res = await new ProcessEngine({ workRoot }).run(request(yaml(['./no-such-tool']), dir), {});
+    expect([res.state, res.error]).toEqual(['failed', 'the command ./no-such-tool could not be started on this machine: spawn ./no-such-tool ENOENT']);
+  });
+
   it('refuses GPUs before the run is queued and when run', async () => {
     const { dir, workRoot } = await runDirs('redlab-process-gpu-');
     const req = request(yaml(['true']).replace('settings: {', 'settings: { gpus: { vendor: nvidia, count: 1 },'), dir);
