@@ -12,6 +12,7 @@ import { createEngines } from '../../src/bridge/engines';
 import { defaultConnectors } from '../../src/connectors/registry';
 import { wallClockMessage } from '../../src/engine/batch';
 import { PROCESS_ENGINE_NOTE, ProcessEngine } from '../../src/engine/process';
+import type { Engine } from '../../src/engine/types';
 import { collectEvents, PYTHON, removeTempDirs, request, runDirs, tempDir } from '../helpers/red';
 import { prepare } from '../helpers/notebook';
 
@@ -92,7 +93,7 @@ container:
 `;
 
   it('says what it is: not isolated, no GPUs, images or reattach', async () => {
-    const e = new ProcessEngine();
+    const e: Engine = new ProcessEngine();
     expect(await e.status()).toEqual({ available: true, note: 'not isolated: runs the command on this machine without a container, image or limits' });
     expect(e.capabilities).toMatchObject({ isolated: false, gpus: false, gpusByMemory: false, batches: true, cancel: true, imagePull: false, imageBuilds: false, bindMounts: true, reattach: false, stats: false, sessions: false });
     expect(e.recovery).toBeUndefined();
