@@ -63,13 +63,24 @@ describe('DockerEngine on a real Docker engine', () => {
     const engine = new DockerEngine({ connectors: loopbackConnectors(), workRoot });
     expect(engine.name).toBe('docker');
     expect(engine.capabilities).toEqual({
+      isolated: true,
       gpus: true,
+      gpusByMemory: true,
       batches: true,
       cancel: true,
       inputConnectors: ['red-connector-http', 'redlab-connector-local'],
       outputConnectors: ['red-connector-http'],
-      imagePull: true
+      imagePull: true,
+      imageBuilds: true,
+      bindMounts: true,
+      reattach: true,
+      stats: true,
+      sessions: false
     });
+    // What it declares it has, it has: recovery for reattach, images for image builds.
+    expect(typeof engine.recovery.resumeBatch).toBe('function');
+    expect(typeof engine.images.build).toBe('function');
+    expect(await engine.status()).toMatchObject({ available: true, version: expect.any(String) });
     const res = await engine.run(request(grepRed(), dir, { labels }), { onEvent: ev.onEvent });
     expect(res.error).toBeUndefined();
     expect(res.state).toBe('succeeded');
