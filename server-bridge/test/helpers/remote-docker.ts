@@ -6,6 +6,10 @@
 // OpenSSH `sshd` on the veth address with a generated host key and key-only login.
 // `docker system dial-stdio`, which both the docker CLI and docker-modem run over ssh,
 // finds the remote engine through `SetEnv DOCKER_HOST` in the sshd config.
+// Like a real other host, it cannot see this host's files: dockerd and sshd share a mount
+// namespace in which /tmp, /var/tmp, /home, /root, the checkout's top folder and the host
+// engine's sockets are empty, so a bind mount of a local path gets the empty folder that
+// a remote engine makes for a missing bind source (the trap the SSH engine must avoid).
 //
 // The docker CLI runs the `ssh` binary, and ssh reads ~/.ssh from the passwd entry, not
 // $HOME, so `cliEnv` puts a wrapper `ssh` (`ssh -F <sshConfigFile>`) first on PATH.
@@ -129,6 +133,23 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
+const FIXTURE_ROOT = '/var/lib/redlab-rd';
+const SYSTEM_DIRS = new Set(['/', '/usr', '/etc', '/var', '/lib', '/lib64', '/bin', '/sbin', '/run', '/proc', '/sys', '/dev', '/boot', '/opt', '/srv', '/mnt']);
+
+/**
+ * What the remote host must not see of this one: the usual places of users' and tests' files
+ * (the checkout's top folder, or the checkout itself when that is under a system folder),
+ * and the host engine's sockets (a stray `docker` there must not reach the host engine).
+ */
+function hiddenPaths(): { dirs: string[]; files: string[] } {
+  const checkout = path.resolve(__dirname, '../../..');
+  const top = '/' + checkout.split('/')[1];
+  const candidates = [os.tmpdir(), '/tmp', '/var/tmp', '/home', '/root', SYSTEM_DIRS.has(top) ? checkout : top, '/run/containerd', '/run/docker'];
+  const dirs = [...new Set(candidates.map(d => path.resolve(d)))].filter(d => !SYSTEM_DIRS.has(d) && !FIXTURE_ROOT.startsWith(d + '/') && fs.existsSync(d) && fs.statSync(d).isDirectory());
+  const files = ['/run/docker.sock'].filter(f => fs.existsSync(f));
+  return { dirs, files };
+}
+
 /** A free 10.213.x.y/30 (host side .y+1, remote .y+2) that no local interface uses. */
 function pickSubnet(): { hostIp: string; remoteIp: string } {
   const used = execFileSync('ip', ['-o', '-4', 'addr', 'show']).toString();
@@ -196,8 +217,10 @@ export async function startRemoteDocker(opts: RemoteDockerOptions = {}): Promise
   const ns = `redlab-rd-${id}`;
   const vethHost = `rdh-${id}`;
   const vethRemote = `rdn-${id}`;
-  // Short and fixed under /tmp: unix socket paths (containerd's under exec-root) must stay < 108 bytes.
-  const dir = fs.mkdtempSync(path.join('/tmp', `redlab-rd-${id}-`));
+  // Outside every folder the remote host must not see, and short: unix socket paths
+  // (containerd's under exec-root) must stay < 108 bytes.
+  fs.mkdirSync(FIXTURE_ROOT, { recursive: true, mode: 0o700 });
+  const dir = fs.mkdtempSync(path.join(FIXTURE_ROOT, `${id}-`));
   const socketPath = path.join(dir, 'docker.sock');
   const dataRoot = path.join(dir, 'data');
   const dockerdLog = path.join(dir, 'dockerd.log');
@@ -230,8 +253,9 @@ export async function startRemoteDocker(opts: RemoteDockerOptions = {}): Promise
     }
     try {
       fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmdirSync(FIXTURE_ROOT); // only when no other fixture is using it
     } catch (e) {
-      console.error(`remote-docker: could not remove ${dir}: ${String(e)}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') console.error(`remote-docker: could not remove ${dir}: ${String(e)}`);
     }
   };
   live.add(cleanupSync);
@@ -263,8 +287,15 @@ export async function startRemoteDocker(opts: RemoteDockerOptions = {}): Promise
 
     // nsenter joins only the network namespace (`ip netns exec` would also remount /sys and
     // hide the cgroup mounts dockerd needs); unshare gives dockerd a private mount namespace,
-    // so its layer mounts vanish with it even if it is killed.
+    // so its layer mounts vanish with it even if it is killed, and in it the host's files are hidden.
     const netns = `--net=/run/netns/${ns}`;
+    const hide = hiddenPaths();
+    const hideScript = [
+      'set -e',
+      ...hide.dirs.map(d => `mount -t tmpfs -o size=64m,mode=755 redlab-rd-hidden '${d}'`),
+      ...hide.files.map(f => `mount --bind /dev/null '${f}'`),
+      'exec "$@"'
+    ].join('\n');
     fs.writeFileSync(path.join(dir, 'daemon.json'), '{}\n'); // not the host's /etc/docker/daemon.json
     const dockerdOut = fs.openSync(dockerdLog, 'a');
     const dockerd = spawn(
@@ -277,6 +308,10 @@ export async function startRemoteDocker(opts: RemoteDockerOptions = {}): Promise
         '--propagation',
         'private',
         '--',
+        'sh',
+        '-c',
+        hideScript,
+        'sh',
         'dockerd',
         '--config-file',
         path.join(dir, 'daemon.json'),
@@ -325,11 +360,6 @@ export async function startRemoteDocker(opts: RemoteDockerOptions = {}): Promise
         ''
       ].join('\n')
     );
-    fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation dir
-    const sshdOut = fs.openSync(sshdLog, 'a');
-    const sshd = spawn('nsenter', [netns, '--', '/usr/sbin/sshd', '-D', '-e', '-f', path.join(dir, 'sshd_config')], { stdio: ['ignore', sshdOut, sshdOut] });
-    fs.closeSync(sshdOut);
-    children.push(sshd);
 
     const knownHostsFile = path.join(dir, 'known_hosts');
     const hostPattern = port === 22 ? remoteIp : `[${remoteIp}]:${port}`;
@@ -359,6 +389,14 @@ export async function startRemoteDocker(opts: RemoteDockerOptions = {}): Promise
     const cliEnv = { ...process.env, PATH: `${binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`, DOCKER_CONFIG: dockerConfig, DOCKER_HOST: dockerHost };
 
     await waitForDocker(socketPath, dockerd, dockerdLog, 60_000);
+    // sshd joins dockerd's mount namespace (set up by now): the same host, seen from the same files.
+    fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation dir
+    const sshdOut = fs.openSync(sshdLog, 'a');
+    const sshd = spawn('nsenter', [netns, `--mount=/proc/${dockerd.pid}/ns/mnt`, '--', '/usr/sbin/sshd', '-D', '-e', '-f', path.join(dir, 'sshd_config')], {
+      stdio: ['ignore', sshdOut, sshdOut]
+    });
+    fs.closeSync(sshdOut);
+    children.push(sshd);
     await waitForSsh(remoteIp, port, sshd, sshdLog, 20_000);
     for (const image of images) {
       await run('bash', ['-o', 'pipefail', '-c', 'docker save "$1" | docker -H "unix://$2" load -q', 'bash', image, socketPath], { maxBuffer: 1 << 20 }).catch(e => {

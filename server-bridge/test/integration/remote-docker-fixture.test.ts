@@ -73,6 +73,19 @@ describeIfPossible('remote Docker host over ssh (network namespace, second docke
     await expect(run('docker', ['image', 'inspect', tag])).rejects.toMatchObject({ stderr: expect.stringContaining('No such image') });
   });
 
+  it('cannot see this host\'s files: a local bind source arrives as the empty folder the remote engine makes', async () => {
+    const local = tempDir();
+    fs.writeFileSync(path.join(local, 'input.txt'), 'local data\n');
+    const cmd = ['run', '--rm', '-v', `${local}:/in:ro`, 'redlab/busybox:1', 'sh', '-c', 'ls -A /in; cat /in/input.txt 2>&1 || true'];
+    expect((await run('docker', cmd)).stdout).toBe('input.txt\nlocal data\n');
+    expect((await remoteCli(rd, cmd)).stdout).toBe('cat: can\'t open \'/in/input.txt\': No such file or directory\n');
+    // Nor is the host engine reachable from there; a plain `docker` in an ssh session is the remote engine.
+    const onRemote = (cmd: string) => run('ssh', ['-F', rd.sshConfigFile, `${rd.user}@${rd.host}`, cmd]);
+    const hostSocket = await onRemote('docker -H unix:///var/run/docker.sock info --format "{{.DockerRootDir}}"').catch(e => e);
+    expect(hostSocket.stderr).toContain('Cannot connect to the Docker daemon at unix:///var/run/docker.sock');
+    expect((await onRemote('docker info --format "{{.DockerRootDir}}"')).stdout.trim()).toBe(rd.dataRoot);
+  });
+
   it('refuses an unknown host key (StrictHostKeyChecking yes, empty known_hosts); the key it presents is the one in known_hosts', async () => {
     const empty = path.join(tempDir(), 'known_hosts');
     fs.writeFileSync(empty, '');
