@@ -2,12 +2,8 @@
 // bridge (which stores them) and the frontend (which shows them). Pure types.
 import type { FileRecord, PhaseTimings, RunEvent, RunResult, RunState } from './run';
 
-export const FINAL_STATES: readonly RunState[] = ['succeeded', 'failed', 'cancelled'];
-export const ALL_STATES: readonly RunState[] = ['queued', 'preparing', 'running', 'collecting', 'succeeded', 'failed', 'cancelled'];
-
-export function isFinalState(s: RunState): boolean {
-  return FINAL_STATES.includes(s);
-}
+// The run lifecycle is defined once, in run.ts; re-exported for the wire's users.
+export { ALL_STATES, FINAL_STATES, isFinalState } from './run';
 
 /** Progress of an image build (POST /images/build streams these). */
 export interface BuildProgressEvent {

@@ -3,6 +3,54 @@
 
 export type RunState = 'queued' | 'preparing' | 'running' | 'collecting' | 'succeeded' | 'failed' | 'cancelled';
 export type FinalState = 'succeeded' | 'failed' | 'cancelled';
+
+// The one run lifecycle: the store enforces it, the bridge's run manager moves runs along it,
+// the frontend's reducer follows it. Nothing else lists states or their order.
+
+/** The way forward of a run (and of each batch) that succeeds; failed and cancelled may end any state before the last. */
+const FORWARD: readonly RunState[] = ['queued', 'preparing', 'running', 'collecting', 'succeeded'];
+
+/** The states that end a run or batch: nothing follows them. */
+export const FINAL_STATES: readonly FinalState[] = ['succeeded', 'failed', 'cancelled'];
+
+/** Every state, in the order a run goes through them. */
+export const ALL_STATES: readonly RunState[] = [...FORWARD, 'failed', 'cancelled'];
+
+export function isFinalState(s: RunState): s is FinalState {
+  return (FINAL_STATES as readonly RunState[]).includes(s);
+}
+
+/** How far along a state is (the final states are all last). */
+function rank(s: RunState): number {
+  return isFinalState(s) ? FORWARD.length - 1 : FORWARD.indexOf(s);
+}
+
+/**
+ * A run's states: queued → preparing → running → collecting → succeeded, and from any
+ * state that is not final → failed or cancelled. Final states are final.
+ */
+export function isLegalRunTransition(from: RunState, to: RunState): boolean {
+  if (isFinalState(from)) return false;
+  if (to === 'failed' || to === 'cancelled') return true;
+  return FORWARD[FORWARD.indexOf(from) + 1] === to;
+}
+
+/**
+ * A batch's states follow the same order but may skip forward (an engine need not report
+ * every phase of every batch), as may a follower of a run that missed some of its states:
+ * queued → running is fine, running → preparing is not. Final states are final.
+ */
+export function isForwardTransition(from: RunState, to: RunState): boolean {
+  if (isFinalState(from)) return false;
+  if (to === 'failed' || to === 'cancelled') return true;
+  return rank(to) > rank(from);
+}
+
+/** The run states from `from` (not included) up to `to`, one legal step at a time; none when `to` is not ahead. */
+export function statesTowards(from: RunState, to: RunState): RunState[] {
+  if (isFinalState(from) || !FORWARD.includes(to) || rank(to) <= rank(from)) return [];
+  return FORWARD.slice(FORWARD.indexOf(from) + 1, FORWARD.indexOf(to) + 1);
+}
 export type Phase = 'pull' | 'staging' | 'running' | 'collecting';
 
 export type RunEvent =

@@ -2,8 +2,8 @@
 // them) and a few local facts (the run record, previews, the connection) in, a new
 // immutable RunCellState out. Events at or below `since` were applied already (a
 // resumed stream replays nothing twice). Pure: no DOM, no network.
-import { isFinalState, type RunRecord, type StoredEvent } from '../red/bridge-api';
-import type { FileRecord, FinalState } from '../red/run';
+import type { RunRecord, StoredEvent } from '../red/bridge-api';
+import { isFinalState, isForwardTransition, type FileRecord, type FinalState } from '../red/run';
 import type { ContainerSpec } from '../red/types';
 import { describeFailure } from './failure';
 import { appendLog, emptyLogs, lastLines, runnerExecution } from './logs';
@@ -41,9 +41,12 @@ export function applyEvent(s: RunCellState, msg: StoredEvent, opts: ReducerOptio
   switch (e.type) {
     case 'state':
       if (e.batch !== undefined) return next;
+      // Runs only move forward (src/red/run.ts): a state behind the one shown (an event
+      // replayed after the final record was applied) changes nothing.
+      if (e.state !== s.state && !isForwardTransition(s.state, e.state)) return next;
       next.state = e.state;
       if (isFinalState(e.state)) {
-        const state = e.state as FinalState;
+        const state = e.state;
         next.finishedAt = msg.at;
         const error = e.error ?? s.final?.error;
         next.final = { ...s.final, state, ...(error ? { error } : {}) };
@@ -146,7 +149,7 @@ export function applyRecord(s: RunCellState, r: RunRecord): RunCellState {
   const gpus = settings?.gpus;
   if (gpus) next.gpus = gpus.devices?.length ? `${gpus.devices.length} GPU (≥ ${gpus.devices[0].vramMin} MB)` : `${gpus.count ?? 1} GPU`;
   if (!isFinalState(r.state)) return next;
-  const state = r.state as FinalState;
+  const state = r.state;
   const result = r.result;
   const batch0 = result?.batches?.[0];
   const exitCode = result?.exitCode ?? batch0?.exitCode ?? r.batches?.[0]?.exitCode;
@@ -208,8 +211,8 @@ export function applyConnection(s: RunCellState, connection: ConnectionView, mes
 export function applyLost(s: RunCellState, reason: string): RunCellState {
   return {
     ...s,
-    state: s.state === 'succeeded' || s.state === 'cancelled' ? s.state : 'failed',
-    final: { state: s.state === 'succeeded' || s.state === 'cancelled' ? s.state : 'failed', error: reason, failure: { kind: 'other', reason, fix: 'start the run again' } },
+    state: isFinalState(s.state) ? s.state : 'failed',
+    final: { state: isFinalState(s.state) ? s.state : 'failed', error: reason, failure: { kind: 'other', reason, fix: 'start the run again' } },
     recordLoaded: true,
     connection: 'closed'
   };

@@ -9,8 +9,8 @@ import { loadRed } from '../../../src/red/validate';
 import { fillVariables, listVariables, registerSecrets } from '../../../src/red/variables';
 import { SecretMasker } from '../../../src/red/mask';
 import { RedError, type GpuRequirement, type LoadedRed, type Red } from '../../../src/red/types';
-import type { BatchResult, FinalState, RunEvent, RunResult, RunState } from '../../../src/red/run';
-import { isFinalState, isLegalBatchTransition, type BatchRecord, type RunRecord, type RunStore } from '../store';
+import { isFinalState, isForwardTransition, statesTowards, type BatchResult, type FinalState, type RunEvent, type RunResult, type RunState } from '../../../src/red/run';
+import type { BatchRecord, RunRecord, RunStore } from '../store';
 import type { Engine, EngineRecovery, EngineRefusal, ManagedContainer } from '../engine/types';
 import type { EngineRegistry } from '../engine/registry';
 import { readGpuInventory } from '../engine/gpu';
@@ -35,8 +35,6 @@ export interface RunManagerConfig {
 interface Pending {
   loaded: LoadedRed;
 }
-
-const ORDER: RunState[] = ['queued', 'preparing', 'running', 'collecting'];
 
 export class RunManager implements RunService {
   private readonly queue: string[] = [];
@@ -267,7 +265,7 @@ export class RunManager implements RunService {
           // `preparing` and `running` before the container exists: a batch the store does
           // not know yet is created by setBatch, so these states are never dropped.
           const batch = this.batchRecord(id, e.batch);
-          if (!isFinalState(e.state) && (!batch || isLegalBatchTransition(batch.state, e.state))) {
+          if (!isFinalState(e.state) && (!batch || isForwardTransition(batch.state, e.state))) {
             this.store.setBatch(id, e.batch, { state: e.state });
           }
           if (e.state === 'running') this.advance(id, 'running');
@@ -322,8 +320,8 @@ export class RunManager implements RunService {
   /** Moves the run forward to `target` through the states in between (never backwards). */
   private advance(id: string, target: RunState): void {
     const current = this.store.getSummary(id)?.state;
-    if (!current || isFinalState(current)) return;
-    for (let i = ORDER.indexOf(current) + 1; i <= ORDER.indexOf(target); i++) this.store.setState(id, ORDER[i]);
+    if (!current) return;
+    for (const state of statesTowards(current, target)) this.store.setState(id, state);
   }
 
   private finish(id: string, result: RunResult): void {

@@ -3,7 +3,7 @@
 // CLI's one output sink: everything `redlab` writes passes a MaskedOutput.
 import { Writable } from 'stream';
 import type { Masking, MaskingStream } from '../../../src/red/mask';
-import type { RunEvent, RunResult } from '../../../src/red/run';
+import { isFinalState, type RunEvent, type RunResult } from '../../../src/red/run';
 
 /**
  * The CLI's one masking choke point: wraps stdout or stderr so that every byte written
@@ -91,7 +91,7 @@ export class ProgressPrinter {
         this.note(e.message, e.batch);
         break;
       case 'batch-state':
-        if (this.opts.batchCount > 1 && ['succeeded', 'failed', 'cancelled'].includes(e.state)) {
+        if (this.opts.batchCount > 1 && isFinalState(e.state)) {
           this.note(`${e.state}${e.exitCode !== undefined ? ` (exit code ${e.exitCode})` : ''}`, e.batch);
         }
         break;

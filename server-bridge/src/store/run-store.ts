@@ -35,12 +35,13 @@
 import Database from 'better-sqlite3';
 import * as fs from 'fs';
 import * as path from 'path';
-import type { RunResult, RunState } from '../../../src/red/run';
+import { isForwardTransition, isLegalRunTransition, type RunResult, type RunState } from '../../../src/red/run';
 import { SecretRegistry, type MaskingStream } from '../../../src/red/mask';
 import { isRunId, newRunId } from './ids';
 import { migrate } from './schema';
 import {
   ALL_STATES,
+  FINAL_STATES,
   IllegalTransitionError,
   RunNotFoundError,
   isFinalState,
@@ -123,34 +124,12 @@ export interface Follower {
 const DEFAULT_PAGE = 1000;
 const MAX_OPEN_LOG_FILES = 64;
 
-const RUN_NEXT: Partial<Record<RunState, RunState>> = {
-  queued: 'preparing',
-  preparing: 'running',
-  running: 'collecting',
-  collecting: 'succeeded'
-};
-const RANK: Record<RunState, number> = { queued: 0, preparing: 1, running: 2, collecting: 3, succeeded: 4, failed: 4, cancelled: 4 };
+// The lifecycle is src/red/run.ts's: the run's states one step at a time, a batch's may skip forward.
+export { isLegalRunTransition };
+export const isLegalBatchTransition = isForwardTransition;
 
-/**
- * A run's states: queued → preparing → running → collecting → succeeded, and from any
- * state that is not final → failed or cancelled. Final states are final.
- */
-export function isLegalRunTransition(from: RunState, to: RunState): boolean {
-  if (isFinalState(from)) return false;
-  if (to === 'failed' || to === 'cancelled') return true;
-  return RUN_NEXT[from] === to;
-}
-
-/**
- * A batch's states follow the same order, but may skip forward (an engine need not
- * report every phase of every batch): queued → running is fine, running → preparing
- * is not. Final states are final.
- */
-export function isLegalBatchTransition(from: RunState, to: RunState): boolean {
-  if (isFinalState(from)) return false;
-  if (to === 'failed' || to === 'cancelled') return true;
-  return RANK[to] > RANK[from];
-}
+/** SQL list of the final states, for queries of unfinished runs. */
+const FINAL_SQL = FINAL_STATES.map(s => `'${s}'`).join(', ');
 
 interface RunRow {
   id: string;
@@ -297,10 +276,10 @@ export class RunStore {
       ),
       unfinishedLogs: db.prepare<[], { run_id: string; batch: number; stream: LogStream; bytes: number }>(
         `SELECT l.run_id, l.batch, l.stream, l.bytes FROM log_files l JOIN runs r ON r.id = l.run_id
-         WHERE r.state NOT IN ('succeeded', 'failed', 'cancelled')`
+         WHERE r.state NOT IN (${FINAL_SQL})`
       ),
       unfinished: db.prepare<[], RunRow>(
-        `SELECT ${SUMMARY_COLUMNS} FROM runs WHERE state NOT IN ('succeeded', 'failed', 'cancelled') ORDER BY id`
+        `SELECT ${SUMMARY_COLUMNS} FROM runs WHERE state NOT IN (${FINAL_SQL}) ORDER BY id`
       )
     };
   }
@@ -475,7 +454,7 @@ export class RunStore {
           ...(b.containerId !== undefined ? { containerId: b.containerId } : {}),
           ...(b.error !== undefined ? { error: b.error } : {})
         };
-        if (!current || (!isFinalState(current.state) && current.state !== b.state)) patch.state = b.state;
+        if (!current || !isFinalState(current.state)) patch.state = b.state;
         const e = this.applyBatchPatch(runId, b.index, patch, at);
         if (e) events.push(e);
       }

@@ -219,6 +219,17 @@ describe('states, phases, final', () => {
     expect(section(rendered, 'jp-RedLab-run-header')).toContain('succeeded · exit code 0 · took 1.5 s');
   });
 
+  it('keeps a final run final: a state event behind it (replayed after the record) changes nothing', () => {
+    let s = applyRecord(initialRunState(RUN), record());
+    expect(s.state).toBe('succeeded');
+    s = applyEvents(s, [ev({ type: 'state', state: 'running' }), ev({ type: 'state', state: 'failed', error: 'late' })], OPTS);
+    expect(s.state).toBe('succeeded');
+    expect(s.final).toEqual({ state: 'succeeded', exitCode: 0, durationMs: 1500 });
+    // Forward, states may be skipped (a stream resumed mid-run), and the final one is applied.
+    s = applyEvents(initialRunState(RUN), [ev({ type: 'state', state: 'running' }), ev({ type: 'state', state: 'preparing' })], OPTS);
+    expect(s.state).toBe('running');
+  });
+
   it('ends a run the bridge lost', () => {
     const s = applyLost(initialRunState(RUN), 'the bridge has no run ' + RUN);
     expect(s.state).toBe('failed');

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { WebSocket } from 'ws';
 import { SecretMasker } from '../../../../src/red/mask';
 import { loadRed } from '../../../../src/red/validate';
-import type { RunResult, RunState } from '../../../../src/red/run';
+import { statesTowards, type RunResult, type RunState } from '../../../../src/red/run';
 import { createApp, type BridgeApp, type HttpConfig } from '../../../src/bridge/http';
 import type { HealthInfo, RunService, SubmitInput } from '../../../src/bridge/service';
 import pino from 'pino';
@@ -209,13 +209,11 @@ export const postJson = (base: string, p: string, body: unknown, headers: Record
 
 /** Moves a run through the state machine to `state` (queued → preparing → running → …). */
 export function advance(store: RunStore, id: string, state: RunState): void {
-  const order: RunState[] = ['queued', 'preparing', 'running', 'collecting', 'succeeded'];
-  const cur = store.getSummary(id)!.state;
   if (state === 'failed' || state === 'cancelled') {
     store.setState(id, state);
     return;
   }
-  for (let i = order.indexOf(cur) + 1; i <= order.indexOf(state); i++) store.setState(id, order[i]);
+  for (const s of statesTowards(store.getSummary(id)!.state, state)) store.setState(id, s);
 }
 
 /** A run created straight in the store (no validation). */
