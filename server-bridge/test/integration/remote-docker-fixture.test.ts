@@ -4,8 +4,11 @@
 import { execFile } from 'child_process';
 import Docker from 'dockerode';
 import * as fs from 'fs';
+import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
+import { Client } from 'ssh2';
+import type { Duplex } from 'stream';
 import { promisify } from 'util';
 import { remoteDockerUnavailable, startRemoteDocker, type RemoteDocker } from '../helpers/remote-docker';
 
@@ -133,6 +136,35 @@ describeIfPossible('remote Docker host over ssh (network namespace, second docke
     expect(seen).toHaveLength(1);
     const refusing = modem({ hostVerifier: () => false });
     await expect(refusing.ping()).rejects.toThrow(/host/i);
+  });
+
+  it('one ssh connection can carry many API calls: dockerode over an http.Agent that opens dial-stdio channels on one ssh2 Client', async () => {
+    const before = acceptedLogins(rd);
+    const conn = new Client();
+    const expected = Buffer.from(rd.hostPublicKey.split(' ')[1], 'base64');
+    await new Promise<void>((resolve, reject) => {
+      conn.once('ready', () => resolve());
+      conn.once('error', reject);
+      conn.connect({ host: rd.host, port: rd.port, username: rd.user, privateKey: fs.readFileSync(rd.identityFile), hostVerifier: (key: Buffer) => key.equals(expected) });
+    });
+    try {
+      // No keepAlive: an ssh2 channel is no net.Socket (no setKeepAlive); each request is a new channel on the one connection.
+      const agent = new http.Agent();
+      (agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, cb: (err: Error | null, stream?: Duplex) => void) => {
+        conn.exec('docker system dial-stdio', (err, stream) => (err ? cb(err) : cb(null, stream)));
+      };
+      const docker = new Docker({ protocol: 'http', host: rd.host, port: 2375, agent } as Docker.DockerOptions);
+      expect((await docker.info()).DockerRootDir).toBe(rd.dataRoot);
+      const container = await docker.createContainer({ Image: 'redlab/busybox:1', Cmd: ['true'] });
+      await container.start();
+      expect((await container.wait()).StatusCode).toBe(0);
+      await container.remove();
+      agent.destroy();
+    } finally {
+      conn.end();
+    }
+    await new Promise(r => setTimeout(r, 300));
+    expect(acceptedLogins(rd) - before).toBe(1);
   });
 
   it('stop() removes the namespace, the veth pair, the daemons and the temp dir', async () => {
