@@ -103,6 +103,59 @@ process.once('exit', () => {
   for (const cleanup of live) cleanup();
 });
 
+/** Kills what runs in the namespace and removes it, its veth pair and the fixture's folder. */
+function removeFixture(id: string, dir: string): void {
+  const ns = `redlab-rd-${id}`;
+  for (const pid of pidsInNamespace(ns)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+  for (const args of [
+    ['link', 'del', `rdh-${id}`],
+    ['netns', 'del', ns]
+  ]) {
+    try {
+      execFileSync('ip', args, { stdio: 'ignore' });
+    } catch {
+      /* not created yet, or already removed */
+    }
+  }
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmdirSync(FIXTURE_ROOT); // only when no other fixture is using it
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') console.error(`remote-docker: could not remove ${dir}: ${String(e)}`);
+  }
+}
+
+/** Removes the fixtures of test processes that died without stopping them (SIGKILL, a crash). */
+function sweepOrphans(): void {
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(FIXTURE_ROOT);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const dir = path.join(FIXTURE_ROOT, entry);
+    if (!/^[0-9a-f]{6}-/.test(entry)) continue;
+    let alive: boolean;
+    try {
+      process.kill(Number(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8')), 0);
+      alive = true;
+    } catch (e) {
+      // No pid file yet: a fixture being made right now, unless it is old.
+      const code = (e as NodeJS.ErrnoException).code;
+      alive = code === 'ENOENT' && Date.now() - fs.statSync(dir).mtimeMs < 10 * 60_000;
+      if (code === 'EPERM') alive = true;
+    }
+    if (!alive) removeFixture(entry.slice(0, 6), dir);
+  }
+}
+
 function pidsInNamespace(ns: string): number[] {
   try {
     return execFileSync('ip', ['netns', 'pids', ns], { stdio: ['ignore', 'pipe', 'ignore'] })
@@ -222,8 +275,10 @@ export async function startRemoteDocker(opts: RemoteDockerOptions = {}): Promise
   const vethRemote = `rdn-${id}`;
   // Outside every folder the remote host must not see, and short: unix socket paths
   // (containerd's under exec-root) must stay < 108 bytes.
+  sweepOrphans();
   fs.mkdirSync(FIXTURE_ROOT, { recursive: true, mode: 0o700 });
   const dir = fs.mkdtempSync(path.join(FIXTURE_ROOT, `${id}-`));
+  fs.writeFileSync(path.join(dir, 'owner.pid'), String(process.pid));
   const socketPath = path.join(dir, 'docker.sock');
   const dataRoot = path.join(dir, 'data');
   const dockerdLog = path.join(dir, 'dockerd.log');
@@ -237,29 +292,7 @@ export async function startRemoteDocker(opts: RemoteDockerOptions = {}): Promise
     stopped = true;
     live.delete(cleanupSync);
     for (const c of children) if (!exited(c)) c.kill('SIGKILL');
-    for (const pid of pidsInNamespace(ns)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-    for (const args of [
-      ['link', 'del', vethHost],
-      ['netns', 'del', ns]
-    ]) {
-      try {
-        execFileSync('ip', args, { stdio: 'ignore' });
-      } catch {
-        /* not created yet, or already removed */
-      }
-    }
-    try {
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.rmdirSync(FIXTURE_ROOT); // only when no other fixture is using it
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') console.error(`remote-docker: could not remove ${dir}: ${String(e)}`);
-    }
+    removeFixture(id, dir);
   };
   live.add(cleanupSync);
 
