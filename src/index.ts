@@ -26,7 +26,7 @@ const DEFAULT_SETTINGS: IRedLabSettings = {
   bridgeUrl: '',
   bridgeToken: '',
   defaultImage: 'redlab/debian-python:12',
-  defaultEngine: 'docker',
+  defaultEngine: '',
   defaultRamMb: 1024,
   defaultGpus: 0,
   previewTypes: ['png', 'svg', 'csv', 'json'],
@@ -103,8 +103,8 @@ interface NotebookSupportOptions {
 /** The RED panel, the commands and the run cells. */
 function activateNotebookSupport(o: NotebookSupportOptions): void {
   const { app, client, model, settings, tracker } = o;
-  const defaults = () => ({ image: settings.defaultImage, ramMb: settings.defaultRamMb, gpus: settings.defaultGpus });
-  const panelModel = new RedPanelModel(client, defaults);
+  const defaults = () => ({ image: settings.defaultImage, ramMb: settings.defaultRamMb, gpus: settings.defaultGpus, engine: settings.defaultEngine });
+  const panelModel = new RedPanelModel(model.api, defaults);
   const runCells = new RunCellManager({
     client,
     tracker,
@@ -119,7 +119,7 @@ function activateNotebookSupport(o: NotebookSupportOptions): void {
   const actions = new RedLabActions({
     app,
     tracker,
-    client,
+    api: model.api,
     redlab: model,
     panelModel,
     workspace: new Workspace(app.serviceManager.contents),

@@ -1,39 +1,56 @@
-// RedLabModel owns the frontend's shared state (bridge status, runs) and emits
-// signals; views only subscribe. Runs change state as their event streams say (run
-// cells feed `noteRunState` at each state event); a slow poll of the bridge's health
-// and run list is the fallback for runs no stream follows (started elsewhere).
+// RedLabModel owns the frontend's shared state and emits signals; views only subscribe.
+// The bridge's status comes from its health (asked at start, when settings change and by
+// a slow poll); the run list is the RunsModel's, which the bridge's stream of run changes
+// keeps current (the poll lists runs only while that stream is down).
 import { Signal } from '@lumino/signaling';
-import { countRuns, mergeListed, stateRank, withRunState } from './streaming/run-list';
-import { isFinalState, type HealthInfo, type RunPage, type RunSummary } from './red/bridge-api';
+import { BridgeApi } from './api';
+import type { RunSummary } from './red/bridge-api';
 import type { RunState } from './red/run';
-import { BridgeClient, BridgeError } from './handler';
+import { RunsModel } from './runs-model';
+import { BridgeError, type BridgeClient } from './handler';
 import type { BridgeStatus, IRedLab } from './tokens';
 
 /** The fallback poll's interval (settings: statusPollSeconds). */
 export const DEFAULT_POLL_MS = 30_000;
 
+export interface RedLabModelOptions {
+  /** For tests: how the runs stream's socket is made. */
+  socket?: (url: string) => WebSocket;
+  retryMs?: readonly number[];
+}
+
 export class RedLabModel implements IRedLab {
+  readonly api: BridgeApi;
+  readonly runsModel: RunsModel;
   private _status: BridgeStatus = { kind: 'unknown' };
-  private _runs: readonly RunSummary[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
-  /** States the event streams told before the run list had them (run id → state). */
-  private readonly seen = new Map<string, RunState>();
   readonly statusChanged: Signal<IRedLab, BridgeStatus> = new Signal<IRedLab, BridgeStatus>(this);
   readonly runsChanged: Signal<IRedLab, readonly RunSummary[]> = new Signal<IRedLab, readonly RunSummary[]>(this);
 
-  constructor(readonly client: BridgeClient) {}
+  constructor(
+    readonly client: BridgeClient,
+    options: RedLabModelOptions = {}
+  ) {
+    this.api = new BridgeApi(client);
+    this.runsModel = new RunsModel({ api: this.api, socket: options.socket, retryMs: options.retryMs });
+    this.runsModel.runsChanged.connect((_, runs) => this.runsChanged.emit(runs));
+  }
 
   get status(): BridgeStatus {
     return this._status;
   }
 
   get runs(): readonly RunSummary[] {
-    return this._runs;
+    return this.runsModel.runs;
   }
 
-  /** Polls the bridge's health and run list every `intervalMs` (and once now). */
+  /**
+   * (Re)connects the runs stream (the bridge's address may have changed) and asks the
+   * bridge's health every `intervalMs` (and once now).
+   */
   start(intervalMs = DEFAULT_POLL_MS): void {
     this.stop();
+    this.runsModel.start();
     void this.refresh();
     this.timer = setInterval(() => void this.refresh(), intervalMs);
   }
@@ -41,17 +58,19 @@ export class RedLabModel implements IRedLab {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.runsModel.stop();
   }
 
+  /** Health; and the run list when no stream keeps it current. */
   async refresh(): Promise<void> {
     await this.refreshHealth();
-    if (this._status.kind !== 'unreachable') await this.refreshRuns();
+    if (this._status.kind !== 'unreachable' && !this.runsModel.live) await this.refreshRuns();
   }
 
   async refreshHealth(): Promise<BridgeStatus> {
     let next: BridgeStatus;
     try {
-      const health = await this.client.request<HealthInfo>('health');
+      const health = await this.api.health();
       next = health.docker.reachable
         ? { kind: 'connected', health }
         : { kind: 'no-engine', health, message: health.docker.error ?? 'the bridge cannot reach a Docker engine' };
@@ -72,46 +91,24 @@ export class RedLabModel implements IRedLab {
     return next;
   }
 
-  async refreshRuns(): Promise<readonly RunSummary[]> {
-    try {
-      const page = await this.client.request<RunPage>('runs?limit=100');
-      // A list asked for before a state event may answer after it: merged, states only go forward.
-      const runs = mergeListed(page.runs, this.seen);
-      for (const r of runs) if (isFinalState(r.state)) this.seen.delete(r.id);
-      this.setRuns(runs);
-    } catch {
-      /* the health poll reports an unreachable bridge */
-    }
-    return this._runs;
+  /** Lists the runs now (after a launch or a cancel, or when no stream is open). */
+  refreshRuns(): Promise<readonly RunSummary[]> {
+    return this.runsModel.refresh();
   }
 
-  /**
-   * A run's state as its event stream just told it: the run list (and so the status bar)
-   * follows at once, also for a run the list does not have yet.
-   */
+  /** A run's state as its event stream just told it: the run list (and the status bar) follow at once. */
   noteRunState(runId: string, state: RunState): void {
-    // Kept until a listed page has the run in a final state (a page asked for earlier may come later).
-    const seen = this.seen.get(runId);
-    if (!seen || stateRank(state) > stateRank(seen)) this.seen.set(runId, state);
-    const listed = this._runs.some(r => r.id === runId);
-    this.setRuns(withRunState(this._runs, runId, state));
-    // A run the list does not have yet: the bridge tells the rest (notebook, times).
-    if (!listed) void this.refreshRuns();
+    this.runsModel.noteRunState(runId, state);
   }
 
   /** Runs queued and on their way among the runs the bridge listed. */
   get counts(): { queued: number; running: number } {
-    return countRuns(this._runs);
-  }
-
-  private setRuns(runs: readonly RunSummary[]): void {
-    if (runs === this._runs || JSON.stringify(runs) === JSON.stringify(this._runs)) return;
-    this._runs = runs;
-    this.runsChanged.emit(this._runs);
+    return this.runsModel.counts;
   }
 
   dispose(): void {
     this.stop();
+    this.runsModel.dispose();
     Signal.clearData(this);
   }
 }

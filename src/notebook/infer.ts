@@ -245,8 +245,7 @@ export function inferDraft(nb: unknown, opts: InferOptions): InferResult {
     parameters,
     values,
     inputs: [],
-    outputs: inferOutputs(cells, path),
-    engine: 'docker'
+    outputs: inferOutputs(cells, path)
   };
   if (parametersError) draft.parametersError = parametersError;
   if (opts.defaults.gpus !== undefined && opts.defaults.gpus > 0) draft.gpus = { count: opts.defaults.gpus };
@@ -589,8 +588,7 @@ export function redToDraft(red: Red, notebookPath: string): InferResult {
     parameters: [],
     values: {},
     inputs: [],
-    outputs: [],
-    engine: 'docker'
+    outputs: []
   };
   if (settings?.image?.auth) warnings.push('the image registry credentials (container.settings.image.auth) are not part of the draft');
   if (!settings?.ram) warnings.push('the RED gives no RAM limit (container.settings.ram)');

@@ -76,8 +76,11 @@ export interface ExperimentDraft {
    * message): checkDraft reports it, so no run starts.
    */
   parametersError?: string;
-  /** The engine the run goes to. */
-  engine: 'docker';
+  /**
+   * The bridge engine the user chose for this notebook (a name GET /health lists). Absent: the
+   * default (the defaultEngine setting, else the bridge's own). Not the RED's container.engine.
+   */
+  engine?: string;
 }
 
 /** The notebook cannot run as a container experiment (e.g. its kernel is not Python). */

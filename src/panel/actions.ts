@@ -5,10 +5,11 @@ import type { JupyterFrontEnd } from '@jupyterlab/application';
 import { Notification, showErrorMessage } from '@jupyterlab/apputils';
 import type { FileBrowser } from '@jupyterlab/filebrowser';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { BridgeError, type BridgeClient } from '../handler';
+import type { BridgeApi } from '../api';
+import { BridgeError } from '../handler';
 import type { RedLabModel } from '../model';
 import { draftRunnerFile } from '../notebook/infer';
-import type { RunRecord } from '../red/bridge-api';
+import type { SubmitRequest, SubmitResponse } from '../red/bridge-api';
 import { checkImageReference } from '../red/image-ref';
 import { formatIssues, RedError } from '../red/types';
 import { loadRed } from '../red/validate';
@@ -16,6 +17,7 @@ import { listVariables, type RedVariable } from '../red/variables';
 import type { RunCellManager } from '../streaming/run-cells';
 import { askRedPath, askVariables, confirm, showJson } from './dialogs';
 import type { ExperimentModel, PanelIssue } from './experiment-model';
+import { engineView, healthOf } from './engines';
 import { buildFailureSummary, buildImage } from './image-build';
 import type { DraftDefaults, RedPanelModel } from './panel-model';
 import { dirOf, looksLikeRedFile, redPathFor, relativePath } from './paths';
@@ -29,7 +31,7 @@ import type { Workspace } from './workspace';
 export interface ActionsOptions {
   app: JupyterFrontEnd;
   tracker: INotebookTracker;
-  client: BridgeClient;
+  api: BridgeApi;
   redlab: RedLabModel;
   panelModel: RedPanelModel;
   workspace: Workspace;
@@ -89,7 +91,7 @@ export class RedLabActions {
         const { red, yaml } = redOfSnapshot(experiment.draft, notebook.relPath, runner.relPath);
         const variables = await this.variableValues(experiment.variables);
         if (!variables) return undefined;
-        const { id } = await this.postRun(yaml, variables, { notebookPath: path, redPath: path });
+        const { id } = await this.postRun(yaml, variables, { notebookPath: path, redPath: path, engine: this.chosenEngine(experiment.draft.engine) });
         this.o.panelModel.rememberRun(id, { image: experiment.draft.image, gpus: gpuLabel(red.container.settings.gpus), values: runValues(red) });
         await this.streamIntoNotebook(panel, id);
         this.o.panelModel.setNotice(null);
@@ -109,7 +111,7 @@ export class RedLabActions {
       try {
         const variables = await this.variableValues(redFile.variables);
         if (!variables) return undefined;
-        const { id } = await this.postRun(redFile.yaml, variables, { notebookPath: panel.context.path, redPath: redFile.path });
+        const { id } = await this.postRun(redFile.yaml, variables, { notebookPath: panel.context.path, redPath: redFile.path, engine: this.chosenEngine() });
         this.o.panelModel.rememberRun(id, { image: redFile.image, gpus: gpuLabel(redFile.red.container.settings.gpus), values: runValues(redFile.red) });
         await this.streamIntoNotebook(panel, id);
         this.o.panelModel.setNotice(null);
@@ -209,8 +211,8 @@ export class RedLabActions {
       return;
     }
     try {
-      const r = await this.o.client.request<{ message?: string }>(`runs/${encodeURIComponent(id)}`, { method: 'DELETE' });
-      Notification.info(r?.message ?? `Run ${id} is being cancelled`, { autoClose: 4000 });
+      const r = await this.o.api.cancel(id);
+      Notification.info(r.message ?? `Run ${id} is being cancelled`, { autoClose: 4000 });
       void this.o.redlab.refreshRuns();
     } catch (err) {
       this.reportError(`Run ${id} could not be cancelled`, err);
@@ -225,11 +227,12 @@ export class RedLabActions {
     return this.o.panelModel.launches.run('Starting the re-run…', async () => {
       if (!(await this.bridgeReady())) return undefined;
       try {
-        const record = await this.o.client.request<RunRecord>(`runs/${encodeURIComponent(runId)}`);
+        const record = await this.o.api.get(runId);
         const plan = planRerun(record);
         const variables = await this.variableValues(listVariables(plan.red));
         if (!variables) return undefined;
-        const options = { notebookPath: record.options.notebookPath, redPath: record.options.redPath };
+        // Where it ran before, unless that engine is gone (then the bridge's default).
+        const options = { notebookPath: record.options.notebookPath, redPath: record.options.redPath, engine: this.chosenEngine(record.options.engine) };
         const { id } = await this.postRun(plan.red, variables, options);
         this.o.panelModel.rememberRun(id, { image: plan.pinnedImage ?? record.image?.url, values: runValues(plan.red) });
         this.o.panelModel.setNotice({ kind: 'info', title: `Run ${id} started`, lines: [plan.note] });
@@ -249,7 +252,7 @@ export class RedLabActions {
 
   async openRecord(runId: string): Promise<void> {
     try {
-      await showJson(`Run ${runId}`, await this.o.client.request<RunRecord>(`runs/${encodeURIComponent(runId)}`));
+      await showJson(`Run ${runId}`, await this.o.api.get(runId));
     } catch (err) {
       this.reportError(`Run ${runId} could not be read`, err);
     }
@@ -273,11 +276,11 @@ export class RedLabActions {
       this.o.panelModel.setNotice({ kind: 'error', title: 'No build: the base image is not a valid image name', lines: [ref.message, `fix: ${ref.fix}`] });
       return;
     }
-    const result = await buildImage(this.o.client, env, base, s => this.o.panelModel.setBuild(s));
+    const result = await buildImage(this.o.api, env, base, s => this.o.panelModel.setBuild(s), undefined, this.chosenEngine(experiment.draft.engine));
     if (result.status === 'succeeded' && result.tag) {
       experiment.setImage(result.tag);
       Notification.success(`Image ${result.tag} ${result.cached ? 'was built before: reused' : 'built'}`, { autoClose: 5000 });
-      void this.o.panelModel.refreshImages();
+      void this.o.panelModel.refreshImages(this.chosenEngine(experiment.draft.engine));
     } else {
       Notification.error(`The image build failed: ${buildFailureSummary(result)}`, { autoClose: 10000 });
     }
@@ -375,12 +378,14 @@ export class RedLabActions {
     return this.o.variables.valuesFor(vars);
   }
 
-  private async postRun(red: unknown, variables: Record<string, string>, options: { notebookPath?: string; redPath?: string }): Promise<{ id: string; state: string }> {
-    return this.o.client.request<{ id: string; state: string }>('runs', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ red, variables, options })
-    });
+  private async postRun(red: unknown, variables: Record<string, string>, options: NonNullable<SubmitRequest['options']>): Promise<SubmitResponse> {
+    const { engine, ...rest } = options;
+    return this.o.api.submit({ red, variables, options: engine ? { ...rest, engine } : rest });
+  }
+
+  /** Where a run goes: `wanted` (the panel's choice, a re-run's engine) when available, else the setting's, else the bridge's default. */
+  chosenEngine(wanted?: string): string | undefined {
+    return engineView(healthOf(this.o.redlab.status), [wanted, this.o.defaults().engine]).chosen?.name;
   }
 
   private reportError(title: string, err: unknown): void {

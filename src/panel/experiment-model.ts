@@ -107,6 +107,14 @@ export class ExperimentModel {
     this.commit({ ...this._draft, image: image.trim() });
   }
 
+  /** The bridge engine for this notebook's runs; undefined: the default. */
+  setEngine(engine: string | undefined): void {
+    if (engine === this._draft.engine) return;
+    const { engine: _old, ...rest } = this._draft;
+    // Not kept in the notebook (where a run goes is this session's choice): no metadata edit.
+    this.commit(engine ? { ...rest, engine } : rest, false, false);
+  }
+
   setRamText(text: string): void {
     const r = parseIntField(text, 'RAM (MB)', RAM_MIN_MB, RAM_MAX_MB);
     this.commitText('ramMb', text, r.ok ? undefined : r.error, r.ok ? { ...this._draft, ramMb: r.value } : this._draft);

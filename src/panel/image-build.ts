@@ -1,15 +1,12 @@
 // "Build from this folder's requirements.txt / environment.yml": POST images/build
 // with the environment files, its NDJSON progress folded into a BuildState the panel
 // shows, the built tag at the end. The folding is pure; buildImage talks to the bridge.
-import type { BuildProgressEvent } from '../red/bridge-api';
-import type { BridgeClient } from '../handler';
+import type { BridgeApi } from '../api';
+import type { EnvironmentBuildRequest, ImageBuildLine } from '../red/bridge-api';
 import { splitNdjson } from './ndjson';
 
-export interface EnvironmentFiles {
-  requirementsTxt?: string;
-  environmentYml?: string;
-  aptTxt?: string;
-}
+/** The environment files a build reads (the wire's). */
+export type EnvironmentFiles = EnvironmentBuildRequest['environment'];
 
 export interface BuildState {
   status: 'running' | 'succeeded' | 'failed';
@@ -29,13 +26,8 @@ export function startBuild(): BuildState {
   return { status: 'running', lines: [] };
 }
 
-type BuildLine =
-  | BuildProgressEvent
-  | { type: 'result'; tag: string; id: string; cached: boolean }
-  | { type: 'error'; message: string; step?: string | null; output?: string[] };
-
 export function applyBuildLine(s: BuildState, value: unknown): BuildState {
-  const v = value as BuildLine;
+  const v = value as ImageBuildLine;
   if (!v || typeof v !== 'object') return s;
   switch (v.type) {
     case 'build-progress':
@@ -65,21 +57,17 @@ export function buildFailureSummary(s: BuildState): string {
 
 /** Streams a build; `onState` sees every step. Resolves with the final state (never throws). */
 export async function buildImage(
-  client: BridgeClient,
+  api: BridgeApi,
   env: EnvironmentFiles,
   baseImage: string,
   onState: (s: BuildState) => void,
-  signal?: AbortSignal
+  signal?: AbortSignal,
+  engine?: string
 ): Promise<BuildState> {
   let state = startBuild();
   onState(state);
   try {
-    const res = await client.fetch('images/build', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ environment: env, baseImage }),
-      signal
-    });
+    const res = await api.buildImage({ environment: env, baseImage, ...(engine ? { engine } : {}) }, signal);
     if (!res.ok) {
       const text = await res.text();
       let message = `${res.status} ${res.statusText}`;

@@ -4,10 +4,10 @@
 // warnings, export done, errors), and facts about past runs for the history list.
 // Views subscribe to `changed`; every change goes through this model.
 import { Signal, type ISignal } from '@lumino/signaling';
-import type { BridgeClient } from '../handler';
+import type { BridgeApi } from '../api';
 import { inferDraft } from '../notebook/infer';
 import { NotebookNotRunnableError, type ExperimentDraft } from '../notebook/types';
-import type { RunRecord } from '../red/bridge-api';
+import type { LocalImage } from '../red/bridge-api';
 import type { ContainerSpec } from '../red/types';
 import { applyStoredExperiment, mergeOutputs, readStoredExperiment } from './draft-metadata';
 import { ExperimentModel } from './experiment-model';
@@ -26,20 +26,14 @@ export interface DraftDefaults {
   image: string;
   ramMb: number;
   gpus?: number;
+  /** The defaultEngine setting (empty: the bridge's default engine). */
+  engine?: string;
 }
 
 export interface Notice {
   kind: 'info' | 'warning' | 'error';
   title: string;
   lines?: string[];
-}
-
-/** A local Docker image as GET images lists it. */
-export interface LocalImage {
-  id: string;
-  tags: string[];
-  size: number;
-  created: string;
 }
 
 export interface RunFacts {
@@ -77,7 +71,7 @@ export class RedPanelModel {
   readonly launches = new LaunchGuard();
 
   constructor(
-    private readonly client: BridgeClient,
+    private readonly api: BridgeApi,
     private readonly defaults: () => DraftDefaults
   ) {
     this.launches.changed.connect(() => this._changed.emit());
@@ -214,9 +208,15 @@ export class RedPanelModel {
     if (this._current?.path === oldPath) this.setCurrent({ path: newPath, experiment: e });
   }
 
-  async refreshImages(): Promise<void> {
+  /** The defaultEngine setting; undefined when empty (the bridge's default). */
+  get defaultEngine(): string | undefined {
+    return this.defaults().engine || undefined;
+  }
+
+  /** The local images of `engine` (absent: the bridge's default engine). */
+  async refreshImages(engine?: string): Promise<void> {
     try {
-      const { images } = await this.client.request<{ images: LocalImage[] }>('images');
+      const images = await this.api.images(engine);
       this._images = images.filter(i => i.tags.length).sort((a, b) => a.tags[0].localeCompare(b.tags[0]));
       this._imagesError = undefined;
     } catch (err) {
@@ -252,7 +252,7 @@ export class RedPanelModel {
     await Promise.all(
       missing.map(async id => {
         try {
-          const r = await this.client.request<RunRecord>(`runs/${encodeURIComponent(id)}`);
+          const r = await this.api.get(id);
           const settings = (r.red as { container?: ContainerSpec } | undefined)?.container?.settings;
           this.facts.set(id, { image: r.image?.url ?? settings?.image?.url, gpus: gpuLabel(settings?.gpus), values: runValues(r.red) });
         } catch {

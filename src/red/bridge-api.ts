@@ -135,6 +135,8 @@ export interface LocalImage {
 export interface EnvironmentBuildRequest {
   environment: { requirementsTxt?: string; environmentYml?: string; aptTxt?: string };
   baseImage: string;
+  /** The engine that builds (one with capability imageBuilds); absent: the bridge's default. */
+  engine?: string;
 }
 
 /** One NDJSON line of POST /images/build: progress lines, then one result or error line. */

@@ -1,6 +1,6 @@
-// The run list as the status bar counts it, kept current by the runs' event streams
-// between polls of the bridge. States only go forward (queued … collecting, then a
-// final state), so a stale answer never takes a state back. Pure.
+// The run list as the status bar counts it, kept current by the bridge's stream of run
+// changes (RunsModel) and by the runs' own event streams. States only go forward
+// (queued … collecting, then a final state), so a stale answer never takes a state back. Pure.
 import { ALL_STATES, isFinalState, type RunSummary } from '../red/bridge-api';
 import type { RunState } from '../red/run';
 
@@ -38,4 +38,25 @@ export function countRuns(runs: readonly RunSummary[]): { queued: number; runnin
     else if (!isFinalState(r.state)) running++;
   }
   return { queued, running };
+}
+
+/**
+ * `runs` with `summary` (a change the bridge sent) in its place, newest id first. A summary
+ * older than the listed one (lower lastSeq) changes nothing; a state is never taken back.
+ */
+export function withSummary(runs: readonly RunSummary[], summary: RunSummary): readonly RunSummary[] {
+  const i = runs.findIndex(r => r.id === summary.id);
+  if (i < 0) {
+    const at = runs.findIndex(r => r.id < summary.id);
+    const next = runs.slice();
+    next.splice(at < 0 ? runs.length : at, 0, summary);
+    return next;
+  }
+  const listed = runs[i];
+  if (summary.lastSeq < listed.lastSeq) return runs;
+  // A run cell may have told a further state already (the listed entry may be its placeholder).
+  const state = stateRank(listed.state) > stateRank(summary.state) ? listed.state : summary.state;
+  const next = runs.slice();
+  next[i] = state === summary.state ? summary : { ...summary, state };
+  return next;
 }

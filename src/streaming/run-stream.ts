@@ -1,13 +1,15 @@
 // One run's event stream: a WebSocket to runs/{id}/events?since=N that feeds the pure
 // reducer, reconnects after `since` when the connection drops (no gap, no duplicate),
-// and after the final state reads the run record (exit code, outputs) and the output
-// previews. It knows nothing of cells: run-cell.ts writes its state into one.
+// and after the final state reads the run record once (exit code, outputs: the bridge
+// commits the result, then the final state, so the record is complete by then) and the
+// output previews. It knows nothing of cells: run-cell.ts writes its state into one.
 //
 // Through jupyter-server-proxy the close code does not survive (1005), so the end of a
 // run is known from its final state event, not from the socket closing.
 import { Signal, type ISignal } from '@lumino/signaling';
+import { BridgeApi, RECONNECT_DELAYS_MS } from '../api';
 import { BridgeError, type BridgeClient } from '../handler';
-import type { RunRecord, StoredEvent } from '../red/bridge-api';
+import { isFinalState, type StoredEvent } from '../red/bridge-api';
 import { fetchPreview } from './fetch-previews';
 import { applyConnection, applyEvent, applyLost, applyPreview, applyRecord, isFinished } from './reducer';
 import type { ReducerOptions, RunCellState } from './types';
@@ -24,8 +26,6 @@ export interface RunStreamOptions {
   socket?: (url: string) => WebSocket;
 }
 
-const RETRY_MS = [1000, 2000, 5000, 10000, 30000];
-
 export class RunStream {
   private _state: RunCellState;
   private ws: WebSocket | undefined;
@@ -35,9 +35,11 @@ export class RunStream {
   private _disposed = false;
   private readonly _stateChanged = new Signal<this, RunCellState>(this);
   private readonly _finished = new Signal<this, RunCellState>(this);
+  private readonly api: BridgeApi;
 
   constructor(private readonly opts: RunStreamOptions) {
     this._state = opts.initial;
+    this.api = new BridgeApi(opts.client);
   }
 
   get state(): RunCellState {
@@ -87,7 +89,7 @@ export class RunStream {
 
   private connect(): void {
     if (this._disposed) return;
-    const url = this.opts.client.wsUrl(`runs/${encodeURIComponent(this.runId)}/events?since=${this._state.since}`);
+    const url = this.api.runEventsUrl(this.runId, this._state.since);
     let ws: WebSocket;
     try {
       ws = this.opts.socket ? this.opts.socket(url) : new WebSocket(url);
@@ -124,7 +126,7 @@ export class RunStream {
   /** The socket closed before the final state: the run may be gone, or the bridge down. */
   private async afterClose(): Promise<void> {
     try {
-      const record = await this.opts.client.request<RunRecord>(`runs/${encodeURIComponent(this.runId)}`);
+      const record = await this.api.get(this.runId);
       if (this._disposed) return;
       // Alive: take up the stream again at once (it replays what came after `since`).
       this.set(applyRecord(this._state, record));
@@ -144,7 +146,7 @@ export class RunStream {
 
   private scheduleRetry(message: string, delayMs?: number): void {
     if (this._disposed) return;
-    const delay = delayMs ?? RETRY_MS[Math.min(this.retries, RETRY_MS.length - 1)];
+    const delay = delayMs ?? RECONNECT_DELAYS_MS[Math.min(this.retries, RECONNECT_DELAYS_MS.length - 1)];
     this.retries++;
     this.set(applyConnection(this._state, 'retrying', delay ? `${message} in ${Math.round(delay / 1000)} s` : message));
     if (this.timer) clearTimeout(this.timer);
@@ -162,8 +164,8 @@ export class RunStream {
 
   private async readRecord(final: boolean): Promise<boolean> {
     try {
-      const record = await this.opts.client.request<RunRecord>(`runs/${encodeURIComponent(this.runId)}`);
-      if (final && !['succeeded', 'failed', 'cancelled'].includes(record.state)) return false;
+      const record = await this.api.get(this.runId);
+      if (final && !isFinalState(record.state)) return false;
       this.set(applyRecord(this._state, record));
       return true;
     } catch (err) {
@@ -179,10 +181,8 @@ export class RunStream {
     if (this.finishing || this._disposed) return;
     this.finishing = true;
     this.closeSocket();
-    if (!this._state.recordLoaded) {
-      // The record is written with the final state; a few tries cover a slow bridge.
-      for (let i = 0; i < 5 && !(await this.readRecord(true)); i++) await new Promise(r => setTimeout(r, 500 * (i + 1)));
-    }
+    // The final state event is committed with the record's final state (and after its result): one read.
+    if (!this._state.recordLoaded) await this.readRecord(true);
     const enabled = this.opts.previewTypes();
     await Promise.all(
       this._state.artifacts

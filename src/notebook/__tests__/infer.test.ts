@@ -59,8 +59,7 @@ describe('inferDraft', () => {
         { name: 'metrics_json', glob: 'metrics.json', kind: 'File', optional: true, inferred: { codeCell: 4, line: 5, code: 'with open("metrics.json", "w") as f:' } },
         { name: 'walk_svg', glob: 'walk.svg', kind: 'File', optional: true, inferred: { codeCell: 5, line: 21, code: 'with open("walk.svg", "w") as f:' } },
         { name: 'new_files', glob: 'demo_files', kind: 'Directory', optional: true, newFiles: true }
-      ],
-      engine: 'docker'
+      ]
     });
     expect(DEFAULT_RUNNER_PATH).toBe('_redlab/redlab_nbrun.py');
   });

@@ -5,6 +5,7 @@ import type { DraftOutput } from '../../notebook/types';
 import { applyStoredExperiment, mergeOutputs, readStoredExperiment, toStoredExperiment } from '../draft-metadata';
 import { ExperimentModel, outputOrigin } from '../experiment-model';
 import { RedPanelModel } from '../panel-model';
+import { BridgeApi } from '../../api';
 import type { BridgeClient } from '../../handler';
 
 function notebook(...code: string[]): unknown {
@@ -121,7 +122,7 @@ describe('ExperimentModel outputs', () => {
 describe('RedPanelModel.reinfer', () => {
   it('reading the notebook again adds the files its code now writes and keeps the unticked ones unticked', () => {
     const client = { request: () => Promise.reject(new Error('no bridge in this test')) } as unknown as BridgeClient;
-    const panel = new RedPanelModel(client, () => ({ image: 'redlab/debian-python:12', ramMb: 1024 }));
+    const panel = new RedPanelModel(new BridgeApi(client), () => ({ image: 'redlab/debian-python:12', ramMb: 1024 }));
     let nb = notebook(WRITES_CSV);
     const source = { path: 'demo/walk.ipynb', toJSON: () => nb };
     panel.setNotebook(source);

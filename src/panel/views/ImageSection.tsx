@@ -10,11 +10,15 @@ import { Field, FieldIssues, hasError, Section } from './common';
 export interface ImageSectionProps {
   model: ExperimentModel;
   panel: RedPanelModel;
+  /** The chosen engine (its images are listed); undefined: the bridge's default. */
+  engine?: string;
+  /** The chosen engine builds images (capability imageBuilds): else no build button. */
+  imageBuilds: boolean;
   canBuild: boolean;
   onBuild: () => void;
 }
 
-export function ImageSection({ model, panel, canBuild, onBuild }: ImageSectionProps): JSX.Element {
+export function ImageSection({ model, panel, engine, imageBuilds, canBuild, onBuild }: ImageSectionProps): JSX.Element {
   const image = model.draft.image;
   const tags = panel.images.flatMap(i => i.tags);
   const build = panel.build;
@@ -44,7 +48,7 @@ export function ImageSection({ model, panel, canBuild, onBuild }: ImageSectionPr
           data-testid="redlab-image-select"
           value={tags.includes(image) ? image : ''}
           onChange={e => e.target.value && model.setImage(e.target.value)}
-          onFocus={() => void panel.refreshImages()}
+          onFocus={() => void panel.refreshImages(engine)}
           title={panel.imagesError ? `The bridge could not list its images: ${panel.imagesError}` : 'Images the Docker engine has locally'}
         >
           <option value="">{tags.length ? 'Local images…' : panel.imagesError ? 'Local images: not available' : 'Local images: none yet'}</option>
@@ -54,15 +58,17 @@ export function ImageSection({ model, panel, canBuild, onBuild }: ImageSectionPr
             </option>
           ))}
         </select>
-        <button
-          className="jp-mod-styled jp-RedLab-button jp-RedLab-wide"
-          data-testid="redlab-build-image"
-          disabled={!canBuild || build?.status === 'running'}
-          title={canBuild ? "Build an image from this folder's requirements.txt / environment.yml on top of the default image" : 'Building needs the bridge and its Docker engine'}
-          onClick={onBuild}
-        >
-          Build from requirements.txt / environment.yml
-        </button>
+        {imageBuilds ? (
+          <button
+            className="jp-mod-styled jp-RedLab-button jp-RedLab-wide"
+            data-testid="redlab-build-image"
+            disabled={!canBuild || build?.status === 'running'}
+            title={canBuild ? "Build an image from this folder's requirements.txt / environment.yml on top of the default image" : 'Building needs the bridge and its Docker engine'}
+            onClick={onBuild}
+          >
+            Build from requirements.txt / environment.yml
+          </button>
+        ) : null}
       </div>
       {build ? <BuildProgress build={build} onClose={() => panel.setBuild(null)} /> : null}
     </Section>

@@ -3,6 +3,7 @@
 import * as React from 'react';
 import type { IRedLab } from '../../tokens';
 import type { RedLabActions } from '../actions';
+import { engineView, healthOf } from '../engines';
 import type { RedPanelModel } from '../panel-model';
 import { runBlocker } from '../run-blocker';
 import { runsOfNotebook } from '../run-history';
@@ -27,12 +28,13 @@ export interface RedPanelProps {
 export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element {
   useSignals(panel.changed, redlab.statusChanged, redlab.runsChanged);
   const status = redlab.status;
-  const health = status.kind === 'connected' || status.kind === 'no-engine' ? status.health : undefined;
-  const engine = health?.engines.find(e => e.name === 'docker');
+  const health = healthOf(status);
   const connected = status.kind === 'connected';
   const current = panel.current;
   const experiment = panel.experiment;
   const redFile = panel.redFile;
+  // Only engines that can run now; sections the chosen one cannot use are not shown.
+  const engines = engineView(health, [experiment?.draft.engine, panel.defaultEngine]);
   // What Run runs: the imported RED file when one is open, else the notebook's experiment.
   const shown = redFile ?? experiment;
   const blocker = shown
@@ -108,12 +110,12 @@ export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element
               ))}
             </ul>
           ) : null}
-          <ImageSection model={experiment} panel={panel} canBuild={connected} onBuild={() => void actions.buildImage()} />
-          <ResourcesSection model={experiment} gpusSupported={engine ? engine.capabilities.gpus : true} gpus={health?.gpus ?? []} />
+          <ImageSection model={experiment} panel={panel} engine={engines.chosen?.name} imageBuilds={engines.imageBuilds} canBuild={connected} onBuild={() => void actions.buildImage()} />
+          <ResourcesSection model={experiment} gpusSupported={engines.gpus} gpus={health?.gpus ?? []} engines={engines} />
           <ParametersSection model={experiment} onReinfer={() => panel.reinfer()} />
           <InputsSection
             model={experiment}
-            connectors={engine?.capabilities.inputConnectors ?? ['redlab-connector-local', 'red-connector-http']}
+            connectors={engines.inputConnectors}
             selectedFile={() => actions.selectedFileForNotebook()}
           />
           <OutputsSection model={experiment} />

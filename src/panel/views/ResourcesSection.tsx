@@ -1,9 +1,12 @@
 // Resources and engine: RAM, GPUs (none / a count / one with at least some memory)
-// with the bridge's GPU inventory; GPU controls only where the engine can give GPUs.
+// with the bridge's GPU inventory; GPU controls only where the engine can give GPUs;
+// the engines the bridge can run on now (a select when there are several) and the
+// chosen one's note (e.g. that it does not isolate runs).
 import * as React from 'react';
 import { formatParamValue } from '../fields';
 import type { ExperimentModel, GpuMode } from '../experiment-model';
 import type { Gpu } from '../../red/bridge-api';
+import { engineLabel, type EngineView } from '../engines';
 import { Field, FieldIssues, hasError, Section } from './common';
 
 export interface ResourcesSectionProps {
@@ -12,9 +15,11 @@ export interface ResourcesSectionProps {
   gpusSupported: boolean;
   /** The bridge's GPUs (empty when it has none, or is not connected). */
   gpus: readonly Gpu[];
+  /** The engines offered and the chosen one. */
+  engines: EngineView;
 }
 
-export function ResourcesSection({ model, gpusSupported, gpus }: ResourcesSectionProps): JSX.Element {
+export function ResourcesSection({ model, gpusSupported, gpus, engines }: ResourcesSectionProps): JSX.Element {
   const d = model.draft;
   const mode = model.gpuMode;
   const ramText = model.text('ramMb') ?? String(d.ramMb);
@@ -59,12 +64,42 @@ export function ResourcesSection({ model, gpusSupported, gpus }: ResourcesSectio
           </div>
         </>
       ) : null}
-      <Field label="Engine">
-        <select className="jp-mod-styled jp-RedLab-select" data-testid="redlab-engine" value={d.engine} disabled>
-          <option value="docker">docker (local)</option>
-        </select>
-      </Field>
+      <EngineField engines={engines} onChoose={name => model.setEngine(name)} />
       <FieldIssues model={model} field="engine" />
     </Section>
+  );
+}
+
+/** The engine a run goes to: a select when the bridge can run on several, its note said plainly. */
+function EngineField({ engines, onChoose }: { engines: EngineView; onChoose: (name: string) => void }): JSX.Element {
+  const chosen = engines.chosen;
+  return (
+    <>
+      <Field label="Engine" hint="Where the run goes: the engines the bridge can run on now">
+        {engines.offered.length > 1 ? (
+          <select className="jp-mod-styled jp-RedLab-select" data-testid="redlab-engine" value={chosen?.name ?? ''} onChange={e => onChoose(e.target.value)}>
+            {engines.offered.map(e => (
+              <option key={e.name} value={e.name}>
+                {engineLabel(e)}
+              </option>
+            ))}
+          </select>
+        ) : (
+          <span className="jp-RedLab-muted" data-testid="redlab-engine">
+            {chosen ? engineLabel(chosen) : engines.unavailable.length ? 'none available' : 'the bridge has not said yet'}
+          </span>
+        )}
+      </Field>
+      {chosen?.note ? (
+        <div className={`jp-RedLab-engine-note${chosen.capabilities.isolated ? '' : ' jp-RedLab-field-error'}`} data-testid="redlab-engine-note" role="note">
+          {chosen.note}
+        </div>
+      ) : null}
+      {engines.unavailable.map(e => (
+        <div key={e.name} className="jp-RedLab-muted" data-testid="redlab-engine-unavailable">
+          {e.name}: not available{e.error ? ` (${e.error})` : ''}
+        </div>
+      ))}
+    </>
   );
 }

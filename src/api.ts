@@ -1,0 +1,84 @@
+// BridgeApi: every call the frontend makes to the bridge, typed by the wire contract
+// (red/bridge-api.ts), over the one request wrapper (BridgeClient). Callers name what
+// they want (submit, get, cancel …), not paths and methods.
+import type {
+  CancelResponse,
+  EnvironmentBuildRequest,
+  HealthInfo,
+  LocalImage,
+  RunPage,
+  RunRecord,
+  SubmitRequest,
+  SubmitResponse
+} from './red/bridge-api';
+import type { RunState } from './red/run';
+import type { BridgeClient } from './handler';
+
+export interface ListRunsQuery {
+  /** 1 … 1000 (the bridge's default: 50). */
+  limit?: number;
+  state?: readonly RunState[];
+  /** A page's `nextCursor`, for the page after it. */
+  cursor?: string;
+}
+
+/** Delays before each reconnect of an event socket (the last repeats). */
+export const RECONNECT_DELAYS_MS: readonly number[] = [1000, 2000, 5000, 10000, 30000];
+
+const runPath = (id: string) => `runs/${encodeURIComponent(id)}`;
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+export class BridgeApi {
+  constructor(readonly client: BridgeClient) {}
+
+  health(): Promise<HealthInfo> {
+    return this.client.request<HealthInfo>('health');
+  }
+
+  submit(request: SubmitRequest): Promise<SubmitResponse> {
+    return this.client.request<SubmitResponse>('runs', { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(request) });
+  }
+
+  /** The whole run record (RED, batches, history, result). */
+  get(id: string): Promise<RunRecord> {
+    return this.client.request<RunRecord>(runPath(id));
+  }
+
+  /** Cancels a run that is not final (the bridge answers with what it did). */
+  async cancel(id: string): Promise<CancelResponse> {
+    return (await this.client.request<CancelResponse | undefined>(runPath(id), { method: 'DELETE' })) ?? {};
+  }
+
+  /** Runs, newest first. */
+  list(query: ListRunsQuery = {}): Promise<RunPage> {
+    const q = new URLSearchParams();
+    if (query.limit !== undefined) q.set('limit', String(query.limit));
+    if (query.state?.length) q.set('state', query.state.join(','));
+    if (query.cursor !== undefined) q.set('cursor', query.cursor);
+    const qs = q.toString();
+    return this.client.request<RunPage>(qs ? `runs?${qs}` : 'runs');
+  }
+
+  /** An engine's local images (absent: the default engine's). */
+  async images(engine?: string): Promise<LocalImage[]> {
+    return (await this.client.request<{ images: LocalImage[] }>(engine ? `images?engine=${encodeURIComponent(engine)}` : 'images')).images;
+  }
+
+  /**
+   * Starts an image build; the answer streams NDJSON lines (ImageBuildLine), so it is the raw
+   * response (image-build.ts reads it). An error status is for the caller to read.
+   */
+  buildImage(request: EnvironmentBuildRequest, signal?: AbortSignal): Promise<Response> {
+    return this.client.fetch('images/build', { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(request), signal });
+  }
+
+  /** WebSocket URL of a run's events after `since` (StoredEvent messages). */
+  runEventsUrl(id: string, since: number): string {
+    return this.client.wsUrl(`${runPath(id)}/events?since=${since}`);
+  }
+
+  /** WebSocket URL of every run's summary changes (RunChangedMessage). */
+  runsEventsUrl(): string {
+    return this.client.wsUrl('runs/events');
+  }
+}

@@ -1,0 +1,80 @@
+// The panel's engine choice from GET /health: only available engines are offered, the
+// user's choice, then the setting, then the bridge's default; the chosen engine's
+// capabilities decide which sections show (GPUs, connectors, image builds).
+import type { EngineCapabilities, EngineInfo, HealthInfo } from '../../red/bridge-api';
+import { DEFAULT_INPUT_CONNECTORS, engineLabel, engineView, healthOf } from '../engines';
+
+const caps = (over: Partial<EngineCapabilities> = {}): EngineCapabilities => ({
+  isolated: true,
+  gpus: true,
+  gpusByMemory: true,
+  batches: true,
+  cancel: true,
+  inputConnectors: ['redlab-connector-local', 'red-connector-http'],
+  outputConnectors: [],
+  imagePull: true,
+  imageBuilds: true,
+  bindMounts: true,
+  reattach: true,
+  stats: true,
+  sessions: false,
+  ...over
+});
+const docker: EngineInfo = { name: 'docker', available: true, version: '26.1.5', capabilities: caps() };
+const process: EngineInfo = {
+  name: 'process',
+  available: true,
+  note: 'not isolated: runs on this machine without a container (no image, no limits)',
+  capabilities: caps({ isolated: false, gpus: false, gpusByMemory: false, imageBuilds: false, imagePull: false, inputConnectors: ['redlab-connector-local'] })
+};
+const remote: EngineInfo = { name: 'docker-ssh', available: false, error: 'host gpu-box unreachable', capabilities: caps() };
+const health = (engines: EngineInfo[], defaultEngine = engines[0]?.name ?? ''): HealthInfo => ({
+  status: 'ok',
+  version: '1',
+  docker: { reachable: true },
+  gpus: [],
+  engines,
+  defaultEngine,
+  runs: { queued: 0, running: 0, parallel: 1 }
+});
+
+test('only available engines are offered; the unavailable ones are listed with why', () => {
+  const v = engineView(health([docker, remote, process]), []);
+  expect(v.offered.map(e => e.name)).toEqual(['docker', 'process']);
+  expect(v.unavailable.map(e => [e.name, e.error])).toEqual([['docker-ssh', 'host gpu-box unreachable']]);
+  expect(v.chosen?.name).toBe('docker');
+});
+
+test('the choice: the user\'s, then the setting\'s, then the bridge\'s default, each only when available', () => {
+  const h = health([docker, remote, process], 'process');
+  expect(engineView(h, []).chosen?.name).toBe('process');
+  expect(engineView(h, [undefined, 'docker']).chosen?.name).toBe('docker');
+  expect(engineView(h, ['process', 'docker']).chosen?.name).toBe('process');
+  // An engine that is not available, or not there at all, is passed over.
+  expect(engineView(h, ['docker-ssh', 'nope']).chosen?.name).toBe('process');
+  // The bridge's default not available: the first that is.
+  expect(engineView(health([remote, process], 'docker-ssh'), []).chosen?.name).toBe('process');
+  expect(engineView(health([remote]), ['docker-ssh']).chosen).toBeUndefined();
+});
+
+test('what the chosen engine cannot do is hidden: GPUs, image builds, connectors it lacks', () => {
+  const h = health([docker, process]);
+  expect(engineView(h, ['docker'])).toMatchObject({ gpus: true, imageBuilds: true, inputConnectors: ['redlab-connector-local', 'red-connector-http'] });
+  const p = engineView(h, ['process']);
+  expect(p).toMatchObject({ gpus: false, imageBuilds: false, inputConnectors: ['redlab-connector-local'] });
+  expect(p.chosen?.note).toMatch(/^not isolated/);
+  // No engine available: nothing to offer, and no GPU, build or connector controls.
+  expect(engineView(health([remote]), [])).toMatchObject({ offered: [], gpus: false, imageBuilds: false, inputConnectors: [] });
+});
+
+test('before the bridge answered: no engine chosen, the sections as a Docker bridge has them', () => {
+  expect(engineView(undefined, ['docker'])).toEqual({ offered: [], unavailable: [], gpus: true, inputConnectors: DEFAULT_INPUT_CONNECTORS, imageBuilds: true });
+  expect(healthOf({ kind: 'unreachable', message: 'x' })).toBeUndefined();
+  const h = health([docker]);
+  expect(healthOf({ kind: 'no-engine', health: h, message: 'no docker' })).toBe(h);
+});
+
+test('labels say the version and, plainly, when an engine does not isolate runs', () => {
+  expect(engineLabel(docker)).toBe('docker 26.1.5');
+  expect(engineLabel(process)).toBe('process (not isolated)');
+});
