@@ -5,8 +5,8 @@
 // folder. An engine adds only how the command runs (a container, a process, ...).
 import { mkdir, readdir, rmdir } from 'fs/promises';
 import * as path from 'path';
-import type { Batch } from '../../../src/red/types';
-import type { BatchResult, FinalState, Phase, RunEvent, RunState } from '../../../src/red/run';
+import type { Batch, Red } from '../../../src/red/types';
+import type { BatchResult, FinalState, Phase, PhaseTimings, RunEvent, RunResult, RunState } from '../../../src/red/run';
 import type { ConnectorContext } from '../connectors/types';
 import type { ConnectorRegistry } from '../connectors/registry';
 import type { KeepWorkDir, RunRequest } from './types';
@@ -370,4 +370,44 @@ export async function concludeWithOutputs(c: BatchOutputsContext, state: FinalSt
     error = error ? `${error}\n${note}` : note;
   }
   return track.done(state, error);
+}
+
+/** Runs the batches, at most `parallel` at once (the RunRequest's, at least 1), each by `runOne`; results by index. */
+export async function runBatchesInParallel(plans: BatchPlan[], parallelWanted: number, runOne: (plan: BatchPlan) => Promise<BatchResult>): Promise<BatchResult[]> {
+  const results: BatchResult[] = new Array(plans.length);
+  const parallel = Math.max(1, Math.min(Math.floor(parallelWanted || 1), plans.length));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < plans.length) {
+        const plan = plans[next++];
+        results[plan.index] = await runOne(plan);
+      }
+    })
+  );
+  return results;
+}
+
+/** The run's result from its batches': summed phase timings, the run's state, and a single RED's own fields. */
+export function concludeRun(result: RunResult, red: Red, results: BatchResult[], stopper: Stopper): void {
+  result.batches = results;
+  const timings: PhaseTimings = result.timings;
+  for (const b of results) {
+    for (const p of ['staging', 'running', 'collecting'] as const) {
+      if (b.timings[p] !== undefined) timings[p] = (timings[p] ?? 0) + (b.timings[p] as number);
+    }
+  }
+  const states = results.map(b => b.state);
+  result.state = states.includes('cancelled') && stopper.reason === 'cancelled' ? 'cancelled' : states.some(s => s !== 'succeeded') ? 'failed' : 'succeeded';
+  if (!('batches' in red)) {
+    const b = results[0];
+    result.command = b.command;
+    result.exitCode = b.exitCode;
+    result.inputs = b.inputs;
+    result.outputs = b.outputs;
+    result.error = b.error;
+  } else {
+    const bad = results.filter(b => b.state !== 'succeeded');
+    if (bad.length) result.error = bad.map(b => `batch ${b.index} ${b.state}${b.error ? `: ${b.error}` : ''}`).join('\n');
+  }
 }

@@ -19,7 +19,7 @@ import { randomUUID } from 'crypto';
 import { chmod, mkdir, rmdir } from 'fs/promises';
 import * as path from 'path';
 import type { LoadedRed, Red } from '../../../src/red/types';
-import type { BatchResult, FinalState, PhaseTimings, RunEvent, RunResult } from '../../../src/red/run';
+import type { BatchResult, FinalState, RunEvent, RunResult } from '../../../src/red/run';
 import { MASK } from '../../../src/red/mask';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
@@ -51,7 +51,9 @@ import {
   Stopper,
   streamsDir,
   type BatchPlan,
-  type Emitter
+  type Emitter,
+  runBatchesInParallel,
+  concludeRun
 } from './batch';
 
 export { DockerUnavailableError } from './docker-client';
@@ -348,39 +350,10 @@ export class DockerEngine implements Engine {
     }
 
     // Batches, at most `parallel` at once.
-    const results: BatchResult[] = new Array(plans.length);
-    const parallel = Math.max(1, Math.min(Math.floor(req.parallel || 1), plans.length));
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: parallel }, async () => {
-        while (next < plans.length) {
-          const plan = plans[next++];
-          results[plan.index] = await this.runBatch(docker, req, plan, runId, result.image.id ?? url, gpus, stopper, emit);
-        }
-      })
-    );
+    const results = await runBatchesInParallel(plans, req.parallel, plan => this.runBatch(docker, req, plan, runId, result.image.id ?? url, gpus, stopper, emit));
     await rmdir(runWorkDir(this.workRoot, runId)).catch(() => undefined);
 
-    result.batches = results;
-    const timings: PhaseTimings = result.timings;
-    for (const b of results) {
-      for (const p of ['staging', 'running', 'collecting'] as const) {
-        if (b.timings[p] !== undefined) timings[p] = (timings[p] ?? 0) + (b.timings[p] as number);
-      }
-    }
-    const states = results.map(b => b.state);
-    result.state = states.includes('cancelled') && stopper.reason === 'cancelled' ? 'cancelled' : states.some(s => s !== 'succeeded') ? 'failed' : 'succeeded';
-    if (!('batches' in red)) {
-      const b = results[0];
-      result.command = b.command;
-      result.exitCode = b.exitCode;
-      result.inputs = b.inputs;
-      result.outputs = b.outputs;
-      result.error = b.error;
-    } else {
-      const bad = results.filter(b => b.state !== 'succeeded');
-      if (bad.length) result.error = bad.map(b => `batch ${b.index} ${b.state}${b.error ? `: ${b.error}` : ''}`).join('\n');
-    }
+    concludeRun(result, red, results, stopper);
     return finish();
   }
 

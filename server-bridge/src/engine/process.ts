@@ -15,7 +15,7 @@ import { mkdir, rmdir } from 'fs/promises';
 import { constants as osc } from 'os';
 import * as path from 'path';
 import type { LoadedRed, Red } from '../../../src/red/types';
-import type { BatchResult, FinalState, PhaseTimings, RunEvent, RunResult } from '../../../src/red/run';
+import type { BatchResult, FinalState, RunEvent, RunResult } from '../../../src/red/run';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
 import type { Engine, EngineCapabilities, EngineRefusal, EngineStatus, KeepWorkDir, RunRequest } from './types';
@@ -37,7 +37,9 @@ import {
   planBatch,
   Stopper,
   type BatchPlan,
-  type Emitter
+  type Emitter,
+  runBatchesInParallel,
+  concludeRun
 } from './batch';
 
 export const PROCESS_ENGINE_NOTE = 'not isolated: runs the command on this machine without a container, image or limits';
@@ -218,39 +220,10 @@ export class ProcessEngine implements Engine {
       return failAll('failed', errorMessage(err));
     }
 
-    const results: BatchResult[] = new Array(plans.length);
-    const parallel = Math.max(1, Math.min(Math.floor(req.parallel || 1), plans.length));
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: parallel }, async () => {
-        while (next < plans.length) {
-          const plan = plans[next++];
-          results[plan.index] = await this.runBatch(req, plan, runId, stopper, emit);
-        }
-      })
-    );
+    const results = await runBatchesInParallel(plans, req.parallel, plan => this.runBatch(req, plan, runId, stopper, emit));
     await rmdir(runWorkDir(this.workRoot, runId)).catch(() => undefined);
 
-    result.batches = results;
-    const timings: PhaseTimings = result.timings;
-    for (const b of results) {
-      for (const p of ['staging', 'running', 'collecting'] as const) {
-        if (b.timings[p] !== undefined) timings[p] = (timings[p] ?? 0) + (b.timings[p] as number);
-      }
-    }
-    const states = results.map(b => b.state);
-    result.state = states.includes('cancelled') && stopper.reason === 'cancelled' ? 'cancelled' : states.some(s => s !== 'succeeded') ? 'failed' : 'succeeded';
-    if (!('batches' in red)) {
-      const b = results[0];
-      result.command = b.command;
-      result.exitCode = b.exitCode;
-      result.inputs = b.inputs;
-      result.outputs = b.outputs;
-      result.error = b.error;
-    } else {
-      const bad = results.filter(b => b.state !== 'succeeded');
-      if (bad.length) result.error = bad.map(b => `batch ${b.index} ${b.state}${b.error ? `: ${b.error}` : ''}`).join('\n');
-    }
+    concludeRun(result, red, results, stopper);
     return finish();
   }
 
