@@ -66,18 +66,8 @@ export interface BuildResult {
   dockerfile: string;
 }
 
-export interface LocalImage {
-  id: string;
-  /** `repo:tag` names; never `<none>:<none>`. */
-  tags: string[];
-  /** Bytes. */
-  size: number;
-  /** ISO 8601. */
-  created: string;
-  /** First RepoDigest (`repo@sha256:…`) when the image came from a registry. */
-  digest?: string;
-  labels: Record<string, string>;
-}
+/** One local image (GET /images): the wire type, declared once in bridge-api.ts. */
+export type { LocalImage } from '../../../src/red/bridge-api';
 
 /** A spec the bridge refuses before talking to Docker (bad path, too big, bad package name …). */
 export class BuildSpecError extends Error {
