@@ -37,12 +37,17 @@ test.describe('RED Lab smoke', () => {
 });
 
 test.describe('RED Lab bridge API through Jupyter', () => {
-  test("the frontend's requests to the bridge succeed (health and the run list)", async ({ page, bridgeResponses }) => {
+  test("the frontend's requests to the bridge succeed (health, the runs stream and the run list)", async ({ page, bridgeResponses }) => {
+    // The model opens the bridge's stream of run changes (runs/events, through the proxy) and lists the runs once it is open.
     await waitForBridge(page);
-    // The model asks for health, then the run list, at start and again once the settings are read
-    // (then every statusPollSeconds): two rounds, all answered.
+    const streamLive = () =>
+      page.evaluate(async () => {
+        const model = (await window.galata.getPlugin('jupyterlab-redlab:plugin' as never)) as { runsModel?: { live: boolean } } | undefined;
+        return model?.runsModel?.live ?? false;
+      });
+    await expect.poll(streamLive, { message: 'the runs stream is open', timeout: 20_000 }).toBe(true);
     const runLists = () => bridgeResponses.filter(r => new URL(r.url, 'http://x').pathname.endsWith('/api/v1/runs')).length;
-    await expect.poll(runLists, { message: 'the run list was asked for twice', timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    await expect.poll(runLists, { message: 'the run list was asked for once the stream was open', timeout: 20_000 }).toBeGreaterThanOrEqual(1);
     const failed = bridgeResponses.filter(r => r.status >= 400).map(r => `${r.status} ${r.method} ${r.url}`);
     expect(failed, `bridge requests that failed:\n${failed.join('\n')}`).toEqual([]);
   });
