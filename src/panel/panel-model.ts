@@ -243,6 +243,7 @@ export class RedPanelModel {
   /** Remembers what a run asked for, without asking the bridge (runs started here). */
   rememberRun(runId: string, facts: RunFacts): void {
     this.facts.set(runId, facts);
+    this._changed.emit();
   }
 
   async loadRunFacts(runIds: readonly string[]): Promise<void> {
@@ -254,9 +255,11 @@ export class RedPanelModel {
         try {
           const r = await this.api.get(id);
           const settings = (r.red as { container?: ContainerSpec } | undefined)?.container?.settings;
-          this.facts.set(id, { image: r.image?.url ?? settings?.image?.url, gpus: gpuLabel(settings?.gpus), values: runValues(r.red) });
+          // A run started here shows (from the runs stream) before its launch remembers what it
+          // asked for: what it remembered meanwhile stays.
+          if (!this.facts.has(id)) this.facts.set(id, { image: r.image?.url ?? settings?.image?.url, gpus: gpuLabel(settings?.gpus), values: runValues(r.red) });
         } catch {
-          this.facts.set(id, {});
+          if (!this.facts.has(id)) this.facts.set(id, {});
         } finally {
           this.loadingFacts.delete(id);
         }
