@@ -6,6 +6,7 @@ import type {
   EnvironmentBuildRequest,
   HealthInfo,
   LocalImage,
+  LogStream,
   RunPage,
   RunRecord,
   SubmitRequest,
@@ -26,6 +27,7 @@ export interface ListRunsQuery {
 export const RECONNECT_DELAYS_MS: readonly number[] = [1000, 2000, 5000, 10000, 30000];
 
 const runPath = (id: string) => `runs/${encodeURIComponent(id)}`;
+const outputPath = (id: string, name: string, batch?: number) => `${runPath(id)}/outputs/${encodeURIComponent(name)}${batch !== undefined ? `?batch=${batch}` : ''}`;
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 
 export class BridgeApi {
@@ -70,6 +72,26 @@ export class BridgeApi {
    */
   buildImage(request: EnvironmentBuildRequest, signal?: AbortSignal): Promise<Response> {
     return this.client.fetch('images/build', { method: 'POST', headers: JSON_HEADERS, body: JSON.stringify(request), signal });
+  }
+
+  /** Link to a run's log stream, for the browser to open. */
+  logUrl(id: string, stream: LogStream): string {
+    return this.client.url(`${runPath(id)}/logs?stream=${stream}`);
+  }
+
+  /** Link to an output file (of batch `batch` in a batch run). */
+  outputUrl(id: string, name: string, batch?: number): string {
+    return this.client.url(outputPath(id, name, batch));
+  }
+
+  /** Link to the run record (JSON). */
+  recordUrl(id: string): string {
+    return this.client.url(runPath(id));
+  }
+
+  /** An output file's raw response (previews; `Range` in `init` for a head). */
+  output(id: string, name: string, batch?: number, init: RequestInit = {}): Promise<Response> {
+    return this.client.fetch(outputPath(id, name, batch), init);
   }
 
   /** WebSocket URL of a run's events after `since` (StoredEvent messages). */

@@ -98,3 +98,17 @@ test('event URLs: ws(s) with the token, a run\'s events after since, every run\'
   const tls = new BridgeApi(new BridgeClient({ url: 'https://bridge.test', token: '' }));
   expect(tls.runsEventsUrl()).toBe('wss://bridge.test/api/v1/runs/events');
 });
+
+test('links and output downloads: the run id and output name encoded, the batch as a query', async () => {
+  const a = api();
+  expect(a.logUrl('R 1', 'stderr')).toBe('http://bridge.test:8765/api/v1/runs/R%201/logs?stream=stderr');
+  expect(a.outputUrl('R1', 'a b.csv')).toBe('http://bridge.test:8765/api/v1/runs/R1/outputs/a%20b.csv');
+  expect(a.outputUrl('R1', 'x/y', 2)).toBe('http://bridge.test:8765/api/v1/runs/R1/outputs/x%2Fy?batch=2');
+  expect(a.recordUrl('R1')).toBe('http://bridge.test:8765/api/v1/runs/R1');
+  answer = () => new Response('a,b\n1,2\n', { status: 206 });
+  const res = await a.output('R1', 'table.csv', 0, { headers: { Range: 'bytes=0-65535' } });
+  expect(await res.text()).toBe('a,b\n1,2\n');
+  expect(calls[0].url).toBe('http://bridge.test:8765/api/v1/runs/R1/outputs/table.csv?batch=0');
+  expect(calls[0].headers.get('range')).toBe('bytes=0-65535');
+  expect(calls[0].headers.get('authorization')).toBe('Bearer tok en');
+});

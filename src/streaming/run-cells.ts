@@ -12,6 +12,7 @@ import type * as nbformat from '@jupyterlab/nbformat';
 import type { Cell, ICellModel, ICodeCellModel, MarkdownCell } from '@jupyterlab/cells';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import type { RunState } from '../red/run';
+import { BridgeApi } from '../api';
 import type { BridgeClient } from '../handler';
 import { CellWriter } from './cell-writer';
 import { initialRunState, isFinished } from './reducer';
@@ -35,11 +36,11 @@ export interface RunCellsOptions {
 const FLUSH_MS = 250;
 
 function linksFor(client: BridgeClient, runId: string): RenderLinks {
-  const id = encodeURIComponent(runId);
+  const api = new BridgeApi(client);
   return {
-    log: stream => client.url(`runs/${id}/logs?stream=${stream}`),
-    output: (name, batch) => client.url(`runs/${id}/outputs/${encodeURIComponent(name)}${batch !== undefined ? `?batch=${batch}` : ''}`),
-    record: client.url(`runs/${id}`)
+    log: stream => api.logUrl(runId, stream),
+    output: (name, batch) => api.outputUrl(runId, name, batch),
+    record: api.recordUrl(runId)
   };
 }
 
@@ -174,7 +175,7 @@ export class RunCellManager {
     const meta = cell && isRunCell(cell) ? readRunMetadata(cell.getMetadata('redlab')) : undefined;
     if (!cell || !meta) throw new Error('select a run cell (a cell tagged redlab-run) first');
     // Asked first, so a run the bridge has forgotten does not wipe what the cell shows.
-    await this.opts.client.request(`runs/${encodeURIComponent(meta.runId)}`);
+    await new BridgeApi(this.opts.client).get(meta.runId);
     this.bind(panel, cell, initialRunState(meta.runId, 0), 0);
     return meta.runId;
   }

@@ -188,7 +188,7 @@ export class RunStream {
       this._state.artifacts
         .filter(a => !a.preview)
         .map(async a => {
-          const preview = await fetchPreview(this.opts.client, this.runId, a, enabled, a.file);
+          const preview = await fetchPreview(this.api, this.runId, a, enabled, a.file);
           if (preview) this.set(applyPreview(this._state, a.name, a.batch, preview));
         })
     );
