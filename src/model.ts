@@ -4,7 +4,7 @@
 // keeps current (the poll lists runs only while that stream is down).
 import { Signal } from '@lumino/signaling';
 import { BridgeApi } from './api';
-import type { RunSummary } from './red/bridge-api';
+import type { HealthInfo, RunSummary } from './red/bridge-api';
 import type { RunState } from './red/run';
 import { RunsModel } from './runs-model';
 import { BridgeError, type BridgeClient } from './handler';
@@ -71,9 +71,7 @@ export class RedLabModel implements IRedLab {
     let next: BridgeStatus;
     try {
       const health = await this.api.health();
-      next = health.docker.reachable
-        ? { kind: 'connected', health }
-        : { kind: 'no-engine', health, message: health.docker.error ?? 'the bridge cannot reach a Docker engine' };
+      next = canRun(health) ? { kind: 'connected', health } : { kind: 'no-engine', health, message: noEngineMessage(health) };
     } catch (err) {
       const status = err instanceof BridgeError ? err.status : 0;
       next = {
@@ -111,4 +109,15 @@ export class RedLabModel implements IRedLab {
     this.runsModel.dispose();
     Signal.clearData(this);
   }
+}
+
+/** Some engine of the bridge can run now (a bridge without an engine list: its Docker engine). */
+export function canRun(health: HealthInfo): boolean {
+  return health.engines ? health.engines.some(e => e.available) : health.docker.reachable;
+}
+
+/** Why no engine can run, each engine's own reason. */
+function noEngineMessage(health: HealthInfo): string {
+  const reasons = (health.engines ?? []).map(e => `${e.name}: ${e.error ?? 'not available'}`);
+  return reasons.length ? `no engine of the bridge can run now (${reasons.join('; ')})` : (health.docker.error ?? 'the bridge cannot reach a Docker engine');
 }

@@ -4,6 +4,7 @@
 import * as React from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import type { RedLabModel } from './model';
+import type { HealthInfo } from './red/bridge-api';
 import type { BridgeStatus } from './tokens';
 
 export interface RunCounts {
@@ -17,17 +18,24 @@ export function statusText(s: BridgeStatus, counts?: RunCounts): { text: string;
       const { running, queued } = counts ?? s.health.runs;
       return {
         text: `RED Lab: ${running} running, ${queued} queued`,
-        title: `Bridge ${s.health.version}, Docker ${s.health.docker.version ?? ''}${s.health.gpus.length ? `, ${s.health.gpus.length} GPU(s)` : ''}`,
+        title: `Bridge ${s.health.version}, ${engineSummary(s.health)}${s.health.gpus.length ? `, ${s.health.gpus.length} GPU(s)` : ''}`,
         ok: true
       };
     }
     case 'no-engine':
-      return { text: 'RED Lab: no Docker engine', title: s.message, ok: false };
+      return { text: 'RED Lab: no engine', title: s.message, ok: false };
     case 'unreachable':
       return { text: 'RED Lab: bridge offline', title: s.message, ok: false };
     default:
       return { text: 'RED Lab: connecting…', title: 'Looking for the RED Lab bridge', ok: false };
   }
+}
+
+/** The engines that can run (`Docker 26.1.5`, `process`), or Docker's version from a bridge that lists none. */
+function engineSummary(h: HealthInfo): string {
+  const available = (h.engines ?? []).filter(e => e.available);
+  if (!h.engines) return `Docker ${h.docker.version ?? ''}`;
+  return available.map(e => (e.name === 'docker' ? `Docker ${e.version ?? h.docker.version ?? ''}` : `${e.name}${e.version ? ` ${e.version}` : ''}`)).join(', ');
 }
 
 export class BridgeStatusItem extends ReactWidget {

@@ -60,7 +60,7 @@ function fakeBridge(pages: RunSummary[][]) {
         if (hold) await new Promise<void>(r => pending.push(r));
         return page;
       }
-      if (endpoint === 'health') return { status: 'ok', version: '1', docker: { reachable: true }, gpus: [], engines: [], defaultEngine: 'docker', runs: { queued: 0, running: 0, parallel: 1 } };
+      if (endpoint === 'health') return { status: 'ok', version: '1', docker: { reachable: true }, gpus: [], engines: [{ name: 'docker', available: true, capabilities: {} }], defaultEngine: 'docker', runs: { queued: 0, running: 0, parallel: 1 } };
       throw new Error(`unexpected ${endpoint}`);
     },
     wsUrl: (endpoint: string) => `ws://bridge/${endpoint}`
@@ -209,5 +209,23 @@ test('RedLabModel: the health poll lists runs only while the runs stream is down
   socket.drop();
   await m.refresh();
   expect(bridge.lists()).toBe(listed + 1);
+  m.dispose();
+});
+
+test('RedLabModel status: connected when any engine can run (the process engine without Docker), else why each cannot', async () => {
+  const engine = (name: string, available: boolean, error?: string) => ({ name, available, ...(error ? { error } : {}), capabilities: {} });
+  let engines = [engine('docker', false, 'cannot reach /var/run/docker.sock'), engine('process', true)];
+  const client = {
+    request: async (endpoint: string) => {
+      if (endpoint !== 'health') return { runs: [] };
+      return { status: 'degraded', version: '1', docker: { reachable: false, error: 'cannot reach /var/run/docker.sock' }, gpus: [], engines, defaultEngine: 'process', runs: { queued: 0, running: 0, parallel: 1 } };
+    },
+    wsUrl: (e: string) => e
+  } as unknown as BridgeClient;
+  const m = new RedLabModel(client);
+  expect((await m.refreshHealth()).kind).toBe('connected');
+  engines = [engine('docker', false, 'cannot reach /var/run/docker.sock'), engine('process', false, 'turned off: --engines docker')];
+  const s = await m.refreshHealth();
+  expect(s).toMatchObject({ kind: 'no-engine', message: 'no engine of the bridge can run now (docker: cannot reach /var/run/docker.sock; process: turned off: --engines docker)' });
   m.dispose();
 });

@@ -6,7 +6,7 @@ import type { FieldKey } from './fields';
 export interface RunBlockerInput {
   /** A launch is going (its words, e.g. "Starting the run…"). */
   launching: string | null;
-  /** The bridge is up with a Docker engine. */
+  /** The bridge is up with an engine that can run. */
   connected: boolean;
   /** What the bridge status says when not connected. */
   bridgeMessage?: string;
@@ -45,6 +45,6 @@ export function runBlocker(o: RunBlockerInput): string | undefined {
     const more = o.issues.filter(i => i.severity === 'error').length - 1;
     return `Fix ${fieldLabel(error.field)} first: ${error.message}${error.fix ? ` (${error.fix})` : ''}${more > 0 ? ` (and ${more} more problem${more === 1 ? '' : 's'} below)` : ''}`;
   }
-  if (!o.connected) return `Runs need the RED Lab bridge and a Docker engine: ${o.bridgeMessage ?? 'not connected yet'}`;
+  if (!o.connected) return `Runs need the RED Lab bridge and an engine that can run: ${o.bridgeMessage ?? 'not connected yet'}`;
   return undefined;
 }

@@ -1,12 +1,12 @@
 // What the bridge's state means for the user, plainly: nothing when connected; what
-// to do when it is not running or has no Docker engine (Binder). Editing, validation
+// to do when it is not running or has no engine that can run (Binder without Docker). Editing, validation
 // and export work without it.
 import * as React from 'react';
 import type { BridgeStatus } from '../../tokens';
 
 export function BridgeMessage({ status }: { status: BridgeStatus }): JSX.Element | null {
   if (status.kind === 'connected') return null;
-  const title = status.kind === 'unknown' ? 'Looking for the RED Lab bridge…' : status.kind === 'no-engine' ? 'No Docker engine: runs cannot start here' : 'The RED Lab bridge is not running';
+  const title = status.kind === 'unknown' ? 'Looking for the RED Lab bridge…' : status.kind === 'no-engine' ? 'No engine available: runs cannot start here' : 'The RED Lab bridge is not running';
   return (
     <div className={`jp-RedLab-bridge jp-RedLab-bridge-${status.kind}`} data-testid="redlab-bridge-message" role="status">
       <strong>{title}</strong>
