@@ -110,7 +110,10 @@ export class RunStream {
         return;
       }
       this.set(applyEvent(this._state, msg, this.opts.reducerOptions()));
-      if (isFinished(this._state)) void this.finish();
+      // Ends at the run's own final state event: the record read at start may already say the
+      // run is final, and the events before this one (logs) must still come in.
+      const e = msg.event;
+      if (e?.type === 'state' && e.batch === undefined && isFinalState(e.state)) void this.finish();
     };
     ws.onclose = () => {
       if (this.ws !== ws) return;
@@ -128,8 +131,13 @@ export class RunStream {
     try {
       const record = await this.api.get(this.runId);
       if (this._disposed) return;
-      // Alive: take up the stream again at once (it replays what came after `since`).
       this.set(applyRecord(this._state, record));
+      // Final, and every event is in (the socket closed after the final state): done.
+      if (isFinalState(record.state) && this._state.since >= record.lastSeq) {
+        void this.finish();
+        return;
+      }
+      // Alive: take up the stream again at once (it replays what came after `since`).
       this.scheduleRetry('the event stream closed; reconnecting', this.retries === 0 ? 0 : undefined);
     } catch (err) {
       if (this._disposed) return;

@@ -1,0 +1,121 @@
+// RunStream with a fake socket and a fake bridge client: the record read at start may
+// answer "final" before the socket replays the run's events; the stream still takes every
+// event up to the run's final state (logs included), then reads the record once, without
+// retries. A socket closed after the final state with every event in ends the stream.
+import type { BridgeClient } from '../../handler';
+import type { RunRecord, StoredEvent } from '../../red/bridge-api';
+import { initialRunState } from '../reducer';
+import { RunStream } from '../run-stream';
+
+class FakeSocket {
+  static all: FakeSocket[] = [];
+  readyState = 0;
+  onopen: ((e: unknown) => void) | null = null;
+  onmessage: ((e: { data: string }) => void) | null = null;
+  onclose: ((e: unknown) => void) | null = null;
+  onerror: ((e: unknown) => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.all.push(this);
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  deliver(events: StoredEvent[]): void {
+    for (const e of events) this.onmessage?.({ data: JSON.stringify(e) });
+  }
+  close(): void {
+    this.readyState = 3;
+  }
+}
+
+const RUN = '01RUNSTREAMTEST00000000000';
+const at = '2026-11-30T19:00:00.000Z';
+const ev = (seq: number, event: StoredEvent['event']): StoredEvent => ({ runId: RUN, seq, at, event });
+const events: StoredEvent[] = [
+  ev(1, { type: 'state', state: 'queued' }),
+  ev(2, { type: 'state', state: 'preparing' }),
+  ev(3, { type: 'state', state: 'running' }),
+  ev(4, { type: 'log', batch: 0, stream: 'stdout', offset: 0, length: 22, data: 'hello from the bridge\n' }),
+  ev(5, { type: 'state', state: 'collecting' }),
+  ev(6, { type: 'result', state: 'succeeded' }),
+  ev(7, { type: 'state', state: 'succeeded' })
+];
+const record = {
+  id: RUN,
+  createdAt: at,
+  updatedAt: at,
+  finishedAt: at,
+  state: 'succeeded',
+  options: {},
+  batchCount: 1,
+  lastSeq: 7,
+  red: {},
+  result: { state: 'succeeded', image: { url: 'redlab/busybox:1', pulled: false }, exitCode: 0, batches: [], timings: {} },
+  batches: [],
+  history: [],
+  dir: '/x'
+} as unknown as RunRecord;
+
+function stream(reads: string[], since = 0) {
+  const client = {
+    request: async (endpoint: string) => {
+      reads.push(endpoint);
+      return record;
+    },
+    wsUrl: (endpoint: string) => `ws://bridge/${endpoint}`
+  } as unknown as BridgeClient;
+  return new RunStream({
+    client,
+    initial: initialRunState(RUN, since),
+    reducerOptions: () => ({ logLineLimit: 100 }),
+    previewTypes: () => [],
+    socket: url => new FakeSocket(url) as unknown as WebSocket
+  });
+}
+
+beforeEach(() => {
+  FakeSocket.all = [];
+});
+
+test('a record that is final before the replay: the stream still takes the logs, and ends at the final state event', async () => {
+  const reads: string[] = [];
+  const s = stream(reads);
+  let finished = 0;
+  s.finished.connect(() => finished++);
+  s.start();
+  // The record read at start answers first (the run is long over).
+  await new Promise(r => setTimeout(r, 0));
+  expect(s.state.state).toBe('succeeded');
+  const socket = FakeSocket.all[0];
+  expect(socket.url).toBe(`ws://bridge/runs/${RUN}/events?since=0`);
+  socket.open();
+  socket.deliver(events.slice(0, 3));
+  expect(finished).toBe(0);
+  socket.deliver(events.slice(3));
+  await new Promise(r => setTimeout(r, 0));
+  expect(s.state.logs.segments.map(g => g.text).join('')).toBe('hello from the bridge\n');
+  expect(s.state.since).toBe(7);
+  expect(finished).toBe(1);
+  // The record read at start was final already: not read again, and no retries.
+  expect(reads).toEqual([`runs/${RUN}`]);
+  s.dispose();
+});
+
+test('a cell that has every event (since = lastSeq) but not the final state: the socket closes, the record ends the stream, no reconnect loop', async () => {
+  const reads: string[] = [];
+  const s = stream(reads, 7);
+  let finished = 0;
+  s.finished.connect(() => finished++);
+  s.start();
+  const socket = FakeSocket.all[0];
+  expect(socket.url).toBe(`ws://bridge/runs/${RUN}/events?since=7`);
+  socket.open();
+  // The bridge replays nothing after 7 and closes: the run is over.
+  socket.onclose?.({});
+  await new Promise(r => setTimeout(r, 20));
+  expect(finished).toBe(1);
+  expect(s.state.state).toBe('succeeded');
+  expect(FakeSocket.all).toHaveLength(1);
+  s.dispose();
+});
