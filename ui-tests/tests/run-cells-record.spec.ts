@@ -3,7 +3,8 @@
 // Restart Kernel and Run All Cells, Clear All Outputs, save and reload: the record (state,
 // log, outputs table) is still there, on the page and in the saved file. A second run,
 // with the first record in the notebook, has its runner count 3 code cells and report
-// the failing third code cell as In [3].
+// the failing third code cell as code cell 3, In [4] (the injected parameters cell counts, as in
+// papermill; the record cell does not).
 import type { Locator } from '@playwright/test';
 import { expect, IJupyterLabPageFixture, waitForBridge, testInFolder } from './fixtures';
 
@@ -169,7 +170,7 @@ test.describe('RED Lab run records', () => {
     expect(String(Array.isArray(savedRecord.source) ? savedRecord.source.join('') : savedRecord.source)).toContain('cell B ran');
 
     // 4. A second run, with the first record in the notebook: the runner sees 3 code cells,
-    //    and the failing third one is In [3].
+    //    and the failing third one is code cell 3, In [4] (after the injected parameters cell).
     await page.evaluate(() => window.jupyterapp.commands.execute('redlab:open-panel'));
     const failField = page.getByTestId('redlab-param-fail');
     const input = (await failField.evaluate(e => ['input', 'textarea', 'select'].includes(e.tagName.toLowerCase()))) ? failField : failField.locator('input').first();
@@ -181,10 +182,10 @@ test.describe('RED Lab run records', () => {
     await expect(record.locator('.jp-RedLab-badge').first()).toHaveText('failed', { timeout: 180_000 });
     const failed = await shown(record);
     expect(failed.log).toMatch(/\(3 code cells\)/);
-    expect(failed.log).toMatch(/In \[3\]\) raised ZeroDivisionError/);
+    expect(failed.log).toMatch(/code cell 3 \(In \[4\]\) raised ZeroDivisionError/);
     expect(failed.log).not.toContain('cell B ran');
     const failure = record.locator('.jp-RedLab-failure');
-    await expect(failure).toContainText(/In \[3\]\) raised ZeroDivisionError: division by zero/);
+    await expect(failure).toContainText(/code cell 3 \(In \[4\]\) raised ZeroDivisionError: division by zero/);
     // The traceback once: in the log, not again in the failure section.
     expect((await record.innerText()).split('Traceback (most recent call last)').length - 1).toBe(1);
     await expect(failure).not.toContainText('Traceback');
