@@ -1,0 +1,450 @@
+// A Docker engine on another host, reached over ONE verified SSH connection (issue 9).
+// docker-modem's own ssh transport checks no host key, logs in only through SSH_AUTH_SOCK
+// and opens a new ssh connection for every API call; instead this opens one ssh2 Client,
+// verifies the host key against known_hosts as OpenSSH does (plain and hashed names,
+// `[host]:port`), and gives dockerode an http.Agent whose every connection is a
+// `docker system dial-stdio` exec channel on that one Client.
+import Docker from 'dockerode';
+import { createHash, createHmac } from 'crypto';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as os from 'os';
+import * as path from 'path';
+import { Client, utils as sshUtils, type AuthMethod, type ClientChannel, type ConnectConfig, type ParsedKey } from 'ssh2';
+import { Duplex } from 'stream';
+
+export type SshDockerErrorKind = 'target' | 'unknown-host' | 'changed-host-key' | 'revoked-host-key' | 'auth' | 'no-keys' | 'unreachable' | 'no-docker' | 'dial';
+
+/** A failure to reach Docker over SSH; the message says what happened and what to do. */
+export class SshDockerError extends Error {
+  constructor(
+    message: string,
+    readonly kind: SshDockerErrorKind,
+    readonly code?: string
+  ) {
+    super(message);
+    this.name = 'SshDockerError';
+  }
+}
+
+export interface SshTarget {
+  user: string;
+  host: string;
+  port: number;
+}
+
+/** `ssh://user@host[:port]` → its parts; `setting` names where the value came from in errors. */
+export function parseSshTarget(value: string, setting = 'DOCKER_HOST'): SshTarget {
+  const example = `e.g. ${setting}=ssh://alice@gpu-box.example.org or ssh://alice@10.0.0.5:2222`;
+  const bad = (why: string) => new SshDockerError(`${setting}=${JSON.stringify(value)} is not a usable SSH address: ${why} (${example}).`, 'target');
+  if (!/^ssh:\/\//i.test(value)) throw bad('it must start with ssh://');
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw bad('it cannot be parsed as a URL');
+  }
+  if (u.password) throw bad('a password in the address is not supported (use a key or the ssh agent)');
+  if (!u.username) throw bad('it names no user (ssh://USER@host)');
+  if (!u.hostname) throw bad('it names no host');
+  if ((u.pathname && u.pathname !== '/') || u.search || u.hash) throw bad('it must have no path, query or fragment');
+  const port = u.port ? Number(u.port) : 22;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw bad(`port ${u.port} is out of range`);
+  // URL keeps IPv6 literals bracketed; ssh and known_hosts use the bare address.
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return { user: decodeURIComponent(u.username), host, port };
+}
+
+// ---- known_hosts ------------------------------------------------------------------
+
+export interface KnownHostEntry {
+  /** 1-based line number in the file. */
+  line: number;
+  marker?: '@revoked' | '@cert-authority';
+  /** Comma-separated host patterns, or undefined when the name is hashed. */
+  patterns?: string[];
+  hashed?: { salt: Buffer; hash: Buffer };
+  /** The key type field, e.g. `ssh-ed25519`. */
+  keyType: string;
+  /** The raw public key blob (what the server sends and ssh2's hostVerifier gets). */
+  key: Buffer;
+}
+
+/** Parses known_hosts text as OpenSSH does; lines it cannot read are skipped (as ssh skips them). */
+export function parseKnownHosts(text: string): KnownHostEntry[] {
+  const entries: KnownHostEntry[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const fields = raw.trim().split(/\s+/);
+    if (!fields[0] || fields[0].startsWith('#')) return;
+    let marker: KnownHostEntry['marker'];
+    if (fields[0].startsWith('@')) {
+      if (fields[0] !== '@revoked' && fields[0] !== '@cert-authority') return;
+      marker = fields.shift() as KnownHostEntry['marker'];
+    }
+    if (fields.length < 3) return;
+    const [hostField, keyType, keyBase64] = fields;
+    const key = Buffer.from(keyBase64, 'base64');
+    if (key.length < 8 || keyTypeOf(key) !== keyType) return; // damaged, or not a public key line
+    const entry: KnownHostEntry = { line: i + 1, marker, keyType, key };
+    const hashed = /^\|1\|([^|]+)\|([^|]+)$/.exec(hostField);
+    if (hashed) entry.hashed = { salt: Buffer.from(hashed[1], 'base64'), hash: Buffer.from(hashed[2], 'base64') };
+    else if (hostField.startsWith('|')) return; // an unknown hash format
+    else entry.patterns = hostField.split(',').filter(Boolean);
+    entries.push(entry);
+  });
+  return entries;
+}
+
+/** The name known_hosts records for a host: `host`, or `[host]:port` when the port is not 22. */
+export function knownHostsName(host: string, port: number): string {
+  return port === 22 ? host.toLowerCase() : `[${host.toLowerCase()}]:${port}`;
+}
+
+function globMatch(pattern: string, name: string): boolean {
+  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${re}$`, 'i').test(name);
+}
+
+/** Whether the entry's host field names this host (a negated pattern `!p` that matches excludes it). */
+export function entryMatchesHost(entry: KnownHostEntry, host: string, port: number): boolean {
+  const name = knownHostsName(host, port);
+  if (entry.hashed) return createHmac('sha1', entry.hashed.salt).update(name).digest().equals(entry.hashed.hash);
+  let matched = false;
+  for (const p of entry.patterns ?? []) {
+    if (p.startsWith('!')) {
+      if (globMatch(p.slice(1), name)) return false;
+    } else if (globMatch(p, name)) matched = true;
+  }
+  return matched;
+}
+
+/** The key type a public key blob declares (its first SSH string), e.g. `ssh-ed25519`. */
+export function keyTypeOf(blob: Buffer): string | undefined {
+  if (blob.length < 4) return undefined;
+  const len = blob.readUInt32BE(0);
+  if (len === 0 || len > 64 || 4 + len > blob.length) return undefined;
+  return blob.subarray(4, 4 + len).toString('latin1');
+}
+
+/** `SHA256:...` as ssh-keygen -l prints it. */
+export function keyFingerprint(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+// ssh2's host key algorithms for each known_hosts key type, in ssh2's order of preference.
+const HOST_KEY_ALGORITHMS: Record<string, string[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
+};
+const ALGORITHM_ORDER = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+
+export type HostKeyVerdict =
+  | { ok: true; entry: KnownHostEntry }
+  | { ok: false; kind: 'unknown-host' | 'changed-host-key' | 'revoked-host-key'; message: string };
+
+export interface KnownHosts {
+  file: string;
+  entries: KnownHostEntry[];
+}
+
+/** Reads a known_hosts file; a missing file is an empty one (every host is then unknown). */
+export function readKnownHosts(file: string): KnownHosts {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new SshDockerError(`cannot read known_hosts file ${file}: ${(e as Error).message}.`, 'unknown-host');
+  }
+  return { file, entries: parseKnownHosts(text) };
+}
+
+/** The host key algorithms to offer: those of the keys known for the host (as OpenSSH prefers them), or undefined for ssh2's defaults. */
+export function hostKeyAlgorithmsFor(known: KnownHosts, host: string, port: number): string[] | undefined {
+  const types = new Set(known.entries.filter(e => !e.marker && entryMatchesHost(e, host, port)).map(e => e.keyType));
+  const algos = new Set([...types].flatMap(t => HOST_KEY_ALGORITHMS[t] ?? []));
+  return algos.size ? ALGORITHM_ORDER.filter(a => algos.has(a)) : undefined;
+}
+
+/** Checks the key a host presents against known_hosts, as OpenSSH with StrictHostKeyChecking=yes. */
+export function checkHostKey(known: KnownHosts, host: string, port: number, key: Buffer): HostKeyVerdict {
+  const type = keyTypeOf(key) ?? 'unknown';
+  const fingerprint = keyFingerprint(key);
+  const where = port === 22 ? host : `${host} port ${port}`;
+  const forHost = known.entries.filter(e => entryMatchesHost(e, host, port));
+  const revoked = known.entries.find(e => e.marker === '@revoked' && e.key.equals(key));
+  if (revoked) {
+    return { ok: false, kind: 'revoked-host-key', message: `the SSH host key of ${where} (${type} ${fingerprint}) is marked @revoked in ${known.file} line ${revoked.line}: refused. Ask the host's administrator for its current key.` };
+  }
+  const match = forHost.find(e => !e.marker && e.key.equals(key));
+  if (match) return { ok: true, entry: match };
+  const sameType = forHost.find(e => !e.marker && e.keyType === type);
+  if (sameType) {
+    return {
+      ok: false,
+      kind: 'changed-host-key',
+      message:
+        `the SSH host key of ${where} has CHANGED: ${known.file} line ${sameType.line} holds a different ${type} key for it (${keyFingerprint(sameType.key)}), ` +
+        `but the host now presents ${fingerprint}. Refused: this may be an attack (someone between you and the host), or the host was reinstalled. ` +
+        `Ask the host's administrator; only if the new key is right, remove the old entry (ssh-keygen -R '${knownHostsName(host, port)}' -f ${known.file}) and add the new one.`
+    };
+  }
+  return {
+    ok: false,
+    kind: 'unknown-host',
+    message:
+      `the SSH host key of ${where} is not known: ${known.file} has no entry for ${knownHostsName(host, port)}; the host presents the ${type} key ${fingerprint}. ` +
+      `Check this fingerprint with the host's administrator, then trust it: ssh-keyscan -p ${port} ${host} >> ${known.file}`
+  };
+}
+
+// ---- authentication ---------------------------------------------------------------
+
+interface Identity {
+  /** Where it came from, for messages: a file path or `ssh agent at <socket>`. */
+  label: string;
+  method: AuthMethod;
+}
+
+const DEFAULT_IDENTITIES = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
+
+function loadIdentities(user: string, opts: SshDockerOptions, home: string): { identities: Identity[]; skipped: string[] } {
+  const env = opts.env ?? process.env;
+  const files = opts.identityFile ? [opts.identityFile] : DEFAULT_IDENTITIES.map(f => path.join(home, '.ssh', f)).filter(f => fs.existsSync(f));
+  const identities: Identity[] = [];
+  const skipped: string[] = [];
+  for (const file of files) {
+    let data: Buffer;
+    try {
+      data = fs.readFileSync(file);
+    } catch (e) {
+      skipped.push(`${file} (cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      continue;
+    }
+    const parsed = sshUtils.parseKey(data, opts.passphrase);
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (key instanceof Error || !key) {
+      skipped.push(`${file} (${key instanceof Error && /encrypted|passphrase/i.test(key.message) ? 'encrypted: give its passphrase or load it into the ssh agent' : `not a private key ssh2 can read: ${key instanceof Error ? key.message : 'empty'}`})`);
+      continue;
+    }
+    if (!(key as ParsedKey).isPrivateKey()) {
+      skipped.push(`${file} (a public key, not a private key)`);
+      continue;
+    }
+    const label = `${file} (${(key as ParsedKey).type} ${keyFingerprint((key as ParsedKey).getPublicSSH())})`;
+    identities.push({ label, method: { type: 'publickey', username: user, key } as AuthMethod });
+  }
+  const agent = env.SSH_AUTH_SOCK;
+  if (agent) identities.push({ label: `the ssh agent at ${agent}`, method: { type: 'agent', username: user, agent } as AuthMethod });
+  return { identities, skipped };
+}
+
+// ---- the connection ---------------------------------------------------------------
+
+export interface SshDockerOptions {
+  /** known_hosts to verify the host key against (default ~/.ssh/known_hosts). */
+  knownHostsFile?: string;
+  /** Private key to log in with (default: ~/.ssh/id_ed25519, id_ecdsa, id_rsa that exist), besides SSH_AUTH_SOCK. */
+  identityFile?: string;
+  passphrase?: string;
+  /** Time for connect + handshake + login, in ms (default 15000). */
+  connectTimeoutMs?: number;
+  /** The docker binary on the remote host (default `docker`, found on the login PATH). */
+  remoteDocker?: string;
+  /** Where SSH_AUTH_SOCK and HOME are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** The setting the target came from, named in errors (default DOCKER_HOST). */
+  setting?: string;
+}
+
+export interface SshDocker {
+  target: SshTarget;
+  /** dockerode whose every request is a dial-stdio channel on the one ssh connection. */
+  docker: Docker;
+  /** The one ssh connection. */
+  client: Client;
+  /** The host key the host presented and known_hosts vouched for. */
+  hostKeyFingerprint: string;
+  /** Ends the ssh connection (and every channel on it). Idempotent. */
+  close(): void;
+}
+
+function unreachable(err: NodeJS.ErrnoException & { level?: string }, t: SshTarget, timeoutMs: number): SshDockerError | undefined {
+  const at = `${t.host} port ${t.port}`;
+  const code = err.code;
+  if (err.level === 'client-timeout' || code === 'ETIMEDOUT')
+    return new SshDockerError(`cannot reach ${at} over SSH: no answer within ${timeoutMs / 1000} s. Check the address, that the host is up, and that no firewall blocks port ${t.port}.`, 'unreachable', 'ETIMEDOUT');
+  if (code === 'ECONNREFUSED')
+    return new SshDockerError(`cannot reach ${at} over SSH: connection refused (nothing listens there). Check that sshd runs on ${t.host} and that the port is right.`, 'unreachable', code);
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+    return new SshDockerError(`cannot reach ${at} over SSH: no route to the host (${code}). Check the address and that the host is up and on a network you can reach.`, 'unreachable', code);
+  if (err.level === 'client-dns' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new SshDockerError(`cannot reach ${at} over SSH: the host name ${t.host} was not found (${code}). Check its spelling, or use its address.`, 'unreachable', code);
+  if (code === 'ECONNRESET' || /connection lost before handshake/i.test(err.message))
+    return new SshDockerError(`cannot reach ${at} over SSH: the connection was closed before the SSH handshake (${err.message}). Check that port ${t.port} is an SSH server.`, 'unreachable', code);
+  return undefined;
+}
+
+/** Opens one ssh connection, verifies the host key, logs in, and checks that Docker answers there. */
+export async function openSshDocker(target: string | SshTarget, opts: SshDockerOptions = {}): Promise<SshDocker> {
+  const setting = opts.setting ?? 'DOCKER_HOST';
+  const t = typeof target === 'string' ? parseSshTarget(target, setting) : target;
+  const env = opts.env ?? process.env;
+  const home = env.HOME || os.homedir();
+  const known = readKnownHosts(opts.knownHostsFile ?? path.join(home, '.ssh', 'known_hosts'));
+  const { identities, skipped } = loadIdentities(t.user, opts, home);
+  const tried = () => [...identities.map(i => i.label), ...skipped.map(s => `skipped ${s}`)].join('; ');
+  if (!identities.length) {
+    throw new SshDockerError(
+      `no SSH key to log in to ${t.host} as ${t.user}: ${skipped.length ? skipped.join('; ') : `none of ~/.ssh/${DEFAULT_IDENTITIES.join(', ')} exists`} and SSH_AUTH_SOCK is not set. Create a key (ssh-keygen -t ed25519), add its .pub to ~${t.user}/.ssh/authorized_keys on ${t.host}, or start an ssh agent with your key.`,
+      'no-keys'
+    );
+  }
+  const timeoutMs = opts.connectTimeoutMs ?? 15_000;
+  const client = new Client();
+  let refusal: HostKeyVerdict | undefined;
+  let presented: Buffer | undefined;
+  const config: ConnectConfig = {
+    host: t.host,
+    port: t.port,
+    username: t.user,
+    readyTimeout: timeoutMs,
+    authHandler: identities.map(i => i.method),
+    hostVerifier: (key: Buffer) => {
+      presented = key;
+      const verdict = checkHostKey(known, t.host, t.port, key);
+      if (!verdict.ok) refusal = verdict;
+      return verdict.ok;
+    }
+  };
+  // Offer only the key types known_hosts has for this host, so a host with several keys is
+  // checked against the one we know and not reported as changed (OpenSSH does the same).
+  const algorithms = hostKeyAlgorithmsFor(known, t.host, t.port);
+  if (algorithms) config.algorithms = { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
+
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => {
+      client.removeAllListeners('error');
+      client.on('error', () => undefined); // later errors surface on the requests that hit them
+      resolve();
+    });
+    client.once('error', (err: NodeJS.ErrnoException & { level?: string }) => {
+      client.end();
+      if (refusal && !refusal.ok) return reject(new SshDockerError(refusal.message, refusal.kind));
+      if (err.level === 'client-authentication')
+        return reject(
+          new SshDockerError(
+            `${t.host} refused SSH login as ${t.user} (port ${t.port}); tried: ${tried()}. Add one of these public keys to ~${t.user}/.ssh/authorized_keys on ${t.host}, or give the key it accepts (identityFile) or load it into your ssh agent.`,
+            'auth'
+          )
+        );
+      if (algorithms && err.level === 'handshake' && /host key/i.test(err.message))
+        return reject(
+          new SshDockerError(
+            `the SSH host key of ${t.host} may have CHANGED: ${known.file} knows only ${algorithms.join(', ')} keys for it, and the host offers none of them (${err.message}). Refused: ask the host's administrator for its key fingerprint.`,
+            'changed-host-key'
+          )
+        );
+      reject(unreachable(err, t, timeoutMs) ?? new SshDockerError(`SSH connection to ${t.host} port ${t.port} failed: ${err.message}.`, 'unreachable', err.code));
+    });
+    client.connect(config);
+  });
+
+  const remoteDocker = opts.remoteDocker ?? 'docker';
+  const dialCommand = `${remoteDocker} system dial-stdio`;
+  // No keepAlive: an ssh2 channel is no net.Socket, and each request gets a fresh channel anyway.
+  const agent = new http.Agent({ keepAlive: false });
+  (agent as unknown as { createConnection: unknown }).createConnection = (_o: unknown, cb: (err: Error | null, stream?: Duplex) => void) => {
+    client.exec(dialCommand, (err, channel) => {
+      if (err) return cb(new SshDockerError(`cannot open an SSH channel to ${t.host} for "${dialCommand}": ${err.message}.`, 'dial'));
+      cb(null, dialStream(channel, t, dialCommand));
+    });
+  };
+  const docker = new Docker({ protocol: 'http', host: t.host, port: 2375, agent } as Docker.DockerOptions);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    agent.destroy();
+    client.end();
+  };
+  try {
+    await docker.ping();
+  } catch (e) {
+    close();
+    throw e instanceof SshDockerError ? e : new SshDockerError(`Docker on ${t.host} did not answer over SSH: ${(e as Error).message}.`, 'dial');
+  }
+  return { target: t, docker, client, hostKeyFingerprint: keyFingerprint(presented as Buffer), close };
+}
+
+/**
+ * The dial-stdio channel as the HTTP client's socket. Its end is held back until the remote
+ * command's exit status is known: a `docker` that is missing or cannot reach its engine exits
+ * without a byte of output, and the request should fail with why, not with "socket hang up".
+ */
+function dialStream(channel: ClientChannel, t: SshTarget, dialCommand: string): Duplex {
+  let sawData = false;
+  let stderr = '';
+  let exitCode: number | null | undefined;
+  let ended = false;
+  let settled = false;
+  const stream = new Duplex({
+    read() {
+      channel.resume();
+    },
+    write(chunk, _enc, done) {
+      channel.write(chunk, done);
+    },
+    final(done) {
+      channel.end();
+      done();
+    },
+    destroy(err, done) {
+      channel.destroy();
+      done(err);
+    }
+  });
+  const finish = () => {
+    if (settled || !ended || exitCode === undefined || stream.destroyed) return;
+    settled = true;
+    if (!sawData && exitCode !== 0) {
+      const out = stderr.trim().slice(0, 500);
+      const missing = exitCode === 127 || /command not found|not found|no such file/i.test(out);
+      stream.destroy(
+        missing
+          ? new SshDockerError(
+              `no Docker on ${t.host}: "${dialCommand}" failed there (exit ${exitCode}${out ? `: ${out}` : ''}). Install Docker on ${t.host}, or if it is installed outside the login PATH, give the remote docker binary's full path.`,
+              'no-docker'
+            )
+          : new SshDockerError(
+              `"${dialCommand}" on ${t.host} failed (exit ${exitCode}${out ? `: ${out}` : ''}). Check that the Docker engine runs on ${t.host} and that ${t.user} may use it (the docker group).`,
+              'dial'
+            )
+      );
+    } else stream.push(null);
+  };
+  channel.on('data', (chunk: Buffer) => {
+    sawData = true;
+    if (!stream.push(chunk)) channel.pause();
+  });
+  channel.stderr.on('data', (chunk: Buffer) => {
+    if (stderr.length < 4096) stderr += chunk.toString();
+  });
+  channel.on('exit', (code: number | null) => {
+    exitCode = code;
+    finish();
+  });
+  channel.on('end', () => {
+    ended = true;
+    finish();
+  });
+  channel.on('close', () => {
+    ended = true;
+    if (exitCode === undefined) exitCode = null; // closed without an exit status (e.g. killed by a signal)
+    finish();
+  });
+  channel.on('error', (err: Error) => stream.destroy(err));
+  return stream;
+}
