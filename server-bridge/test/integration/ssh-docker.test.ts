@@ -1,0 +1,196 @@
+// openSshDocker against a real second Docker host behind a real sshd (test/helpers/remote-docker):
+// one verified login carries every API call; unknown, changed and hashed host keys, a wrong
+// client key, an unreachable host and a host without docker each end as a clear error.
+import { execFile, execFileSync } from 'child_process';
+import Docker from 'dockerode';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
+import { openSshDocker, SshDockerError, type SshDockerOptions } from '../../src/engine/ssh-docker';
+import { remoteDockerUnavailable, startRemoteDocker, type RemoteDocker } from '../helpers/remote-docker';
+
+const run = promisify(execFile);
+jest.setTimeout(120_000);
+
+const unavailable = remoteDockerUnavailable();
+if (unavailable) console.warn(`\n*** SKIPPING the SSH Docker tests: ${unavailable} ***\n`);
+const describeIfPossible = unavailable ? describe.skip : describe;
+
+const acceptedLogins = (rd: RemoteDocker) => (fs.readFileSync(rd.sshdLog, 'utf8').match(/Accepted publickey/g) ?? []).length;
+/** sshd logs the login just after the handshake. */
+const settle = () => new Promise(r => setTimeout(r, 300));
+
+/** Stdout of a non-tty container's log stream (8-byte frame headers stripped). */
+function demux(buf: Buffer): string {
+  let out = '';
+  for (let i = 0; i + 8 <= buf.length; ) {
+    const len = buf.readUInt32BE(i + 4);
+    if (buf[i] === 1) out += buf.subarray(i + 8, i + 8 + len).toString();
+    i += 8 + len;
+  }
+  return out;
+}
+
+/** create, start, wait, logs, remove: what a run does, on the given client. */
+async function runEcho(docker: Docker, text: string): Promise<{ code: number; logs: string }> {
+  const c = await docker.createContainer({ Image: 'redlab/busybox:1', Cmd: ['echo', text] });
+  await c.start();
+  const { StatusCode } = await c.wait();
+  const logs = demux((await c.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer);
+  await c.remove();
+  return { code: StatusCode, logs };
+}
+
+describeIfPossible('openSshDocker: one verified SSH connection to a second Docker host', () => {
+  let rd: RemoteDocker;
+  let tmp: string;
+  let base: SshDockerOptions;
+  beforeAll(async () => {
+    rd = await startRemoteDocker();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'redlab-sshdocker-'));
+    // An empty HOME and no agent: only the keys and known_hosts a test names are used.
+    base = { identityFile: rd.identityFile, knownHostsFile: rd.knownHostsFile, env: { HOME: tmp } };
+  });
+  afterAll(async () => {
+    await rd?.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const refusal = async (p: Promise<unknown>): Promise<SshDockerError> => {
+    const err = await p.then(
+      () => {
+        throw new Error('expected a refusal');
+      },
+      e => e
+    );
+    expect(err).toBeInstanceOf(SshDockerError);
+    return err as SshDockerError;
+  };
+
+  it('info and version over one login reach the remote engine, verified against known_hosts', async () => {
+    const before = acceptedLogins(rd);
+    const s = await openSshDocker(rd.dockerHost, base);
+    try {
+      expect(s.target).toEqual({ user: rd.user, host: rd.host, port: rd.port });
+      expect(s.hostKeyFingerprint).toBe(rd.hostKeyFingerprint);
+      expect((await s.docker.info()).DockerRootDir).toBe(rd.dataRoot);
+      expect((await s.docker.version()).ApiVersion).toMatch(/^\d+\.\d+$/);
+      await s.docker.listImages();
+    } finally {
+      s.close();
+    }
+    await settle();
+    expect(acceptedLogins(rd) - before).toBe(1);
+  });
+
+  it('runs a busybox container and reads its logs, all on one connection; timing vs local', async () => {
+    const before = acceptedLogins(rd);
+    const t0 = Date.now();
+    const s = await openSshDocker(rd.dockerHost, base);
+    const connected = Date.now();
+    try {
+      expect(await runEcho(s.docker, 'hello over ssh')).toEqual({ code: 0, logs: 'hello over ssh\n' });
+      const ran = Date.now();
+      expect(await runEcho(s.docker, 'again')).toEqual({ code: 0, logs: 'again\n' });
+      const again = Date.now();
+      s.close();
+      await settle();
+      expect(acceptedLogins(rd) - before).toBe(1);
+      const local = new Docker();
+      const l0 = Date.now();
+      expect(await runEcho(local, 'hello locally')).toEqual({ code: 0, logs: 'hello locally\n' });
+      const l1 = Date.now();
+      // The docker CLI for comparison (it opens an ssh connection per API call).
+      const cliLogins = acceptedLogins(rd);
+      const c0 = Date.now();
+      await run('docker', ['-H', rd.dockerHost, 'run', '--rm', 'redlab/busybox:1', 'echo', 'hi'], { env: rd.cliEnv });
+      const c1 = Date.now();
+      await settle();
+      console.log(
+        `ssh-docker timing: connect+verify+ping ${connected - t0} ms; run (create/start/wait/logs/remove) over ssh ${ran - connected} ms, ` +
+          `second run ${again - ran} ms; same run locally ${l1 - l0} ms; docker -H ssh:// run --rm ${c1 - c0} ms (${acceptedLogins(rd) - cliLogins} ssh logins)`
+      );
+    } finally {
+      s.close();
+    }
+  });
+
+  it('accepts a host key known only through a hashed entry (ssh-keygen -H)', async () => {
+    const file = path.join(tmp, 'hashed_known_hosts');
+    fs.copyFileSync(rd.knownHostsFile, file);
+    execFileSync('ssh-keygen', ['-q', '-H', '-f', file], { stdio: 'ignore' });
+    expect(fs.readFileSync(file, 'utf8')).not.toContain(rd.host);
+    const s = await openSshDocker(rd.dockerHost, { ...base, knownHostsFile: file });
+    try {
+      expect(String(await s.docker.ping())).toBe('OK');
+    } finally {
+      s.close();
+    }
+  });
+
+  it('refuses an unknown host key, with its fingerprint and how to trust it; logs nobody in', async () => {
+    const before = acceptedLogins(rd);
+    const empty = path.join(tmp, 'empty_known_hosts');
+    fs.writeFileSync(empty, `other.example.org ${rd.hostPublicKey}\n`);
+    const err = await refusal(openSshDocker(rd.dockerHost, { ...base, knownHostsFile: empty }));
+    expect(err.kind).toBe('unknown-host');
+    expect(err.message).toContain(rd.hostKeyFingerprint);
+    expect(err.message).toContain(`ssh-keyscan -p ${rd.port} ${rd.host} >> ${empty}`);
+    // A missing file (the default on a fresh account) is the same: every host unknown.
+    const missing = await refusal(openSshDocker(rd.dockerHost, { ...base, knownHostsFile: path.join(tmp, 'nope') }));
+    expect(missing.kind).toBe('unknown-host');
+    await settle();
+    expect(acceptedLogins(rd) - before).toBe(0);
+  });
+
+  it('refuses a changed host key, saying it changed', async () => {
+    const other = path.join(tmp, 'other_host_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    const file = path.join(tmp, 'changed_known_hosts');
+    fs.writeFileSync(file, `${rd.host} ${fs.readFileSync(`${other}.pub`, 'utf8').split(/\s+/).slice(0, 2).join(' ')}\n`);
+    const err = await refusal(openSshDocker(rd.dockerHost, { ...base, knownHostsFile: file }));
+    expect(err.kind).toBe('changed-host-key');
+    expect(err.message).toMatch(/CHANGED.*attack/s);
+    expect(err.message).toContain(rd.hostKeyFingerprint);
+  });
+
+  it('refuses a client key the host does not accept, naming user, host and the keys tried', async () => {
+    const wrong = path.join(tmp, 'wrong_client_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', wrong]);
+    const fp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', `${wrong}.pub`]).toString().split(/\s+/)[1];
+    const err = await refusal(openSshDocker(rd.dockerHost, { ...base, identityFile: wrong }));
+    expect(err.kind).toBe('auth');
+    expect(err.message).toContain(`${rd.host} refused SSH login as ${rd.user}`);
+    expect(err.message).toContain(wrong);
+    expect(err.message).toContain(fp);
+    // With no key given and none in ~/.ssh and no agent: said before connecting.
+    const none = await refusal(openSshDocker(rd.dockerHost, { knownHostsFile: rd.knownHostsFile, env: { HOME: tmp } }));
+    expect(none.kind).toBe('no-keys');
+    expect(none.message).toContain('id_ed25519');
+  });
+
+  it('refuses an unreachable host quickly: a closed port, and an address in the /30 where nobody answers', async () => {
+    const t0 = Date.now();
+    const closed = await refusal(openSshDocker(`ssh://${rd.user}@${rd.host}:${rd.port + 1}`, base));
+    expect(closed.kind).toBe('unreachable');
+    expect(closed.message).toContain('connection refused');
+    expect(Date.now() - t0).toBeLessThan(2000);
+    // The /30's network address: no host owns it (no ARP answer).
+    const parts = rd.host.split('.');
+    const nobody = `${parts.slice(0, 3).join('.')}.${Number(parts[3]) - 2}`;
+    const t1 = Date.now();
+    const silent = await refusal(openSshDocker(`ssh://${rd.user}@${nobody}`, { ...base, connectTimeoutMs: 2000 }));
+    expect(silent.kind).toBe('unreachable');
+    expect(silent.message).toMatch(new RegExp(`cannot reach ${nobody.replace(/\./g, '\\.')} port 22 over SSH: (no answer within 2 s|no route to the host)`));
+    expect(Date.now() - t1).toBeLessThan(5000);
+  });
+
+  it('refuses a host without docker (dial-stdio exits 127) with what to do', async () => {
+    const err = await refusal(openSshDocker(rd.dockerHost, { ...base, remoteDocker: '/nonexistent/docker' }));
+    expect(err.kind).toBe('no-docker');
+    expect(err.message).toContain(`no Docker on ${rd.host}`);
+    expect(err.message).toContain('exit 127');
+    expect(err.message).toContain('Install Docker');
+  });
+});
