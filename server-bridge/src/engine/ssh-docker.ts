@@ -253,6 +253,11 @@ export interface SshDockerOptions {
   connectTimeoutMs?: number;
   /** The docker binary on the remote host (default `docker`, found on the login PATH). */
   remoteDocker?: string;
+  /**
+   * Most dial-stdio channels open at once (default 8); more requests wait for a free one.
+   * OpenSSH refuses channels beyond its MaxSessions (default 10) per connection.
+   */
+  maxChannels?: number;
   /** Where SSH_AUTH_SOCK and HOME are read (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** The setting the target came from, named in errors (default DOCKER_HOST). */
@@ -356,11 +361,35 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
   const dialCommand = `${remoteDocker} system dial-stdio`;
   // No keepAlive: an ssh2 channel is no net.Socket, and each request gets a fresh channel anyway.
   const agent = new http.Agent({ keepAlive: false });
-  (agent as unknown as { createConnection: unknown }).createConnection = (_o: unknown, cb: (err: Error | null, stream?: Duplex) => void) => {
+  // sshd refuses channels beyond its MaxSessions ("open failed"), so requests beyond maxChannels
+  // wait for a channel to close. http.Agent's maxSockets cannot do this: it counts a socket
+  // only once an asynchronous createConnection has delivered it.
+  const maxChannels = opts.maxChannels ?? 8;
+  let openChannels = 0;
+  const waiting: Array<() => void> = [];
+  const release = () => {
+    openChannels--;
+    waiting.shift()?.();
+  };
+  const openChannel = (cb: (err: Error | null, stream?: Duplex) => void) => {
+    openChannels++;
     client.exec(dialCommand, (err, channel) => {
-      if (err) return cb(new SshDockerError(`cannot open an SSH channel to ${t.host} for "${dialCommand}": ${err.message}.`, 'dial'));
+      if (err) {
+        release();
+        return cb(
+          new SshDockerError(
+            `cannot open an SSH channel to ${t.host} for "${dialCommand}": ${err.message}. If sshd there allows fewer sessions per connection (MaxSessions) than ${maxChannels}, lower maxChannels.`,
+            'dial'
+          )
+        );
+      }
+      channel.once('close', release);
       cb(null, dialStream(channel, t, dialCommand));
     });
+  };
+  (agent as unknown as { createConnection: unknown }).createConnection = (_o: unknown, cb: (err: Error | null, stream?: Duplex) => void) => {
+    if (openChannels < maxChannels) openChannel(cb);
+    else waiting.push(() => openChannel(cb));
   };
   const docker = new Docker({ protocol: 'http', host: t.host, port: 2375, agent } as Docker.DockerOptions);
   let closed = false;

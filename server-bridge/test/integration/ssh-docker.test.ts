@@ -116,6 +116,48 @@ describeIfPossible('openSshDocker: one verified SSH connection to a second Docke
     }
   });
 
+  it('many requests at once share the one connection: beyond sshd\'s MaxSessions (10) they wait instead of failing', async () => {
+    const before = acceptedLogins(rd);
+    const s = await openSshDocker(rd.dockerHost, base);
+    try {
+      const results = await Promise.all(Array.from({ length: 24 }, () => s.docker.ping()));
+      expect(results.map(String)).toEqual(Array(24).fill('OK'));
+    } finally {
+      s.close();
+    }
+    await settle();
+    expect(acceptedLogins(rd) - before).toBe(1);
+  });
+
+  it('logs in with the default key (~/.ssh/id_ed25519) and known_hosts (~/.ssh/known_hosts), or through the ssh agent alone', async () => {
+    const home = path.join(tmp, 'home');
+    fs.mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
+    fs.copyFileSync(rd.identityFile, path.join(home, '.ssh', 'id_ed25519'));
+    fs.chmodSync(path.join(home, '.ssh', 'id_ed25519'), 0o600);
+    fs.copyFileSync(rd.knownHostsFile, path.join(home, '.ssh', 'known_hosts'));
+    const s = await openSshDocker(rd.dockerHost, { env: { HOME: home } });
+    try {
+      expect((await s.docker.info()).DockerRootDir).toBe(rd.dataRoot);
+    } finally {
+      s.close();
+    }
+
+    const sock = path.join(tmp, 'agent.sock');
+    const agentOut = execFileSync('ssh-agent', ['-a', sock, '-s']).toString();
+    const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(agentOut)?.[1]);
+    try {
+      execFileSync('ssh-add', ['-q', rd.identityFile], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      const viaAgent = await openSshDocker(rd.dockerHost, { knownHostsFile: rd.knownHostsFile, env: { HOME: tmp, SSH_AUTH_SOCK: sock } });
+      try {
+        expect(String(await viaAgent.docker.ping())).toBe('OK');
+      } finally {
+        viaAgent.close();
+      }
+    } finally {
+      process.kill(agentPid, 'SIGTERM');
+    }
+  });
+
   it('accepts a host key known only through a hashed entry (ssh-keygen -H)', async () => {
     const file = path.join(tmp, 'hashed_known_hosts');
     fs.copyFileSync(rd.knownHostsFile, file);
