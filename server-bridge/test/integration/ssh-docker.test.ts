@@ -116,6 +116,27 @@ describeIfPossible('openSshDocker: one verified SSH connection to a second Docke
     }
   });
 
+  it('follows a running container\'s logs as a stream through a dial-stdio channel', async () => {
+    const s = await openSshDocker(rd.dockerHost, base);
+    try {
+      const c = await s.docker.createContainer({ Image: 'redlab/busybox:1', Cmd: ['sh', '-c', 'echo one; sleep 0.5; echo two'] });
+      await c.start();
+      const stream = (await c.logs({ stdout: true, stderr: true, follow: true })) as unknown as NodeJS.ReadableStream;
+      const chunks: Buffer[] = [];
+      const arrivals: number[] = [];
+      for await (const chunk of stream) {
+        chunks.push(chunk as Buffer);
+        arrivals.push(Date.now());
+      }
+      expect(demux(Buffer.concat(chunks))).toBe('one\ntwo\n');
+      expect(arrivals[arrivals.length - 1] - arrivals[0]).toBeGreaterThanOrEqual(300); // streamed, not read at the end
+      expect((await c.wait()).StatusCode).toBe(0);
+      await c.remove();
+    } finally {
+      s.close();
+    }
+  });
+
   it('many requests at once share the one connection: beyond sshd\'s MaxSessions (10) they wait instead of failing', async () => {
     const before = acceptedLogins(rd);
     const s = await openSshDocker(rd.dockerHost, base);
@@ -195,6 +216,14 @@ describeIfPossible('openSshDocker: one verified SSH connection to a second Docke
     expect(err.kind).toBe('changed-host-key');
     expect(err.message).toMatch(/CHANGED.*attack/s);
     expect(err.message).toContain(rd.hostKeyFingerprint);
+
+    // Known only with a key type the host no longer offers (its ed25519 key is all it has now).
+    const rsa = path.join(tmp, 'old_rsa_host_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '2048', '-N', '', '-f', rsa]);
+    fs.writeFileSync(file, `${rd.host} ${fs.readFileSync(`${rsa}.pub`, 'utf8').split(/\s+/).slice(0, 2).join(' ')}\n`);
+    const noSuchType = await refusal(openSshDocker(rd.dockerHost, { ...base, knownHostsFile: file }));
+    expect(noSuchType.kind).toBe('changed-host-key');
+    expect(noSuchType.message).toContain('knows only rsa-sha2-512, rsa-sha2-256, ssh-rsa keys for it');
   });
 
   it('refuses a client key the host does not accept, naming user, host and the keys tried', async () => {
