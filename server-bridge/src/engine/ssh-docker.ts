@@ -336,6 +336,8 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
       resolve();
     });
     client.once('error', (err: NodeJS.ErrnoException & { level?: string }) => {
+      // The first error decides; a reset that follows as the connection closes must not go unhandled.
+      client.on('error', () => undefined);
       client.end();
       if (refusal && !refusal.ok) return reject(new SshDockerError(refusal.message, refusal.kind));
       if (err.level === 'client-authentication')
@@ -357,6 +359,7 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
     client.connect(config);
   });
 
+  const CHANNEL_RETRIES = 6;
   const remoteDocker = opts.remoteDocker ?? 'docker';
   const dialCommand = `${remoteDocker} system dial-stdio`;
   // No keepAlive: an ssh2 channel is no net.Socket, and each request gets a fresh channel anyway.
@@ -371,9 +374,14 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
     openChannels--;
     waiting.shift()?.();
   };
-  const openChannel = (cb: (err: Error | null, stream?: Duplex) => void) => {
-    openChannels++;
+  const openChannel = (cb: (err: Error | null, stream?: Duplex) => void, attempt = 0) => {
+    if (attempt === 0) openChannels++;
     client.exec(dialCommand, (err, channel) => {
+      if (err && /open failed/i.test(err.message) && attempt < CHANNEL_RETRIES) {
+        // sshd frees a session slot a moment after the client sees the channel close: try again shortly.
+        setTimeout(() => openChannel(cb, attempt + 1), 50 * (attempt + 1));
+        return;
+      }
       if (err) {
         release();
         return cb(

@@ -391,6 +391,9 @@ export async function startRemoteDocker(opts: RemoteDockerOptions = {}): Promise
         'UsePAM no',
         // The temp dir is not owned the way StrictModes wants a home directory to be.
         'StrictModes no',
+        // Tests open and refuse many connections in a row; sshd's default (10:30:100) drops some
+        // unauthenticated ones at random, which a client sees as a reset, not as the refusal tested.
+        'MaxStartups 100:30:200',
         // `docker system dial-stdio` (docker CLI and docker-modem) reaches this engine, not the host's.
         `SetEnv DOCKER_HOST=unix://${socketPath}`,
         ''
