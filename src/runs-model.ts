@@ -2,11 +2,11 @@
 // bridge's stream of run changes (WebSocket runs/events: a run's summary each time it
 // changes), with one REST list each time that stream (re)opens, since it replays nothing.
 // Run cells add what their own streams tell (noteRunState), so the status bar and the
-// history move at once. When the stream drops it reconnects with backoff; while it is
+// history move at once; a run the bridge deleted leaves the list at once too. When the stream drops it reconnects with backoff; while it is
 // down, `refresh` (the slow health poll calls it) lists instead.
 import { Signal, type ISignal } from '@lumino/signaling';
 import { RECONNECT_DELAYS_MS, type BridgeApi } from './api';
-import { isFinalState, type RunChangedMessage, type RunSummary } from './red/bridge-api';
+import { isFinalState, type RunsStreamMessage, type RunSummary } from './red/bridge-api';
 import type { RunState } from './red/run';
 import { countRuns, mergeListed, stateRank, withRunState, withSummary } from './streaming/run-list';
 
@@ -31,6 +31,8 @@ export class RunsModel {
   private _disposed = false;
   /** States the event streams told before a list had them (run id → state). */
   private readonly seen = new Map<string, RunState>();
+  /** Runs the bridge said it deleted: a list asked for before that, or a late state, brings none back. */
+  private readonly deleted = new Set<string>();
   private readonly _runsChanged = new Signal<this, readonly RunSummary[]>(this);
   private readonly _liveChanged = new Signal<this, boolean>(this);
 
@@ -85,7 +87,10 @@ export class RunsModel {
       const page = await this.opts.api.list({ limit: LISTED_RUNS });
       if (this._disposed) return this._runs;
       // A list asked for before a change may answer after it: merged, states only go forward.
-      let runs: readonly RunSummary[] = mergeListed(page.runs, this.seen);
+      let runs: readonly RunSummary[] = mergeListed(
+        page.runs.filter(r => !this.deleted.has(r.id)),
+        this.seen
+      );
       // What the stream brought while the list was on its way: newer summaries, and runs
       // created since (newer than the page's newest); withSummary keeps the newer of two.
       const newest = page.runs[0]?.id ?? '';
@@ -103,6 +108,7 @@ export class RunsModel {
    * once, also for a run it does not have yet.
    */
   noteRunState(runId: string, state: RunState): void {
+    if (this.deleted.has(runId)) return;
     const seen = this.seen.get(runId);
     if (!seen || stateRank(state) > stateRank(seen)) this.seen.set(runId, state);
     const listed = this._runs.some(r => r.id === runId);
@@ -111,9 +117,15 @@ export class RunsModel {
     if (!listed && !this._live) void this.refresh();
   }
 
-  /** A change the bridge sent. */
-  applyChange(message: RunChangedMessage): void {
-    if (message?.type !== 'run' || !message.run?.id) return;
+  /** A change the bridge sent: a run's new summary, or a run deleted. */
+  applyChange(message: RunsStreamMessage): void {
+    if (message?.type === 'run-deleted' && typeof message.id === 'string') {
+      this.deleted.add(message.id);
+      this.seen.delete(message.id);
+      this.setRuns(this._runs.filter(r => r.id !== message.id));
+      return;
+    }
+    if (message?.type !== 'run' || !message.run?.id || this.deleted.has(message.run.id)) return;
     this.setRuns(withSummary(this._runs, message.run));
     if (isFinalState(message.run.state)) this.seen.delete(message.run.id);
   }
@@ -153,7 +165,7 @@ export class RunsModel {
     ws.onmessage = (m: MessageEvent) => {
       if (this.ws !== ws) return;
       try {
-        this.applyChange(JSON.parse(String(m.data)) as RunChangedMessage);
+        this.applyChange(JSON.parse(String(m.data)) as RunsStreamMessage);
       } catch {
         /* not JSON: nothing the list can use */
       }

@@ -26,6 +26,9 @@ class FakeSocket {
   send(run: RunSummary): void {
     this.onmessage?.({ data: JSON.stringify({ type: 'run', run }) });
   }
+  deleted(id: string): void {
+    this.onmessage?.({ data: JSON.stringify({ type: 'run-deleted', id }) });
+  }
   drop(): void {
     this.readyState = 3;
     this.onclose?.({});
@@ -165,6 +168,45 @@ test('a list that answers after a change does not take the change back, nor lose
   bridge.release();
   await flush();
   expect(m.runs.map(r => [r.id, r.state])).toEqual([['R2', 'queued'], ['R1', 'running']]);
+  m.dispose();
+});
+
+test('a run the bridge deleted leaves the list at once (signal, counts); a list asked for before, a late summary or a cell\'s state bring none back', async () => {
+  const bridge = fakeBridge([[summary('R3', 'queued', 1), summary('R2', 'succeeded', 9), summary('R1', 'failed', 4)]]);
+  const m = model(bridge);
+  const seen: string[][] = [];
+  m.runsChanged.connect((_, runs) => seen.push(runs.map(r => r.id)));
+  m.start();
+  FakeSocket.all[0].open();
+  await flush();
+  expect(seen).toEqual([['R3', 'R2', 'R1']]);
+
+  FakeSocket.all[0].deleted('R2');
+  expect(seen.at(-1)).toEqual(['R3', 'R1']);
+  expect(m.runs.map(r => r.id)).toEqual(['R3', 'R1']);
+  // A queued run (the bridge cancels it first, then deletes it): the status bar's count drops.
+  expect(m.counts).toEqual({ queued: 1, running: 0 });
+  FakeSocket.all[0].send(summary('R3', 'cancelled', 2));
+  FakeSocket.all[0].deleted('R3');
+  expect(m.runs.map(r => r.id)).toEqual(['R1']);
+  expect(m.counts).toEqual({ queued: 0, running: 0 });
+
+  // A list asked for before the deletion (it still has R1) answers after it.
+  bridge.holdLists();
+  const listing = m.refresh();
+  FakeSocket.all[0].deleted('R1');
+  bridge.release();
+  await listing;
+  expect(m.runs).toEqual([]);
+  // A summary sent before the deletion but handled after, and a run cell's late state: nothing.
+  FakeSocket.all[0].send(summary('R1', 'failed', 5));
+  m.noteRunState('R2', 'succeeded');
+  expect(m.runs).toEqual([]);
+  // Unknown ids and malformed deletions change nothing.
+  const signals = seen.length;
+  FakeSocket.all[0].deleted('R0');
+  FakeSocket.all[0].onmessage?.({ data: '{"type":"run-deleted"}' });
+  expect(seen.length).toBe(signals);
   m.dispose();
 });
 

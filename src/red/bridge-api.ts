@@ -148,13 +148,22 @@ export type ImageBuildLine =
 /**
  * A message of WebSocket /api/v1/runs/events: a run's summary each time it changes (created,
  * a new run state, its result), for every run. Nothing is replayed: list the runs over REST
- * (GET /runs) once the socket is open, and again after every reconnect. Deleted runs are not
- * announced. Auth as a run's events (token query parameter or Bearer header, allowed Origin).
+ * (GET /runs) once the socket is open, and again after every reconnect. Auth as a run's events
+ * (token query parameter or Bearer header, allowed Origin).
  */
 export interface RunChangedMessage {
   type: 'run';
   run: RunSummary;
 }
+
+/** On WebSocket /api/v1/runs/events: run `id` was deleted (its record, logs and outputs are gone). */
+export interface RunDeletedMessage {
+  type: 'run-deleted';
+  id: string;
+}
+
+/** Every message of WebSocket /api/v1/runs/events. */
+export type RunsStreamMessage = RunChangedMessage | RunDeletedMessage;
 
 export interface RunImage {
   url: string;

@@ -191,6 +191,8 @@ export class RunStore {
   private readonly onListenerError: (err: unknown) => void;
   private readonly listeners = new Map<string, Set<EventListener>>();
   private readonly anyListeners = new Set<AnyEventListener>();
+  /** Told the id of each run deleted (a deletion is no event: the run's events go with it). */
+  private readonly deletionListeners = new Set<(runId: string) => void>();
   /** Open log files for writing, least recently used first. */
   private readonly logFds = new Map<string, number>();
   private readonly followers = new Set<() => void>();
@@ -479,6 +481,7 @@ export class RunStore {
     this.st.deleteRun.run(runId);
     if (opts.purge) fs.rmSync(this.runDir(runId), { recursive: true, force: true });
     for (const l of [...(this.listeners.get(runId) ?? [])]) this.safeCall(() => (l as InternalListener).deleted?.());
+    for (const l of [...this.deletionListeners]) this.safeCall(() => l(runId));
     return true;
   }
 
@@ -670,6 +673,12 @@ export class RunStore {
     return () => void this.anyListeners.delete(listener);
   }
 
+  /** Calls `listener` with the id of every run deleted (deleteRun), after its records are gone. */
+  subscribeDeletions(listener: (runId: string) => void): () => void {
+    this.deletionListeners.add(listener);
+    return () => void this.deletionListeners.delete(listener);
+  }
+
   /**
    * Sends every event of `runId` after `sinceSeq`, then each new one, exactly once and
    * in seq order, awaiting `send` (so a slow WebSocket slows the replay, not the run).
@@ -779,6 +788,7 @@ export class RunStore {
     this.logFds.clear();
     this.listeners.clear();
     this.anyListeners.clear();
+    this.deletionListeners.clear();
     this.db.close();
   }
 

@@ -1,9 +1,9 @@
 // WebSocket /api/v1/runs/events with the real store and the `ws` client: every run's
 // summary as it changes (created, state, result), nothing for batch states or logs,
-// several clients at once, refusals (token, Origin, query, too many), and the close
-// when the bridge stops.
-import { ORIGIN, TOKEN, advance, createStoredRun, openWs, startHarness, wsRefusal, type Harness } from './helpers/api';
-import type { RunChangedMessage } from '../../src/store/types';
+// a run deleted over the API, several clients at once, refusals (token, Origin, query,
+// too many), and the close when the bridge stops.
+import { ORIGIN, TOKEN, advance, call, createStoredRun, openWs, startHarness, wsRefusal, type Harness } from './helpers/api';
+import type { RunChangedMessage, RunsStreamMessage } from '../../src/store/types';
 import type { RunResult } from '../../../src/red/run';
 
 let h: Harness;
@@ -44,6 +44,41 @@ test('a run created, moved through its states and given a result: one summary pe
   expect(ms.map(m => m.run.lastSeq)).toEqual([...ms.map(m => m.run.lastSeq)].sort((a, b) => a - b));
   c.ws.close();
   await c.closed;
+});
+
+test('a run deleted with DELETE /runs/{id}?purge=true is announced to every client; a delete that keeps or cancels the run is not a deletion', async () => {
+  const a = await openWs(runsUrl());
+  const b = await openWs(runsUrl());
+  const done = createStoredRun(h.store);
+  const live = createStoredRun(h.store);
+  advance(h.store, done, 'succeeded');
+  advance(h.store, live, 'running');
+  const before = (await Promise.all([a.waitFor(7), b.waitFor(7)]), a.messages.length);
+  // Kept (no purge): not deleted, nothing sent. A run on its way is cancelled, not deleted.
+  expect((await call(h.url, 'DELETE', `/api/v1/runs/${done}`)).status).toBe(200);
+  expect((await call(h.url, 'DELETE', `/api/v1/runs/${live}?purge=true`)).status).toBe(202);
+  expect((await call(h.url, 'DELETE', `/api/v1/runs/${done}?purge=true`)).status).toBe(204);
+  await a.waitFor(before + 2);
+  await b.waitFor(before + 2);
+  await new Promise(r => setTimeout(r, 100));
+  const after = (c: typeof a) => c.messages.slice(before) as unknown as RunsStreamMessage[];
+  for (const c of [a, b]) {
+    expect(after(c)).toEqual([
+      { type: 'run', run: expect.objectContaining({ id: live, state: 'cancelled' }) },
+      { type: 'run-deleted', id: done }
+    ]);
+  }
+  expect(h.store.getSummary(done)).toBeUndefined();
+  // Deleting it again: 404, and nothing more is announced.
+  expect((await call(h.url, 'DELETE', `/api/v1/runs/${done}?purge=true`)).status).toBe(404);
+  await new Promise(r => setTimeout(r, 100));
+  expect(after(a)).toHaveLength(2);
+  for (const c of [a, b]) {
+    c.ws.close();
+    await c.closed;
+  }
+  // No client left: a deletion goes nowhere, without error.
+  expect(h.store.deleteRun(live, { purge: true })).toBe(true);
 });
 
 test('two clients both hear every run; a closed client no longer counts', async () => {

@@ -16,7 +16,8 @@
 //
 // WebSocket /api/v1/runs/events: every run's summary each time it changes (created,
 // a new run state, its result), one JSON message each ({type: "run", run}), from the
-// store's subscribeAll, for the frontend's run list. It replays nothing: a client lists
+// store's subscribeAll, and each run deleted ({type: "run-deleted", id}, from its
+// subscribeDeletions), for the frontend's run list. It replays nothing: a client lists
 // the runs over REST once it is open (and again after each reconnect). A client that
 // falls more than `highWaterMark` bytes behind is dropped (it reconnects and lists).
 // Same token and Origin checks as a run's events.
@@ -25,7 +26,7 @@ import type { Duplex } from 'stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { isRunId } from '../../store/ids';
-import { RunNotFoundError, isFinalState, type RunChangedMessage, type StoredEvent } from '../../store/types';
+import { RunNotFoundError, isFinalState, type RunsStreamMessage, type StoredEvent } from '../../store/types';
 import type { RunStore } from '../../store';
 import { bearerToken, originMessage, WS_AUTH_MESSAGE, type OriginPolicy, type TokenChecker } from './auth';
 import { serializeRequest } from './logger';
@@ -91,7 +92,7 @@ export class EventSockets {
   private readonly maxClients: number;
   private closing = false;
   private peak = 0;
-  /** Clients of /runs/events, and the store subscription that feeds them while there are any. */
+  /** Clients of /runs/events, and the store subscriptions that feed them while there are any. */
   private readonly runClients = new Set<WebSocket>();
   private unsubscribeRuns: (() => void) | undefined;
 
@@ -254,15 +255,25 @@ export class EventSockets {
       }
     });
     this.log.debug({ req: serializeRequest(req) }, 'runs socket open');
-    this.unsubscribeRuns ??= this.store.subscribeAll(e => this.broadcastRun(e));
+    if (!this.unsubscribeRuns) {
+      const changes = this.store.subscribeAll(e => this.runChanged(e));
+      const deletions = this.store.subscribeDeletions(id => this.broadcastRuns({ type: 'run-deleted', id }));
+      this.unsubscribeRuns = () => {
+        changes();
+        deletions();
+      };
+    }
   }
 
   /** Sends the run's summary to every runs client (read once, after the event's commit). */
-  private broadcastRun(e: StoredEvent): void {
+  private runChanged(e: StoredEvent): void {
     if (!changesSummary(e) || this.closing) return;
     const run = this.store.getSummary(e.runId);
-    if (!run) return;
-    const message: RunChangedMessage = { type: 'run', run };
+    if (run) this.broadcastRuns({ type: 'run', run });
+  }
+
+  private broadcastRuns(message: RunsStreamMessage): void {
+    if (this.closing) return;
     const text = JSON.stringify(message);
     for (const ws of this.runClients) {
       if (ws.readyState !== WebSocket.OPEN) continue;
