@@ -327,6 +327,8 @@ export interface ContainerRunOptions extends ContainerCommonOptions {
   create: Docker.ContainerCreateOptions;
   /** Called once the container exists, before it starts (so it can be recorded first). */
   onCreated?: (id: string, name: string) => void;
+  /** Runs on the created container before it starts (copying inputs in where nothing can be bound); a throw is a start error. */
+  beforeStart?: (container: Docker.Container) => Promise<void>;
   onStarted?: () => void;
 }
 
@@ -426,6 +428,14 @@ export async function runContainer(o: ContainerRunOptions): Promise<ContainerRun
     if (o.signal?.aborted) {
       out.cancelled = true;
       return out;
+    }
+    if (o.beforeStart) {
+      try {
+        await o.beforeStart(container);
+      } catch (err) {
+        out.startError = (err as Error).message;
+        return out;
+      }
     }
     // Attach before start: output written at once is not lost.
     const stream = (await container.attach({ stream: true, stdout: true, stderr: true })) as NodeJS.ReadableStream;

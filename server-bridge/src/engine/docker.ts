@@ -31,7 +31,8 @@ import { ensureImage } from './image';
 import { describeInventory, gpusForDeviceIds, readGpuInventory, selectGpus, type Gpu, type GpuSelection } from './gpu';
 import { buildCreateOptions, checkRamFitsEngine, ramOverEngine, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN } from './host-config';
 import { dockerTime, removeContainer, resumeContainer, runContainer, type ContainerRunOutcome, type StreamName } from './container';
-import { removeTree } from '../util/safe-fs';
+import { removeTree, SafeDir, withDir } from '../util/safe-fs';
+import { getOutputs, putInputs } from './container-files';
 import type { StatsOptions } from './stats';
 import { stageInputs } from './staging';
 import { CONTAINER_OUTPUTS_DIR, formatCommandLine, toBatches } from './red-deps';
@@ -58,7 +59,24 @@ import {
 
 export { DockerUnavailableError } from './docker-client';
 
+/** Where a Docker engine's client comes from when it is not DOCKER_HOST / the local socket (a remote engine over SSH). */
+export interface DockerConnection {
+  /** A client that answers now; rejects with a message that says what to do. */
+  client(): Promise<Docker>;
+  close?(): Promise<void>;
+}
+
 export interface DockerEngineOptions extends DockerClientOptions {
+  /** The engine's name (GET /health, RunOptions.engine). Default 'docker'. */
+  name?: string;
+  /** The client, instead of one from DOCKER_HOST / the socket; its errors are shown as they are. */
+  connection?: DockerConnection;
+  /**
+   * How inputs reach the container and outputs come back: 'bind' (default; the engine runs on
+   * this host) or 'copy': through the Docker API as archives (container-files.ts), for an
+   * engine on another host, which cannot see this host's folders.
+   */
+  files?: 'bind' | 'copy';
   /** A ready dockerode client (tests); otherwise one is made from DOCKER_HOST / the socket. */
   docker?: Docker;
   /**
@@ -168,11 +186,15 @@ interface Conclusion {
 }
 
 export class DockerEngine implements Engine {
-  readonly name = 'docker';
+  readonly name: string;
   readonly capabilities: EngineCapabilities;
   private readonly connectors: ConnectorRegistry;
+  /** Inputs and outputs travel as archives (DockerEngineOptions.files). */
+  private readonly copyFiles: boolean;
 
   constructor(private readonly opts: DockerEngineOptions = {}) {
+    this.name = opts.name ?? 'docker';
+    this.copyFiles = opts.files === 'copy';
     this.connectors = opts.connectors ?? defaultConnectors();
     this.capabilities = {
       isolated: true,
@@ -184,7 +206,7 @@ export class DockerEngine implements Engine {
       outputConnectors: this.connectors.outputCommands,
       imagePull: opts.pull !== 'never',
       imageBuilds: true,
-      bindMounts: true,
+      bindMounts: !this.copyFiles,
       reattach: true,
       stats: true,
       sessions: false
@@ -211,9 +233,9 @@ export class DockerEngine implements Engine {
   readonly recovery: EngineRecovery;
   readonly images: EngineImages;
 
-  /** The dockerode client: the one given, else one connected from DOCKER_HOST / the socket (clear error when unreachable). */
+  /** The dockerode client: the connection's, the one given, else one connected from DOCKER_HOST / the socket (clear error when unreachable). */
   private client(): Promise<Docker> {
-    return connectDocker({ ...this.opts, docker: this.opts.docker });
+    return this.opts.connection ? this.opts.connection.client() : connectDocker(this.opts);
   }
 
   async status(): Promise<EngineStatus> {
@@ -221,8 +243,13 @@ export class DockerEngine implements Engine {
       const v = await (await this.client()).version();
       return { available: true, version: v.Version };
     } catch (err) {
+      if (this.opts.connection) return { available: false, error: errorMessage(err) };
       return { available: false, error: `cannot reach the Docker engine: ${errorMessage(err)}. Start Docker (sudo dockerd &) or set DOCKER_HOST.` };
     }
+  }
+
+  async close(): Promise<void> {
+    await this.opts.connection?.close?.();
   }
 
   async precheck(red: Red): Promise<EngineRefusal | undefined> {
@@ -317,7 +344,7 @@ export class DockerEngine implements Engine {
     // Docker and the image.
     let docker: Docker;
     try {
-      docker = await connectDocker({ ...this.opts, docker: this.opts.docker });
+      docker = await this.client();
       // Before any pull or container: Docker would take a limit above the host's memory as no limit.
       await checkRamFitsEngine(docker, red.container.settings.ram);
     } catch (err) {
@@ -434,8 +461,8 @@ export class DockerEngine implements Engine {
           name: `redlab-${runId.slice(0, 12)}-${i}-${randomUUID().slice(0, 8)}`,
           ramMb,
           gpus,
-          inputBinds: staged.binds,
-          outputsHostDir: wd.outputs,
+          inputBinds: this.copyFiles ? [] : staged.binds,
+          outputsHostDir: this.copyFiles ? undefined : wd.outputs,
           runId,
           batch: i,
           labels: req.labels,
@@ -462,11 +489,13 @@ export class DockerEngine implements Engine {
                 containerId = id;
                 emit({ type: 'container', batch: i, containerId: id, name });
               },
+              beforeStart: this.copyFiles ? c => putInputs(c, staged.binds) : undefined,
               onLog: (stream, data) => emit({ type: 'log', batch: i, stream, data }),
               stats: this.statsOptions(req.stats, emit, i)
             }),
           formatCommandLine(plan.command)
         );
+        const failure = await this.copyOutputsBack(docker, outcome, wd.outputs, track);
         return await this.concludeBatch({
           track,
           plan,
@@ -480,6 +509,7 @@ export class DockerEngine implements Engine {
           imageUrl: req.loaded.red.container.settings.image.url,
           gpus,
           leaveContainer: req.leaveContainer,
+          failure,
           captureErrors: await placeCaptureFiles(plan, wd.outputs)
         });
       } catch (err) {
@@ -487,6 +517,29 @@ export class DockerEngine implements Engine {
       }
     })();
     return this.releaseBatch(docker, result, containerId, req, wd, track);
+  }
+
+  /**
+   * With files 'copy': brings the ended container's /cc/outputs into the (emptied) local
+   * outputs folder. Returns why the batch fails when the command succeeded but its outputs
+   * could not be brought back; when it had failed anyway, that is only said.
+   */
+  private async copyOutputsBack(docker: Docker, outcome: ContainerRunOutcome, outputsDir: string, track: BatchTracker): Promise<string | undefined> {
+    if (!this.copyFiles || !outcome.containerId || outcome.startError) return undefined;
+    try {
+      // A bridge that restarted may have brought part of them back already.
+      await withDir(SafeDir.open(outputsDir, 'the outputs folder'), async dir => {
+        for (const e of await dir.entries()) await dir.remove(e.name);
+      });
+      const got = await getOutputs(docker.getContainer(outcome.containerId), outputsDir);
+      for (const s of got.skipped) track.info(`outputs: skipped ${s}`);
+      return undefined;
+    } catch (err) {
+      const message = errorMessage(err);
+      if (outcome.exitCode === 0 && !outcome.cancelled && !outcome.oomKilled) return message;
+      track.info(message);
+      return undefined;
+    }
   }
 
   /**
@@ -528,7 +581,7 @@ export class DockerEngine implements Engine {
    * with what Docker says of each now; `runId` narrows it to one run's.
    */
   async listManagedContainers(filter: { runId?: string } = {}): Promise<ManagedContainer[]> {
-    const docker = await connectDocker({ ...this.opts, docker: this.opts.docker });
+    const docker = await this.client();
     const label = [`${LABEL_MANAGED}=true`, ...(filter.runId !== undefined ? [`${LABEL_RUN}=${filter.runId}`] : [])];
     const list = await docker.listContainers({ all: true, filters: { label } });
     const found = await Promise.all(
@@ -592,7 +645,7 @@ export class DockerEngine implements Engine {
       return new BatchTracker(i, [], outdir, emit).done('failed', `cannot take this batch up again: ${errorMessage(err)}`);
     }
     const track = new BatchTracker(i, plan.command, plan.outdir, emit);
-    const docker = await connectDocker({ ...this.opts, docker: this.opts.docker });
+    const docker = await this.client();
 
     let containerId = req.containerId;
     if (!containerId) {
@@ -676,6 +729,7 @@ export class DockerEngine implements Engine {
           if (resumed.startedAt && resumed.finishedAt) track.b.timings.running = Math.max(0, Date.parse(resumed.finishedAt) - Date.parse(resumed.startedAt));
           if (resumed.found === 'missing') failure = VANISHED_MESSAGE;
           else if (resumed.found === 'created') failure = NEVER_STARTED_MESSAGE;
+          else failure = await this.copyOutputsBack(docker, outcome, outputsDir, track);
         }
         // What was captured, also before a container vanished (a partial output then).
         const captureErrors = await placeCaptureFiles(plan, outputsDir);
@@ -715,7 +769,7 @@ export class DockerEngine implements Engine {
    */
   async discardBatch(req: DiscardRequest): Promise<void> {
     if (req.containerId && !req.leaveContainer) {
-      const docker = await connectDocker({ ...this.opts, docker: this.opts.docker });
+      const docker = await this.client();
       await removeContainer(docker.getContainer(req.containerId));
     }
     const keep = keepMode(req.keepWorkDir, req.leaveContainer, this.opts.keepWorkDir);

@@ -45,8 +45,8 @@ export interface ContainerPlan {
   gpus?: GpuSelection | null;
   /** Read-only input binds staging made. */
   inputBinds: BindMount[];
-  /** Host folder mounted read-write at /cc/outputs (the working directory). */
-  outputsHostDir: string;
+  /** Host folder mounted read-write at /cc/outputs (the working directory); absent where nothing is bound (the engine copies). */
+  outputsHostDir?: string;
   runId: string;
   batch: number;
   /** Extra labels (the bridge's run id …); cannot override RED Lab's own. */
@@ -115,7 +115,7 @@ export function buildHostConfig(plan: ContainerPlan): Docker.HostConfig {
   const memory = ramBytes(plan.ramMb);
   const binds = [
     ...plan.inputBinds.map(b => bindSpec({ ...b, readOnly: true })),
-    bindSpec({ hostPath: plan.outputsHostDir, containerPath: CONTAINER_OUTPUTS_DIR, readOnly: false })
+    ...(plan.outputsHostDir ? [bindSpec({ hostPath: plan.outputsHostDir, containerPath: CONTAINER_OUTPUTS_DIR, readOnly: false })] : [])
   ];
   const hc: Docker.HostConfig = {
     Binds: binds,
