@@ -23,9 +23,6 @@ export interface ListRunsQuery {
   cursor?: string;
 }
 
-/** Delays before each reconnect of an event socket (the last repeats). */
-export const RECONNECT_DELAYS_MS: readonly number[] = [1000, 2000, 5000, 10000, 30000];
-
 const runPath = (id: string) => `runs/${encodeURIComponent(id)}`;
 const outputPath = (id: string, name: string, batch?: number) => `${runPath(id)}/outputs/${encodeURIComponent(name)}${batch !== undefined ? `?batch=${batch}` : ''}`;
 const JSON_HEADERS = { 'Content-Type': 'application/json' };

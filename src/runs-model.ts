@@ -2,12 +2,14 @@
 // bridge's stream of run changes (WebSocket runs/events: a run's summary each time it
 // changes), with one REST list each time that stream (re)opens, since it replays nothing.
 // Run cells add what their own streams tell (noteRunState), so the status bar and the
-// history move at once; a run the bridge deleted leaves the list at once too. When the stream drops it reconnects with backoff; while it is
-// down, `refresh` (the slow health poll calls it) lists instead.
+// history move at once; a run the bridge deleted leaves the list at once too. When the
+// stream drops it reconnects with backoff (EventSocket); while it is down, `refresh` (the
+// slow health poll calls it) lists instead.
 import { Signal, type ISignal } from '@lumino/signaling';
-import { RECONNECT_DELAYS_MS, type BridgeApi } from './api';
+import type { BridgeApi } from './api';
 import { isFinalState, type RunsStreamMessage, type RunSummary } from './red/bridge-api';
 import type { RunState } from './red/run';
+import { EventSocket } from './streaming/event-socket';
 import { countRuns, mergeListed, stateRank, withRunState, withSummary } from './streaming/run-list';
 
 /** Runs a REST list asks for. */
@@ -23,11 +25,8 @@ export interface RunsModelOptions {
 
 export class RunsModel {
   private _runs: readonly RunSummary[] = [];
-  private ws: WebSocket | undefined;
+  private readonly socket: EventSocket<RunsStreamMessage>;
   private _live = false;
-  private retries = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private started = false;
   private _disposed = false;
   /** States the event streams told before a list had them (run id → state). */
   private readonly seen = new Map<string, RunState>();
@@ -36,7 +35,23 @@ export class RunsModel {
   private readonly _runsChanged = new Signal<this, readonly RunSummary[]>(this);
   private readonly _liveChanged = new Signal<this, boolean>(this);
 
-  constructor(private readonly opts: RunsModelOptions) {}
+  constructor(private readonly opts: RunsModelOptions) {
+    this.socket = new EventSocket<RunsStreamMessage>({
+      url: () => opts.api.runsEventsUrl(),
+      socket: opts.socket,
+      retryMs: opts.retryMs,
+      onOpen: () => {
+        this.setLive(true);
+        // The stream replays nothing: what happened while it was closed comes from one list.
+        void this.refresh();
+      },
+      onMessage: message => this.applyChange(message),
+      onClose: () => {
+        this.setLive(false);
+        this.socket.retry();
+      }
+    });
+  }
 
   get runs(): readonly RunSummary[] {
     return this._runs;
@@ -67,17 +82,12 @@ export class RunsModel {
   /** Opens the stream of run changes (listing once it is open). */
   start(): void {
     if (this._disposed) return;
-    this.started = true;
-    this.retries = 0;
-    this.reconnectNow();
+    this.socket.open();
   }
 
   /** Closes the stream (e.g. before the bridge's address changes); `start` opens it again. */
   stop(): void {
-    this.started = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.closeSocket();
+    this.socket.close();
     this.setLive(false);
   }
 
@@ -135,68 +145,6 @@ export class RunsModel {
     this.stop();
     this._disposed = true;
     Signal.clearData(this);
-  }
-
-  private reconnectNow(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.closeSocket();
-    this.connect();
-  }
-
-  private connect(): void {
-    if (this._disposed || !this.started) return;
-    let ws: WebSocket;
-    try {
-      const url = this.opts.api.runsEventsUrl();
-      ws = this.opts.socket ? this.opts.socket(url) : new WebSocket(url);
-    } catch {
-      this.scheduleReconnect();
-      return;
-    }
-    this.ws = ws;
-    ws.onopen = () => {
-      if (this.ws !== ws) return;
-      this.retries = 0;
-      this.setLive(true);
-      // The stream replays nothing: what happened while it was closed comes from one list.
-      void this.refresh();
-    };
-    ws.onmessage = (m: MessageEvent) => {
-      if (this.ws !== ws) return;
-      try {
-        this.applyChange(JSON.parse(String(m.data)) as RunsStreamMessage);
-      } catch {
-        /* not JSON: nothing the list can use */
-      }
-    };
-    ws.onclose = () => {
-      if (this.ws !== ws) return;
-      this.ws = undefined;
-      this.setLive(false);
-      this.scheduleReconnect();
-    };
-    ws.onerror = () => {
-      /* onclose follows */
-    };
-  }
-
-  private scheduleReconnect(): void {
-    if (this._disposed || !this.started) return;
-    const delays = this.opts.retryMs ?? RECONNECT_DELAYS_MS;
-    const delay = delays[Math.min(this.retries, delays.length - 1)];
-    this.retries++;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.connect();
-    }, delay);
-  }
-
-  private closeSocket(): void {
-    const ws = this.ws;
-    this.ws = undefined;
-    if (ws && ws.readyState <= 1) ws.close(1000);
   }
 
   private setLive(live: boolean): void {

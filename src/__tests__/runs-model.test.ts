@@ -7,37 +7,19 @@ import { RedLabModel } from '../model';
 import type { RunPage, RunSummary } from '../red/bridge-api';
 import type { RunState } from '../red/run';
 import { RunsModel } from '../runs-model';
+import { FakeSocket } from '../streaming/__tests__/fake-socket';
 
-class FakeSocket {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  onopen: ((e: unknown) => void) | null = null;
-  onmessage: ((e: { data: string }) => void) | null = null;
-  onclose: ((e: unknown) => void) | null = null;
-  onerror: ((e: unknown) => void) | null = null;
-  closedWith?: number;
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
+/** The runs stream's socket, with its two kinds of message. */
+class RunsSocket extends FakeSocket {
   send(run: RunSummary): void {
-    this.onmessage?.({ data: JSON.stringify({ type: 'run', run }) });
+    this.receive({ type: 'run', run });
   }
   deleted(id: string): void {
-    this.onmessage?.({ data: JSON.stringify({ type: 'run-deleted', id }) });
-  }
-  drop(): void {
-    this.readyState = 3;
-    this.onclose?.({});
-  }
-  close(code?: number): void {
-    this.closedWith = code;
-    this.readyState = 3;
+    this.receive({ type: 'run-deleted', id });
   }
 }
+const sockets = () => FakeSocket.all as RunsSocket[];
+const runsSocket = (url: string) => new RunsSocket(url) as unknown as WebSocket;
 
 const summary = (id: string, state: RunState, lastSeq: number, notebookPath = 'nb.ipynb'): RunSummary => ({
   id,
@@ -88,7 +70,7 @@ beforeEach(() => {
 });
 
 function model(bridge: ReturnType<typeof fakeBridge>, retryMs = [5, 20]) {
-  return new RunsModel({ api: new BridgeApi(bridge.client), socket: url => new FakeSocket(url) as unknown as WebSocket, retryMs });
+  return new RunsModel({ api: new BridgeApi(bridge.client), socket: runsSocket, retryMs });
 }
 
 test('opens runs/events, lists once when open, then follows every change without listing again', async () => {
@@ -99,7 +81,7 @@ test('opens runs/events, lists once when open, then follows every change without
   m.start();
   expect(FakeSocket.all.map(s => s.url)).toEqual(['ws://bridge/runs/events']);
   expect(bridge.lists()).toBe(0);
-  FakeSocket.all[0].open();
+  sockets()[0].open();
   await flush();
   expect(m.live).toBe(true);
   expect(bridge.lists()).toBe(1);
@@ -107,50 +89,50 @@ test('opens runs/events, lists once when open, then follows every change without
   expect(m.counts).toEqual({ queued: 0, running: 1 });
 
   // A new run and a state change arrive as messages: applied at once, newest first, no list.
-  FakeSocket.all[0].send(summary('R3', 'queued', 1));
+  sockets()[0].send(summary('R3', 'queued', 1));
   expect(m.runs.map(r => [r.id, r.state])).toEqual([['R3', 'queued'], ['R2', 'running'], ['R1', 'succeeded']]);
   expect(m.counts).toEqual({ queued: 1, running: 1 });
-  FakeSocket.all[0].send(summary('R2', 'succeeded', 8));
+  sockets()[0].send(summary('R2', 'succeeded', 8));
   expect(m.runs.find(r => r.id === 'R2')!.state).toBe('succeeded');
   expect(m.counts).toEqual({ queued: 1, running: 0 });
   expect(bridge.lists()).toBe(1);
   expect(seen.length).toBe(3);
 
   // An older summary (lower lastSeq) changes nothing; junk is ignored.
-  FakeSocket.all[0].send(summary('R2', 'running', 6));
-  FakeSocket.all[0].onmessage?.({ data: 'not json' });
-  FakeSocket.all[0].onmessage?.({ data: '{"type":"other"}' });
+  sockets()[0].send(summary('R2', 'running', 6));
+  sockets()[0].onmessage?.({ data: 'not json' });
+  sockets()[0].onmessage?.({ data: '{"type":"other"}' });
   expect(m.runs.find(r => r.id === 'R2')!.state).toBe('succeeded');
   expect(seen.length).toBe(3);
   m.dispose();
-  expect(FakeSocket.all[0].closedWith).toBe(1000);
+  expect(sockets()[0].closedWith).toBe(1000);
 });
 
 test('a dropped stream reconnects with backoff and lists again on each open; what the list missed in between comes back', async () => {
   const bridge = fakeBridge([[summary('R1', 'running', 3)], [summary('R2', 'queued', 1), summary('R1', 'failed', 7)]]);
   const m = model(bridge, [5, 40]);
   m.start();
-  FakeSocket.all[0].open();
+  sockets()[0].open();
   await flush();
   expect(m.runs.map(r => r.state)).toEqual(['running']);
 
-  FakeSocket.all[0].drop();
+  sockets()[0].drop();
   expect(m.live).toBe(false);
   // Backoff: the first retry after 5 ms; it fails too, the next waits 40 ms.
   await wait(15);
   expect(FakeSocket.all).toHaveLength(2);
-  FakeSocket.all[1].drop();
+  sockets()[1].drop();
   await wait(15);
   expect(FakeSocket.all).toHaveLength(2);
   await wait(45);
   expect(FakeSocket.all).toHaveLength(3);
-  FakeSocket.all[2].open();
+  sockets()[2].open();
   await flush();
   expect(m.live).toBe(true);
   expect(bridge.lists()).toBe(2);
   expect(m.runs.map(r => [r.id, r.state])).toEqual([['R2', 'queued'], ['R1', 'failed']]);
   // A good connection resets the backoff.
-  FakeSocket.all[2].drop();
+  sockets()[2].drop();
   await wait(15);
   expect(FakeSocket.all).toHaveLength(4);
   m.dispose();
@@ -161,10 +143,10 @@ test('a list that answers after a change does not take the change back, nor lose
   const m = model(bridge);
   m.start();
   bridge.holdLists();
-  FakeSocket.all[0].open();
+  sockets()[0].open();
   // While the list is on its way: R1 runs, R2 is created.
-  FakeSocket.all[0].send(summary('R1', 'running', 3));
-  FakeSocket.all[0].send(summary('R2', 'queued', 1));
+  sockets()[0].send(summary('R1', 'running', 3));
+  sockets()[0].send(summary('R2', 'queued', 1));
   bridge.release();
   await flush();
   expect(m.runs.map(r => [r.id, r.state])).toEqual([['R2', 'queued'], ['R1', 'running']]);
@@ -177,35 +159,35 @@ test('a run the bridge deleted leaves the list at once (signal, counts); a list 
   const seen: string[][] = [];
   m.runsChanged.connect((_, runs) => seen.push(runs.map(r => r.id)));
   m.start();
-  FakeSocket.all[0].open();
+  sockets()[0].open();
   await flush();
   expect(seen).toEqual([['R3', 'R2', 'R1']]);
 
-  FakeSocket.all[0].deleted('R2');
+  sockets()[0].deleted('R2');
   expect(seen.at(-1)).toEqual(['R3', 'R1']);
   expect(m.runs.map(r => r.id)).toEqual(['R3', 'R1']);
   // A queued run (the bridge cancels it first, then deletes it): the status bar's count drops.
   expect(m.counts).toEqual({ queued: 1, running: 0 });
-  FakeSocket.all[0].send(summary('R3', 'cancelled', 2));
-  FakeSocket.all[0].deleted('R3');
+  sockets()[0].send(summary('R3', 'cancelled', 2));
+  sockets()[0].deleted('R3');
   expect(m.runs.map(r => r.id)).toEqual(['R1']);
   expect(m.counts).toEqual({ queued: 0, running: 0 });
 
   // A list asked for before the deletion (it still has R1) answers after it.
   bridge.holdLists();
   const listing = m.refresh();
-  FakeSocket.all[0].deleted('R1');
+  sockets()[0].deleted('R1');
   bridge.release();
   await listing;
   expect(m.runs).toEqual([]);
   // A summary sent before the deletion but handled after, and a run cell's late state: nothing.
-  FakeSocket.all[0].send(summary('R1', 'failed', 5));
+  sockets()[0].send(summary('R1', 'failed', 5));
   m.noteRunState('R2', 'succeeded');
   expect(m.runs).toEqual([]);
   // Unknown ids and malformed deletions change nothing.
   const signals = seen.length;
-  FakeSocket.all[0].deleted('R0');
-  FakeSocket.all[0].onmessage?.({ data: '{"type":"run-deleted"}' });
+  sockets()[0].deleted('R0');
+  sockets()[0].onmessage?.({ data: '{"type":"run-deleted"}' });
   expect(seen.length).toBe(signals);
   m.dispose();
 });
@@ -214,7 +196,7 @@ test('a run cell\'s state moves the list at once; the stream later fills in the 
   const bridge = fakeBridge([[]]);
   const m = model(bridge);
   m.start();
-  FakeSocket.all[0].open();
+  sockets()[0].open();
   await flush();
   m.noteRunState('R9', 'running');
   expect(m.runs.map(r => [r.id, r.state])).toEqual([['R9', 'running']]);
@@ -222,14 +204,14 @@ test('a run cell\'s state moves the list at once; the stream later fills in the 
   // The stream is live: no list for the unknown run.
   expect(bridge.lists()).toBe(1);
   // The bridge's summary of an earlier state keeps the further state, and brings the notebook.
-  FakeSocket.all[0].send(summary('R9', 'preparing', 2, 'x.ipynb'));
+  sockets()[0].send(summary('R9', 'preparing', 2, 'x.ipynb'));
   expect(m.runs[0]).toMatchObject({ id: 'R9', state: 'running', options: { notebookPath: 'x.ipynb' } });
   m.dispose();
 });
 
 test('RedLabModel: the health poll lists runs only while the runs stream is down; its runsChanged follows the RunsModel', async () => {
   const bridge = fakeBridge([[summary('R1', 'running', 2)]]);
-  const m = new RedLabModel(bridge.client, { socket: url => new FakeSocket(url) as unknown as WebSocket, retryMs: [10_000] });
+  const m = new RedLabModel(bridge.client, { socket: runsSocket, retryMs: [10_000] });
   const emitted: number[] = [];
   m.runsChanged.connect((_, runs) => emitted.push(runs.length));
   await m.refresh();
@@ -238,7 +220,7 @@ test('RedLabModel: the health poll lists runs only while the runs stream is down
   expect(bridge.lists()).toBe(1);
   m.start(60_000);
   await flush();
-  const socket = FakeSocket.all.at(-1)!;
+  const socket = sockets().at(-1)!;
   socket.open();
   await flush();
   const listed = bridge.lists();

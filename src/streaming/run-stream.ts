@@ -7,9 +7,10 @@
 // Through jupyter-server-proxy the close code does not survive (1005), so the end of a
 // run is known from its final state event, not from the socket closing.
 import { Signal, type ISignal } from '@lumino/signaling';
-import { BridgeApi, RECONNECT_DELAYS_MS } from '../api';
+import { BridgeApi } from '../api';
 import { BridgeError, type BridgeClient } from '../handler';
 import { isFinalState, type StoredEvent } from '../red/bridge-api';
+import { EventSocket } from './event-socket';
 import { fetchPreview } from './fetch-previews';
 import { applyConnection, applyEvent, applyLost, applyPreview, applyRecord, isFinished } from './reducer';
 import type { ReducerOptions, RunCellState } from './types';
@@ -28,9 +29,7 @@ export interface RunStreamOptions {
 
 export class RunStream {
   private _state: RunCellState;
-  private ws: WebSocket | undefined;
-  private retries = 0;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly socket: EventSocket<StoredEvent>;
   private finishing = false;
   private _disposed = false;
   private readonly _stateChanged = new Signal<this, RunCellState>(this);
@@ -40,6 +39,18 @@ export class RunStream {
   constructor(private readonly opts: RunStreamOptions) {
     this._state = opts.initial;
     this.api = new BridgeApi(opts.client);
+    this.socket = new EventSocket<StoredEvent>({
+      // After the last event applied: a reconnect replays nothing twice and misses nothing.
+      url: () => this.api.runEventsUrl(this.runId, this._state.since),
+      socket: opts.socket,
+      onOpen: () => this.set(applyConnection(this._state, 'live')),
+      onMessage: msg => this.onEvent(msg),
+      onClose: error => {
+        if (this._disposed || this.finishing) return;
+        if (error) this.scheduleRetry(`cannot open the event stream: ${error.message}`);
+        else void this.afterClose();
+      }
+    });
   }
 
   get state(): RunCellState {
@@ -70,14 +81,13 @@ export class RunStream {
     }
     // Image and GPUs, before the first event says anything.
     void this.readRecord(false);
-    this.connect();
+    this.socket.open();
   }
 
   dispose(): void {
     if (this._disposed) return;
     this._disposed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.closeSocket();
+    this.socket.close();
     Signal.clearData(this);
   }
 
@@ -87,43 +97,12 @@ export class RunStream {
     this._stateChanged.emit(next);
   }
 
-  private connect(): void {
-    if (this._disposed) return;
-    const url = this.api.runEventsUrl(this.runId, this._state.since);
-    let ws: WebSocket;
-    try {
-      ws = this.opts.socket ? this.opts.socket(url) : new WebSocket(url);
-    } catch (err) {
-      this.scheduleRetry(`cannot open the event stream: ${(err as Error).message}`);
-      return;
-    }
-    this.ws = ws;
-    ws.onopen = () => {
-      this.retries = 0;
-      this.set(applyConnection(this._state, 'live'));
-    };
-    ws.onmessage = (m: MessageEvent) => {
-      let msg: StoredEvent;
-      try {
-        msg = JSON.parse(String(m.data)) as StoredEvent;
-      } catch {
-        return;
-      }
-      this.set(applyEvent(this._state, msg, this.opts.reducerOptions()));
-      // Ends at the run's own final state event: the record read at start may already say the
-      // run is final, and the events before this one (logs) must still come in.
-      const e = msg.event;
-      if (e?.type === 'state' && e.batch === undefined && isFinalState(e.state)) void this.finish();
-    };
-    ws.onclose = () => {
-      if (this.ws !== ws) return;
-      this.ws = undefined;
-      if (this._disposed || this.finishing) return;
-      void this.afterClose();
-    };
-    ws.onerror = () => {
-      /* onclose follows */
-    };
+  private onEvent(msg: StoredEvent): void {
+    this.set(applyEvent(this._state, msg, this.opts.reducerOptions()));
+    // Ends at the run's own final state event: the record read at start may already say the
+    // run is final, and the events before this one (logs) must still come in.
+    const e = msg.event;
+    if (e?.type === 'state' && e.batch === undefined && isFinalState(e.state)) void this.finish();
   }
 
   /** The socket closed before the final state: the run may be gone, or the bridge down. */
@@ -138,7 +117,7 @@ export class RunStream {
         return;
       }
       // Alive: take up the stream again at once (it replays what came after `since`).
-      this.scheduleRetry('the event stream closed; reconnecting', this.retries === 0 ? 0 : undefined);
+      this.scheduleRetry('the event stream closed; reconnecting', this.socket.retries === 0 ? 0 : undefined);
     } catch (err) {
       if (this._disposed) return;
       if (err instanceof BridgeError && err.status === 404) {
@@ -154,20 +133,8 @@ export class RunStream {
 
   private scheduleRetry(message: string, delayMs?: number): void {
     if (this._disposed) return;
-    const delay = delayMs ?? RECONNECT_DELAYS_MS[Math.min(this.retries, RECONNECT_DELAYS_MS.length - 1)];
-    this.retries++;
+    const delay = this.socket.retry(delayMs);
     this.set(applyConnection(this._state, 'retrying', delay ? `${message} in ${Math.round(delay / 1000)} s` : message));
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.connect();
-    }, delay);
-  }
-
-  private closeSocket(): void {
-    const ws = this.ws;
-    this.ws = undefined;
-    if (ws && ws.readyState <= 1) ws.close(1000);
   }
 
   private async readRecord(final: boolean): Promise<boolean> {
@@ -188,7 +155,7 @@ export class RunStream {
   private async finish(): Promise<void> {
     if (this.finishing || this._disposed) return;
     this.finishing = true;
-    this.closeSocket();
+    this.socket.close();
     // The final state event is committed with the record's final state (and after its result): one read.
     if (!this._state.recordLoaded) await this.readRecord(true);
     const enabled = this.opts.previewTypes();

@@ -6,28 +6,7 @@ import type { BridgeClient } from '../../handler';
 import type { RunRecord, StoredEvent } from '../../red/bridge-api';
 import { initialRunState } from '../reducer';
 import { RunStream } from '../run-stream';
-
-class FakeSocket {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  onopen: ((e: unknown) => void) | null = null;
-  onmessage: ((e: { data: string }) => void) | null = null;
-  onclose: ((e: unknown) => void) | null = null;
-  onerror: ((e: unknown) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-  open(): void {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  deliver(events: StoredEvent[]): void {
-    for (const e of events) this.onmessage?.({ data: JSON.stringify(e) });
-  }
-  close(): void {
-    this.readyState = 3;
-  }
-}
+import { FakeSocket } from './fake-socket';
 
 const RUN = '01RUNSTREAMTEST00000000000';
 const at = '2026-11-30T19:00:00.000Z';
@@ -70,7 +49,7 @@ function stream(reads: string[], since = 0) {
     initial: initialRunState(RUN, since),
     reducerOptions: () => ({ logLineLimit: 100 }),
     previewTypes: () => [],
-    socket: url => new FakeSocket(url) as unknown as WebSocket
+    socket: FakeSocket.factory
   });
 }
 
@@ -90,9 +69,9 @@ test('a record that is final before the replay: the stream still takes the logs,
   const socket = FakeSocket.all[0];
   expect(socket.url).toBe(`ws://bridge/runs/${RUN}/events?since=0`);
   socket.open();
-  socket.deliver(events.slice(0, 3));
+  socket.receive(...events.slice(0, 3));
   expect(finished).toBe(0);
-  socket.deliver(events.slice(3));
+  socket.receive(...events.slice(3));
   await new Promise(r => setTimeout(r, 0));
   expect(s.state.logs.segments.map(g => g.text).join('')).toBe('hello from the bridge\n');
   expect(s.state.since).toBe(7);
@@ -117,5 +96,31 @@ test('a cell that has every event (since = lastSeq) but not the final state: the
   expect(finished).toBe(1);
   expect(s.state.state).toBe('succeeded');
   expect(FakeSocket.all).toHaveLength(1);
+  s.dispose();
+});
+
+test('a socket dropped mid-run: the stream says it reconnects, opens again after the last event it has (no gap, no duplicate), and ends at the final state', async () => {
+  const reads: string[] = [];
+  const s = stream(reads);
+  let finished = 0;
+  s.finished.connect(() => finished++);
+  s.start();
+  FakeSocket.all[0].open();
+  FakeSocket.all[0].receive(...events.slice(0, 4));
+  FakeSocket.all[0].drop();
+  // The record says the run has events after 4: reconnect at once, after seq 4.
+  await new Promise(r => setTimeout(r, 0));
+  expect(s.state.connection).toBe('retrying');
+  expect(s.state.connectionMessage).toBe('the event stream closed; reconnecting');
+  await new Promise(r => setTimeout(r, 5));
+  expect(FakeSocket.all.map(x => x.url)).toEqual([`ws://bridge/runs/${RUN}/events?since=0`, `ws://bridge/runs/${RUN}/events?since=4`]);
+  FakeSocket.all[1].open();
+  expect(s.state.connection).toBe('live');
+  // Replayed twice by a bridge would change nothing; the log line stays one.
+  FakeSocket.all[1].receive(...events.slice(3));
+  await new Promise(r => setTimeout(r, 0));
+  expect(s.state.logs.segments.map(g => g.text).join('')).toBe('hello from the bridge\n');
+  expect(finished).toBe(1);
+  expect(FakeSocket.all[1].closedWith).toBe(1000);
   s.dispose();
 });
