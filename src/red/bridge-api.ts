@@ -243,6 +243,12 @@ export interface StateEvent {
 export interface ResultEvent {
   type: 'result';
   state: RunState;
+  /**
+   * The run's result as GET /runs/{id} has it (secrets masked): added by WebSocket
+   * runs/{id}/events, so a client needs no record read after the final state. The store
+   * keeps the event without it; absent when the run is gone.
+   */
+  result?: RunResult;
 }
 
 export interface CustomEvent {

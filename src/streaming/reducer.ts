@@ -3,7 +3,7 @@
 // immutable RunCellState out. Events at or below `since` were applied already (a
 // resumed stream replays nothing twice). Pure: no DOM, no network.
 import type { RunRecord, StoredEvent } from '../red/bridge-api';
-import { isFinalState, isForwardTransition, type FileRecord, type FinalState } from '../red/run';
+import { isFinalState, isForwardTransition, type FileRecord, type FinalState, type RunResult } from '../red/run';
 import type { ContainerSpec } from '../red/types';
 import { describeFailure } from './failure';
 import { appendLog, emptyLogs, lastLines, runnerExecution } from './logs';
@@ -50,13 +50,31 @@ export function applyEvent(s: RunCellState, msg: StoredEvent, opts: ReducerOptio
         next.finishedAt = msg.at;
         const error = e.error ?? s.final?.error;
         next.final = { ...s.final, state, ...(error ? { error } : {}) };
-        next.final.failure = describeFailure({ state, error, exitCode: next.final.exitCode, stderrTail: lastLines(s.logs, 'stderr', STATUS_LINES_SCANNED) });
+        next.final.failure = describeFailure({ state, error, exitCode: next.final.exitCode, oomKilled: next.final.oomKilled, ramMb: s.ramMb, stderrTail: lastLines(s.logs, 'stderr', STATUS_LINES_SCANNED) });
+        if (!next.final.failure) delete next.final.failure;
         next.build = undefined;
         next.pull = undefined;
       }
       return next;
-    case 'result':
+    case 'result': {
+      // The bridge's events socket adds the run's result: exit code, outputs, no record read
+      // after the final state. Without it (a bridge that does not add it) the record tells them.
+      const result = e.result;
+      if (!result || !isFinalState(result.state)) return next;
+      const facts = resultFacts(result);
+      next.image = result.image?.url ?? s.image;
+      next.final = {
+        ...s.final,
+        state: result.state,
+        ...(facts.exitCode !== undefined ? { exitCode: facts.exitCode } : {}),
+        ...(facts.durationMs !== undefined ? { durationMs: facts.durationMs } : {}),
+        ...(facts.error ? { error: facts.error } : {}),
+        ...(facts.oomKilled ? { oomKilled: true } : {})
+      };
+      next.artifacts = artifactsOf(result);
+      next.recordLoaded = true;
       return next;
+    }
     case 'phase':
       // The bridge ends a phase that threw like any other, with the detail `failed`.
       next.phases = updatePhases(s.phases, { phase: e.phase, batch: e.batch, status: e.status === 'start' ? 'running' : e.detail === 'failed' ? 'failed' : 'done', ms: e.ms, detail: e.detail });
@@ -148,16 +166,15 @@ export function applyRecord(s: RunCellState, r: RunRecord): RunCellState {
   next.image = r.image?.url ?? settings?.image?.url ?? s.image;
   const gpus = settings?.gpus;
   if (gpus) next.gpus = gpus.devices?.length ? `${gpus.devices.length} GPU (≥ ${gpus.devices[0].vramMin} MB)` : `${gpus.count ?? 1} GPU`;
+  if (settings?.ram !== undefined) next.ramMb = settings.ram;
   if (!isFinalState(r.state)) return next;
   const state = r.state;
-  const result = r.result;
-  const batch0 = result?.batches?.[0];
-  const exitCode = result?.exitCode ?? batch0?.exitCode ?? r.batches?.[0]?.exitCode;
-  const error = r.error ?? result?.error ?? batch0?.error ?? r.batches?.find(b => b.error)?.error;
+  const facts = resultFacts(r.result);
+  const exitCode = facts.exitCode ?? r.batches?.[0]?.exitCode;
+  const error = r.error ?? facts.error ?? r.batches?.find(b => b.error)?.error;
   const started = Date.parse(r.createdAt);
   const ended = Date.parse(r.finishedAt ?? r.updatedAt);
-  const durationMs = result?.timings?.total ?? (Number.isFinite(started) && Number.isFinite(ended) ? ended - started : undefined);
-  const oomKilled = result?.batches?.some(b => b.oomKilled) ?? false;
+  const durationMs = facts.durationMs ?? (Number.isFinite(started) && Number.isFinite(ended) ? ended - started : undefined);
   next.state = state;
   next.finishedAt = r.finishedAt ?? s.finishedAt;
   next.final = {
@@ -165,18 +182,30 @@ export function applyRecord(s: RunCellState, r: RunRecord): RunCellState {
     ...(exitCode !== undefined ? { exitCode } : {}),
     ...(durationMs !== undefined ? { durationMs } : {}),
     ...(error ? { error } : {}),
-    failure: describeFailure({ state, error, exitCode, oomKilled, ramMb: settings?.ram, stderrTail: lastLines(s.logs, 'stderr', STATUS_LINES_SCANNED) })
+    ...(facts.oomKilled ? { oomKilled: true } : {}),
+    failure: describeFailure({ state, error, exitCode, oomKilled: facts.oomKilled, ramMb: next.ramMb, stderrTail: lastLines(s.logs, 'stderr', STATUS_LINES_SCANNED) })
   };
   if (!next.final.failure) delete next.final.failure;
-  next.artifacts = artifactsOf(r);
+  next.artifacts = artifactsOf(r.result);
   next.recordLoaded = true;
   next.pull = undefined;
   next.build = undefined;
   return next;
 }
 
-function artifactsOf(r: RunRecord): ArtifactView[] {
-  const batches = r.result?.batches ?? [];
+/** What a run's result tells a cell beyond its outputs (the record and the result event alike). */
+function resultFacts(result: RunResult | undefined): { exitCode?: number; durationMs?: number; error?: string; oomKilled: boolean } {
+  const batch0 = result?.batches?.[0];
+  return {
+    exitCode: result?.exitCode ?? batch0?.exitCode,
+    durationMs: result?.timings?.total,
+    error: result?.error ?? batch0?.error,
+    oomKilled: result?.batches?.some(b => b.oomKilled) ?? false
+  };
+}
+
+function artifactsOf(result: RunResult | undefined): ArtifactView[] {
+  const batches = result?.batches ?? [];
   const several = batches.length > 1;
   const out: ArtifactView[] = [];
   const add = (outputs: Record<string, FileRecord | null> | undefined, batch?: number) => {
@@ -187,7 +216,7 @@ function artifactsOf(r: RunRecord): ArtifactView[] {
     }
   };
   if (several) batches.forEach(b => add(b.outputs, b.index));
-  else add(r.result?.outputs ?? batches[0]?.outputs);
+  else add(result?.outputs ?? batches[0]?.outputs);
   return out;
 }
 

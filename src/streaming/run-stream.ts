@@ -1,8 +1,9 @@
 // One run's event stream: a WebSocket to runs/{id}/events?since=N that feeds the pure
 // reducer, reconnects after `since` when the connection drops (no gap, no duplicate),
-// and after the final state reads the run record once (exit code, outputs: the bridge
-// commits the result, then the final state, so the record is complete by then) and the
-// output previews. It knows nothing of cells: run-cell.ts writes its state into one.
+// and after the final state fetches the output previews. The run's result (exit code,
+// outputs) comes in its `result` event, just before the final state; only a run that
+// ended without one (failed before it ran, or a bridge that does not send it) has its
+// record read once instead. It knows nothing of cells: run-cell.ts writes its state into one.
 //
 // Through jupyter-server-proxy the close code does not survive (1005), so the end of a
 // run is known from its final state event, not from the socket closing.
@@ -156,7 +157,8 @@ export class RunStream {
     if (this.finishing || this._disposed) return;
     this.finishing = true;
     this.socket.close();
-    // The final state event is committed with the record's final state (and after its result): one read.
+    // No result event with the result: the record, final by now (the final state event is
+    // committed with it), tells what there is.
     if (!this._state.recordLoaded) await this.readRecord(true);
     const enabled = this.opts.previewTypes();
     await Promise.all(

@@ -86,6 +86,8 @@ export interface FinalView {
   exitCode?: number;
   durationMs?: number;
   error?: string;
+  /** The kernel killed a container for using more than its RAM (the run's result says). */
+  oomKilled?: boolean;
   failure?: FailureView;
 }
 
@@ -98,6 +100,8 @@ export interface RunCellState {
   state: RunState;
   image?: string;
   gpus?: string;
+  /** The RED's RAM limit in MB (the out-of-memory advice names it). */
+  ramMb?: number;
   /** What ran a notebook's cells, as the notebook runner said (an IPython kernel, or its stdlib execution). */
   execution?: string;
   /** `at` of the first event seen. */
@@ -112,7 +116,7 @@ export interface RunCellState {
   stats?: StatsView;
   final?: FinalView;
   artifacts: ArtifactView[];
-  /** The run record was read after the final state (exit code, outputs). */
+  /** The run's result is in (exit code, outputs): from its `result` event, else the record read after the final state. */
   recordLoaded: boolean;
   connection: ConnectionView;
   connectionMessage?: string;

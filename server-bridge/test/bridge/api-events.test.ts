@@ -1,9 +1,10 @@
 // WebSocket /api/v1/runs/{id}/events with the real store and the `ws` client: replay
 // then live, since=K, reconnects without gap or duplicate while events are written,
-// close codes, auth and origins on the upgrade, keepalive.
+// close codes, auth and origins on the upgrade, keepalive, the result event with the
+// run's result.
 import * as net from 'net';
 import { WebSocket } from 'ws';
-import { ORIGIN, TOKEN, advance, createStoredRun, openWs, startHarness, wsRefusal, type Harness, type WsMessage } from './helpers/api';
+import { ORIGIN, TOKEN, advance, call, createStoredRun, finishWithOutputs, openWs, startHarness, wsRefusal, type Harness, type WsMessage } from './helpers/api';
 
 let h: Harness;
 beforeAll(async () => {
@@ -134,6 +135,25 @@ test('unknown or malformed run id: accepted, then closed with 4404 and a reason'
   const r = await long.closed;
   expect(r.code).toBe(4404);
   expect(Buffer.byteLength(r.reason)).toBeLessThanOrEqual(123);
+});
+
+test('the result event carries the run\'s result as GET /runs/{id} has it, live and replayed; the stored event stays small', async () => {
+  const id = runWithEvents();
+  const live = await openWs(eventsUrl(id));
+  await live.waitFor(6);
+  finishWithOutputs(h.store, id, { 'out.txt': 'hello\n' });
+  expect((await live.closed).code).toBe(1000);
+  const rest = (await call(h.url, 'GET', `/api/v1/runs/${id}`)).json;
+  const resultEvent = (ms: WsMessage[]) => ms.find(m => m.event.type === 'result')!;
+  expect(resultEvent(live.messages).event).toEqual({ type: 'result', state: 'succeeded', result: rest.result });
+  expect(rest.result.outputs['out.txt']).toMatchObject({ size: 6, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  // Replayed after since: the same.
+  const seq = resultEvent(live.messages).seq;
+  const replay = await openWs(eventsUrl(id, `&since=${seq - 1}`));
+  await replay.closed;
+  expect(replay.messages[0]).toEqual(resultEvent(live.messages));
+  // The store keeps the event as it was written.
+  expect(h.store.eventsSince(id, seq - 1, 1)[0].event).toEqual({ type: 'result', state: 'succeeded' });
 });
 
 test('a purged run: 4404', async () => {

@@ -326,3 +326,50 @@ describe('which execution ran the notebook', () => {
     expect(renderRecord(s, links)).toContain('cells run by &lt;img src=x onerror=alert(1)&gt;</div>');
   });
 });
+
+describe('the result event with the run\'s result', () => {
+  const running = (): StoreEvent[] => [
+    { type: 'state', state: 'queued' },
+    { type: 'state', state: 'preparing' },
+    { type: 'state', state: 'running' },
+    log('stderr', 'Traceback (most recent call last)\n'),
+    { type: 'state', state: 'collecting' }
+  ];
+  const at = (iso: string) => Date.parse(iso);
+  /** The cell after the record read at start (image, GPUs, RAM), before any event. */
+  const started = () => applyRecord(initialRunState(RUN), record({ state: 'running', finishedAt: undefined, result: undefined }));
+
+  it('gives the cell what the record read after the final state gave: exit code, duration, outputs, image', () => {
+    const r = record();
+    const finalAt = at(r.finishedAt!);
+    const byEvent = applyEvents(started(), [...running().map(e => ev(e)), ev({ type: 'result', state: 'succeeded', result: r.result }), ev({ type: 'state', state: 'succeeded' }, finalAt)], OPTS);
+    seq = 0;
+    const stream = applyEvents(started(), [...running().map(e => ev(e)), ev({ type: 'result', state: 'succeeded' }), ev({ type: 'state', state: 'succeeded' }, finalAt)], OPTS);
+    expect(stream.recordLoaded).toBe(false);
+    const byRecord = applyRecord(stream, r);
+    expect(byEvent.recordLoaded).toBe(true);
+    expect(byEvent.final).toEqual(byRecord.final);
+    expect(byEvent.final).toEqual({ state: 'succeeded', exitCode: 0, durationMs: 1500 });
+    expect(byEvent.artifacts).toEqual(byRecord.artifacts);
+    expect(byEvent.artifacts.map(a => a.name)).toEqual(['plot', 'metrics']);
+    expect(byEvent.image).toBe('redlab/debian-python:12');
+    expect(renderRecord(byEvent, links)).toBe(renderRecord(byRecord, links));
+  });
+
+  it('a container killed for memory: the failure says so with the RAM limit the record read at start told', () => {
+    const base = record();
+    expect(started().ramMb).toBe(512);
+    const result = { ...base.result!, state: 'failed' as const, exitCode: 137, batches: [{ ...base.result!.batches[0], state: 'failed' as const, exitCode: 137, oomKilled: true }] };
+    const s = applyEvents(started(), [...running().map(e => ev(e)), ev({ type: 'result', state: 'failed', result }), ev({ type: 'state', state: 'failed', error: 'exit code 137' })], OPTS);
+    expect(s.recordLoaded).toBe(true);
+    expect(s.final).toMatchObject({ state: 'failed', exitCode: 137, oomKilled: true, failure: { kind: 'out-of-memory', reason: 'the container ran out of memory (RAM limit 512 MB) and was killed' } });
+    // The same as the record would say (the run's error is the final state event's).
+    expect(applyRecord(s, record({ state: 'failed', error: 'exit code 137', result })).final).toEqual(s.final);
+  });
+
+  it('a result event without the result (another bridge) leaves the record to be read', () => {
+    const s = applyEvents(initialRunState(RUN), [...running().map(e => ev(e)), ev({ type: 'result', state: 'succeeded' }), ev({ type: 'state', state: 'succeeded' })], OPTS);
+    expect(s.recordLoaded).toBe(false);
+    expect(s.artifacts).toEqual([]);
+  });
+});

@@ -36,11 +36,16 @@ const record = {
   dir: '/x'
 } as unknown as RunRecord;
 
-function stream(reads: string[], since = 0) {
+/** The record while the run is on its way (what the read at start finds). */
+const runningRecord = { ...record, state: 'running', finishedAt: undefined, result: undefined, lastSeq: 3 } as unknown as RunRecord;
+
+/** A run stream whose record reads answer `answers` in turn (the last repeats). */
+function stream(reads: string[], since = 0, answers: RunRecord[] = [record]) {
   const client = {
     request: async (endpoint: string) => {
+      const answer = answers[Math.min(reads.length, answers.length - 1)];
       reads.push(endpoint);
-      return record;
+      return answer;
     },
     wsUrl: (endpoint: string) => `ws://bridge/${endpoint}`
   } as unknown as BridgeClient;
@@ -123,4 +128,29 @@ test('a socket dropped mid-run: the stream says it reconnects, opens again after
   expect(finished).toBe(1);
   expect(FakeSocket.all[1].closedWith).toBe(1000);
   s.dispose();
+});
+
+test('the result event brings the result: after the final state no record is read; a result event without it falls back to one read', async () => {
+  const withResult = events.map(e => (e.event.type === 'result' ? { ...e, event: { ...e.event, result: record.result } } : e));
+  for (const [sent, expectedReads] of [
+    [withResult, 1],
+    [events, 2]
+  ] as const) {
+    FakeSocket.all = [];
+    const reads: string[] = [];
+    const s = stream(reads, 0, [runningRecord, record]);
+    let finished = 0;
+    s.finished.connect(() => finished++);
+    s.start();
+    await new Promise(r => setTimeout(r, 0));
+    expect(s.state.state).toBe('queued');
+    FakeSocket.all[0].open();
+    FakeSocket.all[0].receive(...sent);
+    await new Promise(r => setTimeout(r, 0));
+    expect(finished).toBe(1);
+    // The start read, and only without the result the read after the final state.
+    expect(reads).toEqual(Array(expectedReads).fill(`runs/${RUN}`));
+    expect(s.state).toMatchObject({ state: 'succeeded', recordLoaded: true, connection: 'closed', final: { state: 'succeeded', exitCode: 0 } });
+    s.dispose();
+  }
 });

@@ -1,6 +1,7 @@
 // WebSocket /api/v1/runs/{id}/events?since=SEQ: a run's stored events, then its live
 // ones, one JSON message each ({seq, at, event}; log events carry their data as UTF-8
-// text), with no gap and no duplicate, through RunStore.follow. A client that
+// text, the result event the run's result as GET /runs/{id} has it, so a client reads no
+// record after the final state), with no gap and no duplicate, through RunStore.follow. A client that
 // reconnects with since=<last seq it saw> continues exactly where it was.
 //
 // Backpressure: after each message, while the socket holds more than `highWaterMark`
@@ -202,7 +203,8 @@ export class EventSockets {
       });
     const send = async (e: StoredEvent) => {
       if (gone || ws.readyState !== WebSocket.OPEN) throw new ClientGone();
-      ws.send(JSON.stringify({ seq: e.seq, at: e.at, event: e.event }));
+      const event = e.event.type === 'result' ? { ...e.event, result: this.store.getRun(id)?.result } : e.event;
+      ws.send(JSON.stringify({ seq: e.seq, at: e.at, event }));
       const queued = ws.bufferedAmount;
       if (queued > this.peak) this.peak = queued;
       if (queued > this.hwm) await drained();
