@@ -1,8 +1,8 @@
 // WebSocket /api/v1/runs/{id}/events?since=SEQ: a run's stored events, then its live
 // ones, one JSON message each ({seq, at, event}; log events carry their data as UTF-8
 // text, the result event the run's result as GET /runs/{id} has it, so a client reads no
-// record after the final state), with no gap and no duplicate, through RunStore.follow. A client that
-// reconnects with since=<last seq it saw> continues exactly where it was.
+// record after the final state), with no gap and no duplicate, through RunStore.follow.
+// A client that reconnects with since=<last seq it saw> continues exactly where it was.
 //
 // Backpressure: after each message, while the socket holds more than `highWaterMark`
 // bytes not yet sent, the sender waits for it to drain; follow() meanwhile keeps at
