@@ -4,7 +4,6 @@
 // the chosen engine's capabilities hide what it cannot do (GPUs, image builds, the HTTP
 // connector). Markup only: the choice itself is the models' (engines.test.ts).
 import * as React from 'react';
-import { renderToStaticMarkup } from 'react-dom/server';
 import { BridgeApi } from '../../api';
 import type { BridgeClient } from '../../handler';
 import { RedLabModel } from '../../model';
@@ -12,6 +11,10 @@ import type { EngineCapabilities, EngineInfo, HealthInfo } from '../../red/bridg
 import type { RedLabActions } from '../actions';
 import { RedPanelModel } from '../panel-model';
 import { RedPanel } from '../views/RedPanel';
+
+// react-dom ships no types here (no @types/react-dom): the one function used, typed.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { renderToStaticMarkup } = require('react-dom/server') as { renderToStaticMarkup(element: React.ReactElement): string };
 
 const caps = (over: Partial<EngineCapabilities> = {}): EngineCapabilities => ({
   isolated: true,
