@@ -9,9 +9,10 @@ const path = require('path');
 const fs = require('fs');
 const esbuild = require('esbuild');
 
-// Packages loaded from node_modules on first property access (kept external:
+// Packages loaded from node_modules on first property access (ssh2: only the docker-ssh
+// engine needs it; kept external:
 // proto-loader reads .proto files next to dockerode at run time).
-const LAZY = /^(@grpc\/grpc-js|@grpc\/proto-loader)$/;
+const LAZY = /^(@grpc\/grpc-js|@grpc\/proto-loader|ssh2)$/;
 // Modules that export one function, required eagerly but called rarely: bundled,
 // but their code (and what they require) runs on the first call.
 const LAZY_FUNCTIONS = [

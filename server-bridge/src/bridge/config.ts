@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { allowedConnectorHosts } from '../connectors/host-policy';
 import { httpLimitsFromEnv, type HttpLimits } from './http/app';
-import { ENGINE_NAMES, isEngineName } from './engines';
+import { ENGINE_NAMES, isEngineName, resolveDockerHosts, type DockerHosts } from './engines';
 
 export interface BridgeOptions {
   host: string;
@@ -36,6 +36,8 @@ export interface BridgeOptions {
   engines?: string[];
   /** Where a run that names no engine goes (--default-engine / REDLAB_DEFAULT_ENGINE). */
   defaultEngine?: string;
+  /** --docker-host / REDLAB_DOCKER_HOST (ssh:// adds the docker-ssh engine), with the ssh key and known_hosts. */
+  dockerHosts: DockerHosts;
 }
 
 export interface BridgeFlags {
@@ -54,6 +56,9 @@ export interface BridgeFlags {
   /** Comma-separated, as REDLAB_ENGINES. */
   engines?: string;
   defaultEngine?: string;
+  dockerHost?: string;
+  sshIdentity?: string;
+  sshKnownHosts?: string;
 }
 
 export const DEFAULT_PORT = 8765;
@@ -106,7 +111,8 @@ export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv 
     logFormat,
     logLevel: flags.logLevel ?? env.REDLAB_LOG_LEVEL ?? 'info',
     ...(engines.length ? { engines } : {}),
-    ...(defaultEngine ? { defaultEngine } : {})
+    ...(defaultEngine ? { defaultEngine } : {}),
+    dockerHosts: resolveDockerHosts(flags, env)
   };
 }
 

@@ -1,19 +1,63 @@
 // Which engines a bridge (or `redlab run`) has: the one place that names the backends.
-// Docker always; `process` (no container, not isolated) only when asked for, or when no
-// engines were named and Docker cannot be reached at start (mybinder.org): then it is
-// the default, and the log says so.
+// Docker always; `docker-ssh` (Docker on another host over SSH) when an ssh:// Docker host
+// is set; `process` (no container, not isolated) only when asked for, or when no engines
+// were named and no Docker can be reached at start (mybinder.org): then it is the
+// default, and the log says so.
 import type Docker from 'dockerode';
 import type { ConnectorRegistry } from '../connectors/registry';
+import { DEFAULT_DOCKER_SOCKET } from '../engine/docker-client';
 import { DockerEngine } from '../engine/docker';
+import { createDockerSshEngine, DOCKER_SSH_ENGINE } from '../engine/docker-ssh';
+import { parseSshTarget, type SshDockerOptions } from '../engine/ssh-docker';
 import { ProcessEngine } from '../engine/process';
 import { EngineRegistry } from '../engine/registry';
 import type { Engine } from '../engine/types';
 
-export const ENGINE_NAMES = ['docker', 'process'] as const;
+export const ENGINE_NAMES = ['docker', DOCKER_SSH_ENGINE, 'process'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 export function isEngineName(name: string): name is EngineName {
   return (ENGINE_NAMES as readonly string[]).includes(name);
+}
+
+/** Where the Docker engines connect (resolveDockerHosts). */
+export interface DockerHosts {
+  /** The docker-ssh engine's host, the setting it came from (named in errors) and the ssh key and known_hosts to use. */
+  ssh?: { target: string; setting: string; options: SshDockerOptions };
+  /** The docker engine's tcp:// or unix:// address; absent: DOCKER_HOST, else the local socket. */
+  local?: string;
+}
+
+export interface DockerHostSettings {
+  /** --docker-host: ssh://user@host[:port] adds the docker-ssh engine; tcp:// or unix:// is the docker engine's. */
+  dockerHost?: string;
+  /** --ssh-identity: the private key to log in with (default ~/.ssh/id_* and the ssh agent). */
+  sshIdentity?: string;
+  /** --ssh-known-hosts: the known_hosts the host key is checked against (default ~/.ssh/known_hosts). */
+  sshKnownHosts?: string;
+}
+
+/**
+ * The Docker hosts from flags, then REDLAB_DOCKER_HOST / REDLAB_SSH_IDENTITY /
+ * REDLAB_SSH_KNOWN_HOSTS, then an ssh:// DOCKER_HOST (which then is not the local engine's:
+ * docker-modem's own ssh transport checks no host key). A bad ssh:// address is refused here.
+ */
+export function resolveDockerHosts(flags: DockerHostSettings, env: NodeJS.ProcessEnv = process.env): DockerHosts {
+  const given = flags.dockerHost ?? (env.REDLAB_DOCKER_HOST || undefined);
+  const setting = flags.dockerHost !== undefined ? '--docker-host' : 'REDLAB_DOCKER_HOST';
+  const options: SshDockerOptions = {
+    identityFile: flags.sshIdentity ?? (env.REDLAB_SSH_IDENTITY || undefined),
+    knownHostsFile: flags.sshKnownHosts ?? (env.REDLAB_SSH_KNOWN_HOSTS || undefined),
+    env
+  };
+  const ssh = (target: string, from: string) => {
+    parseSshTarget(target, from);
+    return { target, setting: from, options: { ...options, setting: from } };
+  };
+  if (given && /^ssh:\/\//i.test(given)) return { ssh: ssh(given, setting) };
+  if (given) return { local: given };
+  if (env.DOCKER_HOST && /^ssh:\/\//i.test(env.DOCKER_HOST)) return { ssh: ssh(env.DOCKER_HOST, 'DOCKER_HOST'), local: `unix://${DEFAULT_DOCKER_SOCKET}` };
+  return {};
 }
 
 export interface EngineDeps {
@@ -22,13 +66,19 @@ export interface EngineDeps {
   connectors: ConnectorRegistry;
   /** A ready dockerode client for the Docker engine (else one from DOCKER_HOST / the socket). */
   docker?: Docker;
+  dockerHosts?: DockerHosts;
 }
 
 /** One engine by name. */
 export function createEngine(name: EngineName, deps: EngineDeps): Engine {
   switch (name) {
     case 'docker':
-      return new DockerEngine({ docker: deps.docker, workRoot: deps.workRoot, connectors: deps.connectors });
+      return new DockerEngine({ docker: deps.docker, dockerHost: deps.dockerHosts?.local, workRoot: deps.workRoot, connectors: deps.connectors });
+    case DOCKER_SSH_ENGINE: {
+      const ssh = deps.dockerHosts?.ssh;
+      if (!ssh) throw new Error(`the ${DOCKER_SSH_ENGINE} engine needs the Docker host to reach over SSH: --docker-host ssh://user@host (or REDLAB_DOCKER_HOST, or DOCKER_HOST)`);
+      return createDockerSshEngine(ssh.target, { ...ssh.options, workRoot: deps.workRoot, connectors: deps.connectors });
+    }
     case 'process':
       return new ProcessEngine({ workRoot: deps.workRoot, connectors: deps.connectors });
   }
@@ -60,11 +110,17 @@ export async function createEngines(opts: EngineChoice, deps: EngineDeps & { log
   }
   const docker = createEngine('docker', deps);
   const named = opts.engines?.length ? opts.engines : undefined;
+  const ssh = deps.dockerHosts?.ssh;
+  const withSsh = named ? named.includes(DOCKER_SSH_ENGINE) || opts.defaultEngine === DOCKER_SSH_ENGINE : !!ssh || opts.defaultEngine === DOCKER_SSH_ENGINE;
   let withProcess = !!named?.includes('process') || opts.defaultEngine === 'process';
-  let defaultName = opts.defaultEngine ?? (named ? named[0] : 'docker');
-  if (!named && !opts.defaultEngine) {
+  // DOCKER_HOST=ssh://… says where Docker is: runs go there unless told otherwise.
+  let defaultName = opts.defaultEngine ?? (named ? named[0] : ssh?.setting === 'DOCKER_HOST' ? DOCKER_SSH_ENGINE : 'docker');
+  if (!named && !opts.defaultEngine && defaultName === 'docker') {
     const problem = await dockerProblem(docker);
-    if (problem) {
+    if (problem && ssh) {
+      defaultName = DOCKER_SSH_ENGINE;
+      deps.log?.(`the local Docker engine is not reachable (${problem}): runs go to the ${DOCKER_SSH_ENGINE} engine (${ssh.target}) unless they name another`);
+    } else if (problem) {
       withProcess = true;
       defaultName = 'process';
       deps.log?.(
@@ -74,6 +130,6 @@ export async function createEngines(opts: EngineChoice, deps: EngineDeps & { log
       );
     }
   }
-  const engines = [docker, ...(withProcess ? [createEngine('process', deps)] : [])];
+  const engines = [docker, ...(withSsh ? [createEngine(DOCKER_SSH_ENGINE, deps)] : []), ...(withProcess ? [createEngine('process', deps)] : [])];
   return new EngineRegistry(engines, defaultName);
 }

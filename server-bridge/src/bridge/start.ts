@@ -32,7 +32,7 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
   // The store, logs and work folders: another account able to write here could forge runs.
   await ensurePrivateDir(opts.dataDir, 'data folder', 'choose a folder only you can write (redlab bridge --data-dir DIR or REDLAB_DATA_DIR), or remove this one');
   const store = RunStore.open(opts.dataDir, { secrets });
-  const docker = createDockerClient({});
+  const docker = createDockerClient({ dockerHost: opts.dockerHosts.local });
   // Connectors run here, on the host: no loopback, link-local or the bridge's own address unless allowed.
   const hostPolicy = new HostPolicy({
     allow: opts.allowConnectorHosts,
@@ -41,7 +41,7 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
   if (opts.allowConnectorHosts.length) logger.warn({ allowConnectorHosts: opts.allowConnectorHosts }, 'data connectors may reach these hosts although they are loopback, link-local or the bridge itself');
   const engines = await createEngines(
     { engines: opts.engines, defaultEngine: opts.defaultEngine },
-    { docker, workRoot: path.join(opts.dataDir, 'work'), connectors: defaultConnectors({ hostPolicy }), log: m => logger.warn(m) }
+    { docker, dockerHosts: opts.dockerHosts, workRoot: path.join(opts.dataDir, 'work'), connectors: defaultConnectors({ hostPolicy }), log: m => logger.warn(m) }
   );
   const manager = new RunManager(
     store,

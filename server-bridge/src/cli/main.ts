@@ -10,7 +10,8 @@ import { runFile, EXIT } from './run';
 import { convertBatches, convertCwl, convertFormat, type FormatName } from './convert';
 import { CliError } from './red-file';
 import { DEFAULT_PORT, resolveBridgeOptions } from '../bridge/config';
-import { createEngine, ENGINE_NAMES, isEngineName } from '../bridge/engines';
+import { createEngine, ENGINE_NAMES, isEngineName, resolveDockerHosts } from '../bridge/engines';
+import { DOCKER_SSH_ENGINE } from '../engine/docker-ssh';
 import { version } from '../../package.json';
 
 function positiveInt(value: string): number {
@@ -68,7 +69,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
 
   program
     .command('run')
-    .description('run a RED experiment on the local Docker engine (or, with --engine process, on this machine without a container)')
+    .description('run a RED experiment on the local Docker engine (or on Docker on another host over SSH, or with --engine process on this machine without a container)')
     .argument('<file>', 'RED file (YAML or JSON)')
     .option('--variables <file>', 'YAML/JSON file with values for {{variables}}')
     .option('--outdir <dir>', 'where outputs are written (batch N: <dir>_N)', 'outputs')
@@ -80,12 +81,23 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--allow-connector-host <host>', ALLOW_CONNECTOR_HOST_HELP, collect, [])
     .option('--work-root <dir>', 'private folder for staged inputs and outputs while a batch runs (default: REDLAB_WORK_ROOT, else ~/.cache/redlab/runs)')
     .addOption(
-      new Option('--engine <name>', "docker: in a container; process: the command runs directly on this machine with its programs (no image, no limits: not isolated)")
-        .choices([...ENGINE_NAMES])
-        .default('docker')
+      new Option(
+        '--engine <name>',
+        `docker: in a container; ${DOCKER_SSH_ENGINE}: in a container on the --docker-host over SSH; process: the command runs directly on this machine with its programs (no image, no limits: not isolated). Default: docker, or ${DOCKER_SSH_ENGINE} when the Docker host is ssh://`
+      ).choices([...ENGINE_NAMES])
     )
+    .option('--docker-host <address>', 'the Docker engine: ssh://user@host[:port] (verified against known_hosts), tcp:// or unix:// (default: REDLAB_DOCKER_HOST, else DOCKER_HOST, else the local socket)')
+    .option('--ssh-identity <file>', 'private key for an ssh:// Docker host (default: ~/.ssh/id_* and the ssh agent; also REDLAB_SSH_IDENTITY)')
+    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)')
     .action(async (file: string, opts) => {
       const hostPolicy = connectorHostPolicy(opts.allowConnectorHost);
+      let dockerHosts;
+      try {
+        dockerHosts = resolveDockerHosts(opts);
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
+      opts.engine ??= dockerHosts.ssh ? DOCKER_SSH_ENGINE : 'docker';
       exitCode = await runFile(file, opts, {
         masker: secrets,
         stdin: process.stdin,
@@ -95,7 +107,11 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
         cwd: process.cwd(),
         createEngine: ({ workRoot, name }) => {
           if (!isEngineName(name)) throw new CliError(`--engine: there is no engine "${name}"; use one of ${ENGINE_NAMES.join(', ')}`);
-          return createEngine(name, { workRoot, connectors: defaultConnectors({ hostPolicy }) });
+          try {
+            return createEngine(name, { workRoot, dockerHosts, connectors: defaultConnectors({ hostPolicy }) });
+          } catch (e) {
+            throw new CliError(`--engine ${name}: ${(e as Error).message}`);
+          }
         },
         onInterrupt: handler => {
           let count = 0;
@@ -158,6 +174,9 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
       `engines runs may go to, comma-separated (${ENGINE_NAMES.join(',')}; default: docker, plus process when Docker is unreachable; also REDLAB_ENGINES)`
     )
     .option('--default-engine <name>', 'the engine of a run that names none (default: the first of --engines; also REDLAB_DEFAULT_ENGINE)')
+    .option('--docker-host <address>', `ssh://user@host[:port] adds the ${DOCKER_SSH_ENGINE} engine (Docker there, host key checked against known_hosts); tcp:// or unix:// is the docker engine's (also REDLAB_DOCKER_HOST; an ssh:// DOCKER_HOST also adds it)`)
+    .option('--ssh-identity <file>', 'private key for an ssh:// Docker host (default: ~/.ssh/id_* and the ssh agent; also REDLAB_SSH_IDENTITY)')
+    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)')
     .action(async flags => {
       let options;
       try {

@@ -89,8 +89,9 @@ export async function runFile(file: string, opts: RunOptions, io: RunIO): Promis
 
   let result: RunResult;
   const started = Date.now();
+  let engine: Engine | undefined;
   try {
-    const engine = io.createEngine({ workRoot: path.resolve(io.cwd, opts.workRoot ?? (io.env.REDLAB_WORK_ROOT || defaultWorkRoot(io.env))), name: opts.engine ?? 'docker' });
+    engine = io.createEngine({ workRoot: path.resolve(io.cwd, opts.workRoot ?? (io.env.REDLAB_WORK_ROOT || defaultWorkRoot(io.env))), name: opts.engine ?? 'docker' });
     result = await engine.run(
       {
         loaded: { ...loaded, red },
@@ -114,6 +115,8 @@ export async function runFile(file: string, opts: RunOptions, io: RunIO): Promis
     };
   } finally {
     removeHandler();
+    // An ssh connection (docker-ssh) would keep the process alive.
+    await engine?.close?.().catch(() => undefined);
   }
   progress.summary(result);
   if (opts.json) io.stdout.write(JSON.stringify(result, null, 2) + '\n');

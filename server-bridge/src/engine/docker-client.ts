@@ -1,4 +1,4 @@
-// The Docker client: dockerode on DOCKER_HOST (tcp://, unix://, ssh://) or the
+// The Docker client: dockerode on DOCKER_HOST (tcp://, unix://) or the
 // local socket. Failing to reach an engine is a DockerUnavailableError whose
 // message names what was tried and how to start one.
 import Docker from 'dockerode';
@@ -44,9 +44,11 @@ export function createDockerClient(opts: DockerClientOptions = {}): Docker {
   const host = opts.dockerHost ?? (opts.env ?? process.env).DOCKER_HOST;
   if (!host) return socketClient(DEFAULT_DOCKER_SOCKET);
   if (host.startsWith('unix://')) return socketClient(host.slice('unix://'.length) || DEFAULT_DOCKER_SOCKET);
+  // docker-modem's own ssh transport checks no host key: the docker-ssh engine (ssh-docker.ts) verifies it.
+  if (/^ssh:\/\//i.test(host)) throw new Error(`${host} is reached over SSH by the docker-ssh engine, which checks the host key: use --engine docker-ssh (redlab run) or let the bridge add it`);
   if (opts.dockerHost === undefined) return new Docker(); // docker-modem reads DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH
   const u = new URL(host.includes('//') ? host : `tcp://${host}`);
-  const protocol = u.protocol === 'ssh:' ? 'ssh' : u.port === '2376' ? 'https' : 'http';
+  const protocol = u.port === '2376' ? 'https' : 'http';
   return new Docker({ host: u.hostname, port: u.port || (protocol === 'https' ? 2376 : 2375), protocol, username: u.username || undefined } as Docker.DockerOptions);
 }
 

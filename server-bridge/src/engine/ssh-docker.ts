@@ -10,8 +10,14 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import { Client, utils as sshUtils, type AuthMethod, type ClientChannel, type ConnectConfig, type ParsedKey } from 'ssh2';
+import type { AuthMethod, Client, ClientChannel, ConnectConfig, ParsedKey } from 'ssh2';
 import { Duplex } from 'stream';
+
+/** ssh2, loaded when an SSH engine is first used: every other command starts without it. */
+function ssh2(): typeof import('ssh2') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('ssh2') as typeof import('ssh2');
+}
 
 export type SshDockerErrorKind = 'target' | 'unknown-host' | 'changed-host-key' | 'revoked-host-key' | 'auth' | 'no-keys' | 'unreachable' | 'no-docker' | 'dial';
 
@@ -223,7 +229,7 @@ function loadIdentities(user: string, opts: SshDockerOptions, home: string): { i
       skipped.push(`${file} (cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
       continue;
     }
-    const parsed = sshUtils.parseKey(data, opts.passphrase);
+    const parsed = ssh2().utils.parseKey(data, opts.passphrase);
     const key = Array.isArray(parsed) ? parsed[0] : parsed;
     if (key instanceof Error || !key) {
       skipped.push(`${file} (${key instanceof Error && /encrypted|passphrase/i.test(key.message) ? 'encrypted: give its passphrase or load it into the ssh agent' : `not a private key ssh2 can read: ${key instanceof Error ? key.message : 'empty'}`})`);
@@ -308,7 +314,7 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
     );
   }
   const timeoutMs = opts.connectTimeoutMs ?? 15_000;
-  const client = new Client();
+  const client = new (ssh2().Client)();
   let refusal: HostKeyVerdict | undefined;
   let presented: Buffer | undefined;
   const config: ConnectConfig = {
