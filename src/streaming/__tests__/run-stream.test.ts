@@ -1,7 +1,9 @@
 // RunStream with a fake socket and a fake bridge client: the record read at start may
 // answer "final" before the socket replays the run's events; the stream still takes every
-// event up to the run's final state (logs included), then reads the record once, without
-// retries. A socket closed after the final state with every event in ends the stream.
+// event up to the run's final state (logs included), without retries. The result event's
+// result spares the record read after the final state (read once when the event lacks it).
+// A socket closed after the final state with every event in ends the stream; one dropped
+// mid-run is opened again after the last event.
 import type { BridgeClient } from '../../handler';
 import type { RunRecord, StoredEvent } from '../../red/bridge-api';
 import { initialRunState } from '../reducer';
