@@ -115,6 +115,6 @@ export interface RunResult {
   batches: BatchResult[];
   timings: PhaseTimings;
   error?: string;
-  /** The engine that ran it, when it is not an isolated one (the process engine): said plainly in the record. */
+  /** The engine that ran it, when it is not the local docker engine (the process engine: not isolated; docker-ssh: where), said plainly in the record. */
   engine?: { name: string; isolated: boolean; note?: string };
 }

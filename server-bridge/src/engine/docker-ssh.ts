@@ -81,6 +81,7 @@ export function createDockerSshEngine(target: string, opts: DockerSshEngineOptio
   return new DockerEngine({
     ...opts,
     name: DOCKER_SSH_ENGINE,
+    note: `Docker on ${target} over SSH`,
     connection: conn,
     files: 'copy',
     gpuInventory: opts.gpuInventory ?? (() => remoteGpuInventory(conn))

@@ -67,8 +67,10 @@ export interface DockerConnection {
 }
 
 export interface DockerEngineOptions extends DockerClientOptions {
-  /** The engine's name (GET /health, RunOptions.engine). Default 'docker'. */
+  /** The engine's name (GET /health, RunOptions.engine). Default 'docker'; another name is also said in each result (RunResult.engine). */
   name?: string;
+  /** Said with the name in each result, e.g. where the engine is. */
+  note?: string;
   /** The client, instead of one from DOCKER_HOST / the socket; its errors are shown as they are. */
   connection?: DockerConnection;
   /**
@@ -299,6 +301,7 @@ export class DockerEngine implements Engine {
     const red = loaded.red;
     const runId = req.runId ?? randomUUID();
     const result: RunResult = { state: 'failed', image: { url: red.container?.settings?.image?.url, pulled: false }, batches: [], timings: { total: 0 } };
+    if (this.opts.name) result.engine = { name: this.name, isolated: true, ...(this.opts.note ? { note: this.opts.note } : {}) };
     const limit = req.wallClockLimitMs;
     const stopper = new Stopper(opts.signal, limit !== undefined && limit > 0 ? t0 + limit : undefined, limit);
     // Unmasked (errors, commands, URLs in records): the caller's sink masks (RunRequest).
