@@ -65,6 +65,8 @@ export interface EngineInfo {
   /** Plain words the panel shows beside it (e.g. "not isolated: runs on this machine without a container"). */
   note?: string;
   capabilities: EngineCapabilities;
+  /** The GPUs its containers can get (engines with capabilities.gpus; a remote engine's are the remote host's). */
+  gpus?: Gpu[];
 }
 
 /** GET /health */

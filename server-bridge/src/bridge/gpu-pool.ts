@@ -6,7 +6,11 @@ import { describeInventory, selectGpus, type Gpu } from '../engine/gpu';
 export class GpuPool {
   private readonly taken = new Map<number, string>(); // GPU index → run id
 
-  constructor(private inventory: Gpu[]) {}
+  /** `where`: the host the GPUs are on, in words (default this machine). */
+  constructor(
+    private inventory: Gpu[],
+    private readonly where?: string
+  ) {}
 
   get gpus(): readonly Gpu[] {
     return this.inventory;
@@ -22,7 +26,7 @@ export class GpuPool {
   impossible(req: GpuRequirement | undefined): string | undefined {
     if (!req) return undefined;
     const asked = req.devices?.length ? req.devices.map(d => `a GPU with at least ${d.vramMin} MB`).join(', ') : `${req.count ?? 1} GPU${(req.count ?? 1) === 1 ? '' : 's'}`;
-    if (!this.inventory.length) return `the RED asks for ${asked}, but ${describeInventory(this.inventory)}: run it on a machine with NVIDIA GPUs (nvidia-smi on PATH), or remove container.settings.gpus`;
+    if (!this.inventory.length) return `the RED asks for ${asked}, but ${describeInventory(this.inventory, this.where)}: run it on a machine with NVIDIA GPUs (nvidia-smi on PATH), or remove container.settings.gpus`;
     try {
       this.pick(req, this.inventory);
       return undefined;
@@ -65,9 +69,9 @@ export class GpuPool {
   }
 
   private pick(req: GpuRequirement, from: Gpu[]): Gpu[] {
-    if (req.devices?.length) return selectGpus(req, from)?.selected ?? [];
+    if (req.devices?.length) return selectGpus(req, from, this.where)?.selected ?? [];
     const count = req.count ?? 1;
-    if (count > from.length) throw new Error(`the RED asks for ${count} GPUs, but ${describeInventory(from)}`);
+    if (count > from.length) throw new Error(`the RED asks for ${count} GPUs, but ${describeInventory(from, this.where)}`);
     return [...from].sort((a, b) => a.memoryUsedMb - b.memoryUsedMb || a.index - b.index).slice(0, count);
   }
 }

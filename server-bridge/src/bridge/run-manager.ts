@@ -13,7 +13,6 @@ import { isFinalState, isForwardTransition, statesTowards, type BatchResult, typ
 import type { BatchRecord, RunRecord, RunStore } from '../store';
 import type { Engine, EngineRecovery, EngineRefusal, ManagedContainer } from '../engine/types';
 import type { EngineRegistry } from '../engine/registry';
-import { readGpuInventory } from '../engine/gpu';
 import { GpuPool } from './gpu-pool';
 import { RequestError, type HealthInfo, type RunService, type SubmitInput } from './service';
 
@@ -34,13 +33,16 @@ export interface RunManagerConfig {
 
 interface Pending {
   loaded: LoadedRed;
+  /** The engine it goes to: GPUs come from that engine's pool. */
+  engine: string;
 }
 
 export class RunManager implements RunService {
   private readonly queue: string[] = [];
   private readonly pending = new Map<string, Pending>();
   private readonly active = new Map<string, { controller: AbortController; done: Promise<void> }>();
-  private readonly gpus = new GpuPool([]);
+  /** GPUs in use, per engine (a remote engine's GPUs are its host's). */
+  private readonly gpuPools = new Map<string, GpuPool>();
   private accepting = true;
   private closed = false;
 
@@ -51,11 +53,18 @@ export class RunManager implements RunService {
     private readonly log: Logger
   ) {}
 
-  /** Reads the GPU inventory and recovers what a previous bridge left unfinished. */
+  /** Reads the engines' GPU inventories and recovers what a previous bridge left unfinished. */
   async start(): Promise<void> {
-    this.gpus.update(await readGpuInventory().catch(() => []));
+    await Promise.all(this.engines.all().map(async e => e.gpuInventory && this.gpus(e.name).update(await e.gpuInventory())));
     await this.recover();
     this.pump();
+  }
+
+  /** The GPU pool of an engine (empty for one without GPUs). */
+  private gpus(engine: string): GpuPool {
+    let pool = this.gpuPools.get(engine);
+    if (!pool) this.gpuPools.set(engine, (pool = new GpuPool([], this.engines.names.includes(engine) ? this.engines.get(engine).location : undefined)));
+    return pool;
   }
 
   // ---------------------------------------------------------------------------
@@ -98,13 +107,13 @@ export class RunManager implements RunService {
       image: { url: image },
       wallClockLimitMs: this.config.wallClockLimitMs
     });
-    const impossible = this.gpus.impossible(red.container.settings.gpus);
+    const impossible = this.gpus(engine.name).impossible(red.container.settings.gpus);
     if (impossible) {
       this.store.setState(record.id, 'failed', { error: impossible });
       this.store.releaseSecrets(record.id);
       return { id: record.id, state: 'failed' };
     }
-    this.pending.set(record.id, { loaded: { ...loaded, red: fillVariables(red, values) } });
+    this.pending.set(record.id, { loaded: { ...loaded, red: fillVariables(red, values) }, engine: engine.name });
     this.queue.push(record.id);
     this.pump();
     return { id: record.id, state: this.store.getSummary(record.id)?.state ?? 'queued' };
@@ -137,12 +146,13 @@ export class RunManager implements RunService {
     const docker: HealthInfo['docker'] = dockerInfo
       ? { reachable: dockerInfo.available, ...(dockerInfo.version ? { version: dockerInfo.version } : {}), ...(dockerInfo.error ? { error: dockerInfo.error } : {}) }
       : { reachable: false, error: 'no docker engine configured' };
-    this.gpus.update(await readGpuInventory().catch(() => [...this.gpus.gpus]));
+    for (const e of engines) if (e.gpus) this.gpus(e.name).update(e.gpus);
     return {
       status: engines.find(e => e.name === this.engines.defaultName)?.available ? 'ok' : 'degraded',
       version: this.config.version,
       docker,
-      gpus: [...this.gpus.gpus],
+      // Kept for clients that predate `engines`: the GPUs of the docker engine (or the default one).
+      gpus: [...(engines.find(e => e.name === 'docker') ?? engines[0])?.gpus ?? []],
       engines,
       defaultEngine: this.engines.defaultName,
       runs: { queued: this.queue.length, running: this.active.size, parallel: this.config.parallel }
@@ -193,7 +203,7 @@ export class RunManager implements RunService {
         this.queue.splice(i, 1);
         continue;
       }
-      const gpus = this.gpus.allocate(id, job.loaded.red.container.settings.gpus);
+      const gpus = this.gpus(job.engine).allocate(id, job.loaded.red.container.settings.gpus);
       if (!gpus) {
         i++; // waits for GPUs; later runs that fit may go first
         continue;
@@ -205,7 +215,7 @@ export class RunManager implements RunService {
         .catch(err => this.log.error({ err, runId: id }, 'run failed unexpectedly'))
         .finally(() => {
           if (this.store.isOpen) this.store.releaseSecrets(id);
-          this.gpus.release(id);
+          this.gpus(job.engine).release(id);
           this.active.delete(id);
           this.pump();
         });
@@ -401,19 +411,19 @@ export class RunManager implements RunService {
           this.store.setState(record.id, 'failed', { error: `image ${red.container.settings.image.url} is not in this bridge's image allowlist any more` });
           continue;
         }
-        this.pending.set(record.id, { loaded: loadSubmittedRed(red) });
+        this.pending.set(record.id, { loaded: loadSubmittedRed(red), engine: engine.name });
         this.queue.push(record.id);
         this.log.info({ runId: record.id }, 'requeued after restart');
         continue;
       }
       const recovery = engine.recovery as NonNullable<Engine['recovery']>;
       // Its container still holds the GPUs it was given: no other run may get them meanwhile.
-      if (red.container?.settings?.gpus) await this.reclaimGpus(record.id, red.container.settings.gpus, ours, recovery);
+      if (red.container?.settings?.gpus) await this.reclaimGpus(record.id, red.container.settings.gpus, ours, recovery, this.gpus(engine.name));
       const controller = new AbortController();
       const done = this.resume(record, ours, recovery, controller.signal)
         .catch(err => this.log.error({ err, runId: record.id }, 'recovery failed'))
         .finally(() => {
-          this.gpus.release(record.id);
+          this.gpus(engine.name).release(record.id);
           this.active.delete(record.id);
           this.pump();
         });
@@ -425,10 +435,10 @@ export class RunManager implements RunService {
    * Marks the GPUs a reattached run's containers were given as held by it; when the
    * engine does not name them, holds what the RED asks for instead.
    */
-  private async reclaimGpus(runId: string, req: GpuRequirement, containers: { containerId: string }[], recovery: EngineRecovery): Promise<void> {
+  private async reclaimGpus(runId: string, req: GpuRequirement, containers: { containerId: string }[], recovery: EngineRecovery, pool: GpuPool): Promise<void> {
     const ids = await Promise.all(containers.map(c => recovery.gpuDeviceIds(c.containerId).catch(() => [] as string[])));
-    const claimed = this.gpus.claim(runId, ids.flat());
-    const held = claimed.length ? claimed : (this.gpus.allocate(runId, req) ?? []);
+    const claimed = pool.claim(runId, ids.flat());
+    const held = claimed.length ? claimed : (pool.allocate(runId, req) ?? []);
     this.log.info({ runId, gpus: held.map(g => g.index) }, 'reattached run holds GPUs');
   }
 

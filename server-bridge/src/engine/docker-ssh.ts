@@ -82,6 +82,7 @@ export function createDockerSshEngine(target: string, opts: DockerSshEngineOptio
     ...opts,
     name: DOCKER_SSH_ENGINE,
     note: `Docker on ${target} over SSH`,
+    location: target,
     connection: conn,
     files: 'copy',
     gpuInventory: opts.gpuInventory ?? (() => remoteGpuInventory(conn))

@@ -71,6 +71,8 @@ export interface DockerEngineOptions extends DockerClientOptions {
   name?: string;
   /** Said with the name in each result, e.g. where the engine is. */
   note?: string;
+  /** Engine.location: where the containers run, when not on this machine. */
+  location?: string;
   /** The client, instead of one from DOCKER_HOST / the socket; its errors are shown as they are. */
   connection?: DockerConnection;
   /**
@@ -189,6 +191,7 @@ interface Conclusion {
 
 export class DockerEngine implements Engine {
   readonly name: string;
+  readonly location?: string;
   readonly capabilities: EngineCapabilities;
   private readonly connectors: ConnectorRegistry;
   /** Inputs and outputs travel as archives (DockerEngineOptions.files). */
@@ -196,6 +199,7 @@ export class DockerEngine implements Engine {
 
   constructor(private readonly opts: DockerEngineOptions = {}) {
     this.name = opts.name ?? 'docker';
+    this.location = opts.location;
     this.copyFiles = opts.files === 'copy';
     this.connectors = opts.connectors ?? defaultConnectors();
     this.capabilities = {
@@ -252,6 +256,10 @@ export class DockerEngine implements Engine {
 
   async close(): Promise<void> {
     await this.opts.connection?.close?.();
+  }
+
+  async gpuInventory(): Promise<Gpu[]> {
+    return (this.opts.gpuInventory ?? (() => readGpuInventory()))().catch(() => []);
   }
 
   async precheck(red: Red): Promise<EngineRefusal | undefined> {
@@ -325,9 +333,9 @@ export class DockerEngine implements Engine {
         gpus = gpusForDeviceIds(req.gpuDeviceIds, gpuReq);
         info(`GPUs: ${gpus?.summary}`);
       } else if (gpuReq) {
-        const inventory = await (this.opts.gpuInventory ?? (() => readGpuInventory()))();
-        gpus = selectGpus(gpuReq, inventory);
-        info(`GPUs: ${gpus?.summary}; ${describeInventory(inventory)}`);
+        const inventory = await this.gpuInventory();
+        gpus = selectGpus(gpuReq, inventory, this.location);
+        info(`GPUs: ${gpus?.summary}; ${describeInventory(inventory, this.location)}`);
       }
     } catch (err) {
       result.error = errorMessage(err);

@@ -56,9 +56,10 @@ export class GpuSelectionError extends Error {
   }
 }
 
-export function describeInventory(inventory: readonly Gpu[]): string {
-  if (!inventory.length) return 'nvidia-smi lists no GPUs on this machine';
-  return `this machine has ${inventory.length} GPU${inventory.length === 1 ? '' : 's'}: ` + inventory.map(g => `#${g.index} ${g.name} (${g.memoryTotalMb} MB)`).join(', ');
+/** `where`: the host the inventory is of, in words (a remote engine's is not this machine). */
+export function describeInventory(inventory: readonly Gpu[], where = 'this machine'): string {
+  if (!inventory.length) return `nvidia-smi lists no GPUs on ${where}`;
+  return `${where} has ${inventory.length} GPU${inventory.length === 1 ? '' : 's'}: ` + inventory.map(g => `#${g.index} ${g.name} (${g.memoryTotalMb} MB)`).join(', ');
 }
 
 /**
@@ -68,7 +69,7 @@ export function describeInventory(inventory: readonly Gpu[]): string {
  * device (largest vramMin first), the smallest sufficient free GPU by total memory
  * (in MB, as CC compares), and asks for those device IDs.
  */
-export function selectGpus(req: GpuRequirement | undefined, inventory: readonly Gpu[]): GpuSelection | null {
+export function selectGpus(req: GpuRequirement | undefined, inventory: readonly Gpu[], where?: string): GpuSelection | null {
   if (!req) return null;
   const vendor = req.vendor ?? 'nvidia';
   if (vendor !== 'nvidia') throw new GpuSelectionError(`container.settings.gpus.vendor ${String(vendor)} is not supported; only nvidia`);
@@ -76,7 +77,7 @@ export function selectGpus(req: GpuRequirement | undefined, inventory: readonly 
   if (req.devices && req.devices.length) {
     const wanted = req.devices.map((d, i) => ({ i, vramMin: Number(d?.vramMin ?? 0) }));
     if (!inventory.length) {
-      throw new GpuSelectionError(`the RED asks for ${wanted.length} GPU${wanted.length === 1 ? '' : 's'} (${wanted.map(w => `vramMin ${w.vramMin} MB`).join(', ')}), but ${describeInventory(inventory)} (is the NVIDIA driver installed and nvidia-smi on PATH?)`);
+      throw new GpuSelectionError(`the RED asks for ${wanted.length} GPU${wanted.length === 1 ? '' : 's'} (${wanted.map(w => `vramMin ${w.vramMin} MB`).join(', ')}), but ${describeInventory(inventory, where)} (is the NVIDIA driver installed and nvidia-smi on PATH?)`);
     }
     const free = [...inventory];
     const chosen = new Map<number, Gpu>();
@@ -84,7 +85,7 @@ export function selectGpus(req: GpuRequirement | undefined, inventory: readonly 
       const fits = free.filter(g => g.memoryTotalMb >= w.vramMin).sort((a, b) => a.memoryTotalMb - b.memoryTotalMb || a.memoryUsedMb - b.memoryUsedMb || a.index - b.index);
       if (!fits.length) {
         throw new GpuSelectionError(
-          `the RED asks for GPUs with ${wanted.map(x => `vramMin ${x.vramMin} MB`).join(', ')}, but no free GPU has ${w.vramMin} MB: ${describeInventory(inventory)}`
+          `the RED asks for GPUs with ${wanted.map(x => `vramMin ${x.vramMin} MB`).join(', ')}, but no free GPU has ${w.vramMin} MB: ${describeInventory(inventory, where)}`
         );
       }
       chosen.set(w.i, fits[0]);
@@ -100,7 +101,7 @@ export function selectGpus(req: GpuRequirement | undefined, inventory: readonly 
   const count = req.count ?? 1;
   if (!Number.isInteger(count) || count < 1) throw new GpuSelectionError(`container.settings.gpus.count must be a whole number of at least 1, not ${String(req.count)}`);
   if (inventory.length && count > inventory.length) {
-    throw new GpuSelectionError(`the RED asks for ${count} GPUs, but ${describeInventory(inventory)}`);
+    throw new GpuSelectionError(`the RED asks for ${count} GPUs, but ${describeInventory(inventory, where)}`);
   }
   return {
     deviceRequests: [{ Driver: 'nvidia', Count: count, Capabilities: capabilities }],

@@ -45,9 +45,14 @@ export class EngineRegistry {
     return [this.default, ...[...this.byName.values()].filter(e => e !== this.default)];
   }
 
-  /** Every engine as GET /health lists it, the default first; each engine's status never throws. */
+  /** Every engine as GET /health lists it, the default first, with its GPUs where it has an inventory; never throws. */
   async infos(): Promise<EngineInfo[]> {
-    return Promise.all(this.all().map(async e => ({ name: e.name, ...(await e.status()), capabilities: e.capabilities })));
+    return Promise.all(
+      this.all().map(async e => {
+        const [status, gpus] = await Promise.all([e.status(), e.gpuInventory?.()]);
+        return { name: e.name, ...status, capabilities: e.capabilities, ...(gpus ? { gpus } : {}) };
+      })
+    );
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import type { BuildOptions, BuildResult, BuildSpec, LocalImage } from '../images
 import type { ListImagesOptions } from '../images/list';
 
 export type { EngineCapabilities, EngineInfo } from '../../../src/red/bridge-api';
-import type { EngineCapabilities, EngineInfo } from '../../../src/red/bridge-api';
+import type { EngineCapabilities, EngineInfo, Gpu } from '../../../src/red/bridge-api';
 
 /**
  * What DockerEngine.run is asked to do. The engine does not mask secrets: its events,
@@ -195,8 +195,15 @@ export interface Engine {
   /** Unique, lower case: `docker`, `process`, ... (RunOptions.engine, GET /health). */
   readonly name: string;
   readonly capabilities: EngineCapabilities;
+  /** Where its containers run, in words, when not on this machine (messages: "ssh://alice@gpu-box has 2 GPUs"). */
+  readonly location?: string;
   /** Whether it can run now, and its version; never throws. */
   status(): Promise<EngineStatus>;
+  /**
+   * The GPUs this engine's containers can be given (capabilities.gpus): nvidia-smi where the
+   * engine runs. Never throws: none when it cannot tell. The bridge keeps one pool per engine.
+   */
+  gpuInventory?(): Promise<Gpu[]>;
   /** Checks a RED against what the engine can give (e.g. RAM above the host's), before it is queued. */
   precheck?(red: Red): Promise<EngineRefusal | undefined>;
   run(req: RunRequest, opts: EngineRunOptions): Promise<RunResult>;

@@ -1,7 +1,8 @@
 // A bridge with a Docker host over SSH (REDLAB_DOCKER_HOST=ssh://…): /health lists the
 // docker-ssh engine beside docker, a run that names it runs on the remote host (its
 // outputs come back here), and a bridge SIGKILLed mid-run takes the remote container
-// up again after a restart and ends the run with a complete log and its outputs.
+// up again after a restart and ends the run with a complete log and its outputs. GPUs
+// are per engine: the remote host's (a stand-in nvidia-smi there) go to docker-ssh runs only.
 // Real parts: the built `redlab bridge`, a second dockerd behind a real sshd
 // (test/helpers/remote-docker), both stopped at the end.
 import Docker from 'dockerode';
@@ -9,7 +10,7 @@ import { mkdtemp, realpath, rm } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
 import { remoteDockerUnavailable, startRemoteDocker, type RemoteDocker } from '../helpers/remote-docker';
-import { countingRed, expectedLines, postRun, startBridgeProcess, waitFor, waitForRunEnd, type BridgeProcess } from './helpers/bridge-process';
+import { countingRed, expectedLines, postRun, shRed, startBridgeProcess, waitFor, waitForRunEnd, type BridgeProcess } from './helpers/bridge-process';
 
 jest.setTimeout(180_000);
 
@@ -19,7 +20,7 @@ const describeIfPossible = unavailable ? describe.skip : describe;
 
 const TOKEN = 'docker-ssh-bridge-token-0123456789';
 
-type Health = { engines: Array<{ name: string; available: boolean; version?: string; capabilities: { bindMounts: boolean; reattach: boolean } }>; defaultEngine: string };
+type Health = { engines: Array<{ name: string; available: boolean; version?: string; gpus?: Array<{ name: string }>; capabilities: { bindMounts: boolean; reattach: boolean } }>; defaultEngine: string };
 type Record = { state: string; result?: { engine?: { name: string; isolated: boolean; note?: string }; outputs: { [k: string]: { size: number; sha256: string } } }; batches?: Array<{ containerId?: string }> };
 
 describeIfPossible('a bridge with a Docker host over SSH', () => {
@@ -92,5 +93,36 @@ describeIfPossible('a bridge with a Docker host over SSH', () => {
     await waitFor('the remote container to be removed', async () =>
       (await remote.listContainers({ all: true, filters: { label: [`org.redlab.run=${id}`] } })).length === 0 ? true : undefined
     );
+  });
+
+  it('GPUs are per engine: the remote host\'s go to docker-ssh runs, a local run asking for one is refused at once', async () => {
+    const csv = '0, GPU-0e0e0e0e-1111-4222-8333-444455556666, NVIDIA H100 80GB HBM3, 81559, 3';
+    // A stand-in nvidia-smi there only: a tmpfs over /usr/local/bin in the remote host's private mount namespace.
+    await rd.shell(
+      `mountpoint -q /usr/local/bin || mount -t tmpfs -o size=1m,mode=755 redlab-nvsmi /usr/local/bin; printf '#!/bin/sh\\ncat <<EOF\\n${csv}\\nEOF\\n' > /usr/local/bin/nvidia-smi; chmod 755 /usr/local/bin/nvidia-smi`
+    );
+    bridge = await startBridgeProcess({ dataDir, token: TOKEN, env });
+    const health = (await bridge.api<Health>('GET', '/health')).body;
+    expect(health.engines.find(e => e.name === 'docker-ssh')?.gpus).toEqual([expect.objectContaining({ index: 0, name: 'NVIDIA H100 80GB HBM3', memoryTotalMb: 81559 })]);
+    expect(health.engines.find(e => e.name === 'docker')?.gpus).toEqual([]);
+
+    const gpuRed = shRed('nvidia-smi', { gpus: { count: 1 } });
+    const local = await bridge.api<{ id: string; state: string }>('POST', '/runs', { red: gpuRed, options: { engine: 'docker' } });
+    expect(local.body.state).toBe('failed');
+    const localRun = (await bridge.api<{ error: string }>('GET', `/runs/${local.body.id}`)).body;
+    expect(localRun.error).toMatch(/^the RED asks for 1 GPU, but nvidia-smi lists no GPUs on this machine/);
+    // Two GPUs are more than the remote host has: refused at once, naming that host.
+    const two = await bridge.api<{ id: string; state: string }>('POST', '/runs', { red: shRed('true', { gpus: { count: 2 } }), options: { engine: 'docker-ssh' } });
+    expect(two.body.state).toBe('failed');
+    expect((await bridge.api<{ error: string }>('GET', `/runs/${two.body.id}`)).body.error).toBe(
+      `the RED asks for 2 GPUs, but ${rd.dockerHost} has 1 GPU: #0 NVIDIA H100 80GB HBM3 (81559 MB)`
+    );
+
+    // On docker-ssh the bridge gives it the remote GPU; the remote Docker (no NVIDIA toolkit) refuses, and says what to do.
+    const id = await postRun(bridge, { red: gpuRed, options: { engine: 'docker-ssh' } });
+    const run = await waitForRunEnd<Record & { error?: string }>(bridge, id);
+    expect(run.state).toBe('failed');
+    expect(run.error).toContain('this Docker engine cannot give containers NVIDIA GPUs');
+    expect(run.error).toContain('could not select device driver "nvidia"');
   });
 });

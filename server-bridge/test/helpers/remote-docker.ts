@@ -70,6 +70,8 @@ export interface RemoteDocker {
   /** Logs of the remote dockerd and sshd (the sshd log has one `Accepted publickey` line per ssh connection). */
   dockerdLog: string;
   sshdLog: string;
+  /** Runs a shell script as root on the remote host (its network and mount namespace): set-up a test needs there, e.g. a stand-in nvidia-smi. Its stdout. */
+  shell(script: string): Promise<string>;
   /** Stops both daemons and removes the namespace, the veth pair and the fixture's folder. Idempotent. */
   stop(): Promise<void>;
 }
@@ -459,6 +461,7 @@ export async function startRemoteDocker(opts: RemoteDockerOptions = {}): Promise
       cliEnv,
       dockerdLog,
       sshdLog,
+      shell: async script => (await run('nsenter', [netns, `--mount=/proc/${dockerd.pid}/ns/mnt`, '--', 'sh', '-c', script])).stdout,
       stop
     };
   } catch (e) {
