@@ -81,7 +81,7 @@ export function createDockerSshEngine(target: string, opts: DockerSshEngineOptio
   return new DockerEngine({
     ...opts,
     name: DOCKER_SSH_ENGINE,
-    note: `Docker on ${target} over SSH`,
+    note: `Docker on ${target} over SSH: inputs are copied there, outputs back`,
     location: target,
     connection: conn,
     files: 'copy',

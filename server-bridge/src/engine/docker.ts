@@ -247,9 +247,9 @@ export class DockerEngine implements Engine {
   async status(): Promise<EngineStatus> {
     try {
       const v = await (await this.client()).version();
-      return { available: true, version: v.Version };
+      return { available: true, version: v.Version, ...(this.opts.note ? { note: this.opts.note } : {}) };
     } catch (err) {
-      if (this.opts.connection) return { available: false, error: errorMessage(err) };
+      if (this.opts.connection) return { available: false, error: errorMessage(err), ...(this.opts.note ? { note: this.opts.note } : {}) };
       return { available: false, error: `cannot reach the Docker engine: ${errorMessage(err)}. Start Docker (sudo dockerd &) or set DOCKER_HOST.` };
     }
   }

@@ -67,7 +67,7 @@ describeIfPossible('a bridge with a Docker host over SSH', () => {
     const id = await postRun(bridge, { red: countingRed(5, 0.01, 'ssh'), options: { engine: 'docker-ssh', labels: { 'org.redlab.test': 'docker-ssh-bridge' } } });
     const run = await waitForRunEnd<Record>(bridge, id);
     expect(run.state).toBe('succeeded');
-    expect(run.result?.engine).toEqual({ name: 'docker-ssh', isolated: true, note: `Docker on ${rd.dockerHost} over SSH` });
+    expect(run.result?.engine).toEqual({ name: 'docker-ssh', isolated: true, note: `Docker on ${rd.dockerHost} over SSH: inputs are copied there, outputs back` });
     expect(run.result?.outputs.result.size).toBe('ssh done\n'.length);
     // It ran there: the remote engine has seen the image run (its container is removed now).
     expect(await remote.listContainers({ all: true, filters: { label: ['org.redlab.test=docker-ssh-bridge'] } })).toEqual([]);

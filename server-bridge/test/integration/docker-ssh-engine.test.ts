@@ -118,7 +118,7 @@ describeIfPossible('the docker-ssh engine on a second Docker host over SSH', () 
     expect(e.name).toBe(DOCKER_SSH_ENGINE);
     expect(e.capabilities).toMatchObject({ isolated: true, bindMounts: false, reattach: true, batches: true, cancel: true });
     const s = await e.status();
-    expect(s).toEqual({ available: true, version: (await remote.version()).Version });
+    expect(s).toEqual({ available: true, version: (await remote.version()).Version, note: `Docker on ${rd.dockerHost} over SSH: inputs are copied there, outputs back` });
   });
 
   it('the same RED gives byte-identical outputs locally and on the remote host, with nothing bound there', async () => {
