@@ -1,4 +1,5 @@
-// A Docker engine on another host, reached over ONE verified SSH connection (issue 9).
+// A Docker engine on another host, reached over ONE verified SSH connection (issue 9;
+// a second only while every channel of the first stays in use, see acquire below).
 // docker-modem's own ssh transport checks no host key, logs in only through SSH_AUTH_SOCK
 // and opens a new ssh connection for every API call; instead this opens one ssh2 Client,
 // verifies the host key against known_hosts as OpenSSH does (plain and hashed names,
@@ -249,6 +250,9 @@ function loadIdentities(user: string, opts: SshDockerOptions, home: string): { i
 
 // ---- the connection ---------------------------------------------------------------
 
+/** How long a request waits for a channel before another connection is opened. */
+export const SPILL_AFTER_MS = 1000;
+
 export interface SshDockerOptions {
   /** known_hosts to verify the host key against (default ~/.ssh/known_hosts). */
   knownHostsFile?: string;
@@ -260,10 +264,12 @@ export interface SshDockerOptions {
   /** The docker binary on the remote host (default `docker`, found on the login PATH). */
   remoteDocker?: string;
   /**
-   * Most dial-stdio channels open at once (default 8); more requests wait for a free one.
-   * OpenSSH refuses channels beyond its MaxSessions (default 10) per connection.
+   * Most dial-stdio channels open at once on one connection (default 8): OpenSSH refuses
+   * channels beyond its MaxSessions (default 10) per connection.
    */
   maxChannels?: number;
+  /** Connections at most (default 4): another is opened when every channel stays in use for SPILL_AFTER_MS. */
+  maxConnections?: number;
   /** Where SSH_AUTH_SOCK and HOME are read (default process.env). */
   env?: NodeJS.ProcessEnv;
   /** The setting the target came from, named in errors (default DOCKER_HOST). */
@@ -274,7 +280,7 @@ export interface SshDocker {
   target: SshTarget;
   /** dockerode whose every request is a dial-stdio channel on the one ssh connection. */
   docker: Docker;
-  /** The one ssh connection. */
+  /** The first ssh connection (another is opened only while every channel of those open stays in use). */
   client: Client;
   /** The host key the host presented and known_hosts vouched for. */
   hostKeyFingerprint: string;
@@ -314,78 +320,118 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
     );
   }
   const timeoutMs = opts.connectTimeoutMs ?? 15_000;
-  const client = new (ssh2().Client)();
-  let refusal: HostKeyVerdict | undefined;
-  let presented: Buffer | undefined;
-  const config: ConnectConfig = {
-    host: t.host,
-    port: t.port,
-    username: t.user,
-    readyTimeout: timeoutMs,
-    authHandler: identities.map(i => i.method),
-    hostVerifier: (key: Buffer) => {
-      presented = key;
-      const verdict = checkHostKey(known, t.host, t.port, key);
-      if (!verdict.ok) refusal = verdict;
-      return verdict.ok;
-    }
-  };
   // Offer only the key types known_hosts has for this host, so a host with several keys is
   // checked against the one we know and not reported as changed (OpenSSH does the same).
   const algorithms = hostKeyAlgorithmsFor(known, t.host, t.port);
-  if (algorithms) config.algorithms = { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
+  let presented: Buffer | undefined;
 
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', () => {
-      client.removeAllListeners('error');
-      client.on('error', () => undefined); // later errors surface on the requests that hit them
-      resolve();
+  /** One verified, logged-in ssh connection (the first; more only when its channels are all in use). */
+  const login = () =>
+    new Promise<Client>((resolve, reject) => {
+      const client = new (ssh2().Client)();
+      let refusal: HostKeyVerdict | undefined;
+      const config: ConnectConfig = {
+        host: t.host,
+        port: t.port,
+        username: t.user,
+        readyTimeout: timeoutMs,
+        // A host that vanished is noticed within a minute, also while a run only waits.
+        keepaliveInterval: 15_000,
+        keepaliveCountMax: 4,
+        authHandler: identities.map(i => i.method),
+        hostVerifier: (key: Buffer) => {
+          presented = key;
+          const verdict = checkHostKey(known, t.host, t.port, key);
+          if (!verdict.ok) refusal = verdict;
+          return verdict.ok;
+        }
+      };
+      if (algorithms) config.algorithms = { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
+      client.once('ready', () => {
+        client.removeAllListeners('error');
+        client.on('error', () => undefined); // later errors surface on the requests that hit them
+        resolve(client);
+      });
+      client.once('error', (err: NodeJS.ErrnoException & { level?: string }) => {
+        // The first error decides; a reset that follows as the connection closes must not go unhandled.
+        client.on('error', () => undefined);
+        client.end();
+        if (refusal && !refusal.ok) return reject(new SshDockerError(refusal.message, refusal.kind));
+        if (err.level === 'client-authentication')
+          return reject(
+            new SshDockerError(
+              `${t.host} refused SSH login as ${t.user} (port ${t.port}); tried: ${tried()}. Add one of these public keys to ~${t.user}/.ssh/authorized_keys on ${t.host}, or give the key it accepts (identityFile) or load it into your ssh agent.`,
+              'auth'
+            )
+          );
+        if (algorithms && err.level === 'handshake' && /host key/i.test(err.message))
+          return reject(
+            new SshDockerError(
+              `the SSH host key of ${t.host} may have CHANGED: ${known.file} knows only ${algorithms.join(', ')} keys for it, and the host offers none of them (${err.message}). Refused: ask the host's administrator for its key fingerprint.`,
+              'changed-host-key'
+            )
+          );
+        reject(unreachable(err, t, timeoutMs) ?? new SshDockerError(`SSH connection to ${t.host} port ${t.port} failed: ${err.message}.`, 'unreachable', err.code));
+      });
+      client.connect(config);
     });
-    client.once('error', (err: NodeJS.ErrnoException & { level?: string }) => {
-      // The first error decides; a reset that follows as the connection closes must not go unhandled.
-      client.on('error', () => undefined);
-      client.end();
-      if (refusal && !refusal.ok) return reject(new SshDockerError(refusal.message, refusal.kind));
-      if (err.level === 'client-authentication')
-        return reject(
-          new SshDockerError(
-            `${t.host} refused SSH login as ${t.user} (port ${t.port}); tried: ${tried()}. Add one of these public keys to ~${t.user}/.ssh/authorized_keys on ${t.host}, or give the key it accepts (identityFile) or load it into your ssh agent.`,
-            'auth'
-          )
-        );
-      if (algorithms && err.level === 'handshake' && /host key/i.test(err.message))
-        return reject(
-          new SshDockerError(
-            `the SSH host key of ${t.host} may have CHANGED: ${known.file} knows only ${algorithms.join(', ')} keys for it, and the host offers none of them (${err.message}). Refused: ask the host's administrator for its key fingerprint.`,
-            'changed-host-key'
-          )
-        );
-      reject(unreachable(err, t, timeoutMs) ?? new SshDockerError(`SSH connection to ${t.host} port ${t.port} failed: ${err.message}.`, 'unreachable', err.code));
-    });
-    client.connect(config);
-  });
+  const client = await login();
 
   const CHANNEL_RETRIES = 6;
   const remoteDocker = opts.remoteDocker ?? 'docker';
   const dialCommand = `${remoteDocker} system dial-stdio`;
-  // No keepAlive: an ssh2 channel is no net.Socket, and each request gets a fresh channel anyway.
+  // Each request gets a fresh channel (an ssh2 channel is no net.Socket for keep-alive).
   const agent = new http.Agent({ keepAlive: false });
-  // sshd refuses channels beyond its MaxSessions ("open failed"), so requests beyond maxChannels
-  // wait for a channel to close. http.Agent's maxSockets cannot do this: it counts a socket
-  // only once an asynchronous createConnection has delivered it.
+  // sshd refuses channels beyond its MaxSessions ("open failed"), so a connection carries at
+  // most maxChannels at once and further requests wait for one to close. Long requests
+  // (attach, wait, stats of running containers) hold theirs: when none closes for a while,
+  // the waiting request may be what they wait for (a container's start behind its own
+  // attach), so another connection is opened (up to maxConnections). http.Agent's maxSockets
+  // cannot do this: it counts a socket only once createConnection has delivered it.
   const maxChannels = opts.maxChannels ?? 8;
-  let openChannels = 0;
+  const maxConnections = opts.maxConnections ?? 4;
+  type Conn = { client: Client; channels: number };
+  const conns: Conn[] = [{ client, channels: 0 }];
+  let opening: Promise<unknown> | undefined;
   const waiting: Array<() => void> = [];
-  const release = () => {
-    openChannels--;
-    waiting.shift()?.();
+  const channelFreed = () =>
+    new Promise<boolean>(resolve => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const i = waiting.indexOf(wake);
+        if (i >= 0) waiting.splice(i, 1);
+        resolve(false);
+      }, SPILL_AFTER_MS);
+      waiting.push(wake);
+    });
+  const acquire = async (): Promise<Conn> => {
+    for (;;) {
+      const free = conns.find(c => c.channels < maxChannels);
+      if (free) {
+        free.channels++;
+        return free;
+      }
+      if (!(await channelFreed()) && conns.length < maxConnections) {
+        opening ??= login()
+          .then(c => conns.push({ client: c, channels: 0 }))
+          .catch(() => undefined) // requests go on waiting for the connections there are
+          .finally(() => (opening = undefined));
+        await opening;
+      }
+    }
   };
-  const openChannel = (cb: (err: Error | null, stream?: Duplex) => void, attempt = 0) => {
-    if (attempt === 0) openChannels++;
-    client.exec(dialCommand, (err, channel) => {
+  const openChannel = (conn: Conn, cb: (err: Error | null, stream?: Duplex) => void, attempt = 0) => {
+    const release = () => {
+      conn.channels--;
+      waiting.shift()?.();
+    };
+    conn.client.exec(dialCommand, (err, channel) => {
       if (err && /open failed/i.test(err.message) && attempt < CHANNEL_RETRIES) {
         // sshd frees a session slot a moment after the client sees the channel close: try again shortly.
-        setTimeout(() => openChannel(cb, attempt + 1), 50 * (attempt + 1));
+        setTimeout(() => openChannel(conn, cb, attempt + 1), 50 * (attempt + 1));
         return;
       }
       if (err) {
@@ -402,8 +448,10 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
     });
   };
   (agent as unknown as { createConnection: unknown }).createConnection = (_o: unknown, cb: (err: Error | null, stream?: Duplex) => void) => {
-    if (openChannels < maxChannels) openChannel(cb);
-    else waiting.push(() => openChannel(cb));
+    acquire().then(
+      conn => openChannel(conn, cb),
+      err => cb(err)
+    );
   };
   const docker = new Docker({ protocol: 'http', host: t.host, port: 2375, agent } as Docker.DockerOptions);
   let closed = false;
@@ -411,7 +459,7 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
     if (closed) return;
     closed = true;
     agent.destroy();
-    client.end();
+    for (const c of conns) c.client.end();
   };
   try {
     await docker.ping();

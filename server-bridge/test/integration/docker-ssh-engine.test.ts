@@ -156,6 +156,29 @@ describeIfPossible('the docker-ssh engine on a second Docker host over SSH', () 
     expect((await lstat(path.join(dir, 'out-ssh/b.csv'))).mode & 0o777).toBe((await lstat(path.join(dir, 'out-local/b.csv'))).mode & 0o777);
   });
 
+  it('10 batches at once: more long requests (attach, wait) than one connection has channels, all batches end', async () => {
+    const red = `redVersion: "9"
+batches:
+${Array.from({ length: 10 }, (_, i) => `  - inputs: {n: ${i}}\n    outputs: {}`).join('\n')}
+cli:
+  cwlVersion: v1.0
+  class: CommandLineTool
+  baseCommand: [sh, -c, 'sleep 0.5; echo "batch $0" > n.txt']
+  inputs:
+    n: {type: int, inputBinding: {position: 0}}
+  outputs:
+    n: {type: File, outputBinding: {glob: n.txt}}
+container:
+  engine: docker
+  settings:
+    image: {url: "${BUSYBOX}"}
+    ram: 256
+`;
+    const res = await sshEngine(path.join(dir, 'work-fan')).run(request(red, dir, { outdir: path.join(dir, 'out-fan'), labels, parallel: 10 }), {});
+    expect(res.batches.map(b => [b.state, b.error])).toEqual(Array.from({ length: 10 }, () => ['succeeded', undefined]));
+    for (let i = 0; i < 10; i++) expect(await readFile(path.join(dir, `out-fan_${i}`, 'n.txt'), 'utf8')).toBe(`batch ${i}\n`);
+  });
+
   it('cancel stops the container on the remote host and removes it', async () => {
     const ssh = sshEngine(path.join(dir, 'work-cancel'));
     const red = RED.replace(/script: >-[\s\S]*?\n  table:/, "script: 'echo started; sleep 60'\n  table:");

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
-import { openSshDocker, SshDockerError, type SshDockerOptions } from '../../src/engine/ssh-docker';
+import { openSshDocker, SPILL_AFTER_MS, SshDockerError, type SshDockerOptions } from '../../src/engine/ssh-docker';
 import { remoteDockerUnavailable, startRemoteDocker, type RemoteDocker } from '../helpers/remote-docker';
 
 const run = promisify(execFile);
@@ -137,7 +137,7 @@ describeIfPossible('openSshDocker: one verified SSH connection to a second Docke
     }
   });
 
-  it('many requests at once share the one connection: beyond sshd\'s MaxSessions (10) they wait instead of failing', async () => {
+  it('many short requests at once share the one connection: beyond sshd\'s MaxSessions (10) they wait instead of failing', async () => {
     const before = acceptedLogins(rd);
     const s = await openSshDocker(rd.dockerHost, base);
     try {
@@ -148,6 +148,34 @@ describeIfPossible('openSshDocker: one verified SSH connection to a second Docke
     }
     await settle();
     expect(acceptedLogins(rd) - before).toBe(1);
+  });
+
+  it('long requests holding every channel do not block the others for good: after a moment a second connection carries them', async () => {
+    const before = acceptedLogins(rd);
+    const s = await openSshDocker(rd.dockerHost, { ...base, maxChannels: 2 });
+    const c = await s.docker.createContainer({ Image: 'redlab/busybox:1', Cmd: ['sh', '-c', 'echo up; sleep 4'] });
+    try {
+      await c.start();
+      // Two followed logs hold both channels of the first connection until the container ends
+      // (as attach and wait hold theirs while a container's start waits behind them).
+      const follows = [0, 1].map(async () => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of (await c.logs({ stdout: true, follow: true })) as unknown as NodeJS.ReadableStream) chunks.push(chunk as Buffer);
+        return demux(Buffer.concat(chunks));
+      });
+      await new Promise(r => setTimeout(r, 500)); // both channels taken
+      const t0 = Date.now();
+      expect((await s.docker.ping()).toString()).toBe('OK');
+      const took = Date.now() - t0;
+      expect(took).toBeGreaterThanOrEqual(SPILL_AFTER_MS - 50); // it waited for a channel first,
+      expect(took).toBeLessThan(3000); // and did not wait for the container to end
+      expect(await Promise.all(follows)).toEqual(['up\n', 'up\n']);
+    } finally {
+      await c.remove({ force: true }).catch(() => undefined);
+      s.close();
+    }
+    await settle();
+    expect(acceptedLogins(rd) - before).toBe(2);
   });
 
   it('logs in with the default key (~/.ssh/id_ed25519) and known_hosts (~/.ssh/known_hosts), or through the ssh agent alone', async () => {

@@ -7,7 +7,8 @@ import * as React from 'react';
 import { BridgeApi } from '../../api';
 import type { BridgeClient } from '../../handler';
 import { RedLabModel } from '../../model';
-import type { EngineCapabilities, EngineInfo, HealthInfo } from '../../red/bridge-api';
+import type { EngineInfo, HealthInfo } from '../../red/bridge-api';
+import { docker, processEngine } from './engine-fixtures';
 import type { RedLabActions } from '../actions';
 import { RedPanelModel } from '../panel-model';
 import { RedPanel } from '../views/RedPanel';
@@ -16,29 +17,6 @@ import { RedPanel } from '../views/RedPanel';
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { renderToStaticMarkup } = require('react-dom/server') as { renderToStaticMarkup(element: React.ReactElement): string };
 
-const caps = (over: Partial<EngineCapabilities> = {}): EngineCapabilities => ({
-  isolated: true,
-  gpus: true,
-  gpusByMemory: true,
-  batches: true,
-  cancel: true,
-  inputConnectors: ['redlab-connector-local', 'red-connector-http'],
-  outputConnectors: [],
-  imagePull: true,
-  imageBuilds: true,
-  bindMounts: true,
-  reattach: true,
-  stats: true,
-  sessions: false,
-  ...over
-});
-const docker: EngineInfo = { name: 'docker', available: true, version: '26.1.5', capabilities: caps() };
-const processEngine: EngineInfo = {
-  name: 'process',
-  available: true,
-  note: 'not isolated: runs on this machine without a container (no image, no limits)',
-  capabilities: caps({ isolated: false, gpus: false, gpusByMemory: false, imageBuilds: false, imagePull: false, inputConnectors: ['redlab-connector-local'] })
-};
 
 const NOTEBOOK = {
   nbformat: 4,

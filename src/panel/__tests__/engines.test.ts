@@ -1,33 +1,10 @@
 // The panel's engine choice from GET /health: only available engines are offered, the
 // user's choice, then the setting, then the bridge's default; the chosen engine's
 // capabilities decide which sections show (GPUs, connectors, image builds).
-import type { EngineCapabilities, EngineInfo, HealthInfo } from '../../red/bridge-api';
+import type { EngineInfo, HealthInfo } from '../../red/bridge-api';
+import { docker, processEngine as process, remote } from './engine-fixtures';
 import { DEFAULT_INPUT_CONNECTORS, engineLabel, engineView, healthOf } from '../engines';
 
-const caps = (over: Partial<EngineCapabilities> = {}): EngineCapabilities => ({
-  isolated: true,
-  gpus: true,
-  gpusByMemory: true,
-  batches: true,
-  cancel: true,
-  inputConnectors: ['redlab-connector-local', 'red-connector-http'],
-  outputConnectors: [],
-  imagePull: true,
-  imageBuilds: true,
-  bindMounts: true,
-  reattach: true,
-  stats: true,
-  sessions: false,
-  ...over
-});
-const docker: EngineInfo = { name: 'docker', available: true, version: '26.1.5', capabilities: caps() };
-const process: EngineInfo = {
-  name: 'process',
-  available: true,
-  note: 'not isolated: runs on this machine without a container (no image, no limits)',
-  capabilities: caps({ isolated: false, gpus: false, gpusByMemory: false, imageBuilds: false, imagePull: false, inputConnectors: ['redlab-connector-local'] })
-};
-const remote: EngineInfo = { name: 'docker-ssh', available: false, error: 'host gpu-box unreachable', capabilities: caps() };
 const health = (engines: EngineInfo[], defaultEngine = engines[0]?.name ?? ''): HealthInfo => ({
   status: 'ok',
   version: '1',

@@ -1,0 +1,28 @@
+// Engines as GET /health lists them, for the panel's tests: docker, the process engine
+// (not isolated) and a remote engine that cannot be reached.
+import type { EngineCapabilities, EngineInfo } from '../../red/bridge-api';
+
+export const caps = (over: Partial<EngineCapabilities> = {}): EngineCapabilities => ({
+  isolated: true,
+  gpus: true,
+  gpusByMemory: true,
+  batches: true,
+  cancel: true,
+  inputConnectors: ['redlab-connector-local', 'red-connector-http'],
+  outputConnectors: [],
+  imagePull: true,
+  imageBuilds: true,
+  bindMounts: true,
+  reattach: true,
+  stats: true,
+  sessions: false,
+  ...over
+});
+export const docker: EngineInfo = { name: 'docker', available: true, version: '26.1.5', capabilities: caps() };
+export const processEngine: EngineInfo = {
+  name: 'process',
+  available: true,
+  note: 'not isolated: runs on this machine without a container (no image, no limits)',
+  capabilities: caps({ isolated: false, gpus: false, gpusByMemory: false, imageBuilds: false, imagePull: false, inputConnectors: ['redlab-connector-local'] })
+};
+export const remote: EngineInfo = { name: 'docker-ssh', available: false, error: 'host gpu-box unreachable', capabilities: caps() };
