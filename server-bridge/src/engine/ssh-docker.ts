@@ -4,7 +4,8 @@
 // and opens a new ssh connection for every API call; instead this opens one ssh2 Client,
 // verifies the host key against known_hosts as OpenSSH does (plain and hashed names,
 // `[host]:port`), and gives dockerode an http.Agent whose every connection is a
-// `docker system dial-stdio` exec channel on that one Client.
+// `docker system dial-stdio` exec channel on that one Client, kept alive for the next
+// request (starting dial-stdio there costs ~50 ms; a run makes a dozen requests).
 import Docker from 'dockerode';
 import { createHash, createHmac } from 'crypto';
 import * as fs from 'fs';
@@ -252,6 +253,8 @@ function loadIdentities(user: string, opts: SshDockerOptions, home: string): { i
 
 /** How long a request waits for a channel before another connection is opened. */
 export const SPILL_AFTER_MS = 1000;
+/** How long an idle channel is kept for the next request. */
+const IDLE_CHANNEL_MS = 5000;
 
 export interface SshDockerOptions {
   /** known_hosts to verify the host key against (default ~/.ssh/known_hosts). */
@@ -380,8 +383,9 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
   const CHANNEL_RETRIES = 6;
   const remoteDocker = opts.remoteDocker ?? 'docker';
   const dialCommand = `${remoteDocker} system dial-stdio`;
-  // Each request gets a fresh channel (an ssh2 channel is no net.Socket for keep-alive).
-  const agent = new http.Agent({ keepAlive: false });
+  // Keep-alive: a request reuses an idle channel (one `docker system dial-stdio` process there
+  // serves many requests: starting one costs ~50 ms a request); idle ones close after a while.
+  const agent = new http.Agent({ keepAlive: true, maxFreeSockets: 2, timeout: IDLE_CHANNEL_MS });
   // sshd refuses channels beyond its MaxSessions ("open failed"), so a connection carries at
   // most maxChannels at once and further requests wait for one to close. Long requests
   // (attach, wait, stats of running containers) hold theirs: when none closes for a while,
@@ -481,11 +485,17 @@ function dialStream(channel: ClientChannel, t: SshTarget, dialCommand: string): 
   let exitCode: number | null | undefined;
   let ended = false;
   let settled = false;
+  let idle: { ms: number; timer?: NodeJS.Timeout } = { ms: 0 };
+  const touch = () => {
+    clearTimeout(idle.timer);
+    if (idle.ms > 0) idle.timer = setTimeout(() => stream.emit('timeout'), idle.ms);
+  };
   const stream = new Duplex({
     read() {
       channel.resume();
     },
     write(chunk, _enc, done) {
+      touch();
       channel.write(chunk, done);
     },
     final(done) {
@@ -493,9 +503,26 @@ function dialStream(channel: ClientChannel, t: SshTarget, dialCommand: string): 
       done();
     },
     destroy(err, done) {
+      clearTimeout(idle.timer);
       channel.destroy();
       done(err);
     }
+  });
+  // What http.Agent's keep-alive asks of a socket (net.Socket's): an inactivity timeout ('timeout'
+  // event: the agent then destroys an idle channel); keep-alive, delay and ref are no-ops here.
+  Object.assign(stream, {
+    setTimeout(ms: number, cb?: () => void) {
+      idle = { ms, timer: idle.timer };
+      (stream as Duplex & { timeout?: number }).timeout = ms;
+      if (cb && ms === 0) stream.removeListener('timeout', cb);
+      else if (cb) stream.once('timeout', cb);
+      touch();
+      return stream;
+    },
+    setKeepAlive: () => stream,
+    setNoDelay: () => stream,
+    ref: () => stream,
+    unref: () => stream
   });
   const finish = () => {
     if (settled || !ended || exitCode === undefined || stream.destroyed) return;
@@ -518,6 +545,7 @@ function dialStream(channel: ClientChannel, t: SshTarget, dialCommand: string): 
   };
   channel.on('data', (chunk: Buffer) => {
     sawData = true;
+    touch();
     if (!stream.push(chunk)) channel.pause();
   });
   channel.stderr.on('data', (chunk: Buffer) => {
@@ -535,6 +563,10 @@ function dialStream(channel: ClientChannel, t: SshTarget, dialCommand: string): 
     ended = true;
     if (exitCode === undefined) exitCode = null; // closed without an exit status (e.g. killed by a signal)
     finish();
+    // A closed channel is never handed out again: gone once what it held is read (at once when idle).
+    if (stream.destroyed) return;
+    if (stream.readableLength === 0 && !stream.readableFlowing) stream.destroy();
+    else stream.once('end', () => stream.destroy());
   });
   channel.on('error', (err: Error) => stream.destroy(err));
   return stream;

@@ -137,6 +137,22 @@ describeIfPossible('openSshDocker: one verified SSH connection to a second Docke
     }
   });
 
+  it('sequential requests reuse one dial-stdio channel (keep-alive): one docker process there, not one per request', async () => {
+    // A docker wrapper on the remote host that counts how often it is started.
+    await rd.shell(
+      "mountpoint -q /usr/local/bin || mount -t tmpfs -o size=1m,mode=755 redlab-bin /usr/local/bin; printf '#!/bin/sh\\necho started >> /root/dial-count\\nexec docker \"$@\"\\n' > /usr/local/bin/docker-counted; chmod 755 /usr/local/bin/docker-counted; rm -f /root/dial-count"
+    );
+    const s = await openSshDocker(rd.dockerHost, { ...base, remoteDocker: '/usr/local/bin/docker-counted' });
+    try {
+      for (let i = 0; i < 10; i++) expect((await s.docker.ping()).toString()).toBe('OK');
+      expect((await s.docker.version()).ApiVersion).toMatch(/^\d+\.\d+$/);
+      await s.docker.listContainers({ all: true });
+    } finally {
+      s.close();
+    }
+    expect((await rd.shell('cat /root/dial-count')).trim().split('\n')).toEqual(['started']);
+  });
+
   it('many short requests at once share the one connection: beyond sshd\'s MaxSessions (10) they wait instead of failing', async () => {
     const before = acceptedLogins(rd);
     const s = await openSshDocker(rd.dockerHost, base);
