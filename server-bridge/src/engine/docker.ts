@@ -29,10 +29,12 @@ import { buildImage } from '../images/build';
 import { connectDocker, type DockerClientOptions } from './docker-client';
 import { ensureImage } from './image';
 import { describeInventory, gpusForDeviceIds, readGpuInventory, selectGpus, type Gpu, type GpuSelection } from './gpu';
-import { buildCreateOptions, checkRamFitsEngine, ramOverEngine, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT, LABEL_BATCH, LABEL_MANAGED, LABEL_RUN } from './host-config';
-import { dockerTime, removeContainer, resumeContainer, runContainer, type ContainerRunOutcome, type StreamName } from './container';
+import { buildCreateOptions, checkRamFitsEngine, ramOverEngine, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT } from './host-config';
+import { dockerTime, removeContainer, resumeContainer, runContainer, type ContainerRunOutcome } from './container';
 import { removeTree, SafeDir, withDir } from '../util/safe-fs';
 import { getOutputs, putInputs } from './container-files';
+import { explainExecFailure, explainStartError } from './docker-diagnosis';
+import { listManagedContainers, LogSkipper, NEVER_CREATED_MESSAGE, NEVER_STARTED_MESSAGE, VANISHED_MESSAGE } from './docker-recovery';
 import type { StatsOptions } from './stats';
 import { stageInputs } from './staging';
 import { CONTAINER_OUTPUTS_DIR, formatCommandLine, toBatches } from './red-deps';
@@ -45,7 +47,6 @@ import {
   errorMessage,
   exitMessage,
   keepMode,
-  lastLines,
   makeEmitter,
   placeCaptureFiles,
   planBatch,
@@ -120,51 +121,7 @@ export interface DockerEngineOptions extends DockerClientOptions {
 
 export { formatDuration, wallClockMessage } from './batch';
 
-export const VANISHED_MESSAGE = 'the container vanished while the bridge was down';
-export const NEVER_STARTED_MESSAGE = 'the bridge stopped before the container started; re-run it';
-export const NEVER_CREATED_MESSAGE = "the bridge stopped before this batch's container was created; re-run it";
-
-/**
- * Drops the first bytes (UTF-8) of each stream's text: what a store already holds
- * from before a crash. Counts what it saw, to tell when Docker had less than that.
- */
-export class LogSkipper {
-  private readonly left: Record<StreamName, number>;
-  readonly seen: Record<StreamName, number> = { stdout: 0, stderr: 0 };
-
-  constructor(private readonly already: Record<StreamName, number>) {
-    this.left = { stdout: Math.max(0, Math.trunc(already.stdout || 0)), stderr: Math.max(0, Math.trunc(already.stderr || 0)) };
-  }
-
-  /** The part of `text` after the bytes to skip ('' while skipping). */
-  take(stream: StreamName, text: string): string {
-    const len = Buffer.byteLength(text, 'utf8');
-    this.seen[stream] += len;
-    const left = this.left[stream];
-    if (left === 0) return text;
-    if (left >= len) {
-      this.left[stream] -= len;
-      return '';
-    }
-    this.left[stream] = 0;
-    const bytes = Buffer.from(text, 'utf8');
-    // A cut inside a character (the counts disagree: secrets, invalid UTF-8) goes on at the next one.
-    let at = left;
-    while (at < bytes.length && (bytes[at] & 0xc0) === 0x80) at++;
-    return bytes.subarray(at).toString('utf8');
-  }
-
-  /** Messages for streams Docker returned fewer bytes of than were stored. */
-  shortfalls(): string[] {
-    return (['stdout', 'stderr'] as const)
-      .filter(s => this.seen[s] < (this.already[s] || 0))
-      .map(
-        s =>
-          `Docker returned only ${this.seen[s]} bytes of ${s}, but ${this.already[s]} were stored before the restart: its log was rotated or cut, ` +
-          `so nothing of ${s} was added (what the container wrote while the bridge was down may be missing from it)`
-      );
-  }
-}
+export { LogSkipper, NEVER_CREATED_MESSAGE, NEVER_STARTED_MESSAGE, VANISHED_MESSAGE } from './docker-recovery';
 
 /** What the shared end of a batch needs (run() and resumeBatch alike). */
 interface Conclusion {
@@ -576,11 +533,11 @@ export class DockerEngine implements Engine {
     } else if (outcome.cancelled) {
       [state, error] = stopper.stopped('cancelled: the container was stopped');
     } else if (outcome.startError) {
-      error = this.explainStartError(outcome.startError, plan, c.gpus, c.image);
+      error = explainStartError(outcome.startError, plan, c.gpus, c.image);
     } else if (outcome.oomKilled) {
       error = `killed: out of memory (ram: ${c.ramMb === null ? 'unlimited' : `${c.ramMb} MB`}); raise container.settings.ram`;
     } else if (outcome.exitCode === 127 || outcome.exitCode === 126) {
-      error = this.explainExecFailure(outcome.exitCode, outcome.stderrTail, plan, c.imageUrl);
+      error = explainExecFailure(outcome.exitCode, outcome.stderrTail, plan, c.imageUrl);
     } else if (outcome.exitCode !== 0) {
       error = exitMessage(outcome.exitCode as number, outcome.stderrTail);
     } else state = 'succeeded';
@@ -592,41 +549,7 @@ export class DockerEngine implements Engine {
    * with what Docker says of each now; `runId` narrows it to one run's.
    */
   async listManagedContainers(filter: { runId?: string } = {}): Promise<ManagedContainer[]> {
-    const docker = await this.client();
-    const label = [`${LABEL_MANAGED}=true`, ...(filter.runId !== undefined ? [`${LABEL_RUN}=${filter.runId}`] : [])];
-    const list = await docker.listContainers({ all: true, filters: { label } });
-    const found = await Promise.all(
-      list.map(async (c): Promise<ManagedContainer | undefined> => {
-        const labels = c.Labels ?? {};
-        const runId = labels[LABEL_RUN];
-        const batch = Number(labels[LABEL_BATCH]);
-        if (!runId || !Number.isSafeInteger(batch) || batch < 0) return undefined;
-        let info: Docker.ContainerInspectInfo;
-        try {
-          info = await docker.getContainer(c.Id).inspect();
-        } catch {
-          return undefined; // removed meanwhile
-        }
-        const st = info.State;
-        const ended = st.Status === 'exited' || st.Status === 'dead';
-        const m: ManagedContainer = {
-          containerId: c.Id,
-          name: (info.Name ?? c.Names?.[0] ?? '').replace(/^\//, ''),
-          runId,
-          batch,
-          state: st.Status as ManagedContainer['state'],
-          labels
-        };
-        if (ended) m.exitCode = st.ExitCode;
-        if (ended || st.OOMKilled) m.oomKilled = st.OOMKilled === true;
-        const started = dockerTime(st.StartedAt);
-        const finished = dockerTime(st.FinishedAt);
-        if (started) m.startedAt = started;
-        if (finished && ended) m.finishedAt = finished;
-        return m;
-      })
-    );
-    return found.filter((m): m is ManagedContainer => !!m).sort((a, b) => (a.runId === b.runId ? a.batch - b.batch : a.runId < b.runId ? -1 : 1));
+    return listManagedContainers(await this.client(), filter);
   }
 
   /**
@@ -788,38 +711,5 @@ export class DockerEngine implements Engine {
       await removeTree(this.batchWorkDir(req.runId, req.batch).dir).catch(() => undefined);
       await rmdir(runWorkDir(this.workRoot, req.runId)).catch(() => undefined);
     }
-  }
-
-  /** Exit 127/126: with --init, tini reports a command it cannot exec ("[FATAL tini (7)] exec X failed: …"). */
-  private explainExecFailure(code: number, stderr: string, plan: BatchPlan, imageUrl: string): string {
-    const exe = plan.command[0];
-    const tini = /\[FATAL tini \(\d+\)\] exec (.+?) failed: (.+)/.exec(stderr);
-    if (tini && /no such file/i.test(tini[2])) {
-      return `the command ${exe} was not found in image ${imageUrl}: check cli.baseCommand and that the image has it (on its PATH). The container said: ${tini[0].trim()}`;
-    }
-    if (tini && /permission denied/i.test(tini[2])) {
-      return `the command ${exe} is not executable in image ${imageUrl}: check cli.baseCommand. The container said: ${tini[0].trim()}`;
-    }
-    const tail = lastLines(stderr);
-    return `the command exited with code ${code}${code === 127 ? ' (command not found?)' : ' (not executable?)'}${tail ? `; its stderr ends with:\n${tail}` : ''}`;
-  }
-
-  /** Docker's refusal to start a container, in words, with what to do. */
-  private explainStartError(msg: string, plan: BatchPlan, gpus: GpuSelection | null, image: string): string {
-    if (/could not select device driver "nvidia"/i.test(msg) || (gpus && /nvidia/i.test(msg))) {
-      return (
-        `the RED asks for ${gpus?.summary ?? 'GPUs'} (container.settings.gpus), but this Docker engine cannot give containers NVIDIA GPUs: ` +
-        'install the NVIDIA Container Toolkit and restart Docker (`sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker`), ' +
-        `or remove container.settings.gpus to run without GPUs. Docker said: ${msg}`
-      );
-    }
-    const exe = plan.command[0];
-    if (/executable file not found|no such file or directory/i.test(msg) && /exec/i.test(msg)) {
-      return `the command ${exe} was not found in image ${image}: check cli.baseCommand and that the image has it (on its PATH). Docker said: ${msg}`;
-    }
-    if (/permission denied/i.test(msg) && /exec/i.test(msg)) {
-      return `the command ${exe} is not executable in the image: check cli.baseCommand. Docker said: ${msg}`;
-    }
-    return `Docker could not start the container: ${msg}`;
   }
 }
