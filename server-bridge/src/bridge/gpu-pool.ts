@@ -1,6 +1,6 @@
 // Which GPUs are in use by which run: a GPU is never given to two runs at once,
 // and a request no GPU on this host can ever satisfy is refused up front.
-import type { GpuRequirement } from '../../../src/red/types';
+import type { GpuRequirement } from '../../../src/red';
 import { describeInventory, selectGpus, type Gpu } from '../engine/gpu';
 
 export class GpuPool {

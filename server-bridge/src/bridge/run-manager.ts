@@ -5,11 +5,7 @@
 // through the Engine seam (engine/types.ts), by name from the EngineRegistry.
 import * as path from 'path';
 import type { Logger } from 'pino';
-import { loadRed } from '../../../src/red/validate';
-import { fillVariables, listVariables, registerSecrets } from '../../../src/red/variables';
-import { SecretMasker } from '../../../src/red/mask';
-import { RedError, type GpuRequirement, type LoadedRed, type Red } from '../../../src/red/types';
-import { isFinalState, isForwardTransition, statesTowards, type BatchResult, type FinalState, type RunEvent, type RunResult, type RunState } from '../../../src/red/run';
+import { loadRed, fillVariables, listVariables, registerSecrets, SecretMasker, RedError, type GpuRequirement, type LoadedRed, type Red, isFinalState, isForwardTransition, statesTowards, type BatchResult, type FinalState, type RunEvent, type RunResult, type RunState } from '../../../src/red';
 import type { BatchRecord, RunRecord, RunStore } from '../store';
 import type { Engine, EngineRecovery, EngineRefusal, ManagedContainer } from '../engine/types';
 import type { EngineRegistry } from '../engine/registry';

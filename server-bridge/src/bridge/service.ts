@@ -1,7 +1,7 @@
 // What the HTTP/WebSocket layer needs from the bridge's core. The RunManager
 // implements it; reads go straight to the RunStore. Engines are reached by name
 // through the registry only (engine/types.ts), never a backend's client.
-import type { RunState } from '../../../src/red/run';
+import type { RunState, HealthInfo, SubmitRequest } from '../../../src/red';
 import type { RunStore } from '../store';
 import type { EngineRegistry } from '../engine/registry';
 
@@ -20,8 +20,7 @@ export class RequestError extends Error {
   }
 }
 
-export type { HealthInfo } from '../../../src/red/bridge-api';
-import type { HealthInfo, SubmitRequest } from '../../../src/red/bridge-api';
+export type { HealthInfo } from '../../../src/red';
 
 export interface RunService {
   readonly store: RunStore;

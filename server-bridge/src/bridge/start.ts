@@ -3,7 +3,7 @@
 // runs, running containers go on and are reattached by the next start.
 import * as path from 'path';
 import { RunStore } from '../store';
-import { SecretRegistry } from '../../../src/red/mask';
+import { SecretRegistry } from '../../../src/red';
 import { ensurePrivateDir } from '../util/private-dir';
 import { createEngines } from './engines';
 import { defaultConnectors } from '../connectors/registry';

@@ -1,8 +1,7 @@
 // `redlab convert format|cwl|batches FILE`, as `faice convert …` does.
-import { parseRedText } from '../../../src/red/parse';
+import { parseRedText, cliToCwl, splitBatches, toSortedJson, toSortedYaml } from '../../../src/red';
 import { writeFile } from 'fs/promises';
 import * as path from 'path';
-import { cliToCwl, splitBatches, toSortedJson, toSortedYaml } from '../../../src/red/convert';
 import { CliError, readRedFile, readText } from './red-file';
 
 export type FormatName = 'yaml' | 'json';

@@ -3,7 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import redSchema from '../../../schema/red.schema.json';
 import { defaultConnectors } from '../connectors/registry';
 import { allowedConnectorHosts, HostPolicy } from '../connectors/host-policy';
-import { SecretMasker } from '../../../src/red/mask';
+import { SecretMasker } from '../../../src/red';
 import { MaskedOutput } from './progress';
 import { validateFiles } from './validate';
 import { runFile, EXIT } from './run';

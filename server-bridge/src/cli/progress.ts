@@ -2,8 +2,7 @@
 // progress with sizes (throttled), and the container's own output, live. And the
 // CLI's one output sink: everything `redlab` writes passes a MaskedOutput.
 import { Writable } from 'stream';
-import type { Masking, MaskingStream } from '../../../src/red/mask';
-import { isFinalState, type RunEvent, type RunResult } from '../../../src/red/run';
+import { type Masking, type MaskingStream, isFinalState, type RunEvent, type RunResult } from '../../../src/red';
 
 /**
  * The CLI's one masking choke point: wraps stdout or stderr so that every byte written

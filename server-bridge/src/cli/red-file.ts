@@ -2,8 +2,7 @@
 // errors into messages that say which file and what to do.
 import { readFile } from 'fs/promises';
 import * as path from 'path';
-import { loadRed } from '../../../src/red/validate';
-import { formatIssues, RedError, type LoadedRed } from '../../../src/red/types';
+import { loadRed, formatIssues, RedError, type LoadedRed } from '../../../src/red';
 
 export class CliError extends Error {
   constructor(message: string, readonly exitCode = 2) {

@@ -3,10 +3,7 @@
 // --json) the result object on stdout.
 import * as path from 'path';
 import { realpathSync } from 'fs';
-import { fillVariables, registerSecrets } from '../../../src/red/variables';
-import type { SecretMasker } from '../../../src/red/mask';
-import { formatIssues } from '../../../src/red/types';
-import type { RunResult } from '../../../src/red/run';
+import { fillVariables, registerSecrets, type SecretMasker, formatIssues, type RunResult } from '../../../src/red';
 import type { Engine } from '../engine/types';
 import { defaultWorkRoot } from '../engine/workdir';
 import { collectVariables, terminalPrompt } from './variables';

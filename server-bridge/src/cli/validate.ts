@@ -1,5 +1,5 @@
 // `redlab validate FILE…`: every file checked, every problem listed.
-import { formatIssues } from '../../../src/red/types';
+import { formatIssues } from '../../../src/red';
 import { CliError, readRedFile } from './red-file';
 
 export async function validateFiles(files: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {

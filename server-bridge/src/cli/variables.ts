@@ -1,9 +1,7 @@
 // Where `{{variable}}` values come from on the command line: a variables file,
 // REDLAB_VAR_<name> environment variables, then an interactive prompt (masked for
 // protected keys). Values stay in memory; nothing here writes them anywhere.
-import { parseRedText } from '../../../src/red/parse';
-import { listVariables } from '../../../src/red/variables';
-import type { Red } from '../../../src/red/types';
+import { parseRedText, listVariables, type Red } from '../../../src/red';
 import { CliError, readText } from './red-file';
 
 export interface VariableSources {

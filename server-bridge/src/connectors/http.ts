@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream } from 'fs';
 import { mkdir, rename, rm, stat } from 'fs/promises';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
-import type { ListingEntry } from '../../../src/red/types';
+import type { ListingEntry } from '../../../src/red';
 import { isSafeSegment } from '../util/fs-safety';
 import { httpRequest, HttpTransportError, type HttpAuth } from './http-client';
 import { HostPolicy, HostRefusedError } from './host-policy';

@@ -1,7 +1,7 @@
 // Connectors move a RED input onto the host before the container starts, and an
 // output from the host to where the RED says it goes. Built-in ones run in
 // process; a later issue adds SFTP/SSH/FUSE ones behind the same interfaces.
-import type { FileOrDirectory, ListingEntry } from '../../../src/red/types';
+import type { FileOrDirectory, ListingEntry } from '../../../src/red';
 
 export interface ConnectorContext {
   /** Folder of the RED file: relative local paths resolve against it. */

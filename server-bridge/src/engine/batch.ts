@@ -5,8 +5,7 @@
 // folder. An engine adds only how the command runs (a container, a process, ...).
 import { mkdir, readdir, rmdir } from 'fs/promises';
 import * as path from 'path';
-import type { Batch, Red } from '../../../src/red/types';
-import type { BatchResult, FinalState, Phase, PhaseTimings, RunEvent, RunResult, RunState } from '../../../src/red/run';
+import { type Batch, type Red, type BatchResult, type FinalState, type Phase, type PhaseTimings, type RunEvent, type RunResult, type RunState, buildCommand, inputContainerPath, type ContainerPathOf } from '../../../src/red';
 import type { ConnectorContext } from '../connectors/types';
 import type { ConnectorRegistry } from '../connectors/registry';
 import type { KeepWorkDir, RunRequest } from './types';
@@ -14,7 +13,6 @@ import type { StreamName } from './container';
 import { removeTree, SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
 import { listInputItems, type InputItem } from './staging';
 import { collectOutputs, exists, OUTPUTS_FOLDER, planOutputs, type OutputSpec } from './outputs';
-import { buildCommand, inputContainerPath, type ContainerPathOf } from './red-deps';
 import { captureFileName, type BatchWorkDir } from './workdir';
 
 /** Where each input is as the container sees it (/cc/inputs/...): output globs always resolve against these. */

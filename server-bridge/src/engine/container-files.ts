@@ -18,7 +18,7 @@ import { pipeline } from 'stream/promises';
 import * as tar from 'tar-stream';
 import { SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
 import type { BindMount } from './host-config';
-import { CONTAINER_OUTPUTS_DIR } from './red-deps';
+import { CONTAINER_OUTPUTS_DIR } from '../../../src/red';
 
 /** One entry of the inputs archive: a host path (trusted: the batch's staged inputs) at a path in the container. */
 async function packTree(pack: tar.Pack, hostPath: string, name: string, top = false): Promise<void> {

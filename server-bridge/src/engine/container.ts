@@ -13,7 +13,7 @@ import { Readable } from 'stream';
 import { StringDecoder } from 'string_decoder';
 import { dockerMessage } from './image';
 import { sampleStats, type StatsOptions } from './stats';
-import { CONTAINER_OUTPUTS_DIR } from './red-deps';
+import { CONTAINER_OUTPUTS_DIR } from '../../../src/red';
 
 export type StreamName = 'stdout' | 'stderr';
 

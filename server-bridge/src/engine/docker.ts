@@ -18,9 +18,7 @@ import type Docker from 'dockerode';
 import { randomUUID } from 'crypto';
 import { chmod, mkdir, rmdir } from 'fs/promises';
 import * as path from 'path';
-import type { LoadedRed, Red } from '../../../src/red/types';
-import type { BatchResult, FinalState, RunEvent, RunResult } from '../../../src/red/run';
-import { MASK } from '../../../src/red/mask';
+import { type LoadedRed, type Red, type BatchResult, type FinalState, type RunEvent, type RunResult, MASK, CONTAINER_OUTPUTS_DIR, formatCommandLine, toBatches } from '../../../src/red';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
 import type { DiscardRequest, Engine, EngineCapabilities, EngineImages, EngineRecovery, EngineRefusal, EngineStatus, KeepWorkDir, ManagedContainer, ResumeRequest, RunRequest } from './types';
@@ -37,7 +35,6 @@ import { explainExecFailure, explainStartError } from './docker-diagnosis';
 import { listManagedContainers, LogSkipper, NEVER_CREATED_MESSAGE, NEVER_STARTED_MESSAGE, VANISHED_MESSAGE } from './docker-recovery';
 import type { StatsOptions } from './stats';
 import { stageInputs } from './staging';
-import { CONTAINER_OUTPUTS_DIR, formatCommandLine, toBatches } from './red-deps';
 import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 import {
   BatchTracker,

@@ -1,10 +1,9 @@
 // The host's NVIDIA GPUs (from `nvidia-smi` on PATH) and the choice of GPUs for a
 // RED's container.settings.gpus. Reused by the bridge's /health.
 import { execFile } from 'child_process';
-import type { GpuRequirement } from '../../../src/red/types';
+import type { GpuRequirement, Gpu } from '../../../src/red';
 
-export type { Gpu } from '../../../src/red/bridge-api';
-import type { Gpu } from '../../../src/red/bridge-api';
+export type { Gpu } from '../../../src/red';
 
 export const NVIDIA_SMI_ARGS = ['--query-gpu=index,uuid,name,memory.total,memory.used', '--format=csv,noheader,nounits'];
 

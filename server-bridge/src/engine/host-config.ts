@@ -2,11 +2,10 @@
 // staging made: no capabilities, no privilege escalation, memory and process
 // limits, capped logs, read-only input binds and one read-write outputs bind.
 import type Docker from 'dockerode';
-import { RAM_RANGE_FIX, ramExceedsEngine, ramRangeProblem } from '../../../src/red/limits';
-import { CONTAINER_OUTPUTS_DIR } from './red-deps';
+import { RAM_RANGE_FIX, ramExceedsEngine, ramRangeProblem, CONTAINER_OUTPUTS_DIR } from '../../../src/red';
 import type { GpuSelection } from './gpu';
 
-export { RAM_MIN_MB, RAM_MAX_MB } from '../../../src/red/limits';
+export { RAM_MIN_MB, RAM_MAX_MB } from '../../../src/red';
 
 /** RAM when container.settings.ram is absent (MB). CC sets no limit then; RED Lab caps it so a runaway experiment cannot take the host down. */
 export const DEFAULT_RAM_MB = 4096;

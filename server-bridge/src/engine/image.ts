@@ -2,7 +2,7 @@
 // container.settings.image.auth), with layer progress as events. A pull that cannot
 // reach a registry says so and how to provide the image offline.
 import type Docker from 'dockerode';
-import type { RunEvent } from '../../../src/red/run';
+import type { RunEvent } from '../../../src/red';
 
 export interface ResolvedImage {
   url: string;

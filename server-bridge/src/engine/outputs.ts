@@ -10,13 +10,11 @@ import { createHash, randomUUID } from 'crypto';
 import type { Stats } from 'fs';
 import { lstat, mkdir, mkdtemp, readdir, rmdir } from 'fs/promises';
 import * as path from 'path';
-import type { CommandLineTool, CwlFileOutput, JobInputs, JobOutputs } from '../../../src/red/types';
-import type { FileRecord } from '../../../src/red/run';
+import { type CommandLineTool, type CwlFileOutput, type JobInputs, type JobOutputs, type FileRecord, assertSafeGlob, CONTAINER_OUTPUTS_DIR, globToRegExp, resolveGlobPattern, type ContainerPathOf } from '../../../src/red';
 import type { ConnectorContext } from '../connectors/types';
 import type { ConnectorRegistry } from '../connectors/registry';
 import { placeFile, removeTree, SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
 import { parseCwlType } from './staging';
-import { assertSafeGlob, CONTAINER_OUTPUTS_DIR, globToRegExp, resolveGlobPattern, type ContainerPathOf } from './red-deps';
 
 /** How messages name the tree outputs are collected from. */
 export const OUTPUTS_FOLDER = 'the outputs folder';

@@ -14,15 +14,13 @@ import { accessSync, constants as fsc, createWriteStream, statSync, type WriteSt
 import { mkdir, rmdir } from 'fs/promises';
 import { constants as osc } from 'os';
 import * as path from 'path';
-import type { LoadedRed, Red } from '../../../src/red/types';
-import type { BatchResult, FinalState, RunEvent, RunResult } from '../../../src/red/run';
+import { type LoadedRed, type Red, type BatchResult, type FinalState, type RunEvent, type RunResult, CONTAINER_INPUTS_DIR, CONTAINER_OUTPUTS_DIR, formatCommandLine, inputContainerPath, toAbsoluteContainerPath, toBatches, type ContainerPathOf } from '../../../src/red';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
 import type { Engine, EngineCapabilities, EngineRefusal, EngineStatus, KeepWorkDir, RunRequest } from './types';
 import { LineBuffer, TailBuffer, type StreamName } from './container';
 import { removeTree } from '../util/safe-fs';
 import { stageInputs } from './staging';
-import { CONTAINER_INPUTS_DIR, CONTAINER_OUTPUTS_DIR, formatCommandLine, inputContainerPath, toAbsoluteContainerPath, toBatches, type ContainerPathOf } from './red-deps';
 import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 import {
   BatchTracker,

@@ -5,14 +5,12 @@
 // container path. Hashes are of that staged copy: what the container sees.
 import { lstat, mkdir, stat } from 'fs/promises';
 import * as path from 'path';
-import type { CommandLineTool, FileOrDirectory, JobInputs, ListingEntry } from '../../../src/red/types';
-import type { FileRecord } from '../../../src/red/run';
+import { type CommandLineTool, type FileOrDirectory, type JobInputs, type ListingEntry, type FileRecord, CONTAINER_OUTPUTS_DIR, inputContainerPath, toAbsoluteContainerPath } from '../../../src/red';
 import { ConnectorError, type ConnectorContext } from '../connectors/types';
 import type { ConnectorRegistry } from '../connectors/registry';
 import { hashFile, hashPath } from '../util/hash';
 import { isSafeSegment } from '../util/fs-safety';
 import type { BindMount } from './host-config';
-import { CONTAINER_OUTPUTS_DIR, inputContainerPath, toAbsoluteContainerPath } from './red-deps';
 
 export interface CwlTypeInfo {
   base: string;

@@ -1,12 +1,10 @@
 // The one small interface every engine (local Docker now; remote and cluster
 // engines later) implements. Capabilities let the UI hide what an engine cannot do.
-import type { LoadedRed, Red } from '../../../src/red/types';
-import type { BatchResult, FinalState, RunEvent, RunResult, RunState } from '../../../src/red/run';
+import type { LoadedRed, Red, BatchResult, FinalState, RunEvent, RunResult, RunState, EngineCapabilities, EngineInfo, Gpu } from '../../../src/red';
 import type { BuildOptions, BuildResult, BuildSpec, LocalImage } from '../images/types';
 import type { ListImagesOptions } from '../images/list';
 
-export type { EngineCapabilities, EngineInfo } from '../../../src/red/bridge-api';
-import type { EngineCapabilities, EngineInfo, Gpu } from '../../../src/red/bridge-api';
+export type { EngineCapabilities, EngineInfo } from '../../../src/red';
 
 /**
  * What DockerEngine.run is asked to do. The engine does not mask secrets: its events,

@@ -33,8 +33,8 @@ export interface EnvironmentSpec {
 
 export type BuildSpec = DockerfileSpec | EnvironmentSpec;
 
-export type { BuildProgressEvent } from '../../../src/red/bridge-api';
-import type { BuildProgressEvent } from '../../../src/red/bridge-api';
+export type { BuildProgressEvent, LocalImage } from '../../../src/red';
+import type { BuildProgressEvent } from '../../../src/red';
 
 export interface BuildOptions {
   onProgress?: (e: BuildProgressEvent) => void;
@@ -67,7 +67,6 @@ export interface BuildResult {
 }
 
 /** One local image (GET /images): the wire type, declared once in bridge-api.ts. */
-export type { LocalImage } from '../../../src/red/bridge-api';
 
 /** A spec the bridge refuses before talking to Docker (bad path, too big, bad package name …). */
 export class BuildSpecError extends Error {

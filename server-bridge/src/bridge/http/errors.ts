@@ -4,7 +4,7 @@
 // errors) into that shape. Anything unexpected becomes a 500 that names the request
 // id and nothing else: no stack traces, no internal messages.
 import type { FastifyRequest } from 'fastify';
-import { RedError, type RedIssue } from '../../../../src/red/types';
+import { RedError, type RedIssue } from '../../../../src/red';
 import { BuildSpecError } from '../../images/types';
 import { IllegalTransitionError, RunNotFoundError } from '../../store/types';
 import { RequestError } from '../service';

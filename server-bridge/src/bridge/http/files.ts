@@ -7,7 +7,7 @@
 import type { FileHandle } from 'fs/promises';
 import * as path from 'path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { FileRecord } from '../../../../src/red/run';
+import type { FileRecord } from '../../../../src/red';
 import type { RunRecord } from '../../store/types';
 import { isWithin } from '../../util/fs-safety';
 import { SafeDir, UnsafePathError, withDir } from '../../util/safe-fs';

@@ -9,7 +9,7 @@
 // a filled {{variable}}, in any encoding, shows ******** instead.
 import pino, { type Logger, type LoggerOptions } from 'pino';
 import type { FastifyRequest } from 'fastify';
-import type { Masking } from '../../../../src/red/mask';
+import type { Masking } from '../../../../src/red';
 
 export interface LogConfig {
   /** Default `info`. */
