@@ -13,6 +13,7 @@ import { loadRed } from '../../../src/red/validate';
 import { DockerEngine } from '../../src/engine/docker';
 import { createDockerSshEngine, DOCKER_SSH_ENGINE } from '../../src/engine/docker-ssh';
 import { BUSYBOX, collectEvents, removeTempDirs, request, tempDir } from '../helpers/red';
+import { runRedlab } from '../helpers/redlab-cli';
 import { remoteDockerUnavailable, startRemoteDocker, type RemoteDocker } from '../helpers/remote-docker';
 
 jest.setTimeout(180_000);
@@ -177,6 +178,30 @@ container:
     const res = await sshEngine(path.join(dir, 'work-fan')).run(request(red, dir, { outdir: path.join(dir, 'out-fan'), labels, parallel: 10 }), {});
     expect(res.batches.map(b => [b.state, b.error])).toEqual(Array.from({ length: 10 }, () => ['succeeded', undefined]));
     for (let i = 0; i < 10; i++) expect(await readFile(path.join(dir, `out-fan_${i}`, 'n.txt'), 'utf8')).toBe(`batch ${i}\n`);
+  });
+
+  it('redlab run --docker-host ssh://… (and DOCKER_HOST=ssh://…) runs it there, with the same outputs as locally', async () => {
+    await writeFile(path.join(dir, 'exp.red.yml'), RED);
+    const ssh = ['--ssh-identity', rd.identityFile, '--ssh-known-hosts', rd.knownHostsFile];
+    const env = { HOME: dir, SSH_AUTH_SOCK: '', REDLAB_WORK_ROOT: path.join(dir, 'work-cli') };
+    const flag = await runRedlab(['run', 'exp.red.yml', '--outdir', 'out-cli', '--json', '--docker-host', rd.dockerHost, ...ssh], { cwd: dir, env });
+    expect(flag.stderr).toContain('done');
+    expect(flag.code).toBe(0);
+    expect(JSON.parse(flag.stdout).engine).toEqual({ name: 'docker-ssh', isolated: true, note: `Docker on ${rd.dockerHost} over SSH: inputs are copied there, outputs back` });
+    const byEnv = await runRedlab(['run', 'exp.red.yml', '--outdir', 'out-cli-env', '--json', ...ssh], { cwd: dir, env: { ...env, DOCKER_HOST: rd.dockerHost } });
+    expect(byEnv.code).toBe(0);
+    expect(JSON.parse(byEnv.stdout).engine.name).toBe('docker-ssh');
+    const local = new DockerEngine({ workRoot: path.join(dir, 'work-cli-local') });
+    expect((await local.run(request(RED, dir, { outdir: path.join(dir, 'out-cli-local'), labels }), {})).state).toBe('succeeded');
+    const expected = await tree(path.join(dir, 'out-cli-local'));
+    expect(await tree(path.join(dir, 'out-cli'))).toEqual(expected);
+    expect(await tree(path.join(dir, 'out-cli-env'))).toEqual(expected);
+    // A host key it does not know: refused before anything runs, with the fingerprint and how to trust it.
+    await writeFile(path.join(dir, 'empty_known_hosts'), '');
+    const unknown = await runRedlab(['run', 'exp.red.yml', '--outdir', 'out-cli-x', '--docker-host', rd.dockerHost, '--ssh-identity', rd.identityFile, '--ssh-known-hosts', path.join(dir, 'empty_known_hosts')], { cwd: dir, env });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(rd.hostKeyFingerprint);
+    expect(unknown.stderr).toContain('ssh-keyscan');
   });
 
   it('cancel stops the container on the remote host and removes it', async () => {
