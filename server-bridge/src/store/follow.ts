@@ -3,7 +3,7 @@
 // subscribes before it reads the database, so no event falls between the replay and the
 // live ones, and it skips what it already sent; a consumer too slow for the live events
 // goes back to reading the database (bounded memory, still every event).
-import type { RunState } from '../../../src/red/run';
+import type { RunState } from '../../../src/red';
 import { stripData, type RunListener } from './event-hub';
 import { isRunFinalEvent } from './transitions';
 import { RunNotFoundError, isFinalState, type StoredEvent } from './types';

@@ -3,7 +3,7 @@
 // start a secret is held back until the next chunk (or until `end`, at the batch's or
 // run's final state). Runs without secrets of their own need no stream: each chunk is
 // masked alone with the other runs' secrets.
-import type { MaskingStream, SecretRegistry } from '../../../src/red/mask';
+import type { MaskingStream, SecretRegistry } from '../../../src/red';
 import type { LogStream } from './types';
 
 /** What a masking stream held back, to be written to its log. */

@@ -4,7 +4,7 @@
 // Nothing here masks, notifies or touches log files, and nothing opens a transaction but
 // `transaction`: RunStore composes these row operations into its atomic writes.
 import Database from 'better-sqlite3';
-import type { RunResult, RunState } from '../../../src/red/run';
+import type { RunResult, RunState } from '../../../src/red';
 import { migrate } from './schema';
 import {
   FINAL_STATES,

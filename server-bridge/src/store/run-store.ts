@@ -40,8 +40,7 @@
 // src/red/run.ts). The order of each write (mask, file, commit, notify) is decided here.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { RunResult, RunState } from '../../../src/red/run';
-import { SecretRegistry } from '../../../src/red/mask';
+import { type RunResult, type RunState, SecretRegistry } from '../../../src/red';
 import { EventHub, type AnyEventListener, type EventListener } from './event-hub';
 import { follow, type FollowOptions, type FollowSource, type Follower } from './follow';
 import { newRunId } from './ids';

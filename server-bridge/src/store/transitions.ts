@@ -2,7 +2,7 @@
 // steps, which states are final) is src/red/run.ts's, shared with the run manager and
 // the frontend; this names the store's two rules, refuses a step they forbid with
 // IllegalTransitionError, and says how a batch's result moves its batch.
-import { isForwardTransition, isLegalRunTransition, type BatchResult, type RunState } from '../../../src/red/run';
+import { isForwardTransition, isLegalRunTransition, type BatchResult, type RunState } from '../../../src/red';
 import { ALL_STATES, IllegalTransitionError, isFinalState, type BatchPatch, type StoredEvent } from './types';
 
 // A run goes one step at a time; a batch may skip forward (an engine need not report every phase).

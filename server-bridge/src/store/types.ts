@@ -1,13 +1,9 @@
 // Shapes the run store keeps and hands out. The wire types (what the API sends)
 // live in src/red/bridge-api.ts, shared with the frontend; this adds the store's own.
-import type { Red } from '../../../src/red/types';
-import type { RunEvent } from '../../../src/red/run';
-import type { SecretMasker } from '../../../src/red/mask';
-import type { RunState } from '../../../src/red/run';
-import type { BatchRecord, BuildProgressEvent, RunImage, RunOptions } from '../../../src/red/bridge-api';
+import type { Red, RunEvent, SecretMasker, RunState, BatchRecord, BuildProgressEvent, RunImage, RunOptions } from '../../../src/red';
 
 export type { RunState };
-export * from '../../../src/red/bridge-api';
+export * from '../../../src/red';
 
 declare const maskedBrand: unique symbol;
 

@@ -81,3 +81,25 @@ test('RunService gives the HTTP layer engines by name, not a Docker client', () 
   expect(service).toMatch(/readonly engines: EngineRegistry;/);
   expect(service).not.toMatch(/\bdocker\b\s*[:?]/i);
 });
+
+// The RED core (src/red, pure) reaches the bridge, the CLI and the engines through its one
+// entry point (src/red/index.ts), never by its inner modules.
+const CORE = path.resolve(SRC, '../../src/red');
+
+/** The imports of `file` that name a module inside the core instead of the core itself. */
+function deepCoreImports(file: string, text: string): string[] {
+  return importsOf(text)
+    .filter(spec => spec.startsWith('.') && path.resolve(path.dirname(file), spec).startsWith(CORE + path.sep))
+    .map(spec => `${path.relative(SRC, file)}: ${spec}`);
+}
+
+test('deepCoreImports sees an inner core module, and not the entry point', () => {
+  const file = path.join(SRC, 'engine', 'docker.ts');
+  expect(deepCoreImports(file, "import type { Red } from '../../../src/red/types';\nimport { MASK } from '../../../src/red';")).toEqual(['engine/docker.ts: ../../../src/red/types']);
+});
+
+test('server-bridge/src imports the RED core only through its entry point', () => {
+  const files = tsFiles(SRC);
+  expect(files.length).toBeGreaterThan(40);
+  expect(files.flatMap(f => deepCoreImports(f, fs.readFileSync(f, 'utf8')))).toEqual([]);
+});
