@@ -20,7 +20,8 @@
 //   - `separate: false` on a scalar glues prefix and value ("--n=3" when prefix is "--n=").
 
 import { pyFloatRepr, pyStr, pyStrip, pyTruthy, shlexQuote } from './pyformat';
-import { RedError, type CommandLineTool, type CwlInput, type FileOrDirectory, type JobInputs } from './types';
+import { RedError, type CommandLineTool, type CwlInput, type CwlPrimitive, type FileOrDirectory, type JobInputs } from './types';
+import { CWL_PRIMITIVES, parseCwlType } from './cwl-type';
 
 export type ContainerPathOf = (key: string, value: FileOrDirectory, index?: number) => string;
 
@@ -33,8 +34,7 @@ export interface BuildCommandOptions {
   floatPathPrefix?: string;
 }
 
-export type InputCategory = 'File' | 'Directory' | 'string' | 'int' | 'long' | 'float' | 'double' | 'boolean';
-const CATEGORIES: readonly string[] = ['File', 'Directory', 'string', 'int', 'long', 'float', 'double', 'boolean'];
+export type InputCategory = CwlPrimitive;
 
 export interface InputType {
   category: InputCategory;
@@ -44,15 +44,9 @@ export interface InputType {
 
 /** Parses a CWL input type as RED writes it: a primitive with optional `[]`, then optional `?`. */
 export function parseInputType(type: string): InputType {
-  let s = String(type);
-  const optional = s.endsWith('?');
-  if (optional) s = s.slice(0, -1);
-  const array = s.endsWith('[]');
-  if (array) s = s.slice(0, -2);
-  if (!CATEGORIES.includes(s)) {
-    throw new Error(`the input type "${type}" is not valid: use one of ${CATEGORIES.join(', ')}, optionally followed by "[]" and/or "?"`);
-  }
-  return { category: s as InputCategory, array, optional };
+  const t = parseCwlType(type);
+  if (!t) throw new Error(`the input type "${type}" is not valid: use one of ${CWL_PRIMITIVES.join(', ')}, optionally followed by "[]" and/or "?"`);
+  return { category: t.base, array: t.array, optional: t.optional };
 }
 
 interface CliArgument {

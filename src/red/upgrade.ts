@@ -11,6 +11,7 @@
 // Pure TypeScript: no DOM, no Node APIs.
 
 import { RedIssue } from './types';
+import { isObj } from './values';
 
 export interface UpgradeResult {
   /** The document as RED 9 (the input itself when nothing changed, else an upgraded copy). */
@@ -144,10 +145,6 @@ function clone(v: unknown): unknown {
     return out;
   }
   return v;
-}
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function err(path: string, message: string, fix: string): RedIssue {
