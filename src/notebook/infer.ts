@@ -31,6 +31,7 @@
 import { toSortedYaml } from '../red/convert';
 import { compareCodePoints, pySplitext } from '../red/pyformat';
 import { posixBasename, posixDirname, posixJoin } from '../red/paths';
+import { splitCwlType } from '../red/cwl-type';
 import type { CwlInput, CwlOutput, FileOrDirectory, GpuRequirement, JobInputs, Red, SingleRed } from '../red/types';
 import { findWrittenFiles } from './outputs';
 import { cellSource, cellTags, codeCellNumber, parametersSyntaxMessage, parseNotebookParameters } from './parameters';
@@ -280,11 +281,6 @@ export function parameterKeys(d: Pick<ExperimentDraft, 'parameters'>): Map<strin
 
 const PRIMITIVE_TYPES = ['int', 'float', 'string', 'boolean'];
 
-function baseType(type: string): { item: string; list: boolean; optional: boolean } {
-  const optional = type.endsWith('?');
-  const t = type.replace(/\?$/, '');
-  return t.endsWith('[]') ? { item: t.slice(0, -2), list: true, optional } : { item: t, list: false, optional };
-}
 
 /** The value a parameter runs with: the draft's, else the notebook's default (null: None). */
 function valueOf(d: Pick<ExperimentDraft, 'values'>, p: NotebookParameter): ParameterValue {
@@ -330,7 +326,7 @@ export function checkDraft(d: ExperimentDraft): string[] {
   if (d.parametersError) problems.push(d.parametersError);
   for (const p of d.parameters) {
     if (!RED_KEY.test(p.name)) problems.push(`parameter "${p.name}": a RED input name may only have A-Z, a-z, 0-9, _ and -`);
-    const { item, list, optional } = baseType(p.type);
+    const { base: item, array: list, optional } = splitCwlType(p.type);
     if (!PRIMITIVE_TYPES.includes(item) || (p.json && (item !== 'string' || list))) {
       problems.push(`parameter "${p.name}" has the type ${p.type}; parameters are int, float, string or boolean, or lists of them`);
       continue;
@@ -449,7 +445,7 @@ export function draftToRed(d: ExperimentDraft): SingleRed {
   };
   for (const p of d.parameters) {
     const key = keys.get(p.name)!;
-    const { item, list, optional } = baseType(p.type);
+    const { base: item, array: list, optional } = splitCwlType(p.type);
     const binding: CwlInput['inputBinding'] = { prefix: `--${p.name}` };
     if (list) binding.itemSeparator = LIST_SEPARATOR;
     const input: CwlInput = { type: `${item}${list ? '[]' : ''}${optional ? '?' : ''}`, inputBinding: binding };
@@ -540,7 +536,7 @@ export function draftFloatPaths(d: ExperimentDraft): Set<string> {
   const out = new Set<string>();
   const keys = parameterKeys(d);
   for (const p of d.parameters) {
-    const { item, list } = baseType(p.type);
+    const { base: item, array: list } = splitCwlType(p.type);
     if (item !== 'float' && item !== 'double') continue;
     const key = keys.get(p.name)!;
     const v = valueOf(d, p);
@@ -621,7 +617,7 @@ export function redToDraft(red: Red, notebookPath: string): InferResult {
     const prefix = typeof binding.prefix === 'string' ? binding.prefix : undefined;
     const value = inputs[key];
     const type = String(def?.type ?? '');
-    const { item, list } = baseType(type);
+    const { base: item, array: list } = splitCwlType(type);
     if (key === RUNNER_INPUT && prefix === undefined) {
       const path = isObj(value) && isObj((value as FileOrDirectory).connector) ? (value as FileOrDirectory).connector.access?.path : undefined;
       if ((value as FileOrDirectory)?.connector?.command === LOCAL_CONNECTOR && typeof path === 'string') draft.runnerPath = path;

@@ -1,6 +1,7 @@
 // The panel's fields, as pure functions: how a field is named (so an issue of the
 // RED, `inputs.alpha`, finds the field `param:alpha`), how a parameter's text becomes
 // a typed value (and says why not), and how a value is shown again. Pure.
+import { splitCwlType } from '../red/cwl-type';
 import { pyFloatRepr } from '../red/pyformat';
 import type { JobPrimitive } from '../red/types';
 import type { ExperimentDraft } from '../notebook/types';
@@ -15,21 +16,6 @@ export const outputField = (name: string): FieldKey => `output:${name}`;
 export type ParamValue = JobPrimitive | JobPrimitive[] | null; // null: None (optional parameters)
 export type ParseResult = { ok: true; value: ParamValue | undefined } | { ok: false; error: string };
 
-export interface ParsedType {
-  base: string;
-  list: boolean;
-  optional: boolean;
-}
-
-/** `float[]?` → {base: float, list, optional}. */
-export function parseType(type: string): ParsedType {
-  let t = type.trim();
-  const optional = t.endsWith('?');
-  if (optional) t = t.slice(0, -1);
-  const list = t.endsWith('[]');
-  if (list) t = t.slice(0, -2);
-  return { base: t, list, optional };
-}
 
 const INT = /^[+-]?\d+$/;
 const TYPE_WORDS: Record<string, string> = {
@@ -71,7 +57,7 @@ function parseOne(base: string, text: string): { ok: true; value: JobPrimitive }
  * Empty text: no value for an optional parameter, an empty list, an empty string; an error otherwise.
  */
 export function parseParamText(type: string, text: string): ParseResult {
-  const { base, list, optional } = parseType(type);
+  const { base, array: list, optional } = splitCwlType(type);
   if (text.trim() === '' && optional) return { ok: true, value: undefined };
   if (list) {
     if (text.trim() === '') return { ok: true, value: [] };
@@ -91,7 +77,7 @@ export function parseParamText(type: string, text: string): ParseResult {
 /** The text a field shows for a value. */
 export function formatParamValue(type: string, value: ParamValue | undefined): string {
   if (value === undefined || value === null) return '';
-  const { base } = parseType(type);
+  const { base } = splitCwlType(type);
   const one = (v: JobPrimitive) => (typeof v === 'number' && (base === 'float' || base === 'double') ? pyFloatRepr(v) : String(v));
   return Array.isArray(value) ? value.map(one).join(', ') : one(value);
 }

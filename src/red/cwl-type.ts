@@ -25,6 +25,19 @@ export function parseCwlType(s: unknown): CwlType | undefined {
   return { base: m[1] as CwlPrimitive, array: !!m[2], optional: !!m[3], text: s };
 }
 
+/**
+ * The parts of a type as written, whatever its base (`x[]?` → {base: 'x', array, optional}):
+ * for code past validation, and for fields that show what a user typed.
+ */
+export function splitCwlType(type: string): { base: string; array: boolean; optional: boolean } {
+  let s = String(type).trim();
+  const optional = s.endsWith('?');
+  if (optional) s = s.slice(0, -1);
+  const array = s.endsWith('[]');
+  if (array) s = s.slice(0, -2);
+  return { base: s, array, optional };
+}
+
 const ALL_INPUT_TYPES = CWL_PRIMITIVES.flatMap(p => [p, `${p}[]`, `${p}?`, `${p}[]?`]);
 
 const TYPE_ALIASES: Record<string, CwlPrimitive> = {

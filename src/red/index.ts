@@ -3,6 +3,7 @@ export * from './types';
 export * from './run';
 export * from './parse';
 export * from './validate';
+export { splitCwlType } from './cwl-type';
 export * from './image-ref';
 export * from './upgrade';
 export * from './variables';

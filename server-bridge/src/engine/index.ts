@@ -44,5 +44,5 @@ export {
   type ContainerResumeOutcome,
   type StreamName
 } from './container';
-export { stageInputs, listInputItems, checkListing, parseCwlType } from './staging';
+export { stageInputs, listInputItems, checkListing } from './staging';
 export { collectOutputs, planOutputs, matchGlob, resolveOutput, checkPattern, OutputError, type OutputSpec } from './outputs';

@@ -10,11 +10,10 @@ import { createHash, randomUUID } from 'crypto';
 import type { Stats } from 'fs';
 import { lstat, mkdir, mkdtemp, readdir, rmdir } from 'fs/promises';
 import * as path from 'path';
-import { type CommandLineTool, type CwlFileOutput, type JobInputs, type JobOutputs, type FileRecord, assertSafeGlob, CONTAINER_OUTPUTS_DIR, globToRegExp, resolveGlobPattern, type ContainerPathOf } from '../../../src/red';
+import { type CommandLineTool, type CwlFileOutput, type JobInputs, type JobOutputs, type FileRecord, assertSafeGlob, CONTAINER_OUTPUTS_DIR, globToRegExp, resolveGlobPattern, splitCwlType, type ContainerPathOf } from '../../../src/red';
 import type { ConnectorContext } from '../connectors/types';
 import type { ConnectorRegistry } from '../connectors/registry';
 import { placeFile, removeTree, SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
-import { parseCwlType } from './staging';
 
 /** How messages name the tree outputs are collected from. */
 export const OUTPUTS_FOLDER = 'the outputs folder';
@@ -64,7 +63,7 @@ export function planOutputs(
       specs.push({ key, kind: def.type, optional: false, pattern: checkPattern(name, `cli.${def.type}`) });
       continue;
     }
-    const t = parseCwlType(def.type);
+    const t = splitCwlType(def.type);
     if (t.base !== 'File' && t.base !== 'Directory') throw new OutputError(`cli.outputs.${key}: type ${def.type} is not File, Directory, stdout or stderr`);
     const field = `cli.outputs.${key}.outputBinding.glob`;
     const glob = (def as CwlFileOutput).outputBinding?.glob;

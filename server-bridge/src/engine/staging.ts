@@ -5,27 +5,12 @@
 // container path. Hashes are of that staged copy: what the container sees.
 import { lstat, mkdir, stat } from 'fs/promises';
 import * as path from 'path';
-import { type CommandLineTool, type FileOrDirectory, type JobInputs, type ListingEntry, type FileRecord, CONTAINER_OUTPUTS_DIR, inputContainerPath, toAbsoluteContainerPath } from '../../../src/red';
+import { type CommandLineTool, type FileOrDirectory, type JobInputs, type ListingEntry, type FileRecord, CONTAINER_OUTPUTS_DIR, inputContainerPath, splitCwlType, toAbsoluteContainerPath } from '../../../src/red';
 import { ConnectorError, type ConnectorContext } from '../connectors/types';
 import type { ConnectorRegistry } from '../connectors/registry';
 import { hashFile, hashPath } from '../util/hash';
 import { isSafeSegment } from '../util/fs-safety';
 import type { BindMount } from './host-config';
-
-export interface CwlTypeInfo {
-  base: string;
-  array: boolean;
-  optional: boolean;
-}
-
-export function parseCwlType(t: string): CwlTypeInfo {
-  let s = String(t).trim();
-  const optional = s.endsWith('?');
-  if (optional) s = s.slice(0, -1);
-  const array = s.endsWith('[]');
-  if (array) s = s.slice(0, -2);
-  return { base: s, array, optional };
-}
 
 /** One File/Directory value of a batch, with where it goes in the container. */
 export interface InputItem {
@@ -47,7 +32,7 @@ function isFileOrDir(v: unknown): v is FileOrDirectory {
 export function listInputItems(cli: CommandLineTool, inputs: JobInputs): InputItem[] {
   const items: InputItem[] = [];
   for (const [key, def] of Object.entries(cli.inputs)) {
-    const t = parseCwlType(def.type);
+    const t = splitCwlType(def.type);
     if (t.base !== 'File' && t.base !== 'Directory') continue;
     const v = inputs[key];
     if (v === undefined || v === null) {

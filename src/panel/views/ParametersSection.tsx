@@ -4,7 +4,8 @@
 import * as React from 'react';
 import type { NotebookParameter } from '../../notebook/types';
 import type { ExperimentModel } from '../experiment-model';
-import { formatParamValue, paramField, parseType } from '../fields';
+import { splitCwlType } from '../../red/cwl-type';
+import { formatParamValue, paramField } from '../fields';
 import { FieldIssues, hasError, Section } from './common';
 
 export function ParametersSection({ model, onReinfer }: { model: ExperimentModel; onReinfer: () => void }): JSX.Element {
@@ -34,7 +35,7 @@ export function ParametersSection({ model, onReinfer }: { model: ExperimentModel
 
 function ParameterField({ model, param }: { model: ExperimentModel; param: NotebookParameter }): JSX.Element {
   const field = paramField(param.name);
-  const { base, list } = parseType(param.type);
+  const { base, array: list } = splitCwlType(param.type);
   const value = model.draft.values[param.name];
   const changed = JSON.stringify(value) !== JSON.stringify(param.default);
   const label = (
