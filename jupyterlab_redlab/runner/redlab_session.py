@@ -82,16 +82,49 @@ os.environ["MPLBACKEND"] = "Agg"
 # protocol
 
 
+class InterruptGuard(object):
+    """Holds SIGINT back while the main thread is in the runner's own critical code (writing a
+    message: half a line would break the protocol; a stream sync: its count would go wrong); the
+    KeyboardInterrupt is raised when that code is left, if a cell still runs."""
+
+    def __init__(self):
+        self.depth = 0
+        self.pending = False
+        self.in_cell = False
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        self.depth -= 1
+        if not self.depth and self.pending and exc[0] is None:
+            self.pending = False
+            if self.in_cell:
+                raise KeyboardInterrupt()
+        return False
+
+    def on_sigint(self, signum, frame):
+        if not self.in_cell:
+            return  # idle: ignored
+        if self.depth:
+            self.pending = True
+            return
+        raise KeyboardInterrupt()
+
+
+GUARD = InterruptGuard()
+
+
 class Protocol(object):
     """Writes messages to the runner's own copy of the original stdout, one JSON line each."""
 
     def __init__(self, fd):
         self._fd = fd
         self._lock = threading.Lock()
-        # > 0 while the main thread writes a message: SIGINT then waits (a half-written line would
-        # break the protocol), see Session.on_sigint.
-        self.main_writing = 0
-        self.after_write = None
 
     def send(self, message):
         try:
@@ -99,20 +132,11 @@ class Protocol(object):
             data = line.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates from a cell: \u escapes are still valid JSON
             data = (json.dumps(message, ensure_ascii=True) + "\n").encode("ascii")
-        main = threading.current_thread() is threading.main_thread()
-        if main:
-            self.main_writing += 1
-        try:
-            with self._lock:
-                view = memoryview(data)
-                while view:
-                    written = os.write(self._fd, view)
-                    view = view[written:]
-        finally:
-            if main:
-                self.main_writing -= 1
-                if not self.main_writing and self.after_write is not None:
-                    self.after_write()
+        with GUARD, self._lock:
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
 
 
 # ---------------------------------------------------------------------------
@@ -208,20 +232,23 @@ class StreamPump(object):
 
     def sync(self, timeout=5.0):
         """Returns once everything written to the pipe before this call has been sent."""
-        with self._synced:
-            self._sync_asked += 1
-            wanted = self._sync_asked
-        try:
-            os.write(self.write_fd, self.marker)  # under PIPE_BUF bytes: never split by other writers
-        except OSError:
-            return
-        deadline = time.time() + timeout
-        with self._synced:
-            while self._sync_seen < wanted:
-                left = deadline - time.time()
-                if left <= 0:
-                    return  # the pipe is stuck (a cell replaced fd 1?): go on rather than hang
-                self._synced.wait(left)
+        with GUARD:
+            with self._synced:
+                self._sync_asked += 1
+                wanted = self._sync_asked
+            try:
+                os.write(self.write_fd, self.marker)  # under PIPE_BUF bytes: never split by other writers
+            except OSError:
+                with self._synced:
+                    self._sync_asked -= 1
+                return
+            deadline = time.time() + timeout
+            with self._synced:
+                while self._sync_seen < wanted:
+                    left = deadline - time.time()
+                    if left <= 0:
+                        return  # the pipe is stuck (a cell replaced fd 1?): go on rather than hang
+                    self._synced.wait(left)
 
 
 def capture_fd(fd):
@@ -572,9 +599,6 @@ class Session(object):
         self.request_fd = request_fd
         self.count = 0
         self.current_id = None
-        self.in_cell = False
-        self.interrupt_pending = False
-        protocol.after_write = self.raise_pending_interrupt
         self.filename = "<cell>"
         self.pumps = []
         self._pyplot_patched = False
@@ -672,7 +696,7 @@ class Session(object):
         self.protocol.send({"type": "status", "id": request_id, "state": "busy"})
         linecache.cache[self.filename] = (len(code), None, code.splitlines(True), self.filename)
         status, failure = "ok", None
-        self.in_cell = True
+        GUARD.in_cell = True
         try:
             try:
                 source, refused = transform_cell(code)
@@ -692,28 +716,14 @@ class Session(object):
         except KeyboardInterrupt as e:  # SIGINT in the runner's own code after the cell
             failure = failure or e
         finally:
-            self.in_cell = False
-            self.interrupt_pending = False
+            GUARD.in_cell = False
+            GUARD.pending = False
         if failure is not None:
             status = "aborted" if isinstance(failure, KeyboardInterrupt) else "error"
             self.send_output(error_output(failure))
         self.sync_streams()
         self.protocol.send({"type": "done", "id": request_id, "status": status, "executionCount": self.count})
         self.current_id = None
-
-    def on_sigint(self, signum, frame):
-        if not self.in_cell:
-            return  # idle: ignored
-        if self.protocol.main_writing:
-            self.interrupt_pending = True  # raised once the message is written whole
-            return
-        raise KeyboardInterrupt()
-
-    def raise_pending_interrupt(self):
-        if self.interrupt_pending:
-            self.interrupt_pending = False
-            if self.in_cell:
-                raise KeyboardInterrupt()
 
     # -- requests
 
@@ -828,7 +838,7 @@ def main():
     sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
     sys.meta_path.insert(0, PyplotHook(session.patch_pyplot))
     builtins.input = no_input  # libraries call the builtin, not the namespace's
-    signal.signal(signal.SIGINT, session.on_sigint)
+    signal.signal(signal.SIGINT, GUARD.on_sigint)
     protocol.send({"type": "ready", "runner": RUNNER_VERSION, "python": "%d.%d.%d" % sys.version_info[:3], "pid": os.getpid()})
     code = session.serve()
     session.sync_streams()

@@ -199,6 +199,26 @@ describe('session runner', () => {
     expect(runner.child.exitCode).toBeNull();
   });
 
+  it('keeps the protocol whole when SIGINT comes while a cell floods displays and prints', async () => {
+    const id = runner.start('n = 0\nwhile True:\n    n += 1\n    display({"n": n})\n    print("x" * 200)');
+    await runner.waitFor(() => runner.messages.filter((m) => m.id === id && m.type === 'output').length > 200, 20000);
+    runner.child.kill('SIGINT');
+    const run = await runner.finish(id, 20000);
+    expect(run.done.status).toBe('aborted');
+    expect(run.outputs[run.outputs.length - 1]).toMatchObject({ output_type: 'error', ename: 'KeyboardInterrupt' });
+    expect(runner.badLines).toEqual([]);
+    const next = await runner.execute('print(n > 0)');
+    expect(next.outputs).toEqual([{ output_type: 'stream', name: 'stdout', text: 'True\n' }]);
+  });
+
+  it('sends what a thread writes after its cell ended with id null', async () => {
+    const run = await runner.execute('import threading, time\nthreading.Timer(0.3, lambda: print("late", flush=True)).start()');
+    expect(run.outputs).toEqual([]);
+    const late = await runner.waitFor((m) => m.type === 'output' && (m.output as { text?: string }).text === 'late\n', 5000);
+    expect(late.id).toBeNull();
+    expect(late.at).toBeGreaterThanOrEqual(run.done.at);
+  });
+
   it('reports sys.exit() in a cell as SystemExit without ending the runner', async () => {
     const run = await runner.execute('import sys\nsurvivor = 3\nsys.exit(2)');
     expect(run.done.status).toBe('error');
