@@ -10,11 +10,14 @@ Requests (stdin):
     {"type": "shutdown"}                      -> the runner exits 0 (so does the end of stdin)
   A line that is not JSON, not an object, of an unknown type or missing a field is answered by
   {"type": "protocol-error", "message": "..."} and the runner goes on. Requests are handled one
-  after the other: an execute sent while a cell runs waits for it.
+  after the other: an execute sent while a cell runs waits for it. "id" (a non-empty string) is
+  echoed in every message about that execution; "cellId" is accepted and not used.
 
 Interrupt: SIGINT to the runner (`docker kill -s INT`) raises KeyboardInterrupt in the running
 cell, which ends with an `error` output (ename KeyboardInterrupt) and done status "aborted"; a
-shell command the cell runs is killed. SIGINT while no cell runs is ignored.
+shell command the cell runs is killed. SIGINT while no cell runs is ignored; one that comes while
+the runner writes a message waits until the line is whole. SIGTERM (`docker stop`) ends the
+runner at once (exit 143); so does a closed stdout (exit 1).
 
 Messages (the ORIGINAL stdout, which the runner dup()s for itself at start):
     {"type": "ready", "runner": RUNNER_VERSION, "python": "3.11.2", "pid": N}   once, first
@@ -45,14 +48,16 @@ with Agg (MPLBACKEND=Agg); plt.show() sends the open figures as display_data ima
 them; figures still open at the end of a cell are sent then. At the start of a logical line,
 `!cmd` (and `x = !cmd`) runs in a shell, `%time stmt`, `%cd dir`, `%pwd`, `%env [K[=V]]` and
 `%matplotlib [inline]` (a no-op) work; `%pip`, `%conda` and other magics refuse the cell before
-it runs (error UsageError naming the magic). input() raises StdinNotImplementedError. sys.exit()
-and exceptions end the cell with an `error` output (status "error"); the namespace survives.
+it runs (error UsageError naming the magic). Top-level `await` works (Python 3.8+). input()
+raises StdinNotImplementedError. sys.exit() and exceptions end the cell with an `error` output
+(status "error"); the namespace survives.
 """
 
 import ast
 import base64
 import builtins
 import codecs
+import errno
 import io
 import json
 import linecache
@@ -65,6 +70,7 @@ import sys
 import threading
 import time
 import tokenize
+import traceback
 import types
 
 RUNNER_VERSION = "1"
@@ -73,6 +79,8 @@ RUNNER_VERSION = "1"
 _RUNNER_FILES = set([__file__, os.path.abspath(__file__), os.path.realpath(__file__)]) if "__file__" in globals() else set()
 _FLUSH_INTERVAL = 0.05  # seconds: text without a newline waits no longer than this
 _READ_SIZE = 65536
+_TOP_LEVEL_AWAIT = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+_CO_COROUTINE = 0x80
 
 # Agg before any cell can import matplotlib: a container has no display.
 os.environ["MPLBACKEND"] = "Agg"
@@ -134,9 +142,14 @@ class Protocol(object):
             data = (json.dumps(message, ensure_ascii=True) + "\n").encode("ascii")
         with GUARD, self._lock:
             view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
+            try:
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+            except OSError as e:
+                if e.errno == errno.EPIPE:  # the reader of the messages is gone: nobody to run cells for
+                    os._exit(1)
+                raise
 
 
 # ---------------------------------------------------------------------------
@@ -507,7 +520,7 @@ class IPythonSyntax(object):
         start_cpu = os.times()
         start = time.time()
         try:
-            return self.session.run_source(stmt or "pass", self.session.filename, display_last=False)
+            return self.session.run_source(stmt or "pass", self.session.filename)
         finally:
             wall = time.time() - start
             end_cpu = os.times()
@@ -601,6 +614,7 @@ class Session(object):
         self.current_id = None
         self.filename = "<cell>"
         self.pumps = []
+        self.loop = None  # the asyncio loop of cells with top-level await
         self._pyplot_patched = False
         # The cells' globals are a real module's, installed as __main__ (as IPython does), so that
         # pickle and multiprocessing find what the cells define.
@@ -676,18 +690,29 @@ class Session(object):
 
     # -- execution
 
-    def run_source(self, source, filename, display_last=True):
+    def _run_code(self, code):
+        value = eval(code, self.namespace)
+        if code.co_flags & _CO_COROUTINE:  # top-level await (Python 3.8+), as IPython allows it
+            import asyncio
+
+            if self.loop is None:
+                self.loop = asyncio.new_event_loop()
+            value = self.loop.run_until_complete(value)
+        return value
+
+    def run_source(self, source, filename):
         """Runs (transformed) Python source in the namespace; returns the last expression's value
         (None when the last statement is no expression or ends with `;`)."""
-        tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST)
+        tree = compile(source, filename, "exec", ast.PyCF_ONLY_AST | _TOP_LEVEL_AWAIT)
         last = None
         if tree.body and isinstance(tree.body[-1], ast.Expr) and not ends_with_semicolon(source):
             last = ast.Expression(tree.body.pop().value)
+        value = None
         if tree.body:
-            exec(compile(tree, filename, "exec"), self.namespace)
+            self._run_code(compile(tree, filename, "exec", _TOP_LEVEL_AWAIT))
         if last is not None:
-            return eval(compile(last, filename, "eval"), self.namespace)
-        return None
+            value = self._run_code(compile(last, filename, "eval", _TOP_LEVEL_AWAIT))
+        return value
 
     def execute(self, request_id, code):
         self.count += 1
@@ -785,7 +810,7 @@ def error_output(exc):
         if isinstance(exc, SystemExit):  # as IPython shows it
             lines = ["An exception has occurred, use %tb to see the full traceback.", "", "SystemExit: %s" % evalue]
         elif isinstance(exc, SyntaxError):
-            lines = "".join(traceback_format_exception_only(exc)).rstrip("\n").split("\n")
+            lines = "".join(traceback.format_exception_only(type(exc), exc)).rstrip("\n").split("\n")
         elif isinstance(exc, (UsageError, StdinNotImplementedError)):
             lines = ("%s: %s" % (type(exc).__name__, evalue)).split("\n")
         else:
@@ -795,15 +820,7 @@ def error_output(exc):
     return {"output_type": "error", "ename": type(exc).__name__, "evalue": evalue, "traceback": lines}
 
 
-def traceback_format_exception_only(exc):
-    import traceback
-
-    return traceback.format_exception_only(type(exc), exc)
-
-
 def format_without_runner(exc):
-    import traceback
-
     report = traceback.TracebackException(type(exc), exc, exc.__traceback__)
     seen = set()
 
@@ -839,6 +856,9 @@ def main():
     sys.meta_path.insert(0, PyplotHook(session.patch_pyplot))
     builtins.input = no_input  # libraries call the builtin, not the namespace's
     signal.signal(signal.SIGINT, GUARD.on_sigint)
+    # SIGTERM (docker stop) ends the session at once: as process 1 of a container the runner would
+    # otherwise ignore it, and a SystemExit raised in a cell would only end the cell.
+    signal.signal(signal.SIGTERM, lambda signum, frame: os._exit(128 + signum))
     protocol.send({"type": "ready", "runner": RUNNER_VERSION, "python": "%d.%d.%d" % sys.version_info[:3], "pid": os.getpid()})
     code = session.serve()
     session.sync_streams()

@@ -261,6 +261,12 @@ describe('session runner', () => {
     expect((check.outputs[0].data as Record<string, string>)['text/plain']).toBe('False');
   });
 
+  it('runs top-level await, as IPython does', async () => {
+    const run = await runner.execute('import asyncio\nasync def twice(v):\n    await asyncio.sleep(0.01)\n    return 2 * v\nawait twice(21)');
+    expect(run.done.status).toBe('ok');
+    expect(run.outputs[0]).toMatchObject({ output_type: 'execute_result', data: { 'text/plain': '42' } });
+  });
+
   it('leaves % and ! inside expressions and strings alone', async () => {
     const run = await runner.execute('m = 7 % 3\ns = """\n!not a shell line\n%not a magic\n"""\nprint(m, s.count("!"), 1 != 2)');
     expect(run.done.status).toBe('ok');
@@ -346,6 +352,15 @@ describe('session runner lifetime', () => {
     await runner.execute('y = 1');
     expect(await runner.shutdown()).toBe(0);
     expect(runner.badLines).toEqual([]);
+  });
+
+  it('exits at once on SIGTERM, even while a cell runs', async () => {
+    const runner = SessionRunnerClient.local();
+    await runner.ready();
+    const id = runner.start('print("busy", flush=True)\nimport time\ntime.sleep(60)');
+    await runner.waitFor((m) => m.type === 'output' && m.id === id);
+    runner.child.kill('SIGTERM');
+    expect(await runner.exited).toBe(143);
   });
 
   it('exits 0 when stdin ends', async () => {
