@@ -55,12 +55,55 @@ export interface ProgressOptions {
   stderr: NodeJS.WritableStream;
   batchCount: number;
   now?: () => number;
+  /**
+   * The run's secrets: with several batches, the container's text is masked before `[N] `
+   * goes in front of its lines, since a prefix inside a secret that spans lines would hide
+   * it from the sink's masking (which masks everything again).
+   */
+  masker?: Masking;
+}
+
+/**
+ * One batch's stream of container text on a terminal shared by several batches: masked
+ * first (see ProgressOptions.masker), then `[N] ` in front of each line, once, also when
+ * a line arrives in several events (a partial line is flushed after a moment).
+ */
+class BatchLines {
+  private readonly masking?: MaskingStream;
+  private atLineStart = true;
+
+  constructor(
+    private readonly prefix: string,
+    masker?: Masking
+  ) {
+    this.masking = masker?.stream();
+  }
+
+  write(text: string): string {
+    return this.prefixed(this.masking ? this.masking.write(text) : text);
+  }
+
+  /** What the masking held back (a possible start of a secret), at the batch's end. */
+  end(): string {
+    return this.masking ? this.prefixed(this.masking.end()) : '';
+  }
+
+  private prefixed(text: string): string {
+    let out = '';
+    for (const part of text.split(/(?<=\n)/)) {
+      if (!part) continue;
+      out += (this.atLineStart ? this.prefix : '') + part;
+      this.atLineStart = part.endsWith('\n');
+    }
+    return out;
+  }
 }
 
 export class ProgressPrinter {
   private layers = new Map<string, { current: number; total: number }>();
   private lastPullLine = 0;
   private readonly now: () => number;
+  private readonly batchLines = new Map<string, BatchLines>();
 
   constructor(private readonly opts: ProgressOptions) {
     this.now = opts.now ?? Date.now;
@@ -82,15 +125,14 @@ export class ProgressPrinter {
         this.pullProgress(e);
         break;
       case 'log':
-        (e.stream === 'stdout' ? this.opts.stdout : this.opts.stderr).write(
-          this.opts.batchCount > 1 ? prefixLines(e.data, `[${e.batch}] `) : e.data
-        );
+        this.out(e.stream).write(this.opts.batchCount > 1 ? this.lines(e.batch, e.stream).write(e.data) : e.data);
         break;
       case 'info':
         this.note(e.message, e.batch);
         break;
       case 'batch-state':
         if (this.opts.batchCount > 1 && isFinalState(e.state)) {
+          this.endLines(e.batch);
           this.note(`${e.state}${e.exitCode !== undefined ? ` (exit code ${e.exitCode})` : ''}`, e.batch);
         }
         break;
@@ -111,7 +153,30 @@ export class ProgressPrinter {
     this.note(tot ? `pulling: ${this.layers.size} layers, ${formatBytes(cur)} of ${formatBytes(tot)}` : `pull: ${e.status}`);
   }
 
+  private out(stream: 'stdout' | 'stderr'): NodeJS.WritableStream {
+    return stream === 'stdout' ? this.opts.stdout : this.opts.stderr;
+  }
+
+  private lines(batch: number, stream: 'stdout' | 'stderr'): BatchLines {
+    const key = `${batch}:${stream}`;
+    let l = this.batchLines.get(key);
+    if (!l) this.batchLines.set(key, (l = new BatchLines(`[${batch}] `, this.opts.masker)));
+    return l;
+  }
+
+  /** Writes what a batch's lines held back; `undefined`: every batch's. */
+  private endLines(batch?: number): void {
+    for (const [key, l] of [...this.batchLines]) {
+      const [b, stream] = key.split(':') as [string, 'stdout' | 'stderr'];
+      if (batch !== undefined && Number(b) !== batch) continue;
+      const rest = l.end();
+      if (rest) this.out(stream).write(rest);
+      this.batchLines.delete(key);
+    }
+  }
+
   summary(result: RunResult): void {
+    this.endLines();
     const t = result.timings;
     const phases = (['pull', 'staging', 'running', 'collecting'] as const)
       .filter(p => t[p] !== undefined)
@@ -128,6 +193,3 @@ export class ProgressPrinter {
   }
 }
 
-function prefixLines(text: string, prefix: string): string {
-  return text.replace(/^(?=.)/gm, prefix);
-}

@@ -75,7 +75,7 @@ export async function runFile(file: string, opts: RunOptions, io: RunIO): Promis
   const parallel = opts.parallel ?? 1;
   if (!Number.isInteger(parallel) || parallel < 1) throw new CliError(`--parallel must be a whole number of at least 1, got ${opts.parallel}`);
   const batchCount = 'batches' in red ? red.batches.length : 1;
-  const progress = new ProgressPrinter({ stdout: opts.json ? io.stderr : io.stdout, stderr: io.stderr, batchCount });
+  const progress = new ProgressPrinter({ stdout: opts.json ? io.stderr : io.stdout, stderr: io.stderr, batchCount, masker: io.masker });
 
   const controller = new AbortController();
   const removeHandler = io.onInterrupt(() => {
