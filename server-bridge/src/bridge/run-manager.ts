@@ -81,14 +81,14 @@ export class RunManager implements RunService {
       throw new RequestError(422, `missing values for {{variables}}: ${missing.join(', ')}`, { fix: 'send them in "variables": {"name": "value"}' });
     }
     const image = red.container.settings.image.url;
-    if (!this.imageAllowed(image)) {
+    const parallel = input.options?.parallel ?? 1;
+    if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new RequestError(400, 'options.parallel must be a whole number from 1 to 64');
+    const engine = this.engineFor(input.options?.engine);
+    if (!(await this.imageAllowed(image, engine))) {
       throw new RequestError(403, `image ${image} is not in this bridge's image allowlist (${this.config.imageAllowlist!.join(', ')})`, {
         fix: 'use an allowed image, or ask the bridge administrator to allow it'
       });
     }
-    const parallel = input.options?.parallel ?? 1;
-    if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new RequestError(400, 'options.parallel must be a whole number from 1 to 64');
-    const engine = this.engineFor(input.options?.engine);
     const refusal = unsupported(engine, red, this.engines.all()) ?? (await engine.precheck?.(red).catch(() => undefined));
     if (refusal) throw new RequestError(422, refusal.message, { fix: refusal.fix, issues: [{ path: refusal.path, message: refusal.message, fix: refusal.fix, severity: 'error' }] });
 
@@ -174,8 +174,23 @@ export class RunManager implements RunService {
     return this.engines.names.map(n => JSON.stringify(n)).join(', ');
   }
 
-  private imageAllowed(image: string): boolean {
-    return !this.config.imageAllowlist || this.config.imageAllowlist.some(p => wildcard(p).test(image));
+  /**
+   * Whether the allowlist lets `image` run. A re-run pins the image it reproduces: by
+   * `name@sha256:…` (allowed when `name` is), or, for an image built here, by its ID
+   * `sha256:…` (allowed when the engine has that image under an allowed name).
+   */
+  private async imageAllowed(image: string, engine: Engine): Promise<boolean> {
+    const list = this.config.imageAllowlist;
+    if (!list) return true;
+    const allowed = (ref: string) => list.some(p => wildcard(p).test(ref));
+    if (allowed(image)) return true;
+    const pinned = /^(.+)@sha256:[a-f0-9]{64}$/.exec(image);
+    if (pinned) return allowed(pinned[1]);
+    if (/^sha256:[a-f0-9]{64}$/.test(image) && engine.images) {
+      const local = await engine.images.list({}).catch(() => []);
+      return local.some(i => i.id === image && i.tags.some(allowed));
+    }
+    return false;
   }
 
   get counts(): { queued: number; running: number } {
@@ -402,7 +417,7 @@ export class RunManager implements RunService {
           this.store.setState(record.id, 'failed', { error: 'the bridge restarted before this run started, and its {{variables}} were kept only in memory: submit it again' });
           continue;
         }
-        if (!this.imageAllowed(red.container.settings.image.url)) {
+        if (!(await this.imageAllowed(red.container.settings.image.url, engine))) {
           // The allowlist may have been tightened while the bridge was down.
           this.store.setState(record.id, 'failed', { error: `image ${red.container.settings.image.url} is not in this bridge's image allowlist any more` });
           continue;

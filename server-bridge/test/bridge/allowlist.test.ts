@@ -76,6 +76,32 @@ test("--allow-image 'redlab/*' runs redlab/busybox:1 and refuses python:3.12 wit
   expect((await b.api<{ runs: { id: string }[] }>('GET', '/runs')).body.runs.map(r => r.id)).toEqual([id]);
 }, 60_000);
 
+test('a re-run pinned to what its run used passes the allowlist: name@sha256 of an allowed name, or the ID of a local image with an allowed name', async () => {
+  const b = await bridgeWith(['--allow-image', 'redlab/*']);
+  const first = await finished(b, await submit(b, shRedOn('redlab/busybox:1', 'echo first')));
+  const id = (first as RunRecord & { image?: { id?: string } }).image?.id as string;
+  expect(id).toMatch(/^sha256:[a-f0-9]{64}$/);
+  // Pinned by ID, as the panel's re-run pins an image built or loaded here.
+  const rerun = await finished(b, await submit(b, shRedOn(id, 'echo again')));
+  expect({ state: rerun.state, error: rerun.error }).toEqual({ state: 'succeeded', error: undefined });
+  // Pinned by digest: the name decides (the pull then fails here, offline: past the allowlist).
+  const digest = `sha256:${'a'.repeat(64)}`;
+  expect((await b.api('POST', '/runs', { red: shRedOn(`redlab/busybox@${digest}`, 'true') })).status).toBe(201);
+  expect((await b.api('POST', '/runs', { red: shRedOn(`python@${digest}`, 'true') })).status).toBe(403);
+  // The ID of an image no allowed name carries is refused.
+  const other = 'notallowed/redlab-allowlist-test:1';
+  execFileSync('docker', ['build', '-q', '-t', other, '-'], { input: 'FROM redlab/busybox:1\nLABEL org.redlab.test=allowlist-id\n' });
+  try {
+    const otherId = execFileSync('docker', ['image', 'inspect', '-f', '{{.Id}}', other]).toString().trim();
+    expect(otherId).not.toBe(id);
+    const r = await b.api<{ error: string }>('POST', '/runs', { red: shRedOn(otherId, 'true') });
+    expect(r.status).toBe(403);
+    expect(r.body.error).toBe(`image ${otherId} is not in this bridge's image allowlist (redlab/*)`);
+  } finally {
+    execFileSync('docker', ['rmi', '-f', other]);
+  }
+}, 90_000);
+
 test('--max-run-minutes 0.02 (1.2 s) stops a `sleep 30` run: failed with the wall-clock message', async () => {
   const b = await bridgeWith(['--max-run-minutes', '0.02', '--allow-image', 'redlab/*']);
   const t0 = Date.now();
