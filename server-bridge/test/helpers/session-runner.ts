@@ -86,31 +86,38 @@ export class SessionRunnerClient {
 
   /** The first message (from index `from` on) that satisfies `match`; rejects after `timeoutMs`. */
   waitFor(match: (m: RunnerMessage) => boolean, timeoutMs = 10000, from = 0): Promise<RunnerMessage> {
+    return this.waitForCount(match, 1, timeoutMs, from);
+  }
+
+  /** The `count`-th message (from index `from` on) that satisfies `match`; rejects after
+   * `timeoutMs`. Each message is looked at once, so a flood of messages stays cheap. */
+  waitForCount(match: (m: RunnerMessage) => boolean, count: number, timeoutMs = 10000, from = 0): Promise<RunnerMessage> {
+    let next = from;
+    let seen = 0;
     return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const found = this.messages.slice(from).find(match);
-        if (found) {
-          finish();
-          resolve(found);
-          return true;
+      const check = (): void => {
+        for (; next < this.messages.length; next++) {
+          if (match(this.messages[next]) && ++seen >= count) {
+            finish();
+            resolve(this.messages[next]);
+            return;
+          }
         }
         if (this.child.exitCode !== null || this.child.signalCode !== null) {
           finish();
           reject(new Error(`the runner exited (${this.child.exitCode ?? this.child.signalCode}) before the message; stderr: ${this.stderr}`));
-          return true;
         }
-        return false;
       };
       const timer = setTimeout(() => {
         finish();
-        reject(new Error(`no such message within ${timeoutMs} ms; got: ${JSON.stringify(this.messages.slice(from))}; stderr: ${this.stderr}`));
+        const got = this.messages.slice(from, from + 50);
+        reject(new Error(`${seen} of ${count} such messages within ${timeoutMs} ms; got ${this.messages.length - from}, the first: ${JSON.stringify(got)}; stderr: ${this.stderr}`));
       }, timeoutMs);
-      const listener = (): void => void check();
       const finish = (): void => {
         clearTimeout(timer);
-        this.listeners = this.listeners.filter((l) => l !== listener);
+        this.listeners = this.listeners.filter((l) => l !== check);
       };
-      this.listeners.push(listener);
+      this.listeners.push(check);
       check();
     });
   }

