@@ -26,6 +26,8 @@ export const DEFAULT_LOG_COMPRESS = 'true';
 export const LABEL_MANAGED = 'org.redlab.managed';
 export const LABEL_RUN = 'org.redlab.run';
 export const LABEL_BATCH = 'org.redlab.batch';
+/** A session's container: never one of a run's (recovery looks for those by LABEL_MANAGED). */
+export const LABEL_SESSION = 'org.redlab.session';
 
 export interface BindMount {
   hostPath: string;
@@ -46,6 +48,12 @@ export interface ContainerPlan {
   inputBinds: BindMount[];
   /** Host folder mounted read-write at /cc/outputs (the working directory); absent where nothing is bound (the engine copies). */
   outputsHostDir?: string;
+  /** A session's working directory instead of /cc/outputs: a host folder (checked by the caller) bound read-write at `containerPath`. */
+  workDir?: { hostPath: string; containerPath: string };
+  /** Keep stdin open (a session's runner reads its requests there). */
+  stdin?: boolean;
+  /** A session's id: the container is labelled as that session's, not as a run's batch. */
+  session?: string;
   runId: string;
   batch: number;
   /** Extra labels (the bridge's run id …); cannot override RED Lab's own. */
@@ -114,7 +122,8 @@ export function buildHostConfig(plan: ContainerPlan): Docker.HostConfig {
   const memory = ramBytes(plan.ramMb);
   const binds = [
     ...plan.inputBinds.map(b => bindSpec({ ...b, readOnly: true })),
-    ...(plan.outputsHostDir ? [bindSpec({ hostPath: plan.outputsHostDir, containerPath: CONTAINER_OUTPUTS_DIR, readOnly: false })] : [])
+    ...(plan.outputsHostDir ? [bindSpec({ hostPath: plan.outputsHostDir, containerPath: CONTAINER_OUTPUTS_DIR, readOnly: false })] : []),
+    ...(plan.workDir ? [bindSpec({ ...plan.workDir, readOnly: false })] : [])
   ];
   const hc: Docker.HostConfig = {
     Binds: binds,
@@ -138,7 +147,8 @@ export function buildHostConfig(plan: ContainerPlan): Docker.HostConfig {
   return hc;
 }
 
-export function buildLabels(plan: Pick<ContainerPlan, 'labels' | 'runId' | 'batch'>): Record<string, string> {
+export function buildLabels(plan: Pick<ContainerPlan, 'labels' | 'runId' | 'batch' | 'session'>): Record<string, string> {
+  if (plan.session !== undefined) return { ...(plan.labels ?? {}), [LABEL_SESSION]: plan.session };
   return { ...(plan.labels ?? {}), [LABEL_MANAGED]: 'true', [LABEL_RUN]: plan.runId, [LABEL_BATCH]: String(plan.batch) };
 }
 
@@ -148,12 +158,12 @@ export function buildCreateOptions(plan: ContainerPlan): Docker.ContainerCreateO
     name: plan.name,
     Image: plan.image,
     Cmd: plan.cmd,
-    WorkingDir: CONTAINER_OUTPUTS_DIR,
+    WorkingDir: plan.workDir?.containerPath ?? CONTAINER_OUTPUTS_DIR,
     Labels: buildLabels(plan),
     Tty: false,
-    OpenStdin: false,
+    OpenStdin: plan.stdin === true,
     StdinOnce: false,
-    AttachStdin: false,
+    AttachStdin: plan.stdin === true,
     AttachStdout: true,
     AttachStderr: true,
     NetworkDisabled: false,
