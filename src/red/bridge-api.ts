@@ -1,6 +1,9 @@
 // The bridge's wire types: what its REST API and WebSocket send, shared by the
 // bridge (which stores them) and the frontend (which shows them). Pure types.
 import type { FileRecord, PhaseTimings, RunEvent, RunResult, RunState } from './run';
+import type { ExecutionState, SessionState } from './session';
+export type { ExecutionState, SessionState } from './session';
+export { SESSION_STATES, FINAL_EXECUTION_STATES, isFinalSessionState, isFinalExecutionState, canSessionTransition } from './session';
 
 // The run lifecycle is defined once, in run.ts; re-exported for the wire's users.
 export { ALL_STATES, FINAL_STATES, isFinalState } from './run';
@@ -274,3 +277,113 @@ export interface RunPage {
   /** Present when more runs follow. */
   nextCursor?: string;
 }
+
+// ---- Container sessions ("Run cell in container", issue 10) ----
+// The lifecycle (SessionState, ExecutionState) is defined once, in session.ts.
+
+/** An nbformat v4 output dict (stream, display_data, execute_result, error) as the session runner sends it. */
+export type NotebookOutput = { output_type: 'stream' | 'display_data' | 'execute_result' | 'error' } & Record<string, unknown>;
+
+/** GPUs a session asks for, as a RED's container.settings.gpus: a count, or one GPU with at least vramMin MB. */
+export interface SessionGpuRequest {
+  count?: number;
+  /** MB of GPU memory the one GPU must have. */
+  vramMin?: number;
+}
+
+/** POST /api/v1/sessions */
+export interface SessionCreateRequest {
+  /** Image reference or ID (the bridge's image allowlist applies; pulled when missing and the engine can). */
+  image: string;
+  /** The notebook (a Jupyter path relative to the bridge's first allowed root): its folder becomes the container's working directory, bound read-write. */
+  notebookPath: string;
+  /** The profile's name (default "default"); one live session per notebook and profile: asking again returns the live one. */
+  profile?: string;
+  /** MB of RAM (default: the engine's default limit). */
+  ram?: number;
+  cpus?: number;
+  gpus?: SessionGpuRequest;
+  /** Extra environment variables of the session (names [A-Za-z_][A-Za-z0-9_]*). */
+  env?: Record<string, string>;
+  /** An engine GET /health lists with capabilities.sessions (absent: the default engine). */
+  engine?: string;
+}
+
+/** A session as GET /sessions and GET /sessions/{id} show it (POST /sessions answers 201 with it; 200 for a live one asked again). */
+export interface SessionInfo {
+  id: string;
+  state: SessionState;
+  profile: string;
+  notebookPath: string;
+  engine: string;
+  /** As asked, and the image ID it resolved to. */
+  image: string;
+  imageId?: string;
+  ram?: number;
+  cpus?: number;
+  /** The GPUs it holds (empty without). */
+  gpus: Gpu[];
+  /** ISO 8601. */
+  createdAt: string;
+  lastActivityAt: string;
+  /** Executions finished so far (the last one's In [n]). */
+  executionCount: number;
+  /** The execution running now, when busy. */
+  runningExecutionId?: string;
+  /** Python's version in the container, once the runner is ready. */
+  python?: string;
+  /** dead: why, and what to do. */
+  error?: string;
+  /** Sequence number of the session's last event (WebSocket sessions/{id}/events?since=). */
+  lastSeq: number;
+}
+
+/** POST /sessions/{id}/execute */
+export interface ExecuteRequest {
+  /** The cell's source. */
+  code: string;
+  /** The notebook cell's id (kept in the record). */
+  cellId?: string;
+}
+
+/** POST /sessions/{id}/execute answers 202 with this. */
+export interface ExecuteResponse {
+  executionId: string;
+  state: ExecutionState;
+}
+
+/** GET /sessions/{id}/executions/{executionId}[?wait=true]: the execution's record (also kept in the run store). */
+export interface ExecutionRecord {
+  id: string;
+  sessionId: string;
+  cellId?: string;
+  notebookPath: string;
+  code: string;
+  state: ExecutionState;
+  /** In [n], once done. */
+  executionCount?: number;
+  /** Every output, in order (consecutive stream text of one name merged, as Jupyter saves it). */
+  outputs: NotebookOutput[];
+  /** sha256 of each output's canonical JSON, in the order of `outputs`. */
+  outputHashes: string[];
+  /** The image it ran in, pinned (ID, and the registry digest when it has one). */
+  image: { ref: string; id?: string; digest?: string };
+  /** The GPUs of its session (nvidia-smi UUIDs or indexes). */
+  gpus: string[];
+  /** ISO 8601. */
+  queuedAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** lost: why. */
+  error?: string;
+}
+
+/**
+ * A message of WebSocket /api/v1/sessions/{id}/events?since=SEQ (auth as a run's events).
+ * Every message has the session's `seq` (1, 2, … without gaps); `since` replays those after it
+ * that the bridge still holds (a `session` message comes first when some were dropped).
+ */
+export type SessionEventMessage =
+  | { seq: number; type: 'session'; session: SessionInfo }
+  | { seq: number; type: 'execution'; executionId: string; cellId?: string; state: ExecutionState; executionCount?: number; error?: string }
+  | { seq: number; type: 'output'; executionId: string | null; output: NotebookOutput };

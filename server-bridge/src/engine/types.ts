@@ -3,6 +3,7 @@
 import type { LoadedRed, Red, BatchResult, FinalState, RunEvent, RunResult, RunState, EngineCapabilities, EngineInfo, Gpu } from '../../../src/red';
 import type { BuildOptions, BuildResult, BuildSpec, LocalImage } from '../images/types';
 import type { ListImagesOptions } from '../images/list';
+import type { SessionEnd, SessionListeners, SessionSpec } from './docker-session';
 
 export type { EngineCapabilities, EngineInfo } from '../../../src/red';
 
@@ -209,6 +210,35 @@ export interface Engine {
   readonly recovery?: EngineRecovery;
   /** Present exactly when capabilities.imageBuilds. */
   readonly images?: EngineImages;
+  /** Present exactly when capabilities.sessions ("Run cell in container"). */
+  readonly sessions?: EngineSessions;
   /** Releases connections (e.g. an ssh session); the bridge calls it when it stops. */
   close?(): Promise<void>;
+}
+
+/**
+ * Container sessions (capabilities.sessions): long-lived containers running the session
+ * runner (engine/docker-session.ts has the protocol). The bridge's SessionManager owns
+ * their state; the engine only starts, finds and reattaches containers.
+ */
+export interface EngineSessions {
+  /** Creates and starts a session's container; resolves when its runner is ready, rejects with why it could not start. */
+  start(spec: SessionSpec, listeners: SessionListeners): Promise<EngineSession>;
+  /** The engine's live session containers (label org.redlab.session), for a restarted bridge. */
+  listLive(): Promise<{ containerId: string; sessionId: string; labels: Record<string, string> }[]>;
+  /** Attaches again to a live session's container (its runner keeps its namespace); rejects when it has ended. */
+  reattach(containerId: string, spec: SessionSpec, listeners: SessionListeners): Promise<EngineSession>;
+}
+
+/** One live session's container, as the engine drives it. */
+export interface EngineSession {
+  readonly containerId: string;
+  /** Why it ended, once it has. */
+  readonly end: SessionEnd | undefined;
+  /** Sends one cell; status, outputs and done come to the listeners with `id`. Throws SessionEndedError once ended. */
+  execute(id: string, code: string, cellId?: string): void;
+  /** SIGINT to the runner: the running cell ends "aborted". */
+  interrupt(): Promise<void>;
+  /** Stops and removes the container. */
+  stop(): Promise<void>;
 }

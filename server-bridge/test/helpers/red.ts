@@ -16,6 +16,8 @@ export const BUSYBOX = process.env.REDLAB_BUSYBOX_IMAGE ?? 'redlab/busybox:1';
 export const PYTHON = process.env.REDLAB_PYTHON_IMAGE ?? 'redlab/debian-python:12';
 /** PYTHON plus Debian's python3-ipykernel and python3-nbclient (.ci/base-images.sh). */
 export const IPYKERNEL = process.env.REDLAB_IPYKERNEL_IMAGE ?? 'redlab/debian-ipykernel:12';
+/** PYTHON plus Debian's python3-matplotlib, -numpy and -pandas (.ci/base-images.sh). */
+export const SCIPY = process.env.REDLAB_SCIPY_IMAGE ?? 'redlab/debian-scipy:12';
 
 const tempDirs: string[] = [];
 
