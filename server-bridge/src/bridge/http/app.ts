@@ -32,6 +32,8 @@ import { EventSockets, type EventSocketOptions, type EventSocketStats } from './
 import { registerImageRoutes } from './images';
 import { createLogger, type LogConfig } from './logger';
 import { registerRunRoutes } from './runs';
+import { sessionEventsRoute } from './session-events';
+import { registerSessionRoutes } from './sessions';
 
 export const API_PREFIX = '/api/v1';
 export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -188,6 +190,7 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
   });
 
   const events = new EventSockets(service.store, tokens, origins, logger, config.events);
+  events.addRoute(sessionEventsRoute(service.sessions, events, logger, { maxQueuedBytes: config.events?.maxQueuedBytes }));
   const builds = new Set<AbortController>();
 
   // Connections with no authenticated request yet and when they came, oldest first (a Map keeps insertion order).
@@ -250,13 +253,14 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
 
   app.setNotFoundHandler((req, reply) => {
     const path = (req.url.split('?')[0] ?? '').slice(0, 200);
-    return reply.code(404).send({ error: `no route ${req.method} ${path}: the API is under ${API_PREFIX} (health, runs, images)` });
+    return reply.code(404).send({ error: `no route ${req.method} ${path}: the API is under ${API_PREFIX} (health, runs, sessions, images)` });
   });
 
   app.register(
     async api => {
       api.get('/health', async () => service.health());
       registerRunRoutes(api, service);
+      registerSessionRoutes(api, service, { maxWaitMs: requestTimeout });
       registerImageRoutes(api, service, { maxContextBytes: config.maxBuildContextBytes ?? DEFAULT_MAX_BUILD_CONTEXT_BYTES, maxConcurrentBuilds: config.maxConcurrentBuilds }, builds);
     },
     { prefix: API_PREFIX }

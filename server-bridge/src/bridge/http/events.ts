@@ -22,6 +22,9 @@
 // the runs over REST once it is open (and again after each reconnect). A client that
 // falls more than `highWaterMark` bytes behind is dropped (it reconnects and lists).
 // Same token and Origin checks as a run's events.
+//
+// Other WebSocket routes (a session's events, http/session-events.ts) are added with
+// addRoute: they pass the same gates, socket limit, keepalive and closing.
 import type { IncomingMessage } from 'http';
 import type { Duplex } from 'stream';
 import type { Logger } from 'pino';
@@ -43,6 +46,8 @@ export interface EventSocketOptions {
   maxBuffered?: number;
   /** Open event sockets at most (default 256); more get 503. */
   maxClients?: number;
+  /** A session's events socket: bytes queued on it before it is closed (4008, reconnect with since=; default 16 MiB). */
+  maxQueuedBytes?: number;
 }
 
 export interface EventSocketStats {
@@ -59,6 +64,29 @@ const RUNS_PATH = /^\/api\/v1\/runs\/events\/?$/;
 const changesSummary = (e: StoredEvent): boolean => (e.event.type === 'state' && (e.event as { batch?: number }).batch === undefined) || e.event.type === 'result';
 
 class ClientGone extends Error {}
+
+/** A WebSocket route beside the runs' ones: EventSockets applies the gates, then hands it the open socket. */
+export interface EventRoute {
+  /** Its path; the groups go to serve. */
+  path: RegExp;
+  /** How the 404 for an unknown path names it, e.g. "a session's events at /api/v1/sessions/{id}/events?since=SEQ". */
+  describe: string;
+  /** Query parameters it takes besides token. */
+  params: readonly string[];
+  /** Checks the query before the upgrade; a message refuses it with 400. */
+  checkQuery?(query: URLSearchParams): string | undefined;
+  /** Serves the open socket (pings, the socket limit and closing are EventSockets'). */
+  serve(ws: WebSocket, match: RegExpExecArray, url: URL, req: IncomingMessage): void;
+}
+
+/** A path segment as sent, percent-decoded where it can be. */
+export function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
 
 /** Writes an HTTP error answer on a socket that asked for an upgrade, and closes it. */
 function refuse(socket: Duplex, status: number, message: string, extra: Record<string, string> = {}): void {
@@ -81,7 +109,7 @@ function refuse(socket: Duplex, status: number, message: string, extra: Record<s
 }
 
 /** A close reason within the 123 bytes WebSocket allows. */
-const reasonOf = (s: string) => (Buffer.byteLength(s) <= 123 ? s : Buffer.from(s).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '…');
+export const reasonOf = (s: string) => (Buffer.byteLength(s) <= 123 ? s : Buffer.from(s).subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '…');
 
 export class EventSockets {
   private readonly wss: WebSocketServer;
@@ -96,6 +124,7 @@ export class EventSockets {
   /** Clients of /runs/events, and the store subscriptions that feed them while there are any. */
   private readonly runClients = new Set<WebSocket>();
   private unsubscribeRuns: (() => void) | undefined;
+  private readonly routes: EventRoute[] = [];
 
   constructor(
     private readonly store: RunStore,
@@ -120,6 +149,24 @@ export class EventSockets {
     return { clients: this.clients.size, peakBufferedAmount: this.peak };
   }
 
+  /** Bytes queued on a socket above which a sender should wait or give up (the highWaterMark option). */
+  get highWaterMark(): number {
+    return this.hwm;
+  }
+
+  /** Serves `route` too (before the upgrade, after the runs' paths). */
+  addRoute(route: EventRoute): void {
+    this.routes.push(route);
+  }
+
+  /** Sends `text` and notes how much is queued on the socket (returned). */
+  send(ws: WebSocket, text: string): number {
+    ws.send(text);
+    const queued = ws.bufferedAmount;
+    if (queued > this.peak) this.peak = queued;
+    return queued;
+  }
+
   /** The http server's 'upgrade' listener. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
@@ -133,7 +180,18 @@ export class EventSockets {
     if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return refuse(socket, 400, 'the bridge upgrades connections to WebSocket only (Upgrade: websocket)');
     const allRuns = RUNS_PATH.test(url.pathname);
     const m = allRuns ? null : PATH.exec(url.pathname);
-    if (!allRuns && !m) return refuse(socket, 404, "no WebSocket here: a run's events are at /api/v1/runs/{id}/events?since=SEQ, every run's changes at /api/v1/runs/events");
+    let route: { route: EventRoute; match: RegExpExecArray } | undefined;
+    for (const r of allRuns || m ? [] : this.routes) {
+      const match = r.path.exec(url.pathname);
+      if (match) {
+        route = { route: r, match };
+        break;
+      }
+    }
+    if (!allRuns && !m && !route) {
+      const more = this.routes.map(r => `, ${r.describe}`).join('');
+      return refuse(socket, 404, `no WebSocket here: a run's events are at /api/v1/runs/{id}/events?since=SEQ, every run's changes at /api/v1/runs/events${more}`);
+    }
     const origin = req.headers.origin;
     if (!this.origins.allows(origin)) {
       this.log.warn({ req: serializeRequest(req) }, 'websocket refused: origin not allowed');
@@ -153,6 +211,20 @@ export class EventSockets {
       this.wss.handleUpgrade(req, socket, head, ws => this.serveRuns(ws, req));
       return;
     }
+    if (route) {
+      const { route: r, match } = route;
+      for (const k of url.searchParams.keys()) {
+        if (k !== 'token' && !r.params.includes(k)) return refuse(socket, 400, `unknown query parameter ${JSON.stringify(k.slice(0, 40))}: this WebSocket takes ${[...r.params, 'token'].join(' and ')}`);
+      }
+      const bad = r.checkQuery?.(url.searchParams);
+      if (bad) return refuse(socket, 400, bad);
+      if (this.clients.size >= this.maxClients) return refuse(socket, 503, `${this.clients.size} event sockets are open, the most the bridge allows: close some and try again`);
+      this.wss.handleUpgrade(req, socket, head, ws => {
+        this.track(ws);
+        r.serve(ws, match, url, req);
+      });
+      return;
+    }
     for (const k of url.searchParams.keys()) {
       if (k !== 'token' && k !== 'since') return refuse(socket, 400, `unknown query parameter ${JSON.stringify(k.slice(0, 40))}: events take since and token`);
     }
@@ -162,23 +234,23 @@ export class EventSockets {
       return refuse(socket, 400, 'query parameter since must be a whole number >= 0: the seq of the last event you have (0 for all)');
     }
     if (this.clients.size >= this.maxClients) return refuse(socket, 503, `${this.clients.size} event sockets are open, the most the bridge allows: close some and try again`);
-    let id: string;
-    try {
-      id = decodeURIComponent(m![1]);
-    } catch {
-      id = m![1];
-    }
+    const id = decodeSegment(m![1]);
     this.wss.handleUpgrade(req, socket, head, ws => this.serve(ws, socket, id, Number(sinceText), req));
   }
 
-  private serve(ws: WebSocket, socket: Duplex, id: string, since: number, req: IncomingMessage): void {
+  /** Registers an open socket for pings and closing, until it closes. */
+  private track(ws: WebSocket): void {
     const state = { alive: true };
     this.clients.set(ws, state);
     ws.on('pong', () => (state.alive = true));
     ws.on('error', () => ws.terminate());
     ws.on('message', () => undefined);
+    ws.on('close', () => this.clients.delete(ws));
+  }
+
+  private serve(ws: WebSocket, socket: Duplex, id: string, since: number, req: IncomingMessage): void {
+    this.track(ws);
     if (!isRunId(id) || !this.store.getSummary(id)) {
-      ws.on('close', () => this.clients.delete(ws));
       ws.close(4404, reasonOf(`no run ${id}`));
       return;
     }
@@ -204,15 +276,11 @@ export class EventSockets {
     const send = async (e: StoredEvent) => {
       if (gone || ws.readyState !== WebSocket.OPEN) throw new ClientGone();
       const event = e.event.type === 'result' ? { ...e.event, result: this.store.getRun(id)?.result } : e.event;
-      ws.send(JSON.stringify({ seq: e.seq, at: e.at, event }));
-      const queued = ws.bufferedAmount;
-      if (queued > this.peak) this.peak = queued;
-      if (queued > this.hwm) await drained();
+      if (this.send(ws, JSON.stringify({ seq: e.seq, at: e.at, event })) > this.hwm) await drained();
     };
     const follower = this.store.follow(id, since, send, { stopWhenFinal: true, pageSize: this.pageSize, maxBuffered: this.maxBuffered, withLogData: true });
     ws.on('close', () => {
       gone = true;
-      this.clients.delete(ws);
       follower.stop();
     });
     follower.done.then(
@@ -242,14 +310,9 @@ export class EventSockets {
 
   /** A client of every run's changes: registered until it closes; the store is followed while any is open. */
   private serveRuns(ws: WebSocket, req: IncomingMessage): void {
-    const state = { alive: true };
-    this.clients.set(ws, state);
+    this.track(ws);
     this.runClients.add(ws);
-    ws.on('pong', () => (state.alive = true));
-    ws.on('error', () => ws.terminate());
-    ws.on('message', () => undefined);
     ws.on('close', () => {
-      this.clients.delete(ws);
       this.runClients.delete(ws);
       if (!this.runClients.size && this.unsubscribeRuns) {
         this.unsubscribeRuns();
@@ -284,8 +347,7 @@ export class EventSockets {
         ws.terminate();
         continue;
       }
-      ws.send(text);
-      if (ws.bufferedAmount > this.peak) this.peak = ws.bufferedAmount;
+      this.send(ws, text);
     }
   }
 

@@ -12,10 +12,10 @@ import { enumParam, flagParam, intParam, onlyParams, runIdParam, single, type Qu
 export const MAX_LOG_SLICE = 16 * 1024 * 1024;
 const DEFAULT_LOG_SLICE = 1024 * 1024;
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const describe = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
+export const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+export const describe = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
 
-function stringMap(v: unknown, what: string, max: number): Record<string, string> {
+export function stringMap(v: unknown, what: string, max: number): Record<string, string> {
   if (!isPlainObject(v)) throw new HttpError(400, `${what} must be an object of text values ({"name": "value"}), not ${describe(v)}`);
   const keys = Object.keys(v);
   if (keys.length > max) throw new HttpError(400, `${what} has ${keys.length} entries, more than the limit of ${max}`);
