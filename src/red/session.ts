@@ -6,7 +6,8 @@
  * starting: the container is being created and the runner is not ready yet;
  * idle: ready, no cell running; busy: a cell runs (others may wait behind it);
  * dead: the container ended on its own (OOM, crash, killed): `error` says why, executes are refused;
- * stopped: stopped on purpose (DELETE, idle timeout, restart replaced it). dead and stopped are final.
+ * stopped: stopped on purpose (DELETE, idle timeout). dead and stopped are final; a restart goes
+ * back to starting (a new container, the same session id).
  */
 export type SessionState = 'starting' | 'idle' | 'busy' | 'dead' | 'stopped';
 
@@ -14,8 +15,9 @@ export const SESSION_STATES: readonly SessionState[] = ['starting', 'idle', 'bus
 
 const SESSION_TRANSITIONS: Record<SessionState, readonly SessionState[]> = {
   starting: ['idle', 'dead', 'stopped'],
-  idle: ['busy', 'dead', 'stopped'],
-  busy: ['idle', 'dead', 'stopped'],
+  // starting again: a restart replaces the container under the same session id.
+  idle: ['busy', 'starting', 'dead', 'stopped'],
+  busy: ['idle', 'starting', 'dead', 'stopped'],
   dead: [],
   stopped: []
 };

@@ -10,7 +10,7 @@ import type { BatchRecord, RunRecord, RunStore } from '../store';
 import type { Engine, EngineRecovery, EngineRefusal, ManagedContainer } from '../engine/types';
 import type { EngineRegistry } from '../engine/registry';
 import { GpuPool } from './gpu-pool';
-import { RequestError, type HealthInfo, type RunService, type SubmitInput } from './service';
+import { RequestError, type HealthInfo, type RunService, type SessionService, type SubmitInput } from './service';
 
 export interface RunManagerConfig {
   /** Runs executing at once. */
@@ -41,6 +41,8 @@ export class RunManager implements RunService {
   private readonly gpuPools = new Map<string, GpuPool>();
   private accepting = true;
   private closed = false;
+  /** Container sessions (the /sessions routes): start.ts sets its SessionManager here. */
+  sessions?: SessionService;
 
   constructor(
     readonly store: RunStore,
@@ -56,8 +58,8 @@ export class RunManager implements RunService {
     this.pump();
   }
 
-  /** The GPU pool of an engine (empty for one without GPUs). */
-  private gpus(engine: string): GpuPool {
+  /** The GPU pool of an engine (empty for one without GPUs); sessions take their GPUs from it too. */
+  gpus(engine: string): GpuPool {
     let pool = this.gpuPools.get(engine);
     if (!pool) this.gpuPools.set(engine, (pool = new GpuPool([], this.engines.names.includes(engine) ? this.engines.get(engine).location : undefined)));
     return pool;
@@ -179,7 +181,7 @@ export class RunManager implements RunService {
    * `name@sha256:…` (allowed when `name` is), or, for an image built here, by its ID
    * `sha256:…` (allowed when the engine has that image under an allowed name).
    */
-  private async imageAllowed(image: string, engine: Engine): Promise<boolean> {
+  async imageAllowed(image: string, engine: Engine): Promise<boolean> {
     const list = this.config.imageAllowlist;
     if (!list) return true;
     const allowed = (ref: string) => list.some(p => wildcard(p).test(ref));

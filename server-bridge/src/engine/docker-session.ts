@@ -11,7 +11,8 @@ import { randomUUID } from 'crypto';
 import type { Duplex } from 'stream';
 import * as tar from 'tar-stream';
 import { DockerDemuxer, removeContainer } from './container';
-import { buildCreateOptions, DEFAULT_PIDS_LIMIT, type ContainerPlan } from './host-config';
+import { buildCreateOptions, DEFAULT_PIDS_LIMIT, LABEL_SESSION, type ContainerPlan } from './host-config';
+import { dockerMessage } from './image';
 import { SESSION_RUNNER_FILENAME, SESSION_RUNNER_SOURCE } from './session-runner-source';
 
 /** Where the notebook's folder is in a session's container (its working directory). */
@@ -35,14 +36,25 @@ export interface SessionSpec {
   /** Host folder (real path, inside the allowed roots: the caller checks) bound read-write at SESSION_WORK_DIR. */
   workDir: string;
   ramMb?: number | null;
+  /** CPUs (Docker's NanoCpus; fractions allowed); absent: no limit. */
+  cpus?: number;
   /** DeviceRequests, as for a run's batch. */
   gpus?: ContainerPlan['gpus'];
+  /** GPUs the bridge assigned (nvidia-smi indexes or UUIDs), when `gpus` is not given: the engine makes the DeviceRequest. */
+  gpuDeviceIds?: string[];
   env?: Record<string, string>;
   labels?: Record<string, string>;
   /** `uid:gid` to run as (files written in the notebook's folder belong to them). */
   user?: string;
   /** How long the runner may take to say it is ready (default 30 s). */
   readyTimeoutMs?: number;
+  /**
+   * The device and inode of the folder the caller checked (on an open descriptor) for
+   * `workDir`: once the container runs, its SESSION_WORK_DIR must be that very folder, or
+   * the session is refused (the path was swapped for a link between the check and the
+   * bind, which dockerd follows as root).
+   */
+  workDirIdentity?: { dev: number; ino: number };
 }
 
 /** How a session's container ended. */
@@ -89,9 +101,32 @@ function endOf(info: Docker.ContainerInspectInfo | undefined, stderr: string, ra
   return { exitCode, oomKilled: false, message: `the session's runner ended with exit code ${exitCode ?? 'unknown'}${tail ? `: ${tail}` : ''}` };
 }
 
+/** Why Docker refused to start a session's container, in words, with what to do. */
+function explainSessionStartError(err: unknown, spec: SessionSpec): Error {
+  const msg = dockerMessage(err);
+  if (/could not select device driver "nvidia"/i.test(msg) || ((spec.gpus || spec.gpuDeviceIds?.length) && /nvidia/i.test(msg))) {
+    return new Error(
+      `the session asks for ${spec.gpus?.summary ?? 'GPUs'}, but this Docker engine cannot give containers NVIDIA GPUs: ` +
+        'install the NVIDIA Container Toolkit and restart Docker (`sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker`), ' +
+        `or start the session without GPUs. Docker said: ${msg}`
+    );
+  }
+  return new Error(`Docker could not start the session's container: ${msg}`);
+}
+
+/** Python run in the container to say which folder its working directory is (device and inode). */
+const WORK_DIR_IDENTITY = `import os; s = os.stat(${JSON.stringify(SESSION_WORK_DIR)}); print(s.st_dev, s.st_ino)`;
+
 export class DockerSession {
   private ended?: SessionEnd;
   private readyInfo?: Extract<SessionMessage, { type: 'ready' }>;
+  /** Set by detach(): the bridge lets go of a container that keeps running. */
+  private detached = false;
+  private readonly waitAbort = new AbortController();
+  /** The image it runs (set by the engine that resolved it). */
+  image?: { ref: string; id: string; digest?: string };
+  /** The container's environment (reattach: the values a restart needs again). */
+  env?: Record<string, string>;
 
   private constructor(
     private readonly docker: Docker,
@@ -108,6 +143,11 @@ export class DockerSession {
   /** Why it ended, once it has. */
   get end(): SessionEnd | undefined {
     return this.ended;
+  }
+
+  /** Python's version in the container (unknown after a reattach: the runner said it before). */
+  get python(): string | undefined {
+    return this.readyInfo?.python;
   }
 
   /**
@@ -132,12 +172,14 @@ export class DockerSession {
       pidsLimit: DEFAULT_PIDS_LIMIT
     });
     create.Env = Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    if (spec.cpus !== undefined) (create.HostConfig as Docker.HostConfig).NanoCpus = Math.round(spec.cpus * 1e9);
     const container = await docker.createContainer(create);
     try {
       await container.putArchive(runnerArchive() as unknown as NodeJS.ReadableStream, { path: '/' });
       const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
       const session = new DockerSession(docker, container.id, stream, spec);
-      await session.listen(container, stream, listeners);
+      await session.listen(container, stream, listeners, true);
+      if (spec.workDirIdentity) await session.checkWorkDir(container, spec.workDirIdentity);
       return session;
     } catch (err) {
       await removeContainer(container);
@@ -145,8 +187,52 @@ export class DockerSession {
     }
   }
 
-  /** Reads the runner's messages; resolves at `ready`, rejects when the container ends before. */
-  private async listen(container: Docker.Container, stream: Duplex, listeners: SessionListeners): Promise<void> {
+  /**
+   * Attaches again to the running container of a session a previous bridge started: its
+   * runner kept its namespace (Docker keeps the stdin of a StdinOnce=false container open
+   * when an attach ends). Rejects when the container is not running.
+   */
+  static async reattach(docker: Docker, containerId: string, spec: SessionSpec, listeners: SessionListeners): Promise<DockerSession> {
+    const container = docker.getContainer(containerId);
+    const info = await container.inspect();
+    if (!info.State.Running) throw new SessionEndedError(endOf(info, '', spec.ramMb));
+    if (info.Config.Labels?.[LABEL_SESSION] !== spec.sessionId) throw new Error(`container ${containerId} is not session ${spec.sessionId}'s`);
+    const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
+    const session = new DockerSession(docker, container.id, stream, spec);
+    session.env = Object.fromEntries((info.Config.Env ?? []).map(e => [e.slice(0, Math.max(0, e.indexOf('='))), e.slice(e.indexOf('=') + 1)]).filter(([k]) => k));
+    session.image = { ref: spec.image, id: info.Image };
+    await session.listen(container, stream, listeners, false);
+    return session;
+  }
+
+  /** Fails (and the caller removes the container) when SESSION_WORK_DIR is not the folder that was checked. */
+  private async checkWorkDir(container: Docker.Container, want: { dev: number; ino: number }): Promise<void> {
+    const exec = await container.exec({ Cmd: ['python3', '-S', '-c', WORK_DIR_IDENTITY], AttachStdout: true, AttachStderr: true, ...(this.spec.user ? { User: this.spec.user } : {}) });
+    const stream = (await exec.start({ hijack: true, stdin: false })) as unknown as Duplex;
+    let out = '';
+    const demux = new DockerDemuxer((name, chunk) => {
+      if (name === 'stdout') out += chunk.toString('utf8');
+    }, 0);
+    await new Promise<void>((resolve, reject) => {
+      stream.on('data', (c: Buffer) => {
+        demux.push(c);
+        demux.flush();
+      });
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', reject);
+    });
+    const [dev, ino] = out.trim().split(/\s+/).map(Number);
+    if (dev !== want.dev || ino !== want.ino) {
+      throw new Error(
+        `the notebook folder ${this.spec.workDir} changed while the session started (the container got another folder: a link was put in its place): ` +
+          'nothing ran; start the session again once the folder stays put'
+      );
+    }
+  }
+
+  /** Reads the runner's messages; with `start`, starts the container and resolves at `ready`, rejecting when it ends before. */
+  private async listen(container: Docker.Container, stream: Duplex, listeners: SessionListeners, start: boolean): Promise<void> {
     let line = '';
     let stderr = '';
     let onReady: (() => void) | undefined;
@@ -155,6 +241,7 @@ export class DockerSession {
       onReady = resolve;
       onEarlyEnd = reject;
     });
+    ready.catch(() => undefined); // a reattach never waits for it; a start may have given up on it
     const demux = new DockerDemuxer((name, chunk) => {
       if (name === 'stderr') {
         const text = chunk.toString('utf8');
@@ -188,15 +275,21 @@ export class DockerSession {
     stream.on('error', () => undefined); // the end is told by wait() below
     // 'next-exit': the default ('not-running') is met at once by a container not started yet.
     void container
-      .wait({ condition: 'next-exit' })
+      .wait({ condition: 'next-exit', abortSignal: this.waitAbort.signal })
       .catch(() => undefined)
       .then(async () => {
+        if (this.detached) return;
         const info = await container.inspect().catch(() => undefined);
         this.ended = endOf(info, stderr, this.spec.ramMb);
         onEarlyEnd?.(new SessionEndedError(this.ended));
         listeners.onEnd?.(this.ended);
       });
-    await container.start();
+    if (!start) return;
+    try {
+      await container.start();
+    } catch (err) {
+      throw explainSessionStartError(err, this.spec);
+    }
     const timeoutMs = this.spec.readyTimeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -225,6 +318,13 @@ export class DockerSession {
   async interrupt(): Promise<void> {
     if (this.ended) throw new SessionEndedError(this.ended);
     await this.docker.getContainer(this.containerId).kill({ signal: 'SIGINT' });
+  }
+
+  /** Lets go of the container without stopping it (a bridge that stops: the next one reattaches). */
+  detach(): void {
+    this.detached = true;
+    this.waitAbort.abort();
+    this.stdin.destroy();
   }
 
   /** Ends the session: the runner is asked to stop, the container is stopped and removed. */

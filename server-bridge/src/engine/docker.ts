@@ -21,13 +21,14 @@ import * as path from 'path';
 import { type LoadedRed, type Red, type BatchResult, type FinalState, type RunEvent, type RunResult, MASK, CONTAINER_OUTPUTS_DIR, formatCommandLine, toBatches } from '../../../src/red';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
-import type { DiscardRequest, Engine, EngineCapabilities, EngineImages, EngineRecovery, EngineRefusal, EngineStatus, KeepWorkDir, ManagedContainer, ResumeRequest, RunRequest } from './types';
+import type { DiscardRequest, Engine, EngineCapabilities, EngineImages, EngineRecovery, EngineRefusal, EngineSessions, EngineStatus, KeepWorkDir, ManagedContainer, ResumeRequest, RunRequest } from './types';
+import { DockerSession, type SessionListeners, type SessionSpec } from './docker-session';
 import { listImages } from '../images/list';
 import { buildImage } from '../images/build';
 import { connectDocker, type DockerClientOptions } from './docker-client';
 import { ensureImage } from './image';
 import { describeInventory, gpusForDeviceIds, readGpuInventory, selectGpus, type Gpu, type GpuSelection } from './gpu';
-import { buildCreateOptions, checkRamFitsEngine, ramOverEngine, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT } from './host-config';
+import { buildCreateOptions, checkRamFitsEngine, ramOverEngine, DEFAULT_RAM_MB, DEFAULT_PIDS_LIMIT, LABEL_SESSION } from './host-config';
 import { dockerTime, removeContainer, resumeContainer, runContainer, type ContainerRunOutcome } from './container';
 import { removeTree, SafeDir, withDir } from '../util/safe-fs';
 import { getOutputs, putInputs } from './container-files';
@@ -169,8 +170,22 @@ export class DockerEngine implements Engine {
       bindMounts: !this.copyFiles,
       reattach: true,
       stats: true,
-      sessions: false
+      // A session binds the notebook's folder: only where the engine sees this host's folders.
+      sessions: !this.copyFiles
     };
+    if (!this.copyFiles) {
+      this.sessions = {
+        start: (spec, listeners) => this.startSession(spec, listeners),
+        reattach: async (containerId, spec, listeners) => DockerSession.reattach(await this.client(), containerId, this.sessionSpec(spec), listeners),
+        listLive: async () => {
+          const list = await (await this.client()).listContainers({ all: true, filters: { label: [LABEL_SESSION] } });
+          return list.map(c => ({ containerId: c.Id, sessionId: c.Labels?.[LABEL_SESSION] ?? '', labels: c.Labels ?? {}, running: c.State === 'running' }));
+        },
+        remove: async containerId => {
+          await removeContainer((await this.client()).getContainer(containerId));
+        }
+      };
+    }
     this.recovery = {
       listManaged: filter => this.listManagedContainers(filter),
       resumeBatch: (req, o) => this.resumeBatch(req, o),
@@ -192,6 +207,29 @@ export class DockerEngine implements Engine {
 
   readonly recovery: EngineRecovery;
   readonly images: EngineImages;
+  /** Container sessions (issue 10); absent where files are copied (the notebook folder cannot be bound). */
+  readonly sessions?: EngineSessions;
+
+  /** The engine's defaults in a session's spec: RAM limit, the container's user, GPUs as a DeviceRequest. */
+  private sessionSpec(spec: SessionSpec): SessionSpec {
+    return {
+      ...spec,
+      ramMb: spec.ramMb === undefined ? (this.opts.defaultRamMb === undefined ? DEFAULT_RAM_MB : this.opts.defaultRamMb) : spec.ramMb,
+      user: spec.user ?? this.containerUser(),
+      gpus: spec.gpus ?? (spec.gpuDeviceIds?.length ? gpusForDeviceIds(spec.gpuDeviceIds) : undefined)
+    };
+  }
+
+  /** The image (pulled when missing and allowed), then the session's container, its runner ready. */
+  private async startSession(spec: SessionSpec, listeners: SessionListeners): Promise<DockerSession> {
+    const docker = await this.client();
+    const full = this.sessionSpec(spec);
+    await checkRamFitsEngine(docker, full.ramMb);
+    const img = await ensureImage(docker, spec.image, { pull: this.opts.pull });
+    const session = await DockerSession.start(docker, { ...full, image: img.id }, listeners);
+    session.image = { ref: spec.image, id: img.id, ...(img.digest ? { digest: img.digest } : {}) };
+    return session;
+  }
 
   /** The dockerode client: the connection's, the one given, else one connected from DOCKER_HOST / the socket (clear error when unreachable). */
   private client(): Promise<Docker> {

@@ -224,10 +224,12 @@ export interface Engine {
 export interface EngineSessions {
   /** Creates and starts a session's container; resolves when its runner is ready, rejects with why it could not start. */
   start(spec: SessionSpec, listeners: SessionListeners): Promise<EngineSession>;
-  /** The engine's live session containers (label org.redlab.session), for a restarted bridge. */
-  listLive(): Promise<{ containerId: string; sessionId: string; labels: Record<string, string> }[]>;
+  /** The engine's live session containers (label org.redlab.session), for a restarted bridge; `running: false`: one that has ended (to remove). */
+  listLive(): Promise<{ containerId: string; sessionId: string; labels: Record<string, string>; running?: boolean }[]>;
   /** Attaches again to a live session's container (its runner keeps its namespace); rejects when it has ended. */
   reattach(containerId: string, spec: SessionSpec, listeners: SessionListeners): Promise<EngineSession>;
+  /** Removes a session container no session record owns (forced, whatever its state). */
+  remove?(containerId: string): Promise<void>;
 }
 
 /** One live session's container, as the engine drives it. */
@@ -241,4 +243,12 @@ export interface EngineSession {
   interrupt(): Promise<void>;
   /** Stops and removes the container. */
   stop(): Promise<void>;
+  /** Python's version in the container, when the runner said it (a reattached one did so before). */
+  readonly python?: string;
+  /** The image it runs: as asked, its ID and registry digest. */
+  readonly image?: { ref: string; id: string; digest?: string };
+  /** The container's environment (a reattached session's: what a restart needs again). */
+  readonly env?: Record<string, string>;
+  /** Lets go of the container and leaves it running (the bridge drains; the next one reattaches). */
+  detach?(): void;
 }

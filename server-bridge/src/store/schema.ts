@@ -88,6 +88,49 @@ export const MIGRATIONS: readonly Migration[] = [
             GROUP BY run_id, json_extract(payload, '$.batch'), json_extract(payload, '$.stream');
       `);
     }
+  },
+  {
+    version: 3,
+    description: 'sessions and session_executions: container sessions ("Run cell in container") and each cell they ran',
+    up(db) {
+      db.exec(`
+        CREATE TABLE sessions (
+          id              TEXT PRIMARY KEY,        -- ULID-shaped
+          created_at      INTEGER NOT NULL,        -- epoch milliseconds
+          updated_at      INTEGER NOT NULL,
+          finished_at     INTEGER,
+          notebook_path   TEXT NOT NULL,           -- relative to the bridge's first allowed root
+          profile         TEXT NOT NULL,
+          engine          TEXT NOT NULL,
+          spec            TEXT NOT NULL,           -- JSON: image {ref,id,digest}, ram, cpus, gpus asked and held, env NAMES (never values)
+          container_id    TEXT,
+          state           TEXT NOT NULL CHECK (state IN ('starting','idle','busy','dead','stopped')),
+          error           TEXT,
+          python          TEXT,
+          execution_count INTEGER NOT NULL DEFAULT 0,
+          last_seq        INTEGER NOT NULL DEFAULT 0 -- events seq (a reattached session numbers on from here)
+        );
+        CREATE INDEX sessions_state ON sessions (state, id);
+
+        CREATE TABLE session_executions (
+          id              TEXT PRIMARY KEY,
+          session_id      TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+          cell_id         TEXT,
+          code            TEXT NOT NULL,
+          state           TEXT NOT NULL CHECK (state IN ('queued','running','ok','error','aborted','lost')),
+          execution_count INTEGER,
+          image           TEXT NOT NULL,           -- JSON {ref,id,digest}: pinned
+          gpus            TEXT NOT NULL DEFAULT '[]', -- JSON string[]
+          queued_at       INTEGER NOT NULL,
+          started_at      INTEGER,
+          finished_at     INTEGER,
+          outputs         TEXT NOT NULL DEFAULT '[]', -- JSON nbformat outputs (masked)
+          output_hashes   TEXT NOT NULL DEFAULT '[]', -- JSON sha256 hex of each output's canonical JSON
+          error           TEXT
+        );
+        CREATE INDEX session_executions_session ON session_executions (session_id, id);
+      `);
+    }
   }
 ];
 

@@ -108,7 +108,7 @@ describe('opening', () => {
 
     store = RunStore.open(dir);
     const check = new Database(store.dbPath, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(check.prepare('SELECT batch, stream, bytes FROM log_files ORDER BY stream').all()).toEqual([
       { batch: 0, stream: 'stderr', bytes: 4 },
       { batch: 0, stream: 'stdout', bytes: 12 }
