@@ -2,26 +2,23 @@
 // read, stop, execute a cell, read an execution (optionally waiting for its end),
 // interrupt, restart. The events WebSocket is http/session-events.ts.
 //
-// The routes check what they can see (body shapes and types, unknown keys, id shapes:
-// 400, or 404 for an id no session can have) before the SessionService is called; the
-// service refuses the rest with a RequestError (404 unknown, 409 dead session or GPUs the
+// The routes check what they can see (a JSON object, unknown keys, the execute request's
+// fields: 400/422; id shapes: 404 for an id no session can have) before the SessionService
+// is called; the service checks a new session's fields and refuses the rest with a RequestError (404 unknown, 409 dead session or GPUs the
 // engine cannot give, 422 a bad value, 403 a folder outside the allowed roots). A bridge
 // without sessions (RunService.sessions absent) answers 404 on every route.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ExecuteRequest, SessionCreateRequest, SessionGpuRequest } from '../../../../src/red';
+import type { ExecuteRequest, SessionCreateRequest } from '../../../../src/red';
 import { isRunId } from '../../store/ids';
 import type { RunService, SessionService } from '../service';
 import { addJsonParser, JSON_TYPES, JsonBody } from './body';
 import { HttpError } from './errors';
 import { flagParam, onlyParams, type Query } from './params';
-import { describe, isPlainObject, stringMap } from './runs';
+import { describe, isPlainObject } from './runs';
 
 const SESSIONS = '/api/v1/sessions';
 const CREATE_KEYS = ['image', 'notebookPath', 'profile', 'ram', 'cpus', 'gpus', 'env', 'engine'] as const;
-const GPU_KEYS = ['count', 'vramMin'] as const;
 const EXECUTE_KEYS = ['code', 'cellId'] as const;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const MAX_ENV = 256;
 
 /** Session and execution ids are run-id shaped (ULIDs: 26 characters 0-9, A-Z). */
 export const isSessionId = isRunId;
@@ -59,51 +56,15 @@ function text(v: unknown, field: string, max: number, fix: string): string {
   return v;
 }
 
-/** A number; `whole`: an integer. At least `min` (exclusive when `above`). */
-function number(v: unknown, field: string, opts: { whole: boolean; min: number; above?: boolean; unit: string }): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new HttpError(400, `${field} must be a number (${opts.unit}), not ${typeof v === 'string' ? `text: write ${v} without quotes` : describe(v)}`);
-  if (opts.whole && !Number.isSafeInteger(v)) throw new HttpError(422, `${field} must be a whole number (${opts.unit}), not ${v}`);
-  if (opts.above ? v <= opts.min : v < opts.min) throw new HttpError(422, `${field} must be ${opts.above ? 'more than' : 'at least'} ${opts.min} (${opts.unit}), not ${v}`);
-  return v;
-}
-
-function gpuRequest(v: unknown): SessionGpuRequest {
-  if (!isPlainObject(v)) throw new HttpError(400, `gpus must be an object, {"count": N} or {"vramMin": MB}, not ${describe(v)}`);
-  onlyKeys(v, GPU_KEYS, 'gpus');
-  const gpus: SessionGpuRequest = {};
-  if (v.count !== undefined) gpus.count = number(v.count, 'gpus.count', { whole: true, min: 1, unit: 'GPUs; leave gpus out for none' });
-  if (v.vramMin !== undefined) gpus.vramMin = number(v.vramMin, 'gpus.vramMin', { whole: true, min: 1, unit: 'MB of GPU memory of the one GPU' });
-  if (gpus.count === undefined && gpus.vramMin === undefined) throw new HttpError(422, 'gpus is empty: give {"count": N} or {"vramMin": MB}, or leave gpus out for none');
-  if (gpus.count !== undefined && gpus.vramMin !== undefined && gpus.count !== 1) {
-    throw new HttpError(422, `gpus asks for ${gpus.count} GPUs and vramMin: vramMin chooses one GPU by its memory, so give either {"count": N} or {"vramMin": MB}`);
-  }
-  return gpus;
-}
-
-/** POST /sessions' body, checked field by field. */
+/**
+ * POST /sessions' body: a JSON object with no key the request does not have. Its fields are
+ * the service's to check (bridge/session-request.ts, 422 naming the field and the fix), in
+ * one place.
+ */
 export function sessionCreateRequest(body: unknown): SessionCreateRequest {
   const v = jsonObject(body, 'creating a session', '{"image": "redlab/debian-python:12", "notebookPath": "folder/notebook.ipynb"}');
   onlyKeys(v, CREATE_KEYS, 'the session request');
-  for (const k of ['image', 'notebookPath'] as const) {
-    if (v[k] === undefined) throw new HttpError(400, `the session request has no ${k}: give ${k === 'image' ? 'the image to run the cells in, e.g. "redlab/debian-python:12"' : "the notebook's Jupyter path, e.g. \"folder/notebook.ipynb\" (its folder becomes the working directory)"}`);
-  }
-  const req: SessionCreateRequest = {
-    image: text(v.image, 'image', 512, 'give an image reference such as "redlab/debian-python:12", or an image ID'),
-    notebookPath: text(v.notebookPath, 'notebookPath', 4096, "give the notebook's Jupyter path, relative to the Jupyter root")
-  };
-  if (v.profile !== undefined) req.profile = text(v.profile, 'profile', 100, 'give a profile name such as "default" or "gpu", or leave it out');
-  if (v.ram !== undefined) req.ram = number(v.ram, 'ram', { whole: true, min: 1, unit: 'MB of memory' });
-  if (v.cpus !== undefined) req.cpus = number(v.cpus, 'cpus', { whole: false, min: 0, above: true, unit: 'CPUs, e.g. 0.5 or 2' });
-  if (v.gpus !== undefined) req.gpus = gpuRequest(v.gpus);
-  if (v.env !== undefined) {
-    const env = stringMap(v.env, 'env', MAX_ENV);
-    for (const name of Object.keys(env)) {
-      if (!ENV_NAME.test(name)) throw new HttpError(422, `env has the name ${shown(name)}, which is not a variable name: use letters, digits and _, not starting with a digit`);
-    }
-    req.env = env;
-  }
-  if (v.engine !== undefined) req.engine = text(v.engine, 'engine', 100, "give an engine's name as GET /api/v1/health lists it, or leave it out for the default");
-  return req;
+  return v as unknown as SessionCreateRequest;
 }
 
 /** POST /sessions/{id}/execute's body. */
