@@ -19,6 +19,8 @@ export interface BridgeOptions {
   parallel: number;
   wallClockLimitMs?: number;
   imageAllowlist?: string[];
+  /** A container session idle this long is stopped (--session-idle-timeout MIN / REDLAB_SESSION_IDLE_TIMEOUT; default 60 minutes; 0: never). */
+  sessionIdleTimeoutMs: number;
   /**
    * Hosts (names, addresses, CIDR ranges) data connectors may reach although they are
    * loopback, link-local or the bridge's own address (refused by default: connectors
@@ -49,6 +51,8 @@ export interface BridgeFlags {
   allowRoot?: string[];
   parallel?: number;
   maxRunMinutes?: number;
+  /** Minutes; 0: never. */
+  sessionIdleTimeout?: number;
   allowImage?: string[];
   allowConnectorHost?: string[];
   logFormat?: string;
@@ -81,6 +85,10 @@ export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv 
   if (!Number.isInteger(parallel) || parallel < 1) throw new Error(`--parallel must be a whole number of at least 1, not ${parallel}`);
   const maxMinutes = flags.maxRunMinutes ?? (env.REDLAB_MAX_RUN_MINUTES ? Number(env.REDLAB_MAX_RUN_MINUTES) : undefined);
   if (maxMinutes !== undefined && !(maxMinutes > 0)) throw new Error('--max-run-minutes must be a positive number');
+  const idleMinutes = flags.sessionIdleTimeout ?? (env.REDLAB_SESSION_IDLE_TIMEOUT ? Number(env.REDLAB_SESSION_IDLE_TIMEOUT) : 60);
+  if (!(Number.isFinite(idleMinutes) && idleMinutes >= 0)) {
+    throw new Error(`${flags.sessionIdleTimeout !== undefined ? '--session-idle-timeout' : 'REDLAB_SESSION_IDLE_TIMEOUT'} must be a number of minutes (0: never stop idle sessions), not ${idleMinutes}`);
+  }
   const images = [...(flags.allowImage ?? []), ...list(env.REDLAB_ALLOWED_IMAGES)];
   const connectorHosts = allowedConnectorHosts(flags.allowConnectorHost, env);
   const logFormat = (flags.logFormat ?? env.REDLAB_LOG_FORMAT ?? 'json') as BridgeOptions['logFormat'];
@@ -106,6 +114,7 @@ export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv 
     parallel,
     wallClockLimitMs: maxMinutes !== undefined ? Math.round(maxMinutes * 60_000) : undefined,
     imageAllowlist: images.length ? images : undefined,
+    sessionIdleTimeoutMs: Math.round(idleMinutes * 60_000),
     allowConnectorHosts: connectorHosts,
     httpLimits: httpLimitsFromEnv(env),
     logFormat,

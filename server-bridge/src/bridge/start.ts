@@ -11,12 +11,15 @@ import { HostPolicy, listeningAddresses } from '../connectors/host-policy';
 import { createDockerClient } from '../engine/docker-client';
 import { createApp, createLogger } from './http';
 import { RunManager } from './run-manager';
+import { SessionManager } from './session-manager';
 import { isLoopback, type BridgeOptions } from './config';
 
 export interface RunningBridge {
   url: string;
   port: number;
   manager: RunManager;
+  /** Container sessions (also manager.sessions, which the HTTP layer uses). */
+  sessions: SessionManager;
   store: RunStore;
   /** Drains and closes; running containers are left to run. */
   stop(): Promise<void>;
@@ -57,6 +60,16 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
     logger
   );
   await manager.start();
+  // Sessions share the runs' GPU pools and image allowlist; they start after the runs' recovery read the GPU inventories.
+  const sessions = new SessionManager(
+    store,
+    engines,
+    manager,
+    { allowedRoots: opts.allowedRoots, baseDir: opts.allowedRoots[0], imageAllowlist: opts.imageAllowlist, idleTimeoutMs: opts.sessionIdleTimeoutMs },
+    logger
+  );
+  await sessions.start();
+  manager.sessions = sessions;
   const api = createApp(manager, { token: opts.token, allowedOrigins: opts.allowedOrigins, logger, ...opts.httpLimits });
   const { url, port } = await api.listen({ host: opts.host, port: opts.port });
   logger.info({ url, dataDir: opts.dataDir, parallel: opts.parallel, engines: engines.names, defaultEngine: engines.defaultName }, 'RED Lab bridge ready');
@@ -70,8 +83,9 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
       logger.info('draining: no new runs; running containers keep running and are reattached on the next start');
       await manager.drain();
       await api.close();
+      await sessions.close(); // session containers keep running: the next start reattaches
       await engines.close();
       store.close();
     })());
-  return { url, port, manager, store, stop };
+  return { url, port, manager, sessions, store, stop };
 }

@@ -165,6 +165,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--allow-root <dir>', 'extra host folder local inputs may come from (repeatable)', collect, [])
     .option('--parallel <n>', 'runs at once (default 2)', positiveInt)
     .option('--max-run-minutes <minutes>', 'wall-clock limit per run', Number)
+    .option('--session-idle-timeout <minutes>', 'stop a container session idle this long (default 60; 0: never; also REDLAB_SESSION_IDLE_TIMEOUT)', Number)
     .option('--allow-image <pattern>', 'only run images matching this pattern, * as wildcard (repeatable)', collect, [])
     .option('--allow-connector-host <host>', ALLOW_CONNECTOR_HOST_HELP, collect, [])
     .option('--log-format <format>', 'json (default) or pretty')

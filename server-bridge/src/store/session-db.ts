@@ -156,7 +156,7 @@ export class SessionDb {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
       ),
       updateExecution: db.prepare(
-        `UPDATE session_executions SET state = ?, execution_count = ?, started_at = ?, finished_at = ?, outputs = ?, output_hashes = ?, error = ?
+        `UPDATE session_executions SET state = ?, execution_count = ?, image = ?, started_at = ?, finished_at = ?, outputs = ?, output_hashes = ?, error = ?
          WHERE id = ?`
       ),
       execution: db.prepare<[string, string], ExecutionSqlRow>(
@@ -164,7 +164,7 @@ export class SessionDb {
       ),
       loseExecutions: db.prepare(
         `UPDATE session_executions SET state = 'lost', error = ?, finished_at = ?
-         WHERE session_id = ? AND state NOT IN ${FINAL_EXECUTION_SQL}`
+         WHERE session_id = ? AND state NOT IN ${FINAL_EXECUTION_SQL} AND (? IS NULL OR state = ?)`
       )
     };
   }
@@ -221,6 +221,7 @@ export class SessionDb {
     this.sql.updateExecution.run(
       r.state,
       r.executionCount ?? null,
+      JSON.stringify(r.image),
       ms(r.startedAt),
       ms(r.finishedAt),
       JSON.stringify(this.secrets.maskValue(r.outputs)),
@@ -235,9 +236,9 @@ export class SessionDb {
     return r ? toExecution(r) : undefined;
   }
 
-  /** Marks the session's queued and running executions lost with `error`; returns how many. */
-  loseExecutions(sessionId: string, error: string): number {
-    return this.sql.loseExecutions.run(this.secrets.mask(error), this.now(), sessionId).changes;
+  /** Marks the session's queued and running executions (only those in `state`, when given) lost with `error`; returns how many. */
+  loseExecutions(sessionId: string, error: string, state?: 'queued' | 'running'): number {
+    return this.sql.loseExecutions.run(this.secrets.mask(error), this.now(), sessionId, state ?? null, state ?? null).changes;
   }
 
   close(): void {
