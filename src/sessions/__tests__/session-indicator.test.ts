@@ -1,8 +1,11 @@
 // The notebook toolbar's session indicator, rendered as JupyterLab renders it (React), without JupyterLab.
 import * as React from 'react';
-import { renderToStaticMarkup } from 'react-dom/server';
 import { SessionIndicatorView, sessionTitle } from '../session-indicator-view';
 import { sessionInfo } from './fake-session-api';
+
+// react-dom ships no types here (no @types/react-dom): the one function used, typed.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { renderToStaticMarkup } = require('react-dom/server') as { renderToStaticMarkup(element: React.ReactElement): string };
 
 const render = (sessions: Parameters<typeof SessionIndicatorView>[0]['sessions']) => renderToStaticMarkup(React.createElement(SessionIndicatorView, { sessions, onStop: () => undefined }));
 
