@@ -100,7 +100,7 @@ export function registerCommands({ app, tracker, actions, runCells, palette, ope
 
 /** The container-sessions commands join the group when (and if) a plugin registers them. */
 function addSessionCommandsWhenRegistered(app: JupyterFrontEnd): void {
-  const sessionCommands = [CommandIDs.runCell, CommandIDs.runCellGpu, CommandIDs.runCellsAbove];
+  const sessionCommands = [CommandIDs.runCell, CommandIDs.runCellGpu, CommandIDs.runCellsAbove, CommandIDs.toggleCellBinding];
   const added = new Set<string>();
   const add = (id: string) => {
     if (added.has(id) || !app.commands.hasCommand(id)) return;

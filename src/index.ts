@@ -19,6 +19,7 @@ import { RedPanelWidget } from './panel/widget';
 import { Workspace } from './panel/workspace';
 import { BridgeStatusItem } from './status';
 import { RunCellManager } from './streaming/run-cells';
+import { activateSessions } from './sessions';
 import { IRedLab, PLUGIN_ID, type IRedLabSettings } from './tokens';
 
 /** The schema's defaults (schema/plugin/plugin.json), until the settings are read. */
@@ -161,6 +162,7 @@ function activateNotebookSupport(o: NotebookSupportOptions): void {
   app.shell.add(widget, 'left', { rank: 700 });
   o.restorer?.add(widget, widget.id);
   registerCommands({ app, tracker, actions, runCells, palette: o.palette, openPanel });
+  activateSessions({ app, client, tracker, palette: o.palette, defaults, redlab: model });
 }
 
 export default plugin;

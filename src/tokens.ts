@@ -14,6 +14,13 @@ export namespace CommandIDs {
   export const runCell = 'redlab:run-cell';
   export const runCellGpu = 'redlab:run-cell-gpu';
   export const runCellsAbove = 'redlab:run-cells-above';
+  export const interruptSession = 'redlab:interrupt-session';
+  export const restartSession = 'redlab:restart-session';
+  export const stopSession = 'redlab:stop-session';
+  /** Run (Shift+Enter, Ctrl+Enter, Alt+Enter) of a notebook whose active cell is bound: bound cells go to their container. */
+  export const runBoundCells = 'redlab:run-bound-cells';
+  export const toggleCellBinding = 'redlab:toggle-cell-binding';
+  export const setSessionImage = 'redlab:set-session-image';
 }
 
 export const PLUGIN_ID = 'jupyterlab-redlab:plugin';
