@@ -48,6 +48,8 @@ import { openNotebookFolder, type CheckedFolder } from './session-workdir';
 
 /** Containers of this bridge's sessions carry the hash of its database path: another bridge's are never touched. */
 export const LABEL_SESSION_STORE = 'org.redlab.session-store';
+/** The engine (by name) that started a session's container: two engines may share one Docker daemon. */
+export const LABEL_SESSION_ENGINE = 'org.redlab.session-engine';
 
 export const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 60 * 60_000;
 /** Final sessions kept in memory (their events and executions); older ones are read from SQLite. */
@@ -130,7 +132,8 @@ export class SessionManager implements SessionService {
   private readonly sessions = new Map<string, Session>();
   private readonly db: SessionDb;
   private readonly secrets: SecretRegistry;
-  private readonly storeLabel: string;
+  /** The value of LABEL_SESSION_STORE on this bridge's session containers. */
+  readonly storeLabel: string;
   private accepting = true;
 
   constructor(
@@ -334,7 +337,7 @@ export class SessionManager implements SessionService {
         const all = await engine.sessions.listLive();
         containers.set(
           engine.name,
-          all.filter(c => c.labels[LABEL_SESSION_STORE] === this.storeLabel)
+          all.filter(c => c.labels[LABEL_SESSION_STORE] === this.storeLabel && c.labels[LABEL_SESSION_ENGINE] === engine.name)
         );
       } catch (err) {
         containers.set(engine.name, err as Error);
@@ -505,7 +508,7 @@ export class SessionManager implements SessionService {
       ...(s.cpus !== undefined ? { cpus: s.cpus } : {}),
       ...(s.gpus.length ? { gpuDeviceIds: s.gpus.map(g => String(g.index)) } : {}),
       env: s.env,
-      labels: { 'org.redlab.bridge': 'true', [LABEL_SESSION_STORE]: this.storeLabel },
+      labels: { 'org.redlab.bridge': 'true', [LABEL_SESSION_STORE]: this.storeLabel, [LABEL_SESSION_ENGINE]: s.engine.name },
       ...(this.config.readyTimeoutMs ? { readyTimeoutMs: this.config.readyTimeoutMs } : {})
     };
   }
