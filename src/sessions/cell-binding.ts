@@ -56,8 +56,10 @@ export function showBindings(panel: NotebookPanel): void {
       drawBadge(cell);
       if (cell === notebook.activeCell) syncActive();
     };
-    cell.model.metadataChanged.connect(onMetadata);
-    cell.disposed.connect(() => cell.model.metadataChanged.disconnect(onMetadata));
+    // A disposed cell has no model any more: the one it had is let go.
+    const model = cell.model;
+    model.metadataChanged.connect(onMetadata);
+    cell.disposed.connect(() => model.metadataChanged.disconnect(onMetadata));
     void cell.ready.then(() => drawBadge(cell));
     drawBadge(cell);
   };

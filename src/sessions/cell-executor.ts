@@ -136,6 +136,8 @@ export class CellExecutor {
       const listener: ExecutionListener = {
         started: id => {
           executionId = id;
+          // Now, before its events: a quick cell may be over before execute returns.
+          if (mine()) cell.setBinding({ ...binding, sessionId: session.id, executionId });
         },
         output: output => {
           if (!resynced && mine()) cell.addOutput(output);
@@ -181,7 +183,6 @@ export class CellExecutor {
         return fail(err);
       }
       accept(true);
-      if (mine()) cell.setBinding({ ...binding, sessionId: session.id, executionId });
       return finished;
     })();
     return { accepted, done };

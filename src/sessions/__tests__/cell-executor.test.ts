@@ -191,3 +191,21 @@ test('the bridge lost the session (404 on execute, e.g. it restarted): one new s
   await flush();
   expect(cell.binding).toMatchObject({ sessionId: 'S2', executionId: 'E7' });
 });
+
+test('a quick cell whose events all come before the execute POST answers: outputs, In [n] and the execution id in the binding', async () => {
+  const cell = new FakeCell();
+  await model.open({ image: 'redlab/debian-python:12', notebookPath: 'nb/a.ipynb', profile: 'default', ram: 1024 });
+  const sock = FakeSocket.all[0];
+  sock.open();
+  const realExecute = api.execute.bind(api);
+  api.execute = async (...a) => {
+    const answer = await realExecute(...a);
+    sock.receive({ seq: 1, type: 'execution', executionId: 'E1', state: 'running' }, out(2, 'E1', '1\n'), { seq: 3, type: 'execution', executionId: 'E1', state: 'ok', executionCount: 1 });
+    return answer;
+  };
+  const run = executor.run(cell, resolveProfile('default', DEFAULTS, undefined), 'nb/a.ipynb');
+  expect(await run.done).toMatchObject({ state: 'ok', executionId: 'E1', executionCount: 1 });
+  expect(cell.outputs.map(o => o.text)).toEqual(['1\n']);
+  expect(cell.count).toBe(1);
+  expect(cell.binding).toEqual({ profile: 'default', image: 'redlab/debian-python:12', sessionId: 'S1', executionId: 'E1' });
+});
