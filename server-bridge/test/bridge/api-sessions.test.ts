@@ -326,6 +326,29 @@ describe('WebSocket /sessions/{id}/events', () => {
     expect(fake.subscriberCount(id)).toBe(0);
   });
 
+  test('closes 1000 once the final state is sent (after the lost executions); a session that ended before closes after its replay', async () => {
+    const id = await newSession();
+    const c = await openWs(eventsUrl(id));
+    const { executionId } = (await postJson(h.url, `/api/v1/sessions/${id}/execute`, { code: 'while True: pass' })).json;
+    fake.start(id, executionId);
+    expect((await call(h.url, 'DELETE', `/api/v1/sessions/${id}`)).status).toBe(200);
+    expect(await c.closed).toEqual({ code: 1000, reason: 'session stopped' });
+    const got = msgs(c);
+    expect(got.at(-1)).toMatchObject({ type: 'session', session: { id, state: 'stopped' } });
+    expect(got.filter(m => m.type === 'execution' && m.executionId === executionId).map(m => m.state)).toEqual(['queued', 'running', 'lost']);
+    expect(fake.subscriberCount(id)).toBe(0);
+    const lastSeq = fake.sessions.get(id)!.info.lastSeq;
+    // Reconnecting with the last seq: nothing more will come, closed at once.
+    const late = await openWs(eventsUrl(id, `&since=${lastSeq}`));
+    expect(await late.closed).toEqual({ code: 1000, reason: 'session stopped' });
+    expect(late.messages).toEqual([]);
+    // From the start: the replay, then the close.
+    const all = await openWs(eventsUrl(id));
+    expect((await all.closed).code).toBe(1000);
+    expect(msgs(all).map(m => m.seq)).toEqual(Array.from({ length: lastSeq }, (_, i) => i + 1));
+    expect(fake.subscriberCount(id)).toBe(0);
+  });
+
   test('an unknown session closes 4404 naming it; a misshapen id without asking the service', async () => {
     const c = await openWs(eventsUrl(UNKNOWN_ID));
     expect(await c.closed).toEqual({ code: 4404, reason: `no session ${UNKNOWN_ID}` });

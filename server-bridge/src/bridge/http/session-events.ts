@@ -8,12 +8,13 @@
 // its socket; past `maxQueuedBytes` the socket closes with 4008 after what is queued
 // (the close frame follows the queued messages), and the client reconnects with
 // since=<the last seq it got>: nothing is lost while the session still holds it.
-// Closes 4404 for an unknown session (or a bridge without sessions), 1001 when the
-// bridge stops, 1011 when subscribing fails.
+// Closes 1000 once the session's final state (dead, stopped) has been sent (at once for a
+// session that ended before: nothing more will come), 4404 for an unknown session (or a
+// bridge without sessions), 1001 when the bridge stops, 1011 when subscribing fails.
 import type { IncomingMessage } from 'http';
 import type { WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import type { SessionEventMessage } from '../../../../src/red';
+import { isFinalSessionState, type SessionEventMessage, type SessionState } from '../../../../src/red';
 import type { SessionService } from '../service';
 import { decodeSegment, reasonOf, type EventRoute, type EventSockets } from './events';
 import { serializeRequest } from './logger';
@@ -52,10 +53,15 @@ export function sessionEventsRoute(sessions: SessionService | undefined, sockets
         unsubscribe = undefined;
       };
       ws.on('close', stop);
+      const ended = (state: SessionState) => {
+        stop();
+        ws.close(1000, `session ${state}`);
+      };
       const send = (m: SessionEventMessage) => {
         if (gone || ws.readyState !== ws.OPEN) return;
         const queued = sockets.send(ws, JSON.stringify(m));
-        if (queued > maxQueued) {
+        if (m.type === 'session' && isFinalSessionState(m.session.state)) ended(m.session.state);
+        else if (queued > maxQueued) {
           log.warn({ sessionId: id, queued, seq: m.seq }, 'session events: client too far behind, closing');
           stop();
           ws.close(CLOSE_TOO_SLOW, reasonOf(`more than ${Math.round(maxQueued / 1048576)} MiB behind: reconnect with since=${m.seq}`));
@@ -71,6 +77,9 @@ export function sessionEventsRoute(sessions: SessionService | undefined, sockets
         }
         if (gone) un();
         else unsubscribe = un;
+        // Ended before (its final state was before `since`): nothing more will come.
+        const state = gone ? undefined : sessions.get(id)?.state;
+        if (state && isFinalSessionState(state)) ended(state);
       } catch (err) {
         stop();
         log.error({ err, sessionId: id }, 'subscribing to session events failed');
