@@ -162,12 +162,12 @@ export class SessionsModel {
   }
 
   async interrupt(id: string): Promise<void> {
-    this.update(await this.opts.api.interrupt(id));
+    this.update(await this.opts.api.interrupt(id), true);
   }
 
   /** A new container under the same id: the namespace is gone, queued cells are lost. */
   async restart(id: string): Promise<void> {
-    this.update(await this.opts.api.restart(id));
+    this.update(await this.opts.api.restart(id), true);
   }
 
   /** Stops the session (an ended one is only dismissed). */
@@ -176,7 +176,7 @@ export class SessionsModel {
     if (t && isFinalSessionState(t.info.state)) return this.drop(id);
     try {
       const info = await this.opts.api.stop(id);
-      if (info) this.update(info);
+      if (info) this.update(info, true);
     } catch (err) {
       if (!(err instanceof BridgeError && err.status === 404)) throw err;
     }
@@ -187,7 +187,7 @@ export class SessionsModel {
   async refresh(): Promise<void> {
     const listed = await this.opts.api.list();
     for (const info of listed) {
-      if (this.byId.has(info.id)) this.update(info);
+      if (this.byId.has(info.id)) this.update(info, true);
       else if (!isFinalSessionState(info.state)) this.track(info);
     }
     // Live ones the bridge no longer lists are gone (a bridge restart without them).
@@ -258,7 +258,7 @@ export class SessionsModel {
       for (const l of t.listeners.values()) l.resync();
       t.socket.open();
     }
-    this.update(info);
+    this.update(info, true);
   }
 
   private onMessage(t: Tracked, m: SessionEventMessage): void {
@@ -299,9 +299,15 @@ export class SessionsModel {
     }
   }
 
-  private update(info: SessionInfo): void {
+  /**
+   * A session's new info, from an event or (`fromRest`) a REST answer. A REST answer older than
+   * the events already seen (its lastSeq below theirs: e.g. interrupt's "busy" arriving after
+   * the event that said idle) changes nothing.
+   */
+  private update(info: SessionInfo, fromRest = false): void {
     const t = this.byId.get(info.id);
     if (!t) return;
+    if (fromRest && typeof info.lastSeq === 'number' && info.lastSeq < t.lastSeq) return;
     // dead and stopped are final: an answer older than the event that ended it changes nothing.
     if (isFinalSessionState(t.info.state) && !isFinalSessionState(info.state)) return;
     const ended = !isFinalSessionState(t.info.state) && isFinalSessionState(info.state);

@@ -173,3 +173,24 @@ test('interrupt, restart and stop go to the bridge; a stopped session leaves the
   expect(api.calls.slice(1)).toEqual(['interrupt S1', 'restart S1', 'stop S1']);
   expect(model.get('S1')).toBeUndefined();
 });
+
+test('a REST answer older than the events seen (interrupt’s busy after the idle event) does not take the state back', async () => {
+  await model.open(REQ);
+  const sock = FakeSocket.all[0];
+  sock.open();
+  let answer!: (info: ReturnType<typeof sessionInfo>) => void;
+  api.interrupt = id => {
+    api.calls.push(`interrupt ${id}`);
+    return new Promise(resolve => (answer = resolve));
+  };
+  sock.receive({ seq: 1, type: 'session', session: sessionInfo({ state: 'busy', lastSeq: 1 }) });
+  const interrupted = model.interrupt('S1');
+  sock.receive({ seq: 2, type: 'execution', executionId: 'E1', state: 'aborted' }, { seq: 3, type: 'session', session: sessionInfo({ state: 'idle', lastSeq: 3 }) });
+  answer(sessionInfo({ state: 'busy', lastSeq: 1 }));
+  await interrupted;
+  expect(model.get('S1')?.state).toBe('idle');
+  // One newer than the events (the bridge answered with what the socket has not brought yet) is taken.
+  api.restart = async () => sessionInfo({ state: 'starting', lastSeq: 4 });
+  await model.restart('S1');
+  expect(model.get('S1')?.state).toBe('starting');
+});
