@@ -7,19 +7,20 @@
 // redlab/debian-scipy:12 shows the PNG; a GPU cell on a host without GPUs says so in the
 // cell. Each test stops its sessions with the toolbar's stop button.
 import type { Locator } from '@playwright/test';
-import { expect, hasCommand, IJupyterLabPageFixture, saveScreenshot, testInFolder, waitForBridge } from './fixtures';
+import { expect, galata, hasCommand, IJupyterLabPageFixture, saveScreenshot, testInFolder, waitForBridge } from './fixtures';
 
 const FOLDER = 'container-cells';
 const test = testInFolder(FOLDER);
 const PYTHON_IMAGE = 'redlab/debian-python:12';
 const SCIPY_IMAGE = 'redlab/debian-scipy:12';
 
-function notebook(cells: string[], metadata: Record<string, unknown> = {}): string {
+/** A Python notebook of code cells; `cellMetadata(i)` gives a cell its metadata (e.g. a binding). */
+function notebook(cells: string[], cellMetadata: (i: number) => Record<string, unknown> = () => ({})): string {
   return JSON.stringify({
     nbformat: 4,
     nbformat_minor: 5,
-    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' }, ...metadata },
-    cells: cells.map((source, i) => ({ cell_type: 'code', id: `cell-${i}`, source, metadata: {}, outputs: [], execution_count: null }))
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
+    cells: cells.map((source, i) => ({ cell_type: 'code', id: `cell-${i}`, source, metadata: cellMetadata(i), outputs: [], execution_count: null }))
   });
 }
 
@@ -152,5 +153,60 @@ test.describe('Run cell in container', () => {
     await expect(error).toHaveCount(1);
     await expect(cell(page, 0).getByTestId('redlab-cell-badge')).toHaveText(`GPU container · ${PYTHON_IMAGE}`);
     await expect(prompt(page, 0)).toHaveText('[ ]:');
+  });
+});
+
+test.describe('Run cell in container: interrupt and restart', () => {
+  test('Interrupt stops a looping container cell (KeyboardInterrupt); Restart gives a fresh namespace', async ({ page, tmpPath }) => {
+    const nbPath = `${tmpPath}/loop.ipynb`;
+    await openNotebook(page, nbPath, notebook(['y = 1\nimport time\nprint("looping", flush=True)\nwhile True:\n    time.sleep(0.05)', 'print("y" in globals())']));
+    await activate(page, 0);
+    await page.evaluate(() => void window.jupyterapp.commands.execute('redlab:run-cell'));
+    await expect(output(page, 0)).toContainText('looping', { timeout: 90_000 });
+    await expect(indicator(page).locator('[data-redlab-session-state="busy"]')).toBeVisible();
+    await page.keyboard.press('Control+Alt+i');
+    await expect(output(page, 0).last()).toContainText('KeyboardInterrupt', { timeout: 30_000 });
+    await expect(prompt(page, 0)).toHaveText('[1]:');
+    await expect(indicator(page).locator('[data-redlab-session-state="idle"]')).toBeVisible();
+
+    await page.evaluate(() => window.jupyterapp.commands.execute('redlab:restart-session'));
+    await activate(page, 1);
+    await page.evaluate(() => window.jupyterapp.commands.execute('redlab:run-cell'));
+    await expect(output(page, 1)).toHaveText('False', { timeout: 60_000 });
+    await stopSessions(page);
+  });
+});
+
+test.describe('Run cell in container: windowed notebook', () => {
+  // Only the cells in view are in the DOM: the badges come back from the cells' metadata.
+  test.use({ mockSettings: { ...galata.DEFAULT_SETTINGS, '@jupyterlab/notebook-extension:tracker': { windowingMode: 'full' } } });
+
+  test('badges of bound cells (from the saved metadata) survive scrolling them out and back in', async ({ page, tmpPath }) => {
+    const nbPath = `${tmpPath}/long.ipynb`;
+    const n = 80;
+    const bound = (i: number) => i === 1 || i === n - 2;
+    await openNotebook(
+      page,
+      nbPath,
+      notebook(
+        Array.from({ length: n }, (_, i) => `# cell ${i}\nprint(${i})`),
+        i => (bound(i) ? { redlab: { profile: 'default', image: PYTHON_IMAGE } } : {})
+      )
+    );
+    const byText = (i: number) => page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell', { hasText: `# cell ${i}\n` });
+    const scrollTo = (i: number) => page.evaluate(index => (window.jupyterapp.shell.currentWidget as any).content.scrollToItem(index, 'center'), i);
+    await expect(byText(1).getByTestId('redlab-cell-badge')).toHaveText(`container · ${PYTHON_IMAGE}`);
+    await expect(page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')).not.toHaveCount(n);
+    await scrollTo(n - 2);
+    await expect(byText(n - 2).getByTestId('redlab-cell-badge')).toHaveText(`container · ${PYTHON_IMAGE}`);
+    await expect(byText(n - 3).getByTestId('redlab-cell-badge')).toHaveCount(0);
+    await expect(byText(1)).toHaveCount(0);
+    await scrollTo(1);
+    await expect(byText(1).getByTestId('redlab-cell-badge')).toHaveText(`container · ${PYTHON_IMAGE}`);
+    // The active cell's binding decides where Run goes: the notebook's class follows it.
+    await activate(page, 1);
+    await expect(page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook')).toHaveClass(/jp-mod-redlabBound/);
+    await activate(page, 2);
+    await expect(page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook')).not.toHaveClass(/jp-mod-redlabBound/);
   });
 });
