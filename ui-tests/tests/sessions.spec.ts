@@ -177,6 +177,33 @@ test.describe('Run cell in container: interrupt and restart', () => {
   });
 });
 
+test.describe('Run cell in container: cells above, and an image without python3', () => {
+  test('Run cells above (Accel Alt A) runs every code cell above the active one, in order, in one container', async ({ page, tmpPath }) => {
+    const nbPath = `${tmpPath}/above.ipynb`;
+    await openNotebook(page, nbPath, notebook(['a = 2', 'b = a * 21\nprint("b =", b)', 'print("not run")']));
+    await activate(page, 2);
+    await page.keyboard.press('Control+Alt+a');
+    await expect(output(page, 1)).toHaveText('b = 42', { timeout: 90_000 });
+    await expect(prompt(page, 0)).toHaveText('[1]:');
+    await expect(prompt(page, 1)).toHaveText('[2]:');
+    await expect(output(page, 2)).toHaveCount(0);
+    await stopSessions(page);
+  });
+
+  test('a profile image without python3: the cell says so and what to do', async ({ page, tmpPath }) => {
+    const nbPath = `${tmpPath}/busybox.ipynb`;
+    await openNotebook(page, nbPath, notebook(['print("never")']));
+    await page.evaluate(() => window.jupyterapp.commands.execute('redlab:set-session-image', { profile: 'default', image: 'redlab/busybox:1' }));
+    await activate(page, 0);
+    await page.evaluate(() => window.jupyterapp.commands.execute('redlab:run-cell'));
+    await expect(output(page, 0)).toContainText('RED Lab:', { timeout: 60_000 });
+    await expect(output(page, 0)).toContainText('python3');
+    await expect(output(page, 0)).toHaveCount(1);
+    await expect(prompt(page, 0)).toHaveText('[ ]:');
+    await stopSessions(page);
+  });
+});
+
 test.describe('Run cell in container: windowed notebook', () => {
   // Only the cells in view are in the DOM: the badges come back from the cells' metadata.
   test.use({ mockSettings: { ...galata.DEFAULT_SETTINGS, '@jupyterlab/notebook-extension:tracker': { windowingMode: 'full' } } });
