@@ -110,6 +110,8 @@ interface Session {
   queue: Execution[];
   /** Sent to the runner, not final yet. */
   current?: Execution;
+  /** An interrupt came before the runner started `current` (SIGINT then is ignored): sent once it says busy. */
+  interruptPending?: boolean;
   executions: Map<string, Execution>;
   events: SessionEventLog;
   idleTimer?: NodeJS.Timeout;
@@ -278,7 +280,8 @@ export class SessionManager implements SessionService {
   async interrupt(id: string): Promise<SessionInfo> {
     const s = this.liveSession(id);
     const es = s.engineSession;
-    if (s.current && es) {
+    if (s.current && s.current.record.state === 'queued') s.interruptPending = true;
+    else if (s.current && es) {
       try {
         await es.interrupt();
       } catch (err) {
@@ -537,6 +540,7 @@ export class SessionManager implements SessionService {
     }
     e.record.image = { ...s.image };
     s.current = e;
+    s.interruptPending = false;
     try {
       s.engineSession.execute(e.record.id, e.record.code, e.record.cellId);
     } catch (err) {
@@ -554,6 +558,10 @@ export class SessionManager implements SessionService {
           e.record.startedAt = iso(Date.now());
           this.db.updateExecution(e.record);
           this.emitExecution(s, e);
+          if (s.interruptPending) {
+            s.interruptPending = false;
+            void s.engineSession?.interrupt().catch(err => this.log.warn({ err, sessionId: s.id }, 'could not interrupt'));
+          }
         }
         return;
       case 'output':

@@ -208,6 +208,10 @@ test('interrupt aborts an endless loop and the session goes on; restart empties 
   expect(aborted.outputs.find(o => o.output_type === 'error')).toMatchObject({ ename: 'KeyboardInterrupt' });
   expect(stdout((await sm.execution(s.id, queued.executionId, { wait: true }))!)).toBe('42\n');
   expect((await inState(sm, s.id, 'idle')).executionCount).toBe(3);
+  // An interrupt that comes before the runner started the cell still stops it.
+  const early = sm.execute(s.id, { code: 'while True:\n    pass' });
+  await sm.interrupt(s.id);
+  expect((await sm.execution(s.id, early.executionId, { wait: true, signal: AbortSignal.timeout(20_000) }))?.state).toBe('aborted');
 
   const before = (await docker.listContainers({ filters: { label: [`${LABEL_SESSION}=${s.id}`] } }))[0].Id;
   const restarted = await sm.restart(s.id);
@@ -263,6 +267,20 @@ test('an image without python3: the session is dead with why, its queued cell lo
   expect(refused.message).toContain('the image has no python3');
 });
 
+test('a session that dies (out of memory) says why: its running and queued cells are lost with the reason, later executes refused', async () => {
+  const b = bridges[0] ?? (await bridge());
+  const s = await session(b, { ram: 256 });
+  const { executionId } = b.sessions.execute(s.id, { code: "hog = b'x' * (600 * 1024 * 1024)" });
+  const behind = b.sessions.execute(s.id, { code: 'print(1)' });
+  const dead = await inState(b.sessions, s.id, 'dead');
+  expect(dead.error).toBe('killed: out of memory (ram: 256 MB); start the session with more RAM');
+  expect(await b.sessions.execution(s.id, executionId, { wait: true })).toMatchObject({ state: 'lost', error: dead.error });
+  expect(await b.sessions.execution(s.id, behind.executionId, { wait: true })).toMatchObject({ state: 'lost', error: dead.error });
+  const refused = await refusal(() => b.sessions.execute(s.id, { code: 'print(2)' }));
+  expect([refused.status, refused.message]).toEqual([409, `the session is dead: ${dead.error}`]);
+  await until('the ended container to go', async () => (await docker.listContainers({ all: true, filters: { label: [`${LABEL_SESSION}=${s.id}`] } })).length === 0);
+});
+
 test('GPUs: none on the engine is a 409 naming ask and inventory; by memory the GPU that fits is held until Docker refuses, said clearly', async () => {
   const b = bridges[0] ?? (await bridge());
   await mkdir(path.join(b.root, 'nb'), { recursive: true });
@@ -281,8 +299,22 @@ test('GPUs: none on the engine is a 409 naming ask and inventory; by memory the 
   expect(b.runs.gpus('fake-gpu').holder(1)).toBeUndefined(); // released
 });
 
-test('the notebook folder: escapes are refused before anything starts, and a bound folder that is not the checked one is refused', async () => {
+test('refused before anything starts: an image outside the allowlist, an engine without sessions, a folder outside the roots; a bound folder that is not the checked one', async () => {
   const b = bridges[0] ?? (await bridge());
+  const strict = new RunManager(b.store, b.engines, { parallel: 1, allowedRoots: [b.root], baseDir: b.root, version: 'test', imageAllowlist: ['redlab/busybox:*'] }, log);
+  const guardedStore = RunStore.open(await tempDir('redlab-it-sm-data-'));
+  const guarded = new SessionManager(guardedStore, b.engines, strict, { allowedRoots: [b.root], baseDir: b.root, imageAllowlist: ['redlab/busybox:*'] }, log);
+  expect(await refusal(guarded.create({ image: PYTHON, notebookPath: 'a.ipynb' }))).toMatchObject({
+    status: 403,
+    message: `image: ${PYTHON} is not in this bridge's image allowlist (redlab/busybox:*)`
+  });
+  await guarded.close();
+  guardedStore.close();
+  expect(await refusal(b.sessions.create({ image: PYTHON, notebookPath: 'a.ipynb', engine: 'podman' }))).toMatchObject({
+    status: 422,
+    message: 'engine: there is no engine "podman" in this bridge; engines that run sessions: "docker", "fake-gpu"'
+  });
+
   expect(await refusal(b.sessions.create({ image: PYTHON, notebookPath: '../outside.ipynb' }))).toMatchObject({ status: 403, message: expect.stringMatching(/^notebookPath: /) });
   expect(await refusal(b.sessions.create({ image: PYTHON, notebookPath: '/etc/x.ipynb' }))).toMatchObject({ status: 403 });
   const elsewhere = await tempDir('redlab-it-sm-elsewhere-');
