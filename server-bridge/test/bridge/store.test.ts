@@ -73,7 +73,7 @@ describe('opening', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-      expect(tables).toEqual(['batches', 'events', 'log_files', 'runs', 'state_history']);
+      expect(tables).toEqual(['batches', 'events', 'log_files', 'runs', 'session_executions', 'sessions', 'state_history']);
     } finally {
       db.close();
     }
