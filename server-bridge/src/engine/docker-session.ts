@@ -178,8 +178,8 @@ export class DockerSession {
       await container.putArchive(runnerArchive() as unknown as NodeJS.ReadableStream, { path: '/' });
       const stream = (await container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true })) as unknown as Duplex;
       const session = new DockerSession(docker, container.id, stream, spec);
-      await session.listen(container, stream, listeners, true);
-      if (spec.workDirIdentity) await session.checkWorkDir(container, spec.workDirIdentity);
+      const identity = spec.workDirIdentity;
+      await session.listen(container, stream, listeners, true, identity ? () => session.checkWorkDir(container, identity) : undefined);
       return session;
     } catch (err) {
       await removeContainer(container);
@@ -231,8 +231,12 @@ export class DockerSession {
     }
   }
 
-  /** Reads the runner's messages; with `start`, starts the container and resolves at `ready`, rejecting when it ends before. */
-  private async listen(container: Docker.Container, stream: Duplex, listeners: SessionListeners, start: boolean): Promise<void> {
+  /**
+   * Reads the runner's messages; with `start`, starts the container and resolves at `ready`,
+   * rejecting when it ends before. `check` runs once the container runs, beside the wait
+   * for ready; its refusal counts only when the runner got ready (else the runner's end says why).
+   */
+  private async listen(container: Docker.Container, stream: Duplex, listeners: SessionListeners, start: boolean, check?: () => Promise<void>): Promise<void> {
     let line = '';
     let stderr = '';
     let onReady: (() => void) | undefined;
@@ -290,6 +294,10 @@ export class DockerSession {
     } catch (err) {
       throw explainSessionStartError(err, this.spec);
     }
+    const checked = check?.().then(
+      () => undefined,
+      (err: Error) => err
+    );
     const timeoutMs = this.spec.readyTimeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -302,6 +310,8 @@ export class DockerSession {
     } finally {
       clearTimeout(timer);
     }
+    const refused = await checked;
+    if (refused) throw refused;
   }
 
   private send(request: Record<string, unknown>): void {
