@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { createHash } from 'crypto';
 import type Docker from 'dockerode';
-import { mkdir, stat, symlink } from 'fs/promises';
+import { chown, mkdir, stat, symlink } from 'fs/promises';
 import * as path from 'path';
 import pino from 'pino';
 import { randomUUID } from 'crypto';
@@ -55,13 +55,13 @@ afterAll(async () => {
 });
 
 /** A bridge's store, engines (docker: no GPUs; fake-gpu: the stand-in nvidia-smi's two) and managers. */
-async function bridge(opts: { idleTimeoutMs?: number; reuse?: Bridge } = {}): Promise<Bridge> {
+async function bridge(opts: { idleTimeoutMs?: number; reuse?: Bridge; user?: string } = {}): Promise<Bridge> {
   const root = opts.reuse?.root ?? (await tempDir('redlab-it-sm-root-'));
   const store = opts.reuse?.store ?? RunStore.open(await tempDir('redlab-it-sm-data-'));
   const engines =
     opts.reuse?.engines ??
     new EngineRegistry([
-      new DockerEngine({ docker, workRoot: path.join(store.dataDir, 'work'), gpuInventory: async () => [] }),
+      new DockerEngine({ docker, workRoot: path.join(store.dataDir, 'work'), gpuInventory: async () => [], ...(opts.user ? { user: opts.user } : {}) }),
       new DockerEngine({ docker, name: 'fake-gpu', workRoot: path.join(store.dataDir, 'work'), gpuInventory: () => readGpuInventory({ env: nvsmi.env }) })
     ]);
   const runs = opts.reuse?.runs ?? new RunManager(store, engines, { parallel: 1, allowedRoots: [root], baseDir: root, version: 'test', stats: false }, log);
@@ -338,4 +338,16 @@ test('an idle session is stopped after the timeout, with why and what to do', as
   expect(stopped.error).toBe('stopped after 2 seconds idle; run a cell to start a new one');
   expect(Date.parse(stopped.lastActivityAt)).toBeGreaterThan(Date.parse(s.createdAt));
   await until('the container to go', async () => (await docker.listContainers({ all: true, filters: { label: [`${LABEL_SESSION}=${s.id}`] } })).length === 0);
+});
+
+test("the container runs as the engine's user (the Jupyter user), so files it writes in the notebook folder are theirs", async () => {
+  const b = await bridge({ user: '4321:4321' });
+  await mkdir(path.join(b.root, 'nb'), { recursive: true });
+  await chown(path.join(b.root, 'nb'), 4321, 4321);
+  const s = await session(b);
+  const r = await run(b.sessions, s.id, "import os\nopen('made-here.txt', 'w').write('x')\nprint(os.getuid(), os.getgid())");
+  expect(stdout(r)).toBe('4321 4321\n');
+  const made = await stat(path.join(b.root, 'nb', 'made-here.txt'));
+  expect([made.uid, made.gid]).toEqual([4321, 4321]);
+  await b.sessions.stop(s.id);
 });
