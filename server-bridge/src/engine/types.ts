@@ -6,6 +6,8 @@ import type { ListImagesOptions } from '../images/list';
 import type { SessionEnd, SessionListeners, SessionSpec } from './docker-session';
 
 export type { EngineCapabilities, EngineInfo } from '../../../src/red';
+/** A session's spec, listeners and messages: the bridge reaches them through the seam. */
+export type { SessionEnd, SessionListeners, SessionMessage, SessionSpec } from './docker-session';
 
 /**
  * What DockerEngine.run is asked to do. The engine does not mask secrets: its events,
