@@ -77,6 +77,8 @@ export interface SessionResources {
 }
 
 interface Execution {
+  /** What the runner gets; the record holds it masked (an env value typed into a cell). */
+  code: string;
   record: ExecutionRecord;
   /** Stream text masked as it arrives, per stream name (a secret split across chunks too). */
   masks: Map<string, MaskingStream>;
@@ -241,7 +243,7 @@ export class SessionManager implements SessionService {
       sessionId: s.id,
       ...(typeof body.cellId === 'string' ? { cellId: body.cellId } : {}),
       notebookPath: s.notebookPath,
-      code: body.code,
+      code: this.secrets.mask(body.code),
       state: 'queued',
       outputs: [],
       outputHashes: [],
@@ -249,7 +251,7 @@ export class SessionManager implements SessionService {
       gpus: gpuIds(s.gpus),
       queuedAt: iso(Date.now())
     };
-    const e: Execution = { record, masks: new Map(), waiters: new Set() };
+    const e: Execution = { code: body.code, record, masks: new Map(), waiters: new Set() };
     this.db.insertExecution(record);
     s.executions.set(record.id, e);
     s.queue.push(e);
@@ -361,7 +363,9 @@ export class SessionManager implements SessionService {
       const list = containers.get(row.engine);
       const mine = list instanceof Array ? list.find(c => c.sessionId === row.id && c.containerId === row.containerId) : undefined;
       let ending: { state: 'dead' | 'stopped'; error: string } | undefined;
-      if (!this.engines.names.includes(row.engine)) ending = { state: 'stopped', error: `the bridge restarted without the ${row.engine} engine this session ran on; run a cell to start a new one` };
+      if (!this.engines.names.includes(row.engine) || !this.engines.get(row.engine).sessions) {
+        ending = { state: 'stopped', error: `the bridge restarted without sessions on the ${row.engine} engine this session ran on; run a cell to start a new one` };
+      }
       else if (list instanceof Error) ending = { state: 'stopped', error: `the bridge restarted and could not reach the ${row.engine} engine (${list.message}); run a cell to start a new one` };
       else if (row.state === 'starting' || !mine) ending = { state: 'stopped', error: "the session's container was gone when the bridge restarted; run a cell to start a new one" };
       if (!ending) {
@@ -541,7 +545,7 @@ export class SessionManager implements SessionService {
     s.current = e;
     s.interruptPending = false;
     try {
-      s.engineSession.execute(e.record.id, e.record.code, e.record.cellId);
+      s.engineSession.execute(e.record.id, e.code, e.record.cellId);
     } catch (err) {
       return this.die(s, (err as { end?: { message: string } }).end?.message ?? (err as Error).message);
     }
@@ -609,7 +613,7 @@ export class SessionManager implements SessionService {
     e.record.state = state;
     e.record.finishedAt = iso(Date.now());
     if (extra.executionCount !== undefined) e.record.executionCount = extra.executionCount;
-    if (extra.error !== undefined) e.record.error = extra.error;
+    if (extra.error !== undefined) e.record.error = this.secrets.mask(extra.error);
     e.record.outputHashes = e.record.outputs.map(outputHash);
     this.db.updateExecution(e.record);
     this.emitExecution(s, e);
@@ -638,7 +642,8 @@ export class SessionManager implements SessionService {
   private setState(s: Session, to: SessionState, error?: string): void {
     if (s.state === to || !canSessionTransition(s.state, to)) return;
     s.state = to;
-    if (error !== undefined || to === 'starting') s.error = error;
+    // An error may quote the runner's stderr: masked while the session's secrets are still held.
+    if (error !== undefined || to === 'starting') s.error = error === undefined ? undefined : this.secrets.mask(error);
     const final = isFinalSessionState(to);
     this.db.updateSession(s.id, { state: to, error: s.error, lastSeq: s.events.lastSeq + 1, ...(final ? { finishedAt: Date.now() } : {}) });
     this.emitSession(s);

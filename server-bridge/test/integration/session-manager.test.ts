@@ -155,6 +155,8 @@ test('cells share one namespace, print live, show HTML and tracebacks, mask env 
 
   const secret = await run(sm, s.id, "import os\nprint(os.environ['API_TOKEN'])");
   expect(stdout(secret)).toBe('********\n');
+  const typed = await run(sm, s.id, "t = 'hunter2-secret-value'\nprint(t == os.environ['API_TOKEN'])");
+  expect([typed.code, stdout(typed)]).toEqual(["t = '********'\nprint(t == os.environ['API_TOKEN'])", 'True\n']); // the runner got the value, the record never
 
   // The SQLite records: the executions with pinned image and hashes of each output's canonical JSON; env names only.
   const db = new Database(b.store.dbPath, { readonly: true });
