@@ -138,6 +138,8 @@ export class SessionManager implements SessionService {
   /** The value of LABEL_SESSION_STORE on this bridge's session containers. */
   readonly storeLabel: string;
   private accepting = true;
+  /** close() ran: the database is closed, nothing more is written. */
+  private closed = false;
 
   constructor(
     store: RunStore,
@@ -303,11 +305,13 @@ export class SessionManager implements SessionService {
     s.executionCount = 0;
     this.setState(s, 'starting');
     await old?.stop().catch(err => this.log.warn({ err, sessionId: s.id }, 'could not remove the container a restart replaced'));
+    // Stopped meanwhile, or the bridge stops: nothing to start.
+    if (this.closed || isFinalSessionState(s.state)) return this.info(s);
     let folder: CheckedFolder;
     try {
       folder = await openNotebookFolder(this.config.baseDir, s.folder, this.config.allowedRoots);
     } catch (err) {
-      this.die(s, `the restart could not use the notebook's folder: ${(err as Error).message}`);
+      if (!this.closed) this.die(s, `the restart could not use the notebook's folder: ${(err as Error).message}`);
       return this.info(s);
     }
     void this.launch(s, folder);
@@ -430,6 +434,7 @@ export class SessionManager implements SessionService {
   /** Stops taking sessions and lets go of their containers, which keep running (the next start reattaches). */
   async close(): Promise<void> {
     this.accepting = false;
+    this.closed = true;
     for (const s of this.sessions.values()) {
       clearTimeout(s.idleTimer);
       s.launch++; // a start still under way stops what it gets
@@ -451,11 +456,11 @@ export class SessionManager implements SessionService {
       es = await (s.engine.sessions as NonNullable<Engine['sessions']>).start({ ...this.spec(s), workDir: folder.real, workDirIdentity: { dev: folder.dev, ino: folder.ino } }, this.listeners(s, gen));
     } catch (err) {
       await folder.close();
-      if (s.launch === gen && !isFinalSessionState(s.state)) this.die(s, (err as Error).message);
+      if (s.launch === gen && !this.closed && !isFinalSessionState(s.state)) this.die(s, (err as Error).message);
       return;
     }
     await folder.close();
-    if (s.launch !== gen || isFinalSessionState(s.state)) {
+    if (s.launch !== gen || this.closed || isFinalSessionState(s.state)) {
       // Stopped (or restarted, or the bridge stops) while it started.
       await es.stop().catch(err => this.log.warn({ err, sessionId: s.id }, 'could not remove a session container'));
       return;

@@ -132,3 +132,16 @@ test('a session stopped while it starts removes the container it then gets; its 
   await sm.close();
   store.close();
 });
+
+test('a bridge that stops during a restart starts no new container and writes nothing more', async () => {
+  const { sm, store, started, idle } = await setUp();
+  const { session } = await sm.create({ image: 'img', notebookPath: 'nb/d.ipynb' });
+  await idle(session.id);
+  const restarting = sm.restart(session.id);
+  await sm.close();
+  await restarting;
+  await new Promise(r => setTimeout(r, 50));
+  expect(started.length).toBe(1);
+  expect(started[0].stopped).toBe(true);
+  store.close();
+});
