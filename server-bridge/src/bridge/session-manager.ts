@@ -175,6 +175,7 @@ export class SessionManager implements SessionService {
     const folder = await openNotebookFolder(this.config.baseDir, r.folder, this.config.allowedRoots);
     let s: Session;
     try {
+      if (!this.accepting) throw new RequestError(503, 'the bridge is shutting down; start the session again once it is back');
       // Asked twice at once: the first one made it while this one checked the folder.
       const again = this.liveFor(r.notebookPath, r.profile);
       if (again) {
