@@ -17,6 +17,9 @@ export interface EventLogLimits {
 
 export const DEFAULT_EVENT_LIMITS: EventLogLimits = { events: 10_000, bytes: 32 * 1024 * 1024 };
 
+/** Seqs reserved at a time (see SessionEventLog's `reserve`). */
+export const SEQ_BLOCK = 1000;
+
 /** About what an event costs in memory and on the wire. */
 function sizeOf(e: SessionEventMessage): number {
   if (e.type === 'output') {
@@ -32,14 +35,23 @@ export class SessionEventLog {
   private head = 0;
   private bytes = 0;
   private seq: number;
+  /** Seqs up to here may be used without asking `reserve` again. */
+  private ceiling: number;
   private readonly subscribers = new Set<(m: SessionEventMessage) => void>();
 
-  /** `lastSeq`: where numbering goes on (a reattached session's stored last seq). */
+  /**
+   * `lastSeq`: where numbering goes on (a reattached session's stored ceiling). `reserve` is
+   * told a new ceiling before any seq above the last one is used (one call per SEQ_BLOCK
+   * events): stored, it lets a restarted bridge number on above every seq a subscriber
+   * may have seen, without a write per event.
+   */
   constructor(
     lastSeq = 0,
-    private readonly limits: EventLogLimits = DEFAULT_EVENT_LIMITS
+    private readonly limits: EventLogLimits = DEFAULT_EVENT_LIMITS,
+    private readonly reserve?: (ceiling: number) => void
   ) {
     this.seq = lastSeq;
+    this.ceiling = lastSeq;
   }
 
   get lastSeq(): number {
@@ -53,6 +65,10 @@ export class SessionEventLog {
 
   /** Numbers `e`, keeps it, and sends it to every subscriber; returns it. */
   push(e: SessionEvent): SessionEventMessage {
+    if (this.seq >= this.ceiling) {
+      this.ceiling = this.seq + SEQ_BLOCK;
+      this.reserve?.(this.ceiling);
+    }
     const message = { ...e, seq: ++this.seq } as SessionEventMessage;
     const size = sizeOf(message);
     this.held.push({ message, size });

@@ -204,11 +204,11 @@ export class SessionManager implements SessionService {
         launch: 0,
         queue: [],
         executions: new Map(),
-        events: new SessionEventLog(0, this.config.eventLimits)
+        events: this.eventLog(id, 0)
       };
       this.holdSecrets(s);
       this.sessions.set(id, s);
-      this.db.insertSession({ id, notebookPath: s.notebookPath, profile: s.profile, engine: engine.name, spec: this.storedSpec(s), state: 'starting', lastSeq: 1 });
+      this.db.insertSession({ id, notebookPath: s.notebookPath, profile: s.profile, engine: engine.name, spec: this.storedSpec(s), state: 'starting', lastSeq: 0 });
     } catch (err) {
       await folder.close();
       throw err;
@@ -413,7 +413,7 @@ export class SessionManager implements SessionService {
       launch: 1,
       queue: [],
       executions: new Map(),
-      events: new SessionEventLog(row.lastSeq, this.config.eventLimits)
+      events: this.eventLog(row.id, row.lastSeq)
     };
     const es = await (engine.sessions as NonNullable<Engine['sessions']>).reattach(container.containerId, this.spec(s), this.listeners(s, 1));
     // Its container holds these GPUs: no run or session may get them meanwhile.
@@ -425,7 +425,7 @@ export class SessionManager implements SessionService {
     this.sessions.set(s.id, s);
     this.db.loseExecutions(s.id, BRIDGE_RESTARTED_RUNNING, 'running');
     this.db.loseExecutions(s.id, BRIDGE_RESTARTED_QUEUED);
-    this.db.updateSession(s.id, { state: 'idle', lastSeq: s.events.lastSeq + 1 });
+    this.db.updateSession(s.id, { state: 'idle' });
     this.emitSession(s);
     this.armIdle(s);
     this.log.info({ sessionId: s.id, containerId: container.containerId }, 'reattached to a session');
@@ -623,7 +623,7 @@ export class SessionManager implements SessionService {
     e.record.outputHashes = e.record.outputs.map(outputHash);
     this.db.updateExecution(e.record);
     this.emitExecution(s, e);
-    this.db.updateSession(s.id, { executionCount: s.executionCount, lastSeq: s.events.lastSeq });
+    this.db.updateSession(s.id, { executionCount: s.executionCount });
     for (const w of [...e.waiters]) w();
     // Older final executions are read back from SQLite.
     if (s.executions.size > EXECUTIONS_KEPT) {
@@ -651,7 +651,8 @@ export class SessionManager implements SessionService {
     // An error may quote the runner's stderr: masked while the session's secrets are still held.
     if (error !== undefined || to === 'starting') s.error = error === undefined ? undefined : this.secrets.mask(error);
     const final = isFinalSessionState(to);
-    this.db.updateSession(s.id, { state: to, error: s.error, lastSeq: s.events.lastSeq + 1, ...(final ? { finishedAt: Date.now() } : {}) });
+    // A final session's stored seq is its last event's (no reattach numbers on from it).
+    this.db.updateSession(s.id, { state: to, error: s.error, ...(final ? { finishedAt: Date.now(), lastSeq: s.events.lastSeq + 1 } : {}) });
     this.emitSession(s);
     this.armIdle(s);
     if (final) {
@@ -659,6 +660,11 @@ export class SessionManager implements SessionService {
       this.secrets.release(secretKey(s.id));
       this.pruneFinal();
     }
+  }
+
+  /** A session's event log, numbering on from `lastSeq`; the seqs it may use are reserved in the session's row. */
+  private eventLog(id: string, lastSeq: number): SessionEventLog {
+    return new SessionEventLog(lastSeq, this.config.eventLimits, ceiling => this.db.updateSession(id, { lastSeq: ceiling }));
   }
 
   private emitSession(s: Session): void {

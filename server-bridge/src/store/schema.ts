@@ -108,7 +108,7 @@ export const MIGRATIONS: readonly Migration[] = [
           error           TEXT,
           python          TEXT,
           execution_count INTEGER NOT NULL DEFAULT 0,
-          last_seq        INTEGER NOT NULL DEFAULT 0 -- events seq (a reattached session numbers on from here)
+          last_seq        INTEGER NOT NULL DEFAULT 0 -- live: a ceiling above every event seq used (reserved in blocks), a reattached session numbers on from it; final: its last event's
         );
         CREATE INDEX sessions_state ON sessions (state, id);
 

@@ -236,6 +236,7 @@ test('a session survives a new manager (bridge restart): reattached with its nam
   await run(first.sessions, live.id, 'x = 5');
   const { executionId: sleeping } = first.sessions.execute(live.id, { code: 'import time\ntime.sleep(2)\nprint("slept")' });
   await until('the sleep to run', async () => (await first.sessions.execution(live.id, sleeping))?.state === 'running');
+  const seenBefore = first.sessions.get(live.id)!.lastSeq;
   await first.sessions.close(); // drains: the containers keep running
   // While the bridge is down: one session's container vanishes, and a container of no session of ours appears.
   const vanishedContainer = (await docker.listContainers({ filters: { label: [`${LABEL_SESSION}=${vanished.id}`] } }))[0].Id;
@@ -246,6 +247,7 @@ test('a session survives a new manager (bridge restart): reattached with its nam
   const back = second.sessions.get(live.id)!;
   expect(back).toMatchObject({ state: 'idle', executionCount: 1 });
   expect(back.error).toBeUndefined();
+  expect(back.lastSeq).toBeGreaterThan(seenBefore); // numbered on above every event a client may have seen
   expect(await second.sessions.execution(live.id, sleeping)).toMatchObject({ state: 'lost', error: 'the bridge restarted while it ran' });
   const x = await run(second.sessions, live.id, 'print(x)');
   expect([x.state, stdout(x)]).toEqual(['ok', '5\n']);

@@ -128,6 +128,15 @@ describe('a session event log', () => {
     ]);
   });
 
+  it('reserves seqs in blocks before using them, so a log started from the stored ceiling numbers above all', () => {
+    const reserved: number[] = [];
+    const log = new SessionEventLog(0, undefined, c => reserved.push(c));
+    for (let i = 0; i < 1001; i++) log.push(out('x'));
+    expect(reserved).toEqual([1000, 2000]);
+    const next = new SessionEventLog(reserved[reserved.length - 1]);
+    expect(next.push(out('y')).seq).toBeGreaterThan(log.lastSeq);
+  });
+
   it('drops a subscriber that throws (its connection is gone), and the others go on', () => {
     const log = new SessionEventLog();
     const good: number[] = [];
