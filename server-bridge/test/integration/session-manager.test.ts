@@ -120,8 +120,10 @@ async function session(b: Bridge, over: Record<string, unknown> = {}): Promise<S
 test('cells share one namespace, print live, show HTML and tracebacks, mask env values, and are recorded in SQLite', async () => {
   const b = await bridge();
   const sm = b.sessions;
-  const s = await session(b, { notebookPath: 'nb/main.ipynb', env: { API_TOKEN: 'hunter2-secret-value' } });
-  expect(s).toMatchObject({ state: 'idle', engine: 'docker', image: PYTHON, imageId: expect.stringMatching(/^sha256:/), python: expect.stringMatching(/^3\./) });
+  const s = await session(b, { notebookPath: 'nb/main.ipynb', env: { API_TOKEN: 'hunter2-secret-value' }, cpus: 1.5 });
+  expect(s).toMatchObject({ state: 'idle', engine: 'docker', image: PYTHON, imageId: expect.stringMatching(/^sha256:/), python: expect.stringMatching(/^3\./), ram: 512, cpus: 1.5 });
+  const container = await docker.getContainer((await docker.listContainers({ filters: { label: [`${LABEL_SESSION}=${s.id}`] } }))[0].Id).inspect();
+  expect([container.HostConfig.Memory, container.HostConfig.NanoCpus, container.HostConfig.Binds]).toEqual([512 * 1024 * 1024, 1.5e9, [`${b.root}/nb:/work:rw`]]);
   // One live session per notebook and profile.
   expect(await sm.create({ image: PYTHON, notebookPath: 'nb/main.ipynb' })).toMatchObject({ created: false, session: { id: s.id } });
 
