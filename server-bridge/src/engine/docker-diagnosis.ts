@@ -19,13 +19,20 @@ export function explainExecFailure(code: number, stderr: string, plan: BatchPlan
   return `the command exited with code ${code}${code === 127 ? ' (command not found?)' : ' (not executable?)'}${tail ? `; its stderr ends with:\n${tail}` : ''}`;
 }
 
+/** What to do when Docker cannot give containers NVIDIA GPUs (runs and sessions). */
+export const NVIDIA_RUNTIME_FIX = 'install the NVIDIA Container Toolkit and restart Docker (`sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker`)';
+
+/** Whether Docker refused a start because it has no NVIDIA runtime (`gpus`: GPUs were asked for). */
+export function isNvidiaRefusal(msg: string, gpus: boolean): boolean {
+  return /could not select device driver "nvidia"/i.test(msg) || (gpus && /nvidia/i.test(msg));
+}
+
 /** Docker's refusal to start a container, in words, with what to do. */
 export function explainStartError(msg: string, plan: BatchPlan, gpus: GpuSelection | null, image: string): string {
-  if (/could not select device driver "nvidia"/i.test(msg) || (gpus && /nvidia/i.test(msg))) {
+  if (isNvidiaRefusal(msg, !!gpus)) {
     return (
       `the RED asks for ${gpus?.summary ?? 'GPUs'} (container.settings.gpus), but this Docker engine cannot give containers NVIDIA GPUs: ` +
-      'install the NVIDIA Container Toolkit and restart Docker (`sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker`), ' +
-      `or remove container.settings.gpus to run without GPUs. Docker said: ${msg}`
+      `${NVIDIA_RUNTIME_FIX}, or remove container.settings.gpus to run without GPUs. Docker said: ${msg}`
     );
   }
   const exe = plan.command[0];

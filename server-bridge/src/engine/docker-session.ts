@@ -12,6 +12,7 @@ import type { Duplex } from 'stream';
 import * as tar from 'tar-stream';
 import { DockerDemuxer, removeContainer } from './container';
 import { buildCreateOptions, DEFAULT_PIDS_LIMIT, LABEL_SESSION, type ContainerPlan } from './host-config';
+import { isNvidiaRefusal, NVIDIA_RUNTIME_FIX } from './docker-diagnosis';
 import { dockerMessage } from './image';
 import { SESSION_RUNNER_FILENAME, SESSION_RUNNER_SOURCE } from './session-runner-source';
 
@@ -104,12 +105,8 @@ function endOf(info: Docker.ContainerInspectInfo | undefined, stderr: string, ra
 /** Why Docker refused to start a session's container, in words, with what to do. */
 function explainSessionStartError(err: unknown, spec: SessionSpec): Error {
   const msg = dockerMessage(err);
-  if (/could not select device driver "nvidia"/i.test(msg) || ((spec.gpus || spec.gpuDeviceIds?.length) && /nvidia/i.test(msg))) {
-    return new Error(
-      `the session asks for ${spec.gpus?.summary ?? 'GPUs'}, but this Docker engine cannot give containers NVIDIA GPUs: ` +
-        'install the NVIDIA Container Toolkit and restart Docker (`sudo nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker`), ' +
-        `or start the session without GPUs. Docker said: ${msg}`
-    );
+  if (isNvidiaRefusal(msg, !!(spec.gpus || spec.gpuDeviceIds?.length))) {
+    return new Error(`the session asks for ${spec.gpus?.summary ?? 'GPUs'}, but this Docker engine cannot give containers NVIDIA GPUs: ${NVIDIA_RUNTIME_FIX}, or start the session without GPUs. Docker said: ${msg}`);
   }
   return new Error(`Docker could not start the session's container: ${msg}`);
 }
