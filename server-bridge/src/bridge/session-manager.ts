@@ -370,9 +370,11 @@ export class SessionManager implements SessionService {
       let ending: { state: 'dead' | 'stopped'; error: string } | undefined;
       if (!this.engines.names.includes(row.engine) || !this.engines.get(row.engine).sessions) {
         ending = { state: 'stopped', error: `the bridge restarted without sessions on the ${row.engine} engine this session ran on; run a cell to start a new one` };
+      } else if (list instanceof Error) {
+        ending = { state: 'stopped', error: `the bridge restarted and could not reach the ${row.engine} engine (${list.message}); run a cell to start a new one` };
+      } else if (row.state === 'starting' || !mine) {
+        ending = { state: 'stopped', error: "the session's container was gone when the bridge restarted; run a cell to start a new one" };
       }
-      else if (list instanceof Error) ending = { state: 'stopped', error: `the bridge restarted and could not reach the ${row.engine} engine (${list.message}); run a cell to start a new one` };
-      else if (row.state === 'starting' || !mine) ending = { state: 'stopped', error: "the session's container was gone when the bridge restarted; run a cell to start a new one" };
       if (!ending) {
         try {
           await this.reattach(row, mine as { containerId: string });
