@@ -36,8 +36,12 @@ export function activateSessions(o: SessionsOptions): SessionsModel {
   o.tracker.widgetAdded.connect((_, panel) => showBindings(panel));
   o.app.docRegistry.addWidgetExtension('Notebook', new SessionIndicatorExtension(sessions));
 
+  // When the bridge comes to answer (at start, or back after it was away); not at each poll.
+  let wasConnected = false;
   const adopt = () => {
-    if (o.redlab.status.kind === 'connected') void sessions.refresh().catch(() => undefined);
+    const connected = o.redlab.status.kind === 'connected';
+    if (connected && !wasConnected) void sessions.refresh().catch(() => undefined);
+    wasConnected = connected;
   };
   o.redlab.statusChanged.connect(adopt);
   adopt();

@@ -185,6 +185,9 @@ export class SessionsModel {
 
   /** Adopts the bridge's live sessions (after a page reload, or a bridge that came back). */
   async refresh(): Promise<void> {
+    // Only sessions known before the list was asked for can be missing from it: one opened
+    // while the list was on its way is not in it, and is not gone.
+    const known = new Set(this.byId.keys());
     const listed = await this.opts.api.list();
     for (const info of listed) {
       if (this.byId.has(info.id)) this.update(info, true);
@@ -192,7 +195,7 @@ export class SessionsModel {
     }
     // Live ones the bridge no longer lists are gone (a bridge restart without them).
     for (const t of [...this.byId.values()]) {
-      if (!isFinalSessionState(t.info.state) && !listed.some(s => s.id === t.info.id)) this.vanished(t);
+      if (known.has(t.info.id) && !isFinalSessionState(t.info.state) && !listed.some(s => s.id === t.info.id)) this.vanished(t);
     }
   }
 

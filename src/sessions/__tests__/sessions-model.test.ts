@@ -194,3 +194,13 @@ test('a REST answer older than the events seen (interrupt’s busy after the idl
   await model.restart('S1');
   expect(model.get('S1')?.state).toBe('starting');
 });
+
+test('a session opened while a list is on its way is not taken for gone when the list lacks it', async () => {
+  let answer!: (l: ReturnType<typeof sessionInfo>[]) => void;
+  api.list = () => new Promise(resolve => (answer = resolve));
+  const refreshed = model.refresh();
+  await model.open(REQ);
+  answer([]);
+  await refreshed;
+  expect(model.get('S1')?.state).toBe('starting');
+});
