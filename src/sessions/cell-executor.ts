@@ -140,7 +140,9 @@ export class CellExecutor {
           if (mine()) cell.setBinding({ ...binding, sessionId: session.id, executionId });
         },
         output: output => {
-          if (!resynced && mine()) cell.addOutput(output);
+          // Also after the end (a thread still printing), until another run takes the cell.
+          const taken = this.owners.has(cell.id) && this.owners.get(cell.id) !== token;
+          if (!resynced && !taken && !cell.isDisposed) cell.addOutput(output);
         },
         state: (state, detail) => {
           if (!resynced && (state === 'ok' || state === 'error' || state === 'aborted' || state === 'lost')) end(state, detail);

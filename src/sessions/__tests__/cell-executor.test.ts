@@ -209,3 +209,26 @@ test('a quick cell whose events all come before the execute POST answers: output
   expect(cell.count).toBe(1);
   expect(cell.binding).toEqual({ profile: 'default', image: 'redlab/debian-python:12', sessionId: 'S1', executionId: 'E1' });
 });
+
+test('output of a thread after its cell ended goes into that cell, until another run takes it', async () => {
+  api.executeAnswers = [
+    { executionId: 'E1', state: 'queued' },
+    { executionId: 'E2', state: 'queued' }
+  ];
+  const cell = new FakeCell();
+  const run = executor.run(cell, resolveProfile('default', DEFAULTS, undefined), 'nb/a.ipynb');
+  await run.accepted;
+  const sock = FakeSocket.all[0];
+  sock.open();
+  sock.receive({ seq: 1, type: 'execution', executionId: 'E1', state: 'ok', executionCount: 1 });
+  await run.done;
+  sock.receive({ seq: 2, type: 'output', executionId: null, output: { output_type: 'stream', name: 'stdout', text: 'tick\n' } });
+  expect(cell.outputs.map(o => o.text)).toEqual(['tick\n']);
+  const other = new FakeCell('cell-2', 'print(2)');
+  const second = executor.run(other, resolveProfile('default', DEFAULTS, undefined), 'nb/a.ipynb');
+  await second.accepted;
+  sock.receive({ seq: 3, type: 'output', executionId: null, output: { output_type: 'stream', name: 'stdout', text: 'tock\n' } });
+  // The last execution is now the other cell's: its output goes there.
+  expect(cell.outputs.map(o => o.text)).toEqual(['tick\n']);
+  expect(other.outputs.map(o => o.text)).toEqual(['tock\n']);
+});
