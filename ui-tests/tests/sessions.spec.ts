@@ -124,6 +124,11 @@ test.describe('Run cell in container', () => {
     await activate(page, 3);
     await page.keyboard.press('Control+Enter');
     await expect(prompt(page, 3)).toHaveText('[4]:', { timeout: 30_000 });
+    // Shift+Enter in command mode: the container again, and the next cell becomes the active one.
+    await activate(page, 3);
+    await page.keyboard.press('Shift+Enter');
+    await expect(prompt(page, 3)).toHaveText('[5]:', { timeout: 30_000 });
+    expect(await page.evaluate(() => (window.jupyterapp.shell.currentWidget as any).content.activeCellIndex)).toBe(4);
     await stopSessions(page);
   });
 
