@@ -6,7 +6,7 @@
 // wrong (bridge down, no GPU, the session died, an image without python3) ends as an error
 // output in the cell saying what to do: the cell never falls back to the local kernel.
 import { BridgeError } from '../handler';
-import type { ExecutionState, NotebookOutput, SessionInfo } from '../red/bridge-api';
+import { isFinalExecutionState, type ExecutionState, type ExecutionRecord, type NotebookOutput, type SessionInfo } from '../red/bridge-api';
 import type { CellBinding } from './binding';
 import { createRequest, ProfileError, wantsGpu, type SessionProfile } from './profiles';
 import { SessionEndedError, type ExecutionListener, type SessionsModel } from './sessions-model';
@@ -81,6 +81,44 @@ export class CellExecutor {
   /** Whether the cell has a run in a container that has not ended. */
   isRunning(cellId: string): boolean {
     return this.owners.has(cellId);
+  }
+
+  /**
+   * Follows an execution this page did not start, still running in `sessionId` (the page was
+   * reloaded while the cell ran): the outputs so far and [*] now, every output and In [n] once
+   * it ends (read from its record, waiting). An execution that has ended is left alone: the
+   * cell may have run elsewhere since. Resolves with how it ended (undefined: not followed).
+   */
+  async follow(cell: CellTarget, sessionId: string, executionId: string): Promise<ExecutionOutcome | undefined> {
+    if (this.owners.has(cell.id)) return undefined;
+    const token = {};
+    const mine = () => this.owners.get(cell.id) === token && !cell.isDisposed;
+    const write = (record: ExecutionRecord) => {
+      cell.clearOutputs();
+      for (const o of record.outputs) cell.addOutput(o);
+    };
+    this.owners.set(cell.id, token);
+    try {
+      let record = await this.sessions.api.execution(sessionId, executionId);
+      if (isFinalExecutionState(record.state) || !mine()) return undefined;
+      write(record);
+      cell.setExecutionCount(null);
+      cell.setRunning(true);
+      while (!isFinalExecutionState(record.state)) {
+        // ?wait=true ends at the bridge's request timeout too: ask again until it is final.
+        record = await this.sessions.api.execution(sessionId, executionId, true);
+        if (!mine()) return undefined;
+      }
+      write(record);
+      cell.setExecutionCount(record.executionCount ?? null);
+      cell.setRunning(false);
+      return { state: record.state, executionId, executionCount: record.executionCount, error: record.error };
+    } catch (err) {
+      if (mine()) cell.setRunning(false);
+      return { state: 'failed', executionId, error: (err as Error).message };
+    } finally {
+      if (this.owners.get(cell.id) === token) this.owners.delete(cell.id);
+    }
   }
 
   /**

@@ -147,3 +147,24 @@ export function testInFolder(folder: string) {
     }
   });
 }
+
+/**
+ * Reloads the page and comes back to the notebook at `nbPath`: JupyterLab restores its tab
+ * from the workspace (Galata's in-memory one), so there is no Launcher to wait for; the
+ * notebook is opened again only if it was not restored. (run-flow and run-cells-record
+ * still have their own copies of this.)
+ */
+export async function reloadWithNotebook(page: IJupyterLabPageFixture, nbPath: string): Promise<void> {
+  const name = path.basename(nbPath);
+  // Galata's reload takes waitForIsReady (not in its typings): no waiting for a Launcher tab.
+  await page.reload({ waitForIsReady: false } as Parameters<IJupyterLabPageFixture['reload']>[0]);
+  await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
+  const tab = page.getByRole('main').getByRole('tab', { name: new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) });
+  const restored = await tab
+    .first()
+    .waitFor({ state: 'visible', timeout: 20_000 })
+    .then(() => true)
+    .catch(() => false);
+  if (!restored) expect(await page.notebook.openByPath(nbPath)).toBe(true);
+  await page.notebook.activate(name);
+}

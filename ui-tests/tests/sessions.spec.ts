@@ -7,7 +7,7 @@
 // redlab/debian-scipy:12 shows the PNG; a GPU cell on a host without GPUs says so in the
 // cell. Each test stops its sessions with the toolbar's stop button.
 import type { Locator } from '@playwright/test';
-import { expect, galata, hasCommand, IJupyterLabPageFixture, saveScreenshot, testInFolder, waitForBridge } from './fixtures';
+import { expect, galata, hasCommand, IJupyterLabPageFixture, reloadWithNotebook, saveScreenshot, testInFolder, waitForBridge } from './fixtures';
 
 const FOLDER = 'container-cells';
 const test = testInFolder(FOLDER);
@@ -205,6 +205,23 @@ test.describe('Run cell in container: cells above, and an image without python3'
     await expect(output(page, 0)).toContainText('python3');
     await expect(output(page, 0)).toHaveCount(1);
     await expect(prompt(page, 0)).toHaveText('[ ]:');
+    await stopSessions(page);
+  });
+});
+
+test.describe('Run cell in container: reload', () => {
+  test('a page reloaded while a container cell runs follows it to its end: all its output and In [n]', async ({ page, tmpPath }) => {
+    const nbPath = `${tmpPath}/reload.ipynb`;
+    await openNotebook(page, nbPath, notebook(['import time\nfor i in range(15):\n    print("line", i, flush=True)\n    time.sleep(1)']));
+    await activate(page, 0);
+    await page.evaluate(() => void window.jupyterapp.commands.execute('redlab:run-cell'));
+    await expect(output(page, 0)).toContainText('line 1', { timeout: 90_000 });
+    // The binding with the execution id is in the saved notebook.
+    await page.evaluate(() => (window.jupyterapp.shell.currentWidget as any).context.save());
+    await reloadWithNotebook(page, nbPath);
+    await expect(prompt(page, 0)).toHaveText('[*]:', { timeout: 30_000 });
+    await expect(prompt(page, 0)).toHaveText('[1]:', { timeout: 30_000 });
+    await expect(output(page, 0)).toHaveText(Array.from({ length: 15 }, (_, i) => `line ${i}`).join('\n'));
     await stopSessions(page);
   });
 });

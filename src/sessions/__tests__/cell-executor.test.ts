@@ -232,3 +232,34 @@ test('output of a thread after its cell ended goes into that cell, until another
   expect(cell.outputs.map(o => o.text)).toEqual(['tick\n']);
   expect(other.outputs.map(o => o.text)).toEqual(['tock\n']);
 });
+
+test('follow: an execution still running after a reload shows its outputs so far with [*], then all of them and In [n]; an ended one is left alone', async () => {
+  const base: ExecutionRecord = {
+    id: 'E5',
+    sessionId: 'S1',
+    notebookPath: 'nb/a.ipynb',
+    code: 'x',
+    state: 'running',
+    outputs: [{ output_type: 'stream', name: 'stdout', text: 'so far\n' }],
+    outputHashes: [],
+    image: { ref: 'redlab/debian-python:12' },
+    gpus: [],
+    queuedAt: 'x'
+  };
+  const answers: ExecutionRecord[] = [base, { ...base }, { ...base, state: 'ok', executionCount: 4, outputs: [...base.outputs, { output_type: 'stream', name: 'stdout', text: 'done\n' }] }];
+  const asked: string[] = [];
+  api.execution = async (id, eid, wait = false) => {
+    asked.push(`${id} ${eid}${wait ? ' wait' : ''}`);
+    return answers.shift()!;
+  };
+  const cell = new FakeCell();
+  const outcome = await executor.follow(cell, 'S1', 'E5');
+  expect(asked).toEqual(['S1 E5', 'S1 E5 wait', 'S1 E5 wait']);
+  expect(cell.log).toEqual(['clear', 'add stream so far\n', 'count null', '[*]', 'clear', 'add stream so far\n', 'add stream done\n', 'count 4', 'idle']);
+  expect(outcome).toMatchObject({ state: 'ok', executionCount: 4 });
+
+  api.execution = async () => ({ ...base, state: 'ok', executionCount: 1 });
+  const untouched = new FakeCell();
+  expect(await executor.follow(untouched, 'S1', 'E5')).toBeUndefined();
+  expect(untouched.log).toEqual([]);
+});
