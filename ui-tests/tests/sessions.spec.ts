@@ -83,6 +83,9 @@ test.describe('Run cell in container', () => {
     await expect(prompt(page, 0)).toHaveText('[*]:');
     await expect(output(page, 0)).toContainText('step 2', { timeout: 30_000 });
     await expect(prompt(page, 0)).toHaveText('[1]:');
+    // The two prints, sent apart, are one stdout output, as a kernel's would be.
+    await expect(output(page, 0)).toHaveCount(1);
+    await expect(output(page, 0)).toHaveText('step 1 in /work\nstep 2');
     const badge = cell(page, 0).getByTestId('redlab-cell-badge');
     await expect(badge).toHaveText(`container · ${PYTHON_IMAGE}`);
     await expect(indicator(page).locator('[data-redlab-session-state="idle"]')).toContainText('default · idle');
