@@ -104,11 +104,9 @@ export class CellExecutor {
       write(record);
       cell.setExecutionCount(null);
       cell.setRunning(true);
-      while (!isFinalExecutionState(record.state)) {
-        // ?wait=true ends at the bridge's request timeout too: ask again until it is final.
-        record = await this.sessions.api.execution(sessionId, executionId, true);
-        if (!mine()) return undefined;
-      }
+      const final = await this.finalRecord(sessionId, executionId, mine);
+      if (!final) return undefined;
+      record = final;
       write(record);
       cell.setExecutionCount(record.executionCount ?? null);
       cell.setRunning(false);
@@ -118,6 +116,16 @@ export class CellExecutor {
       return { state: 'failed', executionId, error: (err as Error).message };
     } finally {
       if (this.owners.get(cell.id) === token) this.owners.delete(cell.id);
+    }
+  }
+
+  /** The execution's record once final; undefined when `wanted` stops being true first. */
+  private async finalRecord(sessionId: string, executionId: string, wanted: () => boolean): Promise<ExecutionRecord | undefined> {
+    for (;;) {
+      // ?wait=true also ends at the bridge's request timeout: asked again until it is final.
+      const record = await this.sessions.api.execution(sessionId, executionId, true);
+      if (!wanted()) return undefined;
+      if (isFinalExecutionState(record.state)) return record;
     }
   }
 
@@ -183,14 +191,15 @@ export class CellExecutor {
           if (!resynced && !taken && !cell.isDisposed) cell.addOutput(output);
         },
         state: (state, detail) => {
-          if (!resynced && (state === 'ok' || state === 'error' || state === 'aborted' || state === 'lost')) end(state, detail);
+          if (!resynced && isFinalExecutionState(state)) end(state, detail);
         },
         resync: () => {
           if (resynced) return;
           resynced = true;
           // Some live events are gone: the record, once final, has every output.
-          void this.sessions.api.execution(session.id, executionId, true).then(
+          void this.finalRecord(session.id, executionId, () => true).then(
             record => {
+              if (!record) return;
               if (mine()) {
                 cell.clearOutputs();
                 for (const o of record.outputs) cell.addOutput(o);
