@@ -60,7 +60,7 @@ async function stopSessions(page: IJupyterLabPageFixture): Promise<void> {
 }
 
 test.describe('Run cell in container', () => {
-  test('a cell runs in the container, live in its own output area; the next one keeps the state; Shift+Enter sends a bound cell there and leaves a local one local', async ({ page, tmpPath }) => {
+  test('a cell runs in the container, live in its own output area; the next one keeps the state; Shift+Enter sends a bound cell there and leaves a local one local', async ({ page, tmpPath, consoleErrors }) => {
     const nbPath = `${tmpPath}/cells.ipynb`;
     await openNotebook(
       page,
@@ -133,6 +133,7 @@ test.describe('Run cell in container', () => {
     await expect(prompt(page, 3)).toHaveText('[5]:', { timeout: 30_000 });
     expect(await page.evaluate(() => (window.jupyterapp.shell.currentWidget as any).content.activeCellIndex)).toBe(4);
     await stopSessions(page);
+    expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
   });
 
   test('a cell that plots in the notebook’s profile image (redlab/debian-scipy:12) shows the figure', async ({ page, tmpPath }) => {
@@ -233,7 +234,7 @@ test.describe('Run cell in container: windowed notebook', () => {
   // Only the cells in view are in the DOM: the badges come back from the cells' metadata.
   test.use({ mockSettings: { ...galata.DEFAULT_SETTINGS, '@jupyterlab/notebook-extension:tracker': { windowingMode: 'full' } } });
 
-  test('badges of bound cells (from the saved metadata) survive scrolling them out and back in', async ({ page, tmpPath }) => {
+  test('badges of bound cells (from the saved metadata) survive scrolling them out and back in', async ({ page, tmpPath, consoleErrors }) => {
     const nbPath = `${tmpPath}/long.ipynb`;
     const n = 80;
     const bound = (i: number) => i === 1 || i === n - 2;
@@ -260,5 +261,6 @@ test.describe('Run cell in container: windowed notebook', () => {
     await expect(page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook')).toHaveClass(/jp-mod-redlabBound/);
     await activate(page, 2);
     await expect(page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook')).not.toHaveClass(/jp-mod-redlabBound/);
+    expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
   });
 });
