@@ -3,7 +3,7 @@
 import type { FileRecord, PhaseTimings, RunEvent, RunResult, RunState } from './run';
 import type { ExecutionState, SessionState } from './session';
 export type { ExecutionState, SessionState } from './session';
-export { SESSION_STATES, FINAL_EXECUTION_STATES, isFinalSessionState, isFinalExecutionState, canSessionTransition } from './session';
+export { SESSION_STATES, FINAL_EXECUTION_STATES, isFinalSessionState, isFinalExecutionState, canSessionTransition, isSecretEnvName } from './session';
 
 // The run lifecycle is defined once, in run.ts; re-exported for the wire's users.
 export { ALL_STATES, FINAL_STATES, isFinalState } from './run';
@@ -303,7 +303,11 @@ export interface SessionCreateRequest {
   ram?: number;
   cpus?: number;
   gpus?: SessionGpuRequest;
-  /** Extra environment variables of the session (names [A-Za-z_][A-Za-z0-9_]*). */
+  /**
+   * Extra environment variables of the session (names [A-Za-z_][A-Za-z0-9_]*). Only their names are
+   * stored; values of names that mark a secret (isSecretEnvName: *TOKEN*, *PASSWORD*, *API_KEY*, …)
+   * are masked in outputs, records and logs.
+   */
   env?: Record<string, string>;
   /** An engine GET /health lists with capabilities.sessions (absent: the default engine). */
   engine?: string;
@@ -366,6 +370,12 @@ export interface ExecutionRecord {
   outputs: NotebookOutput[];
   /** sha256 of each output's canonical JSON, in the order of `outputs`. */
   outputHashes: string[];
+  /**
+   * Characters of stream text the bridge's stored copy left out (cut from the middle of long
+   * streams, a line in the text says where): set only on a record read back from the store
+   * after a cell printed more than it keeps; `outputHashes` are of the whole outputs.
+   */
+  outputsLeftOut?: number;
   /** The image it ran in, pinned (ID, and the registry digest when it has one). */
   image: { ref: string; id?: string; digest?: string };
   /** The GPUs of its session (nvidia-smi UUIDs or indexes). */

@@ -43,3 +43,12 @@ export const FINAL_EXECUTION_STATES: readonly ExecutionState[] = ['ok', 'error',
 export function isFinalExecutionState(state: ExecutionState): boolean {
   return FINAL_EXECUTION_STATES.includes(state);
 }
+
+/**
+ * Whether a session's environment variable holds a secret, by its name (API_TOKEN, AWS_SECRET_ACCESS_KEY,
+ * DB_PASSWORD, …): its value is masked in every output, record and log. Other values are settings
+ * (MODE=train, OMP_NUM_THREADS=4): masking them would blank every "train" a cell prints.
+ */
+export function isSecretEnvName(name: string): boolean {
+  return /TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|PRIVATE|CREDENTIAL|API_?KEY|ACCESS_?KEY|AUTH/i.test(name);
+}

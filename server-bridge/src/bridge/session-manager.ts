@@ -16,6 +16,7 @@ import {
   canSessionTransition,
   isFinalExecutionState,
   isFinalSessionState,
+  isSecretEnvName,
   SecretMasker,
   type ExecuteRequest,
   type ExecuteResponse,
@@ -41,7 +42,7 @@ import type { EngineRegistry } from '../engine/registry';
 import type { GpuPool } from './gpu-pool';
 import { RequestError, type SessionService } from './service';
 import { SessionEventLog, type EventLogLimits } from './session-events';
-import { appendOutput, outputHash } from './session-outputs';
+import { OutputRecorder } from './session-outputs';
 import { describeGpuAsk, fieldError, gpuRequirement, parseSessionRequest } from './session-request';
 import { openNotebookFolder, type CheckedFolder } from './session-workdir';
 
@@ -53,8 +54,9 @@ export const LABEL_SESSION_ENGINE = 'org.redlab.session-engine';
 export const DEFAULT_SESSION_IDLE_TIMEOUT_MS = 60 * 60_000;
 /** Final sessions kept in memory (their events and executions); older ones are read from SQLite. */
 const FINAL_SESSIONS_KEPT = 50;
-/** Final executions kept in memory per session. */
+/** Final executions kept in memory per session, at most, and their stream text at most (characters): older ones are read back from SQLite (bounded there). */
 const EXECUTIONS_KEPT = 200;
+const EXECUTION_CHARS_KEPT = 64 * 1024 * 1024;
 
 export interface SessionManagerConfig {
   /** Host folders a notebook's folder may be in. */
@@ -82,6 +84,8 @@ interface Execution {
   record: ExecutionRecord;
   /** Stream text masked as it arrives, per stream name (a secret split across chunks too). */
   masks: Map<string, MaskingStream>;
+  /** The record's outputs (the same array) and their hashes, kept as outputs arrive. */
+  recorder: OutputRecorder;
   waiters: Set<() => void>;
 }
 
@@ -241,6 +245,7 @@ export class SessionManager implements SessionService {
     const body = (req ?? {}) as Partial<ExecuteRequest>;
     if (typeof body.code !== 'string') throw fieldError('code', `must be the cell's source as text, not ${JSON.stringify(body.code)}`, 'send {"code": "print(1)"}');
     if (body.cellId !== undefined && body.cellId !== null && typeof body.cellId !== 'string') throw fieldError('cellId', `must be text, not ${JSON.stringify(body.cellId)}`, "send the notebook cell's id, or leave it out");
+    const recorder = new OutputRecorder();
     const record: ExecutionRecord = {
       id: newRunId(),
       sessionId: s.id,
@@ -248,13 +253,13 @@ export class SessionManager implements SessionService {
       notebookPath: s.notebookPath,
       code: this.secrets.mask(body.code),
       state: 'queued',
-      outputs: [],
+      outputs: recorder.outputs,
       outputHashes: [],
       image: { ...s.image },
       gpus: gpuIds(s.gpus),
       queuedAt: iso(Date.now())
     };
-    const e: Execution = { code: body.code, record, masks: new Map(), waiters: new Set() };
+    const e: Execution = { code: body.code, record, masks: new Map(), recorder, waiters: new Set() };
     this.db.insertExecution(record);
     s.executions.set(record.id, e);
     s.queue.push(e);
@@ -456,7 +461,7 @@ export class SessionManager implements SessionService {
     const gen = ++s.launch;
     let es: EngineSession;
     try {
-      es = await (s.engine.sessions as NonNullable<Engine['sessions']>).start({ ...this.spec(s), workDir: folder.real, workDirIdentity: { dev: folder.dev, ino: folder.ino } }, this.listeners(s, gen));
+      es = await (s.engine.sessions as NonNullable<Engine['sessions']>).start({ ...this.spec(s), workDir: folder.real, workDirIdentity: { dev: folder.dev, ino: folder.ino }, workDirOwner: { uid: folder.uid, gid: folder.gid } }, this.listeners(s, gen));
     } catch (err) {
       await folder.close();
       if (s.launch === gen && !this.closed && !isFinalSessionState(s.state)) this.die(s, (err as Error).message);
@@ -605,7 +610,7 @@ export class SessionManager implements SessionService {
       if (!text) return;
       out = { ...out, text };
     } else out = this.secrets.maskValue(out);
-    appendOutput(e.record.outputs, out);
+    e.recorder.append(out);
     s.events.push({ type: 'output', executionId: e.record.id, output: out });
   }
 
@@ -613,7 +618,7 @@ export class SessionManager implements SessionService {
     for (const [name, mask] of e.masks) {
       const rest = mask.end();
       if (rest) {
-        appendOutput(e.record.outputs, { output_type: 'stream', name, text: rest });
+        e.recorder.append({ output_type: 'stream', name, text: rest });
         s.events.push({ type: 'output', executionId: e.record.id, output: { output_type: 'stream', name, text: rest } });
       }
     }
@@ -622,17 +627,19 @@ export class SessionManager implements SessionService {
     e.record.finishedAt = iso(Date.now());
     if (extra.executionCount !== undefined) e.record.executionCount = extra.executionCount;
     if (extra.error !== undefined) e.record.error = this.secrets.mask(extra.error);
-    e.record.outputHashes = e.record.outputs.map(outputHash);
+    e.record.outputHashes = e.recorder.hashes();
     this.db.updateExecution(e.record);
     this.emitExecution(s, e);
     this.db.updateSession(s.id, { executionCount: s.executionCount });
     for (const w of [...e.waiters]) w();
     // Older final executions are read back from SQLite.
-    if (s.executions.size > EXECUTIONS_KEPT) {
-      for (const [id, old] of s.executions) {
-        if (s.executions.size <= EXECUTIONS_KEPT) break;
-        if (isFinalExecutionState(old.record.state)) s.executions.delete(id);
-      }
+    let chars = 0;
+    for (const x of s.executions.values()) chars += x.recorder.streamChars;
+    for (const [id, old] of s.executions) {
+      if (s.executions.size <= EXECUTIONS_KEPT && chars <= EXECUTION_CHARS_KEPT) break;
+      if (!isFinalExecutionState(old.record.state)) continue;
+      chars -= old.recorder.streamChars;
+      s.executions.delete(id);
     }
   }
 
@@ -769,7 +776,7 @@ export class SessionManager implements SessionService {
 
   private holdSecrets(s: Session): void {
     const masker = new SecretMasker();
-    for (const v of Object.values(s.env)) masker.add(v);
+    for (const [name, v] of Object.entries(s.env)) if (isSecretEnvName(name)) masker.add(v);
     if (masker.size) this.secrets.hold(secretKey(s.id), masker);
   }
 
@@ -807,7 +814,7 @@ function gpuIds(gpus: Gpu[]): string[] {
 function snapshot(e: Execution): ExecutionRecord {
   const r = e.record;
   const outputs = r.outputs.map(o => ({ ...o }));
-  return { ...r, outputs, outputHashes: isFinalExecutionState(r.state) ? [...r.outputHashes] : outputs.map(outputHash), image: { ...r.image }, gpus: [...r.gpus] };
+  return { ...r, outputs, outputHashes: isFinalExecutionState(r.state) ? [...r.outputHashes] : e.recorder.hashes(), image: { ...r.image }, gpus: [...r.gpus] };
 }
 
 /** A session no longer in memory, as its record has it. */

@@ -19,6 +19,9 @@ export interface CheckedFolder {
   real: string;
   dev: number;
   ino: number;
+  /** Its owner. */
+  uid: number;
+  gid: number;
   /** Closes the descriptor (once the container runs). */
   close(): Promise<void>;
 }
@@ -67,7 +70,7 @@ export async function openNotebookFolder(base: string, folder: string, roots: re
       if (again.dev !== st.dev || again.ino !== st.ino) throw fieldError('notebookPath', `the notebook's folder ${abs} changed while it was checked`, 'try again once it stays put', 409);
     }
     if (!allowed.some(r => isWithin(source, r))) throw outside(source);
-    return { real: source, dev: st.dev, ino: st.ino, close: () => fh.close().catch(() => undefined) };
+    return { real: source, dev: st.dev, ino: st.ino, uid: st.uid, gid: st.gid, close: () => fh.close().catch(() => undefined) };
   } catch (err) {
     await fh.close().catch(() => undefined);
     throw err;

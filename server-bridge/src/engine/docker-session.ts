@@ -56,6 +56,12 @@ export interface SessionSpec {
    * bind, which dockerd follows as root).
    */
   workDirIdentity?: { dev: number; ino: number };
+  /**
+   * The checked folder's owner: where the engine would run containers as root (a bridge
+   * running as root), the session runs as them instead, so that what it writes in their
+   * folder is theirs and a root container cannot plant root-owned (setuid) files there.
+   */
+  workDirOwner?: { uid: number; gid: number };
 }
 
 /** How a session's container ended. */

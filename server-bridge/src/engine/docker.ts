@@ -215,7 +215,7 @@ export class DockerEngine implements Engine {
     return {
       ...spec,
       ramMb: spec.ramMb === undefined ? (this.opts.defaultRamMb === undefined ? DEFAULT_RAM_MB : this.opts.defaultRamMb) : spec.ramMb,
-      user: spec.user ?? this.containerUser(),
+      user: spec.user ?? this.containerUser() ?? (this.opts.user !== null && spec.workDirOwner && spec.workDirOwner.uid !== 0 ? `${spec.workDirOwner.uid}:${spec.workDirOwner.gid}` : undefined),
       gpus: spec.gpus ?? (spec.gpuDeviceIds?.length ? gpusForDeviceIds(spec.gpuDeviceIds) : undefined)
     };
   }

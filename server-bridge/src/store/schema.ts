@@ -124,7 +124,8 @@ export const MIGRATIONS: readonly Migration[] = [
           queued_at       INTEGER NOT NULL,
           started_at      INTEGER,
           finished_at     INTEGER,
-          outputs         TEXT NOT NULL DEFAULT '[]', -- JSON nbformat outputs (masked)
+          outputs         TEXT NOT NULL DEFAULT '[]', -- JSON nbformat outputs (masked; long streams cut in the middle)
+          outputs_left_out INTEGER NOT NULL DEFAULT 0, -- characters of stream text cut from the stored outputs (hashes are of all of it)
           output_hashes   TEXT NOT NULL DEFAULT '[]', -- JSON sha256 hex of each output's canonical JSON
           error           TEXT
         );

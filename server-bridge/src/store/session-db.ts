@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import type { ExecutionRecord, ExecutionState, Gpu, Masking, SessionGpuRequest, SessionState } from '../../../src/red';
 import { iso } from './run-db';
 import { migrate } from './schema';
+import { storedOutputs } from './stored-outputs';
 
 /** What a session row keeps of its spec: never an env value. */
 export interface StoredSessionSpec {
@@ -75,6 +76,7 @@ interface ExecutionSqlRow {
   started_at: number | null;
   finished_at: number | null;
   outputs: string;
+  outputs_left_out: number;
   output_hashes: string;
   error: string | null;
 }
@@ -112,6 +114,7 @@ function toExecution(r: ExecutionSqlRow): ExecutionRecord {
     state: r.state,
     ...(r.execution_count !== null ? { executionCount: r.execution_count } : {}),
     outputs: JSON.parse(r.outputs) as ExecutionRecord['outputs'],
+    ...(r.outputs_left_out ? { outputsLeftOut: r.outputs_left_out } : {}),
     outputHashes: JSON.parse(r.output_hashes) as string[],
     image: JSON.parse(r.image) as ExecutionRecord['image'],
     gpus: JSON.parse(r.gpus) as string[],
@@ -156,7 +159,7 @@ export class SessionDb {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
       ),
       updateExecution: db.prepare(
-        `UPDATE session_executions SET state = ?, execution_count = ?, image = ?, started_at = ?, finished_at = ?, outputs = ?, output_hashes = ?, error = ?
+        `UPDATE session_executions SET state = ?, execution_count = ?, image = ?, started_at = ?, finished_at = ?, outputs = ?, outputs_left_out = ?, output_hashes = ?, error = ?
          WHERE id = ?`
       ),
       execution: db.prepare<[string, string], ExecutionSqlRow>(
@@ -218,13 +221,16 @@ export class SessionDb {
 
   /** Its state, times, and (once final) outputs and their hashes. */
   updateExecution(r: ExecutionRecord): void {
+    // The copy kept is bounded (a cell may print gigabytes); masked as every write.
+    const stored = storedOutputs(r.outputs);
     this.sql.updateExecution.run(
       r.state,
       r.executionCount ?? null,
       JSON.stringify(r.image),
       ms(r.startedAt),
       ms(r.finishedAt),
-      JSON.stringify(this.secrets.maskValue(r.outputs)),
+      JSON.stringify(this.secrets.maskValue(stored.outputs)),
+      stored.leftOut,
       JSON.stringify(r.outputHashes),
       r.error === undefined ? null : this.secrets.mask(r.error),
       r.id

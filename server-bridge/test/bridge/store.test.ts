@@ -6,6 +6,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { SecretMasker } from '../../../src/red/mask';
+import type { ExecutionRecord, NotebookOutput } from '../../../src/red/bridge-api';
+import { SessionDb } from '../../src/store/session-db';
+import { STORED_STREAM_CHARS } from '../../src/store/stored-outputs';
 import type { RunResult, RunState } from '../../../src/red/run';
 import {
   ALL_STATES,
@@ -625,4 +628,45 @@ describe('crash safety', () => {
     store.setState(runId!, 'failed', { error: 'the bridge restarted' });
     expect(store.unfinishedRuns()).toEqual([]);
   }, 60_000);
+});
+
+describe('session executions', () => {
+  test('a cell that printed more than the store keeps is stored cut in the middle, says how much was left out, and keeps the hashes of all of it', () => {
+    const db = new SessionDb(store.dbPath, store.secrets);
+    try {
+      const sessionId = newRunId();
+      db.insertSession({ id: sessionId, notebookPath: 'nb.ipynb', profile: 'default', engine: 'docker', spec: { image: { ref: 'img' }, gpus: [], envNames: [] }, state: 'idle', lastSeq: 0 });
+      const big = 'x'.repeat(STORED_STREAM_CHARS + 1000);
+      const record: ExecutionRecord = {
+        id: newRunId(),
+        sessionId,
+        notebookPath: 'nb.ipynb',
+        code: 'print(...)',
+        state: 'queued',
+        outputs: [],
+        outputHashes: [],
+        image: { ref: 'img' },
+        gpus: [],
+        queuedAt: new Date().toISOString()
+      };
+      db.insertExecution(record);
+      const outputs: NotebookOutput[] = [
+        { output_type: 'stream', name: 'stdout', text: big },
+        { output_type: 'stream', name: 'stderr', text: 'warning\n' }
+      ];
+      db.updateExecution({ ...record, state: 'ok', outputs, outputHashes: ['a', 'b'], finishedAt: new Date().toISOString() });
+      const back = db.getExecution(sessionId, record.id)!;
+      expect(back.outputHashes).toEqual(['a', 'b']);
+      expect(back.outputs[1]).toEqual(outputs[1]);
+      const text = back.outputs[0].text as string;
+      expect(text.length).toBeLessThan(STORED_STREAM_CHARS + 200);
+      expect(back.outputsLeftOut).toBe(big.length + 8 - STORED_STREAM_CHARS);
+      expect(text).toContain(`[… ${back.outputsLeftOut} characters left out of the stored record`);
+      // A small record comes back as it was, without the field.
+      db.updateExecution({ ...record, state: 'ok', outputs: [outputs[1]], outputHashes: ['b'] });
+      expect(db.getExecution(sessionId, record.id)).not.toHaveProperty('outputsLeftOut');
+    } finally {
+      db.close();
+    }
+  });
 });

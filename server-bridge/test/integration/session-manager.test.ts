@@ -120,7 +120,7 @@ async function session(b: Bridge, over: Record<string, unknown> = {}): Promise<S
 test('cells share one namespace, print live, show HTML and tracebacks, mask env values, and are recorded in SQLite', async () => {
   const b = await bridge();
   const sm = b.sessions;
-  const s = await session(b, { notebookPath: 'nb/main.ipynb', env: { API_TOKEN: 'hunter2-secret-value' }, cpus: 1.5 });
+  const s = await session(b, { notebookPath: 'nb/main.ipynb', env: { API_TOKEN: 'hunter2-secret-value', MODE: 'training' }, cpus: 1.5 });
   expect(s).toMatchObject({ state: 'idle', engine: 'docker', image: PYTHON, imageId: expect.stringMatching(/^sha256:/), python: expect.stringMatching(/^3\./), ram: 512, cpus: 1.5 });
   const container = await docker.getContainer((await docker.listContainers({ filters: { label: [`${LABEL_SESSION}=${s.id}`] } }))[0].Id).inspect();
   expect([container.HostConfig.Memory, container.HostConfig.NanoCpus, container.HostConfig.Binds]).toEqual([512 * 1024 * 1024, 1.5e9, [`${b.root}/nb:/work:rw`]]);
@@ -157,6 +157,8 @@ test('cells share one namespace, print live, show HTML and tracebacks, mask env 
 
   const secret = await run(sm, s.id, "import os\nprint(os.environ['API_TOKEN'])");
   expect(stdout(secret)).toBe('********\n');
+  // A setting is not a secret: its value is shown (masking it would blank every "training" printed).
+  expect(stdout(await run(sm, s.id, "print(os.environ['MODE'], 'training')"))).toBe('training training\n');
   const typed = await run(sm, s.id, "t = 'hunter2-secret-value'\nprint(t == os.environ['API_TOKEN'])");
   expect([typed.code, stdout(typed)]).toEqual(["t = '********'\nprint(t == os.environ['API_TOKEN'])", 'True\n']); // the runner got the value, the record never
 
@@ -170,7 +172,7 @@ test('cells share one namespace, print live, show HTML and tracebacks, mask env 
     expect(JSON.parse(row.output_hashes as string)).toEqual([createHash('sha256').update(canonical).digest('hex')]);
     expect(JSON.parse(row.image as string)).toEqual({ ref: PYTHON, id: s.imageId });
     const sessionRow = db.prepare('SELECT * FROM sessions WHERE id = ?').get(s.id) as Record<string, string>;
-    expect(JSON.parse(sessionRow.spec).envNames).toEqual(['API_TOKEN']);
+    expect(JSON.parse(sessionRow.spec).envNames).toEqual(['API_TOKEN', 'MODE']);
     const everything = JSON.stringify(db.prepare('SELECT * FROM session_executions').all()) + JSON.stringify(db.prepare('SELECT * FROM sessions').all());
     expect(everything).not.toContain('hunter2-secret-value');
     expect(everything).toContain(s.id);
@@ -355,5 +357,19 @@ test("the container runs as the engine's user (the Jupyter user), so files it wr
   expect(stdout(r)).toBe('4321 4321\n');
   const made = await stat(path.join(b.root, 'nb', 'made-here.txt'));
   expect([made.uid, made.gid]).toEqual([4321, 4321]);
+  await b.sessions.stop(s.id);
+});
+
+test("a bridge running as root runs a session as the notebook folder's owner (never root in someone's folder, no root-owned files planted there)", async () => {
+  const b = await bridge();
+  await mkdir(path.join(b.root, 'nb'), { recursive: true });
+  await chown(path.join(b.root, 'nb'), 4322, 4323);
+  const s = await session(b);
+  const r = await run(b.sessions, s.id, "import os\nopen('owned.txt', 'w').write('x')\nprint(os.getuid(), os.getgid())");
+  // As root: the folder's owner. Otherwise the engine's default, this process's own user.
+  const expected = process.getuid?.() === 0 ? [4322, 4323] : [process.getuid!(), process.getgid!()];
+  expect(stdout(r)).toBe(`${expected[0]} ${expected[1]}\n`);
+  const made = await stat(path.join(b.root, 'nb', 'owned.txt'));
+  expect([made.uid, made.gid]).toEqual(expected);
   await b.sessions.stop(s.id);
 });

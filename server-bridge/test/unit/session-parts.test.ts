@@ -8,7 +8,8 @@ import { resolveBridgeOptions } from '../../src/bridge/config';
 import { RequestError } from '../../src/bridge/service';
 import { SessionEventLog } from '../../src/bridge/session-events';
 import { describeIdle } from '../../src/bridge/session-manager';
-import { appendOutput, canonicalJson, outputHash } from '../../src/bridge/session-outputs';
+import { canonicalJson, OutputRecorder, outputHash } from '../../src/bridge/session-outputs';
+import { storedOutputs } from '../../src/store/stored-outputs';
 import { gpuRequirement, parseSessionRequest } from '../../src/bridge/session-request';
 import { DockerEngine } from '../../src/engine/docker';
 
@@ -152,14 +153,15 @@ describe('a session event log', () => {
 
 describe('an execution\'s outputs', () => {
   it('merges consecutive stream text of one name, as Jupyter saves it, and leaves the pushed objects as they were', () => {
-    const outputs: NotebookOutput[] = [];
+    const recorder = new OutputRecorder();
+    const outputs = recorder.outputs;
     const first = { output_type: 'stream' as const, name: 'stdout', text: 'a\n' };
-    appendOutput(outputs, first);
-    appendOutput(outputs, { output_type: 'stream', name: 'stdout', text: 'b\n' });
-    appendOutput(outputs, { output_type: 'stream', name: 'stderr', text: 'oops\n' });
-    appendOutput(outputs, { output_type: 'stream', name: 'stdout', text: 'c\n' });
-    appendOutput(outputs, { output_type: 'display_data', data: { 'text/plain': '1' }, metadata: {} });
-    appendOutput(outputs, { output_type: 'stream', name: 'stdout', text: 'd\n' });
+    recorder.append(first);
+    recorder.append({ output_type: 'stream', name: 'stdout', text: 'b\n' });
+    recorder.append({ output_type: 'stream', name: 'stderr', text: 'oops\n' });
+    recorder.append({ output_type: 'stream', name: 'stdout', text: 'c\n' });
+    recorder.append({ output_type: 'display_data', data: { 'text/plain': '1' }, metadata: {} });
+    recorder.append({ output_type: 'stream', name: 'stdout', text: 'd\n' });
     expect(outputs.map(o => [o.output_type, o.name, o.text])).toEqual([
       ['stream', 'stdout', 'a\nb\n'],
       ['stream', 'stderr', 'oops\n'],
@@ -177,6 +179,41 @@ describe('an execution\'s outputs', () => {
     expect(canonicalJson(a)).toBe(canonical);
     expect(outputHash(b)).toBe(createHash('sha256').update(canonical).digest('hex'));
     expect(canonicalJson({ t: ['é', 1, null, true] })).toBe('{"t":["é",1,null,true]}');
+  });
+
+  it('keeps each merged output\'s hash as the text arrives: the same as hashing the whole canonical JSON, quotes, escapes and a pair split across pieces included', () => {
+    const recorder = new OutputRecorder();
+    const pieces = ['a "quoted"\n', 'tab\there \\ back', '\ud83d', '\ude00 smile\n', 'ctrl \u0001 \u2028 end\n'];
+    for (const text of pieces) recorder.append({ output_type: 'stream', name: 'stdout', text });
+    const open = recorder.hashes();
+    expect(open).toEqual([outputHash({ output_type: 'stream', name: 'stdout', text: pieces.join('') })]);
+    // A lone high surrogate left at the end is escaped as JSON.stringify escapes it.
+    recorder.append({ output_type: 'stream', name: 'stdout', text: 'x\ud800' });
+    recorder.append({ output_type: 'display_data', data: { 'text/plain': '1' }, metadata: {} });
+    recorder.append({ output_type: 'stream', name: 'stderr', text: 'oops' });
+    expect(recorder.hashes()).toEqual(recorder.outputs.map(outputHash));
+    expect(recorder.hashes()[0]).not.toBe(open[0]);
+  });
+
+  it('stores a bounded copy: long streams cut in the middle with a line saying how much, short outputs as they are', () => {
+    const head = 'H'.repeat(1000);
+    const tail = 'T'.repeat(1000);
+    const outputs: NotebookOutput[] = [
+      { output_type: 'stream', name: 'stdout', text: head + 'M'.repeat(8000) + tail },
+      { output_type: 'display_data', data: { 'text/plain': 'kept' }, metadata: {} },
+      { output_type: 'stream', name: 'stderr', text: 'short\n' }
+    ];
+    const small = storedOutputs(outputs, 100_000);
+    expect(small).toEqual({ outputs, leftOut: 0 });
+    const { outputs: kept, leftOut } = storedOutputs(outputs, 2000);
+    const text = kept[0].text as string;
+    expect(text.startsWith('H'.repeat(900))).toBe(true);
+    expect(text.endsWith('T'.repeat(900))).toBe(true);
+    expect(text).toMatch(/\[… \d+ characters left out of the stored record; the output's hash is of all of it …\]/);
+    expect(leftOut).toBe(10_000 - (text.length - text.match(/\n\[…[^\]]*\]\n/)![0].length));
+    expect(kept[1]).toEqual(outputs[1]);
+    expect(kept[2]).toEqual(outputs[2]);
+    expect(outputs[0].text).toHaveLength(10_000);
   });
 });
 
