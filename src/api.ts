@@ -1,18 +1,7 @@
 // BridgeApi: every call the frontend makes to the bridge, typed by the wire contract
 // (red/bridge-api.ts), over the one request wrapper (BridgeClient). Callers name what
 // they want (submit, get, cancel …), not paths and methods.
-import type {
-  CancelResponse,
-  EnvironmentBuildRequest,
-  HealthInfo,
-  LocalImage,
-  LogStream,
-  RunPage,
-  RunRecord,
-  SubmitRequest,
-  SubmitResponse
-} from './red/bridge-api';
-import type { RunState } from './red/run';
+import type { CancelResponse, EnvironmentBuildRequest, HealthInfo, LocalImage, LogStream, RunPage, RunRecord, SubmitRequest, SubmitResponse, RunState } from './red';
 import type { BridgeClient } from './handler';
 
 export interface ListRunsQuery {

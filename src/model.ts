@@ -4,8 +4,7 @@
 // keeps current (the poll lists runs only while that stream is down).
 import { Signal } from '@lumino/signaling';
 import { BridgeApi } from './api';
-import type { HealthInfo, RunSummary } from './red/bridge-api';
-import type { RunState } from './red/run';
+import type { HealthInfo, RunSummary, RunState } from './red';
 import { RunsModel } from './runs-model';
 import { BridgeError, type BridgeClient } from './handler';
 import type { BridgeStatus, IRedLab } from './tokens';

@@ -7,8 +7,7 @@
 // slow health poll calls it) lists instead.
 import { Signal, type ISignal } from '@lumino/signaling';
 import type { BridgeApi } from './api';
-import { isFinalState, type RunsStreamMessage, type RunSummary } from './red/bridge-api';
-import type { RunState } from './red/run';
+import { isFinalState, type RunsStreamMessage, type RunSummary, type RunState } from './red';
 import { EventSocket } from './streaming/event-socket';
 import { countRuns, mergeListed, stateRank, withRunState, withSummary } from './streaming/run-list';
 

@@ -4,7 +4,7 @@
 import * as React from 'react';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import type { RedLabModel } from './model';
-import type { HealthInfo } from './red/bridge-api';
+import type { HealthInfo } from './red';
 import type { BridgeStatus } from './tokens';
 
 export interface RunCounts {

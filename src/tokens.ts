@@ -1,7 +1,7 @@
 // RED Lab's public face: the plugin token, shared types and command ids.
 import { Token } from '@lumino/coreutils';
 import type { ISignal } from '@lumino/signaling';
-import type { HealthInfo, RunSummary } from './red/bridge-api';
+import type { HealthInfo, RunSummary } from './red';
 
 export namespace CommandIDs {
   export const openPanel = 'redlab:open-panel';

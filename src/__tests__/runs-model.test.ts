@@ -4,8 +4,7 @@
 import { BridgeApi } from '../api';
 import type { BridgeClient } from '../handler';
 import { RedLabModel } from '../model';
-import type { RunPage, RunSummary } from '../red/bridge-api';
-import type { RunState } from '../red/run';
+import type { RunPage, RunSummary, RunState } from '../red';
 import { RunsModel } from '../runs-model';
 import { FakeSocket } from '../streaming/__tests__/fake-socket';
 

@@ -28,11 +28,7 @@
 //
 // Pure TypeScript: no DOM, no Node APIs.
 
-import { toSortedYaml } from '../red/convert';
-import { compareCodePoints, pySplitext } from '../red/pyformat';
-import { posixBasename, posixDirname, posixJoin } from '../red/paths';
-import { splitCwlType } from '../red/cwl-type';
-import type { CwlInput, CwlOutput, FileOrDirectory, GpuRequirement, JobInputs, Red, SingleRed } from '../red/types';
+import { toSortedYaml, compareCodePoints, pySplitext, posixBasename, posixDirname, posixJoin, splitCwlType, type CwlInput, type CwlOutput, type FileOrDirectory, type GpuRequirement, type JobInputs, type Red, type SingleRed } from '../red';
 import { findWrittenFiles } from './outputs';
 import { cellSource, cellTags, codeCellNumber, parametersSyntaxMessage, parseNotebookParameters } from './parameters';
 import { RUNNER_FILENAME } from './runner-source';

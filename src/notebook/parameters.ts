@@ -24,8 +24,7 @@
 //
 // Pure TypeScript: no DOM, no Node APIs.
 
-import { pyFloatRepr } from '../red/pyformat';
-import type { JobPrimitive } from '../red/types';
+import { pyFloatRepr, type JobPrimitive } from '../red';
 import type { NotebookParameter } from './types';
 
 export interface ParameterWarning {

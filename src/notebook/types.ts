@@ -1,6 +1,6 @@
 // An experiment as the RED panel edits it, before it becomes a RED file.
 // Contract between the notebook inference (infer.ts), the panel and the run commands.
-import type { CwlTypeString, JobPrimitive } from '../red/types';
+import type { CwlTypeString, JobPrimitive } from '../red';
 
 /** A parameter's value: null is Python's None (only for optional types, `int?`). */
 export type ParameterValue = JobPrimitive | JobPrimitive[] | null;

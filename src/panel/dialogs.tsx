@@ -3,7 +3,7 @@
 import * as React from 'react';
 import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
-import type { RedVariable } from '../red/variables';
+import type { RedVariable } from '../red';
 
 class VariablesBody extends ReactWidget implements Dialog.IBodyWidget<Record<string, string>> {
   constructor(private readonly vars: readonly RedVariable[]) {

@@ -5,7 +5,7 @@
 // nor export). Pure.
 import { EXECUTED_NOTEBOOK_OUTPUT } from '../notebook/infer';
 import type { DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
-import { ramRangeProblem } from '../red/limits';
+import { ramRangeProblem } from '../red';
 
 export const NOTEBOOK_METADATA_KEY = 'redlab';
 

@@ -1,7 +1,7 @@
 // Which engines the panel offers and what the chosen one lets it show: only engines the
 // bridge has and can run on now; the GPU controls, the input connectors and image builds
 // only where the chosen engine has them (its capabilities, from GET /health). Pure.
-import type { EngineInfo, HealthInfo } from '../red/bridge-api';
+import type { EngineInfo, HealthInfo } from '../red';
 import type { BridgeStatus } from '../tokens';
 
 /** Input connectors offered while the bridge has not said which its engine has. */

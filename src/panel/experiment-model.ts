@@ -7,10 +7,7 @@
 import { Signal, type ISignal } from '@lumino/signaling';
 import { checkDraft, draftToRed, draftToRedYaml, LOCAL_CONNECTOR, parameterKeys } from '../notebook/infer';
 import type { DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
-import type { SingleRed } from '../red/types';
-import { RAM_MAX_MB, RAM_MIN_MB } from '../red/limits';
-import { validateRed } from '../red/validate';
-import { checkVariables, listVariables, type RedVariable } from '../red/variables';
+import { type SingleRed, RAM_MAX_MB, RAM_MIN_MB, validateRed, checkVariables, listVariables, type RedVariable } from '../red';
 import {
   fieldForDraftProblem,
   fieldForIssuePath,

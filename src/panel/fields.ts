@@ -1,9 +1,7 @@
 // The panel's fields, as pure functions: how a field is named (so an issue of the
 // RED, `inputs.alpha`, finds the field `param:alpha`), how a parameter's text becomes
 // a typed value (and says why not), and how a value is shown again. Pure.
-import { splitCwlType } from '../red/cwl-type';
-import { pyFloatRepr } from '../red/pyformat';
-import type { JobPrimitive } from '../red/types';
+import { splitCwlType, pyFloatRepr, type JobPrimitive } from '../red';
 import type { ExperimentDraft } from '../notebook/types';
 
 /** `image`, `ramMb`, `gpus`, `engine`, `param:<name>`, `input:<name>`, `output:<name>`. */

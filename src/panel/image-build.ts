@@ -2,7 +2,7 @@
 // with the environment files, its NDJSON progress folded into a BuildState the panel
 // shows, the built tag at the end. The folding is pure; buildImage talks to the bridge.
 import type { BridgeApi } from '../api';
-import type { EnvironmentBuildRequest, ImageBuildLine } from '../red/bridge-api';
+import type { EnvironmentBuildRequest, ImageBuildLine } from '../red';
 import { splitNdjson } from './ndjson';
 
 /** The environment files a build reads (the wire's). */

@@ -4,15 +4,9 @@
 // inputs, local input paths); the rest is shown as the file has it. It runs and exports
 // as it is. Pure: no DOM, no JupyterLab.
 import { Signal, type ISignal } from '@lumino/signaling';
-import { buildCommand, formatCommandLine } from '../red/command';
-import { toSortedYaml } from '../red/convert';
-import { inputContainerPath } from '../red/paths';
-import type { CwlInput, FileOrDirectory, JobInputs, JobPrimitive, Red, SingleRed } from '../red/types';
-import { parseCwlType, validateRed } from '../red/validate';
-import { checkVariables, listVariables, type RedVariable } from '../red/variables';
+import { buildCommand, formatCommandLine, toSortedYaml, inputContainerPath, type CwlInput, type FileOrDirectory, type JobInputs, type JobPrimitive, type Red, type SingleRed, parseCwlType, validateRed, checkVariables, listVariables, type RedVariable, RAM_MAX_MB, RAM_MIN_MB } from '../red';
 import type { PanelIssue } from './experiment-model';
 import { formatParamValue, inputField, parseIntField, parseParamText, type FieldKey } from './fields';
-import { RAM_MAX_MB, RAM_MIN_MB } from '../red/limits';
 
 export type RedInputKind = 'value' | 'local-path' | 'fixed';
 

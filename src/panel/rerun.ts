@@ -2,8 +2,7 @@
 // inputs), with the image pinned to what the run used: its repo digest
 // (`name@sha256:…`) when the image came from a registry, else its image ID
 // (`sha256:…`): a tag moved since, or a rebuilt image, does not change the re-run. Pure.
-import type { RunRecord } from '../red/bridge-api';
-import type { Red } from '../red/types';
+import type { RunRecord, Red } from '../red';
 
 export interface RerunPlan {
   red: Red;

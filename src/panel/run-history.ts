@@ -1,7 +1,6 @@
 // The run history of one notebook, as the panel lists it. Pure.
-import { isFinalState, type RunSummary } from '../red/bridge-api';
+import { isFinalState, type RunSummary, type GpuRequirement } from '../red';
 import { NOTEBOOK_INPUT, RUNNER_INPUT } from '../notebook/infer';
-import type { GpuRequirement } from '../red/types';
 
 /** Runs started from `notebookPath`, newest first. */
 export function runsOfNotebook(runs: readonly RunSummary[], notebookPath: string): RunSummary[] {

@@ -1,6 +1,6 @@
 // Values of {{variables}} (credentials) given at launch: kept in this browser tab's
 // memory for the session only, never in the notebook, the RED or the settings. Pure.
-import type { RedVariable } from '../red/variables';
+import type { RedVariable } from '../red';
 
 export class SessionVariables {
   private readonly values = new Map<string, string>();

@@ -6,8 +6,7 @@
 import { draftFloatPaths, draftToRed, NOTEBOOK_INPUT } from '../notebook/infer';
 import { RUNNER_SOURCE } from '../notebook/runner-source';
 import type { ExperimentDraft } from '../notebook/types';
-import { toSortedYaml } from '../red/convert';
-import type { FileOrDirectory, SingleRed } from '../red/types';
+import { toSortedYaml, type FileOrDirectory, type SingleRed } from '../red';
 import { stripRunCells } from '../streaming/run-cell-filter';
 import { dirOf, joinPath } from './paths';
 import { sha256Hex } from './sha256';

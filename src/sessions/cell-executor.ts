@@ -6,7 +6,7 @@
 // wrong (bridge down, no GPU, the session died, an image without python3) ends as an error
 // output in the cell saying what to do: the cell never falls back to the local kernel.
 import { BridgeError } from '../handler';
-import { isFinalExecutionState, type ExecutionState, type ExecutionRecord, type NotebookOutput, type SessionInfo } from '../red/bridge-api';
+import { isFinalExecutionState, type ExecutionState, type ExecutionRecord, type NotebookOutput, type SessionInfo } from '../red';
 import type { CellBinding } from './binding';
 import { createRequest, ProfileError, wantsGpu, type SessionProfile } from './profiles';
 import { SessionEndedError, type ExecutionListener, type SessionsModel } from './sessions-model';

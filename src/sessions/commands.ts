@@ -10,7 +10,7 @@ import type { Cell, CodeCell } from '@jupyterlab/cells';
 import type * as nbformat from '@jupyterlab/nbformat';
 import { NotebookActions, type INotebookTracker, type NotebookPanel } from '@jupyterlab/notebook';
 import { PALETTE_CATEGORY } from '../commands';
-import { isFinalSessionState, type SessionInfo } from '../red/bridge-api';
+import { isFinalSessionState, type SessionInfo } from '../red';
 import { CommandIDs } from '../tokens';
 import { CELL_METADATA_KEY } from './binding';
 import { cellBinding } from './cell-binding';

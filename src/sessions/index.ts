@@ -9,7 +9,7 @@ import type { CodeCell } from '@jupyterlab/cells';
 import { PromiseDelegate } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
 import type { BridgeClient } from '../handler';
-import { isFinalSessionState } from '../red/bridge-api';
+import { isFinalSessionState } from '../red';
 import type { IRedLab } from '../tokens';
 import { cellBinding, showBindings } from './cell-binding';
 import { CellExecutor } from './cell-executor';

@@ -4,7 +4,7 @@
 // panel's choices): `default` (no GPU) and `gpu` (the experiment's GPUs, else at least one).
 // A notebook changes them, or adds its own, in its metadata `redlab.sessionProfiles`
 // ({name: {image?, ramMb?, cpus?, gpus?, env?, engine?}}). Pure.
-import type { SessionCreateRequest, SessionGpuRequest } from '../red/bridge-api';
+import { isSecretEnvName, type SessionCreateRequest, type SessionGpuRequest } from '../red';
 
 export const DEFAULT_PROFILE = 'default';
 export const GPU_PROFILE = 'gpu';
@@ -115,6 +115,9 @@ function applyOwn(profile: SessionProfile, own: unknown, at: string): void {
     if (!isObj(env) || Object.entries(env).some(([k, v]) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== 'string')) {
       throw new ProfileError(`${at}.env must map variable names ([A-Za-z_][A-Za-z0-9_]*) to strings, e.g. {"OMP_NUM_THREADS": "4"}`);
     }
+    // The notebook's metadata is saved with it and shared: no place for a token.
+    const secret = Object.keys(env).find(isSecretEnvName);
+    if (secret) throw new ProfileError(`${at}.env.${secret} looks like a secret, and the notebook's metadata is saved in the notebook file for anyone who gets it: remove it there, and set secrets in the container some other way (e.g. a file in a folder only you can read, opened by the cell)`);
     profile.env = { ...(env as Record<string, string>) };
   }
   if (own.engine !== undefined) {

@@ -2,7 +2,7 @@
 // by the wire contract (red/bridge-api.ts), over the one request wrapper (BridgeClient),
 // so they carry the same token, proxy and errors (BridgeError) as the runs' calls.
 import type { BridgeClient } from '../handler';
-import type { ExecuteResponse, ExecutionRecord, SessionCreateRequest, SessionInfo } from '../red/bridge-api';
+import type { ExecuteResponse, ExecutionRecord, SessionCreateRequest, SessionInfo } from '../red';
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 const sessionPath = (id: string) => `sessions/${encodeURIComponent(id)}`;

@@ -2,7 +2,7 @@
 // profile, state (starting, idle, busy, dead, stopped), image, GPUs, and a stop button
 // (on an ended session: dismiss). Pure React, so tests render it without JupyterLab.
 import * as React from 'react';
-import type { SessionInfo } from '../red/bridge-api';
+import type { SessionInfo } from '../red';
 
 export interface SessionChip {
   info: SessionInfo;

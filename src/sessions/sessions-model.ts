@@ -7,7 +7,7 @@
 // records instead. Views subscribe to `changed`.
 import { Signal, type ISignal } from '@lumino/signaling';
 import { BridgeError } from '../handler';
-import { isFinalExecutionState, isFinalSessionState, type ExecutionState, type NotebookOutput, type SessionCreateRequest, type SessionEventMessage, type SessionInfo } from '../red/bridge-api';
+import { isFinalExecutionState, isFinalSessionState, type ExecutionState, type NotebookOutput, type SessionCreateRequest, type SessionEventMessage, type SessionInfo } from '../red';
 import { EventSocket } from '../streaming/event-socket';
 import type { SessionApi } from './session-handler';
 

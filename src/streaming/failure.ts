@@ -1,6 +1,6 @@
 // Why a run did not succeed, told the way a user fixes it: out of memory, a missing
 // image, no GPU, the notebook's own error (exit code). Pure.
-import type { FinalState } from '../red/run';
+import type { FinalState } from '../red';
 import { RUNNER_STATUS_PREFIX } from './logs';
 import type { FailureView } from './types';
 

@@ -2,7 +2,7 @@
 // segment (one notebook `stream` output), carriage returns overwrite their line as a
 // terminal would (progress bars), and only the last `limit` lines stay; the cell links
 // to the full log for the rest. Pure.
-import type { LogStream } from '../red/bridge-api';
+import type { LogStream } from '../red';
 import type { LogView } from './types';
 
 /**

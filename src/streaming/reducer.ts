@@ -2,9 +2,7 @@
 // them) and a few local facts (the run record, previews, the connection) in, a new
 // immutable RunCellState out. Events at or below `since` were applied already (a
 // resumed stream replays nothing twice). Pure: no DOM, no network.
-import type { RunRecord, StoredEvent } from '../red/bridge-api';
-import { isFinalState, isForwardTransition, type FileRecord, type FinalState, type RunResult } from '../red/run';
-import type { ContainerSpec } from '../red/types';
+import { type RunRecord, type StoredEvent, isFinalState, isForwardTransition, type FileRecord, type FinalState, type RunResult, type ContainerSpec } from '../red';
 import { describeFailure } from './failure';
 import { appendLog, emptyLogs, lastLines, runnerExecution } from './logs';
 import type { ArtifactView, ConnectionView, FinalView, PhaseView, Preview, ReducerOptions, RunCellState } from './types';

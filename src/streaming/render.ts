@@ -5,7 +5,7 @@
 // previews. One line: a blank line would end Markdown's HTML block, and `$`/`\` are
 // entities (html.ts), so Markdown and LaTeX leave it alone; MathJax skips `mathjax_ignore`.
 // The state itself goes into the cell's metadata (snapshot, restore.ts). Pure.
-import type { LogStream } from '../red/bridge-api';
+import type { LogStream } from '../red';
 import { failureName } from './failure';
 import { esc, formatBytes, formatDuration, shortSha, sparklineSvg, svgDataUri } from './html';
 import { isRunnerStatusLine, lastLines } from './logs';

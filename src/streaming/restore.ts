@@ -8,8 +8,7 @@
 // Older RED Lab versions wrote run records as code cells (outputs: a header with the
 // state in RUN_MIME, then stream outputs); `legacyRunState` reads those for the
 // migration to Markdown cells (run-cells.ts).
-import { isFinalState } from '../red/bridge-api';
-import type { RunState } from '../red/run';
+import { isFinalState, type RunState } from '../red';
 import { countNewlines } from './logs';
 import { initialRunState } from './reducer';
 import type { LogSegment, RunCellState } from './types';

@@ -11,7 +11,7 @@
 import type * as nbformat from '@jupyterlab/nbformat';
 import type { Cell, ICellModel, ICodeCellModel, MarkdownCell } from '@jupyterlab/cells';
 import type { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import type { RunState } from '../red/run';
+import type { RunState } from '../red';
 import { BridgeApi } from '../api';
 import type { BridgeClient } from '../handler';
 import { CellWriter } from './cell-writer';

@@ -1,8 +1,7 @@
 // The run list as the status bar counts it, kept current by the bridge's stream of run
 // changes (RunsModel) and by the runs' own event streams. States only go forward
 // (queued … collecting, then a final state), so a stale answer never takes a state back. Pure.
-import { ALL_STATES, isFinalState, type RunSummary } from '../red/bridge-api';
-import type { RunState } from '../red/run';
+import { ALL_STATES, isFinalState, type RunSummary, type RunState } from '../red';
 
 export function stateRank(state: RunState): number {
   return ALL_STATES.indexOf(state);

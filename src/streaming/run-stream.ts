@@ -10,7 +10,7 @@
 import { Signal, type ISignal } from '@lumino/signaling';
 import { BridgeApi } from '../api';
 import { BridgeError, type BridgeClient } from '../handler';
-import { isFinalState, type StoredEvent } from '../red/bridge-api';
+import { isFinalState, type StoredEvent } from '../red';
 import { EventSocket } from './event-socket';
 import { fetchPreview } from './fetch-previews';
 import { applyConnection, applyEvent, applyLost, applyPreview, applyRecord, isFinished } from './reducer';

@@ -1,7 +1,6 @@
 // What a run cell shows, as plain data: the reducer (reducer.ts) turns the bridge's
 // events into this, render.ts turns it into notebook outputs. Pure types.
-import type { FinalState, Phase, RunState } from '../red/run';
-import type { LogStream } from '../red/bridge-api';
+import type { FinalState, Phase, RunState, LogStream } from '../red';
 
 /** Consecutive log chunks of one stream, kept as one notebook `stream` output. */
 export interface LogSegment {

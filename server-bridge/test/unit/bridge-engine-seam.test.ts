@@ -103,3 +103,16 @@ test('server-bridge/src imports the RED core only through its entry point', () =
   expect(files.length).toBeGreaterThan(40);
   expect(files.flatMap(f => deepCoreImports(f, fs.readFileSync(f, 'utf8')))).toEqual([]);
 });
+
+test('the frontend (src/ outside the core, tests included) imports the RED core only through its entry point', () => {
+  const FRONTEND = path.resolve(CORE, '..');
+  const files = (function walk(dir: string): string[] {
+    return fs.readdirSync(dir, { withFileTypes: true }).flatMap(e => {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) return p === CORE ? [] : walk(p);
+      return /\.tsx?$/.test(e.name) ? [p] : [];
+    });
+  })(FRONTEND);
+  expect(files.length).toBeGreaterThan(60);
+  expect(files.flatMap(f => deepCoreImports(f, fs.readFileSync(f, 'utf8')))).toEqual([]);
+});

@@ -1,6 +1,6 @@
 // Engines as GET /health lists them, for the panel's tests: docker, the process engine
 // (not isolated) and a remote engine that cannot be reached.
-import type { EngineCapabilities, EngineInfo } from '../../red/bridge-api';
+import type { EngineCapabilities, EngineInfo } from '../../red';
 
 export const caps = (over: Partial<EngineCapabilities> = {}): EngineCapabilities => ({
   isolated: true,

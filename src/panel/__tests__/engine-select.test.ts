@@ -7,7 +7,7 @@ import * as React from 'react';
 import { BridgeApi } from '../../api';
 import type { BridgeClient } from '../../handler';
 import { RedLabModel } from '../../model';
-import type { EngineInfo, HealthInfo } from '../../red/bridge-api';
+import type { EngineInfo, HealthInfo } from '../../red';
 import { docker, processEngine } from './engine-fixtures';
 import type { RedLabActions } from '../actions';
 import { RedPanelModel } from '../panel-model';

@@ -1,7 +1,7 @@
 // The panel's engine choice from GET /health: only available engines are offered, the
 // user's choice, then the setting, then the bridge's default; the chosen engine's
 // capabilities decide which sections show (GPUs, connectors, image builds).
-import type { EngineInfo, HealthInfo } from '../../red/bridge-api';
+import type { EngineInfo, HealthInfo } from '../../red';
 import { docker, processEngine as process, remote } from './engine-fixtures';
 import { DEFAULT_INPUT_CONNECTORS, engineLabel, engineView, healthOf } from '../engines';
 

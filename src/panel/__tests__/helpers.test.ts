@@ -1,5 +1,5 @@
 import type { ExperimentDraft } from '../../notebook/types';
-import type { RunSummary } from '../../red/bridge-api';
+import type { RunSummary } from '../../red';
 import { applyStoredExperiment, readStoredExperiment, toStoredExperiment } from '../draft-metadata';
 import { applyBuildLine, buildFailureSummary, startBuild } from '../image-build';
 import { splitNdjson } from '../ndjson';

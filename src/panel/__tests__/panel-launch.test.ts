@@ -1,9 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { inferDraft } from '../../notebook/infer';
-import type { RunRecord } from '../../red/bridge-api';
-import type { SingleRed } from '../../red/types';
-import { loadRed } from '../../red/validate';
+import { type RunRecord, type SingleRed, loadRed } from '../../red';
 import { applyStoredExperiment, NOTEBOOK_METADATA_KEY, readStoredExperiment } from '../draft-metadata';
 import { ExperimentModel } from '../experiment-model';
 import { LaunchGuard } from '../launch-guard';

@@ -2,7 +2,7 @@
 // launch remembers what it asked for; a record read that answers after that does not
 // replace what was remembered (the values in the order the experiment gives them).
 import type { BridgeApi } from '../../api';
-import type { RunRecord } from '../../red/bridge-api';
+import type { RunRecord } from '../../red';
 import { RedPanelModel } from '../panel-model';
 import { runValues } from '../run-history';
 

@@ -4,7 +4,7 @@
 import * as React from 'react';
 import type { NotebookParameter } from '../../notebook/types';
 import type { ExperimentModel } from '../experiment-model';
-import { splitCwlType } from '../../red/cwl-type';
+import { splitCwlType } from '../../red';
 import { formatParamValue, paramField } from '../fields';
 import { FieldIssues, hasError, Section } from './common';
 

@@ -5,7 +5,7 @@
 import * as React from 'react';
 import { formatParamValue } from '../fields';
 import type { ExperimentModel, GpuMode } from '../experiment-model';
-import type { Gpu } from '../../red/bridge-api';
+import type { Gpu } from '../../red';
 import { engineLabel, type EngineView } from '../engines';
 import { Field, FieldIssues, hasError, Section } from './common';
 

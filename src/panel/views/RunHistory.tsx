@@ -1,7 +1,7 @@
 // The runs of this notebook: state, duration, the values it ran with, image, GPUs, with cancel, re-run and the
 // run record.
 import * as React from 'react';
-import type { RunSummary } from '../../red/bridge-api';
+import type { RunSummary } from '../../red';
 import { formatDuration } from '../../streaming/html';
 import type { RedPanelModel } from '../panel-model';
 import { isRunning, runDurationMs } from '../run-history';

@@ -2,7 +2,7 @@
 // its events socket with FakeSocket; the cell is a recorder of what JupyterLab's cell model
 // is told (clear, add, execution count, [*], metadata).
 import { BridgeError } from '../../handler';
-import type { ExecutionRecord, NotebookOutput } from '../../red/bridge-api';
+import type { ExecutionRecord, NotebookOutput } from '../../red';
 import { FakeSocket } from '../../streaming/__tests__/fake-socket';
 import type { CellBinding } from '../binding';
 import { CellExecutor, REDLAB_ERROR_NAME, type CellTarget } from '../cell-executor';

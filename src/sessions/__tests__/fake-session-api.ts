@@ -1,7 +1,7 @@
 // The bridge's /sessions routes faked at the SessionApi boundary: the test decides each
 // answer, sees each call, and drives the events WebSocket with FakeSocket.
 import { BridgeError } from '../../handler';
-import type { ExecuteResponse, ExecutionRecord, SessionCreateRequest, SessionInfo } from '../../red/bridge-api';
+import type { ExecuteResponse, ExecutionRecord, SessionCreateRequest, SessionInfo } from '../../red';
 import type { SessionApi } from '../session-handler';
 
 export function sessionInfo(over: Partial<SessionInfo> = {}): SessionInfo {

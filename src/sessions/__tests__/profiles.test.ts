@@ -34,6 +34,7 @@ test.each([
   [{ default: { cpus: 0 } }, 'redlab.sessionProfiles.default.cpus must be a number of CPUs above 0'],
   [{ default: { gpus: { count: 1, vramMin: 2 } } }, 'redlab.sessionProfiles.default.gpus must be a count (1)'],
   [{ default: { env: { 'BAD-NAME': 'x' } } }, 'redlab.sessionProfiles.default.env must map variable names'],
+  [{ default: { env: { MODE: 'train', HF_TOKEN: 'hf_abc' } } }, "redlab.sessionProfiles.default.env.HF_TOKEN looks like a secret, and the notebook's metadata is saved in the notebook file"],
   [{ default: { memory: 3 } }, 'redlab.sessionProfiles.default.memory is not a profile field: use image, ramMb, cpus, gpus, env, engine'],
   [{ default: 'scipy' }, 'redlab.sessionProfiles.default in the notebook metadata must be an object']
 ])('a bad profile field names itself and the fix: %j', (profiles, message) => {

@@ -2,7 +2,7 @@
 // and profile, events routed to executions (also those before the POST answered), seq
 // replay and gaps, a session's end, reconnects with since=, adoption after a reload.
 import { BridgeError } from '../../handler';
-import type { ExecutionState, NotebookOutput } from '../../red/bridge-api';
+import type { ExecutionState, NotebookOutput } from '../../red';
 import { FakeSocket } from '../../streaming/__tests__/fake-socket';
 import { SessionEndedError, SessionsModel, type ExecutionListener } from '../sessions-model';
 import { FakeSessionApi, flush, sessionInfo } from './fake-session-api';

@@ -1,4 +1,4 @@
-import type { RunRecord, StoredEvent, StoreEvent } from '../../red/bridge-api';
+import type { RunRecord, StoredEvent, StoreEvent } from '../../red';
 import { appendLog, applyCarriageReturns, emptyLogs, lastLines } from '../logs';
 import { applyEvent, applyEvents, applyLost, applyPreview, applyRecord, initialRunState } from '../reducer';
 import { renderRecord, snapshot, type RenderLinks } from '../render';

@@ -2,7 +2,7 @@
 // runner's own words, the failed phase), how the runner's status lines look, that the
 // rendering stays one HTML block Markdown and LaTeX leave alone, that run cells never
 // reach the runner, and the run list the status bar counts.
-import type { RunSummary, StoredEvent, StoreEvent } from '../../red/bridge-api';
+import type { RunSummary, StoredEvent, StoreEvent } from '../../red';
 import { applyEvents, applyRecord, initialRunState, markFailedPhases } from '../reducer';
 import { phaseText, renderRecord, type RenderLinks } from '../render';
 import { isRunCellJson, stripRunCells } from '../run-cell-filter';

@@ -5,7 +5,7 @@
 // A socket closed after the final state with every event in ends the stream; one dropped
 // mid-run is opened again after the last event.
 import type { BridgeClient } from '../../handler';
-import type { RunRecord, StoredEvent } from '../../red/bridge-api';
+import type { RunRecord, StoredEvent } from '../../red';
 import { initialRunState } from '../reducer';
 import { RunStream } from '../run-stream';
 import { FakeSocket } from './fake-socket';
