@@ -8,10 +8,11 @@
 //  (c) cached rebuild of an unchanged environment (target < 1 s) vs its first build.
 // Needs `npm run build` and the local base images (bash .ci/base-images.sh).
 'use strict';
-const { execFile, spawn, spawnSync } = require('child_process');
+const { execFile, spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { median, now, request, startBridge: startBridgeWith } = require('./lib');
 const WebSocket = require(require.resolve('ws', { paths: [path.join(__dirname, '..', 'server-bridge')] }));
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 15);
@@ -20,37 +21,12 @@ const token = 'bench-token-' + Math.random().toString(36).slice(2) + 'abcdefgh';
 const root = path.join(__dirname, '..');
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redlab-bench-bridge-'));
 
-const median = xs => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-
 async function startBridge() {
-  const child = spawn(process.execPath, [path.join(root, 'server-bridge/bin/redlab.js'), 'bridge', '--port', '0', '--data-dir', dataDir, '--parallel', '4'], {
-    env: { ...process.env, REDLAB_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'inherit']
-  });
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', d => {
-      out += d;
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', code => reject(new Error(`bridge exited ${code}: ${out}`)));
-  });
-  return { child, url };
+  return startBridgeWith({ dataDir, token, args: ['--parallel', '4'] });
 }
 
-async function api(url, method, route, body, headers = {}) {
-  const res = await fetch(`${url}/api/v1${route}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body !== undefined && typeof body !== 'string' ? { 'Content-Type': 'application/json' } : {}), ...headers },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
-  });
-  return res;
+function api(url, method, route, body, headers = {}) {
+  return request(url, token, method, route, body, headers);
 }
 
 /** Opens the run's event socket and resolves when it closes (after the final state), counting log bytes. */

@@ -16,10 +16,11 @@
 // (bash .ci/base-images.sh) and, for (a), the project's .venv (jupyter_client, ipykernel).
 // `node bench/session.js [roundtrip|start|stdout …] [--check]`: --check exits 1 when a target is missed.
 'use strict';
-const { execFile, spawn, spawnSync } = require('child_process');
+const { execFile, spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { median, now, request, startBridge: startBridgeWith } = require('./lib');
 const WebSocket = require(require.resolve('ws', { paths: [path.join(__dirname, '..', 'server-bridge')] }));
 
 const root = path.join(__dirname, '..');
@@ -32,12 +33,6 @@ const token = 'bench-token-' + Math.random().toString(36).slice(2) + 'abcdefgh';
 const workDir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'redlab-bench-session-')));
 const dataDir = path.join(workDir, '.data');
 
-const median = xs => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const now = () => Number(process.hrtime.bigint()) / 1e6;
 const fmt = (ms, d = 1) => `${ms.toFixed(d)} ms`;
 const stats = xs => `median ${fmt(median(xs))} (min ${fmt(Math.min(...xs))}, max ${fmt(Math.max(...xs))}, n=${xs.length})`;
 const missed = [];
@@ -46,31 +41,13 @@ function target(ok, what) {
   if (!ok) missed.push(what);
 }
 
-async function startBridge() {
+function startBridge() {
   // The bridge's working directory is its first allowed root: the sessions' notebooks live there.
-  const child = spawn(process.execPath, [path.join(root, 'server-bridge/bin/redlab.js'), 'bridge', '--port', '0', '--data-dir', dataDir], {
-    cwd: workDir,
-    env: { ...process.env, REDLAB_TOKEN: token },
-    stdio: ['ignore', 'pipe', 'inherit']
-  });
-  let out = '';
-  const url = await new Promise((resolve, reject) => {
-    child.stdout.on('data', d => {
-      out += d;
-      const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', code => reject(new Error(`bridge exited ${code}: ${out}`)));
-  });
-  return { child, url };
+  return startBridgeWith({ dataDir, token, cwd: workDir });
 }
 
 async function api(url, method, route, body) {
-  const res = await fetch(`${url}/api/v1${route}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body)
-  });
+  const res = await request(url, token, method, route, body);
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${text}`);
   return JSON.parse(text);
