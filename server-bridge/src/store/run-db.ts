@@ -132,23 +132,29 @@ function prepare(db: Database.Database) {
   };
 }
 
+/** Opens (creating) the store's database file as every connection to it must be: WAL, foreign keys, a busy timeout, migrated to the latest schema. */
+export function openDatabase(dbPath: string, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): Database.Database {
+  const db = new Database(dbPath);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
 export class RunDb {
   readonly db: Database.Database;
   private readonly st: ReturnType<typeof prepare>;
 
   /** Opens (creating when needed) the database at `dbPath` and migrates its schema. */
   constructor(dbPath: string, synchronous: 'NORMAL' | 'FULL' = 'NORMAL') {
-    const db = new Database(dbPath);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
-      db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 5000');
-      migrate(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+    const db = openDatabase(dbPath, synchronous);
     this.db = db;
     this.st = prepare(db);
   }

@@ -8,10 +8,9 @@
 // env values are held there while it lives), as every write of the RunStore does.
 // Outputs are written when an execution ends, not per output: a cell that floods stdout
 // costs one write.
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { ExecutionRecord, ExecutionState, Gpu, Masking, SessionGpuRequest, SessionState } from '../../../src/red';
-import { iso } from './run-db';
-import { migrate } from './schema';
+import { iso, openDatabase } from './run-db';
 import { storedOutputs } from './stored-outputs';
 
 /** What a session row keeps of its spec: never an env value. */
@@ -135,17 +134,7 @@ export class SessionDb {
     private readonly secrets: Masking,
     private readonly now: () => number = Date.now
   ) {
-    const db = new Database(dbPath);
-    try {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 5000');
-      migrate(db);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+    const db = openDatabase(dbPath);
     this.db = db;
     this.sql = {
       insertSession: db.prepare(
