@@ -7,13 +7,28 @@
 // `docker system dial-stdio` exec channel on that one Client, kept alive for the next
 // request (starting dial-stdio there costs ~50 ms; a run makes a dozen requests).
 import Docker from 'dockerode';
-import { createHash, createHmac } from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import type { AuthMethod, Client, ClientChannel, ConnectConfig, ParsedKey } from 'ssh2';
 import { Duplex } from 'stream';
+import { hostKeyVerification, keyFingerprint, KnownHostsError, readKnownHosts, type KnownHosts } from '../util/ssh-host-keys';
+
+// The known_hosts checks live in util/ssh-host-keys (shared with the SSH data connector); re-exported for callers here.
+export {
+  checkHostKey,
+  entryMatchesHost,
+  hostKeyAlgorithmsFor,
+  keyFingerprint,
+  keyTypeOf,
+  knownHostsName,
+  parseKnownHosts,
+  readKnownHosts,
+  type HostKeyVerdict,
+  type KnownHostEntry,
+  type KnownHosts
+} from '../util/ssh-host-keys';
 
 /** ssh2, loaded when an SSH engine is first used: every other command starts without it. */
 function ssh2(): typeof import('ssh2') {
@@ -61,151 +76,6 @@ export function parseSshTarget(value: string, setting = 'DOCKER_HOST'): SshTarge
   // URL keeps IPv6 literals bracketed; ssh and known_hosts use the bare address.
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
   return { user: decodeURIComponent(u.username), host, port };
-}
-
-// ---- known_hosts ------------------------------------------------------------------
-
-export interface KnownHostEntry {
-  /** 1-based line number in the file. */
-  line: number;
-  marker?: '@revoked' | '@cert-authority';
-  /** Comma-separated host patterns, or undefined when the name is hashed. */
-  patterns?: string[];
-  hashed?: { salt: Buffer; hash: Buffer };
-  /** The key type field, e.g. `ssh-ed25519`. */
-  keyType: string;
-  /** The raw public key blob (what the server sends and ssh2's hostVerifier gets). */
-  key: Buffer;
-}
-
-/** Parses known_hosts text as OpenSSH does; lines it cannot read are skipped (as ssh skips them). */
-export function parseKnownHosts(text: string): KnownHostEntry[] {
-  const entries: KnownHostEntry[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    const fields = raw.trim().split(/\s+/);
-    if (!fields[0] || fields[0].startsWith('#')) return;
-    let marker: KnownHostEntry['marker'];
-    if (fields[0].startsWith('@')) {
-      if (fields[0] !== '@revoked' && fields[0] !== '@cert-authority') return;
-      marker = fields.shift() as KnownHostEntry['marker'];
-    }
-    if (fields.length < 3) return;
-    const [hostField, keyType, keyBase64] = fields;
-    const key = Buffer.from(keyBase64, 'base64');
-    if (key.length < 8 || keyTypeOf(key) !== keyType) return; // damaged, or not a public key line
-    const entry: KnownHostEntry = { line: i + 1, marker, keyType, key };
-    const hashed = /^\|1\|([^|]+)\|([^|]+)$/.exec(hostField);
-    if (hashed) entry.hashed = { salt: Buffer.from(hashed[1], 'base64'), hash: Buffer.from(hashed[2], 'base64') };
-    else if (hostField.startsWith('|')) return; // an unknown hash format
-    else entry.patterns = hostField.split(',').filter(Boolean);
-    entries.push(entry);
-  });
-  return entries;
-}
-
-/** The name known_hosts records for a host: `host`, or `[host]:port` when the port is not 22. */
-export function knownHostsName(host: string, port: number): string {
-  return port === 22 ? host.toLowerCase() : `[${host.toLowerCase()}]:${port}`;
-}
-
-function globMatch(pattern: string, name: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, 'i').test(name);
-}
-
-/** Whether the entry's host field names this host (a negated pattern `!p` that matches excludes it). */
-export function entryMatchesHost(entry: KnownHostEntry, host: string, port: number): boolean {
-  const name = knownHostsName(host, port);
-  if (entry.hashed) return createHmac('sha1', entry.hashed.salt).update(name).digest().equals(entry.hashed.hash);
-  let matched = false;
-  for (const p of entry.patterns ?? []) {
-    if (p.startsWith('!')) {
-      if (globMatch(p.slice(1), name)) return false;
-    } else if (globMatch(p, name)) matched = true;
-  }
-  return matched;
-}
-
-/** The key type a public key blob declares (its first SSH string), e.g. `ssh-ed25519`. */
-export function keyTypeOf(blob: Buffer): string | undefined {
-  if (blob.length < 4) return undefined;
-  const len = blob.readUInt32BE(0);
-  if (len === 0 || len > 64 || 4 + len > blob.length) return undefined;
-  return blob.subarray(4, 4 + len).toString('latin1');
-}
-
-/** `SHA256:...` as ssh-keygen -l prints it. */
-export function keyFingerprint(blob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
-}
-
-// ssh2's host key algorithms for each known_hosts key type, in ssh2's order of preference.
-const HOST_KEY_ALGORITHMS: Record<string, string[]> = {
-  'ssh-ed25519': ['ssh-ed25519'],
-  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
-  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
-  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
-  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
-};
-const ALGORITHM_ORDER = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
-
-export type HostKeyVerdict =
-  | { ok: true; entry: KnownHostEntry }
-  | { ok: false; kind: 'unknown-host' | 'changed-host-key' | 'revoked-host-key'; message: string };
-
-export interface KnownHosts {
-  file: string;
-  entries: KnownHostEntry[];
-}
-
-/** Reads a known_hosts file; a missing file is an empty one (every host is then unknown). */
-export function readKnownHosts(file: string): KnownHosts {
-  let text = '';
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new SshDockerError(`cannot read known_hosts file ${file}: ${(e as Error).message}.`, 'unknown-host');
-  }
-  return { file, entries: parseKnownHosts(text) };
-}
-
-/** The host key algorithms to offer: those of the keys known for the host (as OpenSSH prefers them), or undefined for ssh2's defaults. */
-export function hostKeyAlgorithmsFor(known: KnownHosts, host: string, port: number): string[] | undefined {
-  const types = new Set(known.entries.filter(e => !e.marker && entryMatchesHost(e, host, port)).map(e => e.keyType));
-  const algos = new Set([...types].flatMap(t => HOST_KEY_ALGORITHMS[t] ?? []));
-  return algos.size ? ALGORITHM_ORDER.filter(a => algos.has(a)) : undefined;
-}
-
-/** Checks the key a host presents against known_hosts, as OpenSSH with StrictHostKeyChecking=yes. */
-export function checkHostKey(known: KnownHosts, host: string, port: number, key: Buffer): HostKeyVerdict {
-  const type = keyTypeOf(key) ?? 'unknown';
-  const fingerprint = keyFingerprint(key);
-  const where = port === 22 ? host : `${host} port ${port}`;
-  const forHost = known.entries.filter(e => entryMatchesHost(e, host, port));
-  const revoked = known.entries.find(e => e.marker === '@revoked' && e.key.equals(key));
-  if (revoked) {
-    return { ok: false, kind: 'revoked-host-key', message: `the SSH host key of ${where} (${type} ${fingerprint}) is marked @revoked in ${known.file} line ${revoked.line}: refused. Ask the host's administrator for its current key.` };
-  }
-  const match = forHost.find(e => !e.marker && e.key.equals(key));
-  if (match) return { ok: true, entry: match };
-  const sameType = forHost.find(e => !e.marker && e.keyType === type);
-  if (sameType) {
-    return {
-      ok: false,
-      kind: 'changed-host-key',
-      message:
-        `the SSH host key of ${where} has CHANGED: ${known.file} line ${sameType.line} holds a different ${type} key for it (${keyFingerprint(sameType.key)}), ` +
-        `but the host now presents ${fingerprint}. Refused: this may be an attack (someone between you and the host), or the host was reinstalled. ` +
-        `Ask the host's administrator; only if the new key is right, remove the old entry (ssh-keygen -R '${knownHostsName(host, port)}' -f ${known.file}) and add the new one.`
-    };
-  }
-  return {
-    ok: false,
-    kind: 'unknown-host',
-    message:
-      `the SSH host key of ${where} is not known: ${known.file} has no entry for ${knownHostsName(host, port)}; the host presents the ${type} key ${fingerprint}. ` +
-      `Check this fingerprint with the host's administrator, then trust it: ssh-keyscan -p ${port} ${host} >> ${known.file}`
-  };
 }
 
 // ---- authentication ---------------------------------------------------------------
@@ -313,7 +183,12 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
   const t = typeof target === 'string' ? parseSshTarget(target, setting) : target;
   const env = opts.env ?? process.env;
   const home = env.HOME || os.homedir();
-  const known = readKnownHosts(opts.knownHostsFile ?? path.join(home, '.ssh', 'known_hosts'));
+  let known: KnownHosts;
+  try {
+    known = readKnownHosts(opts.knownHostsFile ?? path.join(home, '.ssh', 'known_hosts'));
+  } catch (e) {
+    throw e instanceof KnownHostsError ? new SshDockerError(e.message, 'unknown-host') : e;
+  }
   const { identities, skipped } = loadIdentities(t.user, opts, home);
   const tried = () => [...identities.map(i => i.label), ...skipped.map(s => `skipped ${s}`)].join('; ');
   if (!identities.length) {
@@ -323,16 +198,13 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
     );
   }
   const timeoutMs = opts.connectTimeoutMs ?? 15_000;
-  // Offer only the key types known_hosts has for this host, so a host with several keys is
-  // checked against the one we know and not reported as changed (OpenSSH does the same).
-  const algorithms = hostKeyAlgorithmsFor(known, t.host, t.port);
   let presented: Buffer | undefined;
 
   /** One verified, logged-in ssh connection (the first; more only when its channels are all in use). */
   const login = () =>
     new Promise<Client>((resolve, reject) => {
       const client = new (ssh2().Client)();
-      let refusal: HostKeyVerdict | undefined;
+      const verification = hostKeyVerification(known, t.host, t.port);
       const config: ConnectConfig = {
         host: t.host,
         port: t.port,
@@ -342,15 +214,11 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
         keepaliveInterval: 15_000,
         keepaliveCountMax: 4,
         authHandler: identities.map(i => i.method),
-        hostVerifier: (key: Buffer) => {
-          presented = key;
-          const verdict = checkHostKey(known, t.host, t.port, key);
-          if (!verdict.ok) refusal = verdict;
-          return verdict.ok;
-        }
+        hostVerifier: verification.hostVerifier
       };
-      if (algorithms) config.algorithms = { serverHostKey: algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
+      if (verification.algorithms) config.algorithms = { serverHostKey: verification.algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
       client.once('ready', () => {
+        presented ??= verification.state.presented;
         client.removeAllListeners('error');
         client.on('error', () => undefined); // later errors surface on the requests that hit them
         resolve(client);
@@ -359,19 +227,13 @@ export async function openSshDocker(target: string | SshTarget, opts: SshDockerO
         // The first error decides; a reset that follows as the connection closes must not go unhandled.
         client.on('error', () => undefined);
         client.end();
-        if (refusal && !refusal.ok) return reject(new SshDockerError(refusal.message, refusal.kind));
+        const refusal = verification.refusalFor(err);
+        if (refusal) return reject(new SshDockerError(refusal.message, refusal.kind));
         if (err.level === 'client-authentication')
           return reject(
             new SshDockerError(
               `${t.host} refused SSH login as ${t.user} (port ${t.port}); tried: ${tried()}. Add one of these public keys to ~${t.user}/.ssh/authorized_keys on ${t.host}, or give the key it accepts (identityFile) or load it into your ssh agent.`,
               'auth'
-            )
-          );
-        if (algorithms && err.level === 'handshake' && /host key/i.test(err.message))
-          return reject(
-            new SshDockerError(
-              `the SSH host key of ${t.host} may have CHANGED: ${known.file} knows only ${algorithms.join(', ')} keys for it, and the host offers none of them (${err.message}). Refused: ask the host's administrator for its key fingerprint.`,
-              'changed-host-key'
             )
           );
         reject(unreachable(err, t, timeoutMs) ?? new SshDockerError(`SSH connection to ${t.host} port ${t.port} failed: ${err.message}.`, 'unreachable', err.code));
