@@ -13,7 +13,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { AuthMethod, Client, ClientChannel, ConnectConfig, ParsedKey } from 'ssh2';
 import { Duplex } from 'stream';
-import { hostKeyVerification, keyFingerprint, KnownHostsError, readKnownHosts, type KnownHosts } from '../util/ssh-host-keys';
+import { hostKeyVerification, keyFingerprint, KnownHostsError, readKnownHosts, unreachableReason, type KnownHosts } from '../util/ssh-host-keys';
 
 // The known_hosts checks live in util/ssh-host-keys (shared with the SSH data connector); re-exported for callers here.
 export {
@@ -162,19 +162,8 @@ export interface SshDocker {
 }
 
 function unreachable(err: NodeJS.ErrnoException & { level?: string }, t: SshTarget, timeoutMs: number): SshDockerError | undefined {
-  const at = `${t.host} port ${t.port}`;
-  const code = err.code;
-  if (err.level === 'client-timeout' || code === 'ETIMEDOUT')
-    return new SshDockerError(`cannot reach ${at} over SSH: no answer within ${timeoutMs / 1000} s. Check the address, that the host is up, and that no firewall blocks port ${t.port}.`, 'unreachable', 'ETIMEDOUT');
-  if (code === 'ECONNREFUSED')
-    return new SshDockerError(`cannot reach ${at} over SSH: connection refused (nothing listens there). Check that sshd runs on ${t.host} and that the port is right.`, 'unreachable', code);
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
-    return new SshDockerError(`cannot reach ${at} over SSH: no route to the host (${code}). Check the address and that the host is up and on a network you can reach.`, 'unreachable', code);
-  if (err.level === 'client-dns' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
-    return new SshDockerError(`cannot reach ${at} over SSH: the host name ${t.host} was not found (${code}). Check its spelling, or use its address.`, 'unreachable', code);
-  if (code === 'ECONNRESET' || /connection lost before handshake/i.test(err.message))
-    return new SshDockerError(`cannot reach ${at} over SSH: the connection was closed before the SSH handshake (${err.message}). Check that port ${t.port} is an SSH server.`, 'unreachable', code);
-  return undefined;
+  const why = unreachableReason(err, t.host, t.port, timeoutMs);
+  return why && new SshDockerError(why.message, 'unreachable', why.code);
 }
 
 /** Opens one ssh connection, verifies the host key, logs in, and checks that Docker answers there. */

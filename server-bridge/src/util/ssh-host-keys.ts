@@ -2,7 +2,7 @@
 // plain and `|1|` hashed names, `[host]:port`, @revoked), shared by everything that opens an
 // SSH connection with ssh2 (the docker-ssh engine, the red-connector-ssh data connector).
 // ssh2 reads no known_hosts: its `hostVerifier` gets the raw key blob, checked here; a
-// refusal says the key's fingerprint and how to trust it.
+// refusal says the key's fingerprint and how to trust it. Also the wording of a host not reached.
 import { createHash, createHmac } from 'crypto';
 import * as fs from 'fs';
 
@@ -184,4 +184,22 @@ export function hostKeyVerification(known: KnownHosts, host: string, port: numbe
     return undefined;
   };
   return { hostVerifier, algorithms, state, refusalFor };
+}
+
+/** Why an SSH connection failed before login, when the host was not reached (refused, timed out, not found, reset); undefined otherwise. */
+export function unreachableReason(err: NodeJS.ErrnoException & { level?: string }, host: string, port: number, timeoutMs: number): { message: string; code?: string } | undefined {
+  const t = { host, port };
+  const at = `${t.host} port ${t.port}`;
+  const code = err.code;
+  if (err.level === 'client-timeout' || code === 'ETIMEDOUT')
+    return { message: `cannot reach ${at} over SSH: no answer within ${timeoutMs / 1000} s. Check the address, that the host is up, and that no firewall blocks port ${t.port}.`, code: 'ETIMEDOUT' };
+  if (code === 'ECONNREFUSED')
+    return { message: `cannot reach ${at} over SSH: connection refused (nothing listens there). Check that sshd runs on ${t.host} and that the port is right.`, code };
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+    return { message: `cannot reach ${at} over SSH: no route to the host (${code}). Check the address and that the host is up and on a network you can reach.`, code };
+  if (err.level === 'client-dns' || code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return { message: `cannot reach ${at} over SSH: the host name ${t.host} was not found (${code}). Check its spelling, or use its address.`, code };
+  if (code === 'ECONNRESET' || /connection lost before handshake/i.test(err.message))
+    return { message: `cannot reach ${at} over SSH: the connection was closed before the SSH handshake (${err.message}). Check that port ${t.port} is an SSH server.`, code };
+  return undefined;
 }
