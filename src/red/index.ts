@@ -16,3 +16,4 @@ export * from './convert';
 export * from './pyformat';
 export * from './bridge-api';
 export * from './limits';
+export * from './connector-fields';

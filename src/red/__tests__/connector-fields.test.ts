@@ -1,0 +1,142 @@
+import {
+  CONNECTOR_SPECS,
+  accessProblems,
+  accessValue,
+  connectorFields,
+  connectorSpec,
+  defaultAccess,
+  isSecretAccessUse,
+  isMultilineAccessUse,
+  offeredConnectors,
+  secretVariableName,
+  withAccessValue,
+  withSecretsAsVariables
+} from '..';
+
+describe('the connector table', () => {
+  it('knows the five connectors with what they receive and send', () => {
+    const classes = Object.fromEntries(CONNECTOR_SPECS.map(s => [s.command, { receives: [...s.receives], sends: [...s.sends] }]));
+    expect(classes).toEqual({
+      'redlab-connector-local': { receives: ['File', 'Directory'], sends: [] },
+      'red-connector-http': { receives: ['File', 'Directory'], sends: ['File'] },
+      'red-connector-ssh': { receives: ['File', 'Directory'], sends: ['File', 'Directory'] },
+      'red-connector-ftp': { receives: ['File', 'Directory'], sends: ['File', 'Directory'] },
+      'redlab-connector-s3': { receives: ['File', 'Directory'], sends: ['File', 'Directory'] }
+    });
+  });
+
+  it('flags every password, passphrase, private key and secret key as secret, and nothing else', () => {
+    const credential = /password|passphrase|privatekey|secret/i;
+    for (const spec of CONNECTOR_SPECS) {
+      for (const f of spec.fields) expect({ at: `${spec.command} ${f.path}`, secret: !!f.secret }).toEqual({ at: `${spec.command} ${f.path}`, secret: credential.test(f.path) });
+    }
+    expect(CONNECTOR_SPECS.flatMap(s => s.fields.filter(f => f.secret).map(f => `${s.command} ${f.path}`))).toEqual([
+      'red-connector-http auth.password',
+      'red-connector-ssh auth.password',
+      'red-connector-ssh auth.privateKey',
+      'red-connector-ssh auth.passphrase',
+      'red-connector-ftp auth.password',
+      'redlab-connector-s3 auth.secretAccessKey'
+    ]);
+  });
+
+  it('gives SFTP filePath for a File and dirPath for a Directory (Curious Containers names), writable only for received folders', () => {
+    const paths = (cls: 'File' | 'Directory', dir: 'receive' | 'send') => connectorFields('red-connector-ssh', cls, dir).map(f => f.path);
+    expect(paths('File', 'receive')).toEqual(['host', 'port', 'auth.username', 'auth.password', 'auth.privateKey', 'auth.passphrase', 'filePath', 'timeout']);
+    expect(paths('Directory', 'receive')).toEqual(['host', 'port', 'auth.username', 'auth.password', 'auth.privateKey', 'auth.passphrase', 'dirPath', 'timeout', 'writable']);
+    expect(paths('Directory', 'send')).not.toContain('writable');
+    expect(connectorFields('redlab-connector-s3', 'Directory', 'send').map(f => f.path)).toContain('prefix');
+    expect(connectorFields('redlab-connector-s3', 'File', 'send').map(f => f.path)).toContain('key');
+    expect(connectorFields('xnat-connector', 'File', 'receive')).toEqual([]);
+  });
+});
+
+describe('offeredConnectors', () => {
+  const engine = ['redlab-connector-local', 'red-connector-http', 'red-connector-ssh', 'cc-xnat'];
+  it('offers only what the engine has, and only connectors that can handle the class and direction', () => {
+    expect(offeredConnectors(engine, 'File', 'receive')).toEqual(engine);
+    expect(offeredConnectors(engine, 'Directory', 'send')).toEqual(['red-connector-ssh', 'cc-xnat']);
+    expect(offeredConnectors(engine, 'File', 'send')).toEqual(['red-connector-http', 'red-connector-ssh', 'cc-xnat']);
+    expect(offeredConnectors(['redlab-connector-local'], 'File', 'receive')).not.toContain('red-connector-ssh');
+  });
+});
+
+describe('access values', () => {
+  it('reads and writes dotted paths, dropping objects left empty', () => {
+    const a = withAccessValue({ host: 'h' }, 'auth.username', 'ann');
+    expect(a).toEqual({ host: 'h', auth: { username: 'ann' } });
+    expect(accessValue(a, 'auth.username')).toBe('ann');
+    expect(accessValue(a, 'auth.password')).toBeUndefined();
+    expect(withAccessValue(a, 'auth.username', undefined)).toEqual({ host: 'h' });
+  });
+
+  it('names secret variables after their owner and field', () => {
+    expect(secretVariableName('sftp', 'auth.password')).toBe('sftp_password');
+    expect(secretVariableName('tiles', 'auth.privateKey')).toBe('tiles_private_key');
+    expect(secretVariableName('my-data', 'auth.secretAccessKey')).toBe('my_data_secret_access_key');
+  });
+
+  it('starts an SFTP access with port 22 and its password as a {{variable}}', () => {
+    expect(defaultAccess('red-connector-ssh', 'File', 'receive', 'sftp')).toEqual({ host: '', port: 22, auth: { username: '', password: '{{sftp_password}}' }, filePath: '' });
+    expect(defaultAccess('red-connector-ssh', 'Directory', 'send', 'out')).toEqual({ host: '', port: 22, auth: { username: '', password: '{{out_password}}' }, dirPath: '' });
+    expect(defaultAccess('redlab-connector-local', 'File', 'receive', 'x')).toEqual({ path: '' });
+    expect(defaultAccess('red-connector-http', 'File', 'receive', 'x')).toEqual({ url: '' });
+  });
+});
+
+describe('accessProblems', () => {
+  const ssh = (access: Record<string, unknown>, cls: 'File' | 'Directory' = 'File') => accessProblems('red-connector-ssh', cls, 'receive', access, 'sftp');
+  const ok = { host: 'lab', port: 22, auth: { username: 'ann', password: '{{sftp_password}}' }, filePath: '/data/a.csv' };
+
+  it('accepts a complete SFTP access', () => {
+    expect(ssh(ok)).toEqual([]);
+    expect(ssh({ ...ok, auth: { username: 'ann', privateKey: '{{k}}', passphrase: '{{p}}' } })).toEqual([]);
+  });
+
+  it('names each field left empty and how to fill it', () => {
+    const problems = ssh({ port: 22, auth: { password: '{{sftp_password}}' } });
+    expect(problems.map(p => p.path)).toEqual(['host', 'auth.username', 'filePath']);
+    expect(problems[0].message).toBe('SFTP (SSH): access.host (host) is needed');
+    expect(ssh({ ...ok, filePath: undefined, dirPath: '' }, 'Directory').map(p => p.path)).toEqual(['dirPath']);
+  });
+
+  it('refuses a secret written as a value, naming the variable to write', () => {
+    const [p] = ssh({ ...ok, auth: { username: 'ann', password: 'hunter2' } });
+    expect(p).toEqual({ path: 'auth.password', message: expect.stringContaining('access.auth.password (password) must be a {{variable}}'), fix: 'write {{sftp_password}}' });
+    expect(accessProblems('redlab-connector-s3', 'File', 'send', { bucket: 'b', key: 'k', auth: { accessKeyId: 'AK', secretAccessKey: 'abc' } }, 's3').map(x => x.path)).toEqual(['auth.secretAccessKey']);
+  });
+
+  it('needs a password or a private key for SFTP', () => {
+    expect(ssh({ ...ok, auth: { username: 'ann' } })).toEqual([expect.objectContaining({ path: 'auth.password', message: expect.stringContaining('access.auth.password (password) or access.auth.privateKey (private key)') })]);
+  });
+
+  it('checks numbers and choices', () => {
+    expect(ssh({ ...ok, port: 'twenty-two' })[0].message).toContain('access.port (port) must be a positive number');
+    expect(ssh({ ...ok, port: '{{port}}' })).toEqual([]);
+    expect(accessProblems('red-connector-http', 'File', 'send', { url: 'https://x', method: 'DELETE' }, 'o')[0].message).toContain('must be one of GET, PUT, POST');
+  });
+
+  it('knows nothing of connectors it does not describe', () => {
+    expect(accessProblems('cc-xnat', 'File', 'receive', { anything: 1 }, 'x')).toEqual([]);
+  });
+});
+
+describe('withSecretsAsVariables', () => {
+  it('replaces every secret value by its {{variable}} and keeps variables and other fields', () => {
+    const access = { host: 'lab', auth: { username: 'ann', password: 'hunter2', privateKey: '-----BEGIN', passphrase: '{{mine}}' } };
+    expect(withSecretsAsVariables('red-connector-ssh', access, 'sftp')).toEqual({ host: 'lab', auth: { username: 'ann', password: '{{sftp_password}}', privateKey: '{{sftp_private_key}}', passphrase: '{{mine}}' } });
+    expect(withSecretsAsVariables('cc-xnat', { password: 'x' }, 'a')).toEqual({ password: 'x' });
+  });
+});
+
+describe('how variables are asked for at launch', () => {
+  it('hides every secret field, and gives a private key several lines', () => {
+    for (const spec of CONNECTOR_SPECS) {
+      for (const f of spec.fields.filter(x => x.secret)) expect(isSecretAccessUse([`inputs.d.connector.access.${f.path}`])).toBe(true);
+    }
+    expect(isSecretAccessUse(['inputs.d.connector.access.auth.username'])).toBe(false);
+    expect(isMultilineAccessUse(['outputs.o.connector.access.auth.privateKey'])).toBe(true);
+    expect(isMultilineAccessUse(['outputs.o.connector.access.auth.password'])).toBe(false);
+    expect(connectorSpec('red-connector-ssh')?.label).toBe('SFTP (SSH)');
+  });
+});
