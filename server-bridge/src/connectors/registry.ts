@@ -1,8 +1,10 @@
 // Which connector commands an engine understands. Engines look connectors up
 // here; a later issue registers SFTP/SSH/FUSE ones.
+import { createFtpConnectors } from './ftp';
 import { createHttpConnectors } from './http';
 import type { HostPolicy } from './host-policy';
 import { localInputConnector } from './local';
+import { createSshConnectors } from './sftp';
 import { ConnectorError, type InputConnector, type OutputConnector } from './types';
 
 export class ConnectorRegistry {
@@ -46,5 +48,6 @@ export class ConnectorRegistry {
 /** The built-in connectors: red-connector-http (in and out, reaching what `hostPolicy` allows) and redlab-connector-local (in). */
 export function defaultConnectors(opts: { hostPolicy?: HostPolicy } = {}): ConnectorRegistry {
   const http = createHttpConnectors(opts.hostPolicy);
-  return new ConnectorRegistry().registerInput(http.input).registerInput(localInputConnector).registerOutput(http.output);
+  const ftp = createFtpConnectors(opts.hostPolicy);
+  return new ConnectorRegistry().registerInput(http.input).registerInput(localInputConnector).registerOutput(http.output).registerInput(ftp.input).registerOutput(ftp.output);
 }
