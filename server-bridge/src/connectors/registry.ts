@@ -1,5 +1,5 @@
 // Which connector commands an engine understands. Engines look connectors up
-// here; a later issue registers SFTP/SSH/FUSE ones.
+// here.
 import { createFtpConnectors } from './ftp';
 import { createHttpConnectors } from './http';
 import type { HostPolicy } from './host-policy';
@@ -45,9 +45,14 @@ export class ConnectorRegistry {
   }
 }
 
-/** The built-in connectors: red-connector-http (in and out, reaching what `hostPolicy` allows) and redlab-connector-local (in). */
-export function defaultConnectors(opts: { hostPolicy?: HostPolicy } = {}): ConnectorRegistry {
+/**
+ * The built-in connectors: red-connector-http, -ftp and -ssh (in and out, reaching what `hostPolicy`
+ * allows; SSH host keys checked against `sshKnownHostsFile`, default REDLAB_SSH_KNOWN_HOSTS, else
+ * ~/.ssh/known_hosts) and redlab-connector-local (in).
+ */
+export function defaultConnectors(opts: { hostPolicy?: HostPolicy; sshKnownHostsFile?: string } = {}): ConnectorRegistry {
   const http = createHttpConnectors(opts.hostPolicy);
   const ftp = createFtpConnectors(opts.hostPolicy);
-  return new ConnectorRegistry().registerInput(http.input).registerInput(localInputConnector).registerOutput(http.output).registerInput(ftp.input).registerOutput(ftp.output);
+  const ssh = createSshConnectors({ policy: opts.hostPolicy, knownHostsFile: opts.sshKnownHostsFile });
+  return new ConnectorRegistry().registerInput(http.input).registerInput(localInputConnector).registerOutput(http.output).registerInput(ftp.input).registerOutput(ftp.output).registerInput(ssh.input).registerOutput(ssh.output);
 }
