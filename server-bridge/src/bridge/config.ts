@@ -40,6 +40,8 @@ export interface BridgeOptions {
   defaultEngine?: string;
   /** --docker-host / REDLAB_DOCKER_HOST (ssh:// adds the docker-ssh engine), with the ssh key and known_hosts. */
   dockerHosts: DockerHosts;
+  /** --ssh-known-hosts (else REDLAB_SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts): also for the red-connector-ssh data connector. */
+  sshKnownHostsFile?: string;
 }
 
 export interface BridgeFlags {
@@ -121,7 +123,8 @@ export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv 
     logLevel: flags.logLevel ?? env.REDLAB_LOG_LEVEL ?? 'info',
     ...(engines.length ? { engines } : {}),
     ...(defaultEngine ? { defaultEngine } : {}),
-    dockerHosts: resolveDockerHosts(flags, env)
+    dockerHosts: resolveDockerHosts(flags, env),
+    ...(flags.sshKnownHosts ? { sshKnownHostsFile: path.resolve(cwd, flags.sshKnownHosts) } : {})
   };
 }
 

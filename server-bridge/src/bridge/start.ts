@@ -44,7 +44,7 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
   if (opts.allowConnectorHosts.length) logger.warn({ allowConnectorHosts: opts.allowConnectorHosts }, 'data connectors may reach these hosts although they are loopback, link-local or the bridge itself');
   const engines = await createEngines(
     { engines: opts.engines, defaultEngine: opts.defaultEngine },
-    { docker, dockerHosts: opts.dockerHosts, workRoot: path.join(opts.dataDir, 'work'), connectors: defaultConnectors({ hostPolicy }), log: m => logger.warn(m) }
+    { docker, dockerHosts: opts.dockerHosts, workRoot: path.join(opts.dataDir, 'work'), connectors: defaultConnectors({ hostPolicy, sshKnownHostsFile: opts.sshKnownHostsFile }), log: m => logger.warn(m) }
   );
   const manager = new RunManager(
     store,

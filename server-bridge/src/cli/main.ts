@@ -88,7 +88,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     )
     .option('--docker-host <address>', 'the Docker engine: ssh://user@host[:port] (verified against known_hosts), tcp:// or unix:// (default: REDLAB_DOCKER_HOST, else DOCKER_HOST, else the local socket)')
     .option('--ssh-identity <file>', 'private key for an ssh:// Docker host (default: ~/.ssh/id_* and the ssh agent; also REDLAB_SSH_IDENTITY)')
-    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)')
+    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host and red-connector-ssh inputs/outputs (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)')
     .action(async (file: string, opts) => {
       const hostPolicy = connectorHostPolicy(opts.allowConnectorHost);
       let dockerHosts;
@@ -108,7 +108,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
         createEngine: ({ workRoot, name }) => {
           if (!isEngineName(name)) throw new CliError(`--engine: there is no engine "${name}"; use one of ${ENGINE_NAMES.join(', ')}`);
           try {
-            return createEngine(name, { workRoot, dockerHosts, connectors: defaultConnectors({ hostPolicy }) });
+            return createEngine(name, { workRoot, dockerHosts, connectors: defaultConnectors({ hostPolicy, sshKnownHostsFile: opts.sshKnownHosts }) });
           } catch (e) {
             throw new CliError(`--engine ${name}: ${(e as Error).message}`);
           }
@@ -177,7 +177,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--default-engine <name>', 'the engine of a run that names none (default: the first of --engines; also REDLAB_DEFAULT_ENGINE)')
     .option('--docker-host <address>', `ssh://user@host[:port] adds the ${DOCKER_SSH_ENGINE} engine (Docker there, host key checked against known_hosts); tcp:// or unix:// is the docker engine's (also REDLAB_DOCKER_HOST; an ssh:// DOCKER_HOST also adds it)`)
     .option('--ssh-identity <file>', 'private key for an ssh:// Docker host (default: ~/.ssh/id_* and the ssh agent; also REDLAB_SSH_IDENTITY)')
-    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)')
+    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host and red-connector-ssh inputs/outputs (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)')
     .action(async flags => {
       let options;
       try {
