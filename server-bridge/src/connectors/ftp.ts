@@ -162,7 +162,8 @@ class FtpSession {
     if (err instanceof ConnectorError) return err;
     const prefix = `${owner}: ${FTP_CONNECTOR} ${this.shown}: ${what}`;
     if (err instanceof HostRefusedError) return new ConnectorError(`${prefix}: ${err.message}`);
-    if (err instanceof FTPError) {
+    // A server reply has a numeric code; socket errors (ECONNREFUSED …) may come wrapped with a string code.
+    if (err instanceof FTPError && typeof err.code === 'number') {
       const reply = `the server answered ${err.code} ${err.message.replace(/^\d{3}[ -]?/, '').trim()}`;
       if (err.code === 530) return new ConnectorError(`${prefix}: login refused (${reply}); check auth.username and auth.password in connector.access of ${owner}`);
       if (err.code === 550 || err.code === 553) {
