@@ -51,6 +51,16 @@ const ftpValue = (cls: 'File' | 'Directory', remote: string, extra: Partial<File
 const cli = (inputs: Record<string, string>): CommandLineTool =>
   ({ cwlVersion: 'v1.0', class: 'CommandLineTool', baseCommand: 'true', inputs: Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, { type: t }])), outputs: {} }) as CommandLineTool;
 
+/** The error `p` rejects with (a test fails when it resolves). */
+async function failure(p: Promise<unknown>): Promise<Error> {
+  return p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: Error) => e
+  );
+}
+
 async function stage(values: Record<string, FileOrDirectory>) {
   const types = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v.class]));
   return stageInputs({ items: listInputItems(cli(types), values), inputsDir: path.join(tmp, 'inputs'), registry, ctx });
@@ -87,7 +97,7 @@ describe('red-connector-ftp input', () => {
 
   it('says the login was refused (530) on a wrong password, without the password', async () => {
     const value = ftpValue('File', 'data/tiles.txt', {}, { username: server.username, password: 'not-the-password' });
-    const err = await ftpIn.stage({ key: 'f', label: 'f', value, dest: path.join(tmp, 'f') }, ctx).catch(e => e as Error);
+    const err = await failure(ftpIn.stage({ key: 'f', label: 'f', value, dest: path.join(tmp, 'f') }, ctx));
     expect(err.message).toMatch(/^input f: red-connector-ftp ftp:\/\/127\.0\.0\.1:\d+\/data\/tiles\.txt: login: login refused \(the server answered 530 /);
     expect(err.message).toContain('check auth.username and auth.password in connector.access of input f');
     expect(err.message).not.toContain('not-the-password');
@@ -96,7 +106,7 @@ describe('red-connector-ftp input', () => {
   it('says a missing file was not found (550) and masks a password given in the URL', async () => {
     const url = `ftp://${server.username}:${encodeURIComponent(server.password)}@127.0.0.1:${server.port}/data/nope.txt`;
     const value: FileOrDirectory = { class: 'File', connector: { command: 'red-connector-ftp', access: { url } } };
-    const err = await ftpIn.stage({ key: 'f', label: 'f', value, dest: path.join(tmp, 'f') }, ctx).catch(e => e as Error);
+    const err = await failure(ftpIn.stage({ key: 'f', label: 'f', value, dest: path.join(tmp, 'f') }, ctx));
     expect(err.message).toContain(`input f: red-connector-ftp ftp://${server.username}:********@127.0.0.1:${server.port}/data/nope.txt: download of data/nope.txt: no such file or folder, or no permission (the server answered 550 `);
     expect(err.message).toContain('check the path in connector.access.url of input f');
     expect(err.message).not.toContain(server.password);
