@@ -28,7 +28,7 @@
 //
 // Pure TypeScript: no DOM, no Node APIs.
 
-import { toSortedYaml, compareCodePoints, pySplitext, posixBasename, posixDirname, posixJoin, splitCwlType, type CwlInput, type CwlOutput, type FileOrDirectory, type GpuRequirement, type JobInputs, type Red, type SingleRed } from '../red';
+import { toSortedYaml, compareCodePoints, pySplitext, posixBasename, posixDirname, posixJoin, splitCwlType, type CwlInput, type CwlOutput, type FileOrDirectory, type GpuRequirement, type JobInputs, type JobOutputs, type Red, type SingleRed } from '../red';
 import { findWrittenFiles } from './outputs';
 import { cellSource, cellTags, codeCellNumber, parametersSyntaxMessage, parseNotebookParameters } from './parameters';
 import { RUNNER_FILENAME } from './runner-source';
@@ -406,9 +406,10 @@ function localFile(path: string, basename: string): FileOrDirectory {
   return { class: 'File', basename, connector: { command: LOCAL_CONNECTOR, access: { path } } };
 }
 
-/** The basename an input gets in the container when the draft gives none: the file name of its path or URL, else its name. */
+/** The basename an input gets in the container when the draft gives none: the file name of its path, URL or remote path, else its name. */
 export function defaultInputBasename(input: Pick<DraftInput, 'name' | 'access'>): string {
-  const raw = typeof input.access.path === 'string' ? input.access.path : typeof input.access.url === 'string' ? input.access.url : '';
+  // The connector's path field: local path, HTTP/FTP url, SFTP filePath/dirPath, S3 key/prefix.
+  const raw = ['path', 'url', 'filePath', 'dirPath', 'key', 'prefix'].map(k => input.access[k]).find((v): v is string => typeof v === 'string' && v !== '') ?? '';
   let p = raw.replace(/[?#].*$/, '').replace(/\/+$/, '');
   if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*$/i.test(p)) p = '';
   const base = posixBasename(p);
@@ -500,6 +501,11 @@ export function draftToRed(d: ExperimentDraft): SingleRed {
     if (o.newFiles) cliOutputs[o.name].doc = 'Every other file the notebook wrote in its working folder';
   }
 
+  const sent: JobOutputs = {};
+  for (const o of d.outputs) {
+    if (o.enabled !== false && o.send) sent[o.name] = { class: o.kind, connector: { command: o.send.connector, access: { ...o.send.access } } };
+  }
+
   const settings: SingleRed['container']['settings'] = { image: { url: d.image }, ram: d.ramMb };
   const gpus = gpuRequirement(d.gpus);
   if (gpus) settings.gpus = gpus;
@@ -518,7 +524,7 @@ export function draftToRed(d: ExperimentDraft): SingleRed {
       outputs: cliOutputs
     },
     inputs,
-    outputs: {},
+    outputs: sent,
     container: { engine: 'docker', settings },
     execution: { engine: 'ccfaice', settings: {} }
   };
@@ -564,9 +570,9 @@ export function redToDraft(red: Red, notebookPath: string): InferResult {
     inputs = (red.batches[0]?.inputs ?? {}) as JobInputs;
   } else {
     inputs = ((red as SingleRed).inputs ?? {}) as JobInputs;
-    const outs = (red as SingleRed).outputs;
-    if (outs && Object.keys(outs).length) warnings.push(`the RED sends outputs to connectors (${Object.keys(outs).join(', ')}); the draft collects them in the run folder instead`);
   }
+  // Where outputs are sent (batches: the first one's), kept with each output below.
+  const sentTo = (('batches' in red && Array.isArray(red.batches) ? red.batches[0]?.outputs : (red as SingleRed).outputs) ?? {}) as JobOutputs;
   const cli = red.cli ?? ({ inputs: {}, outputs: {} } as unknown as Red['cli']);
   const base = Array.isArray(cli.baseCommand) ? cli.baseCommand.join(' ') : cli.baseCommand ?? '';
   if (!/^python3?$/.test(String(base).trim())) warnings.push(`the RED runs "${base}", not python3 with RED Lab's notebook runner; only what fits the runner was imported`);
@@ -683,8 +689,14 @@ export function redToDraft(red: Red, notebookPath: string): InferResult {
     const t = String(def.type);
     const out: DraftOutput = { name: key, glob, kind: t.startsWith('Directory') ? 'Directory' : 'File', optional: t.endsWith('?') };
     if (collect !== undefined && glob === collect && out.kind === 'Directory') out.newFiles = true;
+    const target = sentTo[key];
+    if (isObj(target) && isObj(target.connector) && typeof target.connector.command === 'string') {
+      out.send = { connector: target.connector.command, access: { ...(isObj(target.connector.access) ? target.connector.access : {}) } };
+    }
     draft.outputs.push(out);
   }
+  const notSent = Object.keys(sentTo).filter(k => !draft.outputs.some(o => o.name === k && o.send));
+  if (notSent.length) warnings.push(`the RED sends outputs the draft does not keep (${notSent.join(', ')}); they are not sent`);
   // Globs kept out of the new-files folder without an output of their own: outputs unticked in the panel.
   const taken = new Set(draft.outputs.map(o => o.name).concat(EXECUTED_NOTEBOOK_OUTPUT));
   for (const glob of skip) {

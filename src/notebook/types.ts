@@ -54,6 +54,11 @@ export interface DraftOutput {
    * the globs of the other outputs, enabled or not.
    */
   newFiles?: boolean;
+  /**
+   * Where the run sends it besides the run folder: a connector that can send (red-connector-ssh,
+   * …) and its access, secrets as {{variables}}. Becomes the RED's `outputs.<name>`.
+   */
+  send?: { connector: string; access: Record<string, unknown> };
 }
 
 export interface ExperimentDraft {

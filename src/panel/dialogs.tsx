@@ -3,7 +3,7 @@
 import * as React from 'react';
 import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
 import { ReactWidget } from '@jupyterlab/ui-components';
-import type { RedVariable } from '../red';
+import { isMultilineAccessUse, isSecretAccessUse, type RedVariable } from '../red';
 
 class VariablesBody extends ReactWidget implements Dialog.IBodyWidget<Record<string, string>> {
   constructor(private readonly vars: readonly RedVariable[]) {
@@ -13,7 +13,7 @@ class VariablesBody extends ReactWidget implements Dialog.IBodyWidget<Record<str
 
   getValue(): Record<string, string> {
     const out: Record<string, string> = {};
-    this.node.querySelectorAll<HTMLInputElement>('input[data-variable]').forEach(i => {
+    this.node.querySelectorAll<HTMLInputElement | HTMLTextAreaElement>('[data-variable]').forEach(i => {
       out[i.dataset.variable!] = i.value;
     });
     return out;
@@ -29,14 +29,19 @@ class VariablesBody extends ReactWidget implements Dialog.IBodyWidget<Record<str
         {this.vars.map(v => (
           <label key={v.name} className="jp-RedLab-field">
             <span className="jp-RedLab-label">{v.name}</span>
-            <input
-              className="jp-mod-styled"
-              data-variable={v.name}
-              data-testid={`redlab-variable-${v.name}`}
-              type={v.protected ? 'password' : 'text'}
-              autoComplete="off"
-              title={`used at ${v.paths.join(', ')}`}
-            />
+            {isMultilineAccessUse(v.paths) ? (
+              // A private key keeps its line breaks (an <input> would drop them).
+              <textarea className="jp-mod-styled jp-RedLab-secret-text" data-variable={v.name} data-testid={`redlab-variable-${v.name}`} autoComplete="off" spellCheck={false} title={`used at ${v.paths.join(', ')}`} />
+            ) : (
+              <input
+                className="jp-mod-styled"
+                data-variable={v.name}
+                data-testid={`redlab-variable-${v.name}`}
+                type={v.protected || isSecretAccessUse(v.paths) ? 'password' : 'text'}
+                autoComplete="off"
+                title={`used at ${v.paths.join(', ')}`}
+              />
+            )}
           </label>
         ))}
       </div>

@@ -5,7 +5,7 @@
 // nor export). Pure.
 import { EXECUTED_NOTEBOOK_OUTPUT } from '../notebook/infer';
 import type { DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
-import { ramRangeProblem } from '../red';
+import { ramRangeProblem, withSecretsAsVariables } from '../red';
 
 export const NOTEBOOK_METADATA_KEY = 'redlab';
 
@@ -18,8 +18,15 @@ export interface StoredExperiment {
   outputs: DraftOutput[];
 }
 
+/**
+ * What is kept in the notebook. Every secret field of a connector's access (connector-fields) is a
+ * {{variable}} there, whatever the draft holds: the metadata is written at each edit, also while
+ * a typed or imported password makes the draft invalid.
+ */
 export function toStoredExperiment(d: ExperimentDraft): StoredExperiment {
-  return JSON.parse(JSON.stringify({ image: d.image, ramMb: d.ramMb, gpus: d.gpus, values: d.values, inputs: d.inputs, outputs: d.outputs }));
+  const inputs = d.inputs.map(i => ({ ...i, access: withSecretsAsVariables(i.connector, i.access, i.name) }));
+  const outputs = d.outputs.map(o => (o.send ? { ...o, send: { ...o.send, access: withSecretsAsVariables(o.send.connector, o.send.access, o.name) } } : o));
+  return JSON.parse(JSON.stringify({ image: d.image, ramMb: d.ramMb, gpus: d.gpus, values: d.values, inputs, outputs }));
 }
 
 /** The stored experiment of a notebook's JSON, if it has a usable one. */
@@ -33,8 +40,17 @@ export function readStoredExperiment(nb: unknown): StoredExperiment | undefined 
     ...(e.gpus && typeof e.gpus === 'object' ? { gpus: e.gpus } : {}),
     values: e.values && typeof e.values === 'object' ? e.values : {},
     inputs: Array.isArray(e.inputs) ? e.inputs.filter(i => i && typeof i.name === 'string' && i.access && typeof i.access === 'object') : [],
-    outputs: Array.isArray(e.outputs) ? e.outputs.filter(o => o && typeof o.name === 'string' && typeof o.glob === 'string') : []
+    outputs: Array.isArray(e.outputs) ? e.outputs.filter(o => o && typeof o.name === 'string' && typeof o.glob === 'string').map(withUsableSend) : []
   };
+}
+
+/** An output without a `send` that is not {connector, access} (a notebook edited by hand). */
+function withUsableSend(o: DraftOutput): DraftOutput {
+  if (o.send === undefined) return o;
+  const ok = typeof o.send === 'object' && o.send !== null && typeof o.send.connector === 'string' && !!o.send.access && typeof o.send.access === 'object';
+  if (ok) return o;
+  const { send: _bad, ...rest } = o;
+  return rest;
 }
 
 /**

@@ -6,6 +6,8 @@ import type { BridgeStatus } from '../tokens';
 
 /** Input connectors offered while the bridge has not said which its engine has. */
 export const DEFAULT_INPUT_CONNECTORS: readonly string[] = ['redlab-connector-local', 'red-connector-http'];
+/** Output connectors offered while the bridge has not said which its engine has. */
+export const DEFAULT_OUTPUT_CONNECTORS: readonly string[] = ['red-connector-http'];
 
 export interface EngineView {
   /** Engines a run can go to now (they exist and are available), in the bridge's order. */
@@ -18,6 +20,8 @@ export interface EngineView {
   gpus: boolean;
   /** Input connectors the chosen engine has. */
   inputConnectors: readonly string[];
+  /** Output connectors the chosen engine has (where an output can be sent besides the run folder). */
+  outputConnectors: readonly string[];
   /** Image builds (capability `imageBuilds`). */
   imageBuilds: boolean;
 }
@@ -27,7 +31,7 @@ export interface EngineView {
  * then the defaultEngine setting) that is offered, else the bridge's default, else the first offered.
  */
 export function engineView(health: HealthInfo | undefined, wanted: readonly (string | undefined)[]): EngineView {
-  if (!health) return { offered: [], unavailable: [], gpus: true, inputConnectors: DEFAULT_INPUT_CONNECTORS, imageBuilds: true };
+  if (!health) return { offered: [], unavailable: [], gpus: true, inputConnectors: DEFAULT_INPUT_CONNECTORS, outputConnectors: DEFAULT_OUTPUT_CONNECTORS, imageBuilds: true };
   const engines = health.engines ?? [];
   const offered = engines.filter(e => e.available);
   const unavailable = engines.filter(e => !e.available);
@@ -40,6 +44,7 @@ export function engineView(health: HealthInfo | undefined, wanted: readonly (str
     chosen,
     gpus: caps?.gpus ?? false,
     inputConnectors: caps?.inputConnectors ?? [],
+    outputConnectors: caps?.outputConnectors ?? [],
     imageBuilds: caps?.imageBuilds ?? false
   };
 }

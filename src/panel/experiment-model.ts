@@ -7,12 +7,29 @@
 import { Signal, type ISignal } from '@lumino/signaling';
 import { checkDraft, draftToRed, draftToRedYaml, LOCAL_CONNECTOR, parameterKeys } from '../notebook/infer';
 import type { DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
-import { type SingleRed, RAM_MAX_MB, RAM_MIN_MB, validateRed, checkVariables, listVariables, type RedVariable } from '../red';
+import {
+  type SingleRed,
+  RAM_MAX_MB,
+  RAM_MIN_MB,
+  validateRed,
+  checkVariables,
+  listVariables,
+  type RedVariable,
+  accessProblems,
+  connectorFields,
+  connectorSpec,
+  defaultAccess,
+  accessValue,
+  withAccessValue,
+  secretVariableName,
+  HTTP_CONNECTOR_COMMAND,
+  type ConnectorClass,
+  type ConnectorDirection
+} from '../red';
 import {
   fieldForDraftProblem,
   fieldForIssuePath,
   inputField,
-  isVariableRef,
   outputField,
   paramField,
   parseIntField,
@@ -34,7 +51,7 @@ export interface PanelIssue {
 export type GpuMode = 'none' | 'count' | 'vram';
 
 export { LOCAL_CONNECTOR };
-export const HTTP_CONNECTOR = 'red-connector-http';
+export const HTTP_CONNECTOR = HTTP_CONNECTOR_COMMAND;
 
 interface Derived {
   red?: SingleRed;
@@ -176,30 +193,31 @@ export class ExperimentModel {
 
   addInput(connector: string = LOCAL_CONNECTOR): void {
     const name = uniqueName('data', this.takenNames());
-    const input: DraftInput = { name, kind: 'File', connector, access: connector === HTTP_CONNECTOR ? { url: '' } : { path: '' } };
+    const input: DraftInput = { name, kind: 'File', connector, access: defaultAccess(connector, 'File', 'receive', name) };
     this.commit({ ...this._draft, inputs: [...this._draft.inputs, input] });
   }
 
   updateInput(index: number, patch: Partial<DraftInput>): void {
     const inputs = this._draft.inputs.slice();
-    if (!inputs[index]) return;
-    inputs[index] = { ...inputs[index], ...patch };
+    const was = inputs[index];
+    if (!was) return;
+    inputs[index] = { ...was, ...patch };
+    // File <-> Folder: the fields of the other class (SFTP filePath / dirPath) follow.
+    if (patch.kind && patch.kind !== was.kind && !patch.access) inputs[index].access = accessForClass(was.connector, patch.kind, 'receive', was.name, was.access);
     this.commit({ ...this._draft, inputs });
   }
 
-  /** A connector change starts its access over ({path} or {url}). */
+  /** A connector change starts its access over: its defaults, its secrets as {{variables}} named after the input. */
   setInputConnector(index: number, connector: string): void {
-    const access = connector === HTTP_CONNECTOR ? { url: '' } : { path: '' };
-    this.updateInput(index, { connector, access });
+    const input = this._draft.inputs[index];
+    if (!input) return;
+    this.updateInput(index, { connector, access: defaultAccess(connector, input.kind, 'receive', input.name) });
   }
 
   setInputAccess(index: number, key: string, value: unknown): void {
     const input = this._draft.inputs[index];
     if (!input) return;
-    const access = { ...input.access };
-    if (value === undefined) delete access[key];
-    else access[key] = value;
-    this.updateInput(index, { access });
+    this.updateInput(index, { access: withAccessValue(input.access, key, value) });
   }
 
   /** HTTP login as {{variables}} named after the input; their values are asked at launch. */
@@ -228,6 +246,36 @@ export class ExperimentModel {
     // Another glob is the user's own output: kept when the code stops writing the inferred file.
     if (patch.glob !== undefined && patch.glob !== was.glob) delete outputs[index].inferred;
     this.commit({ ...this._draft, outputs });
+  }
+
+  /**
+   * Where the output is sent besides the run folder (a connector that can send), or only the run
+   * folder (undefined). Its access starts with the connector's defaults, secrets as {{variables}}.
+   */
+  setOutputConnector(index: number, connector: string | undefined): void {
+    const o = this._draft.outputs[index];
+    if (!o) return;
+    if (!connector) {
+      const { send: _gone, ...rest } = o;
+      const outputs = this._draft.outputs.slice();
+      outputs[index] = rest;
+      return this.commit({ ...this._draft, outputs });
+    }
+    this.updateOutput(index, { send: { connector, access: defaultAccess(connector, o.kind, 'send', o.name) } });
+  }
+
+  /** One access field (dotted path, e.g. `auth.username`) of where the output is sent. */
+  setOutputAccess(index: number, path: string, value: unknown): void {
+    const o = this._draft.outputs[index];
+    if (!o?.send) return;
+    this.updateOutput(index, { send: { ...o.send, access: withAccessValue(o.send.access, path, value) } });
+  }
+
+  /** File or Folder; where it is sent keeps its fields that fit the new class. */
+  setOutputKind(index: number, kind: DraftOutput['kind']): void {
+    const o = this._draft.outputs[index];
+    if (!o || o.kind === kind) return;
+    this.updateOutput(index, { kind, ...(o.send ? { send: { ...o.send, access: accessForClass(o.send.connector, kind, 'send', o.name, o.send.access) } } : {}) });
   }
 
   /** Unticked: not collected, and kept out of the new-files folder too. */
@@ -345,22 +393,45 @@ export function draftChecks(d: ExperimentDraft): PanelIssue[] {
   if (!d.image.trim()) err('image', 'an image is needed (it must contain python3)', 'pick a local image, type one, or build one from requirements.txt');
   d.inputs.forEach(input => {
     const f = inputField(input.name);
-    if (input.connector === LOCAL_CONNECTOR && !String(input.access.path ?? '').trim()) err(f, 'a file path is needed (relative to the notebook\'s folder, or absolute)');
-    if (input.connector === HTTP_CONNECTOR) {
-      const url = String(input.access.url ?? '').trim();
-      if (!url) err(f, 'a URL is needed');
-      else if (!/^https?:\/\//i.test(url) && !url.includes('{{')) err(f, 'the URL must start with http:// or https://');
-      const auth = input.access.auth as Record<string, unknown> | undefined;
-      if (auth && !isVariableRef(auth.password)) {
-        err(f, 'write the password as a {{variable}}: its value is asked for at launch and never saved', 'e.g. {{data_password}}');
-      }
-    }
+    for (const p of connectorChecks(input.connector, input.kind, 'receive', input.access, input.name)) err(f, p.message, p.fix);
   });
   d.outputs.forEach(o => {
     const f = outputField(o.name);
     if (!o.glob.trim()) err(f, 'a file name or glob pattern is needed (e.g. results.csv, *.png)');
+    if (o.send && o.enabled !== false) for (const p of connectorChecks(o.send.connector, o.kind, 'send', o.send.access, o.name)) err(f, p.message, p.fix);
   });
   return issues;
+}
+
+/** The table's checks of a connector's access (connector-fields), and a URL's scheme where it is one. */
+function connectorChecks(command: string, cls: ConnectorClass, direction: ConnectorDirection, access: Record<string, unknown>, owner: string): { message: string; fix?: string }[] {
+  const problems: { message: string; fix?: string }[] = accessProblems(command, cls, direction, access, owner);
+  const spec = connectorSpec(command);
+  if (spec && !(direction === 'receive' ? spec.receives : spec.sends).includes(cls)) {
+    problems.push({ message: `${spec.label} cannot ${direction} a ${cls === 'Directory' ? 'folder' : 'file'}`, fix: 'choose another connector' });
+  }
+  const url = accessValue(access, 'url');
+  const scheme = command === HTTP_CONNECTOR ? /^https?:\/\//i : command === 'red-connector-ftp' ? /^ftps?:\/\//i : undefined;
+  if (scheme && typeof url === 'string' && url.trim() && !url.includes('{{') && !scheme.test(url.trim())) {
+    problems.push({ message: `access.url (URL) must start with ${command === HTTP_CONNECTOR ? 'http:// or https://' : 'ftp://'}` });
+  }
+  return problems;
+}
+
+/** `access` for another class: the connector's fields for it, with the values `access` has for them (secrets as {{variables}}). */
+function accessForClass(command: string, cls: ConnectorClass, direction: ConnectorDirection, owner: string, access: Record<string, unknown>): Record<string, unknown> {
+  if (!connectorSpec(command)) return access;
+  let out = defaultAccess(command, cls, direction, owner);
+  for (const f of connectorFields(command, cls, direction)) {
+    const v = accessValue(access, f.path);
+    if (v !== undefined) out = withAccessValue(out, f.path, v);
+  }
+  return out;
+}
+
+/** The {{variable}} the panel writes for a secret field of an input or output. */
+export function secretReference(owner: string, path: string): string {
+  return `{{${secretVariableName(owner, path)}}}`;
 }
 
 /** Where the notebook's code writes an inferred output: `code cell 3, line 12: df.to_csv('results.csv')`. */

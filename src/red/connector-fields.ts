@@ -35,6 +35,8 @@ export interface ConnectorSpec {
   fields: readonly ConnectorField[];
   /** Groups of paths of which at least one must be given (SSH: a password or a private key). */
   oneOf?: readonly (readonly string[])[];
+  /** Groups of paths given all together or not at all (HTTP: a login's user and password). */
+  together?: readonly (readonly string[])[];
 }
 
 export const LOCAL_CONNECTOR_COMMAND = 'redlab-connector-local';
@@ -70,7 +72,8 @@ export const CONNECTOR_SPECS: readonly ConnectorSpec[] = [
       password('Its password, as a {{variable}}'),
       { path: 'auth.method', label: 'login method', type: 'text', choices: ['basic', 'digest'], help: 'basic (the default) or digest' },
       { path: 'disableSSLVerification', label: 'skip TLS check', type: 'boolean', help: "Accept a server whose certificate cannot be verified (only for servers you trust)" }
-    ]
+    ],
+    together: [['auth.username', 'auth.password']]
   },
   {
     command: SSH_CONNECTOR_COMMAND,
@@ -224,7 +227,7 @@ export function accessProblems(command: string, cls: ConnectorClass, direction: 
   const empty = (v: unknown) => v === undefined || v === null || (typeof v === 'string' && !v.trim());
   for (const f of fields) {
     const v = accessValue(access, f.path);
-    const name = `access.${f.path} (${f.label})`;
+    const name = `${f.label} (access.${f.path})`;
     if (empty(v)) {
       if (f.required) problems.push({ path: f.path, message: `${spec.label}: ${name} is needed`, fix: f.secret ? `write it as {{${secretVariableName(owner, f.path)}}}` : f.help });
       continue;
@@ -244,9 +247,18 @@ export function accessProblems(command: string, cls: ConnectorClass, direction: 
     if (inGroup.length && inGroup.every(f => empty(accessValue(access, f.path)))) {
       problems.push({
         path: group[0],
-        message: `${spec.label}: a login needs ${inGroup.map(f => `access.${f.path} (${f.label})`).join(' or ')}`,
+        message: `${spec.label}: a login needs ${inGroup.map(f => `${f.label} (access.${f.path})`).join(' or ')}`,
         fix: `e.g. {{${secretVariableName(owner, group[0])}}}`
       });
+    }
+  }
+  for (const group of spec.together ?? []) {
+    const inGroup = fields.filter(f => group.includes(f.path));
+    const given = inGroup.filter(f => !empty(accessValue(access, f.path)));
+    if (given.length && given.length < inGroup.length) {
+      for (const f of inGroup.filter(x => !given.includes(x))) {
+        problems.push({ path: f.path, message: `${spec.label}: ${f.label} (access.${f.path}) is needed with ${given.map(g => `access.${g.path}`).join(', ')}`, fix: f.secret ? `write {{${secretVariableName(owner, f.path)}}}` : f.help });
+      }
     }
   }
   return problems;

@@ -134,7 +134,7 @@ describe('ExperimentModel', () => {
     const m = model();
     m.addInput();
     expect(m.draft.inputs[0]).toMatchObject({ name: 'data', connector: 'redlab-connector-local', access: { path: '' } });
-    expect(m.issuesFor('input:data')[0].message).toMatch(/file path is needed/);
+    expect(m.issuesFor('input:data')[0].message).toMatch(/path \(access.path\) is needed/);
     m.setInputAccess(0, 'path', 'data/in.csv');
     expect(m.issuesFor('input:data')).toEqual([]);
     expect(m.red!.inputs.data).toMatchObject({ class: 'File', basename: 'in.csv', connector: { access: { path: 'data/in.csv' } } });
@@ -159,9 +159,65 @@ describe('ExperimentModel', () => {
     expect(m.isValid).toBe(true);
     expect(m.yaml).toContain('{{data_password}}');
     m.setInputAccess(0, 'auth', { username: 'me', password: 'hunter2' });
-    expect(m.issuesFor('input:data')[0].message).toMatch(/password as a \{\{variable\}\}/);
+    expect(m.issuesFor('input:data')[0].message).toMatch(/password \(access.auth.password\) must be a \{\{variable\}\}/);
     m.setInputAuth(0, false);
     expect(m.variables).toEqual([]);
+  });
+
+  it('makes an SFTP input of the connector table: its fields, its password a {{variable}}, filePath or dirPath by class', () => {
+    const m = model();
+    m.addInput();
+    m.updateInput(0, { name: 'sftp' });
+    m.setInputConnector(0, 'red-connector-ssh');
+    expect(m.draft.inputs[0].access).toEqual({ host: '', port: 22, auth: { username: '', password: '{{sftp_password}}' }, filePath: '' });
+    expect(m.issuesFor('input:sftp').map(i => i.message)).toEqual([
+      'SFTP (SSH): host (access.host) is needed',
+      'SFTP (SSH): user (access.auth.username) is needed',
+      'SFTP (SSH): remote file (access.filePath) is needed'
+    ]);
+    m.setInputAccess(0, 'host', 'lab.example.org');
+    m.setInputAccess(0, 'auth.username', 'ann');
+    m.setInputAccess(0, 'filePath', '/data/tiles.csv');
+    expect(m.issuesFor('input:sftp')).toEqual([]);
+    expect(m.red!.inputs.sftp).toEqual({
+      class: 'File',
+      basename: 'tiles.csv',
+      connector: { command: 'red-connector-ssh', access: { host: 'lab.example.org', port: 22, auth: { username: 'ann', password: '{{sftp_password}}' }, filePath: '/data/tiles.csv' } }
+    });
+    expect(m.variables).toEqual([{ name: 'sftp_password', protected: true, paths: ['inputs.sftp.connector.access.auth.password'] }]);
+    expect(m.isValid).toBe(true);
+    // A folder: dirPath instead of filePath, the rest kept.
+    m.updateInput(0, { kind: 'Directory' });
+    expect(m.draft.inputs[0].access).toEqual({ host: 'lab.example.org', port: 22, auth: { username: 'ann', password: '{{sftp_password}}' }, dirPath: '' });
+    expect(m.issuesFor('input:sftp').map(i => i.message)).toEqual(['SFTP (SSH): remote folder (access.dirPath) is needed']);
+    // A literal password (typed into the YAML, or imported) is refused, naming the field and the fix.
+    m.setInputAccess(0, 'auth.password', 'hunter2');
+    expect(m.issuesFor('input:sftp')).toContainEqual(expect.objectContaining({ message: expect.stringContaining('password (access.auth.password) must be a {{variable}}'), fix: 'write {{sftp_password}}' }));
+    m.setInputAccess(0, 'port', 'ssh');
+    expect(m.issuesFor('input:sftp').map(i => i.message)).toContain('SFTP (SSH): port (access.port) must be a positive number, not "ssh"');
+  });
+
+  it('sends an output with a connector the table describes, and checks its fields', () => {
+    const m = model();
+    m.addOutput();
+    const i = m.draft.outputs.findIndex(o => o.name === 'result');
+    m.updateOutput(i, { glob: 'weights.h5' });
+    m.setOutputConnector(i, 'red-connector-ssh');
+    expect(m.issuesFor('output:result').map(x => x.message)).toEqual(['SFTP (SSH): host (access.host) is needed', 'SFTP (SSH): user (access.auth.username) is needed', 'SFTP (SSH): remote file (access.filePath) is needed']);
+    m.setOutputAccess(i, 'host', 'lab');
+    m.setOutputAccess(i, 'auth.username', 'ann');
+    m.setOutputAccess(i, 'filePath', '/results/weights.h5');
+    expect(m.red!.outputs).toEqual({ result: { class: 'File', connector: { command: 'red-connector-ssh', access: { host: 'lab', port: 22, auth: { username: 'ann', password: '{{result_password}}' }, filePath: '/results/weights.h5' } } } });
+    expect(m.isValid).toBe(true);
+    m.setOutputKind(i, 'Directory');
+    expect(m.draft.outputs[i].send!.access).toMatchObject({ dirPath: '' });
+    expect(m.draft.outputs[i].send!.access.filePath).toBeUndefined();
+    // HTTP sends files only.
+    m.setOutputConnector(i, HTTP_CONNECTOR);
+    expect(m.issuesFor('output:result').map(x => x.message)).toContain('HTTP URL cannot send a folder');
+    m.setOutputConnector(i, undefined);
+    expect(m.draft.outputs[i].send).toBeUndefined();
+    expect(m.red!.outputs).toEqual({});
   });
 
   it('starts over from an imported draft', () => {

@@ -1,6 +1,7 @@
 // Further inputs: a local file or folder (path relative to the notebook's folder, or
-// the file browser's selection) or an HTTP URL, with an optional login written as
-// {{variables}} (their values are asked at launch, never stored). The notebook reads
+// the file browser's selection), or any connector the chosen engine has (HTTP, SFTP, FTP,
+// S3, …) with its access fields; credentials are {{variables}} (their values are asked
+// at launch, never stored). The notebook reads
 // an input's path from the environment variable REDLAB_INPUT_<NAME>.
 import * as React from 'react';
 import { inputEnvVar } from '../../notebook/infer';
@@ -8,6 +9,8 @@ import type { DraftInput } from '../../notebook/types';
 import { HTTP_CONNECTOR, LOCAL_CONNECTOR, type ExperimentModel } from '../experiment-model';
 import { inputField } from '../fields';
 import { Field, FieldIssues, hasError, Section } from './common';
+import { connectorChoices } from './connector-choices';
+import { ConnectorFields } from './ConnectorFields';
 
 export interface InputsSectionProps {
   model: ExperimentModel;
@@ -37,8 +40,6 @@ export function InputsSection({ model, connectors, selectedFile }: InputsSection
 
 function InputEditor({ model, index, input, connectors, selectedFile }: { model: ExperimentModel; index: number; input: DraftInput; connectors: readonly string[]; selectedFile: InputsSectionProps['selectedFile'] }): JSX.Element {
   const field = inputField(input.name);
-  const auth = input.access.auth as { username?: string; password?: string } | undefined;
-  const setAuth = (key: 'username' | 'password', value: string) => model.setInputAccess(index, 'auth', { ...auth, [key]: value });
   return (
     <div className={`jp-RedLab-item${hasError(model, field) ? ' jp-RedLab-invalid' : ''}`} data-testid={`redlab-input-${input.name}`}>
       <div className="jp-RedLab-row">
@@ -53,33 +54,14 @@ function InputEditor({ model, index, input, connectors, selectedFile }: { model:
       </div>
       <Field label="From">
         <select className="jp-mod-styled jp-RedLab-select" data-testid="redlab-input-connector" value={input.connector} onChange={e => model.setInputConnector(index, e.target.value)}>
-          {[LOCAL_CONNECTOR, HTTP_CONNECTOR, ...connectors.filter(c => c !== LOCAL_CONNECTOR && c !== HTTP_CONNECTOR), ...(connectors.includes(input.connector) || [LOCAL_CONNECTOR, HTTP_CONNECTOR].includes(input.connector) ? [] : [input.connector])].map(c => (
-            <option key={c} value={c}>
-              {c === LOCAL_CONNECTOR ? 'local file path' : c === HTTP_CONNECTOR ? 'HTTP URL' : c}
+          {connectorChoices(connectors, input.kind, 'receive', input.connector).map(c => (
+            <option key={c.command} value={c.command}>
+              {c.label}
             </option>
           ))}
         </select>
       </Field>
-      {input.connector === HTTP_CONNECTOR ? (
-        <>
-          <Field label="URL">
-            <input className="jp-mod-styled jp-RedLab-input" data-testid="redlab-input-url" value={String(input.access.url ?? '')} placeholder="https://example.org/data.csv" spellCheck={false} onChange={e => model.setInputAccess(index, 'url', e.target.value)} />
-          </Field>
-          <label className="jp-RedLab-check">
-            <input type="checkbox" data-testid="redlab-input-auth" checked={!!auth} onChange={e => model.setInputAuth(index, e.target.checked)} /> needs a login (asked for at launch)
-          </label>
-          {auth ? (
-            <div className="jp-RedLab-indent">
-              <Field label="user" hint="A {{variable}} (asked for at launch) or a name">
-                <input className="jp-mod-styled jp-RedLab-input" data-testid="redlab-input-username" value={String(auth.username ?? '')} onChange={e => setAuth('username', e.target.value)} />
-              </Field>
-              <Field label="password" hint="Always a {{variable}}: its value is asked for at launch, kept in memory for this session, never saved">
-                <input className="jp-mod-styled jp-RedLab-input" data-testid="redlab-input-password" value={String(auth.password ?? '')} onChange={e => setAuth('password', e.target.value)} />
-              </Field>
-            </div>
-          ) : null}
-        </>
-      ) : input.connector === LOCAL_CONNECTOR ? (
+      {input.connector === LOCAL_CONNECTOR ? (
         <Field label="Path">
           <div className="jp-RedLab-row">
             <input className="jp-mod-styled jp-RedLab-input jp-RedLab-grow" data-testid="redlab-input-path" value={String(input.access.path ?? '')} placeholder="data/input.csv (from the notebook's folder)" spellCheck={false} onChange={e => model.setInputAccess(index, 'path', e.target.value)} />
@@ -99,7 +81,7 @@ function InputEditor({ model, index, input, connectors, selectedFile }: { model:
           </div>
         </Field>
       ) : (
-        <div className="jp-RedLab-muted">access: {JSON.stringify(input.access)}</div>
+        <ConnectorFields command={input.connector} cls={input.kind} direction="receive" access={input.access} owner={input.name} onChange={(path, v) => model.setInputAccess(index, path, v)} />
       )}
       <div className="jp-RedLab-doc">
         in the notebook: <code>os.environ["{inputEnvVar(input.name)}"]</code>

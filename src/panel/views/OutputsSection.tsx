@@ -7,9 +7,11 @@ import { executedNotebookName } from '../../notebook/infer';
 import type { DraftOutput } from '../../notebook/types';
 import { outputOrigin, type ExperimentModel } from '../experiment-model';
 import { outputField } from '../fields';
-import { FieldIssues, hasError, Section } from './common';
+import { Field, FieldIssues, hasError, Section } from './common';
+import { connectorChoices } from './connector-choices';
+import { ConnectorFields } from './ConnectorFields';
 
-export function OutputsSection({ model }: { model: ExperimentModel }): JSX.Element {
+export function OutputsSection({ model, connectors = [] }: { model: ExperimentModel; connectors?: readonly string[] }): JSX.Element {
   const outputs = model.draft.outputs;
   const collected = outputs.filter(o => o.enabled !== false).length;
   return (
@@ -18,7 +20,7 @@ export function OutputsSection({ model }: { model: ExperimentModel }): JSX.Eleme
         always: <code>{executedNotebookName(model.draft.notebookPath)}</code> (the notebook with this run's outputs)
       </div>
       {outputs.map((o, i) =>
-        o.newFiles ? <NewFilesOutput key={i} model={model} index={i} output={o} /> : <OutputEditor key={i} model={model} index={i} output={o} />
+        o.newFiles ? <NewFilesOutput key={i} model={model} index={i} output={o} /> : <OutputEditor key={i} model={model} index={i} output={o} connectors={connectors} />
       )}
       <button className="jp-mod-styled jp-RedLab-button" data-testid="redlab-add-output" onClick={() => model.addOutput()}>
         + output file
@@ -53,7 +55,7 @@ function NewFilesOutput({ model, index, output }: { model: ExperimentModel; inde
   );
 }
 
-function OutputEditor({ model, index, output }: { model: ExperimentModel; index: number; output: DraftOutput }): JSX.Element {
+function OutputEditor({ model, index, output, connectors }: { model: ExperimentModel; index: number; output: DraftOutput; connectors: readonly string[] }): JSX.Element {
   const field = outputField(output.name);
   const origin = outputOrigin(output);
   const off = output.enabled === false;
@@ -91,7 +93,7 @@ function OutputEditor({ model, index, output }: { model: ExperimentModel; index:
       ) : null}
       {off ? null : (
         <div className="jp-RedLab-row">
-          <select className="jp-mod-styled jp-RedLab-select" value={output.kind} onChange={e => model.updateOutput(index, { kind: e.target.value as DraftOutput['kind'] })}>
+          <select className="jp-mod-styled jp-RedLab-select" value={output.kind} onChange={e => model.setOutputKind(index, e.target.value as DraftOutput['kind'])}>
             <option value="File">File</option>
             <option value="Directory">Folder</option>
           </select>
@@ -100,7 +102,31 @@ function OutputEditor({ model, index, output }: { model: ExperimentModel; index:
           </label>
         </div>
       )}
+      {off ? null : <SendTo model={model} index={index} output={output} connectors={connectors} />}
       <FieldIssues model={model} field={field} />
     </div>
+  );
+}
+
+/** Where the output goes besides the run folder: a connector the engine can send with, and its access fields. */
+function SendTo({ model, index, output, connectors }: { model: ExperimentModel; index: number; output: DraftOutput; connectors: readonly string[] }): JSX.Element | null {
+  const choices = connectorChoices(connectors, output.kind, 'send', output.send?.connector);
+  if (!choices.length) return null;
+  return (
+    <>
+      <Field label="Also send to" hint="After the run succeeds, the output is uploaded there too (it is always kept in the run folder)">
+        <select className="jp-mod-styled jp-RedLab-select" data-testid="redlab-output-connector" value={output.send?.connector ?? ''} onChange={e => model.setOutputConnector(index, e.target.value || undefined)}>
+          <option value="">nowhere else</option>
+          {choices.map(c => (
+            <option key={c.command} value={c.command}>
+              {c.label}
+            </option>
+          ))}
+        </select>
+      </Field>
+      {output.send ? (
+        <ConnectorFields command={output.send.connector} cls={output.kind} direction="send" access={output.send.access} owner={output.name} onChange={(path, v) => model.setOutputAccess(index, path, v)} />
+      ) : null}
+    </>
   );
 }

@@ -118,7 +118,7 @@ export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element
             connectors={engines.inputConnectors}
             selectedFile={() => actions.selectedFileForNotebook()}
           />
-          <OutputsSection model={experiment} />
+          <OutputsSection model={experiment} connectors={engines.outputConnectors} />
           <YamlSection model={experiment} />
           <RunHistory
             runs={current ? runsOfNotebook(redlab.runs, current.path) : []}

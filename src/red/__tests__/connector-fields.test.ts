@@ -96,24 +96,31 @@ describe('accessProblems', () => {
   it('names each field left empty and how to fill it', () => {
     const problems = ssh({ port: 22, auth: { password: '{{sftp_password}}' } });
     expect(problems.map(p => p.path)).toEqual(['host', 'auth.username', 'filePath']);
-    expect(problems[0].message).toBe('SFTP (SSH): access.host (host) is needed');
+    expect(problems[0].message).toBe('SFTP (SSH): host (access.host) is needed');
     expect(ssh({ ...ok, filePath: undefined, dirPath: '' }, 'Directory').map(p => p.path)).toEqual(['dirPath']);
   });
 
   it('refuses a secret written as a value, naming the variable to write', () => {
     const [p] = ssh({ ...ok, auth: { username: 'ann', password: 'hunter2' } });
-    expect(p).toEqual({ path: 'auth.password', message: expect.stringContaining('access.auth.password (password) must be a {{variable}}'), fix: 'write {{sftp_password}}' });
+    expect(p).toEqual({ path: 'auth.password', message: expect.stringContaining('password (access.auth.password) must be a {{variable}}'), fix: 'write {{sftp_password}}' });
     expect(accessProblems('redlab-connector-s3', 'File', 'send', { bucket: 'b', key: 'k', auth: { accessKeyId: 'AK', secretAccessKey: 'abc' } }, 's3').map(x => x.path)).toEqual(['auth.secretAccessKey']);
   });
 
   it('needs a password or a private key for SFTP', () => {
-    expect(ssh({ ...ok, auth: { username: 'ann' } })).toEqual([expect.objectContaining({ path: 'auth.password', message: expect.stringContaining('access.auth.password (password) or access.auth.privateKey (private key)') })]);
+    expect(ssh({ ...ok, auth: { username: 'ann' } })).toEqual([expect.objectContaining({ path: 'auth.password', message: expect.stringContaining('password (access.auth.password) or private key (access.auth.privateKey)') })]);
   });
 
   it('checks numbers and choices', () => {
-    expect(ssh({ ...ok, port: 'twenty-two' })[0].message).toContain('access.port (port) must be a positive number');
+    expect(ssh({ ...ok, port: 'twenty-two' })[0].message).toContain('port (access.port) must be a positive number');
     expect(ssh({ ...ok, port: '{{port}}' })).toEqual([]);
     expect(accessProblems('red-connector-http', 'File', 'send', { url: 'https://x', method: 'DELETE' }, 'o')[0].message).toContain('must be one of GET, PUT, POST');
+  });
+
+  it('needs an HTTP login whole: a user without a password names the password', () => {
+    expect(accessProblems('red-connector-http', 'File', 'receive', { url: 'https://x', auth: { username: 'ann' } }, 'web')).toEqual([
+      { path: 'auth.password', message: 'HTTP URL: password (access.auth.password) is needed with access.auth.username', fix: 'write {{web_password}}' }
+    ]);
+    expect(accessProblems('red-connector-http', 'File', 'receive', { url: 'https://x' }, 'web')).toEqual([]);
   });
 
   it('knows nothing of connectors it does not describe', () => {
