@@ -179,6 +179,11 @@ class FtpSession {
         `${prefix}: no answer within ${Math.round(this.timeoutMs / 1000)} s; check the host and port in connector.access.url of ${owner}, and that a firewall lets passive data connections through`
       );
     }
+    if (e?.code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(e.code)) {
+      return new ConnectorError(
+        `${prefix}: the server's TLS certificate is not trusted (${e.code}); have this machine trust it (the system's CA store, or NODE_EXTRA_CA_CERTS=<its CA file> for redlab and the bridge), or use ftp:// where the network is private`
+      );
+    }
     if (e?.code) {
       const hint = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e.code)
         ? `; check that the server runs and the host and port in connector.access.url of ${owner}`

@@ -5,6 +5,7 @@
 // not allowed.
 import { createHash } from 'crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'fs/promises';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import type { CommandLineTool, FileOrDirectory } from '../../../src/red';
@@ -150,4 +151,19 @@ describe('red-connector-ftp output', () => {
     expect(await readFile(path.join(server.root, 'results/logs/summary.txt'), 'utf8')).toBe('done\n');
     expect(await readFile(path.join(server.root, 'results/logs/epoch 1/loss.csv'), 'utf8')).toBe('0.5\n');
   });
+});
+
+it('gives up on a server that never answers after the timeout, saying what to check', async () => {
+  const silent = net.createServer(() => undefined); // accepts, never greets
+  await new Promise<void>(r => silent.listen(0, '127.0.0.1', r));
+  const port = (silent.address() as net.AddressInfo).port;
+  try {
+    const quick = createFtpConnectors(new HostPolicy({ allow: ['127.0.0.1'] }), { timeoutMs: 1000 }).input;
+    const value: FileOrDirectory = { class: 'File', connector: { command: 'red-connector-ftp', access: { url: `ftp://127.0.0.1:${port}/x` } } };
+    await expect(quick.stage({ key: 'f', label: 'f', value, dest: path.join(tmp, 'f') }, ctx)).rejects.toThrow(
+      `input f: red-connector-ftp ftp://127.0.0.1:${port}/x: login: no answer within 1 s; check the host and port in connector.access.url of input f, and that a firewall lets passive data connections through`
+    );
+  } finally {
+    silent.close();
+  }
 });
