@@ -177,11 +177,13 @@ describe('connector registry and staging checks', () => {
 
   it('refuses unsupported connectors, listing the supported ones', async () => {
     const reg = defaultConnectors();
-    expect(reg.inputCommands).toEqual(['red-connector-http', 'redlab-connector-local']);
-    expect(() => reg.input('red-connector-ssh', 'genome', 'File')).toThrow(
-      'connector red-connector-ssh is not supported yet (input genome); supported: red-connector-http, redlab-connector-local'
+    expect(reg.inputCommands).toEqual(['red-connector-http', 'redlab-connector-local', 'red-connector-ftp', 'red-connector-ssh']);
+    expect(() => reg.input('red-connector-xnat', 'genome', 'File')).toThrow(
+      'connector red-connector-xnat is not supported yet (input genome); supported: red-connector-http, redlab-connector-local, red-connector-ftp, red-connector-ssh'
     );
-    expect(() => reg.output('red-connector-sftp', 'result', 'File')).toThrow('connector red-connector-sftp is not supported yet (output result); supported: red-connector-http');
+    expect(() => reg.output('red-connector-sftp', 'result', 'File')).toThrow(
+      'connector red-connector-sftp is not supported yet (output result); supported: red-connector-http, red-connector-ftp, red-connector-ssh'
+    );
   });
 
   it('verifies sha1 checksum and size, naming the input', async () => {
