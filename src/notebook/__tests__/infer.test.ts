@@ -333,6 +333,24 @@ describe('redToDraft', () => {
     expect(draftToRedYaml(redToDraft(loaded.red, 'demo/demo.ipynb').draft)).toBe(draftToRedYaml(draft));
   });
 
+  it('round-trips SFTP inputs and outputs sent with a connector, in Curious Containers\' access fields', () => {
+    const { draft } = inferDraft(demo, { notebookPath: 'demo/demo.ipynb', defaults });
+    const ssh = { host: 'lab', port: 22, auth: { username: 'ann', password: '{{sftp_password}}' } };
+    draft.inputs.push({ name: 'sftp', kind: 'File', connector: 'red-connector-ssh', access: { ...ssh, filePath: '/data/tiles.csv' } });
+    draft.outputs = draft.outputs.map(o => ({ ...o, inferred: undefined }));
+    for (const o of draft.outputs) delete o.inferred;
+    draft.outputs.push({ name: 'weights', glob: 'weights.h5', kind: 'File', optional: false, send: { connector: 'red-connector-ssh', access: { ...ssh, filePath: '/results/weights.h5' } } });
+    const red = draftToRed(draft);
+    expect(red.inputs.sftp).toEqual({ class: 'File', basename: 'tiles.csv', connector: { command: 'red-connector-ssh', access: { ...ssh, filePath: '/data/tiles.csv' } } });
+    expect(red.outputs).toEqual({ weights: { class: 'File', connector: { command: 'red-connector-ssh', access: { ...ssh, filePath: '/results/weights.h5' } } } });
+    const loaded = loadRed(draftToRedYaml(draft));
+    const back = redToDraft(loaded.red, 'demo/demo.ipynb');
+    expect(back.warnings).toEqual([]);
+    expect(back.draft.inputs).toEqual(draft.inputs);
+    expect(back.draft.outputs.find(o => o.name === 'weights')?.send).toEqual(draft.outputs.find(o => o.name === 'weights')!.send);
+    expect(draftToRed(back.draft)).toEqual(red);
+  });
+
   it('reads a RED from a runner elsewhere, and warns about what it cannot map', () => {
     const red = loadRed(fs.readFileSync(path.join(__dirname, '../../../binder/demo/grep.red.yml'), 'utf8')).red;
     const { draft, warnings } = redToDraft(red, 'demo/grep.ipynb');

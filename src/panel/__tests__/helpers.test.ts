@@ -140,4 +140,28 @@ describe('the experiment kept in the notebook', () => {
     expect(draft.values).toEqual({ samples: 400, title: 'x' });
     expect(readStoredExperiment({ metadata: {} })).toBeUndefined();
   });
+
+  it('never holds a secret value: every connector secret is kept as its {{variable}}, in inputs and outputs', () => {
+    const ran: ExperimentDraft = {
+      ...inferred,
+      inputs: [
+        { name: 'tiles', kind: 'Directory', connector: 'red-connector-ssh', access: { host: 'lab', port: 22, auth: { username: 'ann', privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----\nabc', passphrase: 'open sesame' }, dirPath: '/tiles' } },
+        { name: 'web', kind: 'File', connector: 'red-connector-http', access: { url: 'https://x/y', auth: { username: 'ann', password: '{{web_pw}}' } } },
+        { name: 'bucket', kind: 'File', connector: 'redlab-connector-s3', access: { bucket: 'b', key: 'k', auth: { accessKeyId: 'AKIA', secretAccessKey: 'wJalrXUtnFEMI' } } }
+      ],
+      outputs: [{ name: 'weights', glob: 'w.h5', kind: 'File', optional: false, send: { connector: 'red-connector-ftp', access: { url: 'ftp://lab/w.h5', auth: { username: 'ann', password: 'hunter2' } } } }]
+    };
+    const stored = toStoredExperiment(ran);
+    const text = JSON.stringify(stored);
+    for (const secret of ['BEGIN OPENSSH', 'open sesame', 'wJalrXUtnFEMI', 'hunter2']) expect(text).not.toContain(secret);
+    expect(stored.inputs[0].access.auth).toEqual({ username: 'ann', privateKey: '{{tiles_private_key}}', passphrase: '{{tiles_passphrase}}' });
+    // A {{variable}} the user named stays as it is; the rest of the access too.
+    expect(stored.inputs[1].access).toEqual({ url: 'https://x/y', auth: { username: 'ann', password: '{{web_pw}}' } });
+    expect(stored.inputs[2].access.auth).toEqual({ accessKeyId: 'AKIA', secretAccessKey: '{{bucket_secret_access_key}}' });
+    expect(stored.outputs[0].send).toEqual({ connector: 'red-connector-ftp', access: { url: 'ftp://lab/w.h5', auth: { username: 'ann', password: '{{weights_password}}' } } });
+    // Read back: where the output is sent comes back; a malformed one is dropped.
+    const back = readStoredExperiment({ metadata: { redlab: { experiment: { ...JSON.parse(text), outputs: [...JSON.parse(text).outputs, { name: 'bad', glob: 'b', kind: 'File', optional: false, send: 'ftp://x' }] } } } })!;
+    expect(back.outputs[0].send?.connector).toBe('red-connector-ftp');
+    expect(back.outputs[1]).toEqual({ name: 'bad', glob: 'b', kind: 'File', optional: false });
+  });
 });
