@@ -176,9 +176,9 @@ container:
     const server = await startTestServer({ files: { '/ok.txt': 'ok' } });
     try {
       const withInput = (file: string) => shRed('cat "$0"', { outputs: '    {}' }).replace('    script: {type: string, inputBinding: {position: 0}}', '    script: {type: string, inputBinding: {position: 0}}\n    data: {type: File, inputBinding: {position: 1}}').replace("inputs:\n  script:", `inputs:\n  data:\n${file}\n  script:`);
-      const ssh = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(withInput('    class: File\n    connector: {command: red-connector-ssh, access: {host: h, path: /x}}'), dir, { labels }), {});
-      expect(ssh.error).toBe('connector red-connector-ssh is not supported yet (input data); supported: red-connector-http, redlab-connector-local');
-      expect(ssh.batches).toEqual([]);
+      const xnat = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(withInput('    class: File\n    connector: {command: red-connector-xnat, access: {host: h, path: /x}}'), dir, { labels }), {});
+      expect(xnat.error).toBe('connector red-connector-xnat is not supported yet (input data); supported: red-connector-http, redlab-connector-local, red-connector-ftp, red-connector-ssh');
+      expect(xnat.batches).toEqual([]);
 
       const missing = await new DockerEngine({ connectors: loopbackConnectors(), workRoot }).run(request(withInput(`    class: File\n    connector: {command: red-connector-http, access: {url: "${server.url}/gone.txt"}}`), dir, { labels }), {});
       expect(missing.state).toBe('failed');
