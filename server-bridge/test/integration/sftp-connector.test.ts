@@ -3,6 +3,7 @@
 // files, password and key login, and the failures a user meets, each worded with what to check.
 import { createHash } from 'crypto';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import type { FileOrDirectory } from '../../../src/red/types';
@@ -104,7 +105,7 @@ d('red-connector-ssh against a real sshd', () => {
     expect(fs.readFileSync(path.join(srv.home, 'results/logs/deep/z.txt'), 'utf8')).toBe('z\n');
   }, 60_000);
 
-  it('refuses with what to check: wrong password, unknown host key, missing file, link out of dirPath, loopback, nothing listening', async () => {
+  it('refuses with what to check: wrong password, unknown host key, missing file, link out of dirPath, loopback, timeout, nothing listening', async () => {
     const wrong = 'not-the-password-42';
     const err = await stage(file({ filePath: 'data/a.txt' }, {}, { username: srv.user, password: wrong })).catch(e => e as Error);
     expect(err.message).toBe(`input x (red-connector-ssh): 127.0.0.1 refused SSH login as ${srv.user} (port ${srv.port}); check access.auth.username and access.auth.password`);
@@ -126,6 +127,16 @@ d('red-connector-ssh against a real sshd', () => {
     await expect(stage(file({ filePath: 'data/a.txt' }), registry(srv.knownHostsFile, []))).rejects.toThrow(
       'input x (red-connector-ssh): refused to connect to 127.0.0.1: it is a loopback address (this machine).'
     );
+    // A server that accepts the connection and never speaks SSH: access.timeout (seconds) bounds the wait.
+    const silent = net.createServer(() => undefined).listen(0, '127.0.0.1');
+    await new Promise(r => silent.once('listening', r));
+    try {
+      await expect(stage(file({ filePath: 'a', port: (silent.address() as net.AddressInfo).port, timeout: 1 }))).rejects.toThrow(
+        /^input x \(red-connector-ssh\): cannot reach 127\.0\.0\.1 port \d+ over SSH: no answer within 1 s\..*\(access\.timeout sets how long to wait\)$/
+      );
+    } finally {
+      silent.close();
+    }
     const closed = await freePort();
     await expect(stage(file({ filePath: 'a', port: closed }))).rejects.toThrow(
       `input x (red-connector-ssh): cannot reach 127.0.0.1 port ${closed} over SSH: connection refused (nothing listens there).`
