@@ -73,3 +73,46 @@ container:
   expect(fs.readFileSync(path.join(server.root, 'out/report/status.txt'), 'utf8')).toBe('ok\n');
   expect(result.outputs.counted).toMatchObject({ path: `ftp://127.0.0.1:${server.port}/out/counted.txt`, connector: 'red-connector-ftp' });
 });
+
+it('uses FTPS (explicit TLS) for ftps:// URLs, trusting the certificate only when told to', async () => {
+  const secure = await startVsftpd({ 'in/words.txt': 'gamma\n' }, { tls: true });
+  try {
+    const access = (remote: string) => `{url: "${secure.url(remote)}", auth: {username: ${secure.username}, password: "{{ftp_password}}"}}`;
+    const red = `redVersion: "9"
+cli:
+  cwlVersion: v1.0
+  class: CommandLineTool
+  baseCommand: [sh, -c]
+  inputs:
+    script: {type: string, inputBinding: {position: 0}}
+    words: {type: File, inputBinding: {position: 1}}
+  outputs:
+    copy: {type: File, outputBinding: {glob: copy.txt}}
+inputs:
+  script: 'cp "$0" copy.txt'
+  words:
+    class: File
+    connector: {command: red-connector-ftp, access: ${access('in/words.txt')}}
+outputs:
+  copy:
+    class: File
+    connector: {command: red-connector-ftp, access: ${access('out/copy.txt')}}
+container:
+  engine: docker
+  settings:
+    image: {url: redlab/busybox:1}
+`;
+    const file = path.join(tmp, 'ftps.red.yml');
+    fs.writeFileSync(file, red);
+    const args = ['run', file, '--non-interactive', '--outdir', path.join(tmp, 'out-tls'), '--json', '--allow-connector-host', '127.0.0.1'];
+    const untrusted = await runRedlab(args, { env: { REDLAB_VAR_ftp_password: secure.password } });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr + untrusted.stdout).toContain("login: the server's TLS certificate is not trusted");
+    const r = await runRedlab(args, { env: { REDLAB_VAR_ftp_password: secure.password, NODE_EXTRA_CA_CERTS: secure.caFile } });
+    expect(r.stderr + r.stdout).not.toContain(secure.password);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(path.join(secure.root, 'out/copy.txt'), 'utf8')).toBe('gamma\n');
+  } finally {
+    await secure.stop();
+  }
+});

@@ -12,6 +12,8 @@ import { freePort } from './http-server';
 
 export const FTP_TEST_USER = 'redlab-ftp-test';
 const VSFTPD = '/usr/sbin/vsftpd';
+let running = 0;
+let password = '';
 
 export interface FtpTestServer {
   port: number;
@@ -21,6 +23,8 @@ export interface FtpTestServer {
   password: string;
   /** ftp://127.0.0.1:port/<remotePath> (no user info). */
   url(remotePath: string): string;
+  /** With `tls`: the self-signed certificate (for 127.0.0.1) a client must trust. */
+  caFile?: string;
   stop(): Promise<void>;
 }
 
@@ -54,12 +58,28 @@ async function waitForGreeting(port: number, proc: ChildProcess, log: () => stri
   }
 }
 
-/** Starts vsftpd serving `files` (relative paths → contents) for a fresh password. */
-export async function startVsftpd(files: Record<string, string | Buffer> = {}): Promise<FtpTestServer> {
+/** Starts vsftpd serving `files` (relative paths → contents) for a fresh password; `tls`: FTPS (explicit, required). */
+export async function startVsftpd(files: Record<string, string | Buffer> = {}, opts: { tls?: boolean } = {}): Promise<FtpTestServer> {
   const uid = ensureUser();
-  const password = 'pw-' + randomBytes(9).toString('base64url');
-  execFileSync('chpasswd', { input: `${FTP_TEST_USER}:${password}\n` });
-  execFileSync('usermod', ['--unlock', FTP_TEST_USER]);
+  // One password while any server of this process runs (they share the user); locked after the last.
+  if (running++ === 0) {
+    password = 'pw-' + randomBytes(9).toString('base64url');
+    execFileSync('chpasswd', { input: `${FTP_TEST_USER}:${password}\n` });
+    execFileSync('usermod', ['--unlock', FTP_TEST_USER]);
+  }
+  try {
+    return await serve(uid, files, opts);
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+function release(): void {
+  if (--running === 0) execFileSync('usermod', ['--lock', FTP_TEST_USER]);
+}
+
+async function serve(uid: number, files: Record<string, string | Buffer>, opts: { tls?: boolean }): Promise<FtpTestServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'redlab-vsftpd-'));
   await chmod(dir, 0o755);
   const root = path.join(dir, 'root');
@@ -73,6 +93,14 @@ export async function startVsftpd(files: Record<string, string | Buffer> = {}): 
   }
   execFileSync('chown', ['-R', String(uid), root]);
   await chown(root, uid, 0);
+  const tlsLines: string[] = [];
+  let caFile: string | undefined;
+  if (opts.tls) {
+    caFile = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', caFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    tlsLines.push('ssl_enable=YES', `rsa_cert_file=${caFile}`, `rsa_private_key_file=${key}`, 'force_local_logins_ssl=YES', 'force_local_data_ssl=YES');
+  }
   const port = await freePort();
   const conf = path.join(dir, 'vsftpd.conf');
   await writeFile(
@@ -102,6 +130,7 @@ export async function startVsftpd(files: Record<string, string | Buffer> = {}): 
       'isolate_network=NO',
       'xferlog_enable=NO',
       'utf8_filesystem=YES',
+      ...tlsLines,
       ''
     ].join('\n')
   );
@@ -115,14 +144,13 @@ export async function startVsftpd(files: Record<string, string | Buffer> = {}): 
       proc.kill('SIGTERM');
       await gone;
     }
-    execFileSync('usermod', ['--lock', FTP_TEST_USER]);
     await rm(dir, { recursive: true, force: true });
   };
   try {
     await waitForGreeting(port, proc, () => output);
   } catch (err) {
-    await stop();
+    await stop(); // then release() in startVsftpd
     throw err;
   }
-  return { port, root, username: FTP_TEST_USER, password, url: p => `ftp://127.0.0.1:${port}/${p}`, stop };
+  return { port, root, username: FTP_TEST_USER, password, url: p => `${opts.tls ? 'ftps' : 'ftp'}://127.0.0.1:${port}/${p}`, caFile, stop: () => stop().finally(release) };
 }
