@@ -46,7 +46,7 @@ const ctx = (): ConnectorContext => ({ baseDir: tmp, allowedRoots: [tmp] });
 const pw = () => ({ username: srv.user, password: srv.password });
 const key = () => ({ username: srv.user, privateKey: srv.privateKey });
 const access = (extra: Record<string, unknown>, auth: Record<string, unknown> = pw()) => ({ host: srv.host, port: srv.port, auth, ...extra });
-const cli = (type: string) => ({ cwlVersion: 'v1.0' as const, class: 'CommandLineTool' as const, baseCommand: 'true', inputs: { x: { type } }, outputs: {} });
+const cli = (type: string) => ({ cwlVersion: 'v1.0' as const, class: 'CommandLineTool' as const, baseCommand: 'true', inputs: { x: { type, inputBinding: { position: 0 } } }, outputs: {} });
 let n = 0;
 const stage = (value: FileOrDirectory, reg = registry()) =>
   stageInputs({ items: listInputItems(cli(value.class), { x: value }), inputsDir: path.join(tmp, `in-${++n}`), registry: reg, ctx: ctx() });
@@ -107,7 +107,7 @@ d('red-connector-ssh against a real sshd', () => {
 
   it('refuses with what to check: wrong password, unknown host key, missing file, link out of dirPath, loopback, timeout, nothing listening', async () => {
     const wrong = 'not-the-password-42';
-    const err = await stage(file({ filePath: 'data/a.txt' }, {}, { username: srv.user, password: wrong })).catch(e => e as Error);
+    const err = (await stage(file({ filePath: 'data/a.txt' }, {}, { username: srv.user, password: wrong })).catch(e => e)) as Error;
     expect(err.message).toBe(`input x (red-connector-ssh): 127.0.0.1 refused SSH login as ${srv.user} (port ${srv.port}); check access.auth.username and access.auth.password`);
     expect(err.message).not.toContain(wrong);
 
