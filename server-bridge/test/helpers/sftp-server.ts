@@ -29,6 +29,8 @@ export interface SftpServer {
   /** The user's home: what SFTP paths reach (owned by the user). */
   home: string;
   sshdLog: string;
+  /** Lets the user log in with one more public key (an `ssh-ed25519 AAAA...` line). */
+  authorize(publicKey: string): void;
   /** Stops sshd, removes the user and the fixture's folder. Idempotent. */
   stop(): Promise<void>;
 }
@@ -135,7 +137,8 @@ export async function startSftpServer(): Promise<SftpServer> {
       cleanup();
       live.delete(cleanup);
     };
-    return { host: '127.0.0.1', port, user, password, privateKey: fs.readFileSync(userKey, 'utf8'), knownHostsFile, hostKeyFingerprint, home, sshdLog, stop };
+    const authorize = (publicKey: string) => fs.appendFileSync(path.join(dir, 'authorized_keys'), publicKey.trim() + '\n');
+    return { host: '127.0.0.1', port, user, password, privateKey: fs.readFileSync(userKey, 'utf8'), knownHostsFile, hostKeyFingerprint, home, sshdLog, authorize, stop };
   } catch (e) {
     cleanup();
     live.delete(cleanup);

@@ -1,6 +1,7 @@
 // red-connector-ssh against a real OpenSSH sshd on loopback (helpers/sftp-server): inputs
 // through the normal staging path (checksum, listing), outputs read back from the server's
 // files, password and key login, and the failures a user meets, each worded with what to check.
+import { execFileSync } from 'child_process';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
@@ -83,6 +84,19 @@ d('red-connector-ssh against a real sshd', () => {
     ).rejects.toThrow('input x: the listing names nope.txt, but it is not in');
   }, 60_000);
 
+  it('logs in with a passphrase-protected key; a wrong or missing passphrase is named, the key never quoted', async () => {
+    const keyFile = path.join(tmp, 'enc_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'open sesame', '-C', 'enc', '-f', keyFile]);
+    srv.authorize(fs.readFileSync(`${keyFile}.pub`, 'utf8'));
+    const privateKey = fs.readFileSync(keyFile, 'utf8');
+    const ok = await stage(file({ filePath: 'data/a.txt' }, {}, { username: srv.user, privateKey, passphrase: 'open sesame' }));
+    expect(fs.readFileSync((ok.records.x as { path: string }).path, 'utf8')).toBe('alpha\n');
+    for (const passphrase of ['wrong', undefined]) {
+      const err = (await stage(file({ filePath: 'data/a.txt' }, {}, { username: srv.user, privateKey, ...(passphrase ? { passphrase } : {}) })).catch(e => e)) as Error;
+      expect(err.message).toBe('input x (red-connector-ssh): access.auth.privateKey is encrypted and the passphrase is missing or wrong: check access.auth.passphrase');
+    }
+  }, 30_000);
+
   it('a checksum mismatch fails through the normal staging path', async () => {
     await expect(stage(file({ filePath: 'data/a.txt' }, { checksum: `sha1$${'0'.repeat(40)}` }))).rejects.toThrow(
       `input x: checksum mismatch: the RED says sha1$${'0'.repeat(40)}, the data has sha1$${sha('sha1', 'alpha\n')}`
@@ -105,7 +119,7 @@ d('red-connector-ssh against a real sshd', () => {
     expect(fs.readFileSync(path.join(srv.home, 'results/logs/deep/z.txt'), 'utf8')).toBe('z\n');
   }, 60_000);
 
-  it('refuses with what to check: wrong password, unknown host key, missing file, link out of dirPath, loopback, timeout, nothing listening', async () => {
+  it('refuses with what to check: wrong password, unknown or changed host key, missing file, link out of dirPath, loopback, timeout, nothing listening', async () => {
     const wrong = 'not-the-password-42';
     const err = (await stage(file({ filePath: 'data/a.txt' }, {}, { username: srv.user, password: wrong })).catch(e => e)) as Error;
     expect(err.message).toBe(`input x (red-connector-ssh): 127.0.0.1 refused SSH login as ${srv.user} (port ${srv.port}); check access.auth.username and access.auth.password`);
@@ -116,6 +130,15 @@ d('red-connector-ssh against a real sshd', () => {
     await expect(stage(file({ filePath: 'data/a.txt' }), registry(emptyKnown))).rejects.toThrow(
       `input x (red-connector-ssh): the SSH host key of 127.0.0.1 port ${srv.port} is not known: ${emptyKnown} has no entry for [127.0.0.1]:${srv.port}; the host presents the ssh-ed25519 key ${srv.hostKeyFingerprint}. ` +
         `Check this fingerprint with the host's administrator, then trust it: ssh-keyscan -p ${srv.port} 127.0.0.1 >> ${emptyKnown}`
+    );
+
+    // A known_hosts that holds another key for this host: the key CHANGED, refused.
+    const otherKey = path.join(tmp, 'other_host_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherKey]);
+    const changedKnown = path.join(tmp, 'changed_known_hosts');
+    fs.writeFileSync(changedKnown, `[127.0.0.1]:${srv.port} ${fs.readFileSync(`${otherKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+    await expect(stage(file({ filePath: 'data/a.txt' }), registry(changedKnown))).rejects.toThrow(
+      new RegExp(`^input x \\(red-connector-ssh\\): the SSH host key of 127\\.0\\.0\\.1 port ${srv.port} has CHANGED: .* but the host now presents ${srv.hostKeyFingerprint.replace(/[+/]/g, '\\$&')}\\. Refused`)
     );
 
     await expect(stage(file({ filePath: 'data/missing.txt' }))).rejects.toThrow(
