@@ -144,7 +144,9 @@ async function openSession(a: SshAccess, where: string, opts: SshConnectorOption
   };
   if (verification.algorithms) config.algorithms = { serverHostKey: verification.algorithms as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
   const origin = `sftp://${a.username}@${a.host}${a.port === 22 ? '' : `:${a.port}`}`;
-  const abort = () => client.end();
+  if (ctx.signal?.aborted) throw new ConnectorError(`${where}: cancelled`);
+  // Cancel ends the connection: a pending connect or transfer then fails, and is reported as cancelled.
+  const abort = () => client.destroy(); // end() waits for a handshake that may never come
   ctx.signal?.addEventListener('abort', abort, { once: true });
   const close = () => {
     ctx.signal?.removeEventListener('abort', abort);
@@ -155,6 +157,7 @@ async function openSession(a: SshAccess, where: string, opts: SshConnectorOption
       client.once('ready', () => resolve());
       client.once('error', (err: NodeJS.ErrnoException & { level?: string }) => {
         client.on('error', () => undefined); // a reset while closing must not go unhandled
+        if (ctx.signal?.aborted) return reject(new ConnectorError(`${where}: cancelled`));
         const refusal = verification.refusalFor(err);
         if (refusal) {
           return reject(

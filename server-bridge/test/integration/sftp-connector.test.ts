@@ -119,7 +119,7 @@ d('red-connector-ssh against a real sshd', () => {
     expect(fs.readFileSync(path.join(srv.home, 'results/logs/deep/z.txt'), 'utf8')).toBe('z\n');
   }, 60_000);
 
-  it('refuses with what to check: wrong password, unknown or changed host key, missing file, link out of dirPath, loopback, timeout, nothing listening', async () => {
+  it('refuses with what to check: wrong password, unknown or changed host key, missing file, link out of dirPath, loopback, timeout, cancel, nothing listening', async () => {
     const wrong = 'not-the-password-42';
     const err = (await stage(file({ filePath: 'data/a.txt' }, {}, { username: srv.user, password: wrong })).catch(e => e)) as Error;
     expect(err.message).toBe(`input x (red-connector-ssh): 127.0.0.1 refused SSH login as ${srv.user} (port ${srv.port}); check access.auth.username and access.auth.password`);
@@ -157,6 +157,13 @@ d('red-connector-ssh against a real sshd', () => {
       await expect(stage(file({ filePath: 'a', port: (silent.address() as net.AddressInfo).port, timeout: 1 }))).rejects.toThrow(
         /^input x \(red-connector-ssh\): cannot reach 127\.0\.0\.1 port \d+ over SSH: no answer within 1 s\..*\(access\.timeout sets how long to wait\)$/
       );
+      // Cancelled while it waits: ends at once, saying so.
+      const ac = new AbortController();
+      const started = Date.now();
+      setTimeout(() => ac.abort(), 200);
+      const items = listInputItems(cli('File'), { x: file({ filePath: 'a', port: (silent.address() as net.AddressInfo).port, timeout: 30 }) });
+      await expect(stageInputs({ items, inputsDir: path.join(tmp, 'cancel'), registry: registry(), ctx: { ...ctx(), signal: ac.signal } })).rejects.toThrow(/^input x: cancelled$/);
+      expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       silent.close();
     }
