@@ -75,11 +75,12 @@ describe('DockerEngine on a real Docker engine', () => {
       bindMounts: true,
       reattach: true,
       stats: true,
-      sessions: false
+      sessions: true
     });
-    // What it declares it has, it has: recovery for reattach, images for image builds.
+    // What it declares it has, it has: recovery for reattach, images for image builds, sessions.
     expect(typeof engine.recovery.resumeBatch).toBe('function');
     expect(typeof engine.images.build).toBe('function');
+    expect(typeof engine.sessions?.start).toBe('function');
     expect(await engine.status()).toMatchObject({ available: true, version: expect.any(String) });
     const res = await engine.run(request(grepRed(), dir, { labels }), { onEvent: ev.onEvent });
     expect(res.error).toBeUndefined();
