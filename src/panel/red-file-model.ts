@@ -4,11 +4,18 @@
 // inputs, local input paths); the rest is shown as the file has it. It runs and exports
 // as it is. Pure: no DOM, no JupyterLab.
 import { Signal, type ISignal } from '@lumino/signaling';
-import { buildCommand, formatCommandLine, toSortedYaml, inputContainerPath, type CwlInput, type FileOrDirectory, type JobInputs, type JobPrimitive, type Red, type SingleRed, parseCwlType, validateRed, checkVariables, listVariables, type RedVariable, RAM_MAX_MB, RAM_MIN_MB } from '../red';
+import { buildCommand, formatCommandLine, toSortedYaml, inputContainerPath, type CwlInput, type FileOrDirectory, type JobInputs, type JobPrimitive, type Red, type SingleRed, parseCwlType, validateRed, checkVariables, listVariables, type RedVariable, RAM_MAX_MB, RAM_MIN_MB, accessProblems, connectorSpec, withAccessValue, LOCAL_CONNECTOR_COMMAND, type ConnectorClass } from '../red';
 import type { PanelIssue } from './experiment-model';
-import { formatParamValue, inputField, parseIntField, parseParamText, type FieldKey } from './fields';
+import { formatParamValue, inputField, outputField, parseIntField, parseParamText, type FieldKey } from './fields';
 
-export type RedInputKind = 'value' | 'local-path' | 'fixed';
+export type RedInputKind = 'value' | 'local-path' | 'connector' | 'fixed';
+
+/** A File or Directory received or sent by a connector the connector table describes: its fields are shown. */
+export interface RedConnectorValue {
+  command: string;
+  cls: ConnectorClass;
+  access: Record<string, unknown>;
+}
 
 export interface RedFileInput {
   key: string;
@@ -20,6 +27,8 @@ export interface RedFileInput {
   text: string;
   /** The command-line binding, for the user (`-B`, `position 1`). */
   binding: string;
+  /** kind `connector`: its command, class and access. */
+  connector?: RedConnectorValue;
 }
 
 export interface RedFileOutput {
@@ -27,6 +36,8 @@ export interface RedFileOutput {
   type: string;
   /** The glob or the stdout/stderr file name. */
   what: string;
+  /** Where the RED sends it (its `outputs.<key>`), when a connector the table describes does. */
+  send?: RedConnectorValue;
 }
 
 const PLAIN = ['string', 'int', 'long', 'float', 'double', 'boolean'];
@@ -140,6 +151,8 @@ export class RedFileModel {
       if (this.single && fd && typeof fd === 'object' && !Array.isArray(fd) && typeof fd.connector?.access?.path === 'string') {
         return { key, type, kind: 'local-path', binding, text: String(fd.connector.access.path) };
       }
+      const connector = this.single ? knownConnector(fd) : undefined;
+      if (connector) return { key, type, kind: 'connector', binding, text: JSON.stringify(fd!.connector.access), connector };
       return { key, type, kind: 'fixed', binding, text: value === undefined ? (this.isBatch ? '(per batch)' : '(none)') : JSON.stringify(value) };
     });
   }
@@ -170,12 +183,22 @@ export class RedFileModel {
     this.commit();
   }
 
+  /** One access field (dotted path) of a connector input (`inputs.<key>`) or of where an output is sent (`outputs.<key>`). */
+  setAccess(where: 'inputs' | 'outputs', key: string, path: string, value: unknown): void {
+    const red = this.single;
+    const target = red?.[where]?.[key] as FileOrDirectory | undefined;
+    if (!red || !target?.connector) return;
+    (red[where] as Record<string, unknown>)[key] = { ...target, connector: { ...target.connector, access: withAccessValue(target.connector.access ?? {}, path, value) } };
+    this.commit();
+  }
+
   get outputs(): RedFileOutput[] {
     return Object.entries(this._red.cli.outputs ?? {}).map(([key, def]) => {
       const type = String(def.type);
       const stream = type === 'stdout' || type === 'stderr' ? this._red.cli[type] : undefined;
       const glob = (def as { outputBinding?: { glob?: unknown } }).outputBinding?.glob;
-      return { key, type, what: type === 'stdout' || type === 'stderr' ? `${type} → ${stream ?? '(a generated file name)'}` : String(glob ?? '') };
+      const send = knownConnector(this.single?.outputs?.[key] as FileOrDirectory | undefined);
+      return { key, type, what: type === 'stdout' || type === 'stderr' ? `${type} → ${stream ?? '(a generated file name)'}` : String(glob ?? ''), ...(send ? { send } : {}) };
     });
   }
 
@@ -189,6 +212,15 @@ export class RedFileModel {
     const issues: PanelIssue[] = [];
     for (const [field, message] of this.textErrors) issues.push({ field, message, severity: 'error' });
     const seen = new Set(issues.map(i => i.field));
+    // The connector table's checks (required fields, secrets as {{variables}}), at the field.
+    for (const input of this.inputs) {
+      const c = input.connector;
+      if (c) for (const p of accessProblems(c.command, c.cls, 'receive', c.access, input.key)) issues.push({ field: inputField(input.key), path: `inputs.${input.key}.connector.access.${p.path}`, message: p.message, ...(p.fix ? { fix: p.fix } : {}), severity: 'error' });
+    }
+    for (const output of this.outputs) {
+      const c = output.send;
+      if (c) for (const p of accessProblems(c.command, c.cls, 'send', c.access, output.key)) issues.push({ field: outputField(output.key), path: `outputs.${output.key}.connector.access.${p.path}`, message: p.message, ...(p.fix ? { fix: p.fix } : {}), severity: 'error' });
+    }
     for (const i of [...validateRed(this._red, { floatPaths: this.floatPaths }), ...checkVariables(this._red)]) {
       const field = fieldOfPath(i.path);
       if (field && seen.has(field) && i.severity === 'error' && this.textErrors.has(field)) continue;
@@ -233,5 +265,15 @@ export function fieldOfPath(path: string): FieldKey | undefined {
   const parts = path.split('.');
   if (parts[0] === 'inputs' && parts[1]) return inputField(parts[1]);
   if (parts[0] === 'cli' && parts[1] === 'inputs' && parts[2]) return inputField(parts[2]);
+  if (parts[0] === 'outputs' && parts[1]) return outputField(parts[1]);
   return undefined;
+}
+
+/** A File or Directory value whose connector the connector table describes (not the local one: its path is a field of its own). */
+function knownConnector(v: FileOrDirectory | undefined): RedConnectorValue | undefined {
+  if (!v || typeof v !== 'object' || Array.isArray(v) || !v.connector || typeof v.connector.command !== 'string') return undefined;
+  if (v.connector.command === LOCAL_CONNECTOR_COMMAND || !connectorSpec(v.connector.command)) return undefined;
+  if (v.class !== 'File' && v.class !== 'Directory') return undefined;
+  const access = v.connector.access && typeof v.connector.access === 'object' ? v.connector.access : {};
+  return { command: v.connector.command, cls: v.class, access };
 }

@@ -1,9 +1,11 @@
 // An imported RED file, as the experiment it is: its command line, its inputs (plain
-// values and local paths editable), its outputs, its container (image, RAM), the RED.
+// values, local paths and the access fields of known connectors editable), its outputs, its container (image, RAM), the RED.
 import * as React from 'react';
-import { inputField } from '../fields';
+import { connectorSpec } from '../../red';
+import { inputField, outputField } from '../fields';
 import type { RedFileModel } from '../red-file-model';
 import { Field, FieldIssues, hasError, Section } from './common';
+import { ConnectorFields } from './ConnectorFields';
 import { YamlSection } from './YamlSection';
 
 export function RedFileView({ model, onClose }: { model: RedFileModel; onClose: () => void }): JSX.Element {
@@ -34,7 +36,9 @@ export function RedFileView({ model, onClose }: { model: RedFileModel; onClose: 
         {model.inputs.map(input => (
           <div key={input.key} className={`jp-RedLab-item${hasError(model, inputField(input.key)) ? ' jp-RedLab-invalid' : ''}`} data-testid={`redlab-red-input-${input.key}`}>
             <Field label={`${input.key} (${input.type}${input.binding ? `, ${input.binding}` : ''})`}>
-              {input.kind === 'fixed' ? (
+              {input.kind === 'connector' && input.connector ? (
+                <span className="jp-RedLab-muted">{connectorSpec(input.connector.command)?.label ?? input.connector.command}</span>
+              ) : input.kind === 'fixed' ? (
                 <code className="jp-RedLab-ellipsis" title={input.text}>
                   {input.text}
                 </code>
@@ -49,6 +53,9 @@ export function RedFileView({ model, onClose }: { model: RedFileModel; onClose: 
                 />
               )}
             </Field>
+            {input.connector ? (
+              <ConnectorFields command={input.connector.command} cls={input.connector.cls} direction="receive" access={input.connector.access} owner={input.key} onChange={(path, v) => model.setAccess('inputs', input.key, path, v)} />
+            ) : null}
             <FieldIssues model={model} field={inputField(input.key)} />
           </div>
         ))}
@@ -56,8 +63,13 @@ export function RedFileView({ model, onClose }: { model: RedFileModel; onClose: 
       <Section title={`Outputs (${model.outputs.length})`} testId="redlab-red-outputs">
         {model.outputs.length === 0 ? <div className="jp-RedLab-muted">none declared</div> : null}
         {model.outputs.map(o => (
-          <div key={o.key} className="jp-RedLab-muted" data-testid="redlab-red-output">
-            <code>{o.key}</code> ({o.type}): {o.what}
+          <div key={o.key} data-testid="redlab-red-output">
+            <div className="jp-RedLab-muted">
+              <code>{o.key}</code> ({o.type}): {o.what}
+              {o.send ? ` → ${connectorSpec(o.send.command)?.label ?? o.send.command}` : ''}
+            </div>
+            {o.send ? <ConnectorFields command={o.send.command} cls={o.send.cls} direction="send" access={o.send.access} owner={o.key} onChange={(path, v) => model.setAccess('outputs', o.key, path, v)} /> : null}
+            <FieldIssues model={model} field={outputField(o.key)} />
           </div>
         ))}
       </Section>
