@@ -7,8 +7,11 @@
 //   - a key is protected when it is `password` or `privateKey` or starts with `_`;
 //     everything below a protected key is secret, and a protected key is only allowed
 //     below `access`/`auth`;
+//   - RED Lab also keeps secret (masked, never placement-checked) the other secret fields of
+//     its connectors below `access`/`auth` (`passphrase`, `secretAccessKey`: connector-fields);
 //   - filling replaces each `{{name}}` with the value's text (values are strings).
 
+import { SECRET_ACCESS_KEYS } from './connector-fields';
 import { MASK, SecretMasker } from './mask';
 import { RedError, type Red, type RedIssue } from './types';
 
@@ -19,6 +22,14 @@ export const PROTECTED_KEYS: readonly string[] = ['password', 'privateKey'];
 
 export function isProtectedKey(key: string): boolean {
   return PROTECTED_KEYS.includes(key) || key.startsWith('_');
+}
+
+/**
+ * Secret (masked, asked for hidden): a protected key, or below `access`/`auth` a secret field of
+ * a connector (connector-fields: passphrase, secretAccessKey), which CC does not protect.
+ */
+function isSecretKeyAt(key: string, parent: { allowed: boolean }): boolean {
+  return isProtectedKey(key) || (parent.allowed && SECRET_ACCESS_KEYS.includes(key));
 }
 
 export interface RedVariable {
@@ -100,7 +111,7 @@ function walk(node: unknown, visit: (leaf: unknown, at: Visit) => void, at: Visi
       const sub: Visit = {
         path: join(at.path, k),
         allowed: at.allowed || VARIABLE_PARENT_KEYS.includes(k),
-        protected: at.protected || isProtectedKey(k)
+        protected: at.protected || isSecretKeyAt(k, at)
       };
       onKey?.(k, sub);
       walk(v, visit, sub, onKey);
@@ -200,7 +211,7 @@ function mapTree(node: unknown, fn: (leaf: unknown, at: Visit) => unknown, at: V
       out[k] = mapTree(v, fn, {
         path: join(at.path, k),
         allowed: at.allowed || VARIABLE_PARENT_KEYS.includes(k),
-        protected: at.protected || isProtectedKey(k)
+        protected: at.protected || isSecretKeyAt(k, at)
       });
     }
     return out;
@@ -312,7 +323,7 @@ export function maskRed<T extends Red>(red: T, template?: Red): T {
         out[k] = rec(v, t?.[k], {
           path: join(at.path, k),
           allowed: at.allowed || VARIABLE_PARENT_KEYS.includes(k),
-          protected: at.protected || isProtectedKey(k)
+          protected: at.protected || isSecretKeyAt(k, at)
         });
       }
       return out;

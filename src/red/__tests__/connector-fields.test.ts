@@ -7,6 +7,10 @@ import {
   defaultAccess,
   isSecretAccessUse,
   isMultilineAccessUse,
+  listVariables,
+  maskRed,
+  validateRed,
+  type SingleRed,
   offeredConnectors,
   secretVariableName,
   withAccessValue,
@@ -145,5 +149,29 @@ describe('how variables are asked for at launch', () => {
     expect(isMultilineAccessUse(['outputs.o.connector.access.auth.privateKey'])).toBe(true);
     expect(isMultilineAccessUse(['outputs.o.connector.access.auth.password'])).toBe(false);
     expect(connectorSpec('red-connector-ssh')?.label).toBe('SFTP (SSH)');
+  });
+});
+
+describe('secret fields that Curious Containers does not protect', () => {
+  const red = (access: Record<string, unknown>, doc = 'x'): SingleRed =>
+    ({
+      redVersion: '9',
+      doc,
+      cli: { cwlVersion: 'v1.0', class: 'CommandLineTool', baseCommand: 'cat', inputs: { f: { type: 'File', inputBinding: { position: 0 } } }, outputs: {} },
+      inputs: { f: { class: 'File', connector: { command: 'redlab-connector-s3', access } } },
+      container: { engine: 'docker', settings: { image: { url: 'alpine' } } }
+    }) as SingleRed;
+
+  it('are masked in what is stored, and their {{variables}} are secret, below access', () => {
+    const literal = red({ bucket: 'b', key: 'k', auth: { accessKeyId: 'AKIA', secretAccessKey: 'wJalrXUtnFEMI' } });
+    expect(JSON.stringify(maskRed(literal))).not.toContain('wJalrXUtnFEMI');
+    expect(JSON.stringify(maskRed(literal))).toContain('AKIA');
+    const withVar = red({ bucket: 'b', key: 'k', auth: { accessKeyId: 'AKIA', secretAccessKey: '{{s3_secret}}' } });
+    expect(listVariables(withVar)).toEqual([{ name: 's3_secret', protected: true, paths: ['inputs.f.connector.access.auth.secretAccessKey'] }]);
+  });
+
+  it('are plain keys elsewhere (a RED of Curious Containers stays valid)', () => {
+    const r = { ...red({ bucket: 'b', key: 'k' }), passphrase: 'not a secret here' } as unknown as SingleRed;
+    expect(validateRed(r).filter(i => i.message.includes('protected'))).toEqual([]);
   });
 });
