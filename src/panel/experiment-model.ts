@@ -413,7 +413,7 @@ function connectorChecks(command: string, cls: ConnectorClass, direction: Connec
   const url = accessValue(access, 'url');
   const scheme = command === HTTP_CONNECTOR ? /^https?:\/\//i : command === 'red-connector-ftp' ? /^ftps?:\/\//i : undefined;
   if (scheme && typeof url === 'string' && url.trim() && !url.includes('{{') && !scheme.test(url.trim())) {
-    problems.push({ message: `access.url (URL) must start with ${command === HTTP_CONNECTOR ? 'http:// or https://' : 'ftp://'}` });
+    problems.push({ message: `URL (access.url) must start with ${command === HTTP_CONNECTOR ? 'http:// or https://' : 'ftp:// or ftps://'}` });
   }
   return problems;
 }

@@ -100,10 +100,10 @@ export const CONNECTOR_SPECS: readonly ConnectorSpec[] = [
     receives: BOTH,
     sends: BOTH,
     fields: [
-      { path: 'url', label: 'URL', type: 'text', required: true, help: 'ftp://host/path/to/file (or folder)' },
+      { path: 'url', label: 'URL', type: 'text', required: true, help: 'ftp://host/path/to/file (or folder; ftps:// for TLS); the path is relative to the login folder' },
       { path: 'port', label: 'port', type: 'number', help: "The FTP server's port (21 unless it says otherwise)" },
-      username('The FTP login name'),
-      password('Its password, as a {{variable}}', true)
+      username('The FTP login name (none: anonymous)', false),
+      password('Its password, as a {{variable}}')
     ]
   },
   {
@@ -242,6 +242,13 @@ export function accessProblems(command: string, cls: ConnectorClass, direction: 
     else if (f.choices && !f.choices.includes(String(v))) problems.push({ path: f.path, message: `${spec.label}: ${name} must be one of ${f.choices.join(', ')}, not ${JSON.stringify(v)}` });
     else if ((f.type === 'text' || f.type === 'multiline') && typeof v !== 'string') problems.push({ path: f.path, message: `${spec.label}: ${name} must be text, not ${JSON.stringify(v)}` });
   }
+  for (const f of fields.filter(x => x.path === 'url')) {
+    const v = accessValue(access, f.path);
+    const pw = typeof v === 'string' ? urlPassword(v) : undefined;
+    if (pw !== undefined && !isVariableReference(pw)) {
+      problems.push({ path: f.path, message: `${spec.label}: ${f.label} (access.${f.path}) holds a password: it would be saved`, fix: `write it as {{${secretVariableName(owner, 'auth.password')}}} in the URL, or leave it out and use auth.password` });
+    }
+  }
   for (const group of spec.oneOf ?? []) {
     const inGroup = fields.filter(f => group.includes(f.path));
     if (inGroup.length && inGroup.every(f => empty(accessValue(access, f.path)))) {
@@ -273,6 +280,11 @@ export function withSecretsAsVariables(command: string, access: Record<string, u
   const spec = connectorSpec(command);
   if (!spec) return access;
   let out = access;
+  for (const f of spec.fields.filter(x => x.path === 'url')) {
+    const v = accessValue(out, f.path);
+    const pw = typeof v === 'string' ? urlPassword(v) : undefined;
+    if (pw !== undefined && !isVariableReference(pw)) out = withAccessValue(out, f.path, (v as string).replace(USER_INFO, (_m, scheme, user) => `${scheme}${user}:{{${secretVariableName(owner, 'auth.password')}}}@`));
+  }
   for (const f of spec.fields) {
     if (!f.secret) continue;
     const v = accessValue(out, f.path);
@@ -293,4 +305,13 @@ export function isSecretAccessUse(paths: readonly string[]): boolean {
 export function isMultilineAccessUse(paths: readonly string[]): boolean {
   const multiline = new Set(CONNECTOR_SPECS.flatMap(s => s.fields.filter(f => f.type === 'multiline').map(f => f.path.split('.').pop()!)));
   return paths.some(p => p.includes('.access.') && multiline.has(p.split('.').pop()!));
+}
+
+/** scheme://user:password@ — the user info of a URL with a password in it. */
+const USER_INFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/@:]*):([^/@]*)@/i;
+
+/** The password in a URL's user info (`ftp://ann:pw@host/`), if it has one. */
+function urlPassword(url: string): string | undefined {
+  const m = USER_INFO.exec(url.trim());
+  return m ? m[3] : undefined;
 }

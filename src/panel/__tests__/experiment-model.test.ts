@@ -197,6 +197,19 @@ describe('ExperimentModel', () => {
     expect(m.issuesFor('input:sftp').map(i => i.message)).toContain('SFTP (SSH): port (access.port) must be a positive number, not "ssh"');
   });
 
+  it('checks the URL scheme of HTTP and FTP inputs, naming the field', () => {
+    const m = model();
+    m.addInput(HTTP_CONNECTOR);
+    m.setInputAccess(0, 'url', 'ftp://x/y');
+    expect(m.issuesFor('input:data').map(i => i.message)).toContain('URL (access.url) must start with http:// or https://');
+    m.setInputConnector(0, 'red-connector-ftp');
+    m.setInputAccess(0, 'url', 'https://x/y');
+    expect(m.issuesFor('input:data').map(i => i.message)).toContain('URL (access.url) must start with ftp:// or ftps://');
+    m.setInputAccess(0, 'url', 'ftp://lab/pub/data.csv');
+    expect(m.issuesFor('input:data')).toEqual([]);
+    expect(m.red!.inputs.data).toMatchObject({ basename: 'data.csv', connector: { command: 'red-connector-ftp', access: { url: 'ftp://lab/pub/data.csv' } } });
+  });
+
   it('sends an output with a connector the table describes, and checks its fields', () => {
     const m = model();
     m.addOutput();

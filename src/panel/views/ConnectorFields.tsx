@@ -84,7 +84,7 @@ function AccessField({ field: f, value, onChange }: { field: ConnectorField; val
     if (f.type !== 'number') return onChange(t === '' && !f.required ? undefined : t);
     const n = Number(t.trim());
     // Text that is not a number stays text, so that the field's check names it.
-    onChange(t.trim() === '' ? undefined : /^\d+$/.test(t.trim()) && Number.isSafeInteger(n) ? n : t);
+    onChange(t.trim() === '' ? undefined : /^\d+(\.\d+)?$/.test(t.trim()) && Number.isFinite(n) ? n : t);
   };
   return (
     <Field label={label} hint={f.help}>

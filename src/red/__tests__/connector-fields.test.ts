@@ -127,6 +127,14 @@ describe('accessProblems', () => {
     expect(accessProblems('red-connector-http', 'File', 'receive', { url: 'https://x' }, 'web')).toEqual([]);
   });
 
+  it('refuses a password in a URL\'s user info, and FTP without a login is anonymous', () => {
+    expect(accessProblems('red-connector-ftp', 'File', 'receive', { url: 'ftp://ann:hunter2@lab/x.csv' }, 'ftp')).toEqual([
+      { path: 'url', message: 'FTP: URL (access.url) holds a password: it would be saved', fix: 'write it as {{ftp_password}} in the URL, or leave it out and use auth.password' }
+    ]);
+    expect(accessProblems('red-connector-ftp', 'File', 'receive', { url: 'ftp://ann:{{pw}}@lab/x.csv' }, 'ftp')).toEqual([]);
+    expect(accessProblems('red-connector-ftp', 'Directory', 'send', { url: 'ftp://lab/pub/' }, 'ftp')).toEqual([]);
+  });
+
   it('knows nothing of connectors it does not describe', () => {
     expect(accessProblems('cc-xnat', 'File', 'receive', { anything: 1 }, 'x')).toEqual([]);
   });
@@ -136,6 +144,7 @@ describe('withSecretsAsVariables', () => {
   it('replaces every secret value by its {{variable}} and keeps variables and other fields', () => {
     const access = { host: 'lab', auth: { username: 'ann', password: 'hunter2', privateKey: '-----BEGIN', passphrase: '{{mine}}' } };
     expect(withSecretsAsVariables('red-connector-ssh', access, 'sftp')).toEqual({ host: 'lab', auth: { username: 'ann', password: '{{sftp_password}}', privateKey: '{{sftp_private_key}}', passphrase: '{{mine}}' } });
+    expect(withSecretsAsVariables('red-connector-http', { url: 'https://ann:hunter2@x/y' }, 'web')).toEqual({ url: 'https://ann:{{web_password}}@x/y' });
     expect(withSecretsAsVariables('cc-xnat', { password: 'x' }, 'a')).toEqual({ password: 'x' });
   });
 });
