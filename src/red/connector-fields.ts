@@ -221,7 +221,10 @@ export interface AccessProblem {
  */
 export function accessProblems(command: string, cls: ConnectorClass, direction: ConnectorDirection, access: Record<string, unknown>, owner: string): AccessProblem[] {
   const spec = connectorSpec(command);
-  if (!spec) return [];
+  if (!spec) {
+    // A connector image's: only its secrets are known, by their keys.
+    return secretLiteralPaths(access).map(path => ({ path, message: `${command}: access.${path} must be a {{variable}}: its value is asked for at launch and never saved`, fix: `write {{${secretVariableName(owner, path)}}}` }));
+  }
   const problems: AccessProblem[] = [];
   const fields = connectorFields(command, cls, direction);
   const empty = (v: unknown) => v === undefined || v === null || (typeof v === 'string' && !v.trim());
@@ -278,7 +281,7 @@ export function accessProblems(command: string, cls: ConnectorClass, direction: 
  */
 export function withSecretsAsVariables(command: string, access: Record<string, unknown>, owner: string): Record<string, unknown> {
   const spec = connectorSpec(command);
-  if (!spec) return access;
+  if (!spec) return secretLiteralPaths(access).reduce((a, path) => withAccessValue(a, path, `{{${secretVariableName(owner, path)}}}`), access);
   let out = access;
   for (const f of spec.fields.filter(x => x.path === 'url')) {
     const v = accessValue(out, f.path);
@@ -314,4 +317,21 @@ const USER_INFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/@:]*):([^/@]*)@/i;
 function urlPassword(url: string): string | undefined {
   const m = USER_INFO.exec(url.trim());
   return m ? m[3] : undefined;
+}
+
+/** Keys whose values are secret in any connector's access: Curious Containers' protected ones and the table's. */
+function isSecretKeyName(key: string): boolean {
+  return key === 'password' || key === 'privateKey' || key.startsWith('_') || SECRET_ACCESS_KEYS.includes(key);
+}
+
+/** Dotted paths of the values (not {{variables}}) below secret keys of an access object (a connector image's, whose fields are not known). */
+function secretLiteralPaths(access: Record<string, unknown>, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(access ?? {})) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (isSecretKeyName(k)) {
+      if (v !== undefined && v !== null && v !== '' && !isVariableReference(v)) out.push(path);
+    } else if (v && typeof v === 'object' && !Array.isArray(v)) out.push(...secretLiteralPaths(v as Record<string, unknown>, path));
+  }
+  return out;
 }

@@ -3,7 +3,7 @@
 // name of its {{variable}}: its value is asked for at launch and never saved, so no
 // password can be typed into the experiment.
 import * as React from 'react';
-import { accessValue, connectorFields, isVariableReference, type ConnectorClass, type ConnectorDirection, type ConnectorField } from '../../red';
+import { accessValue, connectorFields, isVariableReference, withSecretsAsVariables, type ConnectorClass, type ConnectorDirection, type ConnectorField } from '../../red';
 import { Field } from './common';
 
 export interface ConnectorFieldsProps {
@@ -16,10 +16,11 @@ export interface ConnectorFieldsProps {
   onChange: (path: string, value: unknown) => void;
 }
 
-export function ConnectorFields({ command, cls, direction, access, onChange }: ConnectorFieldsProps): JSX.Element | null {
+export function ConnectorFields({ command, cls, direction, access, owner, onChange }: ConnectorFieldsProps): JSX.Element | null {
   const fields = connectorFields(command, cls, direction);
   if (!fields.length) {
-    return <div className="jp-RedLab-muted">access: {JSON.stringify(access)}</div>;
+    // A connector image's access, as it is; a secret value it holds is not shown (its error says what to write).
+    return <div className="jp-RedLab-muted">access: {JSON.stringify(withSecretsAsVariables(command, access, owner))}</div>;
   }
   return (
     <div className="jp-RedLab-indent" data-testid="redlab-connector-fields">

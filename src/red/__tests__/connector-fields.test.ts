@@ -137,6 +137,10 @@ describe('accessProblems', () => {
 
   it('knows nothing of connectors it does not describe', () => {
     expect(accessProblems('cc-xnat', 'File', 'receive', { anything: 1 }, 'x')).toEqual([]);
+    // Except its secrets, known by their keys (Curious Containers' protected keys and the table's).
+    expect(accessProblems('cc-xnat', 'File', 'receive', { anything: 1, auth: { username: 'u', password: 'pw' }, _token: '{{t}}' }, 'x')).toEqual([
+      { path: 'auth.password', message: 'cc-xnat: access.auth.password must be a {{variable}}: its value is asked for at launch and never saved', fix: 'write {{x_password}}' }
+    ]);
   });
 });
 
@@ -145,7 +149,7 @@ describe('withSecretsAsVariables', () => {
     const access = { host: 'lab', auth: { username: 'ann', password: 'hunter2', privateKey: '-----BEGIN', passphrase: '{{mine}}' } };
     expect(withSecretsAsVariables('red-connector-ssh', access, 'sftp')).toEqual({ host: 'lab', auth: { username: 'ann', password: '{{sftp_password}}', privateKey: '{{sftp_private_key}}', passphrase: '{{mine}}' } });
     expect(withSecretsAsVariables('red-connector-http', { url: 'https://ann:hunter2@x/y' }, 'web')).toEqual({ url: 'https://ann:{{web_password}}@x/y' });
-    expect(withSecretsAsVariables('cc-xnat', { password: 'x' }, 'a')).toEqual({ password: 'x' });
+    expect(withSecretsAsVariables('cc-xnat', { host: 'h', password: 'x', auth: { _apiKey: 'k', passphrase: '{{p}}' } }, 'a')).toEqual({ host: 'h', password: '{{a_password}}', auth: { _apiKey: '{{a__api_key}}', passphrase: '{{p}}' } });
   });
 });
 
