@@ -174,6 +174,44 @@ test.describe('RED panel', () => {
     expect(await isDirty(page, path), 'reopened with its experiment, still unmodified').toBe(false);
   });
 
+  test('an SFTP input and an output sent over SFTP: the engine\'s connectors, their fields, secrets only as {{variables}} in the notebook', async ({ page, tmpPath }) => {
+    const path = await openDemo(page, tmpPath);
+    await page.getByTestId('redlab-add-input').click();
+    const input = page.getByTestId('redlab-input-data');
+    await input.getByTestId('redlab-input-connector').selectOption('red-connector-ssh');
+    await expect(input.getByTestId('redlab-access-auth.password')).toHaveValue('data_password');
+    await input.getByTestId('redlab-access-host').fill('lab.example.org');
+    await input.getByTestId('redlab-access-auth.username').fill('ann');
+    await input.getByTestId('redlab-access-filePath').fill('/data/tiles.csv');
+    // The secret field takes a variable's name: what is typed there never becomes a value.
+    await input.getByTestId('redlab-access-auth.password').fill('lab_pw');
+    await expect(input.getByTestId('redlab-field-error')).toHaveCount(0);
+
+    await page.getByTestId('redlab-add-output').click();
+    const output = page.getByTestId('redlab-output-result');
+    await output.getByTestId('redlab-output-glob').fill('weights.h5');
+    await output.getByTestId('redlab-output-connector').selectOption('red-connector-ssh');
+    await output.getByTestId('redlab-access-host').fill('lab.example.org');
+    await output.getByTestId('redlab-access-auth.username').fill('ann');
+    await output.getByTestId('redlab-access-filePath').fill('/results/weights.h5');
+    await expect(output.getByTestId('redlab-field-error')).toHaveCount(0);
+
+    const yaml = page.getByTestId('redlab-yaml');
+    await expect(yaml).toContainText('command: red-connector-ssh');
+    await expect(yaml).toContainText(/password: ['"]?\{\{lab_pw\}\}/);
+    await expect(yaml).toContainText(/password: ['"]?\{\{result_password\}\}/);
+    await expect(page.getByTestId('redlab-yaml-section')).toContainText('valid RED 9');
+
+    expect(await page.notebook.save()).toBe(true);
+    const saved = await page.evaluate(async p => (await fetch(`${window.location.origin}/api/contents/${p}?content=1`)).json(), path);
+    const experiment = saved.content.metadata.redlab.experiment;
+    expect(experiment.inputs[0]).toMatchObject({ connector: 'red-connector-ssh', access: { host: 'lab.example.org', port: 22, auth: { username: 'ann', password: '{{lab_pw}}' }, filePath: '/data/tiles.csv' } });
+    expect(experiment.outputs.find((o: { name: string }) => o.name === 'result').send).toEqual({
+      connector: 'red-connector-ssh',
+      access: { host: 'lab.example.org', port: 22, auth: { username: 'ann', password: '{{result_password}}' }, filePath: '/results/weights.h5' }
+    });
+  });
+
   test('a new parameters tag reaches the panel', async ({ page, tmpPath }) => {
     const nb = {
       nbformat: 4,
