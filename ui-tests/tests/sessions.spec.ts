@@ -238,6 +238,9 @@ test.describe('Run cell in container: windowed notebook', () => {
     const nbPath = `${tmpPath}/long.ipynb`;
     const n = 80;
     const bound = (i: number) => i === 1 || i === n - 2;
+    // The notebook factory takes the setting once the tracker's settings load: a notebook opened
+    // before that (a loaded machine) is not windowed at all.
+    await page.waitForFunction(() => (window.jupyterapp.docRegistry.getWidgetFactory('Notebook') as any)?.notebookConfig?.windowingMode === 'full');
     await openNotebook(
       page,
       nbPath,
