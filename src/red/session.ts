@@ -33,7 +33,9 @@ export function canSessionTransition(from: SessionState, to: SessionState): bool
 
 /**
  * queued: accepted, waiting for the cell before it; running: the runner said busy;
- * ok / error (the cell raised) / aborted (interrupted) as the runner's done says;
+ * ok / error (the cell raised) / aborted (interrupted) as the runner's done says; aborted
+ * also for a cell queued behind one that raised or was interrupted (not run, as a kernel's
+ * stop_on_error), its error saying so;
  * lost: the session ended (died, stopped, restarted) before the execution finished.
  */
 export type ExecutionState = 'queued' | 'running' | 'ok' | 'error' | 'aborted' | 'lost';

@@ -592,6 +592,9 @@ export class SessionManager implements SessionService {
         s.current = undefined;
         s.executionCount = m.executionCount;
         this.finish(s, e, m.status, { executionCount: m.executionCount });
+        // As a Jupyter kernel (stop_on_error): the cells queued behind one that raised or was
+        // interrupted are not run, since they may depend on what it did not do.
+        if (m.status !== 'ok') this.abortQueued(s, `not run: the cell before it (In [${m.executionCount}]) ${m.status === 'error' ? 'raised an error' : 'was interrupted'}`);
         this.pump(s);
         return;
       case 'protocol-error':
@@ -641,6 +644,13 @@ export class SessionManager implements SessionService {
       chars -= old.recorder.streamChars;
       s.executions.delete(id);
     }
+  }
+
+  /** The queued executions end `aborted` with `reason`, never sent to the runner. */
+  private abortQueued(s: Session, reason: string): void {
+    const queued = s.queue;
+    s.queue = [];
+    for (const e of queued) this.finish(s, e, 'aborted', { error: reason });
   }
 
   /** The running and queued executions end `lost` with `reason`. */

@@ -97,6 +97,37 @@ test('cells go to the runner one at a time, in order; each waits for the done of
   store.close();
 });
 
+test('as a kernel stops on error: cells queued behind one that raised or was interrupted are not run, and say why; later ones run', async () => {
+  const { sm, store, started } = await setUp();
+  const { session } = await sm.create({ image: 'img', notebookPath: 'nb/a.ipynb' });
+  const a = sm.execute(session.id, { code: 'a' });
+  while (!started[0]?.sent.length) await new Promise(r => setTimeout(r, 5));
+  const fake = started[0];
+  const b = sm.execute(session.id, { code: 'b' });
+  const c = sm.execute(session.id, { code: 'c' });
+  fake.say({ type: 'status', id: a.executionId, state: 'busy' });
+  fake.say({ type: 'done', id: a.executionId, status: 'error', executionCount: 1 });
+  expect(fake.sent.map(x => x.code)).toEqual(['a']);
+  for (const x of [b, c]) {
+    expect(await sm.execution(session.id, x.executionId)).toMatchObject({ state: 'aborted', error: 'not run: the cell before it (In [1]) raised an error' });
+  }
+  expect(sm.get(session.id)).toMatchObject({ state: 'idle', executionCount: 1 });
+  // A cell sent after that runs; one queued behind an interrupted cell is not run either.
+  const d = sm.execute(session.id, { code: 'd' });
+  const e = sm.execute(session.id, { code: 'e' });
+  expect(fake.sent.map(x => x.code)).toEqual(['a', 'd']);
+  fake.say({ type: 'status', id: d.executionId, state: 'busy' });
+  fake.say({ type: 'done', id: d.executionId, status: 'aborted', executionCount: 2 });
+  expect(await sm.execution(session.id, e.executionId)).toMatchObject({ state: 'aborted', error: 'not run: the cell before it (In [2]) was interrupted' });
+  const f = sm.execute(session.id, { code: 'f' });
+  fake.say({ type: 'status', id: f.executionId, state: 'busy' });
+  fake.say({ type: 'done', id: f.executionId, status: 'ok', executionCount: 3 });
+  expect(fake.sent.map(x => x.code)).toEqual(['a', 'd', 'f']);
+  expect(await sm.execution(session.id, f.executionId)).toMatchObject({ state: 'ok', executionCount: 3 });
+  await sm.close();
+  store.close();
+});
+
 test('an interrupt before the runner said busy is sent once it does; one while idle sends nothing', async () => {
   const { sm, store, started, idle } = await setUp();
   const { session } = await sm.create({ image: 'img', notebookPath: 'nb/b.ipynb' });
