@@ -212,8 +212,10 @@ test('interrupt aborts an endless loop and the session goes on; restart empties 
   const aborted = (await sm.execution(s.id, executionId, { wait: true }))!;
   expect(aborted.state).toBe('aborted');
   expect(aborted.outputs.find(o => o.output_type === 'error')).toMatchObject({ ename: 'KeyboardInterrupt' });
-  expect(stdout((await sm.execution(s.id, queued.executionId, { wait: true }))!)).toBe('42\n');
-  expect((await inState(sm, s.id, 'idle')).executionCount).toBe(3);
+  // As a kernel stops on error: the cell queued behind the interrupted one is not run.
+  expect(await sm.execution(s.id, queued.executionId, { wait: true })).toMatchObject({ state: 'aborted', outputs: [], error: 'not run: the cell before it (In [2]) was interrupted' });
+  expect((await inState(sm, s.id, 'idle')).executionCount).toBe(2);
+  expect(stdout(await run(sm, s.id, 'print(x * 6)'))).toBe('42\n');
   // An interrupt that comes before the runner started the cell still stops it.
   const early = sm.execute(s.id, { code: 'while True:\n    pass' });
   await sm.interrupt(s.id);
