@@ -15,5 +15,6 @@ export * from './glob';
 export * from './convert';
 export * from './pyformat';
 export * from './bridge-api';
+export * from './notebook-output';
 export * from './limits';
 export * from './connector-fields';

@@ -8,7 +8,7 @@
 // Older RED Lab versions wrote run records as code cells (outputs: a header with the
 // state in RUN_MIME, then stream outputs); `legacyRunState` reads those for the
 // migration to Markdown cells (run-cells.ts).
-import { isFinalState, type RunState } from '../red';
+import { isFinalState, streamText, type RunState } from '../red';
 import { countNewlines } from './logs';
 import { initialRunState } from './reducer';
 import type { LogSegment, RunCellState } from './types';
@@ -59,7 +59,7 @@ export function legacyRunState(meta: RunCellMetadata, outputs: readonly unknown[
   for (const o of outputs) {
     const out = o as { output_type?: string; name?: string; text?: string | string[] };
     if (out.output_type !== 'stream' || (out.name !== 'stdout' && out.name !== 'stderr')) continue;
-    const text = Array.isArray(out.text) ? out.text.join('') : String(out.text ?? '');
+    const text = streamText(out);
     const last = segments[segments.length - 1];
     if (last && last.stream === out.name) last.text += text;
     else segments.push({ stream: out.name, text });

@@ -8,7 +8,7 @@
 // when the cell ends, which held the bridge's one thread for a second. (The copy the store
 // keeps is bounded: store/stored-outputs.ts; the hashes stay those of the whole outputs.)
 import { createHash, type Hash } from 'crypto';
-import type { NotebookOutput } from '../../../src/red';
+import { streamText, type NotebookOutput } from '../../../src/red';
 
 /** JSON with object keys sorted by code point at every level and no whitespace. */
 export function canonicalJson(value: unknown): string {
@@ -23,11 +23,6 @@ export function canonicalJson(value: unknown): string {
 export function outputHash(output: NotebookOutput): string {
   return createHash('sha256').update(canonicalJson(output)).digest('hex');
 }
-
-const streamText = (o: NotebookOutput): string => {
-  const t = (o as { text?: unknown }).text;
-  return Array.isArray(t) ? t.join('') : String(t ?? '');
-};
 
 /** A stream output whose canonical JSON is {"name":…,"output_type":"stream","text":…} (nothing else in it). */
 const isPlainStream = (o: NotebookOutput): boolean => o.output_type === 'stream' && typeof o.name === 'string' && Object.keys(o).every(k => k === 'name' || k === 'output_type' || k === 'text');

@@ -1,11 +1,6 @@
 // The copy of a session execution's outputs that the store keeps: bounded, since a cell
 // may print gigabytes and the record is for finding out what ran, not a second log store.
-import type { NotebookOutput } from '../../../src/red';
-
-const streamText = (o: NotebookOutput): string => {
-  const t = (o as { text?: unknown }).text;
-  return Array.isArray(t) ? t.join('') : String(t ?? '');
-};
+import { streamText, type NotebookOutput } from '../../../src/red';
 
 /** Characters of stream text the store keeps of one execution (its head and its tail); the rest is left out of the stored copy. */
 export const STORED_STREAM_CHARS = 4 * 1024 * 1024;
