@@ -22,6 +22,8 @@ export interface EngineView {
   inputConnectors: readonly string[];
   /** Output connectors the chosen engine has (where an output can be sent besides the run folder). */
   outputConnectors: readonly string[];
+  /** Connectors whose folders the chosen engine can mount instead of copying (capability mountConnectors). */
+  mountConnectors: readonly string[];
   /** Image builds (capability `imageBuilds`). */
   imageBuilds: boolean;
 }
@@ -31,7 +33,7 @@ export interface EngineView {
  * then the defaultEngine setting) that is offered, else the bridge's default, else the first offered.
  */
 export function engineView(health: HealthInfo | undefined, wanted: readonly (string | undefined)[]): EngineView {
-  if (!health) return { offered: [], unavailable: [], gpus: true, inputConnectors: DEFAULT_INPUT_CONNECTORS, outputConnectors: DEFAULT_OUTPUT_CONNECTORS, imageBuilds: true };
+  if (!health) return { offered: [], unavailable: [], gpus: true, inputConnectors: DEFAULT_INPUT_CONNECTORS, outputConnectors: DEFAULT_OUTPUT_CONNECTORS, mountConnectors: [], imageBuilds: true };
   const engines = health.engines ?? [];
   const offered = engines.filter(e => e.available);
   const unavailable = engines.filter(e => !e.available);
@@ -45,6 +47,7 @@ export function engineView(health: HealthInfo | undefined, wanted: readonly (str
     gpus: caps?.gpus ?? false,
     inputConnectors: caps?.inputConnectors ?? [],
     outputConnectors: caps?.outputConnectors ?? [],
+    mountConnectors: caps?.mountConnectors ?? [],
     imageBuilds: caps?.imageBuilds ?? false
   };
 }

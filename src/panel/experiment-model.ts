@@ -18,6 +18,7 @@ import {
   accessProblems,
   connectorFields,
   connectorSpec,
+  CONNECTOR_SPECS,
   defaultAccess,
   accessValue,
   withAccessValue,
@@ -204,6 +205,9 @@ export class ExperimentModel {
     inputs[index] = { ...was, ...patch };
     // File <-> Folder: the fields of the other class (SFTP filePath / dirPath) follow.
     if (patch.kind && patch.kind !== was.kind && !patch.access) inputs[index].access = accessForClass(was.connector, patch.kind, 'receive', was.name, was.access);
+    // Only a folder of a mountable connector is mounted: another class or connector copies.
+    const now = inputs[index];
+    if (now.mount && !(now.kind === 'Directory' && connectorSpec(now.connector)?.mountable)) inputs[index] = withoutMount(now);
     this.commit({ ...this._draft, inputs });
   }
 
@@ -212,6 +216,13 @@ export class ExperimentModel {
     const input = this._draft.inputs[index];
     if (!input) return;
     this.updateInput(index, { connector, access: defaultAccess(connector, input.kind, 'receive', input.name) });
+  }
+
+  /** Mount the folder (FUSE on the bridge's machine) instead of copying it; unticked, its mount's fields (writable) go too. */
+  setInputMount(index: number, on: boolean): void {
+    const input = this._draft.inputs[index];
+    if (!input) return;
+    this.updateInput(index, on ? { mount: true } : { mount: undefined, access: withoutMount(input).access });
   }
 
   setInputAccess(index: number, key: string, value: unknown): void {
@@ -386,6 +397,12 @@ export class ExperimentModel {
   }
 }
 
+/** `SFTP (SSH) or HTTP URL`: the connectors whose folders can be mounted. */
+const mountableLabels = (): string =>
+  CONNECTOR_SPECS.filter(s => s.mountable)
+    .map(s => s.label)
+    .join(' or ');
+
 /** What the panel checks besides checkDraft (names, values) and validateRed: fields left empty, credentials. */
 export function draftChecks(d: ExperimentDraft): PanelIssue[] {
   const issues: PanelIssue[] = [];
@@ -393,7 +410,10 @@ export function draftChecks(d: ExperimentDraft): PanelIssue[] {
   if (!d.image.trim()) err('image', 'an image is needed (it must contain python3)', 'pick a local image, type one, or build one from requirements.txt');
   d.inputs.forEach(input => {
     const f = inputField(input.name);
-    for (const p of connectorChecks(input.connector, input.kind, 'receive', input.access, input.name)) err(f, p.message, p.fix);
+    for (const p of connectorChecks(input.connector, input.kind, 'receive', input.access, input.name, input.mount === true)) err(f, p.message, p.fix);
+    if (input.mount === true && !(input.kind === 'Directory' && connectorSpec(input.connector)?.mountable)) {
+      err(f, `only a folder from ${mountableLabels()} can be mounted`, 'untick "mount" to copy it instead');
+    }
   });
   d.outputs.forEach(o => {
     const f = outputField(o.name);
@@ -404,8 +424,8 @@ export function draftChecks(d: ExperimentDraft): PanelIssue[] {
 }
 
 /** The table's checks of a connector's access (connector-fields), and a URL's scheme where it is one. */
-function connectorChecks(command: string, cls: ConnectorClass, direction: ConnectorDirection, access: Record<string, unknown>, owner: string): { message: string; fix?: string }[] {
-  const problems: { message: string; fix?: string }[] = accessProblems(command, cls, direction, access, owner);
+function connectorChecks(command: string, cls: ConnectorClass, direction: ConnectorDirection, access: Record<string, unknown>, owner: string, mounted = false): { message: string; fix?: string }[] {
+  const problems: { message: string; fix?: string }[] = accessProblems(command, cls, direction, access, owner, mounted);
   const spec = connectorSpec(command);
   if (spec && !(direction === 'receive' ? spec.receives : spec.sends).includes(cls)) {
     problems.push({ message: `${spec.label} cannot ${direction} a ${cls === 'Directory' ? 'folder' : 'file'}`, fix: 'choose another connector' });
@@ -416,6 +436,14 @@ function connectorChecks(command: string, cls: ConnectorClass, direction: Connec
     problems.push({ message: `URL (access.url) must start with ${command === HTTP_CONNECTOR ? 'http:// or https://' : 'ftp:// or ftps://'}` });
   }
   return problems;
+}
+
+/** `input` copied, not mounted: without `mount` and the mount's fields (writable). */
+function withoutMount(input: DraftInput): DraftInput {
+  const { mount: _mount, ...rest } = input;
+  let access = input.access;
+  for (const f of connectorSpec(input.connector)?.fields.filter(x => x.mountedOnly) ?? []) access = withAccessValue(access, f.path, undefined);
+  return { ...rest, access };
 }
 
 /** `access` for another class: the connector's fields for it, with the values `access` has for them (secrets as {{variables}}). */

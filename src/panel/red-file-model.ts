@@ -15,6 +15,8 @@ export interface RedConnectorValue {
   command: string;
   cls: ConnectorClass;
   access: Record<string, unknown>;
+  /** An input with `mount: true` (mounted, not copied). */
+  mount?: boolean;
 }
 
 export interface RedFileInput {
@@ -215,7 +217,7 @@ export class RedFileModel {
     // The connector table's checks (required fields, secrets as {{variables}}), at the field.
     for (const input of this.inputs) {
       const c = input.connector;
-      if (c) for (const p of accessProblems(c.command, c.cls, 'receive', c.access, input.key)) issues.push({ field: inputField(input.key), path: `inputs.${input.key}.connector.access.${p.path}`, message: p.message, ...(p.fix ? { fix: p.fix } : {}), severity: 'error' });
+      if (c) for (const p of accessProblems(c.command, c.cls, 'receive', c.access, input.key, c.mount)) issues.push({ field: inputField(input.key), path: `inputs.${input.key}.connector.access.${p.path}`, message: p.message, ...(p.fix ? { fix: p.fix } : {}), severity: 'error' });
     }
     for (const output of this.outputs) {
       const c = output.send;
@@ -275,5 +277,5 @@ function knownConnector(v: FileOrDirectory | undefined): RedConnectorValue | und
   if (v.connector.command === LOCAL_CONNECTOR_COMMAND || !connectorSpec(v.connector.command)) return undefined;
   if (v.class !== 'File' && v.class !== 'Directory') return undefined;
   const access = v.connector.access && typeof v.connector.access === 'object' ? v.connector.access : {};
-  return { command: v.connector.command, cls: v.class, access };
+  return { command: v.connector.command, cls: v.class, access, ...(v.connector.mount === true ? { mount: true } : {}) };
 }

@@ -54,6 +54,11 @@ export interface EngineCapabilities {
   stats: boolean;
   /** Stateful sessions for "Run cell in container". */
   sessions: boolean;
+  /**
+   * Connectors whose Directory inputs this engine can mount (`mount: true`: FUSE on the host,
+   * bound into the container) instead of copying; absent or empty: none can.
+   */
+  mountConnectors?: string[];
 }
 
 /** One engine as GET /health lists it. */

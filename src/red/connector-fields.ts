@@ -23,6 +23,8 @@ export interface ConnectorField {
   classes?: readonly ConnectorClass[];
   /** Only for this direction (writable: mounted inputs); absent: both. */
   direction?: ConnectorDirection;
+  /** Only for an input that is mounted (`mount: true`), e.g. `writable`. */
+  mountedOnly?: boolean;
   help: string;
 }
 
@@ -32,6 +34,8 @@ export interface ConnectorSpec {
   label: string;
   receives: readonly ConnectorClass[];
   sends: readonly ConnectorClass[];
+  /** Its Directory inputs can be mounted (`mount: true`) where the engine can (capability mountConnectors). */
+  mountable?: boolean;
   fields: readonly ConnectorField[];
   /** Groups of paths of which at least one must be given (SSH: a password or a private key). */
   oneOf?: readonly (readonly string[])[];
@@ -65,6 +69,7 @@ export const CONNECTOR_SPECS: readonly ConnectorSpec[] = [
     label: 'HTTP URL',
     receives: BOTH,
     sends: FILE,
+    mountable: true,
     fields: [
       { path: 'url', label: 'URL', type: 'text', required: true, help: 'http:// or https://; a Directory fetches each file of its listing from URL/<path>' },
       { path: 'method', label: 'method', type: 'text', choices: ['GET', 'PUT', 'POST'], help: 'GET to receive (the default), PUT or POST (the default) to send' },
@@ -80,6 +85,7 @@ export const CONNECTOR_SPECS: readonly ConnectorSpec[] = [
     label: 'SFTP (SSH)',
     receives: BOTH,
     sends: BOTH,
+    mountable: true,
     fields: [
       { path: 'host', label: 'host', type: 'text', required: true, help: "The SSH server's name or address; its host key must be in ~/.ssh/known_hosts" },
       { path: 'port', label: 'port', type: 'number', default: 22, help: "The SSH server's port (22 unless it says otherwise)" },
@@ -90,7 +96,7 @@ export const CONNECTOR_SPECS: readonly ConnectorSpec[] = [
       { path: 'filePath', label: 'remote file', type: 'text', required: true, classes: FILE, help: 'The path of the file on the server (absolute, or relative to the login folder)' },
       { path: 'dirPath', label: 'remote folder', type: 'text', required: true, classes: DIR, help: 'The path of the folder on the server (absolute, or relative to the login folder)' },
       { path: 'timeout', label: 'timeout (s)', type: 'number', help: 'Seconds to wait for the server to answer before giving up' },
-      { path: 'writable', label: 'writable mount', type: 'boolean', classes: DIR, direction: 'receive', help: 'With mount: true, the container may write into the mounted folder' }
+      { path: 'writable', label: 'writable mount', type: 'boolean', classes: DIR, direction: 'receive', mountedOnly: true, help: 'The container may write into the mounted folder: what it writes goes to the server' }
     ],
     oneOf: [['auth.password', 'auth.privateKey']]
   },
@@ -128,11 +134,19 @@ export function connectorSpec(command: string): ConnectorSpec | undefined {
   return CONNECTOR_SPECS.find(s => s.command === command);
 }
 
-/** The fields of `command` for a `cls` value that is received or sent; [] for an unknown connector. */
-export function connectorFields(command: string, cls: ConnectorClass, direction: ConnectorDirection): ConnectorField[] {
+/**
+ * The fields of `command` for a `cls` value that is received or sent (`mounted`: an input with
+ * `mount: true`, which alone has the mount's fields); [] for an unknown connector.
+ */
+export function connectorFields(command: string, cls: ConnectorClass, direction: ConnectorDirection, mounted = false): ConnectorField[] {
   const spec = connectorSpec(command);
   if (!spec) return [];
-  return spec.fields.filter(f => (!f.classes || f.classes.includes(cls)) && (!f.direction || f.direction === direction));
+  return spec.fields.filter(f => (!f.classes || f.classes.includes(cls)) && (!f.direction || f.direction === direction) && (!f.mountedOnly || mounted));
+}
+
+/** Whether a `cls` input of `command` can be mounted on an engine that mounts `engineMounts` (its capability mountConnectors). */
+export function canMount(command: string, cls: ConnectorClass, engineMounts: readonly string[] | undefined): boolean {
+  return cls === 'Directory' && !!connectorSpec(command)?.mountable && !!engineMounts?.includes(command);
 }
 
 /** Whether `command` can receive (inputs) or send (outputs) a `cls`; unknown connectors: false. */
@@ -217,16 +231,17 @@ export interface AccessProblem {
 /**
  * What is wrong with `access` for `command` (a known one): required fields left empty, numbers
  * that are not, choices not among those allowed, secrets written as values, a missing login.
- * Messages name the field by its access path; a {{variable}} stands for any value.
+ * Messages name the field by its access path; a {{variable}} stands for any value. `mounted`: an
+ * input with `mount: true` (its mount's fields are checked too).
  */
-export function accessProblems(command: string, cls: ConnectorClass, direction: ConnectorDirection, access: Record<string, unknown>, owner: string): AccessProblem[] {
+export function accessProblems(command: string, cls: ConnectorClass, direction: ConnectorDirection, access: Record<string, unknown>, owner: string, mounted = false): AccessProblem[] {
   const spec = connectorSpec(command);
   if (!spec) {
     // A connector image's: only its secrets are known, by their keys.
     return secretLiteralPaths(access).map(path => ({ path, message: `${command}: access.${path} must be a {{variable}}: its value is asked for at launch and never saved`, fix: `write {{${secretVariableName(owner, path)}}}` }));
   }
   const problems: AccessProblem[] = [];
-  const fields = connectorFields(command, cls, direction);
+  const fields = connectorFields(command, cls, direction, mounted);
   const empty = (v: unknown) => v === undefined || v === null || (typeof v === 'string' && !v.trim());
   for (const f of fields) {
     const v = accessValue(access, f.path);

@@ -8,8 +8,8 @@ import { ConnectorFields } from '../views/ConnectorFields';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { renderToStaticMarkup } = require('react-dom/server') as { renderToStaticMarkup(element: React.ReactElement): string };
 
-const render = (access: Record<string, unknown>, cls: 'File' | 'Directory' = 'File') =>
-  renderToStaticMarkup(React.createElement(ConnectorFields, { command: 'red-connector-ssh', cls, direction: 'receive', access, owner: 'sftp', onChange: () => undefined }));
+const render = (access: Record<string, unknown>, cls: 'File' | 'Directory' = 'File', mounted = false) =>
+  renderToStaticMarkup(React.createElement(ConnectorFields, { command: 'red-connector-ssh', cls, direction: 'receive', mounted, access, owner: 'sftp', onChange: () => undefined }));
 
 describe('ConnectorFields', () => {
   it('renders the SFTP fields of a File, each with its test id', () => {
@@ -21,11 +21,13 @@ describe('ConnectorFields', () => {
   });
 
   it('never puts a secret value into the page', () => {
-    const html = render({ host: 'lab', auth: { username: 'ann', password: 'hunter2', privateKey: '-----BEGIN KEY' }, dirPath: '/d' }, 'Directory');
+    const html = render({ host: 'lab', auth: { username: 'ann', password: 'hunter2', privateKey: '-----BEGIN KEY' }, dirPath: '/d' }, 'Directory', true);
     expect(html).not.toContain('hunter2');
     expect(html).not.toContain('BEGIN KEY');
     expect(html).toContain('data-testid="redlab-access-dirPath"');
     expect(html).toContain('data-testid="redlab-access-writable"');
+    // A copied (not mounted) folder has no writable flag.
+    expect(render({ host: 'lab', dirPath: '/d' }, 'Directory')).not.toContain('redlab-access-writable');
   });
 
   it('shows an unknown connector\'s access as it is, but for its secrets', () => {

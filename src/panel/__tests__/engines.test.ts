@@ -46,7 +46,7 @@ test('what the chosen engine cannot do is hidden: GPUs, image builds, connectors
 });
 
 test('before the bridge answered: no engine chosen, the sections as a Docker bridge has them', () => {
-  expect(engineView(undefined, ['docker'])).toEqual({ offered: [], unavailable: [], gpus: true, inputConnectors: DEFAULT_INPUT_CONNECTORS, outputConnectors: DEFAULT_OUTPUT_CONNECTORS, imageBuilds: true });
+  expect(engineView(undefined, ['docker'])).toEqual({ offered: [], unavailable: [], gpus: true, inputConnectors: DEFAULT_INPUT_CONNECTORS, outputConnectors: DEFAULT_OUTPUT_CONNECTORS, mountConnectors: [], imageBuilds: true });
   expect(healthOf({ kind: 'unreachable', message: 'x' })).toBeUndefined();
   const h = health([docker]);
   expect(healthOf({ kind: 'no-engine', health: h, message: 'no docker' })).toBe(h);
@@ -58,16 +58,18 @@ test('labels say the version and, plainly, when an engine does not isolate runs'
 });
 
 test('the connectors offered are the chosen engine\'s, in and out, each only for the classes it handles', () => {
-  const sftpEngine: EngineInfo = { ...docker, name: 'lab', capabilities: { ...docker.capabilities, inputConnectors: ['redlab-connector-local', 'red-connector-ssh', 'red-connector-ftp'], outputConnectors: ['red-connector-http', 'red-connector-ssh'] } };
+  const sftpEngine: EngineInfo = { ...docker, name: 'lab', capabilities: { ...docker.capabilities, inputConnectors: ['redlab-connector-local', 'red-connector-ssh', 'red-connector-ftp'], outputConnectors: ['red-connector-http', 'red-connector-ssh'], mountConnectors: ['red-connector-ssh'] } };
   const h = health([docker, sftpEngine]);
   const lab = engineView(h, ['lab']);
   expect(lab.outputConnectors).toEqual(['red-connector-http', 'red-connector-ssh']);
+  expect(lab.mountConnectors).toEqual(['red-connector-ssh']);
   expect(connectorChoices(lab.inputConnectors, 'File', 'receive').map(c => c.label)).toEqual(['local file path', 'SFTP (SSH)', 'FTP']);
   // HTTP sends files only: a folder output is offered SFTP alone.
   expect(connectorChoices(lab.outputConnectors, 'Directory', 'send').map(c => c.command)).toEqual(['red-connector-ssh']);
   // docker (the fixture) has no SFTP: an input that uses it stays shown, marked.
   const d = engineView(h, ['docker']);
   expect(d.outputConnectors).toEqual([]);
+  expect(d.mountConnectors).toEqual([]);
   expect(connectorChoices(d.inputConnectors, 'File', 'receive', 'red-connector-ssh')).toEqual([
     { command: 'redlab-connector-local', label: 'local file path' },
     { command: 'red-connector-http', label: 'HTTP URL' },

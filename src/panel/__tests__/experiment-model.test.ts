@@ -1,5 +1,6 @@
 import { inferDraft } from '../../notebook/infer';
 import type { ExperimentDraft } from '../../notebook/types';
+import type { FileOrDirectory } from '../../red';
 import { ExperimentModel, HTTP_CONNECTOR } from '../experiment-model';
 import { fieldForIssuePath, formatParamValue, paramField, parseParamText } from '../fields';
 
@@ -195,6 +196,34 @@ describe('ExperimentModel', () => {
     expect(m.issuesFor('input:sftp')).toContainEqual(expect.objectContaining({ message: expect.stringContaining('password (access.auth.password) must be a {{variable}}'), fix: 'write {{sftp_password}}' }));
     m.setInputAccess(0, 'port', 'ssh');
     expect(m.issuesFor('input:sftp').map(i => i.message)).toContain('SFTP (SSH): port (access.port) must be a positive number, not "ssh"');
+  });
+
+  it('mounts an SFTP folder on request, with its writable flag; copies again when unticked or no longer a folder', () => {
+    const m = model();
+    m.addInput();
+    m.updateInput(0, { name: 'tiles', kind: 'Directory' });
+    m.setInputConnector(0, 'red-connector-ssh');
+    m.setInputAccess(0, 'host', 'lab');
+    m.setInputAccess(0, 'auth.username', 'ann');
+    m.setInputAccess(0, 'dirPath', '/data/tiles');
+    m.setInputMount(0, true);
+    m.setInputAccess(0, 'writable', true);
+    expect(m.red!.inputs.tiles).toMatchObject({ class: 'Directory', connector: { command: 'red-connector-ssh', mount: true, access: { dirPath: '/data/tiles', writable: true } } });
+    expect(m.issuesFor('input:tiles')).toEqual([]);
+    m.setInputMount(0, false);
+    expect(m.draft.inputs[0].mount).toBeUndefined();
+    expect(m.draft.inputs[0].access.writable).toBeUndefined();
+    expect((m.red!.inputs.tiles as FileOrDirectory).connector.mount).toBeUndefined();
+    // A file is copied: mount goes with the change of class.
+    m.setInputMount(0, true);
+    m.updateInput(0, { kind: 'File' });
+    expect(m.draft.inputs[0].mount).toBeUndefined();
+    // An imported draft that mounts what cannot be mounted says so at the input.
+    m.updateInput(0, { kind: 'Directory' });
+    m.setInputConnector(0, 'red-connector-ftp');
+    m.setInputAccess(0, 'url', 'ftp://lab/d');
+    m.replace({ ...m.draft, inputs: [{ ...m.draft.inputs[0], mount: true }] }, []);
+    expect(m.issuesFor('input:tiles')).toContainEqual(expect.objectContaining({ message: 'only a folder from HTTP URL or SFTP (SSH) can be mounted' }));
   });
 
   it('checks the URL scheme of HTTP and FTP inputs, naming the field', () => {

@@ -10,14 +10,16 @@ export interface ConnectorFieldsProps {
   command: string;
   cls: ConnectorClass;
   direction: ConnectorDirection;
+  /** An input with `mount: true`: its mount's fields (writable) are shown too. */
+  mounted?: boolean;
   access: Record<string, unknown>;
   /** The input's or output's name (the default {{variable}} names start with it). */
   owner: string;
   onChange: (path: string, value: unknown) => void;
 }
 
-export function ConnectorFields({ command, cls, direction, access, owner, onChange }: ConnectorFieldsProps): JSX.Element | null {
-  const fields = connectorFields(command, cls, direction);
+export function ConnectorFields({ command, cls, direction, mounted, access, owner, onChange }: ConnectorFieldsProps): JSX.Element | null {
+  const fields = connectorFields(command, cls, direction, mounted);
   if (!fields.length) {
     // A connector image's access, as it is; a secret value it holds is not shown (its error says what to write).
     return <div className="jp-RedLab-muted">access: {JSON.stringify(withSecretsAsVariables(command, access, owner))}</div>;

@@ -5,6 +5,7 @@
 // an input's path from the environment variable REDLAB_INPUT_<NAME>.
 import * as React from 'react';
 import { inputEnvVar } from '../../notebook/infer';
+import { canMount } from '../../red';
 import type { DraftInput } from '../../notebook/types';
 import { HTTP_CONNECTOR, LOCAL_CONNECTOR, type ExperimentModel } from '../experiment-model';
 import { inputField } from '../fields';
@@ -15,16 +16,18 @@ import { ConnectorFields } from './ConnectorFields';
 export interface InputsSectionProps {
   model: ExperimentModel;
   connectors: readonly string[];
+  /** Connectors whose folders the engine can mount (capability mountConnectors). */
+  mountConnectors: readonly string[];
   /** The file browser's selection, relative to the notebook's folder. */
   selectedFile: () => { path: string; kind: 'File' | 'Directory' } | undefined;
 }
 
-export function InputsSection({ model, connectors, selectedFile }: InputsSectionProps): JSX.Element {
+export function InputsSection({ model, connectors, mountConnectors, selectedFile }: InputsSectionProps): JSX.Element {
   const inputs = model.draft.inputs;
   return (
     <Section title={`Inputs (${inputs.length})`} testId="redlab-inputs-section">
       {inputs.map((input, i) => (
-        <InputEditor key={i} model={model} index={i} input={input} connectors={connectors} selectedFile={selectedFile} />
+        <InputEditor key={i} model={model} index={i} input={input} connectors={connectors} mountConnectors={mountConnectors} selectedFile={selectedFile} />
       ))}
       <div className="jp-RedLab-row">
         <button className="jp-mod-styled jp-RedLab-button" data-testid="redlab-add-input" onClick={() => model.addInput(LOCAL_CONNECTOR)}>
@@ -38,7 +41,21 @@ export function InputsSection({ model, connectors, selectedFile }: InputsSection
   );
 }
 
-function InputEditor({ model, index, input, connectors, selectedFile }: { model: ExperimentModel; index: number; input: DraftInput; connectors: readonly string[]; selectedFile: InputsSectionProps['selectedFile'] }): JSX.Element {
+function InputEditor({
+  model,
+  index,
+  input,
+  connectors,
+  mountConnectors,
+  selectedFile
+}: {
+  model: ExperimentModel;
+  index: number;
+  input: DraftInput;
+  connectors: readonly string[];
+  mountConnectors: readonly string[];
+  selectedFile: InputsSectionProps['selectedFile'];
+}): JSX.Element {
   const field = inputField(input.name);
   return (
     <div className={`jp-RedLab-item${hasError(model, field) ? ' jp-RedLab-invalid' : ''}`} data-testid={`redlab-input-${input.name}`}>
@@ -81,7 +98,14 @@ function InputEditor({ model, index, input, connectors, selectedFile }: { model:
           </div>
         </Field>
       ) : (
-        <ConnectorFields command={input.connector} cls={input.kind} direction="receive" access={input.access} owner={input.name} onChange={(path, v) => model.setInputAccess(index, path, v)} />
+        <>
+          {input.mount || canMount(input.connector, input.kind, mountConnectors) ? (
+            <label className="jp-RedLab-check" title="Read the folder in place over the network (FUSE on the bridge's machine) instead of copying it first: for data too big to copy">
+              <input type="checkbox" data-testid="redlab-input-mount" checked={input.mount === true} onChange={e => model.setInputMount(index, e.target.checked)} /> mount instead of copying
+            </label>
+          ) : null}
+          <ConnectorFields command={input.connector} cls={input.kind} direction="receive" mounted={input.mount === true} access={input.access} owner={input.name} onChange={(path, v) => model.setInputAccess(index, path, v)} />
+        </>
       )}
       <div className="jp-RedLab-doc">
         in the notebook: <code>os.environ["{inputEnvVar(input.name)}"]</code>

@@ -54,7 +54,7 @@ export function RedFileView({ model, onClose }: { model: RedFileModel; onClose: 
               )}
             </Field>
             {input.connector ? (
-              <ConnectorFields command={input.connector.command} cls={input.connector.cls} direction="receive" access={input.connector.access} owner={input.key} onChange={(path, v) => model.setAccess('inputs', input.key, path, v)} />
+              <ConnectorFields command={input.connector.command} cls={input.connector.cls} direction="receive" mounted={input.connector.mount} access={input.connector.access} owner={input.key} onChange={(path, v) => model.setAccess('inputs', input.key, path, v)} />
             ) : null}
             <FieldIssues model={model} field={inputField(input.key)} />
           </div>

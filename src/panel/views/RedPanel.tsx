@@ -116,6 +116,7 @@ export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element
           <InputsSection
             model={experiment}
             connectors={engines.inputConnectors}
+            mountConnectors={engines.mountConnectors}
             selectedFile={() => actions.selectedFileForNotebook()}
           />
           <OutputsSection model={experiment} connectors={engines.outputConnectors} />

@@ -2,6 +2,7 @@ import {
   CONNECTOR_SPECS,
   accessProblems,
   accessValue,
+  canMount,
   connectorFields,
   connectorSpec,
   defaultAccess,
@@ -44,14 +45,34 @@ describe('the connector table', () => {
     ]);
   });
 
-  it('gives SFTP filePath for a File and dirPath for a Directory (Curious Containers names), writable only for received folders', () => {
-    const paths = (cls: 'File' | 'Directory', dir: 'receive' | 'send') => connectorFields('red-connector-ssh', cls, dir).map(f => f.path);
+  it('gives SFTP filePath for a File and dirPath for a Directory (Curious Containers names), writable only for mounted folders', () => {
+    const paths = (cls: 'File' | 'Directory', dir: 'receive' | 'send', mounted = false) => connectorFields('red-connector-ssh', cls, dir, mounted).map(f => f.path);
     expect(paths('File', 'receive')).toEqual(['host', 'port', 'auth.username', 'auth.password', 'auth.privateKey', 'auth.passphrase', 'filePath', 'timeout']);
-    expect(paths('Directory', 'receive')).toEqual(['host', 'port', 'auth.username', 'auth.password', 'auth.privateKey', 'auth.passphrase', 'dirPath', 'timeout', 'writable']);
-    expect(paths('Directory', 'send')).not.toContain('writable');
+    expect(paths('Directory', 'receive')).toEqual(['host', 'port', 'auth.username', 'auth.password', 'auth.privateKey', 'auth.passphrase', 'dirPath', 'timeout']);
+    expect(paths('Directory', 'receive', true)).toEqual(['host', 'port', 'auth.username', 'auth.password', 'auth.privateKey', 'auth.passphrase', 'dirPath', 'timeout', 'writable']);
+    expect(paths('Directory', 'send', true)).not.toContain('writable');
     expect(connectorFields('redlab-connector-s3', 'Directory', 'send').map(f => f.path)).toContain('prefix');
     expect(connectorFields('redlab-connector-s3', 'File', 'send').map(f => f.path)).toContain('key');
     expect(connectorFields('xnat-connector', 'File', 'receive')).toEqual([]);
+  });
+});
+
+describe('canMount', () => {
+  it('mounts only folders of SFTP and HTTP, and only where the engine says it can', () => {
+    const engine = ['red-connector-ssh', 'red-connector-http', 'red-connector-ftp', 'cc-xnat'];
+    expect(canMount('red-connector-ssh', 'Directory', engine)).toBe(true);
+    expect(canMount('red-connector-http', 'Directory', engine)).toBe(true);
+    expect(canMount('red-connector-ssh', 'File', engine)).toBe(false);
+    expect(canMount('red-connector-ftp', 'Directory', engine)).toBe(false);
+    expect(canMount('cc-xnat', 'Directory', engine)).toBe(false);
+    expect(canMount('red-connector-ssh', 'Directory', ['red-connector-http'])).toBe(false);
+    expect(canMount('red-connector-ssh', 'Directory', undefined)).toBe(false);
+  });
+
+  it('checks a mounted folder\'s writable flag, and only when it is mounted', () => {
+    const access = { host: 'lab', auth: { username: 'ann', password: '{{d_password}}' }, dirPath: '/d', writable: 'yes' };
+    expect(accessProblems('red-connector-ssh', 'Directory', 'receive', access, 'd', true).map(p => p.message)).toEqual(['SFTP (SSH): writable mount (access.writable) must be true or false, not "yes"']);
+    expect(accessProblems('red-connector-ssh', 'Directory', 'receive', access, 'd')).toEqual([]);
   });
 });
 
