@@ -66,7 +66,13 @@ export type RunEvent =
    * for): CPU as `docker stats` shows it (100 = one CPU busy), memory without page
    * cache, the memory limit, processes.
    */
-  | { type: 'stats'; batch: number; cpuPercent: number; memoryBytes: number; memoryLimitBytes: number; pids?: number };
+  | { type: 'stats'; batch: number; cpuPercent: number; memoryBytes: number; memoryLimitBytes: number; pids?: number }
+  /**
+   * How far an input's download or an output's upload is (about once a second while it
+   * moves, and once when it ends): bytes so far, the total when the source says, the mean
+   * rate in bytes/s and, with a total, the estimated ms left.
+   */
+  | { type: 'transfer-progress'; batch?: number; direction: 'input' | 'output'; name: string; bytes: number; total?: number; bytesPerSecond: number; etaMs?: number; done?: boolean };
 
 export interface FileRecord {
   /** Host path (inputs: where it was staged; outputs: where it was written), or the connector target. */

@@ -2,6 +2,30 @@
 // output from the host to where the RED says it goes. Built-in ones run in
 // process; a later issue adds SFTP/SSH/FUSE ones behind the same interfaces.
 import type { FileOrDirectory, ListingEntry } from '../../../src/red';
+import type { RetryPolicy } from './retry';
+
+/** How far one input's or output's transfer is (cumulative for that input/output, all its files). */
+export interface TransferProgress {
+  direction: 'input' | 'output';
+  /** `key` or `key[index]` (inputs), the output key (outputs). */
+  name: string;
+  bytes: number;
+  /** Bytes in all, when the source says. */
+  total?: number;
+  /** The transfer ended (succeeded). */
+  done?: boolean;
+}
+
+/**
+ * Where an input comes from, for the input cache: `source` names it without any secret
+ * (connector, URL or host+port+user+path), `validator` is what the source says about this
+ * version of it (HTTP ETag/Last-Modified/length, SFTP size+mtime, FTP size+MDTM). Two
+ * identities equal in both are the same bytes.
+ */
+export interface SourceIdentity {
+  source: string;
+  validator: string;
+}
 
 export interface ConnectorContext {
   /** Folder of the RED file: relative local paths resolve against it. */
@@ -11,8 +35,14 @@ export interface ConnectorContext {
   signal?: AbortSignal;
   /** Progress notes for people (unmasked, as the connector's errors: the caller's sink masks, see RunRequest). */
   onInfo?: (message: string) => void;
+  /** Bytes moved, per input/output (called often: the engine throttles what it turns into run events). */
+  onProgress?: (p: TransferProgress) => void;
+  /** Retries of transient failures (default DEFAULT_RETRY_POLICY). */
+  retry?: Partial<RetryPolicy>;
   /** Test hook: a local input passed its root check (on the opened file) and is about to be pinned. */
   onChecked?: (checkedPath: string) => void | Promise<void>;
+  /** The batch's image on a Docker engine of this host: connectors that are not built in run in it (engine/cc-connectors.ts). */
+  experimentImage?: import('../engine/cc-connectors').ExperimentImage;
 }
 
 export interface InputStageRequest {
@@ -41,6 +71,14 @@ export interface InputConnector {
   /** Classes this connector can receive. */
   readonly classes: readonly ('File' | 'Directory')[];
   stage(req: InputStageRequest, ctx: ConnectorContext): Promise<StagedInput>;
+  /** Checks the input's settings with its source before any input moves (validateConnectors); a throw fails the batch. */
+  validate?(req: { label: string; value: FileOrDirectory }, ctx: ConnectorContext): Promise<void>;
+  /**
+   * Asks the source (a cheap HEAD/stat, no download) what version of the input it has, for
+   * the input cache; undefined when the source gives no validator (then the input is not
+   * cached). Throws as stage would (missing file, login refused).
+   */
+  identify?(req: InputStageRequest, ctx: ConnectorContext): Promise<SourceIdentity | undefined>;
 }
 
 export interface OutputSendRequest {
@@ -56,6 +94,8 @@ export interface OutputConnector {
   readonly classes: readonly ('File' | 'Directory')[];
   /** Sends the output; returns where it went (for the FileRecord; a URL without its user-info password). */
   send(req: OutputSendRequest, ctx: ConnectorContext): Promise<{ target: string }>;
+  /** Checks the output's settings with its target before any input moves (validateConnectors). */
+  validate?(req: { key: string; class: 'File' | 'Directory'; access: Record<string, unknown> }, ctx: ConnectorContext): Promise<void>;
 }
 
 /** A connector failure: the message names the input/output and what to check. */
