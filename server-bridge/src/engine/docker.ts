@@ -36,6 +36,7 @@ import { explainExecFailure, explainStartError } from './docker-diagnosis';
 import { listManagedContainers, LogSkipper, NEVER_CREATED_MESSAGE, NEVER_STARTED_MESSAGE, VANISHED_MESSAGE } from './docker-recovery';
 import type { StatsOptions } from './stats';
 import { stageInputs } from './staging';
+import { ccConnectorFallback, validateConnectors, type ExperimentImage } from './cc-connectors';
 import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 import {
   BatchTracker,
@@ -156,7 +157,8 @@ export class DockerEngine implements Engine {
     this.name = opts.name ?? 'docker';
     this.location = opts.location;
     this.copyFiles = opts.files === 'copy';
-    this.connectors = opts.connectors ?? defaultConnectors();
+    // Commands that are not built in run in the experiment's image (Curious Containers connector images).
+    this.connectors = (opts.connectors ?? defaultConnectors()).withFallback(ccConnectorFallback);
     this.capabilities = {
       isolated: true,
       gpus: true,
@@ -282,6 +284,13 @@ export class DockerEngine implements Engine {
     const uid = process.getuid?.();
     const gid = process.getgid?.();
     return uid !== undefined && uid !== 0 && gid !== undefined ? `${uid}:${gid}` : undefined;
+  }
+
+  /** What connectors that are not built in run in: the batch's image, user and limits; none where the engine is on another host (nothing can be bound). */
+  private experimentImage(docker: Docker, image: string, req: Pick<RunRequest, 'loaded' | 'labels'>, wd: BatchWorkDir): ExperimentImage | undefined {
+    if (this.copyFiles) return undefined;
+    const imageUrl = req.loaded.red.container.settings.image.url;
+    return { docker, image, imageUrl, user: this.containerUser(), ramMb: this.ramMb(req.loaded), pidsLimit: this.opts.pidsLimit ?? DEFAULT_PIDS_LIMIT, labels: req.labels, privateDir: wd.dir };
   }
 
   private ramMb(loaded: LoadedRed): number | null {
@@ -432,7 +441,8 @@ export class DockerEngine implements Engine {
       baseDir: req.baseDir,
       allowedRoots: req.allowedRoots,
       signal: stopper.signal,
-      onInfo: m => track.info(m)
+      onInfo: m => track.info(m),
+      experimentImage: this.experimentImage(docker, image, req, wd)
     };
     let containerId: string | undefined;
     // However the batch ends, its result goes to releaseBatch before anything is removed.
@@ -450,7 +460,10 @@ export class DockerEngine implements Engine {
 
         let staged;
         try {
-          staged = await track.phase('staging', () => stageInputs({ items: plan.items, inputsDir: wd.inputs, registry: this.connectors, ctx, hashInputs: this.opts.hashInputs }));
+          staged = await track.phase('staging', async () => {
+            await validateConnectors(plan, req.sendOutputs !== false, this.connectors, ctx);
+            return stageInputs({ items: plan.items, inputsDir: wd.inputs, registry: this.connectors, ctx, hashInputs: this.opts.hashInputs });
+          });
         } catch (err) {
           return track.done(...(stopper.reason ? stopper.stopped('cancelled while staging inputs') : (['failed', errorMessage(err)] as [FinalState, string])));
         }
@@ -651,6 +664,7 @@ export class DockerEngine implements Engine {
       .map(([k]) => k);
     const ramMb = this.ramMb(req.loaded);
     const image = inspected?.Config?.Image ?? red.container.settings.image.url;
+    ctx.experimentImage = this.experimentImage(docker, image, req, wd);
     // However the batch ends, its result goes to releaseBatch before anything is removed.
     const result = await (async (): Promise<BatchResult> => {
       try {
