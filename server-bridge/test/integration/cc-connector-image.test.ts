@@ -120,6 +120,21 @@ function expectNoSecretLeft(): void {
   for (const f of walk(privateDir)) expect(fs.readFileSync(path.join(privateDir, f), 'utf8')).not.toContain(PASSWORD);
 }
 
+describe('the registry fallback', () => {
+  it('only the view made by withFallback runs unknown commands; the shared registry still refuses them, and the view sees later registrations', () => {
+    const shared = defaultConnectors();
+    const view = shared.withFallback(ccConnectorFallback);
+    expect(view.input('red-connector-xnat', 'genome', 'File').command).toBe('red-connector-xnat');
+    expect(view.output('red-connector-xnat', 'result', 'Directory').command).toBe('red-connector-xnat');
+    expect(() => shared.input('red-connector-xnat', 'genome', 'File')).toThrow('connector red-connector-xnat is not supported yet (input genome)');
+    expect(view.input('red-connector-http', 'genome', 'File')).toBe(shared.input('red-connector-http', 'genome', 'File'));
+    const late = { command: 'late-connector', classes: ['File' as const], stage: async () => ({ hostPath: '/x', copied: true }) };
+    shared.registerInput(late);
+    expect(view.input('late-connector', 'genome', 'File')).toBe(late);
+    expect(view.inputCommands).toEqual(shared.inputCommands);
+  });
+});
+
 describe('Curious Containers connector images (a connector of RED Connector CLI 1 inside the experiment image)', () => {
   it('receive-file over HTTP with the access (and its password) from the ACCESS file; the file is gone afterwards', async () => {
     const staged = await stage({ data: input('File', { url: `${srv.url}/data.txt`, auth: auth() }) });
@@ -203,6 +218,26 @@ describe('Curious Containers connector images (a connector of RED Connector CLI 
     );
     expect(() => registry().input('my connector\n', 'd', 'File')).toThrow('input d: connector.command "my connector\\n" is not a program name');
   }, 90_000);
+
+  it("the helper runs as the batch's user: a non-root user writes the input holder and reads the access file", async () => {
+    const asUser = { ...img, user: '4321:4321' };
+    const staged = await stage({ data: input('File', { url: `${srv.url}/data.txt`, auth: auth() }), tree: input('Directory', { path: '/srv/data/tree' }) }, ctx({ experimentImage: asUser }));
+    const rec = staged.records.data as { path: string };
+    expect(fs.readFileSync(rec.path, 'utf8')).toBe('over http\n');
+    expect(fs.statSync(rec.path).uid).toBe(4321);
+    // The holder is closed again once the connector is done.
+    expect(fs.statSync(path.dirname(rec.path)).mode & 0o777).toBe(0o755);
+    expectNoSecretLeft();
+  }, 60_000);
+
+  it('access files are refused where others could read them', async () => {
+    const open = path.join(dir, 'open');
+    fs.mkdirSync(open, { mode: 0o755 });
+    fs.chmodSync(dir, 0o755);
+    await expect(stage({ data: input('File', { path: '/srv/data/one.txt' }) }, ctx({ experimentImage: { ...img, privateDir: open } }))).rejects.toThrow(
+      `the folder for connector access files ${open} is not below a private (0700) folder: others could read the secrets`
+    );
+  }, 60_000);
 
   it('a link the connector leaves instead of the data is refused (it would lead to the host)', async () => {
     await expect(stage({ d: input('File', { path: '/x', plantLink: '/etc/shadow' }) })).rejects.toThrow(
