@@ -4,6 +4,7 @@ import { randomBytes } from 'crypto';
 import * as os from 'os';
 import * as path from 'path';
 import { allowedConnectorHosts } from '../connectors/host-policy';
+import { parallelTransfersFrom, resolveInputCache } from '../connectors/input-cache';
 import { httpLimitsFromEnv, type HttpLimits } from './http/app';
 import { ENGINE_NAMES, isEngineName, resolveDockerHosts, type DockerHosts } from './engines';
 
@@ -42,6 +43,12 @@ export interface BridgeOptions {
   dockerHosts: DockerHosts;
   /** --ssh-known-hosts (else REDLAB_SSH_KNOWN_HOSTS, else ~/.ssh/known_hosts): also for the red-connector-ssh data connector. */
   sshKnownHostsFile?: string;
+  /** Received inputs are kept here (--input-cache / REDLAB_INPUT_CACHE; default <dataDir>/input-cache); absent: --no-input-cache. */
+  inputCacheDir?: string;
+  /** The input cache's bound in bytes (--input-cache-max-bytes / REDLAB_INPUT_CACHE_MAX_BYTES). */
+  inputCacheMaxBytes: number;
+  /** Inputs a batch receives at once (--parallel-transfers / REDLAB_PARALLEL_TRANSFERS; absent: staging's default). */
+  parallelTransfers?: number;
 }
 
 export interface BridgeFlags {
@@ -65,6 +72,10 @@ export interface BridgeFlags {
   dockerHost?: string;
   sshIdentity?: string;
   sshKnownHosts?: string;
+  /** A folder; false: --no-input-cache. */
+  inputCache?: string | boolean;
+  inputCacheMaxBytes?: string;
+  parallelTransfers?: number;
 }
 
 export const DEFAULT_PORT = 8765;
@@ -104,12 +115,16 @@ export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv 
   if (defaultEngine !== undefined && engines.length && !engines.includes(defaultEngine)) {
     throw new Error(`${defaultSource} is ${defaultEngine}, which ${engineSource} (${engines.join(',')}) does not list: add it there, or choose one of those`);
   }
+  const dataDir = path.resolve(cwd, flags.dataDir ?? env.REDLAB_DATA_DIR ?? defaultDataDir(env));
+  const inputCache = resolveInputCache(flags, env, path.join(dataDir, 'input-cache'), cwd);
+  const parallelTransfers = parallelTransfersFrom(flags.parallelTransfers, env);
+  if (parallelTransfers !== undefined && !(Number.isInteger(parallelTransfers) && parallelTransfers >= 1)) throw new Error(`--parallel-transfers must be a whole number of at least 1, not ${parallelTransfers}`);
   return {
     host,
     port,
     token: given ?? randomBytes(24).toString('base64url'),
     tokenGenerated: given === undefined,
-    dataDir: path.resolve(cwd, flags.dataDir ?? env.REDLAB_DATA_DIR ?? defaultDataDir(env)),
+    dataDir,
     // Loopback pages of JupyterLab's usual ports, unless origins are configured.
     allowedOrigins: origins.length ? origins : ['http://localhost:8888', 'http://127.0.0.1:8888'],
     allowedRoots: [cwd, ...(flags.allowRoot ?? []), ...list(env.REDLAB_ALLOWED_ROOTS, path.delimiter)].map(r => path.resolve(cwd, r)),
@@ -124,7 +139,10 @@ export function resolveBridgeOptions(flags: BridgeFlags, env: NodeJS.ProcessEnv 
     ...(engines.length ? { engines } : {}),
     ...(defaultEngine ? { defaultEngine } : {}),
     dockerHosts: resolveDockerHosts(flags, env),
-    ...(flags.sshKnownHosts ? { sshKnownHostsFile: path.resolve(cwd, flags.sshKnownHosts) } : {})
+    ...(flags.sshKnownHosts ? { sshKnownHostsFile: path.resolve(cwd, flags.sshKnownHosts) } : {}),
+    ...(inputCache.dir ? { inputCacheDir: inputCache.dir } : {}),
+    inputCacheMaxBytes: inputCache.maxBytes,
+    ...(parallelTransfers !== undefined ? { parallelTransfers } : {})
   };
 }
 

@@ -7,6 +7,7 @@ import { SecretRegistry } from '../../../src/red';
 import { ensurePrivateDir } from '../util/private-dir';
 import { createEngines } from './engines';
 import { defaultConnectors } from '../connectors/registry';
+import { InputCache } from '../connectors/input-cache';
 import { HostPolicy, listeningAddresses } from '../connectors/host-policy';
 import { createDockerClient } from '../engine/docker-client';
 import { createApp, createLogger } from './http';
@@ -42,9 +43,12 @@ export async function startBridge(opts: BridgeOptions, io: { version: string; st
     deny: (await listeningAddresses(opts.host)).map(address => ({ address, reason: 'it is an address the bridge itself listens on' }))
   });
   if (opts.allowConnectorHosts.length) logger.warn({ allowConnectorHosts: opts.allowConnectorHosts }, 'data connectors may reach these hosts although they are loopback, link-local or the bridge itself');
+  const connectors = defaultConnectors({ hostPolicy, sshKnownHostsFile: opts.sshKnownHostsFile });
+  if (opts.inputCacheDir) connectors.inputCache = new InputCache({ dir: opts.inputCacheDir, maxBytes: opts.inputCacheMaxBytes });
+  connectors.transferLimit = opts.parallelTransfers;
   const engines = await createEngines(
     { engines: opts.engines, defaultEngine: opts.defaultEngine },
-    { docker, dockerHosts: opts.dockerHosts, workRoot: path.join(opts.dataDir, 'work'), connectors: defaultConnectors({ hostPolicy, sshKnownHostsFile: opts.sshKnownHostsFile }), log: m => logger.warn(m) }
+    { docker, dockerHosts: opts.dockerHosts, workRoot: path.join(opts.dataDir, 'work'), connectors, log: m => logger.warn(m) }
   );
   const manager = new RunManager(
     store,

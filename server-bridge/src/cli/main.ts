@@ -3,6 +3,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import redSchema from '../../../schema/red.schema.json';
 import { defaultConnectors } from '../connectors/registry';
 import { allowedConnectorHosts, HostPolicy } from '../connectors/host-policy';
+import { defaultInputCacheDir, InputCache, parallelTransfersFrom, resolveInputCache, type InputCacheFlags } from '../connectors/input-cache';
+import type { ConnectorRegistry } from '../connectors/registry';
+import { DEFAULT_PARALLEL_TRANSFERS } from '../engine/staging';
 import { SecretMasker } from '../../../src/red';
 import { MaskedOutput } from './progress';
 import { validateFiles } from './validate';
@@ -31,6 +34,32 @@ function connectorHostPolicy(flags: string[] | undefined): HostPolicy {
   } catch (e) {
     throw new CliError((e as Error).message);
   }
+}
+
+/** The input cache and the transfer limit (flags, then REDLAB_* variables), applied to a registry; a bad setting is a usage error. */
+function transferSettings(flags: InputCacheFlags & { parallelTransfers?: number }, defaultCacheDir: string): (registry: ConnectorRegistry) => ConnectorRegistry {
+  let cache: { dir?: string; maxBytes: number };
+  let limit: number | undefined;
+  try {
+    cache = resolveInputCache(flags, process.env, defaultCacheDir, process.cwd());
+    limit = parallelTransfersFrom(flags.parallelTransfers, process.env);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  return registry => {
+    if (cache.dir) registry.inputCache = new InputCache({ dir: cache.dir, maxBytes: cache.maxBytes });
+    registry.transferLimit = limit;
+    return registry;
+  };
+}
+
+/** The options of `run` and `bridge` for the input cache and parallel transfers. */
+function addTransferOptions(cmd: Command, defaultDir: string): Command {
+  return cmd
+    .option('--input-cache <dir>', `keep received inputs here (content-addressed; a rerun asks the source whether it changed and downloads only then); default ${defaultDir}; also REDLAB_INPUT_CACHE (a folder, or off)`)
+    .option('--no-input-cache', 'download every input again (keep none)')
+    .option('--input-cache-max-bytes <size>', 'bound of the input cache (e.g. 20G, 500M; least recently used inputs go first; default 10G; also REDLAB_INPUT_CACHE_MAX_BYTES)')
+    .option('--parallel-transfers <n>', `inputs received at once (default ${DEFAULT_PARALLEL_TRANSFERS}; also REDLAB_PARALLEL_TRANSFERS)`, positiveInt);
 }
 
 const ALLOW_CONNECTOR_HOST_HELP =
@@ -67,7 +96,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
       exitCode = await validateFiles(files, out, err);
     });
 
-  program
+  const runCmd = program
     .command('run')
     .description('run a RED experiment on the local Docker engine (or on Docker on another host over SSH, or with --engine process on this machine without a container)')
     .argument('<file>', 'RED file (YAML or JSON)')
@@ -88,43 +117,44 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     )
     .option('--docker-host <address>', 'the Docker engine: ssh://user@host[:port] (verified against known_hosts), tcp:// or unix:// (default: REDLAB_DOCKER_HOST, else DOCKER_HOST, else the local socket)')
     .option('--ssh-identity <file>', 'private key for an ssh:// Docker host (default: ~/.ssh/id_* and the ssh agent; also REDLAB_SSH_IDENTITY)')
-    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host and red-connector-ssh inputs/outputs (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)')
-    .action(async (file: string, opts) => {
-      const hostPolicy = connectorHostPolicy(opts.allowConnectorHost);
-      let dockerHosts;
-      try {
-        dockerHosts = resolveDockerHosts(opts);
-      } catch (e) {
-        throw new CliError((e as Error).message);
-      }
-      opts.engine ??= dockerHosts.ssh ? DOCKER_SSH_ENGINE : 'docker';
-      exitCode = await runFile(file, opts, {
-        masker: secrets,
-        stdin: process.stdin,
-        stdout: out,
-        stderr: err,
-        env: process.env,
-        cwd: process.cwd(),
-        createEngine: ({ workRoot, name }) => {
-          if (!isEngineName(name)) throw new CliError(`--engine: there is no engine "${name}"; use one of ${ENGINE_NAMES.join(', ')}`);
-          try {
-            return createEngine(name, { workRoot, dockerHosts, connectors: defaultConnectors({ hostPolicy, sshKnownHostsFile: opts.sshKnownHosts }) });
-          } catch (e) {
-            throw new CliError(`--engine ${name}: ${(e as Error).message}`);
-          }
-        },
-        onInterrupt: handler => {
-          let count = 0;
-          const onSigint = () => (++count > 1 ? process.exit(EXIT.cancelled) : handler());
-          process.on('SIGINT', onSigint);
-          process.on('SIGTERM', onSigint);
-          return () => {
-            process.off('SIGINT', onSigint);
-            process.off('SIGTERM', onSigint);
-          };
+    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host and red-connector-ssh inputs/outputs (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)');
+  addTransferOptions(runCmd, '~/.cache/redlab/inputs').action(async (file: string, opts) => {
+    const hostPolicy = connectorHostPolicy(opts.allowConnectorHost);
+    const withTransfers = transferSettings(opts, defaultInputCacheDir(process.env));
+    let dockerHosts;
+    try {
+      dockerHosts = resolveDockerHosts(opts);
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
+    opts.engine ??= dockerHosts.ssh ? DOCKER_SSH_ENGINE : 'docker';
+    exitCode = await runFile(file, opts, {
+      masker: secrets,
+      stdin: process.stdin,
+      stdout: out,
+      stderr: err,
+      env: process.env,
+      cwd: process.cwd(),
+      createEngine: ({ workRoot, name }) => {
+        if (!isEngineName(name)) throw new CliError(`--engine: there is no engine "${name}"; use one of ${ENGINE_NAMES.join(', ')}`);
+        try {
+          return createEngine(name, { workRoot, dockerHosts, connectors: withTransfers(defaultConnectors({ hostPolicy, sshKnownHostsFile: opts.sshKnownHosts })) });
+        } catch (e) {
+          throw new CliError(`--engine ${name}: ${(e as Error).message}`);
         }
-      });
+      },
+      onInterrupt: handler => {
+        let count = 0;
+        const onSigint = () => (++count > 1 ? process.exit(EXIT.cancelled) : handler());
+        process.on('SIGINT', onSigint);
+        process.on('SIGTERM', onSigint);
+        return () => {
+          process.off('SIGINT', onSigint);
+          process.off('SIGTERM', onSigint);
+        };
+      }
     });
+  });
 
   const convert = program.command('convert').description('convert RED files (as `faice convert`)');
   const formatOption = () => new Option('--format <format>', 'output format').choices(['yaml', 'json']);
@@ -154,7 +184,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
       for (const written of await convertBatches(file, opts)) out.write(written + '\n');
     });
 
-  program
+  const bridgeCmd = program
     .command('bridge')
     .description('start the bridge: the REST/WebSocket API JupyterLab uses to run experiments on Docker')
     .option('--host <host>', 'address to listen on (default 127.0.0.1: this machine only)')
@@ -177,35 +207,35 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--default-engine <name>', 'the engine of a run that names none (default: the first of --engines; also REDLAB_DEFAULT_ENGINE)')
     .option('--docker-host <address>', `ssh://user@host[:port] adds the ${DOCKER_SSH_ENGINE} engine (Docker there, host key checked against known_hosts); tcp:// or unix:// is the docker engine's (also REDLAB_DOCKER_HOST; an ssh:// DOCKER_HOST also adds it)`)
     .option('--ssh-identity <file>', 'private key for an ssh:// Docker host (default: ~/.ssh/id_* and the ssh agent; also REDLAB_SSH_IDENTITY)')
-    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host and red-connector-ssh inputs/outputs (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)')
-    .action(async flags => {
-      let options;
-      try {
-        options = resolveBridgeOptions({
-          ...flags,
-          allowedOrigin: flags.allowedOrigin,
-          allowRoot: flags.allowRoot,
-          allowImage: flags.allowImage,
-          allowConnectorHost: flags.allowConnectorHost
-        });
-      } catch (e) {
-        throw new CliError((e as Error).message);
-      }
-      // Loaded only for this command: the server (fastify, SQLite) stays out of the other commands' start-up.
-      // (require, not import(): the bundle runs under V8's code cache, which has no dynamic import.)
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { startBridge } = require('../bridge/start') as typeof import('../bridge/start');
-      const bridge = await startBridge(options, { version, stderr: err });
-      await new Promise<void>(resolve => {
-        const onSignal = () => {
-          process.off('SIGTERM', onSignal);
-          process.off('SIGINT', onSignal);
-          bridge.stop().then(resolve, resolve);
-        };
-        process.on('SIGTERM', onSignal);
-        process.on('SIGINT', onSignal);
+    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host and red-connector-ssh inputs/outputs (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)');
+  addTransferOptions(bridgeCmd, '<data dir>/input-cache').action(async flags => {
+    let options;
+    try {
+      options = resolveBridgeOptions({
+        ...flags,
+        allowedOrigin: flags.allowedOrigin,
+        allowRoot: flags.allowRoot,
+        allowImage: flags.allowImage,
+        allowConnectorHost: flags.allowConnectorHost
       });
+    } catch (e) {
+      throw new CliError((e as Error).message);
+    }
+    // Loaded only for this command: the server (fastify, SQLite) stays out of the other commands' start-up.
+    // (require, not import(): the bundle runs under V8's code cache, which has no dynamic import.)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { startBridge } = require('../bridge/start') as typeof import('../bridge/start');
+    const bridge = await startBridge(options, { version, stderr: err });
+    await new Promise<void>(resolve => {
+      const onSignal = () => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        bridge.stop().then(resolve, resolve);
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
     });
+  });
 
   const schema = program.command('schema').description('the RED JSON Schema');
   schema

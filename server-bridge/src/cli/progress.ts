@@ -49,6 +49,15 @@ export function formatMs(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 
+/** `input data: 12 MiB of 100 MiB (12%), 5.1 MiB/s, 17 s left`, or when done `input data: 100 MiB received (5.1 MiB/s)`. */
+export function transferLine(e: Extract<RunEvent, { type: 'transfer-progress' }>): string {
+  const rate = `${formatBytes(e.bytesPerSecond)}/s`;
+  if (e.done) return `${e.direction} ${e.name}: ${formatBytes(e.bytes)} ${e.direction === 'input' ? 'received' : 'sent'} (${rate})`;
+  const of = e.total ? ` of ${formatBytes(e.total)} (${Math.floor((e.bytes * 100) / e.total)}%)` : '';
+  const left = e.etaMs !== undefined ? `, ${formatMs(e.etaMs)} left` : '';
+  return `${e.direction} ${e.name}: ${formatBytes(e.bytes)}${of}, ${rate}${left}`;
+}
+
 export interface ProgressOptions {
   /** Where the container's stdout goes (the terminal's stdout, or stderr when --json owns stdout). */
   stdout: NodeJS.WritableStream;
@@ -123,6 +132,9 @@ export class ProgressPrinter {
         break;
       case 'pull-progress':
         this.pullProgress(e);
+        break;
+      case 'transfer-progress':
+        this.note(transferLine(e), e.batch);
         break;
       case 'log':
         this.out(e.stream).write(this.opts.batchCount > 1 ? this.lines(e.batch, e.stream).write(e.data) : e.data);

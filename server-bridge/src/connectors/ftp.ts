@@ -19,6 +19,8 @@ import { isSafeSegment } from '../util/fs-safety';
 import { describeNetError } from './http-client';
 import { redactUrl } from './http';
 import { HostPolicy, HostRefusedError } from './host-policy';
+import { contextRetry, isTransientNetError, TransientConnectorError, withRetries } from './retry';
+import { TransferCounter } from './transfer-progress';
 import {
   ConnectorError,
   type ConnectorContext,
@@ -26,6 +28,7 @@ import {
   type InputStageRequest,
   type OutputConnector,
   type OutputSendRequest,
+  type SourceIdentity,
   type StagedInput
 } from './types';
 
@@ -147,6 +150,20 @@ class FtpSession {
     this.client.close();
   }
 
+  /** Bytes this session moved into `progress` so far. */
+  moved = 0;
+
+  /** Counts the session's transfers into `progress` (basic-ftp polls its sockets twice a second). */
+  countInto(progress: TransferCounter): void {
+    let last = 0;
+    this.client.trackProgress(info => {
+      const delta = info.bytesOverall - last;
+      last = info.bytesOverall;
+      this.moved += delta;
+      progress.add(delta);
+    });
+  }
+
   /** Runs `step`; a failure becomes a ConnectorError naming `what` (a remote path or action). */
   async run<T>(what: string, step: (c: Client) => Promise<T>): Promise<T> {
     try {
@@ -170,12 +187,13 @@ class FtpSession {
         return new ConnectorError(`${prefix}: no such file or folder, or no permission (${reply}); check the path in connector.access.url of ${owner}`);
       }
       if (err.code >= 500) return new ConnectorError(`${prefix}: ${reply}; check connector.access of ${owner}`);
-      return new ConnectorError(`${prefix}: ${reply}; try again later`);
+      // 4xx: "not now" (421 closing, 425/426 data connection failed, 45x busy).
+      return new TransientConnectorError(`${prefix}: ${reply}; try again later`);
     }
     const e = err as NodeJS.ErrnoException;
     const msg = String(e?.message ?? err);
     if (/^Timeout/i.test(msg)) {
-      return new ConnectorError(
+      return new TransientConnectorError(
         `${prefix}: no answer within ${Math.round(this.timeoutMs / 1000)} s; check the host and port in connector.access.url of ${owner}, and that a firewall lets passive data connections through`
       );
     }
@@ -188,9 +206,10 @@ class FtpSession {
       const hint = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(e.code)
         ? `; check that the server runs and the host and port in connector.access.url of ${owner}`
         : '';
-      return new ConnectorError(`${prefix}: ${describeNetError(e)}${hint}`);
+      return new (isTransientNetError(e) ? TransientConnectorError : ConnectorError)(`${prefix}: ${describeNetError(e)}${hint}`);
     }
-    return new ConnectorError(`${prefix}: ${msg}`);
+    // basic-ftp's words for a control connection that went away.
+    return new (/closed|FIN packet|socket|connection/i.test(msg) ? TransientConnectorError : ConnectorError)(`${prefix}: ${msg}`);
   }
 }
 
@@ -260,6 +279,32 @@ async function sendTree(s: FtpSession, local: string, remote: string, ctx: Conne
   }
 }
 
+/**
+ * SIZE and MDTM of a File input, for the input cache: the source is the URL without its
+ * password (and the user), the validator size and modification time. Undefined (not
+ * cached) for a Directory or a server without MDTM (a size alone cannot tell an edit).
+ */
+async function identifyFtpFile(req: InputStageRequest, ctx: ConnectorContext, policy: HostPolicy, timeoutMs: number): Promise<SourceIdentity | undefined> {
+  if (req.value.class !== 'File') return undefined;
+  const where = `input ${req.label}`;
+  const access = parseFtpAccess(req.value.connector.access, where);
+  const s = await FtpSession.open(access, where, ctx, policy, timeoutMs);
+  try {
+    const size = await s.run(`size of ${access.remotePath}`, c => c.size(access.remotePath));
+    const modified = await s.run(`modification time of ${access.remotePath}`, c => c.lastMod(access.remotePath)).catch(err => {
+      // 500/502: no MDTM here; a missing file has failed SIZE already.
+      if (err instanceof TransientConnectorError) throw err;
+      return undefined;
+    });
+    if (!modified || Number.isNaN(modified.getTime())) return undefined;
+    const u = new URL(urlWithoutPassword(access.url));
+    u.username = '';
+    return { source: `${u.toString()} (port ${access.port}) as ${access.username}`, validator: JSON.stringify({ size, modified: modified.toISOString() }) };
+  } finally {
+    s.close();
+  }
+}
+
 /** red-connector-ftp (input and output) reaching only the hosts `policy` allows. */
 export function createFtpConnectors(policy: HostPolicy = new HostPolicy(), opts: FtpConnectorOptions = {}): { input: InputConnector; output: OutputConnector } {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_FTP_TIMEOUT_MS;
@@ -272,22 +317,31 @@ export function createFtpConnectors(policy: HostPolicy = new HostPolicy(), opts:
       if (req.value.class === 'Directory' && req.value.connector.mount) {
         throw new ConnectorError(`${where} (${FTP_CONNECTOR}): mount: true is not supported for FTP; remove it to download the folder`);
       }
-      const s = await FtpSession.open(access, where, ctx, policy, timeoutMs);
-      try {
-        if (req.value.class === 'File') {
-          await receiveFile(s, access.remotePath, req.dest);
-          return { hostPath: req.dest, copied: true };
+      // A dropped connection is tried again from the start, on a new one.
+      const progress = new TransferCounter(ctx, 'input', req.label);
+      const staged = await withRetries(async () => {
+        const s = await FtpSession.open(access, where, ctx, policy, timeoutMs);
+        s.countInto(progress);
+        try {
+          if (req.value.class === 'File') {
+            await receiveFile(s, access.remotePath, req.dest);
+            return { hostPath: req.dest, copied: true };
+          }
+          if (req.value.listing) await receiveListing(s, access.remotePath, req.value.listing, req.dest, ctx, where);
+          else await receiveTree(s, access.remotePath, req.dest, ctx, where);
+          return { hostPath: req.dest, copied: true, ...(req.value.listing ? { listing: req.value.listing } : {}) };
+        } catch (err) {
+          await rm(req.dest, { recursive: true, force: true });
+          progress.takeBack(s.moved);
+          throw err;
+        } finally {
+          s.close();
         }
-        if (req.value.listing) await receiveListing(s, access.remotePath, req.value.listing, req.dest, ctx, where);
-        else await receiveTree(s, access.remotePath, req.dest, ctx, where);
-        return { hostPath: req.dest, copied: true, ...(req.value.listing ? { listing: req.value.listing } : {}) };
-      } catch (err) {
-        await rm(req.dest, { recursive: true, force: true });
-        throw err;
-      } finally {
-        s.close();
-      }
-    }
+      }, contextRetry(ctx));
+      progress.done();
+      return staged;
+    },
+    identify: (req, ctx) => identifyFtpFile(req, ctx, policy, timeoutMs)
   };
   const output: OutputConnector = {
     command: FTP_CONNECTOR,
@@ -299,22 +353,30 @@ export function createFtpConnectors(policy: HostPolicy = new HostPolicy(), opts:
       if (req.class === 'File' ? !st.isFile() : !st.isDirectory()) {
         throw new ConnectorError(`${where} (${FTP_CONNECTOR}): ${req.hostPath} is not a ${req.class === 'File' ? 'plain file' : 'folder'}; nothing sent`);
       }
-      const s = await FtpSession.open(access, where, ctx, policy, timeoutMs);
-      try {
-        const remote = access.remotePath;
-        if (req.class === 'File') {
-          const parent = path.posix.dirname(remote);
-          // ensureDir makes the parent folders (MKD, ignoring "exists") and enters it.
-          if (parent !== '.' && parent !== '/') await s.run(`creating folder ${parent}`, c => c.ensureDir(parent));
-          await s.run(`upload to ${remote}`, c => c.uploadFrom(req.hostPath, path.posix.basename(remote)));
-        } else {
-          await s.run(`creating folder ${remote}`, c => c.ensureDir(remote));
-          const cwd = await s.run('reading the current folder', c => c.pwd());
-          await sendTree(s, req.hostPath, cwd, ctx, where);
+      const progress = new TransferCounter(ctx, 'output', req.key, req.class === 'File' ? st.size : undefined);
+      await withRetries(async () => {
+        const s = await FtpSession.open(access, where, ctx, policy, timeoutMs);
+        s.countInto(progress);
+        try {
+          const remote = access.remotePath;
+          if (req.class === 'File') {
+            const parent = path.posix.dirname(remote);
+            // ensureDir makes the parent folders (MKD, ignoring "exists") and enters it.
+            if (parent !== '.' && parent !== '/') await s.run(`creating folder ${parent}`, c => c.ensureDir(parent));
+            await s.run(`upload to ${remote}`, c => c.uploadFrom(req.hostPath, path.posix.basename(remote)));
+          } else {
+            await s.run(`creating folder ${remote}`, c => c.ensureDir(remote));
+            const cwd = await s.run('reading the current folder', c => c.pwd());
+            await sendTree(s, req.hostPath, cwd, ctx, where);
+          }
+        } catch (err) {
+          progress.takeBack(s.moved);
+          throw err;
+        } finally {
+          s.close();
         }
-      } finally {
-        s.close();
-      }
+      }, contextRetry(ctx));
+      progress.done();
       return { target: urlWithoutPassword(access.url) };
     }
   };

@@ -18,7 +18,8 @@ export interface HttpAuth {
 
 export interface HttpRequestOptions {
   url: string;
-  method: 'GET' | 'PUT' | 'POST';
+  /** HEAD: what a GET would answer, without the body (the input cache asks it). */
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST';
   auth?: HttpAuth;
   /** Skip TLS certificate verification (access.disableSSLVerification). */
   insecure?: boolean;
@@ -88,11 +89,11 @@ export async function httpRequest(opts: HttpRequestOptions): Promise<http.Incomi
     const redirect = location && [301, 302, 303, 307, 308].includes(status);
     if (!redirect || hop >= (opts.maxRedirects ?? 5)) return res;
     // GET follows every redirect; PUT/POST only 307/308, which keep method and body.
-    if (method !== 'GET' && status !== 307 && status !== 308) return res;
+    if (method !== 'GET' && method !== 'HEAD' && status !== 307 && status !== 308) return res;
     res.resume();
     url = new URL(location as string, url);
     if (status === 303) {
-      method = 'GET';
+      if (method !== 'HEAD') method = 'GET';
       body = undefined;
     }
     digestHeader = undefined;
@@ -112,7 +113,7 @@ function sendOnce(
     if (!isHttps && url.protocol !== 'http:') return reject(new HttpTransportError(`unsupported URL scheme ${url.protocol} (use http or https)`, 'EPROTO'));
     const h = { ...headers };
     if (body) h['content-length'] = String(body.length);
-    else if (method !== 'GET') h['content-length'] = '0';
+    else if (method !== 'GET' && method !== 'HEAD') h['content-length'] = '0';
     const policy = opts.policy ?? STRICT_POLICY;
     const host = url.hostname.replace(/^\[|\]$/g, '');
     // An IP literal is never looked up: check it here. A name is checked by the lookup, on the address the socket then uses.

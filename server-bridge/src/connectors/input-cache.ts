@@ -1,7 +1,8 @@
 // A content-addressed cache of received inputs, so a rerun does not download 10 GB again.
 //
 //   <dir>/objects/<sha256>   the bytes, read-only (0444), one file per distinct content
-//   <dir>/index/<h>.json     h = sha256(connector command, source): {source, validator, sha256, size}
+//   <dir>/index/<h>.json     h = sha256(connector command, source): {command, validator, sha256, size}
+//                            (the source only as that hash: a URL's query may hold a token)
 //   <dir>/tmp/               writes in progress (then renamed: readers never see half a file)
 //
 // An entry is used only while the source still says the same validator (its ETag /
@@ -54,7 +55,6 @@ export interface CacheEntry {
 
 interface IndexRecord {
   command: string;
-  source: string;
   validator: string;
   sha256: string;
   size: number;
@@ -120,7 +120,7 @@ export class InputCache {
     } catch {
       return undefined;
     }
-    if (rec.command !== command || rec.source !== id.source || rec.validator !== id.validator || !HEX64.test(rec.sha256)) return undefined;
+    if (rec.command !== command || rec.validator !== id.validator || !HEX64.test(rec.sha256)) return undefined;
     const file = this.objectFile(rec.sha256);
     const st = await stat(file).catch(() => undefined);
     if (!st?.isFile() || st.size !== rec.size) return undefined;
@@ -178,7 +178,7 @@ export class InputCache {
       }
     }
     await this.touch(object);
-    const rec: IndexRecord = { command, source: id.source, validator: id.validator, sha256, size };
+    const rec: IndexRecord = { command, validator: id.validator, sha256, size };
     const tmpIndex = this.tmpName();
     try {
       await writeFile(tmpIndex, JSON.stringify(rec), { mode: 0o600 });
@@ -247,4 +247,39 @@ export class InputCache {
     const now = new Date();
     await utimes(file, now, now).catch(() => undefined);
   }
+}
+
+export interface InputCacheFlags {
+  /** --input-cache DIR; false: --no-input-cache. */
+  inputCache?: string | boolean;
+  /** --input-cache-max-bytes (a size: 20G, 500M, bytes). */
+  inputCacheMaxBytes?: string;
+}
+
+/**
+ * The input cache's folder (undefined: off) and bound, from flags, then REDLAB_INPUT_CACHE
+ * (a folder, or `off`) and REDLAB_INPUT_CACHE_MAX_BYTES, then `defaultDir` and 10 GiB.
+ */
+export function resolveInputCache(flags: InputCacheFlags, env: NodeJS.ProcessEnv, defaultDir: string, cwd: string): { dir?: string; maxBytes: number } {
+  const sizeSetting = flags.inputCacheMaxBytes !== undefined ? '--input-cache-max-bytes' : 'REDLAB_INPUT_CACHE_MAX_BYTES';
+  const size = flags.inputCacheMaxBytes ?? (env.REDLAB_INPUT_CACHE_MAX_BYTES || undefined);
+  const maxBytes = size === undefined ? DEFAULT_INPUT_CACHE_MAX_BYTES : parseByteSize(size, sizeSetting);
+  if (flags.inputCache === false) return { maxBytes };
+  if (typeof flags.inputCache === 'string') {
+    if (!flags.inputCache) throw new Error('--input-cache needs a folder (or use --no-input-cache)');
+    return { dir: path.resolve(cwd, flags.inputCache), maxBytes };
+  }
+  const fromEnv = env.REDLAB_INPUT_CACHE?.trim();
+  if (fromEnv && /^(off|none|no|false|0)$/i.test(fromEnv)) return { maxBytes };
+  return { dir: fromEnv ? path.resolve(cwd, fromEnv) : defaultDir, maxBytes };
+}
+
+/** Inputs received at once: REDLAB_PARALLEL_TRANSFERS, a whole number of at least 1, when the flag is not given. */
+export function parallelTransfersFrom(flag: number | undefined, env: NodeJS.ProcessEnv): number | undefined {
+  if (flag !== undefined) return flag;
+  const v = env.REDLAB_PARALLEL_TRANSFERS;
+  if (!v) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`REDLAB_PARALLEL_TRANSFERS must be a whole number of at least 1, not ${JSON.stringify(v)}`);
+  return n;
 }

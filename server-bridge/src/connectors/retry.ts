@@ -94,3 +94,10 @@ export function contextRetry(ctx: ConnectorContext): RetryOptions {
     onRetry: ({ attempt, attempts, delayMs, error }) => ctx.onInfo?.(`${error.message}; trying again in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt + 1} of ${attempts})`)
   };
 }
+
+/** A socket-level failure (reset, refused, timed out, cut off) rather than an answer: worth another try. */
+export function isTransientNetError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && TRANSIENT_NET_CODES.has(code)) return true;
+  return /socket hang up|\baborted\b|premature close/i.test(String((err as Error | undefined)?.message ?? ''));
+}

@@ -22,9 +22,9 @@ export class TransferCounter {
     this.report();
   }
 
-  /** A new try of the whole transfer (after a transient failure) counts from 0 again. */
-  restart(): void {
-    this.bytes = 0;
+  /** Bytes of a try that failed (they are moved again): not counted twice. */
+  takeBack(n: number): void {
+    this.bytes = Math.max(0, this.bytes - n);
   }
 
   setTotal(total: number | undefined): void {

@@ -36,6 +36,7 @@ import { explainExecFailure, explainStartError } from './docker-diagnosis';
 import { listManagedContainers, LogSkipper, NEVER_CREATED_MESSAGE, NEVER_STARTED_MESSAGE, VANISHED_MESSAGE } from './docker-recovery';
 import type { StatsOptions } from './stats';
 import { stageInputs } from './staging';
+import { transferEvents } from '../connectors/transfer-progress';
 import { ccConnectorFallback, validateConnectors, type ExperimentImage } from './cc-connectors';
 import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 import {
@@ -442,6 +443,7 @@ export class DockerEngine implements Engine {
       allowedRoots: req.allowedRoots,
       signal: stopper.signal,
       onInfo: m => track.info(m),
+      onProgress: transferEvents(emit, i),
       experimentImage: this.experimentImage(docker, image, req, wd)
     };
     let containerId: string | undefined;
@@ -477,7 +479,8 @@ export class DockerEngine implements Engine {
           name: `redlab-${runId.slice(0, 12)}-${i}-${randomUUID().slice(0, 8)}`,
           ramMb,
           gpus,
-          inputBinds: this.copyFiles ? [] : staged.binds,
+          inputBinds: this.copyFiles ? [] : staged.binds.filter(b => b.readOnly),
+          writableInputBinds: this.copyFiles ? [] : staged.binds.filter(b => !b.readOnly),
           outputsHostDir: this.copyFiles ? undefined : wd.outputs,
           runId,
           batch: i,
@@ -656,7 +659,8 @@ export class DockerEngine implements Engine {
     const ctx: ConnectorContext = {
       baseDir: req.baseDir ?? path.dirname(path.resolve(req.outdir)),
       allowedRoots: req.allowedRoots ?? [],
-      onInfo: m => track.info(m)
+      onInfo: m => track.info(m),
+      onProgress: transferEvents(emit, i)
     };
     // Connector settings masked in the stored RED cannot be used.
     const keepLocal = Object.entries(plan.batch.outputs ?? {})

@@ -21,6 +21,7 @@ import type { Engine, EngineCapabilities, EngineRefusal, EngineStatus, KeepWorkD
 import { LineBuffer, TailBuffer, type StreamName } from './container';
 import { removeTree } from '../util/safe-fs';
 import { stageInputs } from './staging';
+import { transferEvents } from '../connectors/transfer-progress';
 import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 import {
   BatchTracker,
@@ -230,7 +231,7 @@ export class ProcessEngine implements Engine {
     const track = new BatchTracker(i, plan.command, plan.outdir, emit);
     if (stopper.reason) return track.done(...stopper.stopped('cancelled before this batch started'));
     const wd = batchWorkDir(this.workRoot, runId, i);
-    const ctx: ConnectorContext = { baseDir: req.baseDir, allowedRoots: req.allowedRoots, signal: stopper.signal, onInfo: m => track.info(m) };
+    const ctx: ConnectorContext = { baseDir: req.baseDir, allowedRoots: req.allowedRoots, signal: stopper.signal, onInfo: m => track.info(m), onProgress: transferEvents(emit, i) };
     const result = await (async (): Promise<BatchResult> => {
       try {
         track.setState('preparing');
