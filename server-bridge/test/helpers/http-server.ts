@@ -15,6 +15,12 @@ export interface TestServerOptions {
   truncate?: string[];
   /** Paths that never answer (until the server closes). */
   hang?: string[];
+  /** Files are sent with an ETag (of their bytes) and a Last-Modified, and HEAD answers them (the input cache's validators). */
+  validators?: boolean;
+  /** Paths whose first N GETs send half the body, then drop the connection (a transfer cut off mid-way). */
+  dropFirst?: Record<string, number>;
+  /** Paths whose GETs send their body slowly: this many ms between 64 KiB chunks. */
+  slowChunkMs?: Record<string, number>;
 }
 
 export interface ReceivedRequest {
@@ -94,6 +100,31 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
         return;
       }
       const data = Buffer.from(f);
+      if (opts.validators) {
+        res.setHeader('ETag', `"${createHash('sha1').update(data).digest('hex')}"`);
+        res.setHeader('Last-Modified', new Date(0).toUTCString());
+      }
+      if (req.method === 'GET' && (opts.dropFirst?.[pathname] ?? 0) > 0) {
+        opts.dropFirst![pathname]--;
+        res.setHeader('Content-Length', String(data.length));
+        res.write(data.subarray(0, Math.floor(data.length / 2)));
+        setTimeout(() => res.socket?.destroy(), 50);
+        return;
+      }
+      const slow = opts.slowChunkMs?.[pathname];
+      if (slow && req.method === 'GET') {
+        res.setHeader('Content-Length', String(data.length));
+        let at = 0;
+        const step = () => {
+          if (res.destroyed) return;
+          const chunk = data.subarray(at, at + 65536);
+          at += chunk.length;
+          if (at >= data.length) res.end(chunk);
+          else res.write(chunk, () => setTimeout(step, slow));
+        };
+        step();
+        return;
+      }
       if (opts.truncate?.includes(pathname)) {
         res.setHeader('Content-Length', String(data.length + 100));
         res.write(data);
