@@ -39,7 +39,8 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 beforeEach(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'redlab-ftp-'));
-  ctx = { baseDir: tmp, allowedRoots: [tmp] };
+  // One try: these tests are about each failure's words (retries: connector-retry.test.ts).
+  ctx = { baseDir: tmp, allowedRoots: [tmp], retry: { attempts: 1 } };
 });
 afterEach(() => rm(tmp, { recursive: true, force: true }));
 

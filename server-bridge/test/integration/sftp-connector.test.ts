@@ -43,7 +43,8 @@ afterAll(async () => {
 });
 
 const registry = (knownHostsFile = srv.knownHostsFile, allow = ['127.0.0.1']) => defaultConnectors({ hostPolicy: new HostPolicy({ allow }), sshKnownHostsFile: knownHostsFile });
-const ctx = (): ConnectorContext => ({ baseDir: tmp, allowedRoots: [tmp] });
+// One try: these tests are about each failure's words (retries: connector-retry.test.ts).
+const ctx = (): ConnectorContext => ({ baseDir: tmp, allowedRoots: [tmp], retry: { attempts: 1 } });
 const pw = () => ({ username: srv.user, password: srv.password });
 const key = () => ({ username: srv.user, privateKey: srv.privateKey });
 const access = (extra: Record<string, unknown>, auth: Record<string, unknown> = pw()) => ({ host: srv.host, port: srv.port, auth, ...extra });
