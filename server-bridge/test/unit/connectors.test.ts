@@ -22,7 +22,8 @@ let tmp: string;
 let ctx: ConnectorContext;
 beforeEach(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'redlab-conn-'));
-  ctx = { baseDir: tmp, allowedRoots: [tmp] };
+  // One try: these tests are about each failure's words (retries: connector-retry.test.ts).
+  ctx = { baseDir: tmp, allowedRoots: [tmp], retry: { attempts: 1 } };
 });
 afterEach(() => rm(tmp, { recursive: true, force: true }));
 
