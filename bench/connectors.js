@@ -7,7 +7,8 @@
 //      from the same HTTP server (bench/file-server.js, its own process) (target >= 0.9);
 //  (c) a training-like read (list the folder, read every file) of REDLAB_BENCH_SMALL_FILES
 //      (default 10000) files of REDLAB_BENCH_SMALL_KB (default 10) KB through an sshfs mount
-//      of the same sshd vs a local copy, REDLAB_BENCH_READERS (default 1) files at a time.
+//      of the same sshd (red-connector-ssh's mount where it has one, else the sshfs binary) vs a
+//      local copy, REDLAB_BENCH_READERS (default 1) files at a time.
 //      Each round mounts afresh: "epoch 1" is the first read through the new mount, "epoch 2"
 //      the next one (FUSE's caches warm). Both sides read from the page cache of this machine,
 //      so the ratio is the cost of sshfs + ssh + sftp, not of a disk or a network.
@@ -246,12 +247,32 @@ async function main() {
       for (let i = 0; i < SMALL_FILES; i++) fs.writeFileSync(path.join(remote, `sample-${String(i).padStart(6, '0')}.bin`), crypto.randomFillSync(block));
       execFileSync('cp', ['-r', remote, local]);
       const total = SMALL_FILES * block.length;
-      const mnt = path.join(work, 'mnt');
-      fs.mkdirSync(mnt);
-      const mount = () =>
-        execFileSync('sshfs', [`${srv.user}@${srv.host}:small`, mnt, '-p', String(srv.port), ...sshOpts, '-o', 'ro'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      const unmount = () => spawnSync('fusermount3', ['-u', mnt]).status === 0 || spawnSync('umount', ['-l', mnt]);
-      stops.push(unmount);
+      // Through the connector's mount (connectors/mounts.ts: what a `mount: true` input gets) where
+      // this checkout has it, else the sshfs binary with the same ssh options as scp.
+      const ssh = createSshConnectors({ policy, knownHostsFile: srv.knownHostsFile });
+      const viaConnector = typeof ssh.input.mount === 'function';
+      let mounts = 0;
+      let mnt;
+      let unmount = async () => undefined;
+      const mount = async () => {
+        mnt = path.join(work, `mnt-${++mounts}`);
+        if (viaConnector) {
+          const access = { host: srv.host, port: srv.port, auth: { username: srv.user, privateKey: srv.privateKey }, dirPath: remote };
+          const m = await ssh.input.mount({ key: 'data', label: 'data', dest: mnt, value: { class: 'Directory', connector: { command: 'red-connector-ssh', access, mount: true } } }, ctx);
+          unmount = async () => {
+            const err = await m.unmount();
+            if (err) throw new Error(`unmount: ${err}`);
+          };
+        } else {
+          fs.mkdirSync(mnt);
+          execFileSync('sshfs', [`${srv.user}@${srv.host}:small`, mnt, '-p', String(srv.port), ...sshOpts, '-o', 'ro'], { stdio: ['ignore', 'ignore', 'pipe'] });
+          const at = mnt;
+          unmount = async () => {
+            if (spawnSync('fusermount3', ['-u', at]).status !== 0) spawnSync('umount', ['-l', at]);
+          };
+        }
+      };
+      stops.push(() => unmount());
       const read = async (dir, what) => {
         let bytes;
         const ms = await timeAsync(async () => (bytes = await readAll(dir)));
@@ -263,10 +284,11 @@ async function main() {
         local: { run: () => read(local, 'local copy') },
         'sshfs epoch 1': {
           run: async () => {
-            mount();
+            await mount();
             const ms = await read(mnt, 'sshfs');
             epoch2 = await read(mnt, 'sshfs (again)');
-            unmount();
+            await unmount();
+            unmount = async () => undefined;
             return ms;
           }
         },
@@ -279,7 +301,7 @@ async function main() {
         files: SMALL_FILES,
         kb: SMALL_KB,
         readers: READERS,
-        via: 'sshfs binary',
+        via: viaConnector ? 'red-connector-ssh mount (connectors/mounts.ts)' : 'sshfs binary',
         samplesMs: samples,
         medianMs: { local: base, epoch1: first, epoch2: second },
         ratio: { epoch1: first / base, epoch2: second / base },
@@ -295,12 +317,12 @@ async function main() {
     if (result.sftp) console.log(`ratio red-connector-ssh / scp throughput: ${fmt(result.sftp.ratio, 2)} (target >= 0.8)`);
     if (result.http) console.log(`ratio red-connector-http / curl throughput: ${fmt(result.http.ratio, 2)} (target >= 0.9)`);
     if (result.sshfs) {
-      console.log(`ratio sshfs / local read time: epoch 1 ${fmt(result.sshfs.ratio.epoch1, 2)}, epoch 2 ${fmt(result.sshfs.ratio.epoch2, 2)} (Curious Containers: 1.8 over 2 x 10 Gbit)`);
+      console.log(`ratio sshfs / local read time (${result.sshfs.via}): epoch 1 ${fmt(result.sshfs.ratio.epoch1, 2)}, epoch 2 ${fmt(result.sshfs.ratio.epoch2, 2)} (Curious Containers: 1.8 over 2 x 10 Gbit)`);
     }
     fs.writeFileSync(JSON_OUT, JSON.stringify(result, null, 2) + '\n');
     console.log(`figures: ${JSON_OUT}`);
   } finally {
-    for (const stop of stops.reverse()) stop();
+    for (const stop of stops.reverse()) await stop();
     await srv.stop();
     fs.rmSync(work, { recursive: true, force: true });
   }
