@@ -35,9 +35,9 @@ export interface HttpAccess {
 
 const ACCESS_KEYS = ['url', 'method', 'auth', 'disableSSLVerification'];
 
-/** Checks an access object as red-connector-http's schema does; `where` names it in errors (e.g. `input data`). */
-export function parseHttpAccess(access: Record<string, unknown> | undefined, where: string): HttpAccess {
-  const bad = (msg: string) => new ConnectorError(`${where} (${HTTP_CONNECTOR}): ${msg}`);
+/** Checks an access object as red-connector-http's schema does; `where` names it in errors (e.g. `input data`), `command` the connector its variants (-json, -archive) are. */
+export function parseHttpAccess(access: Record<string, unknown> | undefined, where: string, command = HTTP_CONNECTOR): HttpAccess {
+  const bad = (msg: string) => new ConnectorError(`${where} (${command}): ${msg}`);
   if (!access || typeof access !== 'object') throw bad('connector.access is missing; it needs at least {url: ...}');
   const extra = Object.keys(access).filter(k => !ACCESS_KEYS.includes(k));
   if (extra.length) throw bad(`unknown access key${extra.length > 1 ? 's' : ''} ${extra.join(', ')}; allowed: ${ACCESS_KEYS.join(', ')}`);
@@ -89,7 +89,7 @@ function statusHint(status: number, owner: string): string {
 }
 
 /** GETs (or access.method) `url` into `dest` (through dest.part). Returns the byte count. */
-async function fetchToFile(url: string, dest: string, access: HttpAccess, ctx: ConnectorContext, policy: HostPolicy, where: string, owner = where): Promise<number> {
+export async function fetchToFile(url: string, dest: string, access: HttpAccess, ctx: ConnectorContext, policy: HostPolicy, where: string, owner = where): Promise<number> {
   const method = access.method ?? 'GET';
   const shown = redactUrl(url);
   let res;
@@ -198,17 +198,18 @@ const httpInput = (policy: HostPolicy): InputConnector => ({
   }
 });
 
-const httpOutput = (policy: HostPolicy): OutputConnector => ({
-  command: HTTP_CONNECTOR,
+/** red-connector-http's send-file; its variants (red-connector-http-json) send under their `command` with their content type. */
+export const httpOutput = (policy: HostPolicy, command = HTTP_CONNECTOR, contentType = 'application/octet-stream'): OutputConnector => ({
+  command,
   classes: ['File'],
   async send(req: OutputSendRequest, ctx: ConnectorContext): Promise<{ target: string }> {
     const where = `output ${req.key}`;
-    const access = parseHttpAccess(req.access, where);
+    const access = parseHttpAccess(req.access, where, command);
     if (req.class !== 'File') {
-      throw new ConnectorError(`${where} (${HTTP_CONNECTOR}): only files can be sent over HTTP; this output is a ${req.class}`);
+      throw new ConnectorError(`${where} (${command}): only files can be sent over HTTP; this output is a ${req.class}`);
     }
     const method = access.method ?? 'POST';
-    if (method === 'GET') throw new ConnectorError(`${where} (${HTTP_CONNECTOR}): access.method GET cannot send a file; use PUT or POST`);
+    if (method === 'GET') throw new ConnectorError(`${where} (${command}): access.method GET cannot send a file; use PUT or POST`);
     const shown = redactUrl(access.url);
     const length = (await stat(req.hostPath)).size;
     let res;
@@ -220,7 +221,7 @@ const httpOutput = (policy: HostPolicy): OutputConnector => ({
         insecure: access.disableSSLVerification,
         signal: ctx.signal,
         policy,
-        headers: { 'content-type': 'application/octet-stream' },
+        headers: { 'content-type': contentType },
         body: { open: () => createReadStream(req.hostPath), length }
       });
     } catch (err) {

@@ -5,3 +5,6 @@ export { LOCAL_CONNECTOR, localInputConnector } from './local';
 export { FTP_CONNECTOR, createFtpConnectors, parseFtpAccess, type FtpAccess, type FtpConnectorOptions } from './ftp';
 export { httpRequest, digestAuthorization, HttpTransportError, type HttpAuth, type HttpRequestOptions } from './http-client';
 export { HostPolicy, HostRefusedError, ALLOW_HOSTS_ENV, allowedConnectorHosts, listeningAddresses, refusedReason, type HostPolicyOptions } from './host-policy';
+export { HTTP_ARCHIVE_CONNECTOR, createHttpArchiveConnector, httpArchiveInputConnector, parseHttpArchiveAccess, type HttpArchiveAccess } from './http-archive';
+export { HTTP_JSON_CONNECTOR, createHttpJsonConnectors } from './http-json';
+export { ARCHIVE_FORMATS, ARCHIVE_MAX_BYTES_ENV, ARCHIVE_MAX_ENTRIES_ENV, ArchiveRefusedError, unpackArchive, unpackLimitsFromEnv, type ArchiveFormat, type UnpackLimits } from './unpack-archive';
