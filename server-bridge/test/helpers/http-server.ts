@@ -20,7 +20,8 @@ export interface TestServerOptions {
   /** Paths whose first N GETs send half the body, then drop the connection (a transfer cut off mid-way). */
   dropFirst?: Record<string, number>;
   /** Paths whose GETs send their body slowly: this many ms between 64 KiB chunks. */
-  slowChunkMs?: Record<string, number>;
+  slowChunkMs?: Record<string, number>;  /** Every HEAD answers this status (e.g. 403: a URL signed for GET only). */
+  headStatus?: number;
 }
 
 export interface ReceivedRequest {
@@ -82,6 +83,11 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       }
       const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       if (opts.hang?.includes(pathname)) return;
+      if (req.method === 'HEAD' && opts.headStatus) {
+        res.statusCode = opts.headStatus;
+        res.end();
+        return;
+      }
       if (opts.status?.[pathname]) {
         res.statusCode = opts.status[pathname];
         res.end('status');

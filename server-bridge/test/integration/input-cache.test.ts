@@ -115,6 +115,23 @@ describe('input cache with red-connector-http', () => {
     }
   });
 
+  it('a source that refuses HEAD (405, or 403 for a URL signed for GET only) is downloaded, not cached', async () => {
+    for (const headStatus of [403, 405]) {
+      const noHead = await startTestServer({ files: { '/p.bin': files['/plain.bin'] }, validators: true, headStatus });
+      try {
+        const cache = new InputCache({ dir: path.join(tmp, `cache-${headStatus}`) });
+        const reg = registryWith(cache);
+        const first = await stage(reg, { x: httpFile(`${noHead.url}/p.bin`) });
+        await stage(reg, { x: httpFile(`${noHead.url}/p.bin`) });
+        expect(gets(noHead, '/p.bin')).toBe(2);
+        expect(fs.readFileSync(rec(first, 'x').path).equals(files['/plain.bin'])).toBe(true);
+        expect(await cache.usedBytes()).toBe(0);
+      } finally {
+        await noHead.close();
+      }
+    }
+  });
+
   it('keeps within its bound: the least recently used input goes first', async () => {
     const cache = new InputCache({ dir: path.join(tmp, 'cache'), maxBytes: 2.5 * MiB });
     const reg = registryWith(cache);
