@@ -20,7 +20,8 @@ export interface TestServerOptions {
   /** Paths whose first N GETs send half the body, then drop the connection (a transfer cut off mid-way). */
   dropFirst?: Record<string, number>;
   /** Paths whose GETs send their body slowly: this many ms between 64 KiB chunks. */
-  slowChunkMs?: Record<string, number>;  /** Every HEAD answers this status (e.g. 403: a URL signed for GET only). */
+  slowChunkMs?: Record<string, number>;
+  /** Every HEAD answers this status (e.g. 403: a URL signed for GET only). */
   headStatus?: number;
 }
 
