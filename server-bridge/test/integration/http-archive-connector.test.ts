@@ -269,6 +269,15 @@ describe('red-connector-http-archive: access and the server', () => {
     );
   });
 
+  it('mount: true is refused, saying to download instead', async () => {
+    const dest = path.join(await tempDir('redlab-archive-dest-'), 'data');
+    const value: FileOrDirectory = { class: 'Directory', connector: { command: 'red-connector-http-archive', mount: true, access: { url: `${server.url}/ok/zip`, archiveFormat: 'zip' } } };
+    await expect(connector.stage({ key: 'data', label: 'data', value, dest }, ctx)).rejects.toThrow(
+      'input data (red-connector-http-archive): mount: true cannot mount an archive; remove it to download and unpack it'
+    );
+    expect(server.requests.filter(r => r.url === '/ok/zip')).toEqual([]);
+  });
+
   it('the default policy refuses loopback, as every connector does', async () => {
     const dest = path.join(await tempDir('redlab-archive-dest-'), 'data');
     await expect(
