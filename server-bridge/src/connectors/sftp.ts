@@ -11,8 +11,9 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Client, ConnectConfig, ParsedKey, SFTPWrapper, Stats } from 'ssh2';
 import { isSafeSegment } from '../util/fs-safety';
-import { hostKeyVerification, KnownHostsError, readKnownHosts, unreachableReason } from '../util/ssh-host-keys';
+import { hostKeyVerification, KnownHostsError, knownHostsName, readKnownHosts, unreachableReason } from '../util/ssh-host-keys';
 import { HostPolicy, HostRefusedError } from './host-policy';
+import { mountSshfs, type MountedInput, type MountingInputConnector } from './mounts';
 import {
   ConnectorError,
   type ConnectorContext,
@@ -99,6 +100,8 @@ interface Session {
   sftp: SFTPWrapper;
   /** sftp://user@host:port, for targets and messages. */
   origin: string;
+  /** The address the host policy vetted, where the connection went. */
+  address: string;
   close(): void;
 }
 
@@ -181,7 +184,7 @@ async function openSession(a: SshAccess, where: string, opts: SshConnectorOption
     const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
       client.sftp((err, s) => (err ? reject(new ConnectorError(`${where} (${SSH_CONNECTOR}): ${a.host} offers no SFTP (${err.message}); check that its sshd has an sftp Subsystem`)) : resolve(s)))
     );
-    return { client, sftp, origin, close };
+    return { client, sftp, origin, address, close };
   } catch (err) {
     close();
     throw err;
@@ -303,15 +306,12 @@ async function putDir(s: Session, local: string, remote: string, rel: string, wh
 }
 
 /** red-connector-ssh (input and output) reaching only the hosts `policy` allows. */
-export function createSshConnectors(opts: SshConnectorOptions = {}): { input: InputConnector; output: OutputConnector } {
-  const input: InputConnector = {
+export function createSshConnectors(opts: SshConnectorOptions = {}): { input: MountingInputConnector; output: OutputConnector } {
+  const input: MountingInputConnector = {
     command: SSH_CONNECTOR,
     classes: ['File', 'Directory'],
     async stage(req: InputStageRequest, ctx: ConnectorContext): Promise<StagedInput> {
       const where = `input ${req.label}`;
-      if (req.value.connector.mount) {
-        throw new ConnectorError(`${where} (${SSH_CONNECTOR}): mount: true (an sshfs mount) is not supported yet; remove mount: true to download the folder before the run`);
-      }
       const a = parseSshAccess(req.value.connector.access, where, req.value.class);
       const s = await openSession(a, where, opts, ctx);
       try {
@@ -339,6 +339,43 @@ export function createSshConnectors(opts: SshConnectorOptions = {}): { input: In
       } finally {
         s.close();
       }
+    },
+    /** mount: true: sshfs, after an SFTP check of policy, host key, login and dirPath (the same words as a download). */
+    async mount(req: InputStageRequest, ctx: ConnectorContext): Promise<MountedInput> {
+      const where = `input ${req.label} (${SSH_CONNECTOR})`;
+      const a = parseSshAccess(req.value.connector.access, `input ${req.label}`, 'Directory');
+      const writable = req.value.connector.access?.writable;
+      if (writable !== undefined && typeof writable !== 'boolean') throw new ConnectorError(`${where}: access.writable must be true or false`);
+      const s = await openSession(a, `input ${req.label}`, opts, ctx);
+      let remoteDir: string;
+      try {
+        remoteDir = await call<string>(cb => s.sftp.realpath(a.dirPath as string, cb)).catch(err => {
+          throw sftpError(err, `${a.dirPath} on ${a.host}`, `input ${req.label}`, 'check access.dirPath', ctx);
+        });
+        const st = await remoteStat(s.sftp, remoteDir).catch(err => {
+          throw sftpError(err, `${a.dirPath} on ${a.host}`, `input ${req.label}`, 'check access.dirPath', ctx);
+        });
+        if (!st.isDirectory()) throw new ConnectorError(`${where}: ${a.dirPath} on ${a.host} is not a folder, but the input is a Directory; check access.dirPath`);
+      } finally {
+        s.close();
+      }
+      return mountSshfs({
+        where,
+        host: a.host,
+        address: s.address,
+        port: a.port,
+        username: a.username,
+        password: a.password,
+        privateKey: a.privateKey,
+        passphrase: a.passphrase,
+        remoteDir,
+        writable: writable === true,
+        knownHostsFile: knownHostsFileOf(opts),
+        knownHostsName: knownHostsName(a.host, a.port),
+        timeoutS: a.timeoutS,
+        dest: req.dest,
+        signal: ctx.signal
+      });
     }
   };
   const output: OutputConnector = {

@@ -21,6 +21,7 @@ import * as path from 'path';
 import { type LoadedRed, type Red, type BatchResult, type FinalState, type RunEvent, type RunResult, MASK, CONTAINER_OUTPUTS_DIR, formatCommandLine, toBatches } from '../../../src/red';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
+import { BatchMounts, cleanupStaleMounts, mountRefusal } from '../connectors/mounts';
 import type { DiscardRequest, Engine, EngineCapabilities, EngineImages, EngineRecovery, EngineRefusal, EngineSessions, EngineStatus, KeepWorkDir, ManagedContainer, ResumeRequest, RunRequest } from './types';
 import { DockerSession, type SessionListeners, type SessionSpec } from './docker-session';
 import { listImages } from '../images/list';
@@ -279,6 +280,22 @@ export class DockerEngine implements Engine {
     await removeTree(runWorkDir(this.workRoot, runId));
   }
 
+  private staleMountsCleaned?: Promise<void>;
+
+  /** Once per engine, before any work folder is touched: unmounts the FUSE mounts a process that died left under the work root. */
+  private cleanStaleMounts(info: (m: string) => void = () => undefined): Promise<void> {
+    this.staleMountsCleaned ??= cleanupStaleMounts(this.workRoot).then(r => {
+      if (r.unmounted.length) info(`unmounted ${r.unmounted.length} mount(s) left by a process that ended: ${r.unmounted.join(', ')}`);
+      for (const e of r.errors) info(e);
+    });
+    return this.staleMountsCleaned;
+  }
+
+  /** Why this engine cannot mount (mount: true): it runs elsewhere and cannot see this host's mounts. */
+  private get mountsElsewhere(): string | undefined {
+    return this.copyFiles ? `${this.name}${this.location ? ` (${this.location})` : ''}` : undefined;
+  }
+
   private containerUser(): string | undefined {
     if (this.opts.user === null) return undefined;
     if (this.opts.user) return this.opts.user;
@@ -330,6 +347,9 @@ export class DockerEngine implements Engine {
       const batches = toBatches(red);
       const isBatchRed = 'batches' in red;
       plans = batches.map((batch, index) => planBatch(req, batch, index, batches.length, isBatchRed, runId, this.connectors));
+      // mount: true that cannot work here fails now, not after a pull.
+      const noMount = mountRefusal(plans.flatMap(p => p.items), this.mountsElsewhere);
+      if (noMount) throw new Error(noMount);
       const gpuReq = red.container.settings.gpus;
       if (req.gpuDeviceIds?.length) {
         gpus = gpusForDeviceIds(req.gpuDeviceIds, gpuReq);
@@ -367,6 +387,7 @@ export class DockerEngine implements Engine {
     // Made (0700) and checked for a run that goes ahead, before any pull or container.
     try {
       await ensureWorkRoot(this.workRoot);
+      await this.cleanStaleMounts(m => info(m));
     } catch (err) {
       return failAll('failed', errorMessage(err));
     }
@@ -447,6 +468,7 @@ export class DockerEngine implements Engine {
       experimentImage: this.experimentImage(docker, image, req, wd)
     };
     let containerId: string | undefined;
+    const mounts = new BatchMounts(this.mountsElsewhere && `the Docker engine ${this.mountsElsewhere} runs on another machine and cannot see this host's mounts`);
     // However the batch ends, its result goes to releaseBatch before anything is removed.
     const result = await (async (): Promise<BatchResult> => {
       try {
@@ -464,7 +486,7 @@ export class DockerEngine implements Engine {
         try {
           staged = await track.phase('staging', async () => {
             await validateConnectors(plan, req.sendOutputs !== false, this.connectors, ctx);
-            return stageInputs({ items: plan.items, inputsDir: wd.inputs, registry: this.connectors, ctx, hashInputs: this.opts.hashInputs });
+            return stageInputs({ items: plan.items, inputsDir: wd.inputs, registry: this.connectors, ctx, hashInputs: this.opts.hashInputs, mounts });
           });
         } catch (err) {
           return track.done(...(stopper.reason ? stopper.stopped('cancelled while staging inputs') : (['failed', errorMessage(err)] as [FinalState, string])));
@@ -514,7 +536,12 @@ export class DockerEngine implements Engine {
             }),
           formatCommandLine(plan.command)
         );
-        const failure = await this.copyOutputsBack(docker, outcome, wd.outputs, track);
+        let failure = await this.copyOutputsBack(docker, outcome, wd.outputs, track);
+        // A mount that broke explains a failed command better than its exit code.
+        const brokenMounts = mounts.count ? await mounts.broken() : [];
+        if (brokenMounts.length && !outcome.cancelled && (outcome.exitCode !== 0 || failure)) {
+          failure = `${brokenMounts.join('; ')}${outcome.exitCode !== undefined && outcome.exitCode !== 0 ? ` (the command then exited with ${outcome.exitCode})` : ''}`;
+        } else brokenMounts.forEach(m => track.info(m));
         return await this.concludeBatch({
           track,
           plan,
@@ -535,6 +562,8 @@ export class DockerEngine implements Engine {
         return track.done(...(stopper.reason ? stopper.stopped(errorMessage(err)) : (['failed', errorMessage(err)] as [FinalState, string])));
       }
     })();
+    // Mounts go on every exit path, before the work folder (their mount points are in it) is removed.
+    for (const e of await mounts.unmountAll()) track.info(e);
     return this.releaseBatch(docker, result, containerId, req, wd, track);
   }
 
@@ -622,6 +651,7 @@ export class DockerEngine implements Engine {
     try {
       wd = this.batchWorkDir(req.runId, i);
       await ensureWorkRoot(this.workRoot);
+      await this.cleanStaleMounts(m => emit({ type: 'info', batch: i, message: m }));
       const batches = toBatches(red);
       if (i >= batches.length) throw new Error(`the RED has ${batches.length} batch${batches.length === 1 ? '' : 'es'}: there is no batch ${i}`);
       plan = planBatch(req, batches[i], i, batches.length, 'batches' in red, req.runId, this.connectors);
@@ -755,6 +785,7 @@ export class DockerEngine implements Engine {
    * keepWorkDir says for a batch in `state`).
    */
   async discardBatch(req: DiscardRequest): Promise<void> {
+    await this.cleanStaleMounts();
     if (req.containerId && !req.leaveContainer) {
       const docker = await this.client();
       await removeContainer(docker.getContainer(req.containerId));

@@ -46,6 +46,8 @@ export interface ContainerPlan {
   gpus?: GpuSelection | null;
   /** Read-only input binds staging made. */
   inputBinds: BindMount[];
+  /** Inputs the RED lets the container write: `mount: true` with access.writable (connectors/mounts.ts), bound read-write. */
+  writableInputBinds?: BindMount[];
   /** Host folder mounted read-write at /cc/outputs (the working directory); absent where nothing is bound (the engine copies). */
   outputsHostDir?: string;
   /** A session's working directory instead of /cc/outputs: a host folder (checked by the caller) bound read-write at `containerPath`. */
@@ -122,6 +124,7 @@ export function buildHostConfig(plan: ContainerPlan): Docker.HostConfig {
   const memory = ramBytes(plan.ramMb);
   const binds = [
     ...plan.inputBinds.map(b => bindSpec({ ...b, readOnly: true })),
+    ...(plan.writableInputBinds ?? []).map(b => bindSpec({ ...b, readOnly: false })),
     ...(plan.outputsHostDir ? [bindSpec({ hostPath: plan.outputsHostDir, containerPath: CONTAINER_OUTPUTS_DIR, readOnly: false })] : []),
     ...(plan.workDir ? [bindSpec({ ...plan.workDir, readOnly: false })] : [])
   ];

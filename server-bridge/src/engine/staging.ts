@@ -10,6 +10,7 @@ import { ConnectorError, type ConnectorContext, type InputConnector, type InputS
 import type { InputCache } from '../connectors/input-cache';
 import { contextRetry, withRetries } from '../connectors/retry';
 import type { ConnectorRegistry } from '../connectors/registry';
+import { mountInput, type BatchMounts } from '../connectors/mounts';
 import { hashFile, hashPath } from '../util/hash';
 import { isSafeSegment } from '../util/fs-safety';
 import type { BindMount } from './host-config';
@@ -79,6 +80,8 @@ export interface StageOptions {
   parallel?: number;
   /** The input cache (default: registry.inputCache); null: none. */
   cache?: InputCache | null;
+  /** Where `mount: true` inputs are kept until the batch unmounts them; absent: this engine cannot mount. */
+  mounts?: BatchMounts;
 }
 
 /** sha1$hex as CC writes checksums. */
@@ -229,7 +232,9 @@ async function stageItem(p: PlannedItem, ctx: ConnectorContext, o: StageOptions,
   // Only files are cached; the source is asked first, every time, whether it changed.
   const identity = cache && item.value.class === 'File' && connector.identify ? await withRetries(() => connector.identify!(req, ctx), contextRetry(ctx)) : undefined;
   let measured = cache && identity ? await fromCache(cache, command, identity, req, ctx) : undefined;
-  const staged: StagedInput = measured ? { hostPath: dest, copied: true } : await connector.stage(req, ctx);
+  // mount: true: a FUSE mount on the host, not a copy (neither hashed nor cached: it may be terabytes).
+  const mount = item.value.connector.mount ? await mountInput(connector, req, ctx, o.mounts) : undefined;
+  const staged: StagedInput = mount ?? (measured ? { hostPath: dest, copied: true } : await connector.stage(req, ctx));
   let size: number;
   let sha256 = '';
   if (item.value.class === 'File') {
@@ -251,7 +256,7 @@ async function stageItem(p: PlannedItem, ctx: ConnectorContext, o: StageOptions,
     }
   } else {
     if (item.value.listing) await checkListing(staged.hostPath, item.value.listing, item.label);
-    if (o.hashInputs === false) size = 0;
+    if (o.hashInputs === false || mount) size = 0;
     else {
       try {
         ({ size, sha256 } = await hashPath(staged.hostPath));
@@ -262,7 +267,7 @@ async function stageItem(p: PlannedItem, ctx: ConnectorContext, o: StageOptions,
     }
   }
   return {
-    bind: { hostPath: staged.hostPath, containerPath: item.mountPath, readOnly: true },
+    bind: { hostPath: staged.hostPath, containerPath: item.mountPath, readOnly: !mount?.writable },
     rec: { path: staged.hostPath, containerPath: item.mountPath, class: item.value.class, size, sha256 }
   };
 }
