@@ -12,7 +12,8 @@ import type { ListingEntry } from '../../../src/red';
 import { isSafeSegment } from '../util/fs-safety';
 import { httpRequest, HttpTransportError, type HttpAuth } from './http-client';
 import { HostPolicy, HostRefusedError } from './host-policy';
-import { mountHttpDirectory, type MountingInputConnector } from './mounts';
+import { contextRetry, isTransientHttpStatus, isTransientNetError, TransientConnectorError, withRetries } from './retry';
+import { TransferCounter } from './transfer-progress';
 import {
   ConnectorError,
   type ConnectorContext,
@@ -20,6 +21,7 @@ import {
   type InputStageRequest,
   type OutputConnector,
   type OutputSendRequest,
+  type SourceIdentity,
   type StagedInput
 } from './types';
 
@@ -89,8 +91,25 @@ function statusHint(status: number, owner: string): string {
   return `check connector.access of ${owner}`;
 }
 
-/** GETs (or access.method) `url` into `dest` (through dest.part). Returns the byte count. */
-export async function fetchToFile(url: string, dest: string, access: HttpAccess, ctx: ConnectorContext, policy: HostPolicy, where: string, owner = where): Promise<number> {
+/**
+ * GETs (or access.method) `url` into `dest` (through dest.part). Returns the byte count.
+ * A transient failure (connection reset or refused, cut off mid-body, HTTP 5xx/429) is
+ * tried again (ctx.retry); `progress` counts the bytes (those of a failed try taken back).
+ */
+export async function fetchToFile(
+  url: string,
+  dest: string,
+  access: HttpAccess,
+  ctx: ConnectorContext,
+  policy: HostPolicy,
+  where: string,
+  owner = where,
+  progress?: TransferCounter
+): Promise<number> {
+  return withRetries(() => fetchOnce(url, dest, access, ctx, policy, where, owner, progress), contextRetry(ctx));
+}
+
+async function fetchOnce(url: string, dest: string, access: HttpAccess, ctx: ConnectorContext, policy: HostPolicy, where: string, owner: string, progress?: TransferCounter): Promise<number> {
   const method = access.method ?? 'GET';
   const shown = redactUrl(url);
   let res;
@@ -102,21 +121,29 @@ export async function fetchToFile(url: string, dest: string, access: HttpAccess,
   const status = res.statusCode ?? 0;
   if (status < 200 || status >= 300) {
     res.resume();
-    throw new ConnectorError(`${where}: ${method} ${shown} answered HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + `; ${statusHint(status, owner)}`);
+    const Err = isTransientHttpStatus(status) ? TransientConnectorError : ConnectorError;
+    throw new Err(`${where}: ${method} ${shown} answered HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + `; ${statusHint(status, owner)}`);
   }
   const part = dest + '.part';
   let bytes = 0;
-  res.on('data', (c: Buffer) => (bytes += c.length));
+  const length = Number(res.headers['content-length']);
+  if (Number.isFinite(length) && !res.headers['content-encoding']) progress?.setTotal(length);
+  res.on('data', (c: Buffer) => {
+    bytes += c.length;
+    progress?.add(c.length);
+  });
   try {
     await pipeline(res, createWriteStream(part, { highWaterMark: DOWNLOAD_WRITE_BUFFER }), { signal: ctx.signal });
   } catch (err) {
     await rm(part, { force: true });
+    progress?.takeBack(bytes);
     throw transportError(err, `${where}: download of ${shown} broke off after ${bytes} bytes`, owner, ctx);
   }
   const expected = Number(res.headers['content-length']);
   if (res.headers['content-length'] !== undefined && !res.headers['content-encoding'] && Number.isFinite(expected) && expected !== bytes) {
     await rm(part, { force: true });
-    throw new ConnectorError(`${where}: download of ${shown} broke off: got ${bytes} of ${expected} bytes; try again`);
+    progress?.takeBack(bytes);
+    throw new TransientConnectorError(`${where}: download of ${shown} broke off: got ${bytes} of ${expected} bytes`);
   }
   await rename(part, dest);
   return bytes;
@@ -130,7 +157,8 @@ function transportError(err: unknown, prefix: string, owner: string, ctx: Connec
   const hint = err instanceof HttpTransportError && (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN')
     ? `; check that the server runs and the host and port in connector.access.url of ${owner}`
     : '';
-  return new ConnectorError(`${prefix}: ${msg}${hint}`);
+  const Err = isTransientNetError(err) ? TransientConnectorError : ConnectorError;
+  return new Err(`${prefix}: ${msg}${hint}`);
 }
 
 /** A URL without a password in its user info, for messages. */
@@ -152,7 +180,8 @@ async function fetchListing(
   access: HttpAccess,
   ctx: ConnectorContext,
   policy: HostPolicy,
-  where: string
+  where: string,
+  progress?: TransferCounter
 ): Promise<void> {
   for (const entry of listing) {
     if (!entry || !isSafeSegment(entry.basename)) {
@@ -162,9 +191,9 @@ async function fetchListing(
     const target = path.join(dir, entry.basename);
     if (entry.class === 'Directory') {
       await mkdir(target, { recursive: true });
-      if (entry.listing) await fetchListing(base, entry.listing, target, parts, access, ctx, policy, where);
+      if (entry.listing) await fetchListing(base, entry.listing, target, parts, access, ctx, policy, where, progress);
     } else if (entry.class === 'File') {
-      await fetchToFile(joinUrl(base, parts), target, access, ctx, policy, `${where} (${parts.join('/')})`, where);
+      await fetchToFile(joinUrl(base, parts), target, access, ctx, policy, `${where} (${parts.join('/')})`, where, progress);
     } else {
       throw new ConnectorError(`${where}: listing entry ${parts.join('/')} has class ${String((entry as { class?: unknown }).class)}; use File or Directory`);
     }
@@ -176,30 +205,67 @@ export function createHttpConnectors(policy: HostPolicy = new HostPolicy()): { i
   return { input: httpInput(policy), output: httpOutput(policy) };
 }
 
-const httpInput = (policy: HostPolicy): MountingInputConnector => ({
+const httpInput = (policy: HostPolicy): InputConnector => ({
   command: HTTP_CONNECTOR,
   classes: ['File', 'Directory'],
-  /** mount: true: httpdirfs (read-only), its host vetted by the same policy. */
-  mount: (req, ctx) => mountHttpDirectory(req, ctx, policy, parseHttpAccess(req.value.connector.access, `input ${req.label}`)),
   async stage(req: InputStageRequest, ctx: ConnectorContext): Promise<StagedInput> {
     const where = `input ${req.label}`;
     const access = parseHttpAccess(req.value.connector.access, where);
     if (access.method && access.method !== 'GET') ctx.onInfo?.(`${where}: fetching with ${access.method} as access.method says`);
+    const progress = new TransferCounter(ctx, 'input', req.label);
     if (req.value.class === 'File') {
-      await fetchToFile(access.url, req.dest, access, ctx, policy, where);
+      await fetchToFile(access.url, req.dest, access, ctx, policy, where, where, progress);
+      progress.done();
       return { hostPath: req.dest, copied: true };
     }
     if (!req.value.listing) {
       throw new ConnectorError(
         `${where} (${HTTP_CONNECTOR}): a Directory needs a listing (its files and folders, e.g. listing: [{class: File, basename: a.txt}]); ` +
-          'red-connector-http fetches each listed file from url/<path> (or mount: true mounts the folder with httpdirfs)'
+          'red-connector-http fetches each listed file from url/<path>' + (req.value.connector.mount ? ' (mount: true, a FUSE mount, is not supported yet)' : '')
       );
     }
     await mkdir(req.dest, { recursive: true });
-    await fetchListing(access.url, req.value.listing, req.dest, [], access, ctx, policy, where);
+    await fetchListing(access.url, req.value.listing, req.dest, [], access, ctx, policy, where, progress);
+    progress.done();
     return { hostPath: req.dest, copied: true, listing: req.value.listing };
-  }
+  },
+  identify: (req, ctx) => identifyHttpFile(req, ctx, policy)
 });
+
+/**
+ * A HEAD of a File input's URL, for the input cache: the source is the URL (without its
+ * password) and the user; the validator its ETag and Last-Modified, with its length.
+ * Undefined (not cached) for a Directory, a fetch that is not a GET, a HEAD refused, or a
+ * server that gives neither ETag nor Last-Modified (a length alone cannot tell an edit).
+ */
+async function identifyHttpFile(req: InputStageRequest, ctx: ConnectorContext, policy: HostPolicy): Promise<SourceIdentity | undefined> {
+  const where = `input ${req.label}`;
+  const access = parseHttpAccess(req.value.connector.access, where);
+  if (req.value.class !== 'File' || (access.method ?? 'GET') !== 'GET') return undefined;
+  const shown = redactUrl(access.url);
+  let res;
+  try {
+    res = await httpRequest({ url: access.url, method: 'HEAD', auth: access.auth, insecure: access.disableSSLVerification, signal: ctx.signal, policy });
+  } catch (err) {
+    throw transportError(err, `${where}: HEAD ${shown}`, where, ctx);
+  }
+  res.resume();
+  const status = res.statusCode ?? 0;
+  if (isTransientHttpStatus(status)) throw new TransientConnectorError(`${where}: HEAD ${shown} answered HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + `; ${statusHint(status, where)}`);
+  // Any other refusal of HEAD (405, or 403 from a URL signed for GET only): not cached; the GET says what is wrong, if anything.
+  if (status < 200 || status >= 300) return undefined;
+  const etag = res.headers.etag;
+  const modified = res.headers['last-modified'];
+  if (!etag && !modified) return undefined;
+  const u = new URL(access.url);
+  const user = access.auth?.username ?? decodeURIComponent(u.username);
+  u.username = '';
+  u.password = '';
+  return {
+    source: `${u.toString()}${user ? ` as ${user}` : ''}`,
+    validator: JSON.stringify({ etag: etag ?? null, modified: modified ?? null, length: res.headers['content-length'] ?? null })
+  };
+}
 
 /** red-connector-http's send-file; its variants (red-connector-http-json) send under their `command` with their content type. */
 export const httpOutput = (policy: HostPolicy, command = HTTP_CONNECTOR, contentType = 'application/octet-stream'): OutputConnector => ({
@@ -215,26 +281,44 @@ export const httpOutput = (policy: HostPolicy, command = HTTP_CONNECTOR, content
     if (method === 'GET') throw new ConnectorError(`${where} (${command}): access.method GET cannot send a file; use PUT or POST`);
     const shown = redactUrl(access.url);
     const length = (await stat(req.hostPath)).size;
-    let res;
-    try {
-      res = await httpRequest({
-        url: access.url,
-        method,
-        auth: access.auth,
-        insecure: access.disableSSLVerification,
-        signal: ctx.signal,
-        policy,
-        headers: { 'content-type': contentType },
-        body: { open: () => createReadStream(req.hostPath), length }
+    const progress = new TransferCounter(ctx, 'output', req.key, length);
+    let sent = 0;
+    const open = () => {
+      progress.takeBack(sent); // a digest challenge, a redirect or a new try sends it again
+      sent = 0;
+      const stream = createReadStream(req.hostPath);
+      stream.on('data', c => {
+        sent += c.length;
+        progress.add(c.length);
       });
-    } catch (err) {
-      throw transportError(err, `${where}: ${method} ${shown}`, where, ctx);
-    }
-    res.resume();
-    const status = res.statusCode ?? 0;
-    if (status < 200 || status >= 300) {
-      throw new ConnectorError(`${where}: ${method} ${shown} answered HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + `; ${statusHint(status, where)}`);
-    }
+      return stream;
+    };
+    // A PUT may be sent again; a POST only when it never reached the server (it may not be idempotent).
+    await withRetries(async () => {
+      let res;
+      try {
+        res = await httpRequest({
+          url: access.url,
+          method,
+          auth: access.auth,
+          insecure: access.disableSSLVerification,
+          signal: ctx.signal,
+          policy,
+          headers: { 'content-type': contentType },
+          body: { open, length }
+        });
+      } catch (err) {
+        const e = transportError(err, `${where}: ${method} ${shown}`, where, ctx);
+        throw method === 'POST' && (err as { code?: string }).code !== 'ECONNREFUSED' && e instanceof TransientConnectorError ? new ConnectorError(e.message) : e;
+      }
+      res.resume();
+      const status = res.statusCode ?? 0;
+      if (status < 200 || status >= 300) {
+        const Err = method === 'PUT' && isTransientHttpStatus(status) ? TransientConnectorError : ConnectorError;
+        throw new Err(`${where}: ${method} ${shown} answered HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd() + `; ${statusHint(status, where)}`);
+      }
+    }, contextRetry(ctx));
+    progress.done();
     return { target: shown };
   }
 });
