@@ -13,6 +13,8 @@ import type { Client, ConnectConfig, ParsedKey, SFTPWrapper, Stats } from 'ssh2'
 import { isSafeSegment } from '../util/fs-safety';
 import { hostKeyVerification, KnownHostsError, knownHostsName, readKnownHosts, unreachableReason } from '../util/ssh-host-keys';
 import { HostPolicy, HostRefusedError } from './host-policy';
+import { contextRetry, isTransientNetError, TRANSIENT_NET_CODES, TransientConnectorError, withRetries } from './retry';
+import { TransferCounter } from './transfer-progress';
 import { mountSshfs, type MountedInput, type MountingInputConnector } from './mounts';
 import {
   ConnectorError,
@@ -21,6 +23,7 @@ import {
   type InputStageRequest,
   type OutputConnector,
   type OutputSendRequest,
+  type SourceIdentity,
   type StagedInput
 } from './types';
 
@@ -102,6 +105,14 @@ interface Session {
   origin: string;
   /** The address the host policy vetted, where the connection went. */
   address: string;
+  /** Counts the bytes moved (set by the input or output this session serves). */
+  progress?: TransferCounter;
+  /**
+   * Rejects when the connection closes. fastGet/fastPut are raced against it: when the
+   * connection drops mid-transfer, ssh2 fails the pending reads, then waits for the
+   * answer to a close request sent on the dead channel, and would wait forever.
+   */
+  dropped: Promise<never>;
   close(): void;
 }
 
@@ -175,16 +186,20 @@ async function openSession(a: SshAccess, where: string, opts: SshConnectorOption
           );
         }
         const why = unreachableReason(err, a.host, a.port, timeoutMs);
-        reject(new ConnectorError(`${where} (${SSH_CONNECTOR}): ${why ? why.message : `SSH connection to ${a.host} port ${a.port} failed: ${err.message}`}${why?.code === 'ETIMEDOUT' ? ' (access.timeout sets how long to wait)' : ''}`));
+        // Refused, reset or timed out may pass; a name that does not resolve will not.
+        const Err = isTransientNetError(err) || (why?.code !== undefined && TRANSIENT_NET_CODES.has(why.code)) ? TransientConnectorError : ConnectorError;
+        reject(new Err(`${where} (${SSH_CONNECTOR}): ${why ? why.message : `SSH connection to ${a.host} port ${a.port} failed: ${err.message}`}${why?.code === 'ETIMEDOUT' ? ' (access.timeout sets how long to wait)' : ''}`));
       });
-      client.once('close', () => reject(new ConnectorError(ctx.signal?.aborted ? `${where}: cancelled` : `${where} (${SSH_CONNECTOR}): ${a.host} closed the SSH connection before login`)));
+      client.once('close', () => reject(ctx.signal?.aborted ? new ConnectorError(`${where}: cancelled`) : new TransientConnectorError(`${where} (${SSH_CONNECTOR}): ${a.host} closed the SSH connection before login`)));
       client.connect(config);
     });
     client.on('error', () => undefined); // later errors surface on the SFTP requests that hit them
+    const dropped = new Promise<never>((_, reject) => client.once('close', () => reject(new Error('the SSH connection closed (connection lost)'))));
+    dropped.catch(() => undefined); // nobody may be waiting on it
     const sftp = await new Promise<SFTPWrapper>((resolve, reject) =>
       client.sftp((err, s) => (err ? reject(new ConnectorError(`${where} (${SSH_CONNECTOR}): ${a.host} offers no SFTP (${err.message}); check that its sshd has an sftp Subsystem`)) : resolve(s)))
     );
-    return { client, sftp, origin, address, close };
+    return { client, sftp, origin, address, dropped, close };
   } catch (err) {
     close();
     throw err;
@@ -198,7 +213,9 @@ function sftpError(err: unknown, what: string, where: string, hint: string, ctx:
   const code = (err as { code?: unknown }).code;
   if (code === 2) return new ConnectorError(`${where} (${SSH_CONNECTOR}): ${what}: no such file or folder on the server; ${hint}`);
   if (code === 3) return new ConnectorError(`${where} (${SSH_CONNECTOR}): ${what}: permission denied on the server; check that access.auth.username may use it`);
-  return new ConnectorError(`${where} (${SSH_CONNECTOR}): ${what}: ${(err as Error)?.message ?? String(err)}`);
+  // The connection went (ssh2 fails what was pending with "No response from server"): a new one may do.
+  const dropped = code === 6 || code === 7 || isTransientNetError(err) || /no response from server|channel not open|connection lost|no connection/i.test(String((err as Error)?.message));
+  return new (dropped ? TransientConnectorError : ConnectorError)(`${where} (${SSH_CONNECTOR}): ${what}: ${(err as Error)?.message ?? String(err)}`);
 }
 
 const call = <T>(fn: (cb: (err: Error | null | undefined, v: T) => void) => void): Promise<T> =>
@@ -212,17 +229,32 @@ const call = <T>(fn: (cb: (err: Error | null | undefined, v: T) => void) => void
  */
 const TRANSFER_REQUESTS = { concurrency: 32, chunkSize: 254 * 1024 };
 const remoteStat = (s: SFTPWrapper, p: string) => call<Stats>(cb => s.stat(p, cb));
-const fastGet = (s: SFTPWrapper, remote: string, local: string) => call<void>(cb => s.fastGet(remote, local, TRANSFER_REQUESTS, err => cb(err, undefined)));
-const fastPut = (s: SFTPWrapper, local: string, remote: string) => call<void>(cb => s.fastPut(local, remote, TRANSFER_REQUESTS, err => cb(err, undefined)));
+type OnStep = (total: number, chunk: number, size: number) => void;
+const fastGet = (s: SFTPWrapper, remote: string, local: string, step?: OnStep) => call<void>(cb => s.fastGet(remote, local, { ...TRANSFER_REQUESTS, step }, err => cb(err, undefined)));
+const fastPut = (s: SFTPWrapper, local: string, remote: string, step?: OnStep) => call<void>(cb => s.fastPut(local, remote, { ...TRANSFER_REQUESTS, step }, err => cb(err, undefined)));
+
+/** A fastGet/fastPut step callback counting into the session's progress; `moved()` is the file's bytes so far. */
+function stepCounter(s: Session): { step: OnStep; moved: () => number } {
+  let moved = 0;
+  return {
+    step: (_total, chunk) => {
+      moved += chunk;
+      s.progress?.add(chunk);
+    },
+    moved: () => moved
+  };
+}
 
 /** Downloads one remote file into `dest` (through dest.part). */
 async function getFile(s: Session, remote: string, dest: string, where: string, ctx: ConnectorContext): Promise<void> {
   const part = dest + '.part';
+  const count = stepCounter(s);
   try {
-    await fastGet(s.sftp, remote, part);
+    await Promise.race([fastGet(s.sftp, remote, part, count.step), s.dropped]);
     await rename(part, dest);
   } catch (err) {
     await rm(part, { force: true });
+    s.progress?.takeBack(count.moved());
     throw sftpError(err, `download of ${remote} failed`, where, 'check access.filePath / access.dirPath', ctx);
   }
 }
@@ -284,9 +316,11 @@ async function mkdirs(s: Session, dir: string, where: string, ctx: ConnectorCont
 }
 
 async function putFile(s: Session, local: string, remote: string, where: string, ctx: ConnectorContext): Promise<void> {
+  const count = stepCounter(s);
   try {
-    await fastPut(s.sftp, local, remote);
+    await Promise.race([fastPut(s.sftp, local, remote, count.step), s.dropped]);
   } catch (err) {
+    s.progress?.takeBack(count.moved());
     throw sftpError(err, `upload to ${remote} failed`, where, 'check access.filePath / access.dirPath', ctx);
   }
 }
@@ -305,6 +339,28 @@ async function putDir(s: Session, local: string, remote: string, rel: string, wh
   }
 }
 
+/**
+ * A stat of a File input on the server, for the input cache: the source is
+ * sftp://user@host:port/path, the validator its size and mtime (what rsync's quick check
+ * trusts; SFTP gives mtimes in whole seconds).
+ */
+async function identifySftpFile(req: InputStageRequest, ctx: ConnectorContext, opts: SshConnectorOptions): Promise<SourceIdentity | undefined> {
+  if (req.value.class !== 'File') return undefined;
+  const where = `input ${req.label}`;
+  const a = parseSshAccess(req.value.connector.access, where, 'File');
+  const s = await openSession(a, where, opts, ctx);
+  try {
+    const remote = a.filePath as string;
+    const st = await remoteStat(s.sftp, remote).catch(err => {
+      throw sftpError(err, `${remote} on ${a.host}`, where, 'check access.filePath', ctx);
+    });
+    if (!st.isFile()) return undefined; // stage says what is wrong with it
+    return { source: `${remoteName(s, remote)} (port ${a.port})`, validator: JSON.stringify({ size: st.size, mtime: st.mtime }) };
+  } finally {
+    s.close();
+  }
+}
+
 /** red-connector-ssh (input and output) reaching only the hosts `policy` allows. */
 export function createSshConnectors(opts: SshConnectorOptions = {}): { input: MountingInputConnector; output: OutputConnector } {
   const input: MountingInputConnector = {
@@ -313,33 +369,42 @@ export function createSshConnectors(opts: SshConnectorOptions = {}): { input: Mo
     async stage(req: InputStageRequest, ctx: ConnectorContext): Promise<StagedInput> {
       const where = `input ${req.label}`;
       const a = parseSshAccess(req.value.connector.access, where, req.value.class);
-      const s = await openSession(a, where, opts, ctx);
-      try {
-        if (req.value.class === 'File') {
-          const remote = a.filePath as string;
-          const st = await remoteStat(s.sftp, remote).catch(err => {
-            throw sftpError(err, `${remote} on ${a.host}`, where, 'check access.filePath', ctx);
+      // A dropped connection is tried again from the start, on a new one.
+      const progress = new TransferCounter(ctx, 'input', req.label);
+      const staged = await withRetries(async () => {
+        const s = await openSession(a, where, opts, ctx);
+        s.progress = progress;
+        try {
+          if (req.value.class === 'File') {
+            const remote = a.filePath as string;
+            const st = await remoteStat(s.sftp, remote).catch(err => {
+              throw sftpError(err, `${remote} on ${a.host}`, where, 'check access.filePath', ctx);
+            });
+            if (!st.isFile()) throw new ConnectorError(`${where} (${SSH_CONNECTOR}): ${remote} on ${a.host} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, but the input is a File; check access.filePath`);
+            progress.setTotal(st.size);
+            await getFile(s, remote, req.dest, where, ctx);
+            ctx.onInfo?.(`${where}: received ${remoteName(s, remote)} (${st.size} bytes)`);
+            return { hostPath: req.dest, copied: true };
+          }
+          const remote = a.dirPath as string;
+          const rootReal = await call<string>(cb => s.sftp.realpath(remote, cb)).catch(err => {
+            throw sftpError(err, `${remote} on ${a.host}`, where, 'check access.dirPath', ctx);
           });
-          if (!st.isFile()) throw new ConnectorError(`${where} (${SSH_CONNECTOR}): ${remote} on ${a.host} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, but the input is a File; check access.filePath`);
-          await getFile(s, remote, req.dest, where, ctx);
-          ctx.onInfo?.(`${where}: received ${remoteName(s, remote)} (${st.size} bytes)`);
-          return { hostPath: req.dest, copied: true };
+          const st = await remoteStat(s.sftp, rootReal).catch(err => {
+            throw sftpError(err, `${remote} on ${a.host}`, where, 'check access.dirPath', ctx);
+          });
+          if (!st.isDirectory()) throw new ConnectorError(`${where} (${SSH_CONNECTOR}): ${remote} on ${a.host} is not a folder, but the input is a Directory; check access.dirPath`);
+          await getDir(s, rootReal, req.dest, rootReal, '', where, ctx);
+          ctx.onInfo?.(`${where}: received the folder ${remoteName(s, remote)}`);
+          return { hostPath: req.dest, copied: true, listing: req.value.listing };
+        } finally {
+          s.close();
         }
-        const remote = a.dirPath as string;
-        const rootReal = await call<string>(cb => s.sftp.realpath(remote, cb)).catch(err => {
-          throw sftpError(err, `${remote} on ${a.host}`, where, 'check access.dirPath', ctx);
-        });
-        const st = await remoteStat(s.sftp, rootReal).catch(err => {
-          throw sftpError(err, `${remote} on ${a.host}`, where, 'check access.dirPath', ctx);
-        });
-        if (!st.isDirectory()) throw new ConnectorError(`${where} (${SSH_CONNECTOR}): ${remote} on ${a.host} is not a folder, but the input is a Directory; check access.dirPath`);
-        await getDir(s, rootReal, req.dest, rootReal, '', where, ctx);
-        ctx.onInfo?.(`${where}: received the folder ${remoteName(s, remote)}`);
-        return { hostPath: req.dest, copied: true, listing: req.value.listing };
-      } finally {
-        s.close();
-      }
+      }, contextRetry(ctx));
+      progress.done();
+      return staged;
     },
+    identify: (req, ctx) => identifySftpFile(req, ctx, opts),
     /** mount: true: sshfs, after an SFTP check of policy, host key, login and dirPath (the same words as a download). */
     async mount(req: InputStageRequest, ctx: ConnectorContext): Promise<MountedInput> {
       const where = `input ${req.label} (${SSH_CONNECTOR})`;
@@ -384,20 +449,26 @@ export function createSshConnectors(opts: SshConnectorOptions = {}): { input: Mo
     async send(req: OutputSendRequest, ctx: ConnectorContext): Promise<{ target: string }> {
       const where = `output ${req.key}`;
       const a = parseSshAccess(req.access, where, req.class);
-      const s = await openSession(a, where, opts, ctx);
-      try {
-        if (req.class === 'File') {
-          const remote = a.filePath as string;
-          await mkdirs(s, path.posix.dirname(remote), where, ctx);
-          await putFile(s, req.hostPath, remote, where, ctx);
+      const progress = new TransferCounter(ctx, 'output', req.key, req.class === 'File' ? (await lstat(req.hostPath)).size : undefined);
+      const target = await withRetries(async () => {
+        const s = await openSession(a, where, opts, ctx);
+        s.progress = progress;
+        try {
+          if (req.class === 'File') {
+            const remote = a.filePath as string;
+            await mkdirs(s, path.posix.dirname(remote), where, ctx);
+            await putFile(s, req.hostPath, remote, where, ctx);
+            return { target: remoteName(s, remote) };
+          }
+          const remote = a.dirPath as string;
+          await putDir(s, req.hostPath, remote, '', where, ctx);
           return { target: remoteName(s, remote) };
+        } finally {
+          s.close();
         }
-        const remote = a.dirPath as string;
-        await putDir(s, req.hostPath, remote, '', where, ctx);
-        return { target: remoteName(s, remote) };
-      } finally {
-        s.close();
-      }
+      }, contextRetry(ctx));
+      progress.done();
+      return target;
     }
   };
   return { input, output };
