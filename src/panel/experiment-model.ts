@@ -423,17 +423,12 @@ export function draftChecks(d: ExperimentDraft): PanelIssue[] {
   return issues;
 }
 
-/** The table's checks of a connector's access (connector-fields), and a URL's scheme where it is one. */
+/** The table's checks of a connector's access (connector-fields), and whether it handles the class that way. */
 function connectorChecks(command: string, cls: ConnectorClass, direction: ConnectorDirection, access: Record<string, unknown>, owner: string, mounted = false): { message: string; fix?: string }[] {
   const problems: { message: string; fix?: string }[] = accessProblems(command, cls, direction, access, owner, mounted);
   const spec = connectorSpec(command);
   if (spec && !(direction === 'receive' ? spec.receives : spec.sends).includes(cls)) {
     problems.push({ message: `${spec.label} cannot ${direction} a ${cls === 'Directory' ? 'folder' : 'file'}`, fix: 'choose another connector' });
-  }
-  const url = accessValue(access, 'url');
-  const scheme = command === HTTP_CONNECTOR ? /^https?:\/\//i : command === 'red-connector-ftp' ? /^ftps?:\/\//i : undefined;
-  if (scheme && typeof url === 'string' && url.trim() && !url.includes('{{') && !scheme.test(url.trim())) {
-    problems.push({ message: `URL (access.url) must start with ${command === HTTP_CONNECTOR ? 'http:// or https://' : 'ftp:// or ftps://'}` });
   }
   return problems;
 }

@@ -15,6 +15,8 @@ export interface ConnectorField {
   type: 'text' | 'number' | 'multiline' | 'boolean';
   /** Allowed values of a text field (a select in the panel). */
   choices?: readonly string[];
+  /** A URL field's allowed schemes (`http`, `https`). */
+  schemes?: readonly string[];
   required?: boolean;
   default?: string | number | boolean;
   /** A credential: always a {{variable}}, never a value in the RED or the notebook. */
@@ -48,6 +50,8 @@ export const HTTP_CONNECTOR_COMMAND = 'red-connector-http';
 export const SSH_CONNECTOR_COMMAND = 'red-connector-ssh';
 export const FTP_CONNECTOR_COMMAND = 'red-connector-ftp';
 export const S3_CONNECTOR_COMMAND = 'redlab-connector-s3';
+export const HTTP_ARCHIVE_CONNECTOR_COMMAND = 'red-connector-http-archive';
+export const HTTP_JSON_CONNECTOR_COMMAND = 'red-connector-http-json';
 
 const FILE: readonly ConnectorClass[] = ['File'];
 const DIR: readonly ConnectorClass[] = ['Directory'];
@@ -55,6 +59,17 @@ const BOTH: readonly ConnectorClass[] = ['File', 'Directory'];
 
 const username = (help: string, required = true): ConnectorField => ({ path: 'auth.username', label: 'user', type: 'text', ...(required ? { required } : {}), help });
 const password = (help: string, required = false): ConnectorField => ({ path: 'auth.password', label: 'password', type: 'text', secret: true, ...(required ? { required } : {}), help });
+
+/** red-connector-http's fields (its -archive and -json variants share them); `url`'s help says what the URL gives. */
+const httpFields = (urlHelp: string): ConnectorField[] => [
+  { path: 'url', label: 'URL', type: 'text', required: true, schemes: ['http', 'https'], help: urlHelp },
+  { path: 'method', label: 'method', type: 'text', choices: ['GET', 'PUT', 'POST'], help: 'GET to receive (the default), PUT or POST (the default) to send' },
+  username('The login name, if the server needs one', false),
+  password('Its password, as a {{variable}}'),
+  { path: 'auth.method', label: 'login method', type: 'text', choices: ['basic', 'digest'], help: 'basic (the default) or digest' },
+  { path: 'disableSSLVerification', label: 'skip TLS check', type: 'boolean', help: 'Accept a server whose certificate cannot be verified (only for servers you trust)' }
+];
+const HTTP_LOGIN: readonly (readonly string[])[] = [['auth.username', 'auth.password']];
 
 export const CONNECTOR_SPECS: readonly ConnectorSpec[] = [
   {
@@ -70,15 +85,27 @@ export const CONNECTOR_SPECS: readonly ConnectorSpec[] = [
     receives: BOTH,
     sends: FILE,
     mountable: true,
+    fields: httpFields('http:// or https://; a Directory fetches each file of its listing from URL/<path> (or, mounted, the server\'s index pages)'),
+    together: HTTP_LOGIN
+  },
+  {
+    command: HTTP_ARCHIVE_CONNECTOR_COMMAND,
+    label: 'HTTP archive (unpacked)',
+    receives: DIR,
+    sends: [],
     fields: [
-      { path: 'url', label: 'URL', type: 'text', required: true, help: 'http:// or https://; a Directory fetches each file of its listing from URL/<path>' },
-      { path: 'method', label: 'method', type: 'text', choices: ['GET', 'PUT', 'POST'], help: 'GET to receive (the default), PUT or POST (the default) to send' },
-      username('The login name, if the server needs one', false),
-      password('Its password, as a {{variable}}'),
-      { path: 'auth.method', label: 'login method', type: 'text', choices: ['basic', 'digest'], help: 'basic (the default) or digest' },
-      { path: 'disableSSLVerification', label: 'skip TLS check', type: 'boolean', help: "Accept a server whose certificate cannot be verified (only for servers you trust)" }
+      ...httpFields('http:// or https:// URL of a zip or tar archive: the folder is what it holds'),
+      { path: 'archiveFormat', label: 'archive format', type: 'text', required: true, choices: ['zip', 'tar', 'gztar', 'bztar', 'xztar'], help: 'zip, tar, gztar (.tar.gz), bztar (.tar.bz2) or xztar (.tar.xz)' }
     ],
-    together: [['auth.username', 'auth.password']]
+    together: HTTP_LOGIN
+  },
+  {
+    command: HTTP_JSON_CONNECTOR_COMMAND,
+    label: 'HTTP JSON document',
+    receives: FILE,
+    sends: FILE,
+    fields: httpFields('http:// or https:// URL of a JSON document (received) or where the JSON file is sent'),
+    together: HTTP_LOGIN
   },
   {
     command: SSH_CONNECTOR_COMMAND,
@@ -106,7 +133,7 @@ export const CONNECTOR_SPECS: readonly ConnectorSpec[] = [
     receives: BOTH,
     sends: BOTH,
     fields: [
-      { path: 'url', label: 'URL', type: 'text', required: true, help: 'ftp://host/path/to/file (or folder; ftps:// for TLS); the path is relative to the login folder' },
+      { path: 'url', label: 'URL', type: 'text', required: true, schemes: ['ftp', 'ftps'], help: 'ftp://host/path/to/file (or folder; ftps:// for TLS); the path is relative to the login folder' },
       { path: 'port', label: 'port', type: 'number', help: "The FTP server's port (21 unless it says otherwise)" },
       username('The FTP login name (none: anonymous)', false),
       password('Its password, as a {{variable}}')
@@ -259,6 +286,9 @@ export function accessProblems(command: string, cls: ConnectorClass, direction: 
     else if (f.type === 'boolean' && typeof v !== 'boolean') problems.push({ path: f.path, message: `${spec.label}: ${name} must be true or false, not ${JSON.stringify(v)}` });
     else if (f.choices && !f.choices.includes(String(v))) problems.push({ path: f.path, message: `${spec.label}: ${name} must be one of ${f.choices.join(', ')}, not ${JSON.stringify(v)}` });
     else if ((f.type === 'text' || f.type === 'multiline') && typeof v !== 'string') problems.push({ path: f.path, message: `${spec.label}: ${name} must be text, not ${JSON.stringify(v)}` });
+    else if (f.schemes && typeof v === 'string' && !v.includes('{{') && !f.schemes.some(s => v.trim().toLowerCase().startsWith(`${s}://`))) {
+      problems.push({ path: f.path, message: `${spec.label}: ${name} must start with ${f.schemes.map(s => `${s}://`).join(' or ')}` });
+    }
   }
   for (const f of fields.filter(x => x.path === 'url')) {
     const v = accessValue(access, f.path);

@@ -230,10 +230,10 @@ describe('ExperimentModel', () => {
     const m = model();
     m.addInput(HTTP_CONNECTOR);
     m.setInputAccess(0, 'url', 'ftp://x/y');
-    expect(m.issuesFor('input:data').map(i => i.message)).toContain('URL (access.url) must start with http:// or https://');
+    expect(m.issuesFor('input:data').map(i => i.message)).toContain('HTTP URL: URL (access.url) must start with http:// or https://');
     m.setInputConnector(0, 'red-connector-ftp');
     m.setInputAccess(0, 'url', 'https://x/y');
-    expect(m.issuesFor('input:data').map(i => i.message)).toContain('URL (access.url) must start with ftp:// or ftps://');
+    expect(m.issuesFor('input:data').map(i => i.message)).toContain('FTP: URL (access.url) must start with ftp:// or ftps://');
     m.setInputAccess(0, 'url', 'ftp://lab/pub/data.csv');
     expect(m.issuesFor('input:data')).toEqual([]);
     expect(m.red!.inputs.data).toMatchObject({ basename: 'data.csv', connector: { command: 'red-connector-ftp', access: { url: 'ftp://lab/pub/data.csv' } } });

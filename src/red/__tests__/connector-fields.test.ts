@@ -19,11 +19,13 @@ import {
 } from '..';
 
 describe('the connector table', () => {
-  it('knows the five connectors with what they receive and send', () => {
+  it('knows the seven connectors with what they receive and send', () => {
     const classes = Object.fromEntries(CONNECTOR_SPECS.map(s => [s.command, { receives: [...s.receives], sends: [...s.sends] }]));
     expect(classes).toEqual({
       'redlab-connector-local': { receives: ['File', 'Directory'], sends: [] },
       'red-connector-http': { receives: ['File', 'Directory'], sends: ['File'] },
+      'red-connector-http-archive': { receives: ['Directory'], sends: [] },
+      'red-connector-http-json': { receives: ['File'], sends: ['File'] },
       'red-connector-ssh': { receives: ['File', 'Directory'], sends: ['File', 'Directory'] },
       'red-connector-ftp': { receives: ['File', 'Directory'], sends: ['File', 'Directory'] },
       'redlab-connector-s3': { receives: ['File', 'Directory'], sends: ['File', 'Directory'] }
@@ -37,6 +39,8 @@ describe('the connector table', () => {
     }
     expect(CONNECTOR_SPECS.flatMap(s => s.fields.filter(f => f.secret).map(f => `${s.command} ${f.path}`))).toEqual([
       'red-connector-http auth.password',
+      'red-connector-http-archive auth.password',
+      'red-connector-http-json auth.password',
       'red-connector-ssh auth.password',
       'red-connector-ssh auth.privateKey',
       'red-connector-ssh auth.passphrase',
@@ -54,6 +58,25 @@ describe('the connector table', () => {
     expect(connectorFields('redlab-connector-s3', 'Directory', 'send').map(f => f.path)).toContain('prefix');
     expect(connectorFields('redlab-connector-s3', 'File', 'send').map(f => f.path)).toContain('key');
     expect(connectorFields('xnat-connector', 'File', 'receive')).toEqual([]);
+  });
+});
+
+describe('URL fields', () => {
+  it('checks the scheme of every connector\'s URL, a {{variable}} standing for any', () => {
+    const msgs = (command: string, url: string, cls: 'File' | 'Directory' = 'File') => accessProblems(command, cls, 'receive', { url, archiveFormat: 'zip' }, 'd').map(p => p.message);
+    expect(msgs('red-connector-http', 'ftp://x/y')).toEqual(['HTTP URL: URL (access.url) must start with http:// or https://']);
+    expect(msgs('red-connector-http-json', 'file:///etc/passwd')).toEqual(['HTTP JSON document: URL (access.url) must start with http:// or https://']);
+    expect(msgs('red-connector-http-archive', 'ftp://x/a.zip', 'Directory')).toEqual(['HTTP archive (unpacked): URL (access.url) must start with http:// or https://']);
+    expect(msgs('red-connector-ftp', 'HTTPS://x/y')).toEqual(['FTP: URL (access.url) must start with ftp:// or ftps://']);
+    expect(msgs('red-connector-http-archive', 'HTTPS://x/a.zip', 'Directory')).toEqual([]);
+    expect(msgs('red-connector-http', '{{data_url}}')).toEqual([]);
+  });
+
+  it('needs an archive\'s format, among those red-connector-http-archive unpacks', () => {
+    expect(accessProblems('red-connector-http-archive', 'Directory', 'receive', { url: 'https://x/a' }, 'd').map(p => p.message)).toEqual(['HTTP archive (unpacked): archive format (access.archiveFormat) is needed']);
+    expect(accessProblems('red-connector-http-archive', 'Directory', 'receive', { url: 'https://x/a', archiveFormat: 'rar' }, 'd').map(p => p.message)).toEqual([
+      'HTTP archive (unpacked): archive format (access.archiveFormat) must be one of zip, tar, gztar, bztar, xztar, not "rar"'
+    ]);
   });
 });
 
