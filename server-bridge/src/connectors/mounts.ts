@@ -46,8 +46,6 @@ const MOUNT_FS_TYPES = new Set(['fuse.sshfs', 'fuse.httpdirfs']);
 /** The FUSE program that mounts each built-in connector's Directory. */
 export const MOUNT_TOOLS: Record<string, 'sshfs' | 'httpdirfs'> = { 'red-connector-ssh': 'sshfs', 'red-connector-http': 'httpdirfs' };
 
-const DOWNLOAD_INSTEAD = 'or remove mount: true from its connector to download the folder before the run instead';
-
 function onPath(bin: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   for (const dir of (env.PATH || '/usr/local/bin:/usr/bin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
     const p = path.join(dir || '.', bin);

@@ -19,7 +19,6 @@ import { mountSshfs, type MountedInput, type MountingInputConnector } from './mo
 import {
   ConnectorError,
   type ConnectorContext,
-  type InputConnector,
   type InputStageRequest,
   type OutputConnector,
   type OutputSendRequest,
