@@ -25,6 +25,8 @@ export interface FtpTestServer {
   url(remotePath: string): string;
   /** With `tls`: the self-signed certificate (for 127.0.0.1) a client must trust. */
   caFile?: string;
+  /** The listening vsftpd's process id (each session is a process below it). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -152,5 +154,5 @@ async function serve(uid: number, files: Record<string, string | Buffer>, opts: 
     await stop(); // then release() in startVsftpd
     throw err;
   }
-  return { port, root, username: FTP_TEST_USER, password, url: p => `${opts.tls ? 'ftps' : 'ftp'}://127.0.0.1:${port}/${p}`, caFile, stop: () => stop().finally(release) };
+  return { port, root, username: FTP_TEST_USER, password, pid: proc.pid as number, url: p => `${opts.tls ? 'ftps' : 'ftp'}://127.0.0.1:${port}/${p}`, caFile, stop: () => stop().finally(release) };
 }

@@ -60,6 +60,30 @@ const failure = (p: Promise<unknown>): Promise<Error> =>
   );
 const recordOf = async (s: Staging) => (await s.result).records.x as FileRecord;
 
+/** The ids of `pid`'s descendants (ps prints nothing and fails when there are none). */
+function descendants(pid: string): string[] {
+  let children: string[];
+  try {
+    children = execFileSync('ps', ['-o', 'pid=', '--ppid', pid]).toString().split(/\s+/).filter(Boolean);
+  } catch {
+    children = [];
+  }
+  return children.flatMap(c => [c, ...descendants(c)]);
+}
+
+/** Kills, by their ids, the processes below a server we started (its sessions); returns how many. */
+function killDescendants(pid: string): number {
+  const pids = descendants(pid);
+  for (const p of pids) {
+    try {
+      process.kill(Number(p), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  return pids.length;
+}
+
 describe('red-connector-http retries', () => {
   let server: TestServer;
   const data = randomBytes(2 * MiB);
@@ -143,34 +167,8 @@ const sftpSkip = sftpServerUnavailable();
   const file = (password = srv.password): FileOrDirectory =>
     ({ class: 'File', connector: { command: 'red-connector-ssh', access: { host: srv.host, port: srv.port, auth: { username: srv.user, password }, filePath: 'big.bin' } } }) as FileOrDirectory;
 
-  /** The ids of `pid`'s descendants (ps prints nothing and fails when there are none). */
-  function descendants(pid: string): string[] {
-    let children: string[];
-    try {
-      children = execFileSync('ps', ['-o', 'pid=', '--ppid', pid]).toString().split(/\s+/).filter(Boolean);
-    } catch {
-      children = [];
-    }
-    return children.flatMap(c => [c, ...descendants(c)]);
-  }
-
-  /**
-   * Kills sshd's per-connection processes (the privileged monitor and the session process
-   * below it, by their ids: descendants of the listener we started): the transfer's
-   * connection drops, the listener stays.
-   */
-  function killSessions(): number {
-    const listener = fs.readFileSync(path.join(path.dirname(srv.sshdLog), 'sshd.pid'), 'utf8').trim();
-    const pids = descendants(listener);
-    for (const pid of pids) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // gone already
-      }
-    }
-    return pids.length;
-  }
+  /** Kills sshd's per-connection processes (the privileged monitor and the session process below it): the transfer's connection drops, the listener stays. */
+  const killSessions = () => killDescendants(fs.readFileSync(path.join(path.dirname(srv.sshdLog), 'sshd.pid'), 'utf8').trim());
 
   it('a session killed mid-transfer is tried again on a new connection and the file arrives whole', async () => {
     let killed = 0;
@@ -213,12 +211,30 @@ const sftpSkip = sftpServerUnavailable();
 });
 
 const ftpSkip = process.getuid?.() !== 0 || !fs.existsSync('/usr/sbin/vsftpd') ? 'needs root and vsftpd' : undefined;
-(ftpSkip ? describe.skip : describe)('red-connector-ftp: what is not retried', () => {
+(ftpSkip ? describe.skip : describe)('red-connector-ftp retries (vsftpd)', () => {
   let server: FtpTestServer;
+  const big = randomBytes(64 * MiB);
   beforeAll(async () => {
-    server = await startVsftpd({ 'f.txt': 'x\n' });
+    server = await startVsftpd({ 'f.txt': 'x\n', 'big.bin': big });
   }, 30_000);
   afterAll(() => server?.stop());
+
+  it('a session killed mid-transfer is tried again and the file arrives whole', async () => {
+    const value = { class: 'File', connector: { command: 'red-connector-ftp', access: { url: server.url('big.bin'), auth: { username: server.username, password: server.password } } } } as FileOrDirectory;
+    const s = stage(value, 3);
+    // Kill the session once the download has begun (its .part file has bytes).
+    let killed = 0;
+    const watch = setInterval(() => {
+      if (killed) return;
+      const part = (fs.readdirSync(tmp, { recursive: true }) as string[]).find(f => f.endsWith('.part'));
+      if (part && (fs.statSync(path.join(tmp, part), { throwIfNoEntry: false })?.size ?? 0) > 0) killed = killDescendants(String(server.pid));
+    }, 2);
+    const rec = await recordOf(s).finally(() => clearInterval(watch));
+    expect(killed).toBeGreaterThan(0);
+    expect(s.notes.filter(m => m.includes('trying again'))).toHaveLength(1);
+    expect(s.notes.join('\n')).toMatch(/^input x: red-connector-ftp ftp:\/\/127\.0\.0\.1:\d+\/big\.bin: download of big\.bin: .*; trying again in \d+\.\d s \(attempt 2 of 3\)$/m);
+    expect(fs.readFileSync(rec.path).equals(big)).toBe(true);
+  }, 60_000);
 
   it('a refused login (530) fails at once', async () => {
     const value = { class: 'File', connector: { command: 'red-connector-ftp', access: { url: server.url('f.txt'), auth: { username: server.username, password: 'wrong' } } } } as FileOrDirectory;
