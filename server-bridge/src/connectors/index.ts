@@ -8,3 +8,4 @@ export { HostPolicy, HostRefusedError, ALLOW_HOSTS_ENV, allowedConnectorHosts, l
 export { HTTP_ARCHIVE_CONNECTOR, createHttpArchiveConnector, httpArchiveInputConnector, parseHttpArchiveAccess, type HttpArchiveAccess } from './http-archive';
 export { HTTP_JSON_CONNECTOR, createHttpJsonConnectors } from './http-json';
 export { ARCHIVE_FORMATS, ARCHIVE_MAX_BYTES_ENV, ARCHIVE_MAX_ENTRIES_ENV, ArchiveRefusedError, unpackArchive, unpackLimitsFromEnv, type ArchiveFormat, type UnpackLimits } from './unpack-archive';
+export { S3_CONNECTOR, DEFAULT_PART_SIZE, createS3Connectors, parseS3Access, s3Location, type S3Access, type S3ConnectorOptions } from './s3';

@@ -7,6 +7,7 @@ import { createHttpJsonConnectors } from './http-json';
 import type { HostPolicy } from './host-policy';
 import type { InputCache } from './input-cache';
 import { localInputConnector } from './local';
+import { createS3Connectors } from './s3';
 import { createSshConnectors } from './sftp';
 import { ConnectorError, type InputConnector, type OutputConnector } from './types';
 
@@ -73,7 +74,7 @@ export class ConnectorRegistry {
 }
 
 /**
- * The built-in connectors: red-connector-http, -http-json, -ftp and -ssh (in and out; -http-archive in, reaching what `hostPolicy`
+ * The built-in connectors: red-connector-http, -http-json, -ftp and -ssh and redlab-connector-s3 (in and out; -http-archive in, reaching what `hostPolicy`
  * allows; SSH host keys checked against `sshKnownHostsFile`, default REDLAB_SSH_KNOWN_HOSTS, else
  * ~/.ssh/known_hosts) and redlab-connector-local (in).
  */
@@ -82,6 +83,8 @@ export function defaultConnectors(opts: { hostPolicy?: HostPolicy; sshKnownHosts
   const ftp = createFtpConnectors(opts.hostPolicy);
   const httpJson = createHttpJsonConnectors(opts.hostPolicy);
   const ssh = createSshConnectors({ policy: opts.hostPolicy, knownHostsFile: opts.sshKnownHostsFile });
+  const s3 = createS3Connectors({ policy: opts.hostPolicy });
   return new ConnectorRegistry().registerInput(http.input).registerInput(localInputConnector).registerOutput(http.output).registerInput(ftp.input).registerOutput(ftp.output).registerInput(ssh.input).registerOutput(ssh.output)
-    .registerInput(createHttpArchiveConnector(opts.hostPolicy)).registerInput(httpJson.input).registerOutput(httpJson.output);
+    .registerInput(createHttpArchiveConnector(opts.hostPolicy)).registerInput(httpJson.input).registerOutput(httpJson.output)
+    .registerInput(s3.input).registerOutput(s3.output);
 }
