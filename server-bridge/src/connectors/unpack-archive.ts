@@ -77,7 +77,7 @@ class Unpacker {
   constructor(private readonly dest: string, private readonly limits: UnpackLimits, private readonly signal?: AbortSignal) {}
 
   /** The entry's name relative to the folder ('' for the folder itself), or a refusal. */
-  name(raw: string, what = 'name'): string {
+  private name(raw: string, what = 'name'): string {
     if (raw.includes('\0')) throw refuse(raw, `has a NUL character in its ${what}`);
     if (raw.startsWith('/')) throw refuse(raw, `is an absolute path${what === 'name' ? '' : ` in its ${what}`}; an archive may only hold relative names`);
     const parts = raw.split('/').filter(s => s !== '' && s !== '.');
