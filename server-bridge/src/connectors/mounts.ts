@@ -466,6 +466,12 @@ export async function mountSshfs(o: SshfsMountOptions): Promise<MountedInput> {
       if (/Permission denied|Too many authentication failures|incorrect passphrase/i.test(log)) {
         throw new ConnectorError(`${o.where}: ${o.host} refused the sshfs login as ${o.username}; check access.auth.username and ${o.privateKey !== undefined ? 'access.auth.privateKey / passphrase' : 'access.auth.password'}`);
       }
+      if (/Connection (reset|closed|refused)|Broken pipe/i.test(log)) {
+        // ssh's own words may not reach the log (sshfs runs it on a pty for password_stdin).
+        throw new ConnectorError(
+          `${o.where}: sshfs could not log in to ${o.host} port ${o.port} as ${o.username} (${logTail(log)}); check access.auth.username and ${o.privateKey !== undefined ? 'access.auth.privateKey / passphrase' : 'access.auth.password'}, and that the server runs`
+        );
+      }
       await expectMounted(o.where, 'sshfs', o.dest, r.code, log);
     }
     await expectMounted(o.where, 'sshfs', o.dest, r.code, r.log);

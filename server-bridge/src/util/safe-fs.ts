@@ -213,6 +213,8 @@ export class SafeDir {
     });
     if (!st) return;
     if (!st.isDirectory()) return unlink(this.at(name));
+    // Another file system mounted there (a mount: true input still mounted): rm -rf would delete the server's data.
+    if (st.dev !== this.dev) throw new UnsafePathError(`${path.join(this.path, name)} is a mount point (another file system); not removed: unmount it first`, name, 'kind');
     const child = await this.openChildDir(name, name, {});
     try {
       await child.handle.chmod(0o700).catch(() => undefined);

@@ -6,6 +6,7 @@
 import { spawn } from 'child_process';
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { HostPolicy } from '../../src/connectors/host-policy';
 import { cleanupStaleMounts, mountRefusal, mountUnavailable, readMountInfo } from '../../src/connectors/mounts';
@@ -234,6 +235,8 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
     });
     expect(fuseMountsUnder(workRoot).map(m => m.mountPoint)).toEqual([stalePoint]);
     expect(fs.readFileSync(path.join(stalePoint, 'a.txt'), 'utf8')).toBe('alpha\n');
+    // The password went to sshfs on stdin: no process shows it in its command line.
+    expect(commandLinesWith(srv.password)).toEqual([]);
     child.kill('SIGKILL');
     await new Promise(r => child.once('exit', r));
     // Killed without cleanup: the mount outlives it.
@@ -258,6 +261,98 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
     expect(fuseMountsUnder(workRoot)).toEqual([]);
   }, 90_000);
 
+  it('a key (with or without passphrase) is on disk only while sshfs logs in: after the mount its private folder holds only the log', async () => {
+    const { dir } = await runDirs('redlab-mounts-');
+    const { mountSshfs } = await import('../../src/connectors/mounts');
+    const keyFile = path.join(dir, 'pp_key');
+    const passphrase = `pp-${randomUUID().slice(0, 8)}`;
+    spawnSyncOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-f', keyFile]);
+    srv.authorize(fs.readFileSync(`${keyFile}.pub`, 'utf8'));
+    const base = {
+      where: 'input data',
+      host: srv.host,
+      address: '127.0.0.1',
+      port: srv.port,
+      username: srv.user,
+      remoteDir: `${srv.home}/tiles`,
+      writable: false,
+      knownHostsFile: srv.knownHostsFile,
+      knownHostsName: `[127.0.0.1]:${srv.port}`,
+      timeoutS: 20
+    };
+    const before = new Set(mountTempDirs());
+    for (const auth of [{ privateKey: srv.privateKey }, { privateKey: fs.readFileSync(keyFile, 'utf8'), passphrase }]) {
+      const dest = path.join(dir, `m-${auth.passphrase ? 'pp' : 'plain'}`, 'data');
+      const m = await mountSshfs({ ...base, ...auth, dest });
+      try {
+        expect(fs.readFileSync(path.join(dest, 'a.txt'), 'utf8')).toBe('alpha\n');
+        const mine = mountTempDirs().filter(t => !before.has(t));
+        expect(mine.map(t => fs.readdirSync(t))).toEqual([['sshfs.log']]);
+        expect(commandLinesWith(passphrase)).toEqual([]);
+      } finally {
+        expect(await m.unmount()).toBeUndefined();
+      }
+      expect(mountTempDirs().filter(t => !before.has(t))).toEqual([]);
+    }
+    // A wrong passphrase (which red-connector-ssh's SFTP check finds first) is a failed login, said as such, and leaves nothing behind.
+    const dest = path.join(dir, 'm-wrong', 'data');
+    await expect(mountSshfs({ ...base, privateKey: fs.readFileSync(keyFile, 'utf8'), passphrase: 'wrong', dest })).rejects.toThrow(
+      new RegExp(`^input data: (${srv.host} refused the sshfs login|sshfs could not log in to ${srv.host} port ${srv.port}) as ${srv.user}.*; check access.auth.username and access.auth.privateKey / passphrase`)
+    );
+    expect(fuseMountsUnder(dir)).toEqual([]);
+    expect(mountTempDirs().filter(t => !before.has(t))).toEqual([]);
+  }, 60_000);
+
+  it('removing a work folder never goes into a mount still there (it would delete the server\'s files)', async () => {
+    const { dir } = await runDirs('redlab-mounts-');
+    const { mountSshfs } = await import('../../src/connectors/mounts');
+    const { removeTree } = await import('../../src/util/safe-fs');
+    const dest = path.join(dir, 'batch-0', 'inputs', 'logs', 'logs');
+    fs.writeFileSync(path.join(srv.home, 'logs', 'keep.txt'), 'keep\n');
+    const m = await mountSshfs({
+      where: 'input logs',
+      host: srv.host,
+      address: '127.0.0.1',
+      port: srv.port,
+      username: srv.user,
+      privateKey: srv.privateKey,
+      remoteDir: `${srv.home}/logs`,
+      writable: true,
+      knownHostsFile: srv.knownHostsFile,
+      knownHostsName: `[127.0.0.1]:${srv.port}`,
+      timeoutS: 20,
+      dest
+    });
+    try {
+      await expect(removeTree(path.join(dir, 'batch-0'))).rejects.toThrow(`${dest} is a mount point (another file system); not removed: unmount it first`);
+      expect(fs.readFileSync(path.join(srv.home, 'logs', 'keep.txt'), 'utf8')).toBe('keep\n');
+    } finally {
+      expect(await m.unmount()).toBeUndefined();
+    }
+    await removeTree(path.join(dir, 'batch-0'));
+    expect(fs.existsSync(path.join(dir, 'batch-0'))).toBe(false);
+    expect(fs.readFileSync(path.join(srv.home, 'logs', 'keep.txt'), 'utf8')).toBe('keep\n');
+  }, 60_000);
+
+  it('cancelling the run stops the container and unmounts', async () => {
+    const { dir, workRoot } = await runDirs('redlab-mounts-');
+    const ac = new AbortController();
+    const ev = collectEvents();
+    const res = await new DockerEngine({ connectors: connectors(), workRoot }).run(
+      request(mountRed({ command: 'red-connector-ssh', mount: true, access: sshAccess({ dirPath: 'tiles' }) }, 'cat "$0/a.txt"; echo STARTED; sleep 60'), dir, { labels }),
+      {
+        signal: ac.signal,
+        onEvent: e => {
+          ev.onEvent(e);
+          if (e.type === 'log' && e.data.includes('STARTED')) ac.abort();
+        }
+      }
+    );
+    expect(ac.signal.aborted).toBe(true);
+    expect(res.state).toBe('cancelled');
+    expect(fuseMountsUnder(workRoot)).toEqual([]);
+  }, 60_000);
+
   it('refuses before the run where the host cannot mount: a remote engine, sshfs missing; naming the input and the download alternative', async () => {
     const item = { label: 'tiles', value: { class: 'Directory', connector: { command: 'red-connector-ssh', mount: true } } };
     expect(mountRefusal([item], 'docker-ssh (ssh://lab)')).toMatch(
@@ -279,6 +374,28 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
     expect(ev.events.some(e => e.type === 'phase' && e.phase === 'pull')).toBe(false);
   }, 60_000);
 });
+
+/** The private folders of mounts now (connectors/mounts.ts makes them in the OS temp dir). */
+function mountTempDirs(): string[] {
+  return fs
+    .readdirSync(os.tmpdir())
+    .filter(n => n.startsWith('redlab-mount-'))
+    .map(n => path.join(os.tmpdir(), n));
+}
+
+/** The pids whose command line contains `secret`. */
+function commandLinesWith(secret: string): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${name}/cmdline`).includes(secret)) out.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
 
 /** Kills sshd and every session process under it (the server "disappears"); by pid, only what this test started. */
 function killSshd(s: SftpServer): void {
