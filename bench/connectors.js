@@ -53,6 +53,7 @@ function writeRandomFile(file, mb) {
   const block = Buffer.alloc(MB);
   try {
     for (let left = Math.round(mb * MB); left > 0; left -= MB) fs.writeSync(fd, crypto.randomFillSync(block), 0, Math.min(MB, left));
+    fs.fsyncSync(fd); // on disk before any timing: no writeback of it competes with the transfers
   } finally {
     fs.closeSync(fd);
   }
