@@ -77,6 +77,15 @@ const bridgeApart = {
   }
 };
 
+// The AWS SDK (connectors/s3-sdk.ts) is its own bundle, dist/s3-sdk.js, required by the S3
+// connector on its first transfer only.
+const s3SdkApart = {
+  name: 's3-sdk-apart',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/s3-sdk$/ }, args => (args.importer.endsWith(path.join('connectors', 's3.ts')) ? { path: './s3-sdk.js', external: true } : undefined));
+  }
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -94,12 +103,17 @@ Promise.all([
     ...common,
     entryPoints: [path.join(__dirname, '..', 'src', 'cli', 'main.ts')],
     outfile: path.join(__dirname, '..', 'dist', 'redlab.js'),
-    plugins: [lazyModules, quietModem, bridgeApart]
+    plugins: [lazyModules, quietModem, bridgeApart, s3SdkApart]
   }),
   esbuild.build({
     ...common,
     entryPoints: [path.join(__dirname, '..', 'src', 'bridge', 'start.ts')],
     outfile: path.join(__dirname, '..', 'dist', 'bridge.js'),
-    plugins: [lazyModules, quietModem]
+    plugins: [lazyModules, quietModem, s3SdkApart]
+  }),
+  esbuild.build({
+    ...common,
+    entryPoints: [path.join(__dirname, '..', 'src', 'connectors', 's3-sdk.ts')],
+    outfile: path.join(__dirname, '..', 'dist', 's3-sdk.js')
   })
 ]).catch(() => process.exit(1));

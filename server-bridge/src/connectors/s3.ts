@@ -14,7 +14,7 @@ import { lstat, mkdir, open, readdir, rename, rm } from 'fs/promises';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import type { Readable } from 'stream';
-import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from './s3-sdk';
 import type { ListingEntry } from '../../../src/red';
 import { isSafeSegment } from '../util/fs-safety';
 import { describeNetError } from './http-client';
@@ -39,14 +39,13 @@ const MAX_PARTS = 10_000;
 /** Parts uploaded at once (memory: about this many parts). */
 const UPLOAD_QUEUE = 4;
 
-/** The SDK, loaded when an S3 connector is first used: other runs start without it. */
-function sdk(): { s3: typeof import('@aws-sdk/client-s3'); storage: typeof import('@aws-sdk/lib-storage') } {
+/** The SDK (./s3-sdk), loaded when an S3 connector is first used: other runs start without it. */
+function sdk(): typeof import('./s3-sdk') {
   // The SDK warns once per process that versions after early 2027 need Node 22; the lockfile
   // pins this one, and the warning would land in every run's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  return { s3: require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3'), storage: require('@aws-sdk/lib-storage') as typeof import('@aws-sdk/lib-storage') };
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./s3-sdk') as typeof import('./s3-sdk');
 }
 
 export interface S3Access {
@@ -174,7 +173,7 @@ class S3Session {
       followRegionRedirects: true,
       maxAttempts: 3
     };
-    this.client = new (sdk().s3.S3Client)(config);
+    this.client = new (sdk().S3Client)(config);
   }
 
   static async open(a: S3Access, where: string, ctx: ConnectorContext, policy: HostPolicy): Promise<S3Session> {
@@ -278,7 +277,7 @@ function scrub(text: string, secret: string): string {
 /** Downloads one object into `dest` (through dest.part, removed on failure); returns its size. */
 async function getObject(s: S3Session, key: string, dest: string, ctx: ConnectorContext): Promise<number> {
   const shown = `download of ${s3Location(s.a, key)}`;
-  const res = await s.run(shown, () => s.client.send(new (sdk().s3.GetObjectCommand)({ Bucket: s.a.bucket, Key: key }), { abortSignal: ctx.signal }));
+  const res = await s.run(shown, () => s.client.send(new (sdk().GetObjectCommand)({ Bucket: s.a.bucket, Key: key }), { abortSignal: ctx.signal }));
   const body = res.Body as Readable | undefined;
   if (!body) throw new ConnectorError(`${s.where} (${S3_CONNECTOR}): ${shown}: the server sent no body`);
   const part = dest + '.part';
@@ -314,7 +313,7 @@ function localPathOf(root: string, rel: string, key: string, where: string): str
 /** Every object under `prefix` into `local` (which it creates); returns how many objects. */
 async function receiveTree(s: S3Session, prefix: string, local: string, ctx: ConnectorContext): Promise<number> {
   await mkdir(local, { recursive: true });
-  const { ListObjectsV2Command } = sdk().s3;
+  const { ListObjectsV2Command } = sdk();
   let token: string | undefined;
   let objects = 0;
   let seen = 0;
@@ -382,7 +381,7 @@ async function putObject(s: S3Session, file: string, key: string, ctx: Connector
     if (!st.isFile()) throw new ConnectorError(`${s.where} (${S3_CONNECTOR}): ${file} is not a plain file; nothing sent`);
     const size = Math.max(partSize, Math.ceil(st.size / MAX_PARTS));
     body = fh.createReadStream(); // closes the file when it ends or is destroyed
-    const upload = new (sdk().storage.Upload)({
+    const upload = new (sdk().Upload)({
       client: s.client,
       params: { Bucket: s.a.bucket, Key: key, Body: body, ContentLength: st.size },
       partSize: size,
@@ -408,7 +407,7 @@ async function sendTree(s: S3Session, local: string, prefix: string, ctx: Connec
   const entries = await readdir(local, { withFileTypes: true });
   if (!entries.length && prefix) {
     await s.run(`creating the folder ${s3Location(s.a, prefix)}`, () =>
-      s.client.send(new (sdk().s3.PutObjectCommand)({ Bucket: s.a.bucket, Key: prefix, Body: new Uint8Array(0), ContentLength: 0 }), { abortSignal: ctx.signal })
+      s.client.send(new (sdk().PutObjectCommand)({ Bucket: s.a.bucket, Key: prefix, Body: new Uint8Array(0), ContentLength: 0 }), { abortSignal: ctx.signal })
     );
   }
   for (const d of entries) {
