@@ -18,6 +18,7 @@ import * as fs from 'fs';
 import { mkdtemp, readFile, rm, statfs, writeFile } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
+import type { ConnectorRegistry } from './registry';
 import { ConnectorError, type ConnectorContext, type InputConnector, type InputStageRequest } from './types';
 
 /** A Directory input mounted on the host; unmount() on every exit path. */
@@ -76,6 +77,19 @@ export function mountUnavailable(tool: 'sshfs' | 'httpdirfs', env: NodeJS.Proces
   if (!onPath(tool, env)) return `this host cannot mount: ${tool} is not installed (Debian: apt-get install ${tool})`;
   if (!onPath('fusermount3', env) && !onPath('fusermount', env)) return 'this host cannot mount: fusermount3 is not installed (Debian: apt-get install fuse3)';
   return undefined;
+}
+
+/** The registry's connectors whose Directory inputs this host can mount now (an engine's capability mountConnectors). */
+export function mountableConnectors(registry: Pick<ConnectorRegistry, 'inputCommands' | 'input'>, env: NodeJS.ProcessEnv = process.env): string[] {
+  return registry.inputCommands.filter(command => {
+    const tool = MOUNT_TOOLS[command];
+    if (!tool || mountUnavailable(tool, env)) return false;
+    try {
+      return canMount(registry.input(command, 'mount', 'Directory'));
+    } catch {
+      return false;
+    }
+  });
 }
 
 interface MountItem {

@@ -21,7 +21,7 @@ import * as path from 'path';
 import { type LoadedRed, type Red, type BatchResult, type FinalState, type RunEvent, type RunResult, MASK, CONTAINER_OUTPUTS_DIR, formatCommandLine, toBatches } from '../../../src/red';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
-import { BatchMounts, cleanupStaleMounts, mountRefusal } from '../connectors/mounts';
+import { BatchMounts, cleanupStaleMounts, mountableConnectors, mountRefusal } from '../connectors/mounts';
 import type { DiscardRequest, Engine, EngineCapabilities, EngineImages, EngineRecovery, EngineRefusal, EngineSessions, EngineStatus, KeepWorkDir, ManagedContainer, ResumeRequest, RunRequest } from './types';
 import { DockerSession, type SessionListeners, type SessionSpec } from './docker-session';
 import { listImages } from '../images/list';
@@ -169,6 +169,8 @@ export class DockerEngine implements Engine {
       cancel: true,
       inputConnectors: this.connectors.inputCommands,
       outputConnectors: this.connectors.outputCommands,
+      // mount: true needs FUSE on this host and an engine that sees its mounts.
+      mountConnectors: this.copyFiles ? [] : mountableConnectors(this.connectors),
       imagePull: opts.pull !== 'never',
       imageBuilds: true,
       bindMounts: !this.copyFiles,

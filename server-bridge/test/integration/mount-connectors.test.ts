@@ -362,6 +362,10 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
     expect(mountRefusal([{ ...item, value: { ...item.value, connector: { command: 'red-connector-ftp', mount: true } } }])).toContain('red-connector-ftp cannot mount a folder on the host');
     expect(mountRefusal([{ ...item, value: { ...item.value, connector: { command: 'red-connector-ssh' } } }])).toBeUndefined();
 
+    // The engines say which connectors they mount (the panel offers mount: true for those only).
+    expect(new DockerEngine({ connectors: connectors() }).capabilities.mountConnectors?.sort()).toEqual(['red-connector-http', 'red-connector-ssh']);
+    expect(new DockerEngine({ connectors: connectors(), files: 'copy' }).capabilities.mountConnectors).toEqual([]);
+
     // The remote engine (files copied through the Docker API) fails the run before any pull or container.
     const { dir, workRoot } = await runDirs('redlab-mounts-');
     const ev = collectEvents();
