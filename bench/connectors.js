@@ -137,7 +137,8 @@ async function readAll(dir) {
   const worker = async () => {
     while (next < names.length) {
       const name = names[next++];
-      bytes += (await fs.promises.readFile(path.join(dir, name))).length;
+      const data = await fs.promises.readFile(path.join(dir, name)); // not `bytes += await`: it would add to a stale total
+      bytes += data.length;
     }
   };
   await Promise.all(Array.from({ length: READERS }, worker));
