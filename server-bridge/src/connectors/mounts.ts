@@ -518,6 +518,7 @@ export async function mountHttpdirfs(o: HttpdirfsMountOptions): Promise<MountedI
   try {
     const args = ['-o', `ro,fsname=${ownerMark()},subtype=httpdirfs${process.getuid?.() === 0 ? ',allow_other' : ''}`, '--retry-wait', '1'];
     if (o.auth) {
+      if (/[\r\n\0]/.test(o.auth.username + o.auth.password)) throw new ConnectorError(`${o.where}: access.auth.username or password contains a line break, which httpdirfs cannot take; remove mount: true to download the folder instead`);
       // httpdirfs reads its login from a config file (never argv): 0600, in the private folder, deleted after the mount.
       const config = path.join(tmp, 'config');
       await writeFile(config, `--username ${o.auth.username}\n--password ${o.auth.password}\n`, { mode: 0o600 });

@@ -631,6 +631,8 @@ export class DockerEngine implements Engine {
    * with what Docker says of each now; `runId` narrows it to one run's.
    */
   async listManagedContainers(filter: { runId?: string } = {}): Promise<ManagedContainer[]> {
+    // A restarted bridge asks this first: the mounts its predecessor left go now.
+    await this.cleanStaleMounts();
     return listManagedContainers(await this.client(), filter);
   }
 

@@ -150,6 +150,13 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
       expect(out).toContain('WRITE-REFUSED');
       expect(web.requests.some(r => r.startsWith('GET /data/deep/'))).toBe(true);
       expect(fuseMountsUnder(workRoot)).toEqual([]);
+
+      const wrong = await run(mountRed({ command: 'red-connector-http', mount: true, access: { url: `${web.url}/data/`, auth: { ...auth, password: 'wrong' } } }, 'true'));
+      expect(wrong.res.error).toContain(`input data (red-connector-http): ${web.url}/data/ refused the login; check access.auth.username and access.auth.password`);
+      expect(fuseMountsUnder(wrong.workRoot)).toEqual([]);
+      // The login goes to httpdirfs in a config file, one option a line: a line break cannot smuggle in another option.
+      const smuggled = await run(mountRed({ command: 'red-connector-http', mount: true, access: { url: `${web.url}/data/`, auth: { ...auth, password: `${auth.password}\n--insecure-tls` } } }, 'true'));
+      expect(smuggled.res.error).toContain('access.auth.username or password contains a line break');
     } finally {
       await web.close();
     }
