@@ -19,6 +19,8 @@ import type { ListingEntry } from '../../../src/red';
 import { isSafeSegment } from '../util/fs-safety';
 import { describeNetError } from './http-client';
 import { HostPolicy, HostRefusedError } from './host-policy';
+import { contextRetry, DEFAULT_RETRY_POLICY, isTransientNetError, TransientConnectorError, withRetries } from './retry';
+import { TransferCounter } from './transfer-progress';
 import {
   ConnectorError,
   type ConnectorContext,
@@ -26,6 +28,7 @@ import {
   type InputStageRequest,
   type OutputConnector,
   type OutputSendRequest,
+  type SourceIdentity,
   type StagedInput
 } from './types';
 
@@ -148,6 +151,8 @@ export interface S3ConnectorOptions {
 /** One S3 client for one input or output, and its failures in words. */
 class S3Session {
   readonly client: S3Client;
+  /** Bytes moved, for the run's progress events (set by the connector). */
+  progress?: TransferCounter;
 
   constructor(
     readonly a: S3Access,
@@ -171,7 +176,9 @@ class S3Session {
       responseChecksumValidation: 'WHEN_REQUIRED',
       // A bucket in another region than access.region: follow S3's redirect.
       followRegionRedirects: true,
-      maxAttempts: 3
+      // Each request is tried again on a dropped connection, 5xx or throttling (the SDK's own
+      // backoff): a part of a multipart upload alone, not the whole file.
+      maxAttempts: Math.max(1, ctx.retry?.attempts ?? DEFAULT_RETRY_POLICY.attempts)
     };
     this.client = new (sdk().S3Client)(config);
   }
@@ -274,29 +281,42 @@ function scrub(text: string, secret: string): string {
   return secret ? text.split(secret).join('********') : text;
 }
 
-/** Downloads one object into `dest` (through dest.part, removed on failure); returns its size. */
-async function getObject(s: S3Session, key: string, dest: string, ctx: ConnectorContext): Promise<number> {
+/** Downloads one object into `dest` (through dest.part, removed on failure); a download cut off is tried again. Returns its size. */
+async function getObject(s: S3Session, key: string, dest: string, ctx: ConnectorContext, total?: (bytes: number | undefined) => void): Promise<number> {
+  return withRetries(() => getObjectOnce(s, key, dest, ctx, total), contextRetry(ctx));
+}
+
+async function getObjectOnce(s: S3Session, key: string, dest: string, ctx: ConnectorContext, total?: (bytes: number | undefined) => void): Promise<number> {
   const shown = `download of ${s3Location(s.a, key)}`;
   const res = await s.run(shown, () => s.client.send(new (sdk().GetObjectCommand)({ Bucket: s.a.bucket, Key: key }), { abortSignal: ctx.signal }));
+  total?.(res.ContentLength);
   const body = res.Body as Readable | undefined;
   if (!body) throw new ConnectorError(`${s.where} (${S3_CONNECTOR}): ${shown}: the server sent no body`);
   const part = dest + '.part';
   let bytes = 0;
-  body.on('data', (c: Buffer) => (bytes += c.length));
+  body.on('data', (c: Buffer) => {
+    bytes += c.length;
+    s.progress?.add(c.length);
+  });
   try {
     await pipeline(body, createWriteStream(part), { signal: ctx.signal });
     if (res.ContentLength !== undefined && res.ContentLength !== bytes) {
-      throw new ConnectorError(`${s.where} (${S3_CONNECTOR}): ${shown} broke off: got ${bytes} of ${res.ContentLength} bytes; try again`);
+      throw new TransientConnectorError(`${s.where} (${S3_CONNECTOR}): ${shown} broke off: got ${bytes} of ${res.ContentLength} bytes`);
     }
     await rename(part, dest);
   } catch (err) {
     await rm(part, { force: true });
+    s.progress?.takeBack(bytes);
     if (err instanceof ConnectorError) throw err;
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EISDIR' || e.code === 'ENOTDIR') {
       throw new ConnectorError(`${s.where} (${S3_CONNECTOR}): ${key} is both an object and a folder (keys ${key} and ${key}/…); a folder on disk cannot be both: rename one of them`);
     }
-    throw s.error(err, `${shown} broke off after ${bytes} bytes`);
+    // The connection dropped mid-body (the SDK retries requests, not a body being read): try this object again.
+    const code = netCode(e);
+    if (ctx.signal?.aborted || !(code || isTransientNetError(err) || e.name === 'TimeoutError')) throw s.error(err, `${shown} broke off after ${bytes} bytes`);
+    const cause = e.name === 'TimeoutError' ? `no data for ${s.a.timeoutS} s` : code ? describeNetError({ ...e, code, message: e.message }) : e.message;
+    throw new TransientConnectorError(`${s.where} (${S3_CONNECTOR}): ${shown} broke off after ${bytes} bytes: ${cause}`);
   }
   return bytes;
 }
@@ -388,10 +408,21 @@ async function putObject(s: S3Session, file: string, key: string, ctx: Connector
       queueSize: UPLOAD_QUEUE,
       leavePartsOnError: false
     });
+    let sent = 0;
+    upload.on('httpUploadProgress', p => {
+      // `loaded` counts this file's bytes so far (parts finish out of order: only growth counts).
+      if (p.loaded !== undefined && p.loaded > sent) {
+        s.progress?.add(p.loaded - sent);
+        sent = p.loaded;
+      }
+    });
     const abort = () => void upload.abort().catch(() => undefined);
     ctx.signal?.addEventListener('abort', abort, { once: true });
     try {
       await s.run(shown, () => upload.done());
+    } catch (err) {
+      s.progress?.takeBack(sent);
+      throw err;
     } finally {
       ctx.signal?.removeEventListener('abort', abort);
     }
@@ -421,6 +452,29 @@ async function sendTree(s: S3Session, local: string, prefix: string, ctx: Connec
   return sent;
 }
 
+/**
+ * A HEAD of a File input's object, for the input cache: the source is where the object is and
+ * the access key id (never the secret), the validator its ETag, size and modification time.
+ * Undefined (not cached) for a Directory, or an object with neither ETag nor modification time.
+ */
+async function identifyS3File(req: InputStageRequest, ctx: ConnectorContext, policy: HostPolicy): Promise<SourceIdentity | undefined> {
+  if (req.value.class !== 'File') return undefined;
+  const where = `input ${req.label}`;
+  const a = parseS3Access(req.value.connector.access, where, 'File');
+  const s = await S3Session.open(a, where, ctx, policy);
+  try {
+    const key = a.key as string;
+    const head = await s.run(`looking up ${s3Location(a, key)}`, () => s.client.send(new (sdk().HeadObjectCommand)({ Bucket: a.bucket, Key: key }), { abortSignal: ctx.signal }));
+    if (!head.ETag && !head.LastModified) return undefined; // a size alone cannot tell an edit
+    return {
+      source: `${s3Location(a, key)}${a.endpoint ? '' : ` (${a.region})`} as ${a.accessKeyId}`,
+      validator: JSON.stringify({ etag: head.ETag, size: head.ContentLength ?? null, modified: head.LastModified?.toISOString() ?? null })
+    };
+  } finally {
+    s.close();
+  }
+}
+
 /** redlab-connector-s3 (input and output) reaching only the hosts `policy` allows. */
 export function createS3Connectors(opts: S3ConnectorOptions = {}): { input: InputConnector; output: OutputConnector } {
   const policy = opts.policy ?? new HostPolicy();
@@ -434,9 +488,11 @@ export function createS3Connectors(opts: S3ConnectorOptions = {}): { input: Inpu
       if (req.value.connector.mount) throw new ConnectorError(`${where} (${S3_CONNECTOR}): mount: true is not supported for S3; remove it to download the objects before the run`);
       const a = parseS3Access(req.value.connector.access, where, req.value.class);
       const s = await S3Session.open(a, where, ctx, policy);
+      const progress = (s.progress = new TransferCounter(ctx, 'input', req.label));
       try {
         if (req.value.class === 'File') {
-          const bytes = await getObject(s, a.key as string, req.dest, ctx);
+          const bytes = await getObject(s, a.key as string, req.dest, ctx, size => progress.setTotal(size));
+          progress.done();
           ctx.onInfo?.(`${where}: received ${s3Location(a, a.key as string)} (${bytes} bytes)`);
           return { hostPath: req.dest, copied: true };
         }
@@ -446,6 +502,7 @@ export function createS3Connectors(opts: S3ConnectorOptions = {}): { input: Inpu
           const n = await receiveTree(s, prefix, req.dest, ctx);
           ctx.onInfo?.(`${where}: received ${n} object${n === 1 ? '' : 's'} under ${s3Location(a, prefix)}`);
         }
+        progress.done();
         return { hostPath: req.dest, copied: true, ...(req.value.listing ? { listing: req.value.listing } : {}) };
       } catch (err) {
         await rm(req.dest, { recursive: true, force: true });
@@ -453,7 +510,8 @@ export function createS3Connectors(opts: S3ConnectorOptions = {}): { input: Inpu
       } finally {
         s.close();
       }
-    }
+    },
+    identify: (req, ctx) => identifyS3File(req, ctx, policy)
   };
   const output: OutputConnector = {
     command: S3_CONNECTOR,
@@ -466,12 +524,15 @@ export function createS3Connectors(opts: S3ConnectorOptions = {}): { input: Inpu
         throw new ConnectorError(`${where} (${S3_CONNECTOR}): ${req.hostPath} is not a ${req.class === 'File' ? 'plain file' : 'folder'}; nothing sent`);
       }
       const s = await S3Session.open(a, where, ctx, policy);
+      const progress = (s.progress = new TransferCounter(ctx, 'output', req.key, req.class === 'File' ? st.size : undefined));
       try {
         if (req.class === 'File') {
           await putObject(s, req.hostPath, a.key as string, ctx, partSize);
+          progress.done();
           return { target: s3Location(a, a.key as string) };
         }
         const n = await sendTree(s, req.hostPath, a.prefix as string, ctx, partSize);
+        progress.done();
         ctx.onInfo?.(`${where}: sent ${n} file${n === 1 ? '' : 's'} to ${s3Location(a, a.prefix as string)}`);
         return { target: s3Location(a, a.prefix as string) };
       } finally {

@@ -13,7 +13,7 @@ import type { CommandLineTool, FileOrDirectory } from '../../../src/red';
 import { HostPolicy } from '../../src/connectors/host-policy';
 import { defaultConnectors } from '../../src/connectors/registry';
 import { createS3Connectors, parseS3Access } from '../../src/connectors/s3';
-import type { ConnectorContext } from '../../src/connectors/types';
+import type { ConnectorContext, TransferProgress } from '../../src/connectors/types';
 import { listInputItems, stageInputs } from '../../src/engine/staging';
 import { freePort } from '../helpers/http-server';
 import { startS3Server, type S3TestServer } from '../helpers/s3-server';
@@ -184,6 +184,61 @@ describe('redlab-connector-s3 input', () => {
     }
   });
 
+  it('reports progress up to the object\'s size, and tells the input cache the object\'s version (no secret in it)', async () => {
+    const events: TransferProgress[] = [];
+    const req = { key: 'tiles', label: 'tiles', value: s3Value('File', { key: 'data/tiles.txt' }), dest: path.join(tmp, 'tiles') };
+    await s3In.stage(req, { ...ctx, onProgress: p => events.push(p) });
+    expect(events.at(-1)).toEqual({ direction: 'input', name: 'tiles', bytes: TEXT.length, total: TEXT.length, done: true });
+
+    const first = await s3In.identify!(req, ctx);
+    expect(first?.source).toBe(`${server.endpoint}/lab/data/tiles.txt as ${server.accessKeyId}`);
+    expect(JSON.parse(first!.validator)).toMatchObject({ size: TEXT.length });
+    expect(JSON.stringify(first)).not.toContain(server.secretAccessKey);
+    expect(await s3In.identify!(req, ctx)).toEqual(first);
+    await writeFile(server.objectPath('lab', 'data/tiles.txt'), TEXT + 'one more\n');
+    try {
+      expect((await s3In.identify!(req, ctx))?.validator).not.toBe(first?.validator);
+    } finally {
+      await writeFile(server.objectPath('lab', 'data/tiles.txt'), TEXT);
+    }
+    expect(await s3In.identify!({ ...req, value: s3Value('Directory', { prefix: 'data/set/' }) }, ctx)).toBeUndefined();
+    await expect(s3In.identify!({ ...req, value: s3Value('File', { key: 'data/nope.txt' }) }, ctx)).rejects.toThrow('no such object in bucket lab; check access.key of input tiles');
+  });
+
+  it('tries a download cut off mid-body again, and it arrives whole', async () => {
+    const big = randomBytes(2 * 1000 * 1000);
+    await writeFile(server.objectPath('lab', 'data/cut.bin'), big);
+    // A TCP relay to the server that cuts its first connection's answer after 100 kB.
+    let connections = 0;
+    const relay = net.createServer(client => {
+      const first = ++connections === 1;
+      const upstream = net.connect(server.port, '127.0.0.1');
+      let down = 0;
+      client.pipe(upstream);
+      upstream.on('data', (d: Buffer) => {
+        down += d.length;
+        if (first && down > 100_000) {
+          client.destroy();
+          upstream.destroy();
+        } else client.write(d);
+      });
+      upstream.on('end', () => client.end());
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>(r => relay.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `http://127.0.0.1:${(relay.address() as net.AddressInfo).port}`;
+      const dest = path.join(tmp, 'cut');
+      await s3In.stage({ key: 'cut', label: 'cut', value: s3Value('File', { key: 'data/cut.bin', endpoint }), dest }, { ...ctx, retry: { baseDelayMs: 10 } });
+      expect(sha256(await readFile(dest))).toBe(sha256(big));
+      expect(connections).toBe(2);
+      expect(notes.find(n => n.includes('trying again'))).toMatch(/^input cut \(redlab-connector-s3\): download of .*\/lab\/data\/cut\.bin broke off after \d+ bytes: .*; trying again in/);
+    } finally {
+      relay.close();
+    }
+  });
+
   it('checks the access fields, naming the bad one, never quoting a secret', () => {
     const a = { bucket: 'b', auth: { accessKeyId: 'id', secretAccessKey: 'SECRET-VALUE' } };
     expect(() => parseS3Access({ ...a, key: 'k', user: 'u' }, 'input x', 'File')).toThrow(
@@ -255,7 +310,11 @@ describe('redlab-connector-s3 output', () => {
     const file = path.join(tmp, 'big.bin');
     await writeFile(file, big);
     const multipart = createS3Connectors({ policy: loopback, partSize: 5 * 1024 * 1024 }).output;
-    await multipart.send({ key: 'big', class: 'File', hostPath: file, access: outAccess({ key: 'big/model.bin' }) }, ctx);
+    const events: TransferProgress[] = [];
+    await multipart.send({ key: 'big', class: 'File', hostPath: file, access: outAccess({ key: 'big/model.bin' }) }, { ...ctx, onProgress: p => events.push(p) });
+    expect(events.map(e => e.bytes)).toEqual([...events.map(e => e.bytes)].sort((x, y) => x - y)); // only grows
+    expect(events.length).toBeGreaterThanOrEqual(4); // one per part at least, and done
+    expect(events.at(-1)).toEqual({ direction: 'output', name: 'big', bytes: big.length, total: big.length, done: true });
     expect(sha256(await readFile(server.objectPath('results', 'big/model.bin')))).toBe(sha256(big));
     // S3 gives a multipart object the ETag <md5 of the parts' md5s>-<parts>.
     const client = new S3Client({ endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: auth() });
