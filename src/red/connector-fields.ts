@@ -151,7 +151,9 @@ export const CONNECTOR_SPECS: readonly ConnectorSpec[] = [
       { path: 'prefix', label: 'prefix', type: 'text', required: true, classes: DIR, help: 'The key prefix of the folder, e.g. data/tiles/' },
       { path: 'region', label: 'region', type: 'text', help: 'e.g. eu-central-1 (empty: us-east-1)' },
       { path: 'auth.accessKeyId', label: 'access key id', type: 'text', required: true, help: 'The access key id (a name, or a {{variable}})' },
-      { path: 'auth.secretAccessKey', label: 'secret access key', type: 'text', secret: true, required: true, help: 'The secret access key, as a {{variable}}' }
+      { path: 'auth.secretAccessKey', label: 'secret access key', type: 'text', secret: true, required: true, help: 'The secret access key, as a {{variable}}' },
+      { path: 'forcePathStyle', label: 'path-style URLs', type: 'boolean', help: 'host/bucket/key rather than bucket.host/key (the default with an endpoint; AWS: off)' },
+      { path: 'timeout', label: 'timeout (s)', type: 'number', help: 'Seconds to wait for the server to connect or answer before giving up (30)' }
     ]
   }
 ];

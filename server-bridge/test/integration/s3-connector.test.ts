@@ -9,7 +9,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import type { CommandLineTool, FileOrDirectory } from '../../../src/red';
+import { connectorFields, type CommandLineTool, type FileOrDirectory } from '../../../src/red';
 import { HostPolicy } from '../../src/connectors/host-policy';
 import { defaultConnectors } from '../../src/connectors/registry';
 import { createS3Connectors, parseS3Access } from '../../src/connectors/s3';
@@ -269,6 +269,22 @@ describe('redlab-connector-s3 input', () => {
       timeoutS: 30
     });
     expect(parseS3Access({ ...a, key: 'k', region: 'eu-central-1' }, 'input x', 'File')).toMatchObject({ endpoint: undefined, forcePathStyle: false, region: 'eu-central-1' });
+ 
+    // Every field the panel offers (src/red/connector-fields.ts) is one this connector takes.
+    const sample: Record<string, unknown> = { endpoint: 'https://s3.example.org', bucket: 'b', key: 'k', prefix: 'p/', region: 'eu-central-1' };
+    for (const cls of ['File', 'Directory'] as const) {
+      for (const direction of ['receive', 'send'] as const) {
+        const fields = connectorFields('redlab-connector-s3', cls, direction);
+        const filled: Record<string, unknown> = {};
+        for (const f of fields) {
+          const [head, sub] = f.path.split('.');
+          const v = f.type === 'boolean' ? true : f.type === 'number' ? 5 : (sample[f.path] ?? 'v');
+          if (sub) filled[head] = { ...(filled[head] as object), [sub]: v };
+          else filled[head] = v;
+        }
+        expect(() => parseS3Access(filled, 'input x', cls)).not.toThrow();
+      }
+    }
   });
 });
 
