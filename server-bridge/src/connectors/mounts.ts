@@ -106,9 +106,10 @@ export function mountRefusal(items: readonly MountItem[], remote?: string, env: 
   for (const item of items) {
     if (!item.value.connector.mount) continue;
     const fix = `remove mount: true from inputs.${item.label}.connector to download the folder before the run instead`;
-    if (item.value.class !== 'Directory') return `input ${item.label}: mount: true is for Directory inputs only; ${fix}`;
     const tool = MOUNT_TOOLS[item.value.connector.command];
-    if (!tool) return `input ${item.label}: ${item.value.connector.command} cannot mount a folder on the host (mount: true works with ${Object.keys(MOUNT_TOOLS).join(' and ')}); ${fix}`;
+    if (tool && item.value.class !== 'Directory') return `input ${item.label}: mount: true is for Directory inputs only; ${fix}`;
+    // Other connectors say themselves what they do with mount: true (FTP, archives, CC connector images refuse it).
+    if (!tool) continue;
     if (remote) return `input ${item.label}: mount: true mounts the folder on this host, but the Docker engine ${remote} runs on another machine and cannot see this host's mounts; ${fix}`;
     const why = mountUnavailable(tool, env);
     if (why) return `input ${item.label}: mount: true needs ${tool}, but ${why}; ${fix}`;

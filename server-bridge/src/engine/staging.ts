@@ -10,7 +10,7 @@ import { ConnectorError, type ConnectorContext, type InputConnector, type InputS
 import type { InputCache } from '../connectors/input-cache';
 import { contextRetry, withRetries } from '../connectors/retry';
 import type { ConnectorRegistry } from '../connectors/registry';
-import { mountInput, type BatchMounts } from '../connectors/mounts';
+import { canMount, mountInput, type BatchMounts } from '../connectors/mounts';
 import { hashFile, hashPath } from '../util/hash';
 import { isSafeSegment } from '../util/fs-safety';
 import type { BindMount } from './host-config';
@@ -233,7 +233,8 @@ async function stageItem(p: PlannedItem, ctx: ConnectorContext, o: StageOptions,
   const identity = cache && item.value.class === 'File' && connector.identify ? await withRetries(() => connector.identify!(req, ctx), contextRetry(ctx)) : undefined;
   let measured = cache && identity ? await fromCache(cache, command, identity, req, ctx) : undefined;
   // mount: true: a FUSE mount on the host, not a copy (neither hashed nor cached: it may be terabytes).
-  const mount = item.value.connector.mount ? await mountInput(connector, req, ctx, o.mounts) : undefined;
+  // Connectors that cannot mount say themselves what they do with mount: true.
+  const mount = item.value.connector.mount && canMount(connector) ? await mountInput(connector, req, ctx, o.mounts) : undefined;
   const staged: StagedInput = mount ?? (measured ? { hostPath: dest, copied: true } : await connector.stage(req, ctx));
   let size: number;
   let sha256 = '';

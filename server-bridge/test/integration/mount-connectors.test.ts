@@ -366,7 +366,9 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
       /^input tiles: mount: true mounts the folder on this host, but the Docker engine docker-ssh \(ssh:\/\/lab\) runs on another machine and cannot see this host's mounts; remove mount: true from inputs\.tiles\.connector to download the folder before the run instead$/
     );
     expect(mountRefusal([item], undefined, { PATH: '/nonexistent' })).toContain('sshfs is not installed (Debian: apt-get install sshfs); remove mount: true');
-    expect(mountRefusal([{ ...item, value: { ...item.value, connector: { command: 'red-connector-ftp', mount: true } } }])).toContain('red-connector-ftp cannot mount a folder on the host');
+    // Connectors that cannot mount refuse mount: true in their own words (FTP, archives, CC connector images).
+    expect(mountRefusal([{ ...item, value: { ...item.value, connector: { command: 'red-connector-ftp', mount: true } } }])).toBeUndefined();
+    expect(mountRefusal([{ ...item, value: { class: 'File', connector: { command: 'red-connector-ssh', mount: true } } }])).toContain('input tiles: mount: true is for Directory inputs only');
     expect(mountRefusal([{ ...item, value: { ...item.value, connector: { command: 'red-connector-ssh' } } }])).toBeUndefined();
 
     // The engines say which connectors they mount (the panel offers mount: true for those only).
