@@ -7,6 +7,7 @@ import * as path from 'path';
 import { DockerEngine } from '../../src/engine/docker';
 import { BUSYBOX, PYTHON, TEST_LABEL, collectEvents, containersWithLabel, dockerTestFile, request, tempDir } from '../helpers/red';
 import { loopbackConnectors, startTestServer, type TestServer } from '../helpers/http-server';
+import { mountUnavailable } from '../../src/connectors/mounts';
 
 // Real containers: seconds each, and much longer on a loaded machine than jest's default 5 s.
 jest.setTimeout(60_000);
@@ -70,6 +71,8 @@ describe('DockerEngine on a real Docker engine', () => {
       cancel: true,
       inputConnectors: ['red-connector-http', 'redlab-connector-local', 'red-connector-ftp', 'red-connector-ssh', 'red-connector-http-archive', 'red-connector-http-json'],
       outputConnectors: ['red-connector-http', 'red-connector-ftp', 'red-connector-ssh', 'red-connector-http-json'],
+      // Where this host has FUSE and sshfs/httpdirfs (.ci/setup installs them).
+      mountConnectors: mountUnavailable('sshfs') || mountUnavailable('httpdirfs') ? expect.any(Array) : ['red-connector-http', 'red-connector-ssh'],
       imagePull: true,
       imageBuilds: true,
       bindMounts: true,
