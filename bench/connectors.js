@@ -71,36 +71,59 @@ const sha256 = file => {
   return h.digest('hex');
 };
 
-/** Runs a command to completion; milliseconds. */
+// The client's CPU time of the last timed transfer (ms): on a shared machine a client that needs
+// more CPU per byte loses more to the load, so the wall-clock ratio moves with it; this does not.
+let lastCpuMs;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString()) || 100;
+/** CPU ms of this process's waited-for children (utime + stime of /proc/self/stat's cutime, cstime). */
+const childrenCpuMs = () => {
+  const f = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK;
+};
+
+/** Runs a command to completion; milliseconds (its CPU time in lastCpuMs). */
 function timeCommand(cmd, args) {
+  const cpu = childrenCpuMs();
   const t = now();
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const ms = now() - t;
+  lastCpuMs = childrenCpuMs() - cpu;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${r.stderr}`);
   return ms;
 }
 
-/** Times `fn` (async) in milliseconds. */
+/** Times `fn` (async, in this process) in milliseconds (this process's CPU time in lastCpuMs). */
 async function timeAsync(fn) {
+  const cpu = process.cpuUsage();
   const t = now();
   await fn();
-  return now() - t;
+  const ms = now() - t;
+  const used = process.cpuUsage(cpu);
+  lastCpuMs = (used.user + used.system) / 1000;
+  return ms;
 }
 
 /**
- * Runs the cases (name -> async () => ms, and a check after each sample) WARMUP + ROUNDS times,
- * alternating, and returns the samples per case after the warm-up.
+ * Runs the cases (name -> {run: async () => ms}) WARMUP + ROUNDS times, alternating, and returns
+ * the samples per case after the warm-up, and the client CPU ms of those that time it (lastCpuMs).
  */
 async function alternate(cases) {
   const samples = Object.fromEntries(Object.keys(cases).map(k => [k, []]));
+  const cpu = {};
   for (let i = 0; i < WARMUP + ROUNDS; i++) {
     for (const [name, c] of Object.entries(cases)) {
+      lastCpuMs = undefined;
       const ms = await c.run(i);
-      if (i >= WARMUP) samples[name].push(ms);
+      if (i < WARMUP) continue;
+      samples[name].push(ms);
+      if (lastCpuMs !== undefined) (cpu[name] ??= []).push(lastCpuMs);
     }
   }
-  return samples;
+  return Object.assign(samples, { [CPU]: cpu });
 }
+const CPU = Symbol('client CPU ms');
+/** The median client CPU seconds of a case, for the table. */
+const cpuS = (samples, name) => (samples[CPU][name] ? median(samples[CPU][name]) / 1000 : undefined);
 
 /** Checks that `file` has `size` bytes (and, once per case, the source's digest), then removes it. */
 function checkedOnce() {
@@ -204,8 +227,9 @@ async function main() {
         });
         const base = median(samples.scp);
         const ours = median(samples['red-connector-ssh']);
-        result.sftp = { mb, samplesMs: samples, medianMs: { scp: base, connector: ours }, throughputMBps: { scp: mbps(size, base), connector: mbps(size, ours) }, ratio: base / ours, target: 0.8 };
-        table.push([`scp ${mb} MiB`, base, mbps(size, base)], [`red-connector-ssh ${mb} MiB`, ours, mbps(size, ours)]);
+        const cpu = { scp: cpuS(samples, 'scp'), connector: cpuS(samples, 'red-connector-ssh') };
+        result.sftp = { mb, samplesMs: samples, medianMs: { scp: base, connector: ours }, throughputMBps: { scp: mbps(size, base), connector: mbps(size, ours) }, clientCpuS: cpu, ratio: base / ours, target: 0.8 };
+        table.push([`scp ${mb} MiB`, base, mbps(size, base), cpu.scp], [`red-connector-ssh ${mb} MiB`, ours, mbps(size, ours), cpu.connector]);
       }
 
       if (ONLY.includes('http')) {
@@ -235,8 +259,9 @@ async function main() {
         });
         const base = median(samples['curl -o']);
         const ours = median(samples['red-connector-http']);
-        result.http = { mb, samplesMs: samples, medianMs: { curl: base, connector: ours }, throughputMBps: { curl: mbps(size, base), connector: mbps(size, ours) }, ratio: base / ours, target: 0.9 };
-        table.push([`curl -o ${mb} MiB`, base, mbps(size, base)], [`red-connector-http ${mb} MiB`, ours, mbps(size, ours)]);
+        const cpu = { curl: cpuS(samples, 'curl -o'), connector: cpuS(samples, 'red-connector-http') };
+        result.http = { mb, samplesMs: samples, medianMs: { curl: base, connector: ours }, throughputMBps: { curl: mbps(size, base), connector: mbps(size, ours) }, clientCpuS: cpu, ratio: base / ours, target: 0.9 };
+        table.push([`curl -o ${mb} MiB`, base, mbps(size, base), cpu.curl], [`red-connector-http ${mb} MiB`, ours, mbps(size, ours), cpu.connector]);
       }
       fs.rmSync(big, { force: true });
     }
@@ -276,8 +301,9 @@ async function main() {
       };
       stops.push(() => unmount());
       const read = async (dir, what) => {
-        let bytes;
-        const ms = await timeAsync(async () => (bytes = await readAll(dir)));
+        const t = now(); // wall clock only: most of the CPU is sshfs's, ssh's and the kernel's
+        const bytes = await readAll(dir);
+        const ms = now() - t;
         if (bytes !== total) throw new Error(`${what}: read ${bytes} of ${total} bytes`);
         return ms;
       };
@@ -314,8 +340,9 @@ async function main() {
     }
 
     console.log(`rounds: ${ROUNDS} (after ${WARMUP} warm-up), alternating; medians; ${os.cpus().length} CPUs`);
-    console.log(`${'case'.padEnd(40)} ${'ms'.padStart(9)} ${'MiB/s'.padStart(9)}`);
-    for (const [name, ms, rate] of table) console.log(`${name.padEnd(40)} ${fmt(ms).padStart(9)} ${fmt(rate, 1).padStart(9)}`);
+    console.log(`${'case'.padEnd(40)} ${'ms'.padStart(9)} ${'MiB/s'.padStart(9)} ${'client CPU s'.padStart(13)}`);
+    for (const [name, ms, rate, cpu] of table) console.log(`${name.padEnd(40)} ${fmt(ms).padStart(9)} ${fmt(rate, 1).padStart(9)} ${(cpu === undefined ? '' : fmt(cpu, 2)).padStart(13)}`);
+    console.log(`load average at the end: ${os.loadavg().map(x => x.toFixed(1)).join(' ')} (the ratios move with the machine's other load)`);
     if (result.sftp) console.log(`ratio red-connector-ssh / scp throughput: ${fmt(result.sftp.ratio, 2)} (target >= 0.8)`);
     if (result.http) console.log(`ratio red-connector-http / curl throughput: ${fmt(result.http.ratio, 2)} (target >= 0.9)`);
     if (result.sshfs) {
