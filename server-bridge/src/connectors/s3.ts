@@ -455,7 +455,8 @@ async function sendTree(s: S3Session, local: string, prefix: string, ctx: Connec
 /**
  * A HEAD of a File input's object, for the input cache: the source is where the object is and
  * the access key id (never the secret), the validator its ETag, size and modification time.
- * Undefined (not cached) for a Directory, or an object with neither ETag nor modification time.
+ * Undefined (not cached) for a Directory, an object with neither ETag nor modification time, or
+ * a HEAD refused (then staging's download names the problem).
  */
 async function identifyS3File(req: InputStageRequest, ctx: ConnectorContext, policy: HostPolicy): Promise<SourceIdentity | undefined> {
   if (req.value.class !== 'File') return undefined;
@@ -464,7 +465,16 @@ async function identifyS3File(req: InputStageRequest, ctx: ConnectorContext, pol
   const s = await S3Session.open(a, where, ctx, policy);
   try {
     const key = a.key as string;
-    const head = await s.run(`looking up ${s3Location(a, key)}`, () => s.client.send(new (sdk().HeadObjectCommand)({ Bucket: a.bucket, Key: key }), { abortSignal: ctx.signal }));
+    let head;
+    try {
+      head = await s.client.send(new (sdk().HeadObjectCommand)({ Bucket: a.bucket, Key: key }), { abortSignal: ctx.signal });
+    } catch (err) {
+      // A refused HEAD has no body, so no error code (wrong secret, unknown key id, no bucket and
+      // no object all read 403/404): not cached, and the download says precisely what is wrong.
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status !== undefined && status >= 400 && status < 500 && !ctx.signal?.aborted) return undefined;
+      throw s.error(err, `looking up ${s3Location(a, key)}`);
+    }
     if (!head.ETag && !head.LastModified) return undefined; // a size alone cannot tell an edit
     return {
       source: `${s3Location(a, key)}${a.endpoint ? '' : ` (${a.region})`} as ${a.accessKeyId}`,

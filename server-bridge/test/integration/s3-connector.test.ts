@@ -202,7 +202,13 @@ describe('redlab-connector-s3 input', () => {
       await writeFile(server.objectPath('lab', 'data/tiles.txt'), TEXT);
     }
     expect(await s3In.identify!({ ...req, value: s3Value('Directory', { prefix: 'data/set/' }) }, ctx)).toBeUndefined();
-    await expect(s3In.identify!({ ...req, value: s3Value('File', { key: 'data/nope.txt' }) }, ctx)).rejects.toThrow('no such object in bucket lab; check access.key of input tiles');
+    // A refused HEAD tells no reason (no body): not cached, and the download names the problem.
+    expect(await s3In.identify!({ ...req, value: s3Value('File', { key: 'data/nope.txt' }) }, ctx)).toBeUndefined();
+    expect(await s3In.identify!({ ...req, value: s3Value('File', { key: 'data/tiles.txt' }, {}, { ...auth(), secretAccessKey: 'wrong' }) }, ctx)).toBeUndefined();
+    const port = await freePort();
+    await expect(s3In.identify!({ ...req, value: s3Value('File', { key: 'x', endpoint: `http://127.0.0.1:${port}` }) }, ctx)).rejects.toThrow(
+      `input tiles (redlab-connector-s3): looking up http://127.0.0.1:${port}/lab/x: cannot reach http://127.0.0.1:${port}: connection refused`
+    );
   });
 
   it('tries a download cut off mid-body again, and it arrives whole', async () => {
