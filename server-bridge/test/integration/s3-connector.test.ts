@@ -245,6 +245,24 @@ describe('redlab-connector-s3 input', () => {
     }
   });
 
+  it('stops a download and a multipart upload when cancelled, leaving no partial file and no upload behind', async () => {
+    const big = randomBytes(12 * 1000 * 1000);
+    await writeFile(server.objectPath('lab', 'data/cancel.bin'), big);
+    const dest = path.join(tmp, 'cancel');
+    const down = new AbortController();
+    const downCtx: ConnectorContext = { ...ctx, signal: down.signal, onProgress: p => p.bytes > 1_000_000 && down.abort() };
+    await expect(s3In.stage({ key: 'c', label: 'c', value: s3Value('File', { key: 'data/cancel.bin' }), dest }, downCtx)).rejects.toThrow(/^input c: cancelled$/);
+    expect(await readdir(tmp)).toEqual([]);
+
+    const file = path.join(tmp, 'up.bin');
+    await writeFile(file, big);
+    const up = new AbortController();
+    const upCtx: ConnectorContext = { ...ctx, signal: up.signal, onProgress: p => p.bytes > 0 && up.abort() };
+    const multipart = createS3Connectors({ policy: loopback, partSize: 5 * 1024 * 1024 }).output;
+    await expect(multipart.send({ key: 'c', class: 'File', hostPath: file, access: { ...access({ key: 'cancelled.bin' }), bucket: 'results' } }, upCtx)).rejects.toThrow(/^output c: cancelled$/);
+    await expect(stat(server.objectPath('results', 'cancelled.bin'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('checks the access fields, naming the bad one, never quoting a secret', () => {
     const a = { bucket: 'b', auth: { accessKeyId: 'id', secretAccessKey: 'SECRET-VALUE' } };
     expect(() => parseS3Access({ ...a, key: 'k', user: 'u' }, 'input x', 'File')).toThrow(
