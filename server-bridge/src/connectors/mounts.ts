@@ -5,8 +5,8 @@
 // the bind is read-write and what the container writes there lands on the server.
 //
 // Secrets never touch argv: a password goes to sshfs on stdin (password_stdin); a private
-// key (and a passphrase, through SSH_ASKPASS) lives in a 0600 file of a private 0700 temp
-// folder for as long as sshfs takes to log in, and is deleted right after the mount.
+// key (and a passphrase, through SSH_ASKPASS) lives in a 0600 file of a private 0700 folder
+// beside the mount point for as long as sshfs takes to log in, and is deleted right after.
 // httpdirfs takes its login from a --config file there, deleted the same way.
 //
 // Every mount is unmounted when its batch ends (BatchMounts.unmountAll: success, failure,
@@ -16,7 +16,6 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { mkdtemp, readFile, rm, statfs, writeFile } from 'fs/promises';
-import * as os from 'os';
 import * as path from 'path';
 import type { ConnectorRegistry } from './registry';
 import { ConnectorError, type ConnectorContext, type InputConnector, type InputStageRequest } from './types';
@@ -284,8 +283,11 @@ export async function cleanupStaleMounts(workRoot: string): Promise<{ unmounted:
 
 // ---- running the FUSE programs ----
 
-/** A private 0700 folder for a mount's secrets and its program's log. */
-const privateDir = () => mkdtemp(path.join(os.tmpdir(), 'redlab-mount-'));
+/**
+ * A private 0700 folder for a mount's secrets and its program's log, beside the mount point
+ * (in the batch's private work folder, so whatever a killed process leaves goes with it).
+ */
+const privateDir = (dest: string) => mkdtemp(path.join(path.dirname(dest), `.${path.basename(dest)}.mount-`));
 
 interface FuseRun {
   where: string;
@@ -426,7 +428,7 @@ const fuseOpt = (o: string) => o.replace(/[\\,]/g, c => `\\${c}`);
 /** Mounts `remoteDir` at `dest` (made here, empty) with sshfs. */
 export async function mountSshfs(o: SshfsMountOptions): Promise<MountedInput> {
   await fs.promises.mkdir(o.dest, { recursive: true });
-  const tmp = await privateDir();
+  const tmp = await privateDir(o.dest);
   const logFile = path.join(tmp, 'sshfs.log');
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C' };
   const opts = [
@@ -514,7 +516,7 @@ export interface HttpdirfsMountOptions {
 /** Mounts the folder at `url` (read-only) at `dest` (made here, empty) with httpdirfs. */
 export async function mountHttpdirfs(o: HttpdirfsMountOptions): Promise<MountedInput> {
   await fs.promises.mkdir(o.dest, { recursive: true });
-  const tmp = await privateDir();
+  const tmp = await privateDir(o.dest);
   const logFile = path.join(tmp, 'httpdirfs.log');
   try {
     const args = ['-o', `ro,fsname=${ownerMark()},subtype=httpdirfs${process.getuid?.() === 0 ? ',allow_other' : ''}`, '--retry-wait', '1'];

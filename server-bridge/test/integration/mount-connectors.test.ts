@@ -3,10 +3,9 @@
 // index pages mounted with httpdirfs, both on the host by the engine and bound into a
 // busybox container, which lists, reads and (writable) writes there. The mount is gone
 // after every run, also after a failure, a broken server, and a process killed mid-mount.
-import { spawn } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { HostPolicy } from '../../src/connectors/host-policy';
 import { cleanupStaleMounts, mountRefusal, mountUnavailable, readMountInfo } from '../../src/connectors/mounts';
@@ -61,8 +60,7 @@ function execChown(user: string, ...paths: string[]): void {
   for (const p of paths) spawnSyncOk('chown', ['-R', `${user}:`, p]);
 }
 function spawnSyncOk(bin: string, args: string[]): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const r = (require('child_process') as typeof import('child_process')).spawnSync(bin, args, { stdio: 'pipe' });
+  const r = spawnSync(bin, args, { stdio: 'pipe' });
   if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')}: ${r.stderr}`);
 }
 
@@ -287,19 +285,22 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
       knownHostsName: `[127.0.0.1]:${srv.port}`,
       timeoutS: 20
     };
-    const before = new Set(mountTempDirs());
     for (const auth of [{ privateKey: srv.privateKey }, { privateKey: fs.readFileSync(keyFile, 'utf8'), passphrase }]) {
       const dest = path.join(dir, `m-${auth.passphrase ? 'pp' : 'plain'}`, 'data');
       const m = await mountSshfs({ ...base, ...auth, dest });
       try {
         expect(fs.readFileSync(path.join(dest, 'a.txt'), 'utf8')).toBe('alpha\n');
-        const mine = mountTempDirs().filter(t => !before.has(t));
-        expect(mine.map(t => fs.readdirSync(t))).toEqual([['sshfs.log']]);
+        // Beside the mount point: the mount and its private folder (0700), which holds only the log now.
+        const beside = fs.readdirSync(path.dirname(dest)).filter(n => n !== 'data');
+        expect(beside).toEqual([expect.stringMatching(/^\.data\.mount-/)]);
+        const priv = path.join(path.dirname(dest), beside[0]);
+        expect(fs.statSync(priv).mode & 0o777).toBe(0o700);
+        expect(fs.readdirSync(priv)).toEqual(['sshfs.log']);
         expect(commandLinesWith(passphrase)).toEqual([]);
       } finally {
         expect(await m.unmount()).toBeUndefined();
       }
-      expect(mountTempDirs().filter(t => !before.has(t))).toEqual([]);
+      expect(fs.readdirSync(path.dirname(dest))).toEqual(['data']);
     }
     // A wrong passphrase (which red-connector-ssh's SFTP check finds first) is a failed login, said as such, and leaves nothing behind.
     const dest = path.join(dir, 'm-wrong', 'data');
@@ -307,7 +308,7 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
       new RegExp(`^input data: (${srv.host} refused the sshfs login|sshfs could not log in to ${srv.host} port ${srv.port}) as ${srv.user}.*; check access.auth.username and access.auth.privateKey / passphrase`)
     );
     expect(fuseMountsUnder(dir)).toEqual([]);
-    expect(mountTempDirs().filter(t => !before.has(t))).toEqual([]);
+    expect(fs.readdirSync(path.dirname(dest))).toEqual(['data']);
   }, 60_000);
 
   it('removing a work folder never goes into a mount still there (it would delete the server\'s files)', async () => {
@@ -387,14 +388,6 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
     expect(ev.events.some(e => e.type === 'phase' && e.phase === 'pull')).toBe(false);
   }, 60_000);
 });
-
-/** The private folders of mounts now (connectors/mounts.ts makes them in the OS temp dir). */
-function mountTempDirs(): string[] {
-  return fs
-    .readdirSync(os.tmpdir())
-    .filter(n => n.startsWith('redlab-mount-'))
-    .map(n => path.join(os.tmpdir(), n));
-}
 
 /** The pids whose command line contains `secret`. */
 function commandLinesWith(secret: string): number[] {
