@@ -297,6 +297,7 @@ interface FuseRun {
   stdin?: string;
   /** The program's stdout/stderr go here (a file: the daemon and its ssh keep writing after the mount). */
   logFile: string;
+
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -446,6 +447,9 @@ export async function mountSshfs(o: SshfsMountOptions): Promise<MountedInput> {
     'ServerAliveCountMax=3',
     'IdentityAgent=none'
   ];
+  // ssh's own words (host key refused, login refused, connection lost) go to the log too: sshfs keeps its
+  // stderr from us. sshfs splits ssh_command at blanks (no escape): a log path with one goes without.
+  if (!/\s/.test(logFile)) opts.push(`ssh_command=ssh -E ${logFile}`);
   // The container may run as another user than the bridge; the mount point's folder stays private (0700 work root).
   if (process.getuid?.() === 0) opts.push('allow_other');
   let stdin: string | undefined;

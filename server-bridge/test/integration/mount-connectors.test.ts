@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'child_process';
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { HostPolicy } from '../../src/connectors/host-policy';
 import { cleanupStaleMounts, mountRefusal, mountUnavailable, readMountInfo } from '../../src/connectors/mounts';
@@ -341,6 +342,54 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
     expect(fs.existsSync(path.join(dir, 'batch-0'))).toBe(false);
     expect(fs.readFileSync(path.join(srv.home, 'logs', 'keep.txt'), 'utf8')).toBe('keep\n');
   }, 60_000);
+
+  it('checks the host key against the same known_hosts as downloads: a changed key is refused (by the SFTP check, and by sshfs itself)', async () => {
+    const { dir } = await runDirs('redlab-mounts-');
+    spawnSyncOk('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'other')]);
+    const wrongKnownHosts = path.join(dir, 'known_hosts');
+    fs.writeFileSync(wrongKnownHosts, `[127.0.0.1]:${srv.port} ${fs.readFileSync(path.join(dir, 'other.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`);
+    const engine = new DockerEngine({ connectors: defaultConnectors({ hostPolicy: new HostPolicy({ allow: ['127.0.0.1'] }), sshKnownHostsFile: wrongKnownHosts }), workRoot: path.join(dir, 'work') });
+    const res = await engine.run(request(mountRed({ command: 'red-connector-ssh', mount: true, access: sshAccess({ dirPath: 'tiles' }) }, 'true'), dir, { labels }), {});
+    expect(res.state).toBe('failed');
+    expect(res.error).toContain('CHANGED');
+    expect(res.error).toContain(srv.hostKeyFingerprint);
+    // sshfs checks it too (StrictHostKeyChecking=yes against the same file), should the key change between the two.
+    const { mountSshfs } = await import('../../src/connectors/mounts');
+    await expect(
+      mountSshfs({
+        where: 'input data',
+        host: srv.host,
+        address: '127.0.0.1',
+        port: srv.port,
+        username: srv.user,
+        password: srv.password,
+        remoteDir: `${srv.home}/tiles`,
+        writable: false,
+        knownHostsFile: wrongKnownHosts,
+        knownHostsName: `[127.0.0.1]:${srv.port}`,
+        timeoutS: 20,
+        // Blanks and commas in the path (the log beside it is named in sshfs's options).
+        // Blanks, a comma and a quote in the path (the log beside it is named in sshfs's options).
+        // A comma and a quote in the path (the log beside it is named in sshfs's options).
+        dest: path.join(dir, "m,o'k", 'data')
+      })
+    ).rejects.toThrow(/^input data: sshfs refused 127\.0\.0\.1's host key: it is not the one in .*known_hosts/);
+    expect(fuseMountsUnder(dir)).toEqual([]);
+  }, 60_000);
+
+  it('reads mount points from mountinfo as the kernel escapes them (spaces, tabs, backslashes)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redlab-mountinfo-'));
+    try {
+      const file = path.join(dir, 'mountinfo');
+      fs.writeFileSync(file, '44 27 0:39 / /work/my\\040runs/a\\011b\\134c ro,nosuid - fuse.sshfs redlab-12-34 ro,user_id=0\n36 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n');
+      expect(readMountInfo(file)).toEqual([
+        { mountPoint: '/work/my runs/a\tb\\c', fsType: 'fuse.sshfs', source: 'redlab-12-34' },
+        { mountPoint: '/', fsType: 'ext4', source: '/dev/sda1' }
+      ]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('cancelling the run stops the container and unmounts', async () => {
     const { dir, workRoot } = await runDirs('redlab-mounts-');
