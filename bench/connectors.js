@@ -4,7 +4,8 @@
 //      bridge's connector from server-bridge/src) vs `scp` of the same file from the same sshd
 //      (target >= 0.8 of scp's throughput);
 //  (b) a file (REDLAB_BENCH_HTTP_MB, default 1024) received by red-connector-http vs `curl -o`
-//      from the same HTTP server (bench/file-server.js, its own process) (target >= 0.9);
+//      from the same HTTP server (bench/file-server.js, its own process) (target >= 0.9), and
+//      Node's own http.get piped to a file (what any Node client gets on this machine);
 //  (c) a training-like read (list the folder, read every file) of REDLAB_BENCH_SMALL_FILES
 //      (default 10000) files of REDLAB_BENCH_SMALL_KB (default 10) KB through an sshfs mount
 //      of the same sshd (red-connector-ssh's mount where it has one, else the sshfs binary) vs a
@@ -21,8 +22,10 @@
 const { execFileSync, spawn, spawnSync } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
+const nodeHttp = require('http');
 const os = require('os');
 const path = require('path');
+const { pipeline } = require('stream/promises');
 const { median, now, root } = require('./lib');
 
 require(path.join(root, 'server-bridge/test/helpers/ts-register.js'));
@@ -246,6 +249,20 @@ async function main() {
               return ms;
             }
           },
+          // Node's own floor on this machine: http.get piped to a file, no connector around it.
+          'node http.get | file': {
+            run: async () => {
+              const dest = path.join(recv, 'node.bin');
+              const ms = await timeAsync(
+                () =>
+                  new Promise((resolve, reject) =>
+                    nodeHttp.get(url, res => pipeline(res, fs.createWriteStream(dest, { highWaterMark: MB })).then(resolve, reject)).on('error', reject)
+                  )
+              );
+              check('node http.get | file', dest, size, digest);
+              return ms;
+            }
+          },
           'red-connector-http': {
             run: async () => {
               const dest = path.join(recv, 'http.bin');
@@ -259,9 +276,23 @@ async function main() {
         });
         const base = median(samples['curl -o']);
         const ours = median(samples['red-connector-http']);
-        const cpu = { curl: cpuS(samples, 'curl -o'), connector: cpuS(samples, 'red-connector-http') };
-        result.http = { mb, samplesMs: samples, medianMs: { curl: base, connector: ours }, throughputMBps: { curl: mbps(size, base), connector: mbps(size, ours) }, clientCpuS: cpu, ratio: base / ours, target: 0.9 };
-        table.push([`curl -o ${mb} MiB`, base, mbps(size, base), cpu.curl], [`red-connector-http ${mb} MiB`, ours, mbps(size, ours), cpu.connector]);
+        const node = median(samples['node http.get | file']);
+        const cpu = { curl: cpuS(samples, 'curl -o'), node: cpuS(samples, 'node http.get | file'), connector: cpuS(samples, 'red-connector-http') };
+        result.http = {
+          mb,
+          samplesMs: samples,
+          medianMs: { curl: base, node, connector: ours },
+          throughputMBps: { curl: mbps(size, base), node: mbps(size, node), connector: mbps(size, ours) },
+          clientCpuS: cpu,
+          ratio: base / ours,
+          ratioToNode: node / ours,
+          target: 0.9
+        };
+        table.push(
+          [`curl -o ${mb} MiB`, base, mbps(size, base), cpu.curl],
+          [`node http.get | file ${mb} MiB`, node, mbps(size, node), cpu.node],
+          [`red-connector-http ${mb} MiB`, ours, mbps(size, ours), cpu.connector]
+        );
       }
       fs.rmSync(big, { force: true });
     }
@@ -344,7 +375,7 @@ async function main() {
     for (const [name, ms, rate, cpu] of table) console.log(`${name.padEnd(40)} ${fmt(ms).padStart(9)} ${fmt(rate, 1).padStart(9)} ${(cpu === undefined ? '' : fmt(cpu, 2)).padStart(13)}`);
     console.log(`load average at the end: ${os.loadavg().map(x => x.toFixed(1)).join(' ')} (the ratios move with the machine's other load)`);
     if (result.sftp) console.log(`ratio red-connector-ssh / scp throughput: ${fmt(result.sftp.ratio, 2)} (target >= 0.8)`);
-    if (result.http) console.log(`ratio red-connector-http / curl throughput: ${fmt(result.http.ratio, 2)} (target >= 0.9)`);
+    if (result.http) console.log(`ratio red-connector-http / curl throughput: ${fmt(result.http.ratio, 2)} (target >= 0.9); / node http.get: ${fmt(result.http.ratioToNode, 2)}`);
     if (result.sshfs) {
       console.log(`ratio sshfs / local read time (${result.sshfs.via}): epoch 1 ${fmt(result.sshfs.ratio.epoch1, 2)}, epoch 2 ${fmt(result.sshfs.ratio.epoch2, 2)} (Curious Containers: 1.8 over 2 x 10 Gbit)`);
     }
