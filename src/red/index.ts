@@ -18,3 +18,4 @@ export * from './bridge-api';
 export * from './notebook-output';
 export * from './limits';
 export * from './connector-fields';
+export * from './units';

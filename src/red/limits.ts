@@ -1,6 +1,7 @@
 // The bounds on container.settings numbers. schema/red.schema.json writes the same
 // numbers (JSON cannot import them; a test checks that they agree), the validator
 // gives RAM_RANGE_FIX for every ram out of range, the panel and the engine use them.
+import { formatBytes } from './units';
 
 /** The least RAM (MB) a RED may ask for: Curious Containers' schema minimum, well above Docker's 6 MB floor. */
 export const RAM_MIN_MB = 256;
@@ -26,18 +27,6 @@ export function ramRangeProblem(mb: number): string | undefined {
   if (mb < RAM_MIN_MB) return `must be at least ${RAM_MIN_MB}, found ${mb}`;
   if (mb > RAM_MAX_MB) return `must be at most ${RAM_MAX_MB}, found ${mb}`;
   return undefined;
-}
-
-/** A byte count in the largest binary unit that keeps it at least 1 (for messages: "15.6 GiB"). */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-  let v = bytes;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} bytes` : `${v >= 100 ? Math.round(v) : Math.round(v * 10) / 10} ${units[i]}`;
 }
 
 /**

@@ -52,6 +52,7 @@ export function applyEvent(s: RunCellState, msg: StoredEvent, opts: ReducerOptio
         if (!next.final.failure) delete next.final.failure;
         next.build = undefined;
         next.pull = undefined;
+        next.transfers = undefined;
       }
       return next;
     case 'result': {
@@ -82,6 +83,15 @@ export function applyEvent(s: RunCellState, msg: StoredEvent, opts: ReducerOptio
       const layer = e.layer ?? '';
       const layers = { ...(s.pull?.layers ?? {}), [layer]: { status: e.status, current: e.current, total: e.total } };
       next.pull = { layers };
+      return next;
+    }
+    case 'transfer-progress': {
+      // One line per transfer while it runs; a finished one leaves (the phase line says staging is done).
+      const key = `${e.batch ?? 0} ${e.direction} ${e.name}`;
+      const transfers = { ...(s.transfers ?? {}) };
+      if (e.done) delete transfers[key];
+      else transfers[key] = e;
+      next.transfers = Object.keys(transfers).length ? transfers : undefined;
       return next;
     }
     case 'build-progress':

@@ -5,7 +5,7 @@
 // previews. One line: a blank line would end Markdown's HTML block, and `$`/`\` are
 // entities (html.ts), so Markdown and LaTeX leave it alone; MathJax skips `mathjax_ignore`.
 // The state itself goes into the cell's metadata (snapshot, restore.ts). Pure.
-import type { LogStream } from '../red';
+import { transferText, type LogStream } from '../red';
 import { failureName } from './failure';
 import { esc, formatBytes, formatDuration, shortSha, sparklineSvg, svgDataUri } from './html';
 import { isRunnerStatusLine, lastLines } from './logs';
@@ -71,6 +71,10 @@ function header(s: RunCellState, links: RenderLinks): string {
   const pull = pullProgress(s);
   if (pull) {
     html.push(`<div class="jp-RedLab-run-progress">pulling the image <progress max="${pull.total}" value="${pull.current}"></progress> ${esc(pull.label)}</div>`);
+  }
+  for (const t of Object.values(s.transfers ?? {})) {
+    const bar = t.total ? `<progress max="${t.total}" value="${Math.min(t.bytes, t.total)}"></progress> ` : '';
+    html.push(`<div class="jp-RedLab-run-progress" data-testid="redlab-transfer-progress">${t.direction === 'input' ? 'receiving' : 'sending'} ${bar}${esc(transferText(t))}</div>`);
   }
   if (s.build) {
     const b = s.build;

@@ -1,6 +1,6 @@
 // What a run cell shows, as plain data: the reducer (reducer.ts) turns the bridge's
 // events into this, render.ts turns it into notebook outputs. Pure types.
-import type { FinalState, Phase, RunState, LogStream } from '../red';
+import type { FinalState, Phase, RunState, LogStream, TransferProgress } from '../red';
 
 /** Consecutive log chunks of one stream, kept as one notebook `stream` output. */
 export interface LogSegment {
@@ -109,6 +109,8 @@ export interface RunCellState {
   phases: PhaseView[];
   pull?: PullView;
   build?: BuildView;
+  /** Inputs being received and outputs being sent, by `direction name` (and batch): their latest progress, until done. */
+  transfers?: Record<string, TransferProgress>;
   /** The latest `info` messages (a few). */
   info: string[];
   logs: LogView;

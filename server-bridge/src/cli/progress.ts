@@ -2,7 +2,8 @@
 // progress with sizes (throttled), and the container's own output, live. And the
 // CLI's one output sink: everything `redlab` writes passes a MaskedOutput.
 import { Writable } from 'stream';
-import { type Masking, type MaskingStream, isFinalState, type RunEvent, type RunResult } from '../../../src/red';
+// Sizes, durations and transfer lines read as in the run cell (formatBytes, formatDuration, transferText).
+import { type Masking, type MaskingStream, formatBytes, formatDuration as formatMs, isFinalState, type RunEvent, type RunResult, transferText as transferLine } from '../../../src/red';
 
 /**
  * The CLI's one masking choke point: wraps stdout or stderr so that every byte written
@@ -33,30 +34,6 @@ export class MaskedOutput extends Writable {
   }
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
-
-export function formatMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
-}
-
-/** `input data: 12 MiB of 100 MiB (12%), 5.1 MiB/s, 17 s left`, or when done `input data: 100 MiB received (5.1 MiB/s)`. */
-export function transferLine(e: Extract<RunEvent, { type: 'transfer-progress' }>): string {
-  const rate = `${formatBytes(e.bytesPerSecond)}/s`;
-  if (e.done) return `${e.direction} ${e.name}: ${formatBytes(e.bytes)} ${e.direction === 'input' ? 'received' : 'sent'} (${rate})`;
-  const of = e.total ? ` of ${formatBytes(e.total)} (${Math.floor((e.bytes * 100) / e.total)}%)` : '';
-  const left = e.etaMs !== undefined ? `, ${formatMs(e.etaMs)} left` : '';
-  return `${e.direction} ${e.name}: ${formatBytes(e.bytes)}${of}, ${rate}${left}`;
-}
 
 export interface ProgressOptions {
   /** Where the container's stdout goes (the terminal's stdout, or stderr when --json owns stdout). */

@@ -37,8 +37,8 @@ describe('output previews', () => {
 describe('cell text helpers', () => {
   it('writes sizes and durations for people', () => {
     expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(2048)).toBe('2.0 KB');
-    expect(formatBytes(5 * 1024 ** 3)).toBe('5.0 GB');
+    expect(formatBytes(2048)).toBe('2.0 KiB');
+    expect(formatBytes(5 * 1024 ** 3)).toBe('5.0 GiB');
     expect(formatDuration(336)).toBe('336 ms');
     expect(formatDuration(20_000)).toBe('20 s');
     expect(formatDuration(125_000)).toBe('2 min 5 s');

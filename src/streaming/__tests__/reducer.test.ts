@@ -167,6 +167,22 @@ describe('states, phases, final', () => {
     expect(renderRecord(s, links)).toContain('<progress max="100" value="50">');
   });
 
+  it('shows each input being received with its progress, until it is done or the run ends', () => {
+    const MiB = 1024 * 1024;
+    const t = (name: string, bytes: number, extra: object = {}) => ev({ type: 'transfer-progress', direction: 'input', name, bytes, total: 100 * MiB, bytesPerSecond: 5 * MiB, etaMs: 17_000, ...extra });
+    let s = applyEvents(initialRunState(RUN), [t('tiles', 12 * MiB), t('labels', 50 * MiB), t('tiles', 30 * MiB)], OPTS);
+    const progress = (html: string) => [...html.matchAll(/data-testid="redlab-transfer-progress">([^<]*)<progress max="(\d+)" value="(\d+)"><\/progress> ([^<]*)<\/div>/g)].map(m => [m[1].trim(), m[3], m[4]]);
+    expect(progress(renderRecord(s, links))).toEqual([
+      ['receiving', String(30 * MiB), 'input tiles: 30 MiB of 100 MiB (30%), 5.0 MiB/s, 17 s left'],
+      ['receiving', String(50 * MiB), 'input labels: 50 MiB of 100 MiB (50%), 5.0 MiB/s, 17 s left']
+    ]);
+    s = applyEvent(s, t('tiles', 100 * MiB, { done: true }), OPTS);
+    expect(progress(renderRecord(s, links)).map(p => p[2])).toEqual(['input labels: 50 MiB of 100 MiB (50%), 5.0 MiB/s, 17 s left']);
+    s = applyEvent(s, ev({ type: 'state', state: 'failed', error: 'input labels: connection reset' }), OPTS);
+    expect(s.transfers).toBeUndefined();
+    expect(renderRecord(s, links)).not.toContain('redlab-transfer-progress');
+  });
+
   it('turns a failed run into a failure section with the reason; the traceback stays in the log', () => {
     const s = applyEvents(
       initialRunState(RUN),
@@ -213,7 +229,7 @@ describe('states, phases, final', () => {
     const html = section(rendered, 'jp-RedLab-artifacts');
     expect(html).toContain(`href="/bridge/runs/${RUN}/outputs/plot"`);
     expect(html).toContain('aaaaaaaaaaaa</code>');
-    expect(html).toContain('2.0 KB');
+    expect(html).toContain('2.0 KiB');
     expect(html).toContain('src="data:image/png;base64,AAAA"');
     expect(html).toContain('&quot;acc&quot;: 0.9');
     expect(section(rendered, 'jp-RedLab-run-header')).toContain('succeeded · exit code 0 · took 1.5 s');
