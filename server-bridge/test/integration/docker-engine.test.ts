@@ -69,8 +69,8 @@ describe('DockerEngine on a real Docker engine', () => {
       gpusByMemory: true,
       batches: true,
       cancel: true,
-      inputConnectors: ['red-connector-http', 'redlab-connector-local', 'red-connector-ftp', 'red-connector-ssh', 'red-connector-http-archive', 'red-connector-http-json'],
-      outputConnectors: ['red-connector-http', 'red-connector-ftp', 'red-connector-ssh', 'red-connector-http-json'],
+      inputConnectors: ['red-connector-http', 'redlab-connector-local', 'red-connector-ftp', 'red-connector-ssh', 'red-connector-http-archive', 'red-connector-http-json', 'redlab-connector-s3'],
+      outputConnectors: ['red-connector-http', 'red-connector-ftp', 'red-connector-ssh', 'red-connector-http-json', 'redlab-connector-s3'],
       // Where this host has FUSE and sshfs/httpdirfs (.ci/setup installs them).
       mountConnectors: mountUnavailable('sshfs') || mountUnavailable('httpdirfs') ? expect.any(Array) : ['red-connector-http', 'red-connector-ssh'],
       imagePull: true,

@@ -197,12 +197,12 @@ describe('connector registry and staging checks', () => {
 
   it('refuses unsupported connectors, listing the supported ones', async () => {
     const reg = defaultConnectors();
-    expect(reg.inputCommands).toEqual(['red-connector-http', 'redlab-connector-local', 'red-connector-ftp', 'red-connector-ssh', 'red-connector-http-archive', 'red-connector-http-json']);
+    expect(reg.inputCommands).toEqual(['red-connector-http', 'redlab-connector-local', 'red-connector-ftp', 'red-connector-ssh', 'red-connector-http-archive', 'red-connector-http-json', 'redlab-connector-s3']);
     expect(() => reg.input('red-connector-xnat', 'genome', 'File')).toThrow(
-      'connector red-connector-xnat is not supported yet (input genome); supported: red-connector-http, redlab-connector-local, red-connector-ftp, red-connector-ssh, red-connector-http-archive, red-connector-http-json'
+      'connector red-connector-xnat is not supported yet (input genome); supported: red-connector-http, redlab-connector-local, red-connector-ftp, red-connector-ssh, red-connector-http-archive, red-connector-http-json, redlab-connector-s3'
     );
     expect(() => reg.output('red-connector-sftp', 'result', 'File')).toThrow(
-      'connector red-connector-sftp is not supported yet (output result); supported: red-connector-http, red-connector-ftp, red-connector-ssh, red-connector-http-json'
+      'connector red-connector-sftp is not supported yet (output result); supported: red-connector-http, red-connector-ftp, red-connector-ssh, red-connector-http-json, redlab-connector-s3'
     );
   });
 
