@@ -91,27 +91,36 @@ export function mountableConnectors(registry: Pick<ConnectorRegistry, 'inputComm
   });
 }
 
+/**
+ * Why input `label` (a `cls` of connector `command`, mount: true) cannot be mounted here, or
+ * undefined: the connector cannot mount, it is not a Directory, the Docker engine runs on
+ * another machine (`remote` names it), FUSE or the tool is missing. Names the fix.
+ */
+function whyNotMountable(label: string, cls: string, command: string, remote: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const fix = `remove mount: true from inputs.${label}.connector to download the folder before the run instead`;
+  const tool = MOUNT_TOOLS[command];
+  if (!tool) return `input ${label}: ${command} cannot mount a folder on the host (mount: true works with ${Object.keys(MOUNT_TOOLS).join(' and ')}); ${fix}`;
+  if (cls !== 'Directory') return `input ${label}: mount: true is for Directory inputs only; ${fix}`;
+  if (remote) return `input ${label}: mount: true mounts the folder on this host, but the Docker engine ${remote} runs on another machine and cannot see this host's mounts; ${fix}`;
+  const why = mountUnavailable(tool, env);
+  return why && `input ${label}: mount: true needs ${tool}, but ${why}; ${fix}`;
+}
+
 interface MountItem {
   label: string;
   value: { class: string; connector: { command: string; mount?: boolean } };
 }
 
 /**
- * Why the `mount: true` inputs of `items` cannot be mounted here, checked before any
- * pull or container: the engine runs on another machine (`remote` says which), FUSE or
- * the tool is missing. Undefined when they can (or none asks).
+ * Why the `mount: true` inputs of `items` cannot be mounted here, checked before any pull or
+ * container (undefined when they can, or none asks). Connectors that cannot mount are left
+ * to say themselves what they do with mount: true (FTP, archives, CC connector images refuse it).
  */
 export function mountRefusal(items: readonly MountItem[], remote?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const item of items) {
-    if (!item.value.connector.mount) continue;
-    const fix = `remove mount: true from inputs.${item.label}.connector to download the folder before the run instead`;
-    const tool = MOUNT_TOOLS[item.value.connector.command];
-    if (tool && item.value.class !== 'Directory') return `input ${item.label}: mount: true is for Directory inputs only; ${fix}`;
-    // Other connectors say themselves what they do with mount: true (FTP, archives, CC connector images refuse it).
-    if (!tool) continue;
-    if (remote) return `input ${item.label}: mount: true mounts the folder on this host, but the Docker engine ${remote} runs on another machine and cannot see this host's mounts; ${fix}`;
-    const why = mountUnavailable(tool, env);
-    if (why) return `input ${item.label}: mount: true needs ${tool}, but ${why}; ${fix}`;
+  for (const { label, value } of items) {
+    if (!value.connector.mount || !MOUNT_TOOLS[value.connector.command]) continue;
+    const why = whyNotMountable(label, value.class, value.connector.command, remote, env);
+    if (why) return why;
   }
   return undefined;
 }
@@ -119,8 +128,8 @@ export function mountRefusal(items: readonly MountItem[], remote?: string, env: 
 /** The mounts of one batch: made by staging, checked after the container, unmounted on every exit path. */
 export class BatchMounts {
   private readonly mounts: MountedInput[] = [];
-  /** `refusal`: why this engine cannot mount at all (a remote engine), said for each mount: true input. */
-  constructor(readonly refusal?: string) {}
+  /** `remote`: the engine runs on another machine (so named), which cannot see this host's mounts. */
+  constructor(readonly remote?: string) {}
 
   get count(): number {
     return this.mounts.length;
@@ -153,14 +162,10 @@ export class BatchMounts {
 
 /** Mounts one `mount: true` input for staging (its checks named for the input), registered in `mounts`. */
 export async function mountInput(connector: InputConnector, req: InputStageRequest, ctx: ConnectorContext, mounts: BatchMounts | undefined): Promise<MountedInput & { copied: false }> {
-  const fix = `remove mount: true from inputs.${req.label}.connector to download the folder before the run instead`;
-  if (req.value.class !== 'Directory') throw new ConnectorError(`input ${req.label}: mount: true is for Directory inputs only; ${fix}`);
-  if (!canMount(connector)) throw new ConnectorError(`input ${req.label}: ${connector.command} cannot mount a folder on the host (mount: true works with ${Object.keys(MOUNT_TOOLS).join(' and ')}); ${fix}`);
-  if (!mounts) throw new ConnectorError(`input ${req.label}: this engine cannot mount folders (mount: true); ${fix}`);
-  if (mounts.refusal) throw new ConnectorError(`input ${req.label}: ${mounts.refusal}; ${fix}`);
+  if (!mounts) throw new ConnectorError(`input ${req.label}: this engine cannot mount folders (mount: true); remove mount: true from inputs.${req.label}.connector to download the folder before the run instead`);
+  const why = whyNotMountable(req.label, req.value.class, connector.command, mounts.remote, process.env);
+  if (why || !canMount(connector)) throw new ConnectorError(why ?? `input ${req.label}: ${connector.command} cannot mount a folder on the host`);
   const tool = MOUNT_TOOLS[connector.command];
-  const why = tool && mountUnavailable(tool);
-  if (why) throw new ConnectorError(`input ${req.label}: mount: true needs ${tool}, but ${why}; ${fix}`);
   const m = await connector.mount(req, ctx);
   mounts.add(m);
   ctx.onInfo?.(`input ${req.label}: mounted ${m.source} ${m.writable ? 'read-write' : 'read-only'} (${tool})`);

@@ -470,7 +470,7 @@ export class DockerEngine implements Engine {
       experimentImage: this.experimentImage(docker, image, req, wd)
     };
     let containerId: string | undefined;
-    const mounts = new BatchMounts(this.mountsElsewhere && `the Docker engine ${this.mountsElsewhere} runs on another machine and cannot see this host's mounts`);
+    const mounts = new BatchMounts(this.mountsElsewhere);
     // However the batch ends, its result goes to releaseBatch before anything is removed.
     const result = await (async (): Promise<BatchResult> => {
       try {
