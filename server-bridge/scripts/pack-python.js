@@ -2,8 +2,9 @@
 // Puts a self-contained copy of the bridge into the Python package
 // (jupyterlab_redlab/bridge/), so a plain `pip install .` can start it through
 // jupyter-server-proxy with nothing but Node.js on PATH: the bundles (CLI, bridge, AWS SDK), a
-// launcher, and the one native module they load (better-sqlite3, built for this
-// machine's Node). Run after `npm run build -w server-bridge`.
+// launcher, the one native module they load (better-sqlite3, built for this machine's
+// Node) and the packages the bundles load from node_modules on first use (ssh2). Run
+// after `npm run build -w server-bridge`.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -32,4 +33,17 @@ function copyPackage(name, parts) {
 copyPackage('better-sqlite3', ['package.json', 'lib', 'build/Release/better_sqlite3.node']);
 copyPackage('bindings', ['package.json', 'bindings.js']);
 copyPackage('file-uri-to-path', ['package.json', 'index.js']);
+
+/** `name` whole (but its examples and tests) and, the same way, every package it depends on (not the optional ones: it loads those in try/catch). */
+function copyPackageTree(name, seen = new Set()) {
+  if (seen.has(name)) return;
+  seen.add(name);
+  const from = path.dirname(require.resolve(`${name}/package.json`, { paths: [path.join(root, 'server-bridge')] }));
+  const skip = new Set(['examples', 'test', 'tests', 'bench', 'benchmark', '.github']);
+  fs.cpSync(from, path.join(target, 'node_modules', name), { recursive: true, filter: src => !skip.has(path.basename(src)) || path.dirname(src) !== from });
+  const pkg = JSON.parse(fs.readFileSync(path.join(from, 'package.json'), 'utf8'));
+  for (const dep of Object.keys(pkg.dependencies ?? {})) copyPackageTree(dep, seen);
+}
+// ssh2 stays outside the bundles (loaded on an SSH connector's or the docker-ssh engine's first use).
+copyPackageTree('ssh2');
 console.log(`pack-python: bridge copied to ${path.relative(root, target)}`);

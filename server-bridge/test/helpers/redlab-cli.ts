@@ -12,13 +12,17 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The Python package's copy of the bridge (`npm run build` packs it: server-bridge/scripts/pack-python.js). */
+export const PYTHON_PACKAGE_BRIDGE = path.join(REPO, 'jupyterlab_redlab/bridge');
+
 /**
  * Runs `redlab ...args` in `cwd` (the repo by default) with `env` on top of this
  * process's environment; `onStderr` is given all of stderr so far on each chunk.
+ * `launcher`: another entry point (the Python package's launch.js) instead of the built binary.
  */
-export function runRedlab(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; onStderr?: (s: string, child: ChildProcess) => void } = {}): Promise<CliResult> {
+export function runRedlab(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; launcher?: string; onStderr?: (s: string, child: ChildProcess) => void } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
+    const child = spawn(process.execPath, [opts.launcher ?? bin, ...args], {
       cwd: opts.cwd ?? REPO,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe']
