@@ -59,19 +59,19 @@ function onPath(bin: string, env: NodeJS.ProcessEnv = process.env): string | und
   return undefined;
 }
 
-/** Why this host cannot mount with `tool`, or undefined. */
-export function mountUnavailable(tool: 'sshfs' | 'httpdirfs', env: NodeJS.ProcessEnv = process.env): string | undefined {
+/** Why this host cannot mount with `tool`, or undefined (`fuseDevice`: for tests). */
+export function mountUnavailable(tool: 'sshfs' | 'httpdirfs', env: NodeJS.ProcessEnv = process.env, fuseDevice = '/dev/fuse'): string | undefined {
   let st: fs.Stats | undefined;
   try {
-    st = fs.statSync('/dev/fuse');
+    st = fs.statSync(fuseDevice);
   } catch {
     st = undefined;
   }
-  if (!st?.isCharacterDevice()) return 'this host cannot mount: /dev/fuse is missing (FUSE is not available here; in a container, run the bridge with --device /dev/fuse --cap-add SYS_ADMIN)';
+  if (!st?.isCharacterDevice()) return `this host cannot mount: ${fuseDevice} is missing (FUSE is not available here; in a container, run the bridge with --device /dev/fuse --cap-add SYS_ADMIN)`;
   try {
-    fs.accessSync('/dev/fuse', fs.constants.R_OK | fs.constants.W_OK);
+    fs.accessSync(fuseDevice, fs.constants.R_OK | fs.constants.W_OK);
   } catch {
-    return 'this host cannot mount: /dev/fuse is not open to the bridge\'s user';
+    return `this host cannot mount: ${fuseDevice} is not open to the bridge's user`;
   }
   if (!onPath(tool, env)) return `this host cannot mount: ${tool} is not installed (Debian: apt-get install ${tool})`;
   if (!onPath('fusermount3', env) && !onPath('fusermount', env)) return 'this host cannot mount: fusermount3 is not installed (Debian: apt-get install fuse3)';

@@ -416,6 +416,11 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
       /^input tiles: mount: true mounts the folder on this host, but the Docker engine docker-ssh \(ssh:\/\/lab\) runs on another machine and cannot see this host's mounts; remove mount: true from inputs\.tiles\.connector to download the folder before the run instead$/
     );
     expect(mountRefusal([item], undefined, { PATH: '/nonexistent' })).toContain('sshfs is not installed (Debian: apt-get install sshfs); remove mount: true');
+    expect(mountUnavailable('sshfs', process.env, '/nonexistent/fuse')).toBe(
+      'this host cannot mount: /nonexistent/fuse is missing (FUSE is not available here; in a container, run the bridge with --device /dev/fuse --cap-add SYS_ADMIN)'
+    );
+    // A file that is not a character device is no FUSE device either.
+    expect(mountUnavailable('sshfs', process.env, __filename)).toContain(`${__filename} is missing`);
     // Connectors that cannot mount refuse mount: true in their own words (FTP, archives, CC connector images).
     expect(mountRefusal([{ ...item, value: { ...item.value, connector: { command: 'red-connector-ftp', mount: true } } }])).toBeUndefined();
     expect(mountRefusal([{ ...item, value: { class: 'File', connector: { command: 'red-connector-ssh', mount: true } } }])).toContain('input tiles: mount: true is for Directory inputs only');
