@@ -206,6 +206,34 @@ d('mount: true (FUSE on the host, bound into the container)', () => {
     }
   }, 90_000);
 
+  it('an HTTP server that disappears during the run fails it too, saying the httpdirfs mount broke', async () => {
+    const web = await startIndexServer({ 'data/a.txt': 'alpha\n' });
+    let closed = false;
+    const { dir, workRoot } = await runDirs('redlab-mounts-');
+    const res = await new DockerEngine({ connectors: connectors(), workRoot }).run(
+      request(
+        mountRed(
+          { command: 'red-connector-http', mount: true, access: { url: `${web.url}/data/` } },
+          'while true; do cat "$0/a.txt" >/dev/null || { echo READ-FAILED >&2; exit 4; }; echo READ-OK; sleep 0.3; done'
+        ),
+        dir,
+        { labels }
+      ),
+      {
+        onEvent: e => {
+          if (!closed && e.type === 'log' && e.data.includes('READ-OK')) {
+            closed = true;
+            void web.close();
+          }
+        }
+      }
+    );
+    expect(closed).toBe(true);
+    expect(res.state).toBe('failed');
+    expect(res.error).toMatch(/^input data \(red-connector-http\): the httpdirfs mount of http:\/\/127\.0\.0\.1:\d+\/data\/ broke during the run .*exited with 4/);
+    expect(fuseMountsUnder(workRoot)).toEqual([]);
+  }, 90_000);
+
   it('a process killed while it holds a mount leaves it; the next engine start unmounts it, and leaves live processes\' mounts alone', async () => {
     const { dir, workRoot } = await runDirs('redlab-mounts-');
     const stalePoint = path.join(workRoot, 'dead-run', 'batch-0', 'inputs', 'data', 'data');
