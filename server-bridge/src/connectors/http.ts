@@ -14,6 +14,7 @@ import { httpRequest, HttpTransportError, type HttpAuth } from './http-client';
 import { HostPolicy, HostRefusedError } from './host-policy';
 import { contextRetry, isTransientHttpStatus, isTransientNetError, TransientConnectorError, withRetries } from './retry';
 import { TransferCounter } from './transfer-progress';
+import { mountHttpDirectory, type MountingInputConnector } from './mounts';
 import {
   ConnectorError,
   type ConnectorContext,
@@ -205,9 +206,11 @@ export function createHttpConnectors(policy: HostPolicy = new HostPolicy()): { i
   return { input: httpInput(policy), output: httpOutput(policy) };
 }
 
-const httpInput = (policy: HostPolicy): InputConnector => ({
+const httpInput = (policy: HostPolicy): MountingInputConnector => ({
   command: HTTP_CONNECTOR,
   classes: ['File', 'Directory'],
+  /** mount: true: httpdirfs (read-only), its host vetted by the same policy. */
+  mount: (req, ctx) => mountHttpDirectory(req, ctx, policy, parseHttpAccess(req.value.connector.access, `input ${req.label}`)),
   async stage(req: InputStageRequest, ctx: ConnectorContext): Promise<StagedInput> {
     const where = `input ${req.label}`;
     const access = parseHttpAccess(req.value.connector.access, where);
@@ -221,7 +224,7 @@ const httpInput = (policy: HostPolicy): InputConnector => ({
     if (!req.value.listing) {
       throw new ConnectorError(
         `${where} (${HTTP_CONNECTOR}): a Directory needs a listing (its files and folders, e.g. listing: [{class: File, basename: a.txt}]); ` +
-          'red-connector-http fetches each listed file from url/<path>' + (req.value.connector.mount ? ' (mount: true, a FUSE mount, is not supported yet)' : '')
+          'red-connector-http fetches each listed file from url/<path> (or mount: true mounts the folder with httpdirfs)'
       );
     }
     await mkdir(req.dest, { recursive: true });
