@@ -8,7 +8,6 @@ import * as path from 'path';
 import { type CommandLineTool, type FileOrDirectory, type JobInputs, type ListingEntry, type FileRecord, CONTAINER_OUTPUTS_DIR, inputContainerPath, splitCwlType, toAbsoluteContainerPath } from '../../../src/red';
 import { ConnectorError, type ConnectorContext, type InputConnector, type InputStageRequest, type SourceIdentity, type StagedInput } from '../connectors/types';
 import type { InputCache } from '../connectors/input-cache';
-import { contextRetry, withRetries } from '../connectors/retry';
 import type { ConnectorRegistry } from '../connectors/registry';
 import { canMount, mountInput, type BatchMounts } from '../connectors/mounts';
 import { hashFile, hashPath } from '../util/hash';
@@ -223,14 +222,26 @@ export async function stageInputs(o: StageOptions): Promise<StagedBatchInputs> {
   return { binds, records, containerPaths };
 }
 
+/** The source's identity for the input cache; undefined (no cache) when asking fails, unless the run was cancelled. */
+async function identifyOrSkip(connector: InputConnector, req: InputStageRequest, ctx: ConnectorContext): Promise<SourceIdentity | undefined> {
+  try {
+    return await connector.identify!(req, ctx);
+  } catch (err) {
+    if (ctx.signal?.aborted) throw err;
+    return undefined;
+  }
+}
+
 /** One input through its connector (or the input cache), checked and measured. */
 async function stageItem(p: PlannedItem, ctx: ConnectorContext, o: StageOptions, cache: InputCache | undefined): Promise<StagedItem> {
   const { item, connector, dest } = p;
   if (ctx.signal?.aborted) throw new ConnectorError(`input ${item.label}: cancelled`);
   const req: InputStageRequest = { key: item.key, index: item.index, label: item.label, value: item.value, dest };
   const command = item.value.connector.command;
-  // Only files are cached; the source is asked first, every time, whether it changed.
-  const identity = cache && item.value.class === 'File' && connector.identify ? await withRetries(() => connector.identify!(req, ctx), contextRetry(ctx)) : undefined;
+  // Only files are cached; the source is asked first, every time, whether it changed. The cache
+  // only saves time: a source that cannot be asked (refused, unreachable, login refused) is
+  // received as without it, so the run fails or succeeds as it would, in the download's words.
+  const identity = cache && item.value.class === 'File' && connector.identify ? await identifyOrSkip(connector, req, ctx) : undefined;
   let measured = cache && identity ? await fromCache(cache, command, identity, req, ctx) : undefined;
   // mount: true: a FUSE mount on the host, not a copy (neither hashed nor cached: it may be terabytes).
   // Connectors that cannot mount say themselves what they do with mount: true.
