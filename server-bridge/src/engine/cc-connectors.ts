@@ -132,6 +132,28 @@ async function runHelper(img: ExperimentImage, argv: string[], binds: BindMount[
   return { exitCode: outcome.exitCode ?? -1, stdout, stderr };
 }
 
+/**
+ * Removes the connector helpers a process that died left behind: those that ended (or were never
+ * started) over `graceMs` ago. A running helper belongs to a run going on, or ends by itself and
+ * goes at a later start; one that just ended is its run's to read and remove. Returns their names.
+ */
+export async function removeEndedConnectorHelpers(docker: Docker, graceMs = 60_000): Promise<string[]> {
+  const found = await docker.listContainers({ all: true, filters: { label: [LABEL_CONNECTOR], status: ['exited', 'dead', 'created'] } });
+  const removed: string[] = [];
+  for (const c of found) {
+    try {
+      const info = await docker.getContainer(c.Id).inspect();
+      const since = Date.parse(info.State.Status === 'created' ? info.Created : info.State.FinishedAt);
+      if (!(Date.now() - since >= graceMs)) continue;
+      await docker.getContainer(c.Id).remove({ force: true });
+      removed.push(info.Name.replace(/^\//, '') || c.Id.slice(0, 12));
+    } catch {
+      // Removed meanwhile (by its own run), or Docker refused: a later start tries again.
+    }
+  }
+  return removed;
+}
+
 /** The error text of a failed call, as CC's agent gives it: stderr, else stdout, else that both were empty. */
 export function connectorErrorText(r: HelperResult): string {
   const parts: string[] = [];

@@ -38,7 +38,7 @@ import { listManagedContainers, LogSkipper, NEVER_CREATED_MESSAGE, NEVER_STARTED
 import type { StatsOptions } from './stats';
 import { stageInputs } from './staging';
 import { transferEvents } from '../connectors/transfer-progress';
-import { ccConnectorFallback, validateConnectors, type ExperimentImage } from './cc-connectors';
+import { ccConnectorFallback, removeEndedConnectorHelpers, validateConnectors, type ExperimentImage } from './cc-connectors';
 import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 import {
   BatchTracker,
@@ -284,11 +284,18 @@ export class DockerEngine implements Engine {
 
   private staleMountsCleaned?: Promise<void>;
 
-  /** Once per engine, before any work folder is touched: unmounts the FUSE mounts a process that died left under the work root. */
+  /**
+   * Once per engine, before any work folder is touched: unmounts the FUSE mounts a process that
+   * died left under the work root, and removes the connector helper containers it left (ended ones).
+   */
   private cleanStaleMounts(info: (m: string) => void = () => undefined): Promise<void> {
-    this.staleMountsCleaned ??= cleanupStaleMounts(this.workRoot).then(r => {
+    this.staleMountsCleaned ??= cleanupStaleMounts(this.workRoot).then(async r => {
       if (r.unmounted.length) info(`unmounted ${r.unmounted.length} mount(s) left by a process that ended: ${r.unmounted.join(', ')}`);
       for (const e of r.errors) info(e);
+      const helpers = await this.client()
+        .then(removeEndedConnectorHelpers)
+        .catch(() => []);
+      if (helpers.length) info(`removed ${helpers.length} connector helper container(s) left by a process that ended: ${helpers.join(', ')}`);
     });
     return this.staleMountsCleaned;
   }

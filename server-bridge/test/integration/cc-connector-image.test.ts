@@ -13,7 +13,7 @@ import * as path from 'path';
 import type { FileOrDirectory } from '../../../src/red/types';
 import { defaultConnectors } from '../../src/connectors/registry';
 import type { ConnectorContext } from '../../src/connectors/types';
-import { ccConnectorFallback, validateConnectors, type ExperimentImage } from '../../src/engine/cc-connectors';
+import { ccConnectorFallback, LABEL_CONNECTOR, removeEndedConnectorHelpers, validateConnectors, type ExperimentImage } from '../../src/engine/cc-connectors';
 import { DockerEngine } from '../../src/engine/docker';
 import { listInputItems, stageInputs } from '../../src/engine/staging';
 import { PYTHON, TEST_LABEL, containersWithLabel, dockerTestFile, request, tempDir } from '../helpers/red';
@@ -119,6 +119,35 @@ function expectNoSecretLeft(): void {
   expect(fs.readdirSync(privateDir).filter(n => n.startsWith('.redlab-connector-'))).toEqual([]);
   for (const f of walk(privateDir)) expect(fs.readFileSync(path.join(privateDir, f), 'utf8')).not.toContain(PASSWORD);
 }
+
+describe('helpers left by a process that died', () => {
+  it('ended ones are removed once their run can no longer want them; running ones stay', async () => {
+    const make = async (cmd: string[]) => {
+      const c = await docker.createContainer({ Image: IMAGE, Cmd: cmd, Entrypoint: [], Labels: { ...labels, [LABEL_CONNECTOR]: 'receive-file' }, HostConfig: { AutoRemove: false } });
+      await c.start();
+      return c;
+    };
+    const ended = await make(['true']);
+    await ended.wait();
+    const running = await make(['sleep', '60']);
+    const name = async (c: typeof ended) => (await c.inspect()).Name.replace(/^\//, '');
+    const endedName = await name(ended);
+    const runningName = await name(running);
+    try {
+      // Just ended: its own run may still be reading its output.
+      expect(await removeEndedConnectorHelpers(docker)).not.toContain(endedName);
+      expect((await ended.inspect()).State.Status).toBe('exited');
+      const removed = await removeEndedConnectorHelpers(docker, 0);
+      expect(removed).toContain(endedName);
+      expect(removed).not.toContain(runningName);
+      await expect(ended.inspect()).rejects.toThrow(/no such container/i);
+      expect((await running.inspect()).State.Status).toBe('running');
+    } finally {
+      await ended.remove({ force: true }).catch(() => undefined);
+      await running.remove({ force: true }).catch(() => undefined);
+    }
+  }, 60_000);
+});
 
 describe('the registry fallback', () => {
   it('only the view made by withFallback runs unknown commands; the shared registry still refuses them, and the view sees later registrations', () => {
