@@ -212,6 +212,33 @@ test.describe('RED panel', () => {
     });
   });
 
+  test('an SFTP folder mounted instead of copied, writable: offered where the engine can mount, in the YAML', async ({ page, tmpPath }) => {
+    await openDemo(page, tmpPath);
+    await page.getByTestId('redlab-add-input').click();
+    const input = page.getByTestId('redlab-input-data');
+    await input.getByTestId('redlab-input-connector').selectOption('red-connector-ssh');
+    // A file is copied: no mount offered, no writable flag.
+    await expect(input.getByTestId('redlab-input-mount')).toHaveCount(0);
+    await input.locator('select').first().selectOption('Directory');
+    await input.getByTestId('redlab-access-host').fill('lab.example.org');
+    await input.getByTestId('redlab-access-auth.username').fill('ann');
+    await input.getByTestId('redlab-access-dirPath').fill('/data/tiles');
+    await expect(input.getByTestId('redlab-access-writable')).toHaveCount(0);
+    // The bridge's Docker engine mounts with sshfs on this machine (.ci/setup installs it).
+    await input.getByTestId('redlab-input-mount').check();
+    await input.getByTestId('redlab-access-writable').check();
+    await expect(input.getByTestId('redlab-field-error')).toHaveCount(0);
+    const yaml = page.getByTestId('redlab-yaml');
+    await expect(yaml).toContainText('mount: true');
+    await expect(yaml).toContainText('writable: true');
+    await expect(page.getByTestId('redlab-yaml-section')).toContainText('valid RED 9');
+    // Unticked: copied again, and the writable flag goes with the mount.
+    await input.getByTestId('redlab-input-mount').uncheck();
+    await expect(input.getByTestId('redlab-access-writable')).toHaveCount(0);
+    await expect(yaml).not.toContainText('mount: true');
+    await expect(yaml).not.toContainText('writable');
+  });
+
   test('a new parameters tag reaches the panel', async ({ page, tmpPath }) => {
     const nb = {
       nbformat: 4,
