@@ -3,7 +3,7 @@
 // --json) the result object on stdout.
 import * as path from 'path';
 import { realpathSync } from 'fs';
-import { fillVariables, registerSecrets, type SecretMasker, formatIssues, type RunResult } from '../../../src/red';
+import { fillVariables, registerSecrets, type SecretMasker, formatIssues, type LoadedRed, type RunResult } from '../../../src/red';
 import type { Engine } from '../engine/types';
 import { defaultWorkRoot } from '../engine/workdir';
 import { collectVariables, terminalPrompt } from './variables';
@@ -58,7 +58,17 @@ export function allowedRoots(redFile: string, io: Pick<RunIO, 'cwd' | 'env'>, ex
 }
 
 export async function runFile(file: string, opts: RunOptions, io: RunIO): Promise<number> {
-  const loaded = await readRedFile(file);
+  const result = await runLoadedRed(await readRedFile(file), file, opts, io);
+  if (opts.json) io.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  return EXIT[result.state];
+}
+
+/**
+ * Runs a RED already read (`redlab rerun`: a crate's RED) as if it were the file `file`:
+ * its folder resolves relative local inputs and is an allowed root. Fills its variables,
+ * shows progress (on stderr with --json) and returns the result.
+ */
+export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOptions, io: RunIO): Promise<RunResult> {
   if (loaded.warnings.length) io.stderr.write(formatIssues(loaded.warnings, file) + '\n');
 
   const interactive = !opts.nonInteractive && io.stdin.isTTY === true;
@@ -116,6 +126,5 @@ export async function runFile(file: string, opts: RunOptions, io: RunIO): Promis
     await engine?.close?.().catch(() => undefined);
   }
   progress.summary(result);
-  if (opts.json) io.stdout.write(JSON.stringify(result, null, 2) + '\n');
-  return EXIT[result.state];
+  return result;
 }
