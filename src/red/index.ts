@@ -19,3 +19,5 @@ export * from './notebook-output';
 export * from './limits';
 export * from './connector-fields';
 export * from './units';
+export * from './run-crate';
+export * from './citation';

@@ -86,6 +86,8 @@ export interface FileRecord {
   /** Output sent through a connector (e.g. `red-connector-http`): where it went. */
   connector?: string;
   partial?: boolean;
+  /** A folder output's files (paths relative to it, sorted), as they were hashed when collected. */
+  files?: { path: string; sha256: string; size: number }[];
 }
 
 export interface PhaseTimings {
@@ -108,6 +110,9 @@ export interface BatchResult {
   timings: PhaseTimings;
   error?: string;
   outdir: string;
+  /** When the batch began and ended (epoch ms): the run record's start and end times. */
+  startedAt?: number;
+  endedAt?: number;
 }
 
 export interface RunResult {

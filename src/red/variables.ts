@@ -304,11 +304,35 @@ function isUnfilledTemplate(s: string): boolean {
  * filling) is given, every string that was filled from a variable becomes `********` too.
  */
 export function maskRed<T extends Red>(red: T, template?: Red): T {
+  return mapSecretLeaves(red, template, () => MASK);
+}
+
+/**
+ * A copy to keep or share (the RED inside a run record): every secret value written in
+ * the RED itself becomes a `{{variable}}` named after where it was
+ * (`inputs.data.connector.access.auth.password` → `{{data_password}}`), so the copy
+ * holds no secret and a re-run asks for it as for any variable. Unfilled `{{name}}`
+ * references stay as they are. `red` must be the RED as written, before filling.
+ */
+export function templateSecrets<T extends Red>(red: T): T {
+  const used = new Set(listVariables(red).map(v => v.name));
+  return mapSecretLeaves(red, undefined, at => {
+    const parts = at.path.split('.');
+    const base = `${parts[0] === 'inputs' || parts[0] === 'outputs' ? parts[1] : parts[0]}_${parts[parts.length - 1]}`.replace(/[^A-Za-z0-9_]/g, '_');
+    let name = base;
+    for (let i = 2; used.has(name); i++) name = `${base}_${i}`;
+    used.add(name);
+    return `{{${name}}}`;
+  });
+}
+
+/** A copy of `red` with each secret leaf (and, given `template`, each filled-in one) replaced by `replace`. */
+function mapSecretLeaves<T extends Red>(red: T, template: Red | undefined, replace: (at: Visit) => string): T {
   const maskLeaf = (leaf: unknown, at: Visit, tmpl: unknown): unknown => {
-    if (typeof tmpl === 'string' && tmpl !== leaf && isUnfilledTemplate(tmpl)) return MASK;
+    if (typeof tmpl === 'string' && tmpl !== leaf && isUnfilledTemplate(tmpl)) return replace(at);
     if (at.protected && leaf !== null && leaf !== undefined && typeof leaf !== 'boolean') {
       if (typeof leaf === 'string' && isUnfilledTemplate(leaf)) return leaf;
-      return MASK;
+      return replace(at);
     }
     return leaf;
   };

@@ -106,6 +106,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--leave-container', 'keep the container after the run (for debugging)')
     .option('--parallel <n>', 'batches run at once', positiveInt, 1)
     .option('--json', 'print the result as JSON on stdout (container output goes to stderr)')
+    .option('--no-record', 'leave no run record (ro-crate-metadata.json and run-record/) in the outdir')
     .option('--allow-root <dir>', 'extra host folder local inputs may come from (repeatable)', collect, [])
     .option('--allow-connector-host <host>', ALLOW_CONNECTOR_HOST_HELP, collect, [])
     .option('--work-root <dir>', 'private folder for staged inputs and outputs while a batch runs (default: REDLAB_WORK_ROOT, else ~/.cache/redlab/runs)')

@@ -3,12 +3,15 @@
 // --json) the result object on stdout.
 import * as path from 'path';
 import { realpathSync } from 'fs';
-import { fillVariables, registerSecrets, type SecretMasker, formatIssues, type LoadedRed, type RunResult } from '../../../src/red';
+import { fillVariables, registerSecrets, type SecretMasker, formatIssues, type LoadedRed, type RunResult, type RunEvent } from '../../../src/red';
 import type { Engine } from '../engine/types';
 import { defaultWorkRoot } from '../engine/workdir';
 import { collectVariables, terminalPrompt } from './variables';
 import { ProgressPrinter } from './progress';
 import { CliError, readRedFile } from './red-file';
+import { RunLogCapture } from '../record/log-capture';
+import { writeRunCrates } from '../record/run-crate-file';
+import { crateAgent, crateLicense, machineInfo } from '../record/crate-context';
 
 export interface RunOptions {
   variables?: string;
@@ -22,6 +25,8 @@ export interface RunOptions {
   workRoot?: string;
   /** The engine that runs it: docker (default) or process (no container; not isolated). */
   engine?: string;
+  /** Leave a run record (Process Run Crate) in the outdir (default true; --no-record). */
+  record?: boolean;
 }
 
 export interface RunIO {
@@ -97,18 +102,24 @@ export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOpt
   let result: RunResult;
   const started = Date.now();
   let engine: Engine | undefined;
+  const outdir = path.resolve(io.cwd, opts.outdir ?? 'outputs');
+  const logs = new RunLogCapture(masker);
+  const onEvent = (e: RunEvent) => {
+    logs.handle(e);
+    progress.handle(e);
+  };
   try {
     engine = io.createEngine({ workRoot: path.resolve(io.cwd, opts.workRoot ?? (io.env.REDLAB_WORK_ROOT || defaultWorkRoot(io.env))), name: opts.engine ?? 'docker' });
     result = await engine.run(
       {
         loaded: { ...loaded, red },
         baseDir: path.dirname(path.resolve(io.cwd, file)),
-        outdir: path.resolve(io.cwd, opts.outdir ?? 'outputs'),
+        outdir,
         allowedRoots: allowedRoots(file, io, opts.allowRoot),
         parallel,
         leaveContainer: opts.leaveContainer === true
       },
-      { signal: controller.signal, onEvent: progress.handle }
+      { signal: controller.signal, onEvent }
     );
   } catch (err) {
     // The engine reports run failures in its result; what it throws (no Docker
@@ -120,6 +131,9 @@ export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOpt
       timings: { total: Date.now() - started },
       error: (err as Error).message
     };
+  }
+  try {
+    if (opts.record !== false) await writeRecord(loaded, result, { file, outdir, started, engine, logs }, io);
   } finally {
     removeHandler();
     // An ssh connection (docker-ssh) would keep the process alive.
@@ -127,4 +141,33 @@ export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOpt
   }
   progress.summary(result);
   return result;
+}
+
+/** The run's Process Run Crate in its outdir (each batch's); what could not be written is said, and the run's state stands. */
+async function writeRecord(
+  loaded: LoadedRed,
+  result: RunResult,
+  run: { file: string; outdir: string; started: number; engine?: Engine; logs: RunLogCapture },
+  io: RunIO
+): Promise<void> {
+  const { machine, engineVersion } = await machineInfo(run.engine);
+  const redSource = path.resolve(io.cwd, run.file);
+  const written = await writeRunCrates({
+    red: loaded.red,
+    result,
+    outdir: run.outdir,
+    startedAt: run.started,
+    endedAt: Date.now(),
+    redSource,
+    engineVersion,
+    machine,
+    agent: crateAgent(io.env),
+    license: crateLicense(io.env),
+    logs: run.logs.logs(result.batches.length ? result.batches.map(b => b.index) : [0]),
+    masker: io.masker,
+    name: path.basename(redSource)
+  });
+  for (const c of written) {
+    for (const p of c.problems) io.stderr.write(`redlab: run record of ${c.dir}: ${p}\n`);
+  }
 }

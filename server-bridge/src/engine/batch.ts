@@ -150,7 +150,7 @@ export class BatchTracker {
     outdir: string,
     private readonly emit: Emitter
   ) {
-    this.b = { index, state: 'failed', command, inputs: {}, outputs: {}, timings: { total: 0 }, outdir };
+    this.b = { index, state: 'failed', command, inputs: {}, outputs: {}, timings: { total: 0 }, outdir, startedAt: this.t0 };
   }
 
   setState(state: RunState, exitCode?: number): void {
@@ -176,7 +176,8 @@ export class BatchTracker {
   done(state: FinalState, error?: string): BatchResult {
     this.b.state = state;
     if (error) this.b.error = error;
-    this.b.timings.total = Date.now() - this.t0;
+    this.b.endedAt = Date.now();
+    this.b.timings.total = this.b.endedAt - this.t0;
     this.setState(state, this.b.exitCode);
     return this.b;
   }

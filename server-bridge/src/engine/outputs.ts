@@ -215,6 +215,8 @@ interface Copied {
   class: 'File' | 'Directory';
   size: number;
   sha256: string;
+  /** A folder's files as hashed on the way (the run record lists them: never hashed twice). */
+  files?: { path: string; sha256: string; size: number }[];
 }
 
 /** Puts the regular file at `rel` (no link in it) below `root` into `to` as `name` (placeFile: a copy or a hard link). */
@@ -235,7 +237,7 @@ async function copyOut(root: SafeDir, target: string, to: SafeDir, name: string,
   if (!parts.length) throw new OutputError(`output ${key}: it is the whole outputs folder; name a file or folder inside it`);
   const st = await withDir(root.openDir(parts.slice(0, -1).join('/')), d => d.lstat(parts[parts.length - 1]));
   if (st.isFile()) return { class: 'File', ...(await copyFileAt(root, target, to, name)) };
-  const files: { rel: string; sha256: string }[] = [];
+  const files: { rel: string; sha256: string; size: number }[] = [];
   let size = 0;
   const copyDir = async (srcRel: string, dest: SafeDir, rel: string, ancestors: Set<string>): Promise<void> => {
     await withDir(root.openDir(srcRel), async src => {
@@ -262,7 +264,7 @@ async function copyOut(root: SafeDir, target: string, to: SafeDir, name: string,
           // In this folder: no walk from the root (a link's target: walked to, through no link).
           const h = at.rel === inTree ? await placeFile(src, e.name, inTree, dest, e.name) : await copyFileAt(root, at.rel, dest, e.name);
           size += h.size;
-          files.push({ rel: r, sha256: h.sha256 });
+          files.push({ rel: r, sha256: h.sha256, size: h.size });
         }
         // sockets, FIFOs, devices: not data, left out (as hashPath does)
       }
@@ -271,7 +273,7 @@ async function copyOut(root: SafeDir, target: string, to: SafeDir, name: string,
   await withDir(to.openDir(name, { create: true }), dest => copyDir(target, dest, '', new Set([`${st.dev}:${st.ino}`])));
   const tree = createHash('sha256');
   for (const f of files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0))) tree.update(`${f.rel}\0${f.sha256}\n`);
-  return { class: 'Directory', size, sha256: tree.digest('hex') };
+  return { class: 'Directory', size, sha256: tree.digest('hex'), files: files.map(f => ({ path: f.rel, sha256: f.sha256, size: f.size })) };
 }
 
 /** Copies an output into `dir` as `name`, replacing what was there only once the copy is whole. */
@@ -360,6 +362,7 @@ export async function collectOutputs(o: CollectOptions): Promise<CollectResult> 
         await mkdir(o.outdir, { recursive: true });
         const h = await deliver(root, match.target, o.outdir, name, spec.key);
         const rec: FileRecord = { path: path.join(o.outdir, name), containerPath, class: h.class, size: h.size, sha256: h.sha256 };
+        if (h.files) rec.files = h.files;
         if (o.partial) rec.partial = true;
         records[spec.key] = rec;
       } catch (err) {

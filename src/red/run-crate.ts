@@ -1,0 +1,573 @@
+// A run's record as a Process Run Crate (https://w3id.org/ro/wfrun/process/0.5): the
+// JSON-LD of `ro-crate-metadata.json`, built from what the run already measured (never
+// hashing anything twice), read back (parseRunCrate) and checked for what the official
+// validator does not notice (runCrateProblems). Pure: the CLI and the bridge write the files.
+import type { FileRecord, FinalState } from './run';
+import type { Gpu } from './bridge-api';
+import type { FileOrDirectory, JobValue, Red } from './types';
+import { posixJoin } from './paths';
+import { CRATE_FILES, type RunCrateInput, type RunCrateOutput, type RunCrateSummary } from './run-crate-types';
+export * from './run-crate-types';
+
+export const PROCESS_RUN_CRATE = 'https://w3id.org/ro/wfrun/process/0.5';
+export const RO_CRATE_1_1 = 'https://w3id.org/ro/crate/1.1';
+const CONTEXT = ['https://w3id.org/ro/crate/1.1/context', 'https://w3id.org/ro/terms/workflow-run'];
+const LOCAL_CONNECTOR = 'redlab-connector-local';
+const RUN_ID = '#run';
+const STATUS: Record<FinalState, string> = {
+  succeeded: 'http://schema.org/CompletedActionStatus',
+  failed: 'http://schema.org/FailedActionStatus',
+  // schema.org has no "cancelled": a cancelled run did not complete; its error says it was cancelled.
+  cancelled: 'http://schema.org/FailedActionStatus'
+};
+
+/** Who ran it and who publishes the record (REDLAB_AUTHOR, REDLAB_ORCID, REDLAB_AFFILIATION, REDLAB_AFFILIATION_URL). */
+export interface CrateAgent {
+  name: string;
+  /** https://orcid.org/0000-… */
+  orcid?: string;
+  affiliation?: { name: string; url: string };
+}
+
+/** The machine the run ran on, as the record names it. */
+export interface CrateMachine {
+  hostname?: string;
+  os?: string;
+  cpuModel?: string;
+  cpuCount?: number;
+  memoryBytes?: number;
+  gpus?: Gpu[];
+  gpuDriver?: string;
+}
+
+/** What one run (or one batch of a batch RED) was: the same fields as a batch's result. */
+export interface CrateRunPart {
+  state: FinalState;
+  command?: string[];
+  exitCode?: number;
+  error?: string;
+  inputs: Record<string, FileRecord | FileRecord[]>;
+  /** A folder output's FileRecord lists its files, as its collection hashed them. */
+  outputs: Record<string, FileRecord | null>;
+}
+
+export interface RunCrateBuildInput {
+  /** The RED as written, secrets as {{variables}}; for a batch of a batch RED, that batch's single RED. */
+  red: Red;
+  run: CrateRunPart;
+  image: { url: string; id?: string; digest?: string; pulled?: boolean };
+  engine: { name: string; version?: string; isolated?: boolean; note?: string };
+  /** The crate's root (the run's output folder), absolute: outputs are named relative to it. */
+  outdir: string;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  endedAt: number;
+  /** Absolute path of the RED file as run (relative local inputs resolve against its folder). */
+  redSource?: string;
+  batch?: { index: number; count: number };
+  agent: CrateAgent;
+  machine?: CrateMachine;
+  /** SPDX id or URL. */
+  license?: string;
+  /** Which of RED Lab's log files were written. */
+  logs?: { stdout?: boolean; stderr?: boolean };
+  /** The run's name (a notebook's, a RED file's). */
+  name?: string;
+  description?: string;
+}
+
+type Entity = Record<string, unknown> & { '@id': string; '@type': string | string[] };
+export interface RunCrate {
+  '@context': unknown;
+  '@graph': Entity[];
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.mmm+00:00`: the form the validator's RECOMMENDED level takes (not `Z`, not microseconds). */
+export function crateTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '+00:00');
+}
+
+const ref = (id: string) => ({ '@id': id });
+/** One value as itself, several as a list (the validator reads a one-item list as several). */
+function oneOrMany<T>(xs: T[]): T | T[] {
+  return xs.length === 1 ? xs[0] : xs;
+}
+
+/** A relative path as a crate @id: each segment %-encoded, a folder with a trailing slash. */
+function relId(rel: string, folder = false): string {
+  const id = rel.split('/').map(encodeURIComponent).join('/');
+  return folder && !id.endsWith('/') ? id + '/' : id;
+}
+
+function fileUrl(abs: string, folder = false): string {
+  const id = 'file://' + abs.split('/').map(encodeURIComponent).join('/');
+  return folder && !id.endsWith('/') ? id + '/' : id;
+}
+
+function relativeTo(root: string, p: string): string | undefined {
+  const r = root.replace(/\/+$/, '');
+  return p.startsWith(r + '/') ? p.slice(r.length + 1) : undefined;
+}
+
+const FORMATS: Record<string, string> = {
+  csv: 'text/csv',
+  tsv: 'text/tab-separated-values',
+  txt: 'text/plain',
+  log: 'text/plain',
+  md: 'text/markdown',
+  json: 'application/json',
+  yml: 'application/yaml',
+  yaml: 'application/yaml',
+  cwl: 'application/yaml',
+  xml: 'application/xml',
+  html: 'text/html',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  svg: 'image/svg+xml',
+  tif: 'image/tiff',
+  tiff: 'image/tiff',
+  pdf: 'application/pdf',
+  zip: 'application/zip',
+  gz: 'application/gzip',
+  tar: 'application/x-tar',
+  ipynb: 'application/x-ipynb+json',
+  py: 'text/x-python',
+  npy: 'application/octet-stream',
+  h5: 'application/x-hdf5',
+  hdf5: 'application/x-hdf5',
+  parquet: 'application/vnd.apache.parquet',
+  pt: 'application/octet-stream',
+  bin: 'application/octet-stream'
+};
+
+/** The media type a file name says, when it says one. */
+export function encodingFormatOf(name: string): string | undefined {
+  const m = /\.([A-Za-z0-9]+)$/.exec(name);
+  return m ? FORMATS[m[1].toLowerCase()] : undefined;
+}
+
+/** Where a remote input came from, without user info: a URL when the RED gives one in full. */
+function remoteUrl(value: FileOrDirectory): string | undefined {
+  const access = (value.connector?.access ?? {}) as Record<string, unknown>;
+  const raw = typeof access.url === 'string' ? access.url : undefined;
+  let url: string | undefined;
+  if (raw && !raw.includes('{{')) url = raw;
+  else if (typeof access.host === 'string' && typeof access.path === 'string' && !`${access.host}${access.path}`.includes('{{')) {
+    const port = access.port !== undefined ? `:${access.port}` : '';
+    url = `sftp://${access.host}${port}${access.path.startsWith('/') ? '' : '/'}${access.path}`;
+  } else if (typeof access.bucket === 'string' && typeof access.key === 'string' && !`${access.bucket}${access.key}`.includes('{{')) {
+    url = `s3://${access.bucket}/${access.key}`;
+  }
+  if (!url) return undefined;
+  // User info is a credential (or names one): never in the record.
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@?#]*@/i, '$1');
+}
+
+function isFileValue(v: unknown): v is FileOrDirectory {
+  return !!v && typeof v === 'object' && !Array.isArray(v) && ((v as FileOrDirectory).class === 'File' || (v as FileOrDirectory).class === 'Directory');
+}
+
+function inputsOf(red: Red): Record<string, JobValue> {
+  return ('inputs' in red && red.inputs ? red.inputs : {}) as Record<string, JobValue>;
+}
+
+/** The crate's inputs: one per File/Directory value (list items as key[i]), described from the RED and measured by the run. */
+function crateInputs(b: RunCrateBuildInput): RunCrateInput[] {
+  const out: RunCrateInput[] = [];
+  const baseDir = b.redSource ? b.redSource.replace(/\/[^/]*$/, '') || '/' : undefined;
+  for (const [key, value] of Object.entries(inputsOf(b.red))) {
+    const items = Array.isArray(value) ? value : [value];
+    items.forEach((v, i) => {
+      if (!isFileValue(v)) return;
+      const name = Array.isArray(value) ? `${key}[${i}]` : key;
+      const measured = b.run.inputs[key];
+      const rec = Array.isArray(measured) ? measured[i] : measured;
+      const base: Omit<RunCrateInput, 'id'> = { key: name, class: v.class, sha256: rec?.sha256 || undefined, size: rec?.size };
+      const access = (v.connector?.access ?? {}) as Record<string, unknown>;
+      if (v.connector?.command === LOCAL_CONNECTOR && typeof access.path === 'string' && !access.path.includes('{{')) {
+        const abs = access.path.startsWith('/') ? posixJoin(access.path) : baseDir ? posixJoin(baseDir, access.path) : undefined;
+        if (abs) {
+          out.push({ ...base, id: fileUrl(abs, v.class === 'Directory'), path: abs });
+          return;
+        }
+      }
+      const url = remoteUrl(v);
+      out.push({ ...base, id: url ?? `#input-${encodeURIComponent(name)}`, url, connector: v.connector?.command });
+    });
+  }
+  return out;
+}
+
+/** Non-file input values (the CWL parameters) as text. */
+function parameterValues(red: Red): { name: string; value: string }[] {
+  const out: { name: string; value: string }[] = [];
+  for (const [key, value] of Object.entries(inputsOf(red))) {
+    if (isFileValue(value) || (Array.isArray(value) && value.some(isFileValue))) continue;
+    out.push({ name: key, value: Array.isArray(value) ? JSON.stringify(value) : String(value) });
+  }
+  return out;
+}
+
+function crateOutputs(b: RunCrateBuildInput): RunCrateOutput[] {
+  const out: RunCrateOutput[] = [];
+  for (const [key, rec] of Object.entries(b.run.outputs)) {
+    if (!rec) continue;
+    if (rec.connector) {
+      out.push({ key, path: '', class: rec.class, sha256: rec.sha256, size: rec.size, connector: rec.connector, url: rec.path });
+      continue;
+    }
+    const rel = relativeTo(b.outdir, rec.path);
+    if (!rel) continue;
+    const files = rec.class === 'Directory' ? (rec.files ?? []).map(f => ({ ...f, path: `${rel}/${f.path}` })) : undefined;
+    out.push({ key, path: rel, class: rec.class, sha256: rec.sha256, size: rec.size, encodingFormat: rec.class === 'File' ? encodingFormatOf(rel) : undefined, files });
+  }
+  return out;
+}
+
+function machineProperties(b: RunCrateBuildInput): Entity[] {
+  const m = b.machine ?? {};
+  const props: [string, string | number | undefined][] = [
+    ['engine', b.engine.name],
+    ['engineVersion', b.engine.version],
+    ['isolated', b.engine.isolated === undefined ? undefined : String(b.engine.isolated)],
+    ['hostname', m.hostname],
+    ['operatingSystem', m.os],
+    ['cpuModel', m.cpuModel],
+    ['cpuCount', m.cpuCount],
+    ['memoryBytes', m.memoryBytes],
+    ['gpus', m.gpus?.length ? m.gpus.map(g => `${g.index}: ${g.name} (${g.memoryTotalMb} MiB, ${g.uuid})`).join('; ') : undefined],
+    ['gpuDriver', m.gpuDriver]
+  ];
+  return props
+    .filter((p): p is [string, string | number] => p[1] !== undefined && p[1] !== '')
+    .map(([name, value]) => ({ '@id': `#machine-${name}`, '@type': 'PropertyValue', name, propertyID: `https://w3id.org/redlab/machine#${name}`, value }));
+}
+
+/** The image as the record names it: pinned by repo digest, else by image ID (a local build: not pullable). */
+function imageEntity(image: RunCrateBuildInput['image']): Entity {
+  const repoDigest = image.digest && image.digest.includes('@') ? image.digest : undefined;
+  const sha = (repoDigest ?? image.id ?? '').replace(/^.*sha256:/, '');
+  const tagged = /^(?:(?<registry>[^/]+\.[^/]+|[^/]+:\d+|localhost)\/)?(?<name>[^:@]+)(?::(?<tag>[^@]+))?/.exec(image.url)?.groups ?? {};
+  const pullable = !!repoDigest;
+  return {
+    '@id': repoDigest ? `docker://${repoDigest}` : `#image-${sha || 'unknown'}`,
+    '@type': 'ContainerImage',
+    additionalType: ref('https://w3id.org/ro/terms/workflow-run#DockerImage'),
+    name: tagged.name ?? image.url,
+    registry: tagged.registry ?? 'docker.io',
+    ...(tagged.tag ? { tag: tagged.tag } : {}),
+    ...(sha ? { sha256: sha } : {}),
+    description: pullable
+      ? `${image.url}, pinned by its registry digest ${repoDigest}`
+      : `${image.url}, image ID ${image.id ?? 'unknown'}: built or loaded locally, not pullable from a registry`
+  };
+}
+
+/**
+ * The crate of one run (or one batch), as JSON-LD. Secrets: the RED given must keep them as
+ * {{variables}}, and the caller passes the result through its masker before writing.
+ */
+export function buildRunCrate(b: RunCrateBuildInput): RunCrate {
+  const inputs = crateInputs(b);
+  const outputs = crateOutputs(b);
+  const params = parameterValues(b.red);
+  const graph: Entity[] = [];
+  const hasPart: string[] = [];
+  const files: Entity[] = [];
+
+  const agentId = b.agent.orcid ?? '#author';
+  const orgId = b.agent.affiliation?.url ?? '#publisher';
+  const toolName = b.batch ? `batch ${b.batch.index} of ${b.name ?? 'the RED'}` : (b.name ?? 'the RED');
+
+  // RED Lab's own files.
+  files.push({ '@id': CRATE_FILES.red, '@type': 'File', name: 'RED file (secrets as {{variables}})', encodingFormat: 'application/yaml', ...(b.redSource ? { isBasedOn: ref(fileUrl(b.redSource)) } : {}) });
+  hasPart.push(CRATE_FILES.red);
+  const tool: Entity = {
+    '@id': CRATE_FILES.cli,
+    '@type': ['File', 'SoftwareSourceCode', 'SoftwareApplication'],
+    name: b.red.cli.baseCommand ? `${[b.red.cli.baseCommand].flat().join(' ')} (CWL CommandLineTool)` : 'CWL CommandLineTool',
+    encodingFormat: 'application/yaml',
+    programmingLanguage: ref('https://w3id.org/cwl/v1.0/')
+  };
+  files.push(tool);
+  hasPart.push(CRATE_FILES.cli);
+  for (const stream of ['stdout', 'stderr'] as const) {
+    if (!b.logs?.[stream]) continue;
+    files.push({ '@id': CRATE_FILES[stream], '@type': 'File', name: `the container's ${stream} (secrets masked)`, encodingFormat: 'text/plain' });
+    hasPart.push(CRATE_FILES[stream]);
+  }
+
+  // Inputs: local ones by file:// (listed in hasPart, as the profile asks), remote ones by URL.
+  const objectIds: string[] = [];
+  for (const i of inputs) {
+    files.push({
+      '@id': i.id,
+      '@type': i.class === 'File' ? 'File' : 'Dataset',
+      name: i.key,
+      ...(i.class === 'File' && encodingFormatOf(i.path ?? i.url ?? '') ? { encodingFormat: encodingFormatOf(i.path ?? i.url ?? '') } : {}),
+      ...(i.sha256 ? { sha256: i.sha256 } : {}),
+      ...(i.size !== undefined ? { contentSize: String(i.size) } : {}),
+      ...(i.url ? { url: i.url } : {}),
+      ...(i.connector ? { description: `input ${i.key}, received by ${i.connector}` } : { description: `input ${i.key}` })
+    });
+    if (i.path) hasPart.push(i.id);
+    objectIds.push(i.id);
+  }
+  for (const p of params) {
+    const id = `#param-${encodeURIComponent(p.name)}`;
+    graph.push({ '@id': id, '@type': 'PropertyValue', name: p.name, value: p.value });
+    objectIds.push(id);
+  }
+
+  // Outputs: every file with its hash; a folder as a Dataset holding its files.
+  const resultIds: string[] = [];
+  for (const o of outputs) {
+    if (o.connector) {
+      const id = o.url && /^[a-z][a-z0-9+.-]*:/i.test(o.url) ? o.url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@?#]*@/i, '$1') : `#output-${encodeURIComponent(o.key)}`;
+      files.push({ '@id': id, '@type': o.class === 'File' ? 'File' : 'Dataset', name: o.key, sha256: o.sha256, contentSize: String(o.size), description: `output ${o.key}, sent by ${o.connector}` });
+      resultIds.push(id);
+      continue;
+    }
+    if (o.class === 'File') {
+      const id = relId(o.path);
+      files.push({ '@id': id, '@type': 'File', name: o.key, sha256: o.sha256, contentSize: String(o.size), ...(o.encodingFormat ? { encodingFormat: o.encodingFormat } : {}) });
+      hasPart.push(id);
+      resultIds.push(id);
+    } else {
+      const id = relId(o.path, true);
+      const parts = (o.files ?? []).map(f => {
+        const fid = relId(f.path);
+        files.push({ '@id': fid, '@type': 'File', name: f.path.slice(o.path.length + 1), sha256: f.sha256, contentSize: String(f.size), ...(encodingFormatOf(f.path) ? { encodingFormat: encodingFormatOf(f.path) } : {}) });
+        return fid;
+      });
+      files.push({ '@id': id, '@type': 'Dataset', name: o.key, sha256: o.sha256, contentSize: String(o.size), ...(parts.length ? { hasPart: parts.map(ref) } : {}) });
+      hasPart.push(id);
+      resultIds.push(id);
+    }
+  }
+
+  const machine = machineProperties(b);
+  const image = imageEntity(b.image);
+  const action: Entity = {
+    '@id': RUN_ID,
+    '@type': 'CreateAction',
+    name: `Run of ${toolName}`,
+    description: b.run.command ? `command: ${b.run.command.join(' ')}` : `run of ${toolName}`,
+    instrument: ref(tool['@id']),
+    agent: ref(agentId),
+    startTime: crateTime(b.startedAt),
+    endTime: crateTime(b.endedAt),
+    actionStatus: STATUS[b.run.state],
+    containerImage: ref(image['@id']),
+    ...(objectIds.length ? { object: oneOrMany(objectIds.map(ref)) } : {}),
+    // The profile wants a result; a run that made nothing has none (its error says why).
+    ...(resultIds.length ? { result: oneOrMany(resultIds.map(ref)) } : {}),
+    ...(b.run.state !== 'succeeded' ? { error: b.run.error ?? (b.run.state === 'cancelled' ? 'cancelled' : 'failed') } : {}),
+    ...(b.run.exitCode !== undefined ? { exitCode: b.run.exitCode } : {}),
+    ...(machine.length ? { additionalProperty: machine.map(m => ref(m['@id'])) } : {})
+  };
+
+  const person: Entity = {
+    '@id': agentId,
+    '@type': 'Person',
+    name: b.agent.name,
+    affiliation: ref(orgId)
+  };
+  const org: Entity = {
+    '@id': orgId,
+    '@type': 'Organization',
+    name: b.agent.affiliation?.name ?? `${b.agent.name} (no affiliation configured: set REDLAB_AFFILIATION and REDLAB_AFFILIATION_URL)`,
+    url: b.agent.affiliation?.url ?? 'https://w3id.org/redlab/no-affiliation'
+  };
+  const license = b.license
+    ? /^[a-z][a-z0-9+.-]*:/i.test(b.license)
+      ? ref(b.license)
+      : ref(`https://spdx.org/licenses/${b.license}`)
+    : ref('#no-license');
+  const licenseEntities: Entity[] = b.license
+    ? [{ '@id': (license as { '@id': string })['@id'], '@type': 'CreativeWork', name: b.license }]
+    : [{ '@id': '#no-license', '@type': 'CreativeWork', name: 'No license given', description: 'The run named no license (set REDLAB_LICENSE, e.g. CC-BY-4.0): ask its author before reuse.' }];
+
+  const root: Entity = {
+    '@id': './',
+    '@type': 'Dataset',
+    name: b.name ? `Run record: ${toolName}` : 'RED Lab run record',
+    description: b.description ?? `Process Run Crate of a RED Lab run (${b.run.state}): the RED, its CWL tool, inputs, outputs with sha256, the image, the engine and the machine.`,
+    datePublished: crateTime(b.endedAt),
+    license,
+    author: ref(agentId),
+    publisher: ref(orgId),
+    conformsTo: ref(PROCESS_RUN_CRATE),
+    mainEntity: ref(CRATE_FILES.cli),
+    hasPart: hasPart.map(ref),
+    mentions: ref(RUN_ID)
+  };
+  graph.unshift(
+    { '@id': 'ro-crate-metadata.json', '@type': 'CreativeWork', conformsTo: ref(RO_CRATE_1_1), about: ref('./') },
+    root,
+    action,
+    ...files,
+    image,
+    person,
+    org,
+    ...licenseEntities,
+    { '@id': PROCESS_RUN_CRATE, '@type': 'CreativeWork', name: 'Process Run Crate', version: '0.5' },
+    { '@id': 'https://w3id.org/cwl/v1.0/', '@type': 'ComputerLanguage', name: 'Common Workflow Language', alternateName: 'CWL', url: ref('https://www.commonwl.org/'), version: '1.0' },
+    ...machine
+  );
+  if (b.batch) (action as Record<string, unknown>).position = b.batch.index;
+  // RED Lab's own fields, read back by parseRunCrate.
+  Object.assign(action, {
+    'redlab:engine': b.engine.name,
+    ...(b.engine.version ? { 'redlab:engineVersion': b.engine.version } : {}),
+    ...(b.engine.isolated !== undefined ? { 'redlab:isolated': b.engine.isolated } : {}),
+    ...(b.image.id ? { 'redlab:imageId': b.image.id } : {}),
+    'redlab:imageUrl': b.image.url,
+    ...(b.batch ? { 'redlab:batch': b.batch } : {}),
+    ...(b.redSource ? { 'redlab:redSource': b.redSource } : {}),
+    ...(b.run.command ? { 'redlab:command': b.run.command } : {}),
+    'redlab:state': b.run.state,
+    'redlab:inputs': inputs.map(i => ({ key: i.key, id: i.id })),
+    'redlab:outputs': outputs.map(o => ({ key: o.key, path: o.path, class: o.class }))
+  });
+  return { '@context': [...CONTEXT, { redlab: 'https://w3id.org/redlab/terms#' }], '@graph': graph };
+}
+
+// ---- reading back ----
+
+const asList = (v: unknown): unknown[] => (v === undefined || v === null ? [] : Array.isArray(v) ? v : [v]);
+const idOf = (v: unknown): string | undefined => (v && typeof v === 'object' && typeof (v as { '@id'?: unknown })['@id'] === 'string' ? (v as { '@id': string })['@id'] : typeof v === 'string' ? v : undefined);
+const typesOf = (e: Record<string, unknown> | undefined): string[] => asList(e?.['@type']).filter((t): t is string => typeof t === 'string');
+
+export class RunCrateError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RunCrateError';
+  }
+}
+
+/** Reads RED Lab's summary of a crate (parsed JSON); throws RunCrateError naming what is missing. */
+export function parseRunCrate(doc: unknown): RunCrateSummary {
+  const graph = (doc as RunCrate | undefined)?.['@graph'];
+  if (!Array.isArray(graph)) throw new RunCrateError('ro-crate-metadata.json has no @graph: not an RO-Crate');
+  const byId = new Map<string, Record<string, unknown>>();
+  for (const e of graph) if (e && typeof e === 'object' && typeof e['@id'] === 'string') byId.set(e['@id'], e);
+  const root = byId.get('./');
+  const action = byId.get(idOf(root?.mentions) ?? RUN_ID) ?? graph.find(e => typesOf(e).includes('CreateAction'));
+  if (!action || !typesOf(action).includes('CreateAction')) throw new RunCrateError('the crate has no CreateAction: not a Process Run Crate');
+  const state = action['redlab:state'] as FinalState | undefined;
+  if (state !== 'succeeded' && state !== 'failed' && state !== 'cancelled') throw new RunCrateError('the crate was not written by RED Lab (its CreateAction has no redlab:state)');
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' && !isNaN(Number(v)) ? Number(v) : undefined);
+
+  const inputs: RunCrateInput[] = asList(action['redlab:inputs']).map(raw => {
+    const { key, id } = raw as { key: string; id: string };
+    const e = byId.get(id) ?? {};
+    const path = id.startsWith('file://') ? decodeURIComponent(id.slice('file://'.length)).replace(/(.)\/$/, '$1') : undefined;
+    const connector = /received by (\S+)$/.exec(str(e.description) ?? '')?.[1];
+    return { key, id, class: typesOf(e).includes('Dataset') ? 'Directory' : 'File', path, url: str(e.url), connector, sha256: str(e.sha256), size: num(e.contentSize) } as RunCrateInput;
+  });
+  const outputs: RunCrateOutput[] = asList(action['redlab:outputs']).map(raw => {
+    const { key, path, class: cls } = raw as { key: string; path: string; class: 'File' | 'Directory' };
+    const resultIds = asList(action.result).map(idOf);
+    const id = path ? relId(path, cls === 'Directory') : resultIds.find(r => byId.get(r ?? '')?.name === key);
+    const e = byId.get(id ?? '') ?? {};
+    const files = cls === 'Directory' && path
+      ? asList(e.hasPart).map(p => {
+          const f = byId.get(idOf(p) ?? '') ?? {};
+          return { path: decodeURIComponent(idOf(p) ?? ''), sha256: str(f.sha256) ?? '', size: num(f.contentSize) ?? 0 };
+        })
+      : undefined;
+    const connector = /sent by (\S+)$/.exec(str(e.description) ?? '')?.[1];
+    return { key, path, class: cls, sha256: str(e.sha256) ?? '', size: num(e.contentSize) ?? 0, encodingFormat: str(e.encodingFormat), files, ...(connector ? { connector, url: id } : {}) };
+  });
+  const parameters = asList(action.object)
+    .map(o => byId.get(idOf(o) ?? ''))
+    .filter((e): e is Record<string, unknown> => !!e && typesOf(e).includes('PropertyValue'))
+    .map(e => ({ name: String(e.name), value: String(e.value) }));
+  const imageEntity = byId.get(idOf(action.containerImage) ?? '') ?? {};
+  const digestId = idOf(action.containerImage);
+  const digest = digestId?.startsWith('docker://') ? digestId.slice('docker://'.length) : undefined;
+  const hasPart = new Set(asList(root?.hasPart).map(idOf));
+  const author = byId.get(idOf(root?.author) ?? '');
+  const licenseId = idOf(root?.license);
+  const ipynbIn = inputs.find(i => /\.ipynb$/.test(i.path ?? i.url ?? ''));
+  const ipynbOut = outputs.find(o => /\.ipynb$/.test(o.path));
+  return {
+    state,
+    exitCode: num(action.exitCode),
+    error: str(action.error),
+    startTime: str(action.startTime) ?? '',
+    endTime: str(action.endTime) ?? '',
+    redFile: CRATE_FILES.red,
+    cliFile: idOf(action.instrument) ?? CRATE_FILES.cli,
+    redSource: str(action['redlab:redSource']),
+    batch: action['redlab:batch'] as RunCrateSummary['batch'],
+    image: { url: str(action['redlab:imageUrl']) ?? str(imageEntity.name) ?? '', id: str(action['redlab:imageId']), digest, pullable: !!digest },
+    engine: { name: str(action['redlab:engine']) ?? 'docker', version: str(action['redlab:engineVersion']), isolated: action['redlab:isolated'] as boolean | undefined },
+    command: Array.isArray(action['redlab:command']) ? (action['redlab:command'] as string[]) : undefined,
+    inputs,
+    outputs,
+    parameters,
+    logs: {
+      ...(hasPart.has(CRATE_FILES.stdout) ? { stdout: CRATE_FILES.stdout } : {}),
+      ...(hasPart.has(CRATE_FILES.stderr) ? { stderr: CRATE_FILES.stderr } : {})
+    },
+    ...(ipynbIn || ipynbOut ? { notebook: { source: ipynbIn?.path ?? ipynbIn?.id, executed: ipynbOut?.path } } : {}),
+    license: licenseId && licenseId !== '#no-license' ? licenseId : undefined,
+    name: str(root?.name),
+    description: str(root?.description),
+    author: author ? { name: String(author.name), ...(idOf(author) ?? '').startsWith('https://orcid.org/') ? { orcid: idOf(author) } : {} } : undefined
+  };
+}
+
+const CRATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?[+-]\d{2}:\d{2}$/;
+
+/**
+ * What RED Lab demands of its own crates beyond the official validator (which, for one,
+ * does not notice an output missing from `result` when another is listed): a list of
+ * problems in words, empty when the crate is whole. `expectedOutputs`: the run's output
+ * paths (relative to the crate root) that must be in `result`.
+ */
+export function runCrateProblems(doc: unknown, expectedOutputs: string[] = []): string[] {
+  const problems: string[] = [];
+  const graph = (doc as RunCrate | undefined)?.['@graph'];
+  if (!Array.isArray(graph)) return ['no @graph'];
+  const byId = new Map<string, Record<string, unknown>>();
+  for (const e of graph) if (e && typeof e === 'object' && typeof e['@id'] === 'string') byId.set(e['@id'], e);
+  const root = byId.get('./');
+  if (!root) problems.push('no root dataset ./');
+  const actions = graph.filter(e => typesOf(e).includes('CreateAction'));
+  if (actions.length === 0) problems.push('no CreateAction');
+  const hasPart = new Set(asList(root?.hasPart).map(idOf));
+  for (const a of actions) {
+    const where = `CreateAction ${a['@id']}`;
+    const tool = byId.get(idOf(a.instrument) ?? '');
+    if (!a.instrument) problems.push(`${where} has no instrument`);
+    else if (!tool) problems.push(`${where}: its instrument ${idOf(a.instrument)} is not in the crate`);
+    else if (!typesOf(tool).some(t => ['SoftwareApplication', 'SoftwareSourceCode', 'ComputationalWorkflow'].includes(t))) problems.push(`${where}: its instrument is not a SoftwareApplication`);
+    for (const f of ['startTime', 'endTime'] as const) {
+      if (typeof a[f] !== 'string') problems.push(`${where} has no ${f}`);
+      else if (!CRATE_TIME.test(a[f] as string) || isNaN(Date.parse(a[f] as string))) problems.push(`${where}: ${f} ${a[f]} is not YYYY-MM-DDTHH:MM:SS.mmm+HH:MM`);
+    }
+    if (typeof a.startTime === 'string' && typeof a.endTime === 'string' && Date.parse(a.endTime) < Date.parse(a.startTime)) problems.push(`${where} ends before it starts`);
+    const status = idOf(a.actionStatus);
+    if (!status || !Object.values(STATUS).includes(status)) problems.push(`${where}: actionStatus ${JSON.stringify(a.actionStatus)} is not schema.org's Completed/FailedActionStatus`);
+    if (status === STATUS.failed && !a.error) problems.push(`${where} failed but has no error`);
+    const results = new Set(asList(a.result).map(idOf));
+    for (const r of results) if (r && !byId.has(r)) problems.push(`${where}: result ${r} is not described in the crate`);
+    for (const p of expectedOutputs) {
+      if (!results.has(relId(p)) && !results.has(relId(p, true))) problems.push(`${where}: output ${p} is missing from result`);
+    }
+    for (const o of asList(a.object).map(idOf)) {
+      if (o?.startsWith('file://') && !hasPart.has(o)) problems.push(`${where}: input ${o} is not in the root's hasPart`);
+    }
+    for (const r of results) {
+      const e = byId.get(r ?? '');
+      if (e && typesOf(e).includes('File') && !r?.startsWith('#') && !/^[a-z]+:/i.test(r ?? '') && !e.sha256) problems.push(`${where}: output ${r} has no sha256`);
+    }
+  }
+  return problems;
+}
