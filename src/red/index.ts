@@ -21,3 +21,4 @@ export * from './connector-fields';
 export * from './units';
 export * from './run-crate';
 export * from './citation';
+export * from './run-crate-bundle';
