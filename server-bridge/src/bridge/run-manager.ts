@@ -10,6 +10,7 @@ import type { BatchRecord, RunRecord, RunStore } from '../store';
 import type { Engine, EngineRecovery, EngineRefusal, ManagedContainer } from '../engine/types';
 import type { EngineRegistry } from '../engine/registry';
 import { GpuPool } from './gpu-pool';
+import { writeBridgeRunRecord } from './run-record';
 import { RequestError, type HealthInfo, type RunService, type SessionService, type SubmitInput } from './service';
 
 export interface RunManagerConfig {
@@ -29,6 +30,9 @@ export interface RunManagerConfig {
 
 interface Pending {
   loaded: LoadedRed;
+  /** The RED as submitted, before filling, and the run's secrets: for its run record. */
+  template?: Red;
+  masker?: SecretMasker;
   /** The engine it goes to: GPUs come from that engine's pool. */
   engine: string;
 }
@@ -111,7 +115,7 @@ export class RunManager implements RunService {
       this.store.releaseSecrets(record.id);
       return { id: record.id, state: 'failed' };
     }
-    this.pending.set(record.id, { loaded: { ...loaded, red: fillVariables(red, values) }, engine: engine.name });
+    this.pending.set(record.id, { loaded: { ...loaded, red: fillVariables(red, values) }, engine: engine.name, template: red, masker });
     this.queue.push(record.id);
     this.pump();
     return { id: record.id, state: this.store.getSummary(record.id)?.state ?? 'queued' };
@@ -246,6 +250,7 @@ export class RunManager implements RunService {
     for (let i = 0; i < batchCount(red); i++) if (!known.has(i)) this.store.setBatch(id, i, {});
     const record = this.store.getRun(id) as RunRecord;
     const hasGpus = Boolean(red.container.settings.gpus);
+    const startedAt = Date.now();
     let result: RunResult;
     try {
       result = await this.engines.get(engineOf(record)).run(
@@ -270,7 +275,29 @@ export class RunManager implements RunService {
     } catch (err) {
       result = failedResult(red, (err as Error).message);
     }
+    await this.writeRecord(record, result, job.template ?? (record.red as Red), job.masker, startedAt);
     this.finish(id, result);
+  }
+
+  /** The run's Process Run Crate in its outputs folder, before its final state is published; a failure to write it is logged, the run's state stands. */
+  private async writeRecord(record: RunRecord, result: RunResult, template: Red, masker: SecretMasker | undefined, startedAt: number): Promise<void> {
+    if (this.closed) return;
+    try {
+      const written = await writeBridgeRunRecord({
+        store: this.store,
+        record,
+        result,
+        engine: this.engines.names.includes(engineOf(record)) ? this.engines.get(engineOf(record)) : undefined,
+        red: template,
+        masker,
+        outdir: outputsDir(record),
+        baseDir: this.config.baseDir,
+        startedAt
+      });
+      for (const c of written) if (c.problems.length) this.log.warn({ runId: record.id, batch: c.batch, problems: c.problems }, 'run record incomplete');
+    } catch (err) {
+      this.log.warn({ err, runId: record.id }, 'could not write the run record');
+    }
   }
 
   // ---------------------------------------------------------------------------
@@ -502,6 +529,7 @@ export class RunManager implements RunService {
       error: batches.find(b => b.error)?.error
     };
     if (!('batches' in loaded.red)) Object.assign(result, { command: batches[0]?.command, exitCode: batches[0]?.exitCode, inputs: batches[0]?.inputs, outputs: batches[0]?.outputs });
+    await this.writeRecord(record, result, loaded.red, undefined, runStartedAt(record) ?? Date.now());
     this.finish(record.id, result);
   }
 }
