@@ -117,17 +117,29 @@ function runtimePlatform(engine: RunCrateSummary['engine']): string {
   return `${name}${engine.version ? ` ${engine.version}` : ''}${isolated}`;
 }
 
+/** A run without a container (the process engine) used no image, whatever the RED names. */
+const usedImage = (s: RunCrateSummary) => s.engine.isolated !== false;
+
+/** The crate builder's own description when the run gave none: the abstract says more. */
+const BUILDER_DEFAULT_DESCRIPTION = /^Process Run Crate of a RED Lab run\b/;
+
 /** What ran, in one paragraph: the abstract's default. */
 function runAbstract(s: RunCrateSummary): string {
   const command = s.command?.length ? `\`${s.command.join(' ')}\`` : 'a command-line tool';
+  const where = usedImage(s) ? `in the container image ${pinnedImage(s.image)} on ${runtimePlatform(s.engine)}` : `with the programs of the machine it ran on (${runtimePlatform(s.engine)})`;
   const how = s.state === 'succeeded' ? 'succeeded' : s.state === 'failed' ? `failed${s.exitCode !== undefined ? ` (exit code ${s.exitCode})` : ''}` : 'was cancelled';
   const batch = s.batch ? `, batch ${s.batch.index + 1} of ${s.batch.count}` : '';
   const counts = `${s.inputs.length} input${s.inputs.length === 1 ? '' : 's'}, ${s.outputs.length} output${s.outputs.length === 1 ? '' : 's'}`;
   return (
-    `The inputs, outputs and run record of a run of ${command} in the container image ${pinnedImage(s.image)} on ${runtimePlatform(s.engine)}${batch}, ` +
+    `The inputs, outputs and run record of a run of ${command} ${where}${batch}, ` +
     `described by a Reproducible Experiment Description (RED) and recorded by RED Lab as a Process Run Crate (RO-Crate). ` +
     `The run started ${s.startTime}, ended ${s.endTime} and ${how}; ${counts}.`
   );
+}
+
+function abstractOf(s: RunCrateSummary): string {
+  const own = s.description?.trim();
+  return own && !BUILDER_DEFAULT_DESCRIPTION.test(own) ? own : runAbstract(s);
 }
 
 function titleOf(s: RunCrateSummary, opts: CitationOptions): string {
@@ -146,7 +158,7 @@ export function citationCff(summary: RunCrateSummary, opts: CitationOptions = {}
     message: 'If you use this dataset, please cite it using the metadata from this file.',
     type: 'dataset',
     title: titleOf(summary, opts),
-    abstract: summary.description?.trim() || runAbstract(summary),
+    abstract: abstractOf(summary),
     authors: [person]
   };
   const released = datePart(summary.endTime);
@@ -173,17 +185,22 @@ export function codemeta(summary: RunCrateSummary, opts: CitationOptions = {}): 
   if (author.name.alias) person.alternateName = author.name.alias;
   if (author.affiliation) person.affiliation = { '@type': 'Organization', name: author.affiliation };
   const image = summary.image;
+  const pinned = image.pullable ? !!image.digest : !!(image.id ?? image.digest);
   const requirement: Record<string, unknown> = {
     '@type': 'SoftwareApplication',
     name: image.url,
     identifier: pinnedImage(image),
-    description: image.pullable ? 'the container image the run used, pinned by digest' : 'the container image the run used, built locally: its image ID (not pullable from a registry)'
+    description: !pinned
+      ? 'the container image the run used, by name only: the crate records neither its digest nor its image ID'
+      : image.pullable
+        ? 'the container image the run used, pinned by digest'
+        : 'the container image the run used, built locally: its image ID (not pullable from a registry)'
   };
   const meta: Record<string, unknown> = {
     '@context': CODEMETA_CONTEXT,
     '@type': 'SoftwareSourceCode',
     name: titleOf(summary, opts),
-    description: summary.description?.trim() || runAbstract(summary),
+    description: abstractOf(summary),
     author: [person]
   };
   const spdx = spdxId(summary.license);
@@ -191,7 +208,7 @@ export function codemeta(summary: RunCrateSummary, opts: CitationOptions = {}): 
   else if (summary.license && isHttpUrl(summary.license.trim())) meta.license = summary.license.trim();
   const created = datePart(summary.startTime);
   if (created) meta.dateCreated = created;
-  meta.softwareRequirements = [requirement];
+  if (usedImage(summary)) meta.softwareRequirements = [requirement];
   meta.runtimePlatform = runtimePlatform(summary.engine);
   meta.keywords = CITATION_KEYWORDS;
   return meta;

@@ -154,8 +154,23 @@ describe('codemeta', () => {
     expect(meta.name).toBe('TODO: a title for this dataset');
   });
 
-  test('the process engine (no container) is named as not isolated', () => {
-    expect(codemeta(summary({ engine: { name: 'process', isolated: false } })).runtimePlatform).toBe('process (not isolated: no container)');
+  test('the process engine (no container): named as not isolated, and the image the RED names (unused) is no requirement', () => {
+    const meta = codemeta(summary({ engine: { name: 'process', isolated: false } }));
+    expect(meta.runtimePlatform).toBe('process (not isolated: no container)');
+    expect(meta).not.toHaveProperty('softwareRequirements');
+    expect(meta.description).toContain('with the programs of the machine it ran on');
+    expect(meta.description).not.toContain('container image');
+  });
+
+  test('an image with neither digest nor ID is named as not pinned', () => {
+    const [req] = codemeta(summary({ image: { url: 'busybox:1', pullable: false } })).softwareRequirements as Record<string, string>[];
+    expect(req.identifier).toBe('busybox:1');
+    expect(req.description).toMatch(/by name only/);
+  });
+
+  test("the crate builder's default description gives way to the abstract that says what ran", () => {
+    const meta = codemeta(summary({ description: 'Process Run Crate of a RED Lab run (succeeded): the RED, its CWL tool, …' }));
+    expect(meta.description).toMatch(/^The inputs, outputs and run record of a run of `python3 fit.py --n 3`/);
   });
 });
 
