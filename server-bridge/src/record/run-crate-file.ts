@@ -3,7 +3,7 @@
 // {{variables}}, its CWL tool, the logs). Used by `redlab run` and the bridge alike.
 // The output folder holds what the run produced: it is opened once and written below
 // only through descriptors, never through a link found there.
-import { mkdir } from 'fs/promises';
+import { mkdir, stat } from 'fs/promises';
 import { randomUUID } from 'crypto';
 import {
   buildRunCrate,
@@ -100,6 +100,10 @@ export async function writeRunCrates(req: RunCrateRequest): Promise<WrittenCrate
         written.push({ batch: b.index, dir, problems: [`the output ${clash} takes the name of the run record's own file; no record was written (rename the output)`] });
         continue;
       }
+      // A run refused before its command started leaves no outdir behind (nothing ran): its
+      // record goes only into an outdir that is there already.
+      const started = b.timings.running !== undefined || b.exitCode !== undefined;
+      if (!started && !(await isDir(dir))) continue;
       await mkdir(dir, { recursive: true });
       await withDir(SafeDir.open(dir, 'the outdir'), async out => {
         await withDir(out.openDir(RUN_RECORD_DIR, { create: true }), async rec => {
@@ -125,4 +129,11 @@ async function replaceFile(dir: SafeDir, name: string, text: string): Promise<vo
     await h.close();
   }
   await dir.rename(tmp, dir, name);
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return stat(p).then(
+    st => st.isDirectory(),
+    () => false
+  );
 }
