@@ -1,5 +1,5 @@
 // The `redlab` command line.
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option, type OptionValues } from 'commander';
 import redSchema from '../../../schema/red.schema.json';
 import { defaultConnectors } from '../connectors/registry';
 import { allowedConnectorHosts, HostPolicy } from '../connectors/host-policy';
@@ -9,12 +9,12 @@ import { DEFAULT_PARALLEL_TRANSFERS } from '../engine/staging';
 import { SecretMasker } from '../../../src/red';
 import { MaskedOutput } from './progress';
 import { validateFiles } from './validate';
-import { runFile, EXIT } from './run';
+import { runFile, EXIT, type RunIO } from './run';
+import { dockerImageFinder, rerun } from './rerun';
 import { convertBatches, convertCwl, convertFormat, type FormatName } from './convert';
-import { exportRun } from './export';
 import { CliError } from './red-file';
 import { DEFAULT_PORT, resolveBridgeOptions } from '../bridge/config';
-import { createEngine, ENGINE_NAMES, isEngineName, resolveDockerHosts } from '../bridge/engines';
+import { createEngine, ENGINE_NAMES, isEngineName, resolveDockerHosts, type DockerHosts } from '../bridge/engines';
 import { DOCKER_SSH_ENGINE } from '../engine/docker-ssh';
 import { version } from '../../package.json';
 
@@ -63,6 +63,66 @@ function addTransferOptions(cmd: Command, defaultDir: string): Command {
     .option('--parallel-transfers <n>', `inputs received at once (default ${DEFAULT_PARALLEL_TRANSFERS}; also REDLAB_PARALLEL_TRANSFERS)`, positiveInt);
 }
 
+/** The options of `run` and `rerun` for where local inputs may come from and the engine that runs it. */
+function addEngineOptions(cmd: Command, engineDefault: string): Command {
+  return cmd
+    .option('--allow-root <dir>', 'extra host folder local inputs may come from (repeatable)', collect, [])
+    .option('--allow-connector-host <host>', ALLOW_CONNECTOR_HOST_HELP, collect, [])
+    .option('--work-root <dir>', 'private folder for staged inputs and outputs while a batch runs (default: REDLAB_WORK_ROOT, else ~/.cache/redlab/runs)')
+    .addOption(
+      new Option(
+        '--engine <name>',
+        `docker: in a container; ${DOCKER_SSH_ENGINE}: in a container on the --docker-host over SSH; process: the command runs directly on this machine with its programs (no image, no limits: not isolated). Default: ${engineDefault}`
+      ).choices([...ENGINE_NAMES])
+    )
+    .option('--docker-host <address>', 'the Docker engine: ssh://user@host[:port] (verified against known_hosts), tcp:// or unix:// (default: REDLAB_DOCKER_HOST, else DOCKER_HOST, else the local socket)')
+    .option('--ssh-identity <file>', 'private key for an ssh:// Docker host (default: ~/.ssh/id_* and the ssh agent; also REDLAB_SSH_IDENTITY)')
+    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host and red-connector-ssh inputs/outputs (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)');
+}
+
+/**
+ * What `run` and `rerun` run with, from their engine and transfer options: the engines (Docker
+ * hosts, connectors with their host policy, input cache and transfer limit), the masked
+ * streams, Ctrl-C. Bad settings are usage errors.
+ */
+function cliRunIO(opts: OptionValues, sinks: { out: NodeJS.WritableStream; err: NodeJS.WritableStream; secrets: SecretMasker }): RunIO & { dockerHosts: DockerHosts } {
+  const hostPolicy = connectorHostPolicy(opts.allowConnectorHost);
+  const withTransfers = transferSettings(opts, defaultInputCacheDir(process.env));
+  let dockerHosts: DockerHosts;
+  try {
+    dockerHosts = resolveDockerHosts(opts);
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+  return {
+    dockerHosts,
+    masker: sinks.secrets,
+    stdin: process.stdin,
+    stdout: sinks.out,
+    stderr: sinks.err,
+    env: process.env,
+    cwd: process.cwd(),
+    createEngine: ({ workRoot, name }) => {
+      if (!isEngineName(name)) throw new CliError(`--engine: there is no engine "${name}"; use one of ${ENGINE_NAMES.join(', ')}`);
+      try {
+        return createEngine(name, { workRoot, dockerHosts, connectors: withTransfers(defaultConnectors({ hostPolicy, sshKnownHostsFile: opts.sshKnownHosts })) });
+      } catch (e) {
+        throw new CliError(`--engine ${name}: ${(e as Error).message}`);
+      }
+    },
+    onInterrupt: handler => {
+      let count = 0;
+      const onSigint = () => (++count > 1 ? process.exit(EXIT.cancelled) : handler());
+      process.on('SIGINT', onSigint);
+      process.on('SIGTERM', onSigint);
+      return () => {
+        process.off('SIGINT', onSigint);
+        process.off('SIGTERM', onSigint);
+      };
+    }
+  };
+}
+
 const ALLOW_CONNECTOR_HOST_HELP =
   'let data connectors reach this host although it is loopback or link-local (refused by default: connectors run on this machine); a name, an address or a CIDR range (repeatable; also REDLAB_ALLOW_CONNECTOR_HOSTS)';
 
@@ -108,54 +168,28 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--parallel <n>', 'batches run at once', positiveInt, 1)
     .option('--json', 'print the result as JSON on stdout (container output goes to stderr)')
     .option('--no-record', 'leave no run record (ro-crate-metadata.json and run-record/) in the outdir')
-    .option('--allow-root <dir>', 'extra host folder local inputs may come from (repeatable)', collect, [])
-    .option('--allow-connector-host <host>', ALLOW_CONNECTOR_HOST_HELP, collect, [])
-    .option('--work-root <dir>', 'private folder for staged inputs and outputs while a batch runs (default: REDLAB_WORK_ROOT, else ~/.cache/redlab/runs)')
-    .addOption(
-      new Option(
-        '--engine <name>',
-        `docker: in a container; ${DOCKER_SSH_ENGINE}: in a container on the --docker-host over SSH; process: the command runs directly on this machine with its programs (no image, no limits: not isolated). Default: docker, or ${DOCKER_SSH_ENGINE} when the Docker host is ssh://`
-      ).choices([...ENGINE_NAMES])
+  addTransferOptions(addEngineOptions(runCmd, `docker, or ${DOCKER_SSH_ENGINE} when the Docker host is ssh://`), '~/.cache/redlab/inputs').action(async (file: string, opts) => {
+    const io = cliRunIO(opts, { out, err, secrets });
+    opts.engine ??= io.dockerHosts.ssh ? DOCKER_SSH_ENGINE : 'docker';
+    exitCode = await runFile(file, opts, io);
+  });
+
+  const rerunCmd = program
+    .command('rerun')
+    .description(
+      'run a recorded run again (same RED, inputs checked by sha256, image pinned by digest or ID) and report the drift: inputs, image, engine, every output (CSV/JSON values within --atol/--rtol, PNG pixels), the logs; exit 0 only when identical within tolerance, 1 on drift'
     )
-    .option('--docker-host <address>', 'the Docker engine: ssh://user@host[:port] (verified against known_hosts), tcp:// or unix:// (default: REDLAB_DOCKER_HOST, else DOCKER_HOST, else the local socket)')
-    .option('--ssh-identity <file>', 'private key for an ssh:// Docker host (default: ~/.ssh/id_* and the ssh agent; also REDLAB_SSH_IDENTITY)')
-    .option('--ssh-known-hosts <file>', 'known_hosts for an ssh:// Docker host and red-connector-ssh inputs/outputs (default ~/.ssh/known_hosts; also REDLAB_SSH_KNOWN_HOSTS)');
-  addTransferOptions(runCmd, '~/.cache/redlab/inputs').action(async (file: string, opts) => {
-    const hostPolicy = connectorHostPolicy(opts.allowConnectorHost);
-    const withTransfers = transferSettings(opts, defaultInputCacheDir(process.env));
-    let dockerHosts;
-    try {
-      dockerHosts = resolveDockerHosts(opts);
-    } catch (e) {
-      throw new CliError((e as Error).message);
-    }
-    opts.engine ??= dockerHosts.ssh ? DOCKER_SSH_ENGINE : 'docker';
-    exitCode = await runFile(file, opts, {
-      masker: secrets,
-      stdin: process.stdin,
-      stdout: out,
-      stderr: err,
-      env: process.env,
-      cwd: process.cwd(),
-      createEngine: ({ workRoot, name }) => {
-        if (!isEngineName(name)) throw new CliError(`--engine: there is no engine "${name}"; use one of ${ENGINE_NAMES.join(', ')}`);
-        try {
-          return createEngine(name, { workRoot, dockerHosts, connectors: withTransfers(defaultConnectors({ hostPolicy, sshKnownHostsFile: opts.sshKnownHosts })) });
-        } catch (e) {
-          throw new CliError(`--engine ${name}: ${(e as Error).message}`);
-        }
-      },
-      onInterrupt: handler => {
-        let count = 0;
-        const onSigint = () => (++count > 1 ? process.exit(EXIT.cancelled) : handler());
-        process.on('SIGINT', onSigint);
-        process.on('SIGTERM', onSigint);
-        return () => {
-          process.off('SIGINT', onSigint);
-          process.off('SIGTERM', onSigint);
-        };
-      }
-    });
+    .argument('<run>', "a run's output folder (redlab run --outdir, holding ro-crate-metadata.json) or its crate zip")
+    .option('--json', 'print the drift report as JSON on stdout (the run\'s progress and output go to stderr)')
+    .option('--atol <n>', 'absolute tolerance for numbers in CSV/JSON outputs (default 0)', Number)
+    .option('--rtol <n>', 'relative tolerance for numbers in CSV/JSON outputs, of the recorded value (default 0)', Number)
+    .option('--ignore <glob>', 'output files not to compare (repeatable): a name glob (stamp.txt, *.log) matches in any folder, one with a / the whole path (results/*.png); run-record/stdout.txt and run-record/stderr.txt are the logs', collect, [])
+    .option('--outdir <dir>', "where the re-run's outputs and run record go (default: <run>-rerun-<timestamp> beside the run's folder)")
+    .option('--variables <file>', 'YAML/JSON file with values for the RED\'s {{variables}} (secrets are not recorded)')
+    .option('--non-interactive', 'never prompt; fail naming missing variables');
+  addTransferOptions(addEngineOptions(rerunCmd, 'the engine the run was recorded with'), '~/.cache/redlab/inputs').action(async (run: string, opts) => {
+    const io = cliRunIO(opts, { out, err, secrets });
+    exitCode = await rerun(run, opts, { ...io, findImage: dockerImageFinder(io.dockerHosts.local) });
   });
 
   const convert = program.command('convert').description('convert RED files (as `faice convert`)');
@@ -184,23 +218,6 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--outdir <dir>', 'folder for the files', '.')
     .action(async (file: string, opts: { format: FormatName; prefix: string; outdir: string }) => {
       for (const written of await convertBatches(file, opts)) out.write(written + '\n');
-    });
-
-  program
-    .command('export')
-    .description("a run's shareable bundle as one zip: its Process Run Crate with the outputs, its local inputs when small, and CITATION.cff and codemeta.json stubs to complete (ready for Zenodo)")
-    .argument('<run>', "a run's output folder (redlab run --outdir, holding ro-crate-metadata.json) or a bridge run id")
-    .option('--zip', 'write a zip (the one format so far; the default)')
-    .option('-o, --output <file>', 'the zip to write (default: <folder>-crate.zip, or redlab-run-<id>.zip, in the current folder)')
-    .option('--max-input-mb <n>', 'bundle the local inputs when together they are under this many MiB (default 100; 0: leave them out)', Number)
-    .option('--batch <n>', 'for a bridge run of several batches: the batch to export (each has its own crate)', Number)
-    .option('--data-dir <dir>', "the bridge's data folder, where a run id is looked up (default: REDLAB_DATA_DIR, else ~/.local/share/redlab)")
-    .option('--author <name>', "the author for CITATION.cff and codemeta.json (\"Given Family\"; default: the crate's)")
-    .option('--affiliation <name>', "the author's affiliation")
-    .option('--orcid <id>', "the author's ORCID iD (0000-0002-1825-0097)")
-    .option('--title <text>', "the dataset's title (default: the crate's name, else a TODO)")
-    .action(async (run: string, opts) => {
-      exitCode = await exportRun(run, opts, { out, err, env: process.env, cwd: process.cwd() });
     });
 
   const bridgeCmd = program

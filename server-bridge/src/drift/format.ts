@@ -51,7 +51,7 @@ export function formatDriftReport(report: DriftReport): string {
     lines.push(`  ${i.key}: ${what}${hashes}${i.detail ? `: ${i.detail}` : ''}`);
   }
   const part = (name: string, p: { before: string; after: string; same: boolean; detail?: string }) =>
-    `${name}: ${p.same ? `same (${p.after})` : `DIFFERS: ${p.before} before, ${p.after} now`}${p.detail ? `; ${p.detail}` : ''}`;
+    `${name}: ${p.same ? `same (${p.before})` : `DIFFERS: ${p.before} before, ${p.after} now`}${p.detail ? `; ${p.detail}` : ''}`;
   lines.push(part('image', report.image));
   lines.push(part('engine', report.engine));
   if (report.exitCode && report.exitCode.before !== report.exitCode.after) lines.push(`exit code: DIFFERS: ${report.exitCode.before ?? 'none'} before, ${report.exitCode.after ?? 'none'} now`);

@@ -1,0 +1,330 @@
+// `redlab rerun DIR|CRATE.zip`: runs a recorded run again from its Process Run Crate (the
+// RED it ran, with secrets as {{variables}} filled as `run` fills them, the same inputs
+// checked by sha256, the same image pinned by digest or ID) and reports how the re-run
+// differs: inputs, image, engine, exit code, every output file, the logs. Exit 0 only
+// when nothing differs beyond tolerance; 1 on drift; 2 usage; 130 cancelled.
+import { mkdtemp, rm, stat } from 'fs/promises';
+import * as os from 'os';
+import * as path from 'path';
+import { CRATE_FILES, CRATE_METADATA_FILE, formatIssues, loadRed, parseRunCrate, RedError, RunCrateError, type LoadedRed, type RunCrateInput, type RunCrateSummary, type RunResult } from '../../../src/red';
+import { isIdentical, isIgnored, type DriftReport, type InputDrift } from '../../../src/red/drift';
+import { unpackArchive, unpackLimitsFromEnv } from '../connectors/unpack-archive';
+import { createDockerClient } from '../engine/docker-client';
+import { compareLogs, compareOutputs, readOutputFile } from '../drift/compare-outputs';
+import { driftExitStatus, formatDriftReport } from '../drift/format';
+import { hashPath } from '../util/hash';
+import { CliError } from './red-file';
+import { EXIT, runLoadedRed, type RunIO } from './run';
+
+export interface RerunOptions {
+  json?: boolean;
+  atol?: number;
+  rtol?: number;
+  ignore?: string[];
+  outdir?: string;
+  variables?: string;
+  nonInteractive?: boolean;
+  /** Default: the engine the run was recorded with. */
+  engine?: string;
+  allowRoot?: string[];
+  workRoot?: string;
+}
+
+/** An image as the engine has it. */
+export interface FoundImage {
+  id: string;
+  digests: string[];
+}
+
+export interface RerunIO extends RunIO {
+  /**
+   * The image `ref` (a tag, `repo@sha256:…` or an image ID) on engine `engine`: undefined
+   * when the engine does not have it, 'unknown' when it cannot be asked (then the run is
+   * pinned anyway and the engine says plainly if the image is gone).
+   */
+  findImage(ref: string, engine: string): Promise<FoundImage | undefined | 'unknown'>;
+}
+
+/** A crate to re-run: its folder, and what to remove when done (an unpacked zip). */
+interface OpenedCrate {
+  dir: string;
+  /** What the user named (messages), and where the default outdir goes beside. */
+  named: string;
+  cleanup?: () => Promise<void>;
+}
+
+function tolerance(name: string, value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (!Number.isFinite(value) || value < 0) throw new CliError(`${name} must be a number of at least 0 (e.g. 1e-6), got ${value}`);
+  return value;
+}
+
+async function openCrate(target: string, cwd: string): Promise<OpenedCrate> {
+  const named = path.resolve(cwd, target);
+  const st = await stat(named).catch(() => undefined);
+  if (!st) throw new CliError(`${target}: no such folder or file: give a run's output folder (redlab run --outdir, holding ${CRATE_METADATA_FILE}) or its zip`);
+  if (st.isDirectory()) return { dir: named, named };
+  if (!/\.zip$/i.test(named)) throw new CliError(`${target} is a file but not a .zip: give a run's output folder (holding ${CRATE_METADATA_FILE}) or a crate zip (redlab export)`);
+  // A private folder (mkdtemp makes it 0700); the unpacker refuses links, absolute and `..` names.
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'redlab-rerun-'));
+  const cleanup = () => rm(tmp, { recursive: true, force: true });
+  try {
+    const dir = path.join(tmp, 'crate');
+    await unpackArchive(named, 'zip', dir, unpackLimitsFromEnv());
+    return { dir, named, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw new CliError(`${target}: cannot unpack it: ${(err as Error).message}`);
+  }
+}
+
+/** The crate's summary; a folder without one, or a crate RED Lab did not write, is a usage error naming it. */
+async function readSummary(dir: string, what: string): Promise<RunCrateSummary> {
+  let text: string;
+  try {
+    text = (await readOutputFile(dir, CRATE_METADATA_FILE)).toString('utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? `has no ${CRATE_METADATA_FILE}` : `: cannot read ${CRATE_METADATA_FILE}: ${(err as Error).message}`;
+    throw new CliError(`${what} ${why}: give a run's output folder as redlab run left it (for a batch RED, each batch's own folder <outdir>_N)`);
+  }
+  try {
+    return parseRunCrate(JSON.parse(text));
+  } catch (err) {
+    if (err instanceof RunCrateError || err instanceof SyntaxError) throw new CliError(`${path.join(dir, CRATE_METADATA_FILE)}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** The RED the run ran, as its crate keeps it (read without following links). */
+async function readCrateRed(dir: string, summary: RunCrateSummary): Promise<LoadedRed> {
+  const file = path.join(dir, summary.redFile);
+  let text: string;
+  try {
+    text = (await readOutputFile(dir, summary.redFile)).toString('utf8');
+  } catch (err) {
+    throw new CliError(`${file}: cannot read the RED the run ran: ${(err as Error).message}`);
+  }
+  try {
+    return loadRed(text, { source: path.basename(file) });
+  } catch (err) {
+    if (err instanceof RedError) throw new CliError(`${file} is not a valid RED file:\n${formatIssues(err.issues, file)}`);
+    throw err;
+  }
+}
+
+/** Where the RED counts as being for the re-run: where it was when it ran (relative inputs resolve as they did), else the crate's copy. */
+async function redLocation(summary: RunCrateSummary, crateDir: string, io: RerunIO): Promise<string> {
+  if (summary.redSource && (await stat(path.dirname(summary.redSource)).catch(() => undefined))?.isDirectory()) return summary.redSource;
+  if (summary.redSource) io.stderr.write(`redlab: the RED's folder ${path.dirname(summary.redSource)} is gone: relative input paths resolve against ${path.join(crateDir, path.dirname(summary.redFile))}\n`);
+  return path.join(crateDir, summary.redFile);
+}
+
+/** `key`, or `key[i]` for the i-th of several entries of one key (a list input). */
+function inputNames(inputs: RunCrateInput[]): string[] {
+  const count = new Map<string, number>();
+  for (const i of inputs) count.set(i.key, (count.get(i.key) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  return inputs.map(i => {
+    const n = seen.get(i.key) ?? 0;
+    seen.set(i.key, n + 1);
+    return (count.get(i.key) ?? 0) > 1 ? `${i.key}[${n}]` : i.key;
+  });
+}
+
+/** Local inputs hashed now against their record; remote ones are compared after the run (what it received). */
+async function checkLocalInputs(summary: RunCrateSummary): Promise<(InputDrift | undefined)[]> {
+  const names = inputNames(summary.inputs);
+  return Promise.all(
+    summary.inputs.map(async (input, n): Promise<InputDrift | undefined> => {
+      const key = names[n];
+      if (!input.path) return undefined;
+      if (!input.sha256) return { key, kind: 'unchecked', detail: `${input.path}: the record has no sha256` };
+      const now = await hashPath(input.path).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : err));
+      if (now === undefined) return { key, kind: 'missing', sha256: { before: input.sha256 }, detail: `${input.path} is gone` };
+      if (now instanceof Error) return { key, kind: 'missing', sha256: { before: input.sha256 }, detail: `${input.path}: cannot read it: ${now.message}` };
+      if (now.sha256 === input.sha256) return { key, kind: 'identical', sha256: { before: input.sha256, after: now.sha256 } };
+      return { key, kind: 'changed', sha256: { before: input.sha256, after: now.sha256 }, detail: `${input.path}: ${input.size ?? '?'} bytes when it ran, ${now.size} now` };
+    })
+  );
+}
+
+/** Remote inputs: what the re-run received (its crate) against what the run received. */
+function checkRemoteInputs(before: RunCrateSummary, after: RunCrateSummary | undefined, local: (InputDrift | undefined)[]): InputDrift[] {
+  const names = inputNames(before.inputs);
+  const afterNames = after ? inputNames(after.inputs) : [];
+  return before.inputs.map((input, n) => {
+    const checked = local[n];
+    if (checked) return checked;
+    const key = names[n];
+    const source = input.url ?? input.id;
+    const received = after?.inputs[afterNames.indexOf(key)];
+    if (!input.sha256) return { key, kind: 'unchecked', detail: `${source}: the record has no sha256` };
+    if (!received?.sha256) return { key, kind: 'unchecked', sha256: { before: input.sha256 }, detail: `${source}: the re-run did not record what it received` };
+    if (received.sha256 === input.sha256) return { key, kind: 'identical', sha256: { before: input.sha256, after: received.sha256 } };
+    return { key, kind: 'changed', sha256: { before: input.sha256, after: received.sha256 }, detail: `${source} sends other data now` };
+  });
+}
+
+/** The image reference the re-run uses, and what to say about it. */
+interface PinnedImage {
+  ref: string;
+  /** Said before the run, on stderr. */
+  note: string;
+  /** Image drift known before the run (the recorded image is gone). */
+  drift?: string;
+}
+
+async function pinImage(summary: RunCrateSummary, engine: string, io: RerunIO): Promise<PinnedImage | undefined> {
+  const { url, id, digest } = summary.image;
+  if (!id && !digest) return undefined; // an engine without images (process), or a run that never got its image
+  const find = (ref: string) => io.findImage(ref, engine).catch(() => 'unknown' as const);
+  const recorded = digest ?? id!;
+  // Said when the tag has moved on since the run: the pin keeps the recorded image.
+  const tagMoved = async (pinnedId: string) => {
+    const tag = await find(url);
+    return tag && tag !== 'unknown' && tag.id !== pinnedId ? `; the tag ${url} names another image now (${tag.id}), not used` : '';
+  };
+  const here = digest ? await find(digest) : undefined;
+  if (here && here !== 'unknown') return { ref: digest!, note: `the image is pinned to its registry digest ${digest}${await tagMoved(here.id)}` };
+  const byId = id ? await find(id) : undefined;
+  if (byId && byId !== 'unknown') return { ref: id!, note: `the image is pinned to the image ID the run used, ${id} (still on this machine)${await tagMoved(byId.id)}` };
+  if (here === 'unknown' || byId === 'unknown') return { ref: recorded, note: `the image is pinned to ${recorded}` };
+  if (digest && summary.image.pullable) return { ref: digest, note: `the image is pinned to its registry digest ${digest} (not on this machine: it is pulled)` };
+  const gone = `the image the run used (${id ?? digest}) is not on this machine any more${digest ? '' : ' and has no registry digest to pull it by'}`;
+  return { ref: url, note: `${gone}: running the tag ${url} instead, which may be another image`, drift: `${gone}; the re-run used the tag ${url}` };
+}
+
+/** findImage on the local Docker engine (`dockerHost`: its address, else DOCKER_HOST or the socket); other engines cannot be asked. */
+export function dockerImageFinder(dockerHost: string | undefined): RerunIO['findImage'] {
+  return async (ref, engine) => {
+    if (engine !== 'docker') return 'unknown';
+    try {
+      const info = await createDockerClient({ dockerHost }).getImage(ref).inspect();
+      return { id: info.Id, digests: info.RepoDigests ?? [] };
+    } catch (err) {
+      return (err as { statusCode?: number }).statusCode === 404 ? undefined : 'unknown';
+    }
+  };
+}
+
+/** The recorded RED with its image pinned. */
+function withImage(loaded: LoadedRed, ref: string): LoadedRed {
+  const red = structuredClone(loaded.red);
+  red.container.settings.image.url = ref;
+  return { ...loaded, red };
+}
+
+/** A timestamp for a folder name: 20260102-150405. */
+function stamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+function defaultOutdir(named: string): string {
+  const base = named.replace(/\.zip$/i, '').replace(/\/+$/, '');
+  return `${base}-rerun-${stamp(new Date())}`;
+}
+
+async function readLog(dir: string, rel: string | undefined): Promise<string | undefined> {
+  if (!rel) return undefined;
+  return readOutputFile(dir, rel).then(
+    b => b.toString('utf8'),
+    () => undefined
+  );
+}
+
+function imageText(i: { url: string; id?: string }): string {
+  return i.id && i.id !== i.url ? `${i.id} (${i.url})` : i.url;
+}
+
+function engineText(e: { name: string; version?: string }): string {
+  return e.version ? `${e.name} ${e.version}` : e.name;
+}
+
+export async function rerun(target: string, opts: RerunOptions, io: RerunIO): Promise<number> {
+  const atol = tolerance('--atol', opts.atol);
+  const rtol = tolerance('--rtol', opts.rtol);
+  const ignore = opts.ignore ?? [];
+  const crate = await openCrate(target, io.cwd);
+  try {
+    const before = await readSummary(crate.dir, target);
+    const loaded = await readCrateRed(crate.dir, before);
+    const redFile = await redLocation(before, crate.dir, io);
+    const outdir = path.resolve(io.cwd, opts.outdir ?? defaultOutdir(crate.named));
+    if (outdir === crate.dir || outdir === crate.named) throw new CliError(`--outdir ${opts.outdir} is the recorded run's own folder: give a new folder for the re-run's outputs`);
+    if (await stat(outdir).catch(() => undefined)) throw new CliError(`--outdir ${outdir} exists already: give a new folder, so the re-run's outputs and record are its own`);
+
+    // Inputs first: a changed input is said before anything runs.
+    const local = await checkLocalInputs(before);
+    for (const d of local) {
+      if (d && (d.kind === 'changed' || d.kind === 'missing')) io.stderr.write(`redlab: input drift: ${d.key} ${d.kind === 'changed' ? 'changed since the run' : 'is missing'}: ${d.detail}\n`);
+    }
+
+    const engine = opts.engine ?? before.engine.name;
+    const pinned = await pinImage(before, engine, io);
+    if (pinned) io.stderr.write(`redlab: ${pinned.note}\n`);
+
+    const result: RunResult = await runLoadedRed(pinned ? withImage(loaded, pinned.ref) : loaded, redFile, {
+      variables: opts.variables,
+      nonInteractive: opts.nonInteractive,
+      json: opts.json,
+      outdir,
+      engine,
+      allowRoot: opts.allowRoot,
+      workRoot: opts.workRoot
+    }, io);
+    if (result.state === 'cancelled') return EXIT.cancelled;
+
+    const after = await readSummary(outdir, `the re-run's folder ${outdir}`).catch((err: Error) => {
+      io.stderr.write(`redlab: ${err.message}\n`);
+      return undefined;
+    });
+    const report = await driftReport(before, after, { crateDir: crate.dir, outdir, result, pinned, inputs: local, atol, rtol, ignore });
+    if (opts.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    else io.stdout.write(formatDriftReport(report));
+    return driftExitStatus(report);
+  } finally {
+    await crate.cleanup?.();
+  }
+}
+
+interface DriftParts {
+  crateDir: string;
+  outdir: string;
+  result: RunResult;
+  pinned?: PinnedImage;
+  inputs: (InputDrift | undefined)[];
+  atol: number;
+  rtol: number;
+  ignore: string[];
+}
+
+async function driftReport(before: RunCrateSummary, after: RunCrateSummary | undefined, p: DriftParts): Promise<DriftReport> {
+  const options = { atol: p.atol, rtol: p.rtol, ignore: p.ignore };
+  const inputs = checkRemoteInputs(before, after, p.inputs);
+
+  const imageAfter = after?.image ?? { url: p.result.image.url, id: p.result.image.id };
+  const sameImage = before.image.id && imageAfter.id ? before.image.id === imageAfter.id : before.image.url === imageAfter.url && !p.pinned?.drift;
+  const image = { before: imageText(before.image), after: imageText(imageAfter), same: sameImage && !p.pinned?.drift, ...(p.pinned?.drift ? { detail: p.pinned.drift } : {}) };
+
+  const engineAfter = after?.engine ?? { name: p.result.engine?.name ?? 'docker' };
+  const sameEngine = before.engine.name === engineAfter.name && (before.engine.version === undefined || engineAfter.version === undefined || before.engine.version === engineAfter.version);
+  const engine = { before: engineText(before.engine), after: engineText(engineAfter), same: sameEngine };
+
+  const outputs = await compareOutputs({ dir: p.crateDir, outputs: before.outputs }, { dir: p.outdir, outputs: after?.outputs ?? [] }, options);
+
+  const logs: DriftReport['logs'] = [];
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const rel = CRATE_FILES[stream];
+    const [a, b] = await Promise.all([readLog(p.crateDir, before.logs[stream]), readLog(p.outdir, after?.logs[stream])]);
+    if (a === undefined && b === undefined) continue;
+    // A log's path in the crate can be ignored like an output (--ignore 'run-record/stdout.txt').
+    if (isIgnored(rel, options.ignore)) continue;
+    logs.push({ stream, ...compareLogs(a ?? '', b ?? '', stream) });
+  }
+
+  const exitCode = { before: before.exitCode, after: after?.exitCode ?? p.result.exitCode };
+  const parts: Omit<DriftReport, 'identical'> = { inputs, image, engine, exitCode, outputs, logs, options };
+  return { identical: isIdentical(parts), ...parts };
+}
