@@ -2,7 +2,7 @@
 // (red/bridge-api.ts), over the one request wrapper (BridgeClient). Callers name what
 // they want (submit, get, cancel …), not paths and methods.
 import type { CancelResponse, EnvironmentBuildRequest, HealthInfo, LocalImage, LogStream, RunPage, RunRecord, SubmitRequest, SubmitResponse, RunState } from './red';
-import type { BridgeClient } from './handler';
+import { BridgeError, type BridgeClient } from './handler';
 
 export interface ListRunsQuery {
   /** 1 … 1000 (the bridge's default: 50). */
@@ -15,6 +15,26 @@ export interface ListRunsQuery {
 const runPath = (id: string) => `runs/${encodeURIComponent(id)}`;
 const outputPath = (id: string, name: string, batch?: number) => `${runPath(id)}/outputs/${encodeURIComponent(name)}${batch !== undefined ? `?batch=${batch}` : ''}`;
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+/** What a run's bundle (GET /runs/{id}/crate) is made with: all optional. */
+export interface CrateZipQuery {
+  /** For a run of several batches: whose crate (each batch has its own). */
+  batch?: number;
+  /** Local inputs go in when together under this many MiB (the bridge's default: 100; 0: none). */
+  maxInputMb?: number;
+  /** For the CITATION.cff and codemeta.json stubs: "Given Family", an ORCID iD, the dataset's title. */
+  author?: string;
+  affiliation?: string;
+  orcid?: string;
+  title?: string;
+}
+
+const cratePath = (id: string, query: CrateZipQuery) => {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q.set(k, String(v));
+  const qs = q.toString();
+  return `${runPath(id)}/crate${qs ? `?${qs}` : ''}`;
+};
 
 export class BridgeApi {
   constructor(readonly client: BridgeClient) {}
@@ -68,6 +88,32 @@ export class BridgeApi {
   /** Link to an output file (of batch `batch` in a batch run). */
   outputUrl(id: string, name: string, batch?: number): string {
     return this.client.url(outputPath(id, name, batch));
+  }
+
+  /**
+   * Link to a finished run's shareable bundle (a zip: its Process Run Crate with outputs,
+   * small local inputs, CITATION.cff and codemeta.json stubs), for the browser to open
+   * through Jupyter's proxy; a bridge called directly needs its token: use crateZip().
+   */
+  crateUrl(id: string, query: CrateZipQuery = {}): string {
+    return this.client.url(cratePath(id, query));
+  }
+
+  /** A finished run's shareable bundle as a Blob (named by `fileName`); a BridgeError saying why when there is none (404: not finished). */
+  async crateZip(id: string, query: CrateZipQuery = {}): Promise<{ blob: Blob; fileName: string }> {
+    const res = await this.client.fetch(cratePath(id, query));
+    if (!res.ok) {
+      const text = await res.text();
+      let body: { error?: string } | undefined;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      throw new BridgeError(res.status, body?.error ?? (text || `${res.status} ${res.statusText}`), body);
+    }
+    const name = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') ?? '')?.[1];
+    return { blob: await res.blob(), fileName: name ?? `redlab-run-${id}.zip` };
   }
 
   /** Link to the run record (JSON). */

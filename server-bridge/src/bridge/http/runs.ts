@@ -1,11 +1,17 @@
-// /api/v1/runs: submit, list, read, cancel/delete, logs and output downloads.
+// /api/v1/runs: submit, list, read, cancel/delete, logs, output downloads and the run's crate as a zip.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import * as path from 'path';
+import { PassThrough } from 'stream';
+import { orcidUrl, type CitationOptions } from '../../../../src/red';
+import { CrateZipError, planCrateZip, writeCrateZip } from '../../record/crate-zip';
+import type { RunRecord } from '../../store/types';
+import { isWithin } from '../../util/fs-safety';
 import { ALL_STATES, isFinalState, type RunState } from '../../store/types';
 import { isRunId } from '../../store/ids';
 import type { RunService, SubmitInput } from '../service';
 import { addJsonParser, addYamlParser, JSON_TYPES, JsonBody, YAML_TYPES, YamlBody } from './body';
 import { HttpError } from './errors';
-import { findOutput, sendFile } from './files';
+import { contentDisposition, findOutput, sendFile } from './files';
 import { enumParam, flagParam, intParam, onlyParams, runIdParam, single, type Query } from './params';
 
 /** Largest log slice one request returns. */
@@ -103,6 +109,54 @@ function stateFilter(q: Query): RunState[] | undefined {
   return states as RunState[];
 }
 
+/** Largest ?maxInputMb: inputs are read twice (checked, then zipped) while the client waits. */
+const MAX_BUNDLED_INPUT_MB = 10_240;
+
+/**
+ * The crate folder of batch `batch` of a finished run (its only one when it has one), the
+ * inputs' sha256 as the run's own record has them (crate input key → sha256: key, or
+ * key[i] for a list), and the zip's name.
+ */
+function crateOf(run: RunRecord, batch: number | undefined): { dir: string; recordedInputs: Map<string, string>; name: string } {
+  const batches = run.result?.batches ?? [];
+  if (batch === undefined && batches.length > 1) {
+    throw new HttpError(400, `run ${run.id} has ${batches.length} batches, each with its own crate: add ?batch=N (0 to ${batches.length - 1})`);
+  }
+  const b = batch === undefined ? batches[0] : batches.find(x => x.index === batch);
+  if (batch !== undefined && !b && !(batch === 0 && batches.length === 0)) {
+    throw new HttpError(404, `run ${run.id} has no batch ${batch}${batches.length ? `: batches are 0 to ${batches.length - 1}` : ''}`);
+  }
+  // As the engine wrote it (batch N of several: outputs_N); a run that failed before any batch has its record in outputs.
+  const dir = b?.outdir || path.join(run.dir, batches.length > 1 ? `outputs_${b!.index}` : 'outputs');
+  if (!isWithin(path.resolve(dir), run.dir)) throw new HttpError(409, `run ${run.id}'s outputs are not in the bridge's folder for it; the bridge serves only what it keeps there`);
+  const recordedInputs = new Map<string, string>();
+  for (const [key, rec] of Object.entries(b?.inputs ?? {})) {
+    if (Array.isArray(rec)) rec.forEach((r, i) => r?.sha256 && recordedInputs.set(`${key}[${i}]`, r.sha256));
+    else if (rec?.sha256) recordedInputs.set(key, rec.sha256);
+  }
+  return { dir, recordedInputs, name: `redlab-run-${run.id}${batches.length > 1 ? `-batch-${b!.index}` : ''}.zip` };
+}
+
+/** ?author=&affiliation=&orcid=&title= for the CITATION.cff and codemeta.json stubs. */
+function citationParams(q: Query): CitationOptions {
+  const opts: CitationOptions = {};
+  for (const k of ['author', 'affiliation', 'title'] as const) {
+    const v = single(q, k);
+    if (v === undefined) continue;
+    if (!v.trim() || v.length > 1000) throw new HttpError(400, `query parameter ${k} must be text of 1 to 1000 characters, or left out`);
+    opts[k] = v;
+  }
+  const orcid = single(q, 'orcid');
+  if (orcid !== undefined) {
+    try {
+      opts.orcid = orcidUrl(orcid, 'query parameter orcid');
+    } catch (err) {
+      throw new HttpError(400, (err as Error).message);
+    }
+  }
+  return opts;
+}
+
 export function registerRunRoutes(app: FastifyInstance, service: RunService): void {
   const store = service.store;
   const exists = (id: string) => {
@@ -192,5 +246,37 @@ export function registerRunRoutes(app: FastifyInstance, service: RunService): vo
     const run = store.getRun(id);
     if (!run) throw new HttpError(404, `no run ${id}: it does not exist or was deleted; GET /api/v1/runs lists runs`);
     return sendFile(req, reply, findOutput(run, name, batch), inline, run.dir);
+  });
+
+  // The run's shareable bundle: its crate with outputs, small local inputs, CITATION.cff and
+  // codemeta.json (the zip `redlab export --zip` writes), streamed as it is made.
+  app.get('/runs/:id/crate', async (req, reply) => {
+    const q = req.query as Query;
+    onlyParams(q, ['batch', 'maxInputMb', 'author', 'affiliation', 'orcid', 'title']);
+    const id = runIdParam(req.params);
+    const batch = intParam(q, 'batch', { min: 0, max: 1_000_000 });
+    const maxInputMb = intParam(q, 'maxInputMb', { min: 0, max: MAX_BUNDLED_INPUT_MB, def: 100 });
+    const citation = citationParams(q);
+    const run = store.getRun(id);
+    if (!run) throw new HttpError(404, `no run ${id}: it does not exist or was deleted; GET /api/v1/runs lists runs`);
+    if (!isFinalState(run.state)) throw new HttpError(404, `run ${id} has no crate yet: it is ${run.state}, and its crate is written when it ends; ask again then`, { state: run.state });
+    const { dir, recordedInputs, name } = crateOf(run, batch);
+    let plan;
+    try {
+      plan = await planCrateZip(dir, { maxInputBytes: maxInputMb * 1024 * 1024, recordedInputs, leaveInputsOut: '?maxInputMb=0', citation });
+    } catch (err) {
+      if (!(err instanceof CrateZipError)) throw err;
+      if (err.status === 404) throw new HttpError(404, `run ${id} (${run.state}) has no crate: none was written in its outputs folder (a run of a bridge from before run records, or its record could not be written: see its log)`);
+      throw new HttpError(err.status, `run ${id}: ${err.message.replace(dir, 'its outputs folder')}`);
+    }
+    const body = new PassThrough();
+    // Headers are sent by then: a failure (an input changed meanwhile) can only cut the download short, and is logged.
+    writeCrateZip(plan, body).catch(err => req.log.warn({ err, runId: id }, 'the crate zip was cut short'));
+    return reply
+      .type('application/zip')
+      .header('content-disposition', contentDisposition(name, false))
+      .header('cache-control', 'private, no-store')
+      .header('x-run-state', run.state)
+      .send(body);
   });
 }
