@@ -6,10 +6,9 @@
 import { draftFloatPaths, draftToRed, NOTEBOOK_INPUT } from '../notebook/infer';
 import { RUNNER_SOURCE } from '../notebook/runner-source';
 import type { ExperimentDraft } from '../notebook/types';
-import { toSortedYaml, type FileOrDirectory, type SingleRed } from '../red';
+import { sha256Hex, toSortedYaml, type FileOrDirectory, type SingleRed } from '../red';
 import { stripRunCells } from '../streaming/run-cell-filter';
 import { dirOf, joinPath } from './paths';
-import { sha256Hex } from './sha256';
 
 /** Snapshots, relative to the notebook's folder. */
 export const SNAPSHOT_DIR = '_redlab/snapshots';

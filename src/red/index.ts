@@ -22,3 +22,4 @@ export * from './units';
 export * from './run-crate';
 export * from './citation';
 export * from './run-crate-bundle';
+export { sha256Hex } from './sha256';

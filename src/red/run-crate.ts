@@ -6,12 +6,17 @@ import type { FileRecord, FinalState } from './run';
 import type { Gpu } from './bridge-api';
 import type { FileOrDirectory, JobValue, Red } from './types';
 import { posixJoin } from './paths';
-import { CRATE_FILES, type RunCrateInput, type RunCrateOutput, type RunCrateSummary } from './run-crate-types';
+import { sha256Hex } from './sha256';
+import { CRATE_FILES, CRATE_METADATA_FILE, type RunCrateInput, type RunCrateOutput, type RunCrateSummary } from './run-crate-types';
 export * from './run-crate-types';
 
 export const PROCESS_RUN_CRATE = 'https://w3id.org/ro/wfrun/process/0.5';
 export const RO_CRATE_1_1 = 'https://w3id.org/ro/crate/1.1';
-const CONTEXT = ['https://w3id.org/ro/crate/1.1/context', 'https://w3id.org/ro/terms/workflow-run'];
+/** RED Lab's own terms (the `redlab:` fields of the CreateAction) and tool ids. */
+const REDLAB_TERMS = 'https://w3id.org/redlab/terms#';
+const REDLAB_TOOLS = 'https://w3id.org/redlab/tools/';
+const CWL_V1_0 = 'https://w3id.org/cwl/v1.0/';
+const CONTEXT = ['https://w3id.org/ro/crate/1.1/context', 'https://w3id.org/ro/terms/workflow-run/context', { redlab: REDLAB_TERMS }];
 const LOCAL_CONNECTOR = 'redlab-connector-local';
 const RUN_ID = '#run';
 const STATUS: Record<FinalState, string> = {
@@ -184,17 +189,17 @@ function crateInputs(b: RunCrateBuildInput): RunCrateInput[] {
       const name = Array.isArray(value) ? `${key}[${i}]` : key;
       const measured = b.run.inputs[key];
       const rec = Array.isArray(measured) ? measured[i] : measured;
-      const base: Omit<RunCrateInput, 'id'> = { key: name, class: v.class, sha256: rec?.sha256 || undefined, size: rec?.size };
+      // Not data entities of the crate (they are not in it): `#` ids, where they came from as `url`.
+      const base: RunCrateInput = { key: name, id: `#input-${encodeURIComponent(name)}`, class: v.class, sha256: rec?.sha256 || undefined, size: rec?.size };
       const access = (v.connector?.access ?? {}) as Record<string, unknown>;
       if (v.connector?.command === LOCAL_CONNECTOR && typeof access.path === 'string' && !access.path.includes('{{')) {
         const abs = access.path.startsWith('/') ? posixJoin(access.path) : baseDir ? posixJoin(baseDir, access.path) : undefined;
         if (abs) {
-          out.push({ ...base, id: fileUrl(abs, v.class === 'Directory'), path: abs });
+          out.push({ ...base, path: abs });
           return;
         }
       }
-      const url = remoteUrl(v);
-      out.push({ ...base, id: url ?? `#input-${encodeURIComponent(name)}`, url, connector: v.connector?.command });
+      out.push({ ...base, url: remoteUrl(v), connector: v.connector?.command });
     });
   }
   return out;
@@ -210,20 +215,26 @@ function parameterValues(red: Red): { name: string; value: string }[] {
   return out;
 }
 
+const OCTET_STREAM = 'application/octet-stream';
+
 function crateOutputs(b: RunCrateBuildInput): RunCrateOutput[] {
   const out: RunCrateOutput[] = [];
   for (const [key, rec] of Object.entries(b.run.outputs)) {
     if (!rec) continue;
     if (rec.connector) {
-      out.push({ key, path: '', class: rec.class, sha256: rec.sha256, size: rec.size, connector: rec.connector, url: rec.path });
+      out.push({ key, path: '', class: rec.class, sha256: rec.sha256, size: rec.size, connector: rec.connector, url: stripUserInfo(rec.path) });
       continue;
     }
     const rel = relativeTo(b.outdir, rec.path);
     if (!rel) continue;
     const files = rec.class === 'Directory' ? (rec.files ?? []).map(f => ({ ...f, path: `${rel}/${f.path}` })) : undefined;
-    out.push({ key, path: rel, class: rec.class, sha256: rec.sha256, size: rec.size, encodingFormat: rec.class === 'File' ? encodingFormatOf(rel) : undefined, files });
+    out.push({ key, path: rel, class: rec.class, sha256: rec.sha256, size: rec.size, encodingFormat: rec.class === 'File' ? (encodingFormatOf(rel) ?? OCTET_STREAM) : undefined, files });
   }
   return out;
+}
+
+function stripUserInfo(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@?#]*@/i, '$1');
 }
 
 function machineProperties(b: RunCrateBuildInput): Entity[] {
@@ -242,82 +253,101 @@ function machineProperties(b: RunCrateBuildInput): Entity[] {
   ];
   return props
     .filter((p): p is [string, string | number] => p[1] !== undefined && p[1] !== '')
-    .map(([name, value]) => ({ '@id': `#machine-${name}`, '@type': 'PropertyValue', name, propertyID: `https://w3id.org/redlab/machine#${name}`, value }));
+    .map(([name, value]) => ({ '@id': `#machine-${name}`, '@type': 'PropertyValue', name, propertyID: `${REDLAB_TERMS}${name}`, value }));
+}
+
+/** An image reference's registry, name and tag (Docker's defaults: docker.io, latest). */
+function splitImageRef(url: string): { registry: string; name: string; tag?: string } {
+  const m = /^(?:(?<registry>[^/]+\.[^/]+|[^/]+:\d+|localhost)\/)?(?<name>[^:@]+)(?::(?<tag>[^@]+))?/.exec(url)?.groups ?? {};
+  return { registry: m.registry ?? 'docker.io', name: m.name ?? url, tag: m.tag };
 }
 
 /** The image as the record names it: pinned by repo digest, else by image ID (a local build: not pullable). */
 function imageEntity(image: RunCrateBuildInput['image']): Entity {
   const repoDigest = image.digest && image.digest.includes('@') ? image.digest : undefined;
   const sha = (repoDigest ?? image.id ?? '').replace(/^.*sha256:/, '');
-  const tagged = /^(?:(?<registry>[^/]+\.[^/]+|[^/]+:\d+|localhost)\/)?(?<name>[^:@]+)(?::(?<tag>[^@]+))?/.exec(image.url)?.groups ?? {};
-  const pullable = !!repoDigest;
+  const ref_ = splitImageRef(image.url);
   return {
     '@id': repoDigest ? `docker://${repoDigest}` : `#image-${sha || 'unknown'}`,
     '@type': 'ContainerImage',
     additionalType: ref('https://w3id.org/ro/terms/workflow-run#DockerImage'),
-    name: tagged.name ?? image.url,
-    registry: tagged.registry ?? 'docker.io',
-    ...(tagged.tag ? { tag: tagged.tag } : {}),
+    name: ref_.name,
+    registry: ref_.registry,
+    ...(ref_.tag ? { tag: ref_.tag } : {}),
     ...(sha ? { sha256: sha } : {}),
-    description: pullable
+    description: repoDigest
       ? `${image.url}, pinned by its registry digest ${repoDigest}`
       : `${image.url}, image ID ${image.id ?? 'unknown'}: built or loaded locally, not pullable from a registry`
   };
 }
 
 /**
+ * The tool the run executed: the RED's CWL CommandLineTool in its image. Its @id is an
+ * absolute URI (the profile asks for one) naming the tool by the hash of its CWL text and
+ * its image, so the same tool in the same image has the same id in every record.
+ */
+function toolEntity(b: RunCrateBuildInput, cwlText: string): Entity {
+  const base = [b.red.cli.baseCommand ?? ''].flat().join(' ') || 'command';
+  const image = splitImageRef(b.image.url);
+  const pinned = (b.image.digest && b.image.digest.includes('@') ? b.image.digest : b.image.id ?? '').replace(/^.*sha256:/, '');
+  return {
+    '@id': `${REDLAB_TOOLS}sha256-${sha256Hex(cwlText + '\n' + pinned)}`,
+    '@type': 'SoftwareApplication',
+    name: `${base} in ${b.image.url}`,
+    description: b.red.cli.doc ?? `the RED's command line tool (${CRATE_FILES.cli}) run in the container image ${b.image.url}`,
+    url: image.registry === 'docker.io' ? `https://hub.docker.com/r/${image.name.includes('/') ? image.name : `library/${image.name}`}` : `https://${image.registry}/${image.name}`,
+    softwareVersion: image.tag ?? (pinned ? `sha256:${pinned.slice(0, 12)}` : 'latest'),
+    subjectOf: ref(CRATE_FILES.cli)
+  };
+}
+
+/**
  * The crate of one run (or one batch), as JSON-LD. Secrets: the RED given must keep them as
  * {{variables}}, and the caller passes the result through its masker before writing.
+ * `cwlText`: the text of CRATE_FILES.cli as written.
  */
-export function buildRunCrate(b: RunCrateBuildInput): RunCrate {
+export function buildRunCrate(b: RunCrateBuildInput, cwlText = ''): RunCrate {
   const inputs = crateInputs(b);
   const outputs = crateOutputs(b);
   const params = parameterValues(b.red);
-  const graph: Entity[] = [];
   const hasPart: string[] = [];
-  const files: Entity[] = [];
+  const entities: Entity[] = [];
 
   const agentId = b.agent.orcid ?? '#author';
   const orgId = b.agent.affiliation?.url ?? '#publisher';
-  const toolName = b.batch ? `batch ${b.batch.index} of ${b.name ?? 'the RED'}` : (b.name ?? 'the RED');
+  const runName = b.batch ? `batch ${b.batch.index} of ${b.name ?? 'the RED'}` : (b.name ?? 'the RED');
+  const tool = toolEntity(b, cwlText);
 
-  // RED Lab's own files.
-  files.push({ '@id': CRATE_FILES.red, '@type': 'File', name: 'RED file (secrets as {{variables}})', encodingFormat: 'application/yaml', ...(b.redSource ? { isBasedOn: ref(fileUrl(b.redSource)) } : {}) });
-  hasPart.push(CRATE_FILES.red);
-  const tool: Entity = {
-    '@id': CRATE_FILES.cli,
-    '@type': ['File', 'SoftwareSourceCode', 'SoftwareApplication'],
-    name: b.red.cli.baseCommand ? `${[b.red.cli.baseCommand].flat().join(' ')} (CWL CommandLineTool)` : 'CWL CommandLineTool',
-    encodingFormat: 'application/yaml',
-    programmingLanguage: ref('https://w3id.org/cwl/v1.0/')
-  };
-  files.push(tool);
-  hasPart.push(CRATE_FILES.cli);
+  // RED Lab's own files: the RED, its CWL tool, the logs.
+  entities.push({ '@id': CRATE_FILES.red, '@type': 'File', name: 'RED file (secrets as {{variables}})', encodingFormat: 'application/yaml', ...(b.redSource ? { url: fileUrl(b.redSource) } : {}) });
+  entities.push({ '@id': CRATE_FILES.cli, '@type': 'File', name: 'the RED\'s cli as a CWL CommandLineTool', encodingFormat: 'application/yaml', about: ref(tool['@id']), conformsTo: ref(CWL_V1_0) });
+  hasPart.push(CRATE_FILES.red, CRATE_FILES.cli);
   for (const stream of ['stdout', 'stderr'] as const) {
     if (!b.logs?.[stream]) continue;
-    files.push({ '@id': CRATE_FILES[stream], '@type': 'File', name: `the container's ${stream} (secrets masked)`, encodingFormat: 'text/plain' });
+    entities.push({ '@id': CRATE_FILES[stream], '@type': 'File', name: `the container's ${stream} (secrets masked)`, encodingFormat: 'text/plain' });
     hasPart.push(CRATE_FILES[stream]);
   }
 
-  // Inputs: local ones by file:// (listed in hasPart, as the profile asks), remote ones by URL.
+  // Inputs: described (hash, size, where from), not carried: `#` ids.
   const objectIds: string[] = [];
   for (const i of inputs) {
-    files.push({
+    const where = i.path ? fileUrl(i.path, i.class === 'Directory') : i.url;
+    const format = i.class === 'File' ? encodingFormatOf(i.path ?? i.url ?? '') : undefined;
+    entities.push({
       '@id': i.id,
       '@type': i.class === 'File' ? 'File' : 'Dataset',
       name: i.key,
-      ...(i.class === 'File' && encodingFormatOf(i.path ?? i.url ?? '') ? { encodingFormat: encodingFormatOf(i.path ?? i.url ?? '') } : {}),
+      description: i.connector ? `input ${i.key}, received by ${i.connector}` : `input ${i.key}, a local ${i.class === 'File' ? 'file' : 'folder'}`,
+      ...(format ? { encodingFormat: format } : {}),
       ...(i.sha256 ? { sha256: i.sha256 } : {}),
       ...(i.size !== undefined ? { contentSize: String(i.size) } : {}),
-      ...(i.url ? { url: i.url } : {}),
-      ...(i.connector ? { description: `input ${i.key}, received by ${i.connector}` } : { description: `input ${i.key}` })
+      ...(where ? { url: where } : {})
     });
-    if (i.path) hasPart.push(i.id);
     objectIds.push(i.id);
   }
   for (const p of params) {
     const id = `#param-${encodeURIComponent(p.name)}`;
-    graph.push({ '@id': id, '@type': 'PropertyValue', name: p.name, value: p.value });
+    entities.push({ '@id': id, '@type': 'PropertyValue', name: p.name, value: p.value });
     objectIds.push(id);
   }
 
@@ -325,27 +355,27 @@ export function buildRunCrate(b: RunCrateBuildInput): RunCrate {
   const resultIds: string[] = [];
   for (const o of outputs) {
     if (o.connector) {
-      const id = o.url && /^[a-z][a-z0-9+.-]*:/i.test(o.url) ? o.url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@?#]*@/i, '$1') : `#output-${encodeURIComponent(o.key)}`;
-      files.push({ '@id': id, '@type': o.class === 'File' ? 'File' : 'Dataset', name: o.key, sha256: o.sha256, contentSize: String(o.size), description: `output ${o.key}, sent by ${o.connector}` });
+      const id = `#output-${encodeURIComponent(o.key)}`;
+      entities.push({ '@id': id, '@type': o.class === 'File' ? 'File' : 'Dataset', name: o.key, description: `output ${o.key}, sent by ${o.connector}`, sha256: o.sha256, contentSize: String(o.size), ...(o.url ? { url: o.url } : {}) });
       resultIds.push(id);
       continue;
     }
     if (o.class === 'File') {
       const id = relId(o.path);
-      files.push({ '@id': id, '@type': 'File', name: o.key, sha256: o.sha256, contentSize: String(o.size), ...(o.encodingFormat ? { encodingFormat: o.encodingFormat } : {}) });
+      entities.push({ '@id': id, '@type': 'File', name: o.key, sha256: o.sha256, contentSize: String(o.size), encodingFormat: o.encodingFormat ?? OCTET_STREAM });
       hasPart.push(id);
       resultIds.push(id);
-    } else {
-      const id = relId(o.path, true);
-      const parts = (o.files ?? []).map(f => {
-        const fid = relId(f.path);
-        files.push({ '@id': fid, '@type': 'File', name: f.path.slice(o.path.length + 1), sha256: f.sha256, contentSize: String(f.size), ...(encodingFormatOf(f.path) ? { encodingFormat: encodingFormatOf(f.path) } : {}) });
-        return fid;
-      });
-      files.push({ '@id': id, '@type': 'Dataset', name: o.key, sha256: o.sha256, contentSize: String(o.size), ...(parts.length ? { hasPart: parts.map(ref) } : {}) });
-      hasPart.push(id);
-      resultIds.push(id);
+      continue;
     }
+    const id = relId(o.path, true);
+    const parts = (o.files ?? []).map(f => {
+      const fid = relId(f.path);
+      entities.push({ '@id': fid, '@type': 'File', name: f.path.slice(o.path.length + 1), sha256: f.sha256, contentSize: String(f.size), encodingFormat: encodingFormatOf(f.path) ?? OCTET_STREAM });
+      return fid;
+    });
+    entities.push({ '@id': id, '@type': 'Dataset', name: o.key, sha256: o.sha256, contentSize: String(o.size), ...(parts.length ? { hasPart: oneOrMany(parts.map(ref)) } : {}) });
+    hasPart.push(id, ...parts);
+    resultIds.push(id);
   }
 
   const machine = machineProperties(b);
@@ -353,8 +383,8 @@ export function buildRunCrate(b: RunCrateBuildInput): RunCrate {
   const action: Entity = {
     '@id': RUN_ID,
     '@type': 'CreateAction',
-    name: `Run of ${toolName}`,
-    description: b.run.command ? `command: ${b.run.command.join(' ')}` : `run of ${toolName}`,
+    name: `Run of ${runName}`,
+    description: b.run.command ? `command: ${b.run.command.join(' ')}` : `run of ${runName}`,
     instrument: ref(tool['@id']),
     agent: ref(agentId),
     startTime: crateTime(b.startedAt),
@@ -365,74 +395,60 @@ export function buildRunCrate(b: RunCrateBuildInput): RunCrate {
     // The profile wants a result; a run that made nothing has none (its error says why).
     ...(resultIds.length ? { result: oneOrMany(resultIds.map(ref)) } : {}),
     ...(b.run.state !== 'succeeded' ? { error: b.run.error ?? (b.run.state === 'cancelled' ? 'cancelled' : 'failed') } : {}),
-    ...(b.run.exitCode !== undefined ? { exitCode: b.run.exitCode } : {}),
-    ...(machine.length ? { additionalProperty: machine.map(m => ref(m['@id'])) } : {})
+    ...(b.run.exitCode !== undefined ? { 'redlab:exitCode': b.run.exitCode } : {}),
+    ...(machine.length ? { additionalProperty: oneOrMany(machine.map(m => ref(m['@id']))) } : {}),
+    ...(b.batch ? { position: b.batch.index, 'redlab:batchCount': b.batch.count } : {}),
+    // RED Lab's own fields, read back by parseRunCrate.
+    'redlab:state': b.run.state,
+    'redlab:engine': b.engine.name,
+    ...(b.engine.version ? { 'redlab:engineVersion': b.engine.version } : {}),
+    ...(b.engine.isolated !== undefined ? { 'redlab:isolated': b.engine.isolated } : {}),
+    'redlab:imageUrl': b.image.url,
+    ...(b.image.id ? { 'redlab:imageId': b.image.id } : {}),
+    ...(b.redSource ? { 'redlab:redSource': b.redSource } : {}),
+    ...(b.run.command ? { 'redlab:command': JSON.stringify(b.run.command) } : {})
   };
 
-  const person: Entity = {
-    '@id': agentId,
-    '@type': 'Person',
-    name: b.agent.name,
-    affiliation: ref(orgId)
-  };
+  const person: Entity = { '@id': agentId, '@type': 'Person', name: b.agent.name, affiliation: ref(orgId) };
   const org: Entity = {
     '@id': orgId,
     '@type': 'Organization',
-    name: b.agent.affiliation?.name ?? `${b.agent.name} (no affiliation configured: set REDLAB_AFFILIATION and REDLAB_AFFILIATION_URL)`,
-    url: b.agent.affiliation?.url ?? 'https://w3id.org/redlab/no-affiliation'
+    name: b.agent.affiliation?.name ?? `${b.agent.name}'s organisation (not configured: set REDLAB_AFFILIATION and REDLAB_AFFILIATION_URL)`,
+    url: b.agent.affiliation?.url ?? `${REDLAB_TERMS}no-affiliation`
   };
-  const license = b.license
-    ? /^[a-z][a-z0-9+.-]*:/i.test(b.license)
-      ? ref(b.license)
-      : ref(`https://spdx.org/licenses/${b.license}`)
-    : ref('#no-license');
-  const licenseEntities: Entity[] = b.license
-    ? [{ '@id': (license as { '@id': string })['@id'], '@type': 'CreativeWork', name: b.license }]
-    : [{ '@id': '#no-license', '@type': 'CreativeWork', name: 'No license given', description: 'The run named no license (set REDLAB_LICENSE, e.g. CC-BY-4.0): ask its author before reuse.' }];
+  const licenseId = !b.license ? '#no-license' : /^[a-z][a-z0-9+.-]*:/i.test(b.license) ? b.license : `https://spdx.org/licenses/${b.license}`;
+  const license: Entity = b.license
+    ? { '@id': licenseId, '@type': 'CreativeWork', name: b.license }
+    : { '@id': licenseId, '@type': 'CreativeWork', name: 'No license given', description: 'The run named no license (set REDLAB_LICENSE, e.g. CC-BY-4.0): ask its author before reuse.' };
 
   const root: Entity = {
     '@id': './',
     '@type': 'Dataset',
-    name: b.name ? `Run record: ${toolName}` : 'RED Lab run record',
+    name: `Run record: ${runName}`,
     description: b.description ?? `Process Run Crate of a RED Lab run (${b.run.state}): the RED, its CWL tool, inputs, outputs with sha256, the image, the engine and the machine.`,
     datePublished: crateTime(b.endedAt),
-    license,
+    license: ref(licenseId),
     author: ref(agentId),
     publisher: ref(orgId),
     conformsTo: ref(PROCESS_RUN_CRATE),
-    mainEntity: ref(CRATE_FILES.cli),
-    hasPart: hasPart.map(ref),
+    hasPart: oneOrMany(hasPart.map(ref)),
     mentions: ref(RUN_ID)
   };
-  graph.unshift(
-    { '@id': 'ro-crate-metadata.json', '@type': 'CreativeWork', conformsTo: ref(RO_CRATE_1_1), about: ref('./') },
+  const graph: Entity[] = [
+    { '@id': CRATE_METADATA_FILE, '@type': 'CreativeWork', conformsTo: ref(RO_CRATE_1_1), about: ref('./') },
     root,
     action,
-    ...files,
+    tool,
     image,
+    ...entities,
     person,
     org,
-    ...licenseEntities,
+    license,
     { '@id': PROCESS_RUN_CRATE, '@type': 'CreativeWork', name: 'Process Run Crate', version: '0.5' },
-    { '@id': 'https://w3id.org/cwl/v1.0/', '@type': 'ComputerLanguage', name: 'Common Workflow Language', alternateName: 'CWL', url: ref('https://www.commonwl.org/'), version: '1.0' },
+    { '@id': CWL_V1_0, '@type': 'CreativeWork', name: 'Common Workflow Language v1.0', url: 'https://www.commonwl.org/v1.0/' },
     ...machine
-  );
-  if (b.batch) (action as Record<string, unknown>).position = b.batch.index;
-  // RED Lab's own fields, read back by parseRunCrate.
-  Object.assign(action, {
-    'redlab:engine': b.engine.name,
-    ...(b.engine.version ? { 'redlab:engineVersion': b.engine.version } : {}),
-    ...(b.engine.isolated !== undefined ? { 'redlab:isolated': b.engine.isolated } : {}),
-    ...(b.image.id ? { 'redlab:imageId': b.image.id } : {}),
-    'redlab:imageUrl': b.image.url,
-    ...(b.batch ? { 'redlab:batch': b.batch } : {}),
-    ...(b.redSource ? { 'redlab:redSource': b.redSource } : {}),
-    ...(b.run.command ? { 'redlab:command': b.run.command } : {}),
-    'redlab:state': b.run.state,
-    'redlab:inputs': inputs.map(i => ({ key: i.key, id: i.id })),
-    'redlab:outputs': outputs.map(o => ({ key: o.key, path: o.path, class: o.class }))
-  });
-  return { '@context': [...CONTEXT, { redlab: 'https://w3id.org/redlab/terms#' }], '@graph': graph };
+  ];
+  return { '@context': CONTEXT, '@graph': graph };
 }
 
 // ---- reading back ----
@@ -451,7 +467,7 @@ export class RunCrateError extends Error {
 /** Reads RED Lab's summary of a crate (parsed JSON); throws RunCrateError naming what is missing. */
 export function parseRunCrate(doc: unknown): RunCrateSummary {
   const graph = (doc as RunCrate | undefined)?.['@graph'];
-  if (!Array.isArray(graph)) throw new RunCrateError('ro-crate-metadata.json has no @graph: not an RO-Crate');
+  if (!Array.isArray(graph)) throw new RunCrateError(`${CRATE_METADATA_FILE} has no @graph: not an RO-Crate`);
   const byId = new Map<string, Record<string, unknown>>();
   for (const e of graph) if (e && typeof e === 'object' && typeof e['@id'] === 'string') byId.set(e['@id'], e);
   const root = byId.get('./');
@@ -461,53 +477,66 @@ export function parseRunCrate(doc: unknown): RunCrateSummary {
   if (state !== 'succeeded' && state !== 'failed' && state !== 'cancelled') throw new RunCrateError('the crate was not written by RED Lab (its CreateAction has no redlab:state)');
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' && !isNaN(Number(v)) ? Number(v) : undefined);
+  const entityOf = (v: unknown) => byId.get(idOf(v) ?? '') ?? {};
 
-  const inputs: RunCrateInput[] = asList(action['redlab:inputs']).map(raw => {
-    const { key, id } = raw as { key: string; id: string };
-    const e = byId.get(id) ?? {};
-    const path = id.startsWith('file://') ? decodeURIComponent(id.slice('file://'.length)).replace(/(.)\/$/, '$1') : undefined;
+  const inputs: RunCrateInput[] = [];
+  const parameters: { name: string; value: string }[] = [];
+  for (const o of asList(action.object)) {
+    const id = idOf(o) ?? '';
+    const e = entityOf(o);
+    if (typesOf(e).includes('PropertyValue')) {
+      parameters.push({ name: String(e.name), value: String(e.value) });
+      continue;
+    }
+    const url = str(e.url);
+    const local = url?.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)).replace(/(.)\/$/, '$1') : undefined;
     const connector = /received by (\S+)$/.exec(str(e.description) ?? '')?.[1];
-    return { key, id, class: typesOf(e).includes('Dataset') ? 'Directory' : 'File', path, url: str(e.url), connector, sha256: str(e.sha256), size: num(e.contentSize) } as RunCrateInput;
-  });
-  const outputs: RunCrateOutput[] = asList(action['redlab:outputs']).map(raw => {
-    const { key, path, class: cls } = raw as { key: string; path: string; class: 'File' | 'Directory' };
-    const resultIds = asList(action.result).map(idOf);
-    const id = path ? relId(path, cls === 'Directory') : resultIds.find(r => byId.get(r ?? '')?.name === key);
-    const e = byId.get(id ?? '') ?? {};
-    const files = cls === 'Directory' && path
+    inputs.push({
+      key: String(e.name ?? id),
+      id,
+      class: typesOf(e).includes('Dataset') ? 'Directory' : 'File',
+      ...(local ? { path: local } : { url, connector }),
+      sha256: str(e.sha256),
+      size: num(e.contentSize)
+    });
+  }
+  const outputs: RunCrateOutput[] = asList(action.result).map(r => {
+    const id = idOf(r) ?? '';
+    const e = entityOf(r);
+    const cls = typesOf(e).includes('Dataset') ? 'Directory' : 'File';
+    const connector = /sent by (\S+)$/.exec(str(e.description) ?? '')?.[1];
+    if (connector) return { key: String(e.name), path: '', class: cls, sha256: str(e.sha256) ?? '', size: num(e.contentSize) ?? 0, connector, url: str(e.url) };
+    const path = decodeURIComponent(id).replace(/\/$/, '');
+    const files = cls === 'Directory'
       ? asList(e.hasPart).map(p => {
-          const f = byId.get(idOf(p) ?? '') ?? {};
+          const f = entityOf(p);
           return { path: decodeURIComponent(idOf(p) ?? ''), sha256: str(f.sha256) ?? '', size: num(f.contentSize) ?? 0 };
         })
       : undefined;
-    const connector = /sent by (\S+)$/.exec(str(e.description) ?? '')?.[1];
-    return { key, path, class: cls, sha256: str(e.sha256) ?? '', size: num(e.contentSize) ?? 0, encodingFormat: str(e.encodingFormat), files, ...(connector ? { connector, url: id } : {}) };
+    return { key: String(e.name), path, class: cls, sha256: str(e.sha256) ?? '', size: num(e.contentSize) ?? 0, encodingFormat: str(e.encodingFormat), files };
   });
-  const parameters = asList(action.object)
-    .map(o => byId.get(idOf(o) ?? ''))
-    .filter((e): e is Record<string, unknown> => !!e && typesOf(e).includes('PropertyValue'))
-    .map(e => ({ name: String(e.name), value: String(e.value) }));
-  const imageEntity = byId.get(idOf(action.containerImage) ?? '') ?? {};
-  const digestId = idOf(action.containerImage);
-  const digest = digestId?.startsWith('docker://') ? digestId.slice('docker://'.length) : undefined;
+  const imageId = idOf(action.containerImage);
+  const digest = imageId?.startsWith('docker://') ? imageId.slice('docker://'.length) : undefined;
   const hasPart = new Set(asList(root?.hasPart).map(idOf));
   const author = byId.get(idOf(root?.author) ?? '');
   const licenseId = idOf(root?.license);
+  const command = str(action['redlab:command']);
+  const batchCount = num(action['redlab:batchCount']);
   const ipynbIn = inputs.find(i => /\.ipynb$/.test(i.path ?? i.url ?? ''));
   const ipynbOut = outputs.find(o => /\.ipynb$/.test(o.path));
   return {
     state,
-    exitCode: num(action.exitCode),
+    exitCode: num(action['redlab:exitCode']),
     error: str(action.error),
     startTime: str(action.startTime) ?? '',
     endTime: str(action.endTime) ?? '',
     redFile: CRATE_FILES.red,
-    cliFile: idOf(action.instrument) ?? CRATE_FILES.cli,
+    cliFile: CRATE_FILES.cli,
     redSource: str(action['redlab:redSource']),
-    batch: action['redlab:batch'] as RunCrateSummary['batch'],
-    image: { url: str(action['redlab:imageUrl']) ?? str(imageEntity.name) ?? '', id: str(action['redlab:imageId']), digest, pullable: !!digest },
+    ...(batchCount !== undefined ? { batch: { index: num(action.position) ?? 0, count: batchCount } } : {}),
+    image: { url: str(action['redlab:imageUrl']) ?? '', id: str(action['redlab:imageId']), digest, pullable: !!digest },
     engine: { name: str(action['redlab:engine']) ?? 'docker', version: str(action['redlab:engineVersion']), isolated: action['redlab:isolated'] as boolean | undefined },
-    command: Array.isArray(action['redlab:command']) ? (action['redlab:command'] as string[]) : undefined,
+    command: command ? (JSON.parse(command) as string[]) : undefined,
     inputs,
     outputs,
     parameters,
@@ -515,15 +544,16 @@ export function parseRunCrate(doc: unknown): RunCrateSummary {
       ...(hasPart.has(CRATE_FILES.stdout) ? { stdout: CRATE_FILES.stdout } : {}),
       ...(hasPart.has(CRATE_FILES.stderr) ? { stderr: CRATE_FILES.stderr } : {})
     },
-    ...(ipynbIn || ipynbOut ? { notebook: { source: ipynbIn?.path ?? ipynbIn?.id, executed: ipynbOut?.path } } : {}),
+    ...(ipynbIn || ipynbOut ? { notebook: { source: ipynbIn?.path ?? ipynbIn?.url, executed: ipynbOut?.path } } : {}),
     license: licenseId && licenseId !== '#no-license' ? licenseId : undefined,
     name: str(root?.name),
     description: str(root?.description),
-    author: author ? { name: String(author.name), ...(idOf(author) ?? '').startsWith('https://orcid.org/') ? { orcid: idOf(author) } : {} } : undefined
+    author: author ? { name: String(author.name), ...((idOf(author) ?? '').startsWith('https://orcid.org/') ? { orcid: idOf(author) } : {}) } : undefined
   };
 }
 
-const CRATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?[+-]\d{2}:\d{2}$/;
+/** What the validator's RECOMMENDED level takes: seconds or exactly milliseconds, a positive offset (UTC as +00:00). */
+const CRATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?\+\d{2}:\d{2}$/;
 
 /**
  * What RED Lab demands of its own crates beyond the official validator (which, for one,
@@ -553,16 +583,19 @@ export function runCrateProblems(doc: unknown, expectedOutputs: string[] = []): 
       else if (!CRATE_TIME.test(a[f] as string) || isNaN(Date.parse(a[f] as string))) problems.push(`${where}: ${f} ${a[f]} is not YYYY-MM-DDTHH:MM:SS.mmm+HH:MM`);
     }
     if (typeof a.startTime === 'string' && typeof a.endTime === 'string' && Date.parse(a.endTime) < Date.parse(a.startTime)) problems.push(`${where} ends before it starts`);
-    const status = idOf(a.actionStatus);
-    if (!status || !Object.values(STATUS).includes(status)) problems.push(`${where}: actionStatus ${JSON.stringify(a.actionStatus)} is not schema.org's Completed/FailedActionStatus`);
+    // A plain string, not {"@id": …}: the profile's shape lists the two strings.
+    const status = typeof a.actionStatus === 'string' ? a.actionStatus : undefined;
+    if (!status || !Object.values(STATUS).includes(status)) problems.push(`${where}: actionStatus ${JSON.stringify(a.actionStatus)} is not schema.org's Completed/FailedActionStatus as a string`);
     if (status === STATUS.failed && !a.error) problems.push(`${where} failed but has no error`);
     const results = new Set(asList(a.result).map(idOf));
-    for (const r of results) if (r && !byId.has(r)) problems.push(`${where}: result ${r} is not described in the crate`);
     for (const p of expectedOutputs) {
       if (!results.has(relId(p)) && !results.has(relId(p, true))) problems.push(`${where}: output ${p} is missing from result`);
     }
-    for (const o of asList(a.object).map(idOf)) {
-      if (o?.startsWith('file://') && !hasPart.has(o)) problems.push(`${where}: input ${o} is not in the root's hasPart`);
+    for (const o of [...asList(a.object).map(idOf), ...results]) {
+      if (!o) continue;
+      if (!byId.has(o)) problems.push(`${where}: ${o} is not described in the crate`);
+      // A relative id is a file of the crate: the root must list it.
+      else if (!/^[a-z][a-z0-9+.-]*:|^#/i.test(o) && !hasPart.has(o)) problems.push(`${where}: ${o} is not in the root's hasPart`);
     }
     for (const r of results) {
       const e = byId.get(r ?? '');

@@ -68,6 +68,7 @@ export async function writeRunCrates(req: RunCrateRequest): Promise<WrittenCrate
     try {
       const red = singles[Math.min(b.index, singles.length - 1)];
       const logs = req.logs?.get(b.index);
+      const cwlText = req.masker.mask(cliToCwl(red));
       const crate = buildRunCrate({
         red,
         run: { state: b.state, command: b.command, exitCode: b.exitCode, error: b.error ?? (batches.length === 1 ? req.result.error : undefined), inputs: b.inputs, outputs: b.outputs },
@@ -84,14 +85,14 @@ export async function writeRunCrates(req: RunCrateRequest): Promise<WrittenCrate
         logs: { stdout: logs?.stdout !== undefined, stderr: logs?.stderr !== undefined },
         name: req.name,
         description: req.description
-      });
+      }, cwlText);
       const masked = req.masker.maskValue(crate);
       const expected = Object.values(b.outputs)
         .filter(o => o && !o.connector && o.path.startsWith(dir + '/'))
         .map(o => o!.path.slice(dir.length + 1));
       const files: [string, string][] = [
         [CRATE_FILES.red, req.masker.mask(toSortedYaml(red))],
-        [CRATE_FILES.cli, req.masker.mask(cliToCwl(red))],
+        [CRATE_FILES.cli, cwlText],
         ...(logs?.stdout !== undefined ? [[CRATE_FILES.stdout, logs.stdout] as [string, string]] : []),
         ...(logs?.stderr !== undefined ? [[CRATE_FILES.stderr, logs.stderr] as [string, string]] : [])
       ];

@@ -10,7 +10,7 @@ import { RedFileModel } from '../red-file-model';
 import { pinnedImageOf, planRerun } from '../rerun';
 import { runBlocker } from '../run-blocker';
 import { runValues } from '../run-history';
-import { sha256Hex } from '../sha256';
+import { sha256Hex } from '../../red';
 import { stripRunCells } from '../../streaming/run-cell-filter';
 import { notebookSnapshot, redOfSnapshot, runnerSnapshot } from '../snapshot';
 

@@ -65,8 +65,9 @@ describe('buildRunCrate', () => {
     const crate = buildRunCrate(input());
     const run = entity(crate, '#run');
     expect(run.result).toEqual([{ '@id': 'table.csv' }, { '@id': 'plots/' }]);
+    expect(entity(crate, './').hasPart).toEqual(expect.arrayContaining([{ '@id': 'table.csv' }, { '@id': 'plots/' }, { '@id': 'plots/a.png' }]));
     expect(entity(crate, 'table.csv')).toMatchObject({ '@type': 'File', sha256: 'c'.repeat(64), contentSize: '5', encodingFormat: 'text/csv' });
-    expect(entity(crate, 'plots/')).toMatchObject({ '@type': 'Dataset', hasPart: [{ '@id': 'plots/a.png' }] });
+    expect(entity(crate, 'plots/')).toMatchObject({ '@type': 'Dataset', hasPart: { '@id': 'plots/a.png' } });
     expect(entity(crate, 'plots/a.png')).toMatchObject({ sha256: 'e'.repeat(64), encodingFormat: 'image/png' });
     expect(runCrateProblems(crate, ['table.csv', 'plots'])).toEqual([]);
   });
@@ -77,16 +78,24 @@ describe('buildRunCrate', () => {
     expect(entity(buildRunCrate(one), '#run').result).toEqual({ '@id': 'table.csv' });
   });
 
-  it('names a local input by its file:// URL (in hasPart), a remote one by its URL without user info, parameters as PropertyValues', () => {
+  it('describes inputs by # ids (they are not in the crate): a local one with its file:// URL, a remote one by its URL without user info; parameters as PropertyValues', () => {
     const crate = buildRunCrate(input());
-    const root = entity(crate, './');
     const object = entity(crate, '#run').object as { '@id': string }[];
-    expect(object.map(o => o['@id'])).toEqual(['file:///home/alice/exp/data/in.csv', 'https://example.org/x.json?sig=abc', '#param-alpha']);
-    expect(root.hasPart).toContainEqual({ '@id': 'file:///home/alice/exp/data/in.csv' });
+    expect(object.map(o => o['@id'])).toEqual(['#input-data', '#input-remote', '#param-alpha']);
+    expect(entity(crate, '#input-data')).toMatchObject({ '@type': 'File', url: 'file:///home/alice/exp/data/in.csv', sha256: 'a'.repeat(64), contentSize: '10', encodingFormat: 'text/csv' });
+    expect(entity(crate, '#input-remote')).toMatchObject({ url: 'https://example.org/x.json?sig=abc', description: 'input remote, received by red-connector-http' });
     expect(entity(crate, '#param-alpha')).toMatchObject({ '@type': 'PropertyValue', value: '0.5' });
     const text = JSON.stringify(crate);
     expect(text).not.toContain('hunter2secret');
     expect(text).not.toContain('alice:');
+  });
+
+  it('names the tool by an absolute URI from its CWL text and image, with a version and a url', () => {
+    const a = entity(buildRunCrate(input(), 'cwl: one'), '#run').instrument as { '@id': string };
+    const b = entity(buildRunCrate(input(), 'cwl: two'), '#run').instrument as { '@id': string };
+    expect(a['@id']).toMatch(/^https:\/\/w3id\.org\/redlab\/tools\/sha256-[0-9a-f]{64}$/);
+    expect(b['@id']).not.toBe(a['@id']);
+    expect(entity(buildRunCrate(input(), 'cwl: one'), a['@id'])).toMatchObject({ '@type': 'SoftwareApplication', softwareVersion: '1.2', url: 'https://registry.example.org/lab/analyse', subjectOf: { '@id': CRATE_FILES.cli } });
   });
 
   it('keeps the RED it records free of secrets written in it: they become {{variables}}', () => {
@@ -137,8 +146,8 @@ describe('parseRunCrate', () => {
       author: { name: 'Alice', orcid: 'https://orcid.org/0000-0002-1825-0097' }
     });
     expect(s.inputs).toEqual([
-      { key: 'data', id: 'file:///home/alice/exp/data/in.csv', class: 'File', path: '/home/alice/exp/data/in.csv', url: undefined, connector: undefined, sha256: 'a'.repeat(64), size: 10 },
-      { key: 'remote', id: 'https://example.org/x.json?sig=abc', class: 'File', path: undefined, url: 'https://example.org/x.json?sig=abc', connector: 'red-connector-http', sha256: 'b'.repeat(64), size: 20 }
+      { key: 'data', id: '#input-data', class: 'File', path: '/home/alice/exp/data/in.csv', sha256: 'a'.repeat(64), size: 10 },
+      { key: 'remote', id: '#input-remote', class: 'File', url: 'https://example.org/x.json?sig=abc', connector: 'red-connector-http', sha256: 'b'.repeat(64), size: 20 }
     ]);
     expect(s.outputs).toEqual([
       { key: 'table', path: 'table.csv', class: 'File', sha256: 'c'.repeat(64), size: 5, encodingFormat: 'text/csv', files: undefined },
@@ -177,11 +186,14 @@ describe('runCrateProblems (what the official validator does not catch)', () => 
     expect(problems[1]).toMatch(/endTime 2026-12-01T10:00:07Z/);
   });
 
-  it('a failure without an error, an input outside hasPart', () => {
+  it('a failure without an error, an output outside hasPart, a status as an object', () => {
     const c = fresh();
     const run = entity(c, '#run');
     run.actionStatus = 'http://schema.org/FailedActionStatus';
-    (entity(c, './').hasPart as unknown[]).splice(4, 1);
-    expect(runCrateProblems(c)).toEqual(['CreateAction #run failed but has no error', 'CreateAction #run: input file:///home/alice/exp/data/in.csv is not in the root\'s hasPart']);
+    const root = entity(c, './');
+    root.hasPart = (root.hasPart as { '@id': string }[]).filter(p => p['@id'] !== 'table.csv');
+    expect(runCrateProblems(c)).toEqual(['CreateAction #run failed but has no error', "CreateAction #run: table.csv is not in the root's hasPart"]);
+    run.actionStatus = { '@id': 'http://schema.org/FailedActionStatus' };
+    expect(runCrateProblems(c)[0]).toMatch(/is not schema.org's Completed\/FailedActionStatus as a string/);
   });
 });
