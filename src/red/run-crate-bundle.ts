@@ -1,7 +1,8 @@
 // A run's crate as it goes into a shareable bundle (`redlab export --zip`, the bridge's
 // crate download): local inputs copied into the bundle are described as the crate's own
-// files (relative @ids, in the root's hasPart) instead of file:// paths on the machine
-// that ran it; the old path stays as isBasedOn. Pure: works on the parsed JSON-LD.
+// files (relative @ids, in the root's hasPart) instead of entities that name a path on the
+// machine that ran it (a file:// @id kept as isBasedOn; a url property stays as it is).
+// Pure: works on the parsed JSON-LD.
 import type { RunCrateInput } from './run-crate-types';
 
 /** The folder of a bundle that holds its local inputs (unless the crate already has one of that name). */
@@ -25,6 +26,7 @@ export function bundledInputPath(input: Pick<RunCrateInput, 'key' | 'path' | 'id
 }
 
 type Json = Record<string, unknown>;
+const ABSOLUTE_URI = /^[a-z][a-z0-9+.-]*:/i;
 const isObject = (v: unknown): v is Json => !!v && typeof v === 'object' && !Array.isArray(v);
 
 /** A copy of `v` with every `{"@id": old}` reference renamed by `ids`. */
@@ -40,9 +42,9 @@ function renameRefs(v: unknown, ids: Map<string, string>): unknown {
  * The crate (parsed ro-crate-metadata.json) with the inputs in `mapping` (an input's
  * crate @id → its path in the bundle, relative to the crate root) described as files
  * of the crate: each entity's @id becomes the relative path (a Dataset's with a trailing
- * slash), every reference to it follows, it is in the root's hasPart, and isBasedOn
- * names where it was when it ran. Inputs not in `mapping` stay as they are. The input
- * is not changed.
+ * slash), every reference to it follows, it is in the root's hasPart, and a file:// @id
+ * it had is kept as isBasedOn (where it was when it ran). Inputs not in `mapping` stay as
+ * they are. The crate given is not changed.
  */
 export function withBundledInputs(crate: unknown, mapping: Readonly<Record<string, string>>): unknown {
   const graph = isObject(crate) ? crate['@graph'] : undefined;
@@ -62,7 +64,8 @@ export function withBundledInputs(crate: unknown, mapping: Readonly<Record<strin
     const entity = renameRefs(e, ids) as Json;
     if (ids.has(id)) {
       entity['@id'] = ids.get(id);
-      if (entity.isBasedOn === undefined) entity.isBasedOn = { '@id': id };
+      // An input named by where it was (file:///…) keeps that as isBasedOn; a `#` id says nothing worth keeping (its url does).
+      if (ABSOLUTE_URI.test(id) && entity.isBasedOn === undefined) entity.isBasedOn = { '@id': id };
     }
     // RED Lab's own list of inputs names them by @id as plain text.
     if (Array.isArray(entity['redlab:inputs'])) {

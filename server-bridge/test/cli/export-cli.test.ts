@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseRunCrate, type RunCrateSummary } from '../../../src/red';
 import { runRedlab } from '../helpers/redlab-cli';
 import { removeTempDirs, tempDir } from '../helpers/red';
+import { readCrateWithRoCratePy, validateCrate } from '../helpers/rocrate-validator';
 import { sha256, zipEntriesOfFile, type ZipEntries } from '../helpers/zip-entries';
 
 jest.setTimeout(120_000);
@@ -118,6 +119,21 @@ describe('redlab export RUN_DIR --zip', () => {
     // Nothing else.
     const expected = new Set([...folder.keys(), 'inputs/text_file/in.txt', 'inputs/folder/dir/a.txt', 'inputs/folder/dir/b.txt', 'CITATION.cff', 'codemeta.json']);
     expect([...entries.keys()].sort()).toEqual([...expected].sort());
+  });
+
+  it("the bundle's crate, inputs bundled, passes the real validator (Process Run Crate 0.5, RECOMMENDED); ro-crate-py reads the inputs as its files", async () => {
+    const r = await exportRun(['out', '-o', 'valid.zip']);
+    expect(r.code).toBe(0);
+    const unpacked = path.join(dir, 'valid');
+    for (const [name, bytes] of await zipEntriesOfFile(path.join(dir, 'valid.zip'))) {
+      fs.mkdirSync(path.dirname(path.join(unpacked, name)), { recursive: true });
+      if (!name.endsWith('/')) fs.writeFileSync(path.join(unpacked, name), bytes);
+    }
+    const verdict = await validateCrate(unpacked);
+    expect(verdict.issues).toEqual([]);
+    expect(verdict.passed).toBe(true);
+    const view = await readCrateWithRoCratePy(unpacked);
+    expect(view.entities).toEqual(expect.arrayContaining([{ id: 'inputs/text_file/in.txt', type: ['File'] }, { id: 'inputs/folder/dir/', type: ['Dataset'] }]));
   });
 
   it('does not follow a symbolic link planted in the outdir: left out and reported', async () => {
