@@ -62,7 +62,10 @@ function tolerance(name: string, value: number | undefined): number {
 async function openCrate(target: string, cwd: string): Promise<OpenedCrate> {
   const named = path.resolve(cwd, target);
   const st = await stat(named).catch(() => undefined);
-  if (!st) throw new CliError(`${target}: no such folder or file: give a run's output folder (redlab run --outdir, holding ${CRATE_METADATA_FILE}) or its zip`);
+  if (!st) {
+    const batches = (await stat(`${named}_0`).catch(() => undefined))?.isDirectory() ? `; a batch RED's runs are in ${named}_0, _1, …: give one batch's folder` : '';
+    throw new CliError(`${target}: no such folder or file: give a run's output folder (redlab run --outdir, holding ${CRATE_METADATA_FILE}) or its zip${batches}`);
+  }
   if (st.isDirectory()) return { dir: named, named };
   if (!/\.zip$/i.test(named)) throw new CliError(`${target} is a file but not a .zip: give a run's output folder (holding ${CRATE_METADATA_FILE}) or a crate zip (redlab export)`);
   // A private folder (mkdtemp makes it 0700); the unpacker refuses links, absolute and `..` names.
@@ -149,20 +152,28 @@ async function checkLocalInputs(summary: RunCrateSummary): Promise<(InputDrift |
   );
 }
 
-/** Remote inputs: what the re-run received (its crate) against what the run received. */
-function checkRemoteInputs(before: RunCrateSummary, after: RunCrateSummary | undefined, local: (InputDrift | undefined)[]): InputDrift[] {
+/**
+ * Every input after the run: a local one as checked before it, unless the re-run read
+ * other data (a {{variable}} in its path filled otherwise); a remote one by what the
+ * re-run received (its crate) against what the run received.
+ */
+function inputsAfterRun(before: RunCrateSummary, after: RunCrateSummary | undefined, local: (InputDrift | undefined)[]): InputDrift[] {
   const names = inputNames(before.inputs);
   const afterNames = after ? inputNames(after.inputs) : [];
   return before.inputs.map((input, n) => {
-    const checked = local[n];
-    if (checked) return checked;
     const key = names[n];
-    const source = input.url ?? input.id;
     const received = after?.inputs[afterNames.indexOf(key)];
-    if (!input.sha256) return { key, kind: 'unchecked', detail: `${source}: the record has no sha256` };
-    if (!received?.sha256) return { key, kind: 'unchecked', sha256: { before: input.sha256 }, detail: `${source}: the re-run did not record what it received` };
+    const checked = local[n];
+    if (checked) {
+      if (checked.kind !== 'identical' || !received?.sha256 || received.sha256 === input.sha256) return checked;
+      return { key, kind: 'changed', sha256: { before: input.sha256, after: received.sha256 }, detail: `the re-run read other data: ${received.path ?? received.id}` };
+    }
+    // A remote input's URL; none for one whose location was a {{variable}} (the crate does not record it).
+    const source = input.url;
+    if (!input.sha256) return { key, kind: 'unchecked', detail: `${source ?? 'its source'}: the record has no sha256` };
+    if (!received?.sha256) return { key, kind: 'unchecked', sha256: { before: input.sha256 }, detail: `${source ?? 'its source'}: the re-run did not record what it received` };
     if (received.sha256 === input.sha256) return { key, kind: 'identical', sha256: { before: input.sha256, after: received.sha256 } };
-    return { key, kind: 'changed', sha256: { before: input.sha256, after: received.sha256 }, detail: `${source} sends other data now` };
+    return { key, kind: 'changed', sha256: { before: input.sha256, after: received.sha256 }, detail: source ? `${source} sends other data now` : 'the re-run received other data than the run' };
   });
 }
 
@@ -302,7 +313,7 @@ interface DriftParts {
 
 async function driftReport(before: RunCrateSummary, after: RunCrateSummary | undefined, p: DriftParts): Promise<DriftReport> {
   const options = { atol: p.atol, rtol: p.rtol, ignore: p.ignore };
-  const inputs = checkRemoteInputs(before, after, p.inputs);
+  const inputs = inputsAfterRun(before, after, p.inputs);
 
   const imageAfter = after?.image ?? { url: p.result.image.url, id: p.result.image.id };
   const sameImage = before.image.id && imageAfter.id ? before.image.id === imageAfter.id : before.image.url === imageAfter.url && !p.pinned?.drift;

@@ -21,7 +21,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** A fresh folder for one test with data.csv and a RED running `script` (sh -c) on it, writing the outputs it names. */
-function experiment(name: string, script: string, opts: { image?: string; outputs?: string[]; data?: string } = {}): { dir: string; red: string; data: string } {
+function experiment(name: string, script: string, opts: { image?: string; outputs?: string[]; data?: string; tablePath?: string } = {}): { dir: string; red: string; data: string } {
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir);
   const data = path.join(dir, 'data.csv');
@@ -44,7 +44,7 @@ function experiment(name: string, script: string, opts: { image?: string; output
       'inputs:',
       `  script: ${JSON.stringify(script)}`,
       // Relative: it resolves against the RED's folder, in the run and in the re-run.
-      '  table: {class: File, connector: {command: redlab-connector-local, access: {path: data.csv}}}',
+      `  table: {class: File, connector: {command: redlab-connector-local, access: {path: ${JSON.stringify(opts.tablePath ?? 'data.csv')}}}}`,
       'outputs: {}',
       'container:',
       '  engine: docker',
@@ -157,6 +157,33 @@ describe('redlab rerun', () => {
     expect(r.stdout).toContain('  table: MISSING: ');
     expect(r.stdout).toContain('  MISSING           result.csv: the re-run did not write it\n');
     expect(r.stdout).toMatch(/\nDRIFT: 1 input changed or missing, .*1 output file missing.*; exit status 1\n$/);
+  });
+
+  it('fills the recorded RED\'s {{variables}} as run does (--variables, REDLAB_VAR_*), and names a missing one', async () => {
+    const { dir, red } = experiment('variables', 'cp "$0" result.csv', { tablePath: '{{table_path}}' });
+    fs.writeFileSync(path.join(dir, 'other.csv'), 'x,y\n1,0.5\n2,0.3\n');
+    const outdir = path.join(dir, 'out');
+    const r = await runRedlab(['run', red, '--outdir', outdir, '--non-interactive'], { env: { REDLAB_VAR_table_path: 'data.csv' } });
+    expect(r.code).toBe(0);
+    // The crate keeps the variable, not its value.
+    expect(fs.readFileSync(path.join(outdir, 'run-record/red.yml'), 'utf8')).toContain('{{table_path}}');
+
+    const missing = await runRedlab(['rerun', outdir, '--non-interactive', '--outdir', path.join(dir, 'missing')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('missing values for 1 variable: table_path');
+
+    const vars = path.join(dir, 'vars.yml');
+    fs.writeFileSync(vars, 'table_path: data.csv\n');
+    const same = await runRedlab(['rerun', outdir, '--non-interactive', '--variables', vars, '--outdir', path.join(dir, 'same')]);
+    expect(same.stdout).toMatch(/\nIDENTICAL within tolerance: 1 output file \(1 identical\); exit status 0\n$/);
+    expect(same.code).toBe(0);
+
+    // Another value: another file (a path that is a {{variable}} is not recorded; what was read is, by its sha256).
+    const other = await runRedlab(['rerun', outdir, '--non-interactive', '--json', '--outdir', path.join(dir, 'other')], { env: { REDLAB_VAR_table_path: 'other.csv' } });
+    expect(other.code).toBe(1);
+    const rep = report(other);
+    expect(rep.inputs).toEqual([expect.objectContaining({ key: 'table', kind: 'changed', detail: 'the re-run received other data than the run' })]);
+    expect(kinds(rep)).toEqual({ 'result.csv': 'changed' });
   });
 
   describe('a tag that names another image since the run', () => {
@@ -279,6 +306,12 @@ describe('redlab rerun', () => {
     const none = await runRedlab(['rerun', path.join(tmp, 'no-such-run')]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain("no-such-run: no such folder or file: give a run's output folder");
+
+    // The --outdir of a batch RED: each batch has its own folder and crate.
+    fs.mkdirSync(path.join(tmp, 'batch-run_0'));
+    const batch = await runRedlab(['rerun', path.join(tmp, 'batch-run')]);
+    expect(batch.code).toBe(2);
+    expect(batch.stderr).toContain(`a batch RED's runs are in ${path.join(tmp, 'batch-run')}_0, _1, …: give one batch's folder`);
 
     const empty = path.join(tmp, 'not-a-run');
     fs.mkdirSync(empty);
