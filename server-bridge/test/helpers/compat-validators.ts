@@ -10,6 +10,7 @@ const REPO = path.resolve(__dirname, '../../..');
 const TOOLS = path.join(REPO, '.venv/tools');
 const CC_PYTHON = path.join(TOOLS, 'cc-core/bin/python');
 const CWLTOOL = path.join(TOOLS, 'cwltool/bin/cwltool');
+const FAICE = path.join(TOOLS, 'cc-core/bin/faice');
 const CC_SCRIPT = path.join(__dirname, 'compat-validate.py');
 
 export interface Verdict {
@@ -81,4 +82,13 @@ export async function cwltoolValidate(file: string): Promise<Verdict> {
     .filter(l => l.trim() !== '' && !/^INFO /.test(l))
     .join('\n');
   return { ok: r.code === 0 && /is valid CWL/.test(r.stdout), message };
+}
+
+/**
+ * `faice schema validate red FILE`, faice's own command (the RED 9 jsonschema only). cc-faice 9.3.0's
+ * command crashes while printing a refusal (TypeError in its secret masking), so only its exit status counts.
+ */
+export async function faiceSchemaValidate(file: string): Promise<Verdict> {
+  const r = await run(requireTool(FAICE, 'faice (cc-faice)'), ['schema', 'validate', 'red', file]);
+  return { ok: r.code === 0, message: (r.stdout + r.stderr).trim() };
 }

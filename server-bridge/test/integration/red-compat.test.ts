@@ -4,6 +4,9 @@
 // Containers project's own files (fixtures/compat), the outputs of `redlab convert format|batches|cwl`,
 // the panel's RED export and the run record of `redlab run`. Where cc refuses a file, the refusal is
 // asserted word for word and its reason is said below: nothing is skipped silently.
+// RED Lab's own extensions that cc's validator cannot see: connector commands are free strings to it, so
+// REDs with redlab-connector-local (every notebook export: the runner and the notebook) or redlab-connector-s3
+// pass; faice exec would need those programs inside the image. Connector access fields are free-form to it too.
 // Needs the validators (.ci/compat-validators.sh, from .ci/setup), the built CLI and, for the run
 // records, the Docker engine with redlab/busybox:1.
 import * as fs from 'fs';
@@ -15,7 +18,7 @@ import { loadRed, parseRedText, RedError } from '../../../src/red';
 import { draftToRed, draftToRedYaml, inferDraft } from '../../../src/notebook/infer';
 import { RedFileModel } from '../../../src/panel/red-file-model';
 import { runRedlab } from '../helpers/redlab-cli';
-import { ccValidateRed, ccValidateReds, cwltoolValidate, type CcVerdict } from '../helpers/compat-validators';
+import { ccValidateRed, ccValidateReds, cwltoolValidate, faiceSchemaValidate, type CcVerdict } from '../helpers/compat-validators';
 
 jest.setTimeout(300_000);
 
@@ -197,6 +200,11 @@ describe('the validators are the real ones, and they refuse what is wrong', () =
     const [v] = await ccValidateReds([file], { withData: true });
     expect(v.data).toEqual({ day: { __python__: 'date', repr: 'datetime.date(2001, 12, 14)' } });
     expect(misreadProblem(v, { day: '2001-12-14' }, 'a hand-written file')).toMatch(/faice's loader reads .*RED Lab meant/);
+  });
+
+  it("faice's own command agrees: `faice schema validate red` passes a RED 9 file and refuses a RED 8 one", async () => {
+    expect(await faiceSchemaValidate(path.join(REPO, 'binder/demo/grep.red.yml'))).toEqual({ ok: true, message: '' });
+    expect((await faiceSchemaValidate(path.join(REPO, 'src/red/__tests__/fixtures/legacy-red8.red.json'))).ok).toBe(false);
   });
 
   it('cwltool refuses a CWL tool with an unknown type', async () => {
