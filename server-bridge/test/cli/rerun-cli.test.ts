@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ZipFile } from 'yazl';
 import type { DriftReport } from '../../../src/red/drift';
+import { startTestServer } from '../helpers/http-server';
 import { BUSYBOX } from '../helpers/red';
 import { runRedlab, type CliResult } from '../helpers/redlab-cli';
 
@@ -21,7 +22,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 /** A fresh folder for one test with data.csv and a RED running `script` (sh -c) on it, writing the outputs it names. */
-function experiment(name: string, script: string, opts: { image?: string; outputs?: string[]; data?: string; tablePath?: string } = {}): { dir: string; red: string; data: string } {
+function experiment(name: string, script: string, opts: { image?: string; outputs?: string[]; data?: string; tablePath?: string; tableUrl?: string } = {}): { dir: string; red: string; data: string } {
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir);
   const data = path.join(dir, 'data.csv');
@@ -44,7 +45,9 @@ function experiment(name: string, script: string, opts: { image?: string; output
       'inputs:',
       `  script: ${JSON.stringify(script)}`,
       // Relative: it resolves against the RED's folder, in the run and in the re-run.
-      `  table: {class: File, connector: {command: redlab-connector-local, access: {path: ${JSON.stringify(opts.tablePath ?? 'data.csv')}}}}`,
+      opts.tableUrl
+        ? `  table: {class: File, connector: {command: red-connector-http, access: {url: ${JSON.stringify(opts.tableUrl)}}}}`
+        : `  table: {class: File, connector: {command: redlab-connector-local, access: {path: ${JSON.stringify(opts.tablePath ?? 'data.csv')}}}}`,
       'outputs: {}',
       'container:',
       '  engine: docker',
@@ -157,6 +160,31 @@ describe('redlab rerun', () => {
     expect(r.stdout).toContain('  table: MISSING: ');
     expect(r.stdout).toContain('  MISSING           result.csv: the re-run did not write it\n');
     expect(r.stdout).toMatch(/\nDRIFT: 1 input changed or missing, .*1 output file missing.*; exit status 1\n$/);
+  });
+
+  it('compares a remote input by what the re-run received', async () => {
+    const files: Record<string, string> = { '/table.csv': 'x,y\n1,0.5\n' };
+    const server = await startTestServer({ files });
+    try {
+      const { dir, red } = experiment('remote', 'cp "$0" result.csv', { tableUrl: `${server.url}/table.csv` });
+      const outdir = path.join(dir, 'out');
+      const net = ['--allow-connector-host', '127.0.0.1', '--no-input-cache', '--non-interactive'];
+      const r = await runRedlab(['run', red, '--outdir', outdir, ...net]);
+      expect(r.code).toBe(0);
+
+      const same = await runRedlab(['rerun', outdir, '--json', '--outdir', path.join(dir, 'same'), ...net]);
+      expect(same.code).toBe(0);
+      expect(report(same).inputs).toEqual([{ key: 'table', kind: 'identical', sha256: { before: expect.any(String), after: expect.any(String) } }]);
+
+      files['/table.csv'] = 'x,y\n1,0.6\n';
+      const other = await runRedlab(['rerun', outdir, '--json', '--outdir', path.join(dir, 'other'), ...net]);
+      expect(other.code).toBe(1);
+      const rep = report(other);
+      expect(rep.inputs).toEqual([expect.objectContaining({ key: 'table', kind: 'changed', detail: `${server.url}/table.csv sends other data now` })]);
+      expect(rep.outputs).toEqual([expect.objectContaining({ path: 'result.csv', kind: 'changed', values: expect.objectContaining({ differing: 1 }) })]);
+    } finally {
+      await server.close();
+    }
   });
 
   it('fills the recorded RED\'s {{variables}} as run does (--variables, REDLAB_VAR_*), and names a missing one', async () => {
