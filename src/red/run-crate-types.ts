@@ -13,7 +13,9 @@ export const CRATE_FILES = {
   cli: `${RUN_RECORD_DIR}/cli.cwl`,
   /** The container's stdout and stderr (secrets masked). */
   stdout: `${RUN_RECORD_DIR}/stdout.txt`,
-  stderr: `${RUN_RECORD_DIR}/stderr.txt`
+  stderr: `${RUN_RECORD_DIR}/stderr.txt`,
+  /** A notebook run's notebook as it was run (its content-addressed snapshot, copied once its sha256 matched the run's). */
+  notebook: `${RUN_RECORD_DIR}/notebook.ipynb`
 } as const;
 
 export interface RunCrateInput {
@@ -73,7 +75,10 @@ export interface RunCrateSummary {
   parameters: { name: string; value: string }[];
   /** Relative paths of the recorded logs, when present. */
   logs: { stdout?: string; stderr?: string };
-  /** For a notebook run: the notebook as run (an input) and the executed notebook (an output), relative or file:// ids. */
+  /**
+   * For a notebook run: the notebook as run (CRATE_FILES.notebook when the crate carries it,
+   * else the input's host path or URL) and the executed notebook (an output's path).
+   */
   notebook?: { source?: string; executed?: string };
   license?: string;
   name?: string;

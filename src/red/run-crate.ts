@@ -76,6 +76,8 @@ export interface RunCrateBuildInput {
   license?: string;
   /** Which of RED Lab's log files were written. */
   logs?: { stdout?: boolean; stderr?: boolean };
+  /** A notebook run's notebook as run, copied into the crate (CRATE_FILES.notebook): its input key, sha256 and size. */
+  notebookCopy?: { key: string; sha256: string; size: number };
   /** The run's name (a notebook's, a RED file's). */
   name?: string;
   description?: string;
@@ -328,6 +330,12 @@ export function buildRunCrate(b: RunCrateBuildInput, cwlText = ''): RunCrate {
     hasPart.push(CRATE_FILES[stream]);
   }
 
+  if (b.notebookCopy) {
+    const n = b.notebookCopy;
+    entities.push({ '@id': CRATE_FILES.notebook, '@type': 'File', name: `the notebook as it was run (input ${n.key})`, encodingFormat: 'application/x-ipynb+json', sha256: n.sha256, contentSize: String(n.size) });
+    hasPart.push(CRATE_FILES.notebook);
+  }
+
   // Inputs: described (hash, size, where from), not carried: `#` ids.
   const objectIds: string[] = [];
   for (const i of inputs) {
@@ -544,7 +552,7 @@ export function parseRunCrate(doc: unknown): RunCrateSummary {
       ...(hasPart.has(CRATE_FILES.stdout) ? { stdout: CRATE_FILES.stdout } : {}),
       ...(hasPart.has(CRATE_FILES.stderr) ? { stderr: CRATE_FILES.stderr } : {})
     },
-    ...(ipynbIn || ipynbOut ? { notebook: { source: ipynbIn?.path ?? ipynbIn?.url, executed: ipynbOut?.path } } : {}),
+    ...(ipynbIn || ipynbOut ? { notebook: { source: hasPart.has(CRATE_FILES.notebook) ? CRATE_FILES.notebook : (ipynbIn?.path ?? ipynbIn?.url), executed: ipynbOut?.path } } : {}),
     license: licenseId && licenseId !== '#no-license' ? licenseId : undefined,
     name: str(root?.name),
     description: str(root?.description),

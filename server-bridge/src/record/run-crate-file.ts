@@ -3,7 +3,9 @@
 // {{variables}}, its CWL tool, the logs). Used by `redlab run` and the bridge alike.
 // The output folder holds what the run produced: it is opened once and written below
 // only through descriptors, never through a link found there.
-import { mkdir, stat } from 'fs/promises';
+import { mkdir, readFile, stat } from 'fs/promises';
+import { createHash } from 'crypto';
+import * as path from 'path';
 import { randomUUID } from 'crypto';
 import {
   buildRunCrate,
@@ -20,7 +22,8 @@ import {
   type CrateMachine,
   type Red,
   type RunResult,
-  type SecretMasker
+  type SecretMasker,
+  type FileRecord
 } from '../../../src/red';
 import { SafeDir, withDir } from '../util/safe-fs';
 
@@ -68,6 +71,9 @@ export async function writeRunCrates(req: RunCrateRequest): Promise<WrittenCrate
     try {
       const red = singles[Math.min(b.index, singles.length - 1)];
       const logs = req.logs?.get(b.index);
+      let notebook = await notebookAsRun(red, b, req.redSource);
+      // A notebook that holds one of the run's secrets is not copied (masking it would change what ran): its hash and place say what it was.
+      if (notebook && req.masker.mask(notebook.bytes.toString('utf8')) !== notebook.bytes.toString('utf8')) notebook = undefined;
       const cwlText = req.masker.mask(cliToCwl(red));
       const crate = buildRunCrate({
         red,
@@ -83,6 +89,7 @@ export async function writeRunCrates(req: RunCrateRequest): Promise<WrittenCrate
         machine: req.machine,
         license: req.license,
         logs: { stdout: logs?.stdout !== undefined, stderr: logs?.stderr !== undefined },
+        ...(notebook ? { notebookCopy: { key: notebook.key, sha256: notebook.sha256, size: notebook.bytes.length } } : {}),
         name: req.name,
         description: req.description
       }, cwlText);
@@ -109,6 +116,7 @@ export async function writeRunCrates(req: RunCrateRequest): Promise<WrittenCrate
       await withDir(SafeDir.open(dir, 'the outdir'), async out => {
         await withDir(out.openDir(RUN_RECORD_DIR, { create: true }), async rec => {
           for (const [rel, text] of files) await replaceFile(rec, rel.slice(RUN_RECORD_DIR.length + 1), text);
+          if (notebook) await replaceFile(rec, CRATE_FILES.notebook.slice(RUN_RECORD_DIR.length + 1), notebook.bytes);
         });
         await replaceFile(out, CRATE_METADATA_FILE, JSON.stringify(masked, null, 2) + '\n');
       });
@@ -121,7 +129,7 @@ export async function writeRunCrates(req: RunCrateRequest): Promise<WrittenCrate
 }
 
 /** Writes `name` in `dir` whole or not at all: a new file beside it, then renamed over it (a link there is replaced, never followed). */
-async function replaceFile(dir: SafeDir, name: string, text: string): Promise<void> {
+async function replaceFile(dir: SafeDir, name: string, text: string | Buffer): Promise<void> {
   const tmp = `.redlab-${randomUUID().slice(0, 8)}-${name}`;
   const h = await dir.createFile(tmp, 0o644);
   try {
@@ -137,4 +145,25 @@ async function isDir(p: string): Promise<boolean> {
     st => st.isDirectory(),
     () => false
   );
+}
+
+/**
+ * A notebook run's notebook as it was run: the local `.ipynb` File input (the panel's
+ * content-addressed snapshot), read again and kept only when its bytes are still those
+ * the run hashed. Undefined for other runs, or when it changed or is gone.
+ */
+async function notebookAsRun(red: Red, b: BatchResult, redSource: string | undefined): Promise<{ key: string; sha256: string; bytes: Buffer } | undefined> {
+  const inputs = ('inputs' in red ? red.inputs : {}) as Record<string, unknown>;
+  for (const [key, v] of Object.entries(inputs ?? {})) {
+    const value = v as { class?: string; connector?: { command?: string; access?: { path?: unknown } } };
+    const p = value?.connector?.access?.path;
+    if (value?.class !== 'File' || value.connector?.command !== 'redlab-connector-local' || typeof p !== 'string' || !p.endsWith('.ipynb')) continue;
+    const rec = b.inputs[key] as FileRecord | undefined;
+    if (!rec?.sha256 || Array.isArray(rec)) continue;
+    const abs = path.resolve(redSource ? path.dirname(redSource) : '/', p);
+    const bytes = await readFile(abs).catch(() => undefined);
+    if (!bytes || createHash('sha256').update(bytes).digest('hex') !== rec.sha256) continue;
+    return { key, sha256: rec.sha256, bytes };
+  }
+  return undefined;
 }
