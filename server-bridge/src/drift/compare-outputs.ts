@@ -38,11 +38,13 @@ interface OutputFile {
 function filesOf(outputs: RunCrateOutput[]): Map<string, OutputFile> {
   const files = new Map<string, OutputFile>();
   for (const o of outputs) {
-    const sentTo = o.connector ? (o.url ?? o.connector) : undefined;
+    // What a connector sent is not in the folder; its record may have no path (then it goes by its key).
+    const sentTo = o.connector ? (o.url && /^[a-z][a-z0-9+.-]*:\/\//i.test(o.url) ? o.url : o.connector) : undefined;
     if (o.class === 'Directory' && o.files && !sentTo) {
       for (const f of o.files) files.set(f.path, { path: f.path, key: o.key, sha256: f.sha256, size: f.size });
     } else {
-      files.set(o.path, { path: o.path, key: o.key, sha256: o.sha256, size: o.size, encodingFormat: o.encodingFormat, ...(sentTo ? { sentTo } : {}) });
+      const p = o.path || `${o.key} (sent by ${o.connector ?? 'a connector'})`;
+      files.set(p, { path: p, key: o.key, sha256: o.sha256, size: o.size, encodingFormat: o.encodingFormat, ...(sentTo ? { sentTo } : {}) });
     }
   }
   return files;
@@ -103,7 +105,7 @@ function valuesDetail(v: ValueDrift, unit: 'cell' | 'value'): string {
 /** What differs between two files whose bytes differ. */
 async function compareChanged(before: RecordedOutputs, after: RecordedOutputs, a: OutputFile, b: OutputFile, tol: Tolerance): Promise<Partial<OutputDrift> & Pick<OutputDrift, 'kind'>> {
   const format = formatOf(b) ?? formatOf(a);
-  const sizes = `${a.size} bytes before, ${b.size} after`;
+  const sizes = `${plural(a.size, 'byte')} before, ${b.size} after`;
   if (a.sentTo || b.sentTo) return { kind: 'changed', detail: `sent to ${b.sentTo ?? a.sentTo}: compared by the recorded sha256 only (${sizes})` };
   if (!format) return { kind: 'changed', detail: `other bytes (${sizes})` };
   if (a.size > VALUE_COMPARE_MAX_BYTES || b.size > VALUE_COMPARE_MAX_BYTES) return { kind: 'changed', detail: `other bytes (${sizes}); too big for a ${format === 'png' ? 'pixel' : 'value'} comparison` };

@@ -73,7 +73,7 @@ describe('compareOutputs', () => {
       ['results/a.txt', 'results', 'identical'],
       ['results/b.txt', 'results', 'changed']
     ]);
-    expect(drift[1].detail).toBe('other bytes (1 bytes before, 1 after)');
+    expect(drift[1].detail).toBe('other bytes (1 byte before, 1 after)');
   });
 
   it('compares CSV cell by cell: noise within the tolerance, and beyond it', async () => {
@@ -133,6 +133,17 @@ describe('compareOutputs', () => {
     const [d] = await compareOutputs(before, after, tol);
     expect(d).toMatchObject({ kind: 'changed', detail: 'sent to https://example.org/up.csv: compared by the recorded sha256 only (4 bytes before, 4 after)' });
     expect(d.values).toBeUndefined();
+  });
+
+  it('keeps outputs a connector sent apart by their key when their records have no path', async () => {
+    const sent = (key: string, sha: string): RunCrateOutput => ({ key, path: '', class: 'File', sha256: sha, size: 1, connector: 'red-connector-ssh', url: `#output-${key}` });
+    const before = { dir: tmp, outputs: [sent('a', '1'), sent('b', '2')] };
+    const after = { dir: tmp, outputs: [sent('a', '1'), sent('b', '3')] };
+    const drift = await compareOutputs(before, after, tol);
+    expect(drift.map(d => [d.path, d.output, d.kind, d.detail])).toEqual([
+      ['a (sent by red-connector-ssh)', 'a', 'identical', undefined],
+      ['b (sent by red-connector-ssh)', 'b', 'changed', 'sent to red-connector-ssh: compared by the recorded sha256 only (1 byte before, 1 after)']
+    ]);
   });
 
   it('does not follow a symbolic link the re-run left in place of an output', async () => {
