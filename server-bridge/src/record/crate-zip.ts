@@ -13,8 +13,8 @@
 // input) before a byte is written; writeCrateZip then streams it, hashing inputs again as
 // they go in (one that changes in between fails the zip rather than shipping other bytes).
 import { createHash } from 'crypto';
-import { createReadStream, type Dirent } from 'fs';
-import { lstat } from 'fs/promises';
+import { constants, type Dirent } from 'fs';
+import { open, stat, type FileHandle } from 'fs/promises';
 import * as path from 'path';
 import { Transform, type Readable } from 'stream';
 import { ZipFile } from 'yazl';
@@ -32,7 +32,7 @@ import {
   type RunCrateSummary
 } from '../../../src/red';
 import { isWithin } from '../util/fs-safety';
-import { hashFile, listTree } from '../util/hash';
+import { listTree } from '../util/hash';
 import { SafeDir, UnsafePathError, withDir } from '../util/safe-fs';
 
 export const CITATION_FILE = 'CITATION.cff';
@@ -163,19 +163,53 @@ function inputsDirName(taken: Set<string>): string {
   }
 }
 
+/**
+ * Opens a host file for reading only while it is a regular file (of `size` bytes when
+ * given): a FIFO or a device put at an input's path never blocks or feeds the zip.
+ */
+async function openRegularFile(file: string, size?: number): Promise<{ handle: FileHandle; size: number }> {
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  const st = await handle.stat().catch(async err => {
+    await handle.close();
+    throw err;
+  });
+  if (!st.isFile() || (size !== undefined && st.size !== size)) {
+    await handle.close();
+    throw Object.assign(new Error(st.isFile() ? `${file} has ${st.size} bytes now, not ${size}` : `${file} is not a regular file`), { code: 'ECHANGED' });
+  }
+  return { handle, size: st.size };
+}
+
+/** sha256 and size of a regular file (see openRegularFile). */
+async function hashRegularFile(file: string): Promise<{ sha256: string; size: number; mode: number; mtime: Date }> {
+  const { handle } = await openRegularFile(file);
+  try {
+    const st = await handle.stat();
+    const hash = createHash('sha256');
+    for await (const chunk of handle.createReadStream({ autoClose: false, start: 0 })) hash.update(chunk as Buffer);
+    return { sha256: hash.digest('hex'), size: st.size, mode: st.mode & 0o777, mtime: st.mtime };
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The files of one local input, hashed and checked against what the crate recorded; a CrateZipError when it changed. */
 async function checkedInput(input: RunCrateInput & { path: string }, zipPath: string, opts: CrateZipOptions): Promise<PlannedInputFile[]> {
   const label = `input ${input.key} (${input.path})`;
   const refuse = (what: string) => new CrateZipError(`${label} ${what}: the bundle would not hold the data the run read; restore it as it was, or leave inputs out (${opts.leaveInputsOut})`, 409);
-  const st = await lstat(input.path).catch(err => {
+  const st = await stat(input.path).catch(err => {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw refuse('is gone since the run');
     throw err;
   });
-  const stamp = { mode: st.mode & 0o777, mtime: st.mtime };
+  const kind = input.class === 'File' ? st.isFile() : st.isDirectory();
+  if (!kind) throw refuse(`is not a ${input.class === 'File' ? 'regular file' : 'folder'} now`);
   if (input.class === 'File') {
-    const h = await hashFile(input.path, ['sha256']);
+    if (input.size !== undefined && st.size !== input.size) throw refuse(`changed since the run: ${st.size} bytes now, ${input.size} when it ran`);
+    const h = await hashRegularFile(input.path).catch(err => {
+      throw (err as NodeJS.ErrnoException).code === 'ECHANGED' ? refuse(`changed while it was checked (${(err as Error).message})`) : err;
+    });
     if (h.sha256 !== input.sha256) throw refuse(`changed since the run: its sha256 is ${short(h.sha256)} now, the crate recorded ${short(input.sha256 ?? '')}`);
-    return [{ zipPath, source: input.path, size: h.size, sha256: h.sha256, key: input.key, ...stamp }];
+    return [{ zipPath, source: input.path, size: h.size, sha256: h.sha256, key: input.key, mode: h.mode, mtime: h.mtime }];
   }
   // A folder: its hash is that of its sorted `relative-path\0sha256\n` lines (util/hash.ts hashPath, as staging measured it).
   let tree;
@@ -187,10 +221,11 @@ async function checkedInput(input: RunCrateInput & { path: string }, zipPath: st
   const whole = createHash('sha256');
   const files: PlannedInputFile[] = [];
   for (const f of tree) {
-    const h = await hashFile(f.abs, ['sha256']);
+    const h = await hashRegularFile(f.abs).catch(err => {
+      throw (err as NodeJS.ErrnoException).code === 'ECHANGED' ? refuse(`changed while it was checked (${(err as Error).message})`) : err;
+    });
     whole.update(`${f.rel}\0${h.sha256}\n`);
-    const fst = await lstat(f.abs);
-    files.push({ zipPath: `${zipPath}/${f.rel}`, source: f.abs, size: h.size, sha256: h.sha256, key: input.key, mode: fst.mode & 0o777, mtime: fst.mtime });
+    files.push({ zipPath: `${zipPath}/${f.rel}`, source: f.abs, size: h.size, sha256: h.sha256, key: input.key, mode: h.mode, mtime: h.mtime });
   }
   const sha = whole.digest('hex');
   if (sha !== input.sha256) throw refuse(`changed since the run: its files' sha256 is ${short(sha)} now, the crate recorded ${short(input.sha256 ?? '')}`);
@@ -342,9 +377,10 @@ export function writeCrateZip(plan: CrateZipPlan, out: NodeJS.WritableStream, on
             sha256: f.sha256,
             fail: (got: string) => new CrateZipError(`input ${f.key}: ${f.source} changed while it was zipped (sha256 ${short(got)} instead of ${short(f.sha256)}); export again`, 409)
           };
-          const src = createReadStream(f.source).on('error', fail);
-          const m = meter(progress(f.zipPath), check).on('error', fail);
-          cb(null, src.pipe(m));
+          openRegularFile(f.source, f.size).then(
+            ({ handle }) => cb(null, handle.createReadStream({ autoClose: true, start: 0 }).on('error', fail).pipe(meter(progress(f.zipPath), check).on('error', fail))),
+            err => fail((err as NodeJS.ErrnoException).code === 'ECHANGED' ? new CrateZipError(`input ${f.key}: ${(err as Error).message}: it changed while it was zipped; export again`, 409) : err)
+          );
         });
       }
       // Resolves when every entry has been read: the folder stays open until then.

@@ -2,6 +2,7 @@
 // user runs it (`npm run build -w server-bridge` first), on crates that `redlab run
 // --engine process` wrote (the real record, no Docker needed); the zips are read back with
 // yauzl, their bytes checked against the crate's sha256.
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parse as parseYaml } from 'yaml';
@@ -182,6 +183,18 @@ describe('redlab export RUN_DIR --zip', () => {
     expect(fs.readdirSync(dir).filter(f => f.endsWith('.partial'))).toEqual([]);
   });
 
+  it('an input path that is a FIFO now (a crate edited to name one) is refused, never read', async () => {
+    const forged = path.join(dir, 'forged');
+    fs.cpSync(outdir, forged, { recursive: true });
+    const fifo = path.join(dir, 'data', 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    const meta = path.join(forged, 'ro-crate-metadata.json');
+    fs.writeFileSync(meta, fs.readFileSync(meta, 'utf8').split(path.join(dir, 'data', 'in.txt')).join(fifo));
+    const r = await exportRun(['forged', '-o', 'fifo.zip']);
+    expect(r.stderr).toContain(`input text_file (${fifo}) is not a regular file now`);
+    expect(r.code).toBe(1);
+  });
+
   it('a big bundle shows its progress on stderr', async () => {
     // Not an output: a file in the folder all the same (the folder goes as it is).
     fs.writeFileSync(path.join(outdir, 'big.bin'), Buffer.alloc(65 * 1024 * 1024));
@@ -197,7 +210,7 @@ describe('redlab export RUN_DIR --zip', () => {
   });
 
   it('an input changed since the run is refused, naming it; --max-input-mb 0 exports without inputs', async () => {
-    fs.writeFileSync(path.join(dir, 'data', 'in.txt'), 'hello\nchanged\n');
+    fs.writeFileSync(path.join(dir, 'data', 'in.txt'), 'HELLO\nworld\n'); // same size: the sha256 tells
     const r = await exportRun(['out', '-o', 'changed.zip']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`input text_file (${path.join(dir, 'data', 'in.txt')}) changed since the run: its sha256 is`);
