@@ -73,15 +73,43 @@ export async function ccValidateRed(file: string): Promise<CcVerdict> {
 // eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;
 
-/** `cwltool --validate FILE`: ok when it exits 0 saying the file "is valid CWL". */
-export async function cwltoolValidate(file: string): Promise<Verdict> {
-  const r = await run(requireTool(CWLTOOL, 'cwltool'), ['--validate', file]);
-  const text = (r.stdout + r.stderr).replace(ANSI, '');
-  const message = text
+function cwltoolVerdict(code: number, stdout: string, stderr: string): Verdict {
+  const message = (stdout + stderr)
+    .replace(ANSI, '')
     .split('\n')
     .filter(l => l.trim() !== '' && !/^INFO /.test(l))
     .join('\n');
-  return { ok: r.code === 0 && /is valid CWL/.test(r.stdout), message };
+  return { ok: code === 0 && /is valid CWL/.test(stdout), message };
+}
+
+/** `cwltool --validate FILE`: ok when it exits 0 saying the file "is valid CWL". */
+export async function cwltoolValidate(file: string): Promise<Verdict> {
+  const r = await run(requireTool(CWLTOOL, 'cwltool'), ['--validate', file]);
+  return cwltoolVerdict(r.code, r.stdout, r.stderr);
+}
+
+// cwltool's own entry point (what the `cwltool` command calls) run once per file in one process: loading
+// cwltool and the CWL schema is ~3 s of each `cwltool --validate`, the validation itself a few tenths.
+const CWLTOOL_MANY = `
+import io, json, sys
+from cwltool.main import main
+for f in sys.argv[1:]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(['--validate', f], stdout=out, stderr=err)
+    print(json.dumps({'code': code, 'stdout': out.getvalue(), 'stderr': err.getvalue()}), flush=True)
+`;
+
+/** `cwltool --validate` of each file, by cwltool's main() in one Python process; the verdicts in order. */
+export async function cwltoolValidateMany(files: readonly string[]): Promise<Verdict[]> {
+  if (files.length === 0) return [];
+  requireTool(CWLTOOL, 'cwltool');
+  const r = await run(path.join(TOOLS, 'cwltool/bin/python'), ['-c', CWLTOOL_MANY, ...files]);
+  const lines = r.stdout.split('\n').filter(l => l.startsWith('{'));
+  if (lines.length !== files.length) throw new Error(`cwltool gave ${lines.length} verdicts for ${files.length} files (exit ${r.code}):\n${r.stderr}`);
+  return lines.map(l => {
+    const v = JSON.parse(l) as { code: number; stdout: string; stderr: string };
+    return cwltoolVerdict(v.code, v.stdout, v.stderr);
+  });
 }
 
 /**

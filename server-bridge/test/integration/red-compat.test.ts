@@ -18,7 +18,7 @@ import { loadRed, parseRedText, RedError } from '../../../src/red';
 import { draftToRed, draftToRedYaml, inferDraft } from '../../../src/notebook/infer';
 import { RedFileModel } from '../../../src/panel/red-file-model';
 import { runRedlab } from '../helpers/redlab-cli';
-import { ccValidateRed, ccValidateReds, cwltoolValidate, faiceSchemaValidate, type CcVerdict } from '../helpers/compat-validators';
+import { ccValidateRed, ccValidateReds, cwltoolValidate, cwltoolValidateMany, faiceSchemaValidate, type CcVerdict } from '../helpers/compat-validators';
 
 jest.setTimeout(300_000);
 
@@ -215,6 +215,10 @@ describe('the validators are the real ones, and they refuse what is wrong', () =
     const v = await cwltoolValidate(bad);
     expect(v.ok).toBe(false);
     expect(v.message).toMatch(/Fiel/);
+    // cwltool's main() in one process (how the many files below are validated) says the same
+    const many = await cwltoolValidateMany([path.join(COMPAT, 'curious-containers_tests_red_minimal.cwl'), bad]);
+    expect(many.map(m => m.ok)).toEqual([true, false]);
+    expect(many[1].message).toBe(v.message);
   });
 });
 
@@ -342,7 +346,7 @@ describe('(b) every RED file RED Lab writes passes cc-core', () => {
     for (const dir of records) expect(fs.existsSync(path.join(dir, 'red.yml'))).toBe(true);
     const verdicts = await ccValidateReds(records.map(d => path.join(d, 'red.yml')));
     expect(verdicts.flatMap(v => passProblem(v, 'the run record') ?? [])).toEqual([]);
-    const cwl = await pool(records, 2, d => cwltoolValidate(path.join(d, 'cli.cwl')));
+    const cwl = await cwltoolValidateMany(records.map(d => path.join(d, 'cli.cwl')));
     expect(cwl.flatMap((v, i) => (v.ok ? [] : [`${records[i]}/cli.cwl: ${v.message}`]))).toEqual([]);
   });
 });
@@ -360,7 +364,7 @@ describe('(c) every redlab convert cwl output passes cwltool --validate', () => 
     }
     expect(unique.size).toBeGreaterThanOrEqual(10);
     const entries = [...unique.values()];
-    const verdicts = await pool(entries, 2, e => cwltoolValidate(e.file));
+    const verdicts = await cwltoolValidateMany(entries.map(e => e.file));
     expect(verdicts.flatMap((v, i) => (v.ok ? [] : [`redlab convert cwl ${entries[i].sources.join(', ')}: ${v.message}`]))).toEqual([]);
   });
 
