@@ -1,6 +1,7 @@
 // BridgeApi: every call the frontend makes to the bridge, typed by the wire contract
 // (red/bridge-api.ts), over the one request wrapper (BridgeClient). Callers name what
 // they want (submit, get, cancel …), not paths and methods.
+import type { DriftReport } from './red/drift';
 import type { CancelResponse, EnvironmentBuildRequest, HealthInfo, LocalImage, LogStream, RunPage, RunRecord, SubmitRequest, SubmitResponse, RunState } from './red';
 import { BridgeError, type BridgeClient } from './handler';
 
@@ -34,6 +35,26 @@ const cratePath = (id: string, query: CrateZipQuery) => {
   for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') q.set(k, String(v));
   const qs = q.toString();
   return `${runPath(id)}/crate${qs ? `?${qs}` : ''}`;
+};
+
+/** How a re-run is compared with the run it reproduces (GET /runs/{id}/drift): all optional. */
+export interface DriftQuery {
+  /** For a run of several batches: which batch of both (each batch has its own crate). */
+  batch?: number;
+  /** Numbers in CSV and JSON outputs count as the same within atol + rtol × |before| (default 0). */
+  atol?: number;
+  rtol?: number;
+  /** Globs of output paths not to compare (`*.log`, `results/stamp.txt`). */
+  ignore?: readonly string[];
+}
+
+const driftPath = (id: string, against: string, query: DriftQuery) => {
+  const q = new URLSearchParams({ against });
+  if (query.batch !== undefined) q.set('batch', String(query.batch));
+  if (query.atol !== undefined) q.set('atol', String(query.atol));
+  if (query.rtol !== undefined) q.set('rtol', String(query.rtol));
+  for (const g of query.ignore ?? []) q.append('ignore', g);
+  return `${runPath(id)}/drift?${q.toString()}`;
 };
 
 export class BridgeApi {
@@ -114,6 +135,15 @@ export class BridgeApi {
     }
     const name = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') ?? '')?.[1];
     return { blob: await res.blob(), fileName: name ?? `redlab-run-${id}.zip` };
+  }
+
+  /**
+   * How the finished run `id` (a re-run) differs from the finished run `against` (the run it
+   * reproduces), from their crates: inputs, image, engine, every output, the logs. A
+   * BridgeError saying why when either is unknown (404), not finished (409) or has no crate (404).
+   */
+  runDrift(id: string, against: string, query: DriftQuery = {}): Promise<DriftReport> {
+    return this.client.request<DriftReport>(driftPath(id, against, query));
   }
 
   /** Link to the run record (JSON). */

@@ -6,12 +6,13 @@
 import { mkdtemp, rm, stat } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
-import { CRATE_FILES, CRATE_METADATA_FILE, formatIssues, loadRed, parseRunCrate, RedError, RunCrateError, type LoadedRed, type RunCrateInput, type RunCrateSummary, type RunResult } from '../../../src/red';
-import { isIdentical, isIgnored, type DriftReport, type InputDrift } from '../../../src/red/drift';
+import { CRATE_METADATA_FILE, formatIssues, loadRed, parseRunCrate, RedError, RunCrateError, type LoadedRed, type RunCrateSummary, type RunResult } from '../../../src/red';
+import type { InputDrift } from '../../../src/red/drift';
 import { unpackArchive, unpackLimitsFromEnv } from '../connectors/unpack-archive';
 import { createDockerClient } from '../engine/docker-client';
-import { compareLogs, compareOutputs, readOutputFile } from '../drift/compare-outputs';
+import { readOutputFile } from '../drift/compare-outputs';
 import { driftExitStatus, formatDriftReport } from '../drift/format';
+import { buildDriftReport, inputNames } from '../drift/report';
 import { hashPath } from '../util/hash';
 import { CliError } from './red-file';
 import { EXIT, runLoadedRed, type RunIO } from './run';
@@ -123,18 +124,6 @@ async function redLocation(summary: RunCrateSummary, crateDir: string, io: Rerun
   return path.join(crateDir, summary.redFile);
 }
 
-/** `key`, or `key[i]` for the i-th of several entries of one key (a list input). */
-function inputNames(inputs: RunCrateInput[]): string[] {
-  const count = new Map<string, number>();
-  for (const i of inputs) count.set(i.key, (count.get(i.key) ?? 0) + 1);
-  const seen = new Map<string, number>();
-  return inputs.map(i => {
-    const n = seen.get(i.key) ?? 0;
-    seen.set(i.key, n + 1);
-    return (count.get(i.key) ?? 0) > 1 ? `${i.key}[${n}]` : i.key;
-  });
-}
-
 /** Local inputs hashed now against their record; remote ones are compared after the run (what it received). */
 async function checkLocalInputs(summary: RunCrateSummary): Promise<(InputDrift | undefined)[]> {
   const names = inputNames(summary.inputs);
@@ -150,31 +139,6 @@ async function checkLocalInputs(summary: RunCrateSummary): Promise<(InputDrift |
       return { key, kind: 'changed', sha256: { before: input.sha256, after: now.sha256 }, detail: `${input.path}: ${input.size ?? '?'} bytes when it ran, ${now.size} now` };
     })
   );
-}
-
-/**
- * Every input after the run: a local one as checked before it, unless the re-run read
- * other data (a {{variable}} in its path filled otherwise); a remote one by what the
- * re-run received (its crate) against what the run received.
- */
-function inputsAfterRun(before: RunCrateSummary, after: RunCrateSummary | undefined, local: (InputDrift | undefined)[]): InputDrift[] {
-  const names = inputNames(before.inputs);
-  const afterNames = after ? inputNames(after.inputs) : [];
-  return before.inputs.map((input, n) => {
-    const key = names[n];
-    const received = after?.inputs[afterNames.indexOf(key)];
-    const checked = local[n];
-    if (checked) {
-      if (checked.kind !== 'identical' || !received?.sha256 || received.sha256 === input.sha256) return checked;
-      return { key, kind: 'changed', sha256: { before: input.sha256, after: received.sha256 }, detail: `the re-run read other data: ${received.path ?? received.id}` };
-    }
-    // A remote input's URL; none for one whose location was a {{variable}} (the crate does not record it).
-    const source = input.url;
-    if (!input.sha256) return { key, kind: 'unchecked', detail: `${source ?? 'its source'}: the record has no sha256` };
-    if (!received?.sha256) return { key, kind: 'unchecked', sha256: { before: input.sha256 }, detail: `${source ?? 'its source'}: the re-run did not record what it received` };
-    if (received.sha256 === input.sha256) return { key, kind: 'identical', sha256: { before: input.sha256, after: received.sha256 } };
-    return { key, kind: 'changed', sha256: { before: input.sha256, after: received.sha256 }, detail: source ? `${source} sends other data now` : 'the re-run received other data than the run' };
-  });
 }
 
 /** The image reference the re-run uses, and what to say about it. */
@@ -237,22 +201,6 @@ function defaultOutdir(named: string): string {
   return `${base}-rerun-${stamp(new Date())}`;
 }
 
-async function readLog(dir: string, rel: string | undefined): Promise<string | undefined> {
-  if (!rel) return undefined;
-  return readOutputFile(dir, rel).then(
-    b => b.toString('utf8'),
-    () => undefined
-  );
-}
-
-function imageText(i: { url: string; id?: string }): string {
-  return i.id && i.id !== i.url ? `${i.id} (${i.url})` : i.url;
-}
-
-function engineText(e: { name: string; version?: string }): string {
-  return e.version ? `${e.name} ${e.version}` : e.name;
-}
-
 export async function rerun(target: string, opts: RerunOptions, io: RerunIO): Promise<number> {
   const atol = tolerance('--atol', opts.atol);
   const rtol = tolerance('--rtol', opts.rtol);
@@ -291,51 +239,11 @@ export async function rerun(target: string, opts: RerunOptions, io: RerunIO): Pr
       io.stderr.write(`redlab: ${err.message}\n`);
       return undefined;
     });
-    const report = await driftReport(before, after, { crateDir: crate.dir, outdir, result, pinned, inputs: local, atol, rtol, ignore });
+    const report = await buildDriftReport(before, after, { beforeDir: crate.dir, afterDir: outdir, ranWith: result, imageDrift: pinned?.drift, inputs: local, atol, rtol, ignore });
     if (opts.json) io.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else io.stdout.write(formatDriftReport(report));
     return driftExitStatus(report);
   } finally {
     await crate.cleanup?.();
   }
-}
-
-interface DriftParts {
-  crateDir: string;
-  outdir: string;
-  result: RunResult;
-  pinned?: PinnedImage;
-  inputs: (InputDrift | undefined)[];
-  atol: number;
-  rtol: number;
-  ignore: string[];
-}
-
-async function driftReport(before: RunCrateSummary, after: RunCrateSummary | undefined, p: DriftParts): Promise<DriftReport> {
-  const options = { atol: p.atol, rtol: p.rtol, ignore: p.ignore };
-  const inputs = inputsAfterRun(before, after, p.inputs);
-
-  const imageAfter = after?.image ?? { url: p.result.image.url, id: p.result.image.id };
-  const sameImage = before.image.id && imageAfter.id ? before.image.id === imageAfter.id : before.image.url === imageAfter.url && !p.pinned?.drift;
-  const image = { before: imageText(before.image), after: imageText(imageAfter), same: sameImage && !p.pinned?.drift, ...(p.pinned?.drift ? { detail: p.pinned.drift } : {}) };
-
-  const engineAfter = after?.engine ?? { name: p.result.engine?.name ?? 'docker' };
-  const sameEngine = before.engine.name === engineAfter.name && (before.engine.version === undefined || engineAfter.version === undefined || before.engine.version === engineAfter.version);
-  const engine = { before: engineText(before.engine), after: engineText(engineAfter), same: sameEngine };
-
-  const outputs = await compareOutputs({ dir: p.crateDir, outputs: before.outputs }, { dir: p.outdir, outputs: after?.outputs ?? [] }, options);
-
-  const logs: DriftReport['logs'] = [];
-  for (const stream of ['stdout', 'stderr'] as const) {
-    const rel = CRATE_FILES[stream];
-    const [a, b] = await Promise.all([readLog(p.crateDir, before.logs[stream]), readLog(p.outdir, after?.logs[stream])]);
-    if (a === undefined && b === undefined) continue;
-    // A log's path in the crate can be ignored like an output (--ignore 'run-record/stdout.txt').
-    if (isIgnored(rel, options.ignore)) continue;
-    logs.push({ stream, ...compareLogs(a ?? '', b ?? '', stream) });
-  }
-
-  const exitCode = { before: before.exitCode, after: after?.exitCode ?? p.result.exitCode };
-  const parts: Omit<DriftReport, 'identical'> = { inputs, image, engine, exitCode, outputs, logs, options };
-  return { identical: isIdentical(parts), ...parts };
 }

@@ -32,6 +32,7 @@ import { EventSockets, type EventSocketOptions, type EventSocketStats } from './
 import { registerImageRoutes } from './images';
 import { createLogger, type LogConfig } from './logger';
 import { registerRunRoutes } from './runs';
+import { registerDriftRoutes } from './drift';
 import { sessionEventsRoute } from './session-events';
 import { registerSessionRoutes } from './sessions';
 
@@ -260,6 +261,7 @@ export function createApp(service: RunService, config: HttpConfig): BridgeApp {
     async api => {
       api.get('/health', async () => service.health());
       registerRunRoutes(api, service);
+      registerDriftRoutes(api, service);
       registerSessionRoutes(api, service, { maxWaitMs: requestTimeout });
       registerImageRoutes(api, service, { maxContextBytes: config.maxBuildContextBytes ?? DEFAULT_MAX_BUILD_CONTEXT_BYTES, maxConcurrentBuilds: config.maxConcurrentBuilds }, builds);
     },

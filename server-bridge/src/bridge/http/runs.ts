@@ -117,7 +117,7 @@ const MAX_BUNDLED_INPUT_MB = 10_240;
  * inputs' sha256 as the run's own record has them (crate input key → sha256: key, or
  * key[i] for a list), and the zip's name.
  */
-function crateOf(run: RunRecord, batch: number | undefined): { dir: string; recordedInputs: Map<string, string>; name: string } {
+export function crateOf(run: RunRecord, batch: number | undefined): { dir: string; recordedInputs: Map<string, string>; name: string } {
   const batches = run.result?.batches ?? [];
   if (batch === undefined && batches.length > 1) {
     throw new HttpError(400, `run ${run.id} has ${batches.length} batches, each with its own crate: add ?batch=N (0 to ${batches.length - 1})`);
