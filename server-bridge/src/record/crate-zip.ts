@@ -31,7 +31,7 @@ import {
   type RunCrateInput,
   type RunCrateSummary
 } from '../../../src/red';
-import { isWithin } from '../util/fs-safety';
+import { isSafeSegment, isWithin } from '../util/fs-safety';
 import { listTree } from '../util/hash';
 import { SafeDir, UnsafePathError, withDir } from '../util/safe-fs';
 
@@ -138,6 +138,10 @@ async function walkFolder(root: SafeDir, notes: string[]): Promise<{ files: Plan
     if (!entries.length && rel) emptyDirs.push(rel);
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
+      if (!isSafeSegment(e.name)) {
+        notes.push(`${JSON.stringify(r)} has a name RED Lab does not read (a backslash in it): left out`);
+        continue;
+      }
       const st = await dir.lstat(e.name);
       if (st.isSymbolicLink()) {
         const to = await dir.readlink(e.name).catch(() => '?');
@@ -264,11 +268,15 @@ export async function planCrateZip(dir: string, opts: CrateZipOptions): Promise<
     const inputs: PlannedInputFile[] = [];
     const mapping: Record<string, string> = {};
     if (local.length) {
-      const total = local.reduce((n, i) => n + (i.size ?? 0), 0);
+      let total = 0;
+      for (const i of local) total += i.size ?? (await stat(i.path).then(st => st.size, () => 0));
+      // Names that become paths in the zip: the crate lies in a folder the container wrote.
+      const oddNames = local.filter(i => !isSafeSegment(i.key) || !isSafeSegment(path.posix.basename(bundledInputPath(i)))).map(i => JSON.stringify(i.key));
       const unhashed = local.filter(i => !i.sha256);
       const unvouched = opts.recordedInputs ? local.filter(i => opts.recordedInputs!.get(i.key) !== i.sha256).map(i => i.key) : [];
       if (maxBytes <= 0) notes.push(`${plural(local.length, 'local input')} not bundled (inputs left out as asked); the crate names where they were`);
       else if (total >= maxBytes) notes.push(`${plural(local.length, 'local input')} not bundled: together ${formatBytes(total)}, over the limit of ${formatBytes(maxBytes)}; the crate names where they were`);
+      else if (oddNames.length) notes.push(`local inputs not bundled: the crate names ${oddNames.join(', ')}, which cannot be a folder name in the zip`);
       else if (unhashed.length) notes.push(`local inputs not bundled: the crate records no sha256 of ${unhashed.map(i => i.key).join(', ')}, so they cannot be checked against what the run read`);
       else if (unvouched.length) notes.push(`local inputs not bundled: the run's record does not hold ${unvouched.join(', ')} as the crate describes ${unvouched.length === 1 ? 'it' : 'them'}`);
       else {

@@ -142,17 +142,22 @@ describe('redlab export RUN_DIR --zip', () => {
     fs.writeFileSync(secret, 'TOP-SECRET-CANARY\n');
     fs.symlinkSync(secret, path.join(outdir, 'leak.txt'));
     fs.symlinkSync(path.join(dir, 'data'), path.join(outdir, 'report', 'linked-dir'));
+    // A name no path on the host should be made of: left out too, the rest still bundled.
+    fs.writeFileSync(path.join(outdir, 'back\\slash.txt'), 'x');
     try {
       const r = await exportRun(['out', '-o', 'links.zip']);
       expect(r.code).toBe(0);
+      expect(r.stderr).toContain('"back\\\\slash.txt" has a name RED Lab does not read');
       expect(r.stderr).toContain(`leak.txt is a symbolic link (to ${secret}): left out, not followed`);
       expect(r.stderr).toContain('report/linked-dir is a symbolic link');
       const entries = await zipEntriesOfFile(path.join(dir, 'links.zip'));
-      expect([...entries.keys()].filter(k => k.includes('leak') || k.includes('linked-dir'))).toEqual([]);
+      expect([...entries.keys()].filter(k => k.includes('leak') || k.includes('linked-dir') || k.includes('slash'))).toEqual([]);
+      expect(entries.get('up.txt')!.toString()).toBe('HELLO\nWORLD\n');
       for (const [name, bytes] of entries) expect([name, bytes.includes('TOP-SECRET-CANARY')]).toEqual([name, false]);
     } finally {
       fs.unlinkSync(path.join(outdir, 'leak.txt'));
       fs.unlinkSync(path.join(outdir, 'report', 'linked-dir'));
+      fs.unlinkSync(path.join(outdir, 'back\\slash.txt'));
     }
   });
 
