@@ -12,6 +12,7 @@ import { validateFiles } from './validate';
 import { runFile, EXIT, type RunIO } from './run';
 import { dockerImageFinder, rerun } from './rerun';
 import { convertBatches, convertCwl, convertFormat, type FormatName } from './convert';
+import { exportRun } from './export';
 import { CliError } from './red-file';
 import { DEFAULT_PORT, resolveBridgeOptions } from '../bridge/config';
 import { createEngine, ENGINE_NAMES, isEngineName, resolveDockerHosts, type DockerHosts } from '../bridge/engines';
@@ -218,6 +219,23 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--outdir <dir>', 'folder for the files', '.')
     .action(async (file: string, opts: { format: FormatName; prefix: string; outdir: string }) => {
       for (const written of await convertBatches(file, opts)) out.write(written + '\n');
+    });
+
+  program
+    .command('export')
+    .description("a run's shareable bundle as one zip: its Process Run Crate with the outputs, its local inputs when small, and CITATION.cff and codemeta.json stubs to complete (ready for Zenodo)")
+    .argument('<run>', "a run's output folder (redlab run --outdir, holding ro-crate-metadata.json) or a bridge run id")
+    .option('--zip', 'write a zip (the one format so far; the default)')
+    .option('-o, --output <file>', 'the zip to write (default: <folder>-crate.zip, or redlab-run-<id>.zip, in the current folder)')
+    .option('--max-input-mb <n>', 'bundle the local inputs when together they are under this many MiB (default 100; 0: leave them out)', Number)
+    .option('--batch <n>', 'for a bridge run of several batches: the batch to export (each has its own crate)', Number)
+    .option('--data-dir <dir>', "the bridge's data folder, where a run id is looked up (default: REDLAB_DATA_DIR, else ~/.local/share/redlab)")
+    .option('--author <name>', "the author for CITATION.cff and codemeta.json (\"Given Family\"; default: the crate's)")
+    .option('--affiliation <name>', "the author's affiliation")
+    .option('--orcid <id>', "the author's ORCID iD (0000-0002-1825-0097)")
+    .option('--title <text>', "the dataset's title (default: the crate's name, else a TODO)")
+    .action(async (run: string, opts) => {
+      exitCode = await exportRun(run, opts, { out, err, env: process.env, cwd: process.cwd() });
     });
 
   const bridgeCmd = program
