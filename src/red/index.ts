@@ -23,3 +23,4 @@ export * from './run-crate';
 export * from './citation';
 export * from './run-crate-bundle';
 export { sha256Hex } from './sha256';
+export * from './drift';

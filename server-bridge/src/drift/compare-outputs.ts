@@ -6,8 +6,7 @@
 import { createTwoFilesPatch } from 'diff';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import type { RunCrateOutput } from '../../../src/red/run-crate-types';
-import { compareCsv, compareJson, isIgnored, valueDriftKind, type OutputDrift, type PixelDrift, type Tolerance, type ValueDrift } from '../../../src/red/drift';
+import { compareCsv, compareJson, isIgnored, valueDriftKind, type OutputDrift, type PixelDrift, type RunCrateOutput, type Tolerance, type ValueDrift } from '../../../src/red';
 import { SafeDir, withDir } from '../util/safe-fs';
 
 export interface RecordedOutputs {

@@ -1,7 +1,7 @@
 // The drift report in plain words for a terminal: what was checked before the run
 // (inputs, image, engine), one line per output file, the logs, and a summary line that
 // says whether `redlab rerun` exits 0 (nothing differs beyond tolerance) or 1 (drift).
-import type { DriftReport, OutputDrift, OutputDriftKind } from '../../../src/red/drift';
+import type { DriftReport, OutputDrift, OutputDriftKind } from '../../../src/red';
 
 /** `redlab rerun`'s exit status for a report: 0 only when nothing differs beyond tolerance. */
 export function driftExitStatus(report: DriftReport): 0 | 1 {
