@@ -330,6 +330,26 @@ describe('redlab rerun', () => {
     expect(fs.readdirSync(os.tmpdir()).filter(n => n.startsWith('redlab-rerun-') && !n.startsWith('redlab-rerun-cli-'))).toEqual([]);
   });
 
+  it('stops on Ctrl-C with exit status 130 and no report', async () => {
+    // Slow only when its input says so: the run is quick, its re-run (input changed) waits.
+    const { dir, red, data } = experiment('cancel', 'cp "$0" result.csv; if grep -q slow "$0"; then echo waiting; sleep 60; fi');
+    const outdir = path.join(dir, 'out');
+    await run(red, outdir);
+    fs.writeFileSync(data, 'x,y\nslow,1\n');
+    let sent = false;
+    const r = await runRedlab(['rerun', outdir, '--json', '--outdir', path.join(dir, 'rerun')], {
+      onStderr: (text, child) => {
+        if (!sent && /^waiting$/m.test(text)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      }
+    });
+    expect(sent).toBe(true);
+    expect(r.code).toBe(130);
+    expect(r.stdout).toBe('');
+  });
+
   it('refuses what is not a run (usage, exit 2), naming it and what to give', async () => {
     const none = await runRedlab(['rerun', path.join(tmp, 'no-such-run')]);
     expect(none.code).toBe(2);
