@@ -228,7 +228,8 @@ export class RedLabActions {
         const variables = await this.variableValues(listVariables(plan.red));
         if (!variables) return undefined;
         // Where it ran before, unless that engine is gone (then the bridge's default).
-        const options = { notebookPath: record.options.notebookPath, redPath: record.options.redPath, engine: this.chosenEngine(record.options.engine) };
+        // The label names the run it reproduces: the history shows the drift report against it when the re-run ends.
+        const options = { notebookPath: record.options.notebookPath, redPath: record.options.redPath, labels: plan.labels, engine: this.chosenEngine(record.options.engine) };
         const { id } = await this.postRun(plan.red, variables, options);
         this.o.panelModel.rememberRun(id, { image: plan.pinnedImage ?? record.image?.url, values: runValues(plan.red) });
         this.o.panelModel.setNotice({ kind: 'info', title: `Run ${id} started`, lines: [plan.note] });

@@ -5,9 +5,11 @@
 // Views subscribe to `changed`; every change goes through this model.
 import { Signal, type ISignal } from '@lumino/signaling';
 import type { BridgeApi } from '../api';
+import { BridgeError } from '../handler';
 import { inferDraft } from '../notebook/infer';
 import { NotebookNotRunnableError, type ExperimentDraft } from '../notebook/types';
 import type { LocalImage, ContainerSpec } from '../red';
+import type { DriftReport } from '../red/drift';
 import { applyStoredExperiment, mergeOutputs, readStoredExperiment } from './draft-metadata';
 import { ExperimentModel } from './experiment-model';
 import type { BuildState } from './image-build';
@@ -42,6 +44,27 @@ export interface RunFacts {
   values?: string;
 }
 
+/** The drift report of a re-run against the run it reproduces, as the history shows it. */
+export type DriftState = { status: 'loading'; against: string } | { status: 'ready'; against: string; reports: BatchDrift[] } | { status: 'error'; against: string; message: string };
+
+/** The report of one batch (`batch` absent: the run's only one). */
+export interface BatchDrift {
+  batch?: number;
+  report: DriftReport;
+}
+
+/** Batches of a batch run compared at most (one request each). */
+export const MAX_DRIFT_BATCHES = 50;
+
+/** "Export record…" of a run: going, or why it failed (`withoutInputs`: it can be exported without its input files). */
+export type RecordExportState = { status: 'exporting' } | { status: 'error'; message: string; withoutInputs: boolean };
+
+/** The run's record as a zip, for the browser to save. */
+export interface RecordZip {
+  blob: Blob;
+  fileName: string;
+}
+
 export interface ExperimentEdit {
   path: string;
   experiment: ExperimentModel;
@@ -62,6 +85,8 @@ export class RedPanelModel {
   private _notice: Notice | null = null;
   private readonly facts = new Map<string, RunFacts>();
   private readonly loadingFacts = new Set<string>();
+  private readonly drifts = new Map<string, DriftState>();
+  private readonly exports = new Map<string, RecordExportState>();
   private readonly _changed = new Signal<this, void>(this);
   private readonly _edited = new Signal<this, ExperimentEdit>(this);
   /** RED files opened by "Import RED…", by the path of the notebook whose panel shows them. */
@@ -267,6 +292,65 @@ export class RedPanelModel {
     this._changed.emit();
   }
 
+  /** The drift report of the re-run `runId` (loaded by loadDrift), if asked for. */
+  drift(runId: string): DriftState | undefined {
+    return this.drifts.get(runId);
+  }
+
+  /**
+   * Asks the bridge how the finished re-run `runId` differs from the run `against` it
+   * reproduces (batch by batch for a run of several: `batches`, its batchCount); once per
+   * re-run (a report of two finished runs does not change), again only with `retry` after an error.
+   */
+  async loadDrift(runId: string, against: string, opts: { batches?: number; retry?: boolean } = {}): Promise<void> {
+    const known = this.drifts.get(runId);
+    if (known && known.against === against && !(opts.retry && known.status === 'error')) return;
+    this.drifts.set(runId, { status: 'loading', against });
+    this._changed.emit();
+    try {
+      const batches = opts.batches ?? 1;
+      const reports: BatchDrift[] = [];
+      if (batches <= 1) reports.push({ report: await this.api.runDrift(runId, against) });
+      // One after the other: each reads two crates' outputs on the bridge.
+      for (let batch = 0; batches > 1 && batch < Math.min(batches, MAX_DRIFT_BATCHES); batch++) reports.push({ batch, report: await this.api.runDrift(runId, against, { batch }) });
+      this.drifts.set(runId, { status: 'ready', against, reports });
+    } catch (err) {
+      this.drifts.set(runId, { status: 'error', against, message: driftErrorMessage(err, against) });
+    }
+    this._changed.emit();
+  }
+
+  /** "Export record…" of `runId`, while it goes or when it failed. */
+  recordExport(runId: string): RecordExportState | undefined {
+    return this.exports.get(runId);
+  }
+
+  /**
+   * The finished run's record (its crate with outputs, small inputs unless `withoutInputs`,
+   * CITATION.cff and codemeta.json stubs) as a zip; undefined when the bridge refuses, with
+   * the reason in recordExport(runId).
+   */
+  async exportRecord(runId: string, withoutInputs = false): Promise<RecordZip | undefined> {
+    if (this.exports.get(runId)?.status === 'exporting') return undefined;
+    this.exports.set(runId, { status: 'exporting' });
+    this._changed.emit();
+    try {
+      const zip = await this.api.crateZip(runId, withoutInputs ? { maxInputMb: 0 } : {});
+      this.exports.delete(runId);
+      return zip;
+    } catch (err) {
+      this.exports.set(runId, exportError(err, withoutInputs));
+      return undefined;
+    } finally {
+      this._changed.emit();
+    }
+  }
+
+  /** Forgets a failed export's message (the user closed it). */
+  clearRecordExport(runId: string): void {
+    if (this.exports.delete(runId)) this._changed.emit();
+  }
+
   private adopt(path: string, experiment: ExperimentModel): ExperimentModel {
     this.experiments.set(path, experiment);
     experiment.changed.connect(() => {
@@ -286,4 +370,23 @@ export class RedPanelModel {
   dispose(): void {
     Signal.clearData(this);
   }
+}
+
+/** Why the drift report could not be had, in words for the history. */
+function driftErrorMessage(err: unknown, against: string): string {
+  const message = (err as Error).message;
+  if (err instanceof BridgeError && err.status === 404 && message.startsWith(`no run ${against}`)) return `The original run ${against} is gone (deleted), so there is nothing to compare with.`;
+  if (err instanceof BridgeError && err.status === 0) return `No drift report: ${message}.`;
+  return `No drift report: ${message}`;
+}
+
+/** Why "Export record…" failed, and whether leaving the input files out helps (409: an input changed since the run). */
+function exportError(err: unknown, withoutInputs: boolean): RecordExportState {
+  const message = (err as Error).message;
+  // The bridge's refusal of an input names how to leave inputs out (?maxInputMb=0): here a button does that.
+  if (err instanceof BridgeError && err.status === 409 && !withoutInputs && message.includes('leave inputs out')) {
+    return { status: 'error', message: `The record cannot include the input files: ${message.replace(/; restore it as it was, or leave inputs out.*$/, '')}. Export it without them, or put the input back as it was.`, withoutInputs: true };
+  }
+  if (err instanceof BridgeError && err.status === 404) return { status: 'error', message: `There is no record to export: ${message}`, withoutInputs: false };
+  return { status: 'error', message: `The record could not be exported: ${message}`, withoutInputs: false };
 }

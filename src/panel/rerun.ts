@@ -2,7 +2,14 @@
 // inputs), with the image pinned to what the run used: its repo digest
 // (`name@sha256:…`) when the image came from a registry, else its image ID
 // (`sha256:…`): a tag moved since, or a rebuilt image, does not change the re-run. Pure.
-import type { RunRecord, Red } from '../red';
+import type { RunRecord, RunSummary, Red } from '../red';
+
+/**
+ * The label a re-run carries with the id of the run it reproduces: the bridge keeps it in
+ * the run's options (and on its container), so the history pairs the two for the drift
+ * report after a reload too.
+ */
+export const REPRODUCES_LABEL = 'org.redlab.reproduces';
 
 export interface RerunPlan {
   red: Red;
@@ -10,6 +17,14 @@ export interface RerunPlan {
   pinnedImage?: string;
   /** What the user is told. */
   note: string;
+  /** For the submit options: names the run it reproduces (REPRODUCES_LABEL). */
+  labels: Record<string, string>;
+}
+
+/** The id of the run `run` reproduces (a re-run started by the panel), if it is one. */
+export function reproducedRunOf(run: Pick<RunSummary, 'options'>): string | undefined {
+  const id = run.options?.labels?.[REPRODUCES_LABEL];
+  return typeof id === 'string' && id ? id : undefined;
 }
 
 /** The reference that names exactly the image a run used. */
@@ -23,10 +38,11 @@ export function planRerun(record: Pick<RunRecord, 'id' | 'red' | 'image'>): Reru
   const red = JSON.parse(JSON.stringify(record.red)) as Red;
   const recorded = red.container?.settings?.image?.url;
   const pinned = pinnedImageOf(record.image);
+  const labels = { [REPRODUCES_LABEL]: record.id };
   if (!pinned) {
-    return { red, note: `Re-run of ${record.id} with its recorded RED; the run recorded no image digest, so ${recorded ?? 'its image'} is used as it is now` };
+    return { red, labels, note: `Re-run of ${record.id} with its recorded RED; the run recorded no image digest, so ${recorded ?? 'its image'} is used as it is now` };
   }
   red.container.settings.image = { ...red.container.settings.image, url: pinned };
   const how = pinned.includes('@') ? 'digest' : 'image ID';
-  return { red, pinnedImage: pinned, note: `Re-run of ${record.id} with its recorded RED and its image ${recorded ?? ''} pinned by ${how}: ${pinned}` };
+  return { red, labels, pinnedImage: pinned, note: `Re-run of ${record.id} with its recorded RED and its image ${recorded ?? ''} pinned by ${how}: ${pinned}` };
 }
