@@ -6,13 +6,12 @@
 import { mkdtemp, rm, stat } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
-import { CRATE_METADATA_FILE, formatIssues, loadRed, parseRunCrate, RedError, RunCrateError, type LoadedRed, type RunCrateSummary, type RunResult } from '../../../src/red';
-import type { InputDrift } from '../../../src/red/drift';
+import { CRATE_METADATA_FILE, formatIssues, loadRed, RedError, RunCrateError, type InputDrift, type LoadedRed, type RunCrateSummary, type RunResult } from '../../../src/red';
 import { unpackArchive, unpackLimitsFromEnv } from '../connectors/unpack-archive';
 import { createDockerClient } from '../engine/docker-client';
 import { readOutputFile } from '../drift/compare-outputs';
 import { driftExitStatus, formatDriftReport } from '../drift/format';
-import { buildDriftReport, inputNames } from '../drift/report';
+import { buildDriftReport, inputNames, readRunCrate } from '../drift/report';
 import { hashPath } from '../util/hash';
 import { CliError } from './red-file';
 import { EXIT, runLoadedRed, type RunIO } from './run';
@@ -84,19 +83,12 @@ async function openCrate(target: string, cwd: string): Promise<OpenedCrate> {
 
 /** The crate's summary; a folder without one, or a crate RED Lab did not write, is a usage error naming it. */
 async function readSummary(dir: string, what: string): Promise<RunCrateSummary> {
-  let text: string;
   try {
-    text = (await readOutputFile(dir, CRATE_METADATA_FILE)).toString('utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? `has no ${CRATE_METADATA_FILE}` : `: cannot read ${CRATE_METADATA_FILE}: ${(err as Error).message}`;
-    throw new CliError(`${what} ${why}: give a run's output folder as redlab run left it (for a batch RED, each batch's own folder <outdir>_N)`);
-  }
-  try {
-    return parseRunCrate(JSON.parse(text));
+    return await readRunCrate(dir);
   } catch (err) {
     if (err instanceof RunCrateError || err instanceof SyntaxError) throw new CliError(`${path.join(dir, CRATE_METADATA_FILE)}: ${err.message}`);
-    throw err;
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? ` has no ${CRATE_METADATA_FILE}` : `: cannot read ${CRATE_METADATA_FILE}: ${(err as Error).message}`;
+    throw new CliError(`${what}${why}: give a run's output folder as redlab run left it (for a batch RED, each batch's own folder <outdir>_N)`);
   }
 }
 

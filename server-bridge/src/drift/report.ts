@@ -2,8 +2,7 @@
 // (each in its run's output folder): inputs, image, engine, exit code, every output file
 // and the logs. Shared by `redlab rerun` (which also checks local inputs before running)
 // and the bridge's GET /runs/{id}/drift (two finished runs, compared by what they recorded).
-import { CRATE_FILES, CRATE_METADATA_FILE, parseRunCrate, type RunCrateInput, type RunCrateSummary } from '../../../src/red';
-import { isIdentical, isIgnored, type DriftReport, type InputDrift } from '../../../src/red/drift';
+import { CRATE_FILES, CRATE_METADATA_FILE, isIdentical, isIgnored, parseRunCrate, type DriftReport, type InputDrift, type RunCrateInput, type RunCrateSummary } from '../../../src/red';
 import { compareLogs, compareOutputs, readOutputFile } from './compare-outputs';
 
 /** `key`, or `key[i]` for the i-th of several entries of one key (a list input). */
