@@ -19,6 +19,7 @@ const CWL_V1_0 = 'https://w3id.org/cwl/v1.0/';
 const CONTEXT = ['https://w3id.org/ro/crate/1.1/context', 'https://w3id.org/ro/terms/workflow-run/context', { redlab: REDLAB_TERMS }];
 const LOCAL_CONNECTOR = 'redlab-connector-local';
 const RUN_ID = '#run';
+const EXIT_CODE_ID = '#exit-code';
 const STATUS: Record<FinalState, string> = {
   succeeded: 'http://schema.org/CompletedActionStatus',
   failed: 'http://schema.org/FailedActionStatus',
@@ -340,7 +341,7 @@ export function buildRunCrate(b: RunCrateBuildInput, cwlText = ''): RunCrate {
   const objectIds: string[] = [];
   for (const i of inputs) {
     const where = i.path ? fileUrl(i.path, i.class === 'Directory') : i.url;
-    const format = i.class === 'File' ? encodingFormatOf(i.path ?? i.url ?? '') : undefined;
+    const format = i.class === 'File' ? (encodingFormatOf(i.path ?? i.url ?? '') ?? OCTET_STREAM) : undefined;
     entities.push({
       '@id': i.id,
       '@type': i.class === 'File' ? 'File' : 'Dataset',
@@ -385,6 +386,14 @@ export function buildRunCrate(b: RunCrateBuildInput, cwlText = ''): RunCrate {
     hasPart.push(id, ...parts);
     resultIds.push(id);
   }
+
+  // The exit code is a result of the process too; and the profile wants a result even of a
+  // run that wrote no file (then its logs, else nothing: runCrateProblems says so).
+  if (b.run.exitCode !== undefined) {
+    entities.push({ '@id': EXIT_CODE_ID, '@type': 'PropertyValue', name: 'exitCode', value: b.run.exitCode });
+    resultIds.push(EXIT_CODE_ID);
+  }
+  if (!resultIds.length) for (const stream of ['stdout', 'stderr'] as const) if (b.logs?.[stream]) resultIds.push(CRATE_FILES[stream]);
 
   const machine = machineProperties(b);
   const image = imageEntity(b.image);
@@ -508,7 +517,10 @@ export function parseRunCrate(doc: unknown): RunCrateSummary {
       size: num(e.contentSize)
     });
   }
-  const outputs: RunCrateOutput[] = asList(action.result).map(r => {
+  const ownFiles = new Set<string>(Object.values(CRATE_FILES));
+  const outputs: RunCrateOutput[] = asList(action.result)
+    .filter(r => !typesOf(entityOf(r)).includes('PropertyValue') && !ownFiles.has(idOf(r) ?? ''))
+    .map(r => {
     const id = idOf(r) ?? '';
     const e = entityOf(r);
     const cls = typesOf(e).includes('Dataset') ? 'Directory' : 'File';
@@ -596,6 +608,7 @@ export function runCrateProblems(doc: unknown, expectedOutputs: string[] = []): 
     if (!status || !Object.values(STATUS).includes(status)) problems.push(`${where}: actionStatus ${JSON.stringify(a.actionStatus)} is not schema.org's Completed/FailedActionStatus as a string`);
     if (status === STATUS.failed && !a.error) problems.push(`${where} failed but has no error`);
     const results = new Set(asList(a.result).map(idOf));
+    if (!results.size) problems.push(`${where} has no result (the profile wants one: an output, the exit code or the logs)`);
     for (const p of expectedOutputs) {
       if (!results.has(relId(p)) && !results.has(relId(p, true))) problems.push(`${where}: output ${p} is missing from result`);
     }
@@ -609,6 +622,10 @@ export function runCrateProblems(doc: unknown, expectedOutputs: string[] = []): 
       const e = byId.get(r ?? '');
       if (e && typesOf(e).includes('File') && !r?.startsWith('#') && !/^[a-z]+:/i.test(r ?? '') && !e.sha256) problems.push(`${where}: output ${r} has no sha256`);
     }
+  }
+  for (const e of graph) {
+    const id = String(e['@id']);
+    if (typesOf(e).includes('File') && !/^[a-z][a-z0-9+.-]*:|^#/i.test(id) && !/^[\w.+-]+\/[\w.+-]+$/.test(String(e.encodingFormat ?? ''))) problems.push(`the file ${id} has no media type (encodingFormat)`);
   }
   return problems;
 }

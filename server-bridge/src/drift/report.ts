@@ -89,8 +89,15 @@ export async function buildDriftReport(before: RunCrateSummary, after: RunCrateS
   const image = { before: imageText(before.image), after: imageText(imageAfter), same: sameImage && !p.imageDrift, ...(p.imageDrift ? { detail: p.imageDrift } : {}) };
 
   const engineAfter = after?.engine ?? { name: p.ranWith?.engine?.name ?? 'docker' };
-  const sameEngine = before.engine.name === engineAfter.name && (before.engine.version === undefined || engineAfter.version === undefined || before.engine.version === engineAfter.version);
-  const engine = { before: engineText(before.engine), after: engineText(engineAfter), same: sameEngine };
+  // Another engine (docker → process) is drift; another version of the same engine is said, not counted:
+  // a Docker upgrade alone does not make a run irreproducible, its outputs tell.
+  const versionChanged = before.engine.version !== undefined && engineAfter.version !== undefined && before.engine.version !== engineAfter.version;
+  const engine = {
+    before: engineText(before.engine),
+    after: engineText(engineAfter),
+    same: before.engine.name === engineAfter.name,
+    ...(versionChanged && before.engine.name === engineAfter.name ? { detail: `same engine, another version (${before.engine.version} → ${engineAfter.version}): not counted as drift` } : {})
+  };
 
   const outputs = await compareOutputs({ dir: p.beforeDir, outputs: before.outputs }, { dir: p.afterDir, outputs: after?.outputs ?? [] }, options);
 

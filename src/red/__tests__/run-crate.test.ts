@@ -64,7 +64,8 @@ describe('buildRunCrate', () => {
   it('lists every output file with its hash, a folder as a Dataset holding its files', () => {
     const crate = buildRunCrate(input());
     const run = entity(crate, '#run');
-    expect(run.result).toEqual([{ '@id': 'table.csv' }, { '@id': 'plots/' }]);
+    expect(run.result).toEqual([{ '@id': 'table.csv' }, { '@id': 'plots/' }, { '@id': '#exit-code' }]);
+    expect(entity(crate, '#exit-code')).toMatchObject({ '@type': 'PropertyValue', name: 'exitCode', value: 0 });
     expect(entity(crate, './').hasPart).toEqual(expect.arrayContaining([{ '@id': 'table.csv' }, { '@id': 'plots/' }, { '@id': 'plots/a.png' }]));
     expect(entity(crate, 'table.csv')).toMatchObject({ '@type': 'File', sha256: 'c'.repeat(64), contentSize: '5', encodingFormat: 'text/csv' });
     expect(entity(crate, 'plots/')).toMatchObject({ '@type': 'Dataset', hasPart: { '@id': 'plots/a.png' } });
@@ -74,8 +75,26 @@ describe('buildRunCrate', () => {
 
   it('gives a single result as a value, not a one-item list', () => {
     const one = input();
-    one.run = { ...one.run, outputs: { table: one.run.outputs.table } };
+    one.run = { ...one.run, exitCode: undefined, outputs: { table: one.run.outputs.table } };
     expect(entity(buildRunCrate(one), '#run').result).toEqual({ '@id': 'table.csv' });
+  });
+
+  it('has a result even when the run wrote no file: its exit code, else its logs', () => {
+    const none = input();
+    none.run = { ...none.run, outputs: {} };
+    const crate = buildRunCrate(none);
+    expect(entity(crate, '#run').result).toEqual({ '@id': '#exit-code' });
+    expect(parseRunCrate(crate).outputs).toEqual([]);
+    expect(runCrateProblems(crate)).toEqual([]);
+    none.run = { ...none.run, state: 'failed', exitCode: undefined, error: 'no image' };
+    expect(entity(buildRunCrate(none), '#run').result).toEqual([{ '@id': CRATE_FILES.stdout }, { '@id': CRATE_FILES.stderr }]);
+    expect(parseRunCrate(buildRunCrate(none)).outputs).toEqual([]);
+  });
+
+  it('gives every file a media type, application/octet-stream when its name says none', () => {
+    const b = input();
+    (b.red.inputs as Record<string, { connector: { access: { path: string } } }>).data.connector.access.path = 'data/reads.fastq';
+    expect(entity(buildRunCrate(b), '#input-data').encodingFormat).toBe('application/octet-stream');
   });
 
   it('describes inputs by # ids (they are not in the crate): a local one with its file:// URL, a remote one by its URL without user info; parameters as PropertyValues', () => {
@@ -163,6 +182,13 @@ describe('parseRunCrate', () => {
 
 describe('runCrateProblems (what the official validator does not catch)', () => {
   const fresh = () => JSON.parse(JSON.stringify(buildRunCrate(input()))) as RunCrate;
+
+  it('no result at all, a file without a media type', () => {
+    const c = fresh();
+    delete entity(c, '#run').result;
+    delete entity(c, 'table.csv').encodingFormat;
+    expect(runCrateProblems(c)).toEqual(['CreateAction #run has no result (the profile wants one: an output, the exit code or the logs)', 'the file table.csv has no media type (encodingFormat)']);
+  });
 
   it('a missing instrument', () => {
     const c = fresh();
