@@ -2,7 +2,9 @@
 // Docker engine: a small RED (binder/demo/grep.red.yml, grep in busybox) run from the
 // panel, reproduced with one click; the re-run's entry names the run it reproduces and,
 // once it ends, shows the drift report the bridge made from the two crates: identical.
-// "Export record…" downloads the run's record as a zip.
+// "Export record…" downloads the run's record as a zip. Then the input file changes: a
+// second reproduction drifts (the input and the output it changed), and the export says
+// the record cannot hold the input as it was and offers to export without inputs.
 import type { Locator } from '@playwright/test';
 import * as fs from 'fs';
 import { DEMO_DIR, expect, IJupyterLabPageFixture, test, waitForBridge, type BridgeResponse } from './fixtures';
@@ -75,4 +77,28 @@ test('Reproduce runs a finished run again and shows its drift report: identical;
   expect(bytes.includes(Buffer.from('ro-crate-metadata.json'))).toBe(true);
   await expect(row.getByTestId('redlab-export-error')).toHaveCount(0);
   await expect(row.getByTestId('redlab-run-export')).toHaveText('export record…');
+
+  // The input file changes: reproducing the original now drifts, and says why.
+  const input = `${tmpPath}/data/in.txt`;
+  expect(await page.contents.deleteFile(input)).toBe(true);
+  expect(await page.contents.uploadContent('QUICK\nquiet\nQUITE different\n', 'text', input)).toBe(true);
+  await row.getByTestId('redlab-run-rerun').click();
+  const drifted = await newestRun(page, bridgeResponses, 2);
+  const driftedRow = await finishedRow(page, drifted);
+  const report = driftedRow.getByTestId('redlab-run-drift');
+  await expect(report.getByTestId('redlab-drift-summary')).toHaveText(/^Not identical: 1 output changed, 1 input changed/, { timeout: 30_000 });
+  // Details are open when something differs.
+  await expect(report.getByTestId('redlab-drift-output')).toHaveAttribute('data-kind', 'changed');
+  await expect(report.getByTestId('redlab-drift-inputs')).toContainText('text_file: changed (the re-run read other data:');
+  await page.getByTestId('redlab-history').screenshot({ path: testInfo.outputPath('reproduce-drift.png') });
+
+  // Its record cannot hold the input as it was any more: said, and exported without inputs.
+  await row.getByTestId('redlab-run-export').click();
+  const refusal = row.getByTestId('redlab-export-error');
+  await expect(refusal).toContainText('The record cannot include the input files:');
+  await expect(refusal).toContainText('input text_file');
+  const withoutInputs = page.waitForEvent('download');
+  await refusal.getByTestId('redlab-export-without-inputs').click();
+  expect((await withoutInputs).suggestedFilename()).toMatch(/\.zip$/);
+  await expect(row.getByTestId('redlab-export-error')).toHaveCount(0);
 });
