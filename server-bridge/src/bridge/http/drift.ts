@@ -2,8 +2,7 @@
 // it reproduces, as `redlab rerun` reports it (a DriftReport), from the two runs' crates in
 // their outputs folders (read without following links: containers wrote them).
 import type { FastifyInstance } from 'fastify';
-import type { DriftReport } from '../../../../src/red/drift';
-import { RunCrateError, type RunCrateSummary } from '../../../../src/red';
+import { RunCrateError, type DriftReport, type RunCrateSummary } from '../../../../src/red';
 import { buildDriftReport, readRunCrate } from '../../drift/report';
 import { isRunId } from '../../store/ids';
 import { isFinalState, type RunRecord } from '../../store/types';
