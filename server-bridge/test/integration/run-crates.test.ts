@@ -488,9 +488,9 @@ outputs: {}`));
   });
 });
 
-// ---- crates the writer gets wrong today (each `it` fails until its DEFECT is fixed) ----
+// ---- runs whose crates once failed the validator (fixed; kept as regression tests) ----
 
-describe('runs the crate writer does not yet record validly', () => {
+describe('runs without output files or with inputs of no known media type', () => {
   const verdicts = new Map<string, CrateVerdict>();
   const outdirs = new Map<string, string>();
   const results = new Map<string, any>(); // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -523,11 +523,9 @@ outputs: {}`),
     for (const [k, v] of await validateAll(outdirs)) verdicts.set(k, v);
   });
 
-  // DEFECT (src/red/run-crate.ts, buildRunCrate: `...(resultIds.length ? { result } : {})`): a run that
-  // made no output file (a RED with `outputs: {}` such as `echo hello`, a command failing before it
-  // writes, an image that is not there) gets a CreateAction without `result`, and the validator fails
-  // it at RECOMMENDED level: process-run-crate-0.5_11.1 "The Action SHOULD have a result" (no exception
-  // for FailedActionStatus). parseRunCrate should still give no outputs for such a run.
+  // A run that made no output file (`outputs: {}` such as `echo hello`, a command failing before it
+  // writes) still needs a `result` (process-run-crate-0.5_11.1, no exception for FailedActionStatus):
+  // its exit code is one. parseRunCrate still gives no outputs for such a run.
   it('a run that made no output file: a valid crate, succeeded and failed alike', () => {
     for (const name of ['no output, succeeded', 'no output, failed']) {
       const crate = crateOf(outdirs.get(name)!);
@@ -537,11 +535,8 @@ outputs: {}`),
     expect({ succeeded: verdicts.get('no output, succeeded')!.issues, failed: verdicts.get('no output, failed')!.issues }).toEqual({ succeeded: [], failed: [] });
   });
 
-  // DEFECT (src/red/run-crate.ts, buildRunCrate, the inputs loop: `format = i.class === 'File' ?
-  // encodingFormatOf(...) : undefined`): an input File whose name has no extension or one not in
-  // FORMATS (reads.fastq, data.dat, an HTTP URL such as .../data) gets no encodingFormat, and the
-  // validator fails ro-crate-1.1_27.1 "Missing or invalid `encodingFormat` linked to the `File Data
-  // Entity`" on #input-<key>. Outputs already fall back to application/octet-stream; inputs should too.
+  // An input File whose name says no media type (reads.fastq, an HTTP URL such as .../data) needs one
+  // all the same (ro-crate-1.1_27.1): application/octet-stream, as for outputs.
   it('an input whose name says no media type: a valid crate', () => {
     const name = 'input of no known media type';
     const crate = crateOf(outdirs.get(name)!);
@@ -574,10 +569,10 @@ describe('broken copies of a crate: the real validator and runCrateProblems', ()
   /** The edits, each on its own copy of the succeeded run's crate folder. */
   const EDITS: Record<string, (action: Record<string, unknown>) => void> = {
     'no instrument': a => delete a.instrument,
-    // up.txt leaves result; report/ stays (a single value: the profile wants no one-item list).
+    // up.txt leaves result; report/ and the exit code stay.
     'output dropped': a => {
-      expect(a.result).toEqual([{ '@id': 'up.txt' }, { '@id': 'report/' }]);
-      a.result = { '@id': 'report/' };
+      expect(a.result).toEqual([{ '@id': 'up.txt' }, { '@id': 'report/' }, { '@id': '#exit-code' }]);
+      a.result = [{ '@id': 'report/' }, { '@id': '#exit-code' }];
     },
     // Month 13, day 45: the validator's pattern is digits only.
     'impossible date': a => {
@@ -633,10 +628,8 @@ describe('broken copies of a crate: the real validator and runCrateProblems', ()
     expect(runCrateProblems(docs.get('impossible date'), expected)).toEqual(['CreateAction #run: endTime 2026-13-45T10:00:05.000+00:00 is not YYYY-MM-DDTHH:MM:SS.mmm+HH:MM']);
   });
 
-  // DEFECT (src/red/run-crate.ts, runCrateProblems): an action without `result` fails the validator
-  // (11.1, RECOMMENDED), but RED Lab's own check notices only when outputs were expected: for a run
-  // that expects none it says nothing, so the writer leaves such crates without a word (see "runs the crate
-  // writer does not yet record validly" above). Fails until runCrateProblems reports a missing result itself.
+  // An action without `result` fails the validator (11.1, RECOMMENDED); RED Lab's own check says so too,
+  // also when no output was expected.
   it('no result at all: the validator fails it (11.1); runCrateProblems should say so even when no output was expected', () => {
     expect(verdicts.get('no result')!.passed).toBe(false);
     expect(checks('no result')).toEqual(['process-run-crate-0.5_11.1']);

@@ -93,7 +93,7 @@ describe('buildRunCrate', () => {
 
   it('gives every file a media type, application/octet-stream when its name says none', () => {
     const b = input();
-    (b.red.inputs as Record<string, { connector: { access: { path: string } } }>).data.connector.access.path = 'data/reads.fastq';
+    ((b.red as SingleRed).inputs as unknown as Record<string, { connector: { access: { path: string } } }>).data.connector.access.path = 'data/reads.fastq';
     expect(entity(buildRunCrate(b), '#input-data').encodingFormat).toBe('application/octet-stream');
   });
 
