@@ -351,6 +351,26 @@ export function compareJson(before: unknown, after: unknown, tol: Tolerance): Va
 }
 
 /**
+ * An executed notebook without what changes on every run though nothing ran differently:
+ * papermill's start/end times and durations (the notebook's and each cell's) and
+ * nbclient's per-cell `execution` timestamps. Cells, outputs and values stay.
+ */
+export function withoutNotebookTimes(nb: unknown): unknown {
+  if (!nb || typeof nb !== 'object' || Array.isArray(nb)) return nb;
+  const copy = JSON.parse(JSON.stringify(nb)) as { metadata?: Record<string, unknown>; cells?: { metadata?: Record<string, unknown> }[] };
+  const dropTimes = (pm: unknown) => {
+    if (pm && typeof pm === 'object') for (const k of ['start_time', 'end_time', 'duration']) delete (pm as Record<string, unknown>)[k];
+  };
+  dropTimes(copy.metadata?.papermill);
+  for (const cell of Array.isArray(copy.cells) ? copy.cells : []) {
+    if (!cell?.metadata) continue;
+    dropTimes(cell.metadata.papermill);
+    delete cell.metadata.execution;
+  }
+  return copy;
+}
+
+/**
  * The kind of a file whose bytes differ, from its value comparison: within-tolerance when
  * no value differs beyond the tolerance and the structure is the same, else changed.
  */

@@ -6,7 +6,7 @@
 import { createTwoFilesPatch } from 'diff';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { compareCsv, compareJson, isIgnored, valueDriftKind, type OutputDrift, type PixelDrift, type RunCrateOutput, type Tolerance, type ValueDrift } from '../../../src/red';
+import { compareCsv, compareJson, withoutNotebookTimes, isIgnored, valueDriftKind, type OutputDrift, type PixelDrift, type RunCrateOutput, type Tolerance, type ValueDrift } from '../../../src/red';
 import { SafeDir, withDir } from '../util/safe-fs';
 
 export interface RecordedOutputs {
@@ -49,7 +49,7 @@ function filesOf(outputs: RunCrateOutput[]): Map<string, OutputFile> {
   return files;
 }
 
-type Format = 'csv' | 'tsv' | 'json' | 'png' | undefined;
+type Format = 'csv' | 'tsv' | 'json' | 'ipynb' | 'png' | undefined;
 
 function formatOf(f: OutputFile): Format {
   const ext = path.posix.extname(f.path).toLowerCase();
@@ -57,6 +57,7 @@ function formatOf(f: OutputFile): Format {
   if (ext === '.csv' || mime === 'text/csv') return 'csv';
   if (ext === '.tsv' || mime === 'text/tab-separated-values') return 'tsv';
   if (ext === '.json' || mime === 'application/json') return 'json';
+  if (ext === '.ipynb' || mime === 'application/x-ipynb+json') return 'ipynb';
   if (ext === '.png' || mime === 'image/png') return 'png';
   return undefined;
 }
@@ -121,6 +122,12 @@ async function compareChanged(before: RecordedOutputs, after: RecordedOutputs, a
       if (pixels.sizeBefore) return { kind: 'changed', pixels, detail: `image size ${pixels.sizeBefore.join('×')} before, ${pixels.sizeAfter!.join('×')} after` };
       if (!pixels.differing) return { kind: 'within-tolerance', pixels, detail: 'the same pixels in other bytes (metadata or compression)' };
       return { kind: 'changed', pixels, detail: `${pixels.differing} of ${plural(pixels.total, 'pixel')} differ` };
+    }
+    if (format === 'ipynb') {
+      // An executed notebook carries the times of its run: compared without them, as JSON.
+      const values = compareJson(withoutNotebookTimes(JSON.parse(bytesBefore.toString('utf8'))), withoutNotebookTimes(JSON.parse(bytesAfter.toString('utf8'))), tol);
+      const kind = valueDriftKind(values);
+      return { kind, values, detail: kind === 'within-tolerance' ? 'the same cells and outputs (within the tolerance); only the run times differ' : valuesDetail(values, 'value') };
     }
     const values =
       format === 'json'

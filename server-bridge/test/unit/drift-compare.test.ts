@@ -118,6 +118,23 @@ describe('compareOutputs', () => {
     expect(csv.detail).toMatch(/not comparable as CSV: line 2: a quoted field is not closed/);
   });
 
+  it('compares an executed notebook without its run times: only times differ → within tolerance; another output → changed', async () => {
+    const nb = (t: string, out: string) =>
+      JSON.stringify({
+        nbformat: 4,
+        metadata: { papermill: { start_time: t, end_time: t, duration: 1.5, parameters: { n: 3 } } },
+        cells: [{ cell_type: 'code', source: 'print(n)', metadata: { papermill: { start_time: t, end_time: t, duration: 0.1, status: 'completed' }, execution: { 'iopub.execute_input': t } }, outputs: [{ output_type: 'stream', name: 'stdout', text: out }] }]
+      });
+    const before = await run('before', { 'a.executed.ipynb': nb('2026-12-01T10:00:00Z', '3\n') });
+    const later = await run('later', { 'a.executed.ipynb': nb('2026-12-01T11:00:00Z', '3\n') });
+    const other = await run('other', { 'a.executed.ipynb': nb('2026-12-01T11:00:00Z', '4\n') });
+    const [same] = await compareOutputs(before, later, tol);
+    expect([same.kind, same.detail]).toEqual(['within-tolerance', 'the same cells and outputs (within the tolerance); only the run times differ']);
+    const [changed] = await compareOutputs(before, other, tol);
+    expect(changed.kind).toBe('changed');
+    expect(changed.values?.examples[0]).toMatchObject({ before: expect.stringContaining('3'), after: expect.stringContaining('4') });
+  });
+
   it('counts differing PNG pixels; the same pixels compressed otherwise are within tolerance; another size is changed', async () => {
     const before = await run('before', { 'plot.png': png(4, 3), 'same.png': png(4, 3, [], { compression: 9 }), 'size.png': png(4, 3) });
     const after = await run('after', { 'plot.png': png(4, 3, [0, 5]), 'same.png': png(4, 3, [], { compression: 0 }), 'size.png': png(3, 4) });
