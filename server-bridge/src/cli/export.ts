@@ -7,10 +7,10 @@ import { createWriteStream } from 'fs';
 import { rename, rm, stat } from 'fs/promises';
 import * as path from 'path';
 import { CRATE_METADATA_FILE, formatBytes, orcidUrl, type CitationOptions } from '../../../src/red';
-import { defaultDataDir } from '../bridge/config';
 import { CrateZipError, DEFAULT_MAX_INPUT_BYTES, describePlan, isInsideCrate, planCrateZip, writeCrateZip } from '../record/crate-zip';
 import { isRunId } from '../store/ids';
 import { CliError } from './red-file';
+import { bridgeDataDir, bridgeRunDir } from './bridge-run-dir';
 
 export interface ExportFlags {
   zip?: boolean;
@@ -28,29 +28,6 @@ export interface ExportFlags {
 export const PROGRESS_MIN_BYTES = 64 * 1024 * 1024;
 const MB = 1024 * 1024;
 
-/** The output folder of batch `batch` of a bridge run (`outputs`, or `outputs_N` for a run of several batches). */
-async function bridgeRunDir(id: string, dataDir: string, batch: number | undefined): Promise<string> {
-  const runDir = path.join(dataDir, 'runs', id);
-  if (!(await stat(runDir).catch(() => undefined))?.isDirectory()) {
-    throw new CliError(`no run ${id} in the bridge's data folder ${dataDir}: check the id (the panel's run history shows it), or give the bridge's --data-dir`);
-  }
-  const single = path.join(runDir, 'outputs');
-  const hasFolder = async (d: string) => (await stat(d).catch(() => undefined))?.isDirectory() ?? false;
-  if (await hasFolder(single)) {
-    if (batch !== undefined && batch !== 0) throw new CliError(`run ${id} has one batch: leave --batch out (or give 0)`);
-    return single;
-  }
-  const batches: number[] = [];
-  for (let i = 0; await hasFolder(`${single}_${i}`); i++) batches.push(i);
-  if (!batches.length) throw new CliError(`run ${id} has no output folder yet: it has not run (or its outputs were removed); export it once it has ended`);
-  if (batch === undefined) {
-    if (batches.length === 1) return `${single}_0`;
-    throw new CliError(`run ${id} has ${batches.length} batches, each its own crate: add --batch N (0 to ${batches.length - 1})`);
-  }
-  if (!batches.includes(batch)) throw new CliError(`run ${id} has no batch ${batch}: batches are 0 to ${batches.length - 1}`);
-  return `${single}_${batch}`;
-}
-
 /** The crate folder and the zip's default name for what the user named. */
 async function resolveTarget(target: string, flags: ExportFlags, env: NodeJS.ProcessEnv, cwd: string): Promise<{ dir: string; name: string }> {
   const asPath = path.resolve(cwd, target);
@@ -61,8 +38,7 @@ async function resolveTarget(target: string, flags: ExportFlags, env: NodeJS.Pro
   }
   if (st) throw new CliError(`${target} is a file: give a run's output folder (the one holding ${CRATE_METADATA_FILE}) or a bridge run id`);
   if (isRunId(target)) {
-    const dataDir = path.resolve(cwd, flags.dataDir ?? env.REDLAB_DATA_DIR ?? defaultDataDir(env));
-    const dir = await bridgeRunDir(target, dataDir, flags.batch);
+    const dir = await bridgeRunDir(target, bridgeDataDir(flags.dataDir, env, cwd), flags.batch);
     return { dir, name: `redlab-run-${target}${dir.endsWith('outputs') ? '' : `-batch-${dir.slice(dir.lastIndexOf('_') + 1)}`}.zip` };
   }
   throw new CliError(`${target}: no such folder, and not a bridge run id (26 characters, 0-9 and A-Z): give a run's output folder (redlab run --outdir) or a run id`);

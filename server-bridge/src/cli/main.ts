@@ -25,6 +25,12 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of at least 0');
+  return n;
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -180,14 +186,16 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .description(
       'run a recorded run again (same RED, inputs checked by sha256, image pinned by digest or ID) and report the drift: inputs, image, engine, every output (CSV/JSON values within --atol/--rtol, PNG pixels), the logs; exit 0 only when identical within tolerance, 1 on drift'
     )
-    .argument('<run>', "a run's output folder (redlab run --outdir, holding ro-crate-metadata.json) or its crate zip")
+    .argument('<run>', "a run's output folder (redlab run --outdir, holding ro-crate-metadata.json), its crate zip, or a bridge run id")
     .option('--json', 'print the drift report as JSON on stdout (the run\'s progress and output go to stderr)')
     .option('--atol <n>', 'absolute tolerance for numbers in CSV/JSON outputs (default 0)', Number)
     .option('--rtol <n>', 'relative tolerance for numbers in CSV/JSON outputs, of the recorded value (default 0)', Number)
     .option('--ignore <glob>', 'output files not to compare (repeatable): a name glob (stamp.txt, *.log) matches in any folder, one with a / the whole path (results/*.png); run-record/stdout.txt and run-record/stderr.txt are the logs', collect, [])
     .option('--outdir <dir>', "where the re-run's outputs and run record go (default: <run>-rerun-<timestamp> beside the run's folder)")
     .option('--variables <file>', 'YAML/JSON file with values for the RED\'s {{variables}} (secrets are not recorded)')
-    .option('--non-interactive', 'never prompt; fail naming missing variables');
+    .option('--non-interactive', 'never prompt; fail naming missing variables')
+    .option('--data-dir <dir>', "for a bridge run id: the bridge's data folder (default: REDLAB_DATA_DIR, else the bridge's default)")
+    .option('--batch <n>', 'for a bridge run id of a batch RED: which batch to re-run', nonNegativeInt);
   addTransferOptions(addEngineOptions(rerunCmd, 'the engine the run was recorded with'), '~/.cache/redlab/inputs').action(async (run: string, opts) => {
     const io = cliRunIO(opts, { out, err, secrets });
     exitCode = await rerun(run, opts, { ...io, findImage: dockerImageFinder(io.dockerHosts.local) });
@@ -228,7 +236,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--zip', 'write a zip (the one format so far; the default)')
     .option('-o, --output <file>', 'the zip to write (default: <folder>-crate.zip, or redlab-run-<id>.zip, in the current folder)')
     .option('--max-input-mb <n>', 'bundle the local inputs when together they are under this many MiB (default 100; 0: leave them out)', Number)
-    .option('--batch <n>', 'for a bridge run of several batches: the batch to export (each has its own crate)', Number)
+    .option('--batch <n>', 'for a bridge run of several batches: the batch to export (each has its own crate)', nonNegativeInt)
     .option('--data-dir <dir>', "the bridge's data folder, where a run id is looked up (default: REDLAB_DATA_DIR, else ~/.local/share/redlab)")
     .option('--author <name>', "the author for CITATION.cff and codemeta.json (\"Given Family\"; default: the crate's)")
     .option('--affiliation <name>', "the author's affiliation")

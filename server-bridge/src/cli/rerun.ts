@@ -14,6 +14,8 @@ import { driftExitStatus, formatDriftReport } from '../drift/format';
 import { buildDriftReport, inputNames, readRunCrate } from '../drift/report';
 import { hashPath } from '../util/hash';
 import { CliError } from './red-file';
+import { bridgeDataDir, bridgeRunDir } from './bridge-run-dir';
+import { isRunId } from '../store/ids';
 import { EXIT, runLoadedRed, type RunIO } from './run';
 
 export interface RerunOptions {
@@ -28,6 +30,9 @@ export interface RerunOptions {
   engine?: string;
   allowRoot?: string[];
   workRoot?: string;
+  /** For a bridge run id: the bridge's data folder, and which batch of a batch run. */
+  dataDir?: string;
+  batch?: number;
 }
 
 /** An image as the engine has it. */
@@ -59,12 +64,18 @@ function tolerance(name: string, value: number | undefined): number {
   return value;
 }
 
-async function openCrate(target: string, cwd: string): Promise<OpenedCrate> {
-  const named = path.resolve(cwd, target);
+async function openCrate(target: string, opts: Pick<RerunOptions, 'dataDir' | 'batch'>, io: Pick<RerunIO, 'cwd' | 'env'>): Promise<OpenedCrate> {
+  const named = path.resolve(io.cwd, target);
   const st = await stat(named).catch(() => undefined);
+  if (!st && isRunId(target)) {
+    // A bridge run: its outputs folder holds its crate; the re-run's outputs go beside the user, not into the bridge's data.
+    const dir = await bridgeRunDir(target, bridgeDataDir(opts.dataDir, io.env, io.cwd), opts.batch);
+    return { dir, named: path.join(io.cwd, `redlab-run-${target}${dir.endsWith('outputs') ? '' : `-batch-${dir.slice(dir.lastIndexOf('_') + 1)}`}`) };
+  }
+  if (opts.batch !== undefined || opts.dataDir !== undefined) throw new CliError('--batch and --data-dir are for a bridge run id; a batch of `redlab run` has its own folder (<outdir>_N): give that folder');
   if (!st) {
     const batches = (await stat(`${named}_0`).catch(() => undefined))?.isDirectory() ? `; a batch RED's runs are in ${named}_0, _1, …: give one batch's folder` : '';
-    throw new CliError(`${target}: no such folder or file: give a run's output folder (redlab run --outdir, holding ${CRATE_METADATA_FILE}) or its zip${batches}`);
+    throw new CliError(`${target}: no such folder or file: give a run's output folder (redlab run --outdir, holding ${CRATE_METADATA_FILE}), its zip or a bridge run id${batches}`);
   }
   if (st.isDirectory()) return { dir: named, named };
   if (!/\.zip$/i.test(named)) throw new CliError(`${target} is a file but not a .zip: give a run's output folder (holding ${CRATE_METADATA_FILE}) or a crate zip (redlab export)`);
@@ -197,7 +208,7 @@ export async function rerun(target: string, opts: RerunOptions, io: RerunIO): Pr
   const atol = tolerance('--atol', opts.atol);
   const rtol = tolerance('--rtol', opts.rtol);
   const ignore = opts.ignore ?? [];
-  const crate = await openCrate(target, io.cwd);
+  const crate = await openCrate(target, opts, io);
   try {
     const before = await readSummary(crate.dir, target);
     const loaded = await readCrateRed(crate.dir, before);

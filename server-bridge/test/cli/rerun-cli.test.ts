@@ -330,6 +330,24 @@ describe('redlab rerun', () => {
     expect(fs.readdirSync(os.tmpdir()).filter(n => n.startsWith('redlab-rerun-') && !n.startsWith('redlab-rerun-cli-'))).toEqual([]);
   });
 
+  it('re-runs a bridge run by its id, from the bridge\'s data folder, its outputs in the working folder', async () => {
+    const { dir, red } = experiment('by-id', 'cp "$0" result.csv');
+    // A bridge keeps a run's outputs, with its crate, in <dataDir>/runs/<id>/outputs.
+    const id = '01JDRXFT0000000000000000AB';
+    const dataDir = path.join(dir, 'bridge-data');
+    await run(red, path.join(dataDir, 'runs', id, 'outputs'));
+
+    const r = await runRedlab(['rerun', id, '--data-dir', dataDir], { cwd: dir });
+    expect(r.stdout).toMatch(/\nIDENTICAL within tolerance: 1 output file \(1 identical\); exit status 0\n$/);
+    expect(r.code).toBe(0);
+    expect(fs.readdirSync(dir).filter(n => new RegExp(`^redlab-run-${id}-rerun-\\d{8}-\\d{6}$`).test(n))).toHaveLength(1);
+    expect(fs.readdirSync(path.join(dataDir, 'runs', id))).toEqual(['outputs']);
+
+    const unknown = await runRedlab(['rerun', '01JDRXFT0000000000000000ZZ', '--data-dir', dataDir], { cwd: dir });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(`no run 01JDRXFT0000000000000000ZZ in the bridge's data folder ${dataDir}`);
+  });
+
   it('stops on Ctrl-C with exit status 130 and no report', async () => {
     // Slow only when its input says so: the run is quick, its re-run (input changed) waits.
     const { dir, red, data } = experiment('cancel', 'cp "$0" result.csv; if grep -q slow "$0"; then echo waiting; sleep 60; fi');
