@@ -102,6 +102,7 @@ export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOpt
   let result: RunResult;
   const started = Date.now();
   let engine: Engine | undefined;
+  let machine: ReturnType<typeof machineInfo> | undefined;
   const outdir = path.resolve(io.cwd, opts.outdir ?? 'outputs');
   const logs = new RunLogCapture(masker);
   const onEvent = (e: RunEvent) => {
@@ -110,6 +111,8 @@ export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOpt
   };
   try {
     engine = io.createEngine({ workRoot: path.resolve(io.cwd, opts.workRoot ?? (io.env.REDLAB_WORK_ROOT || defaultWorkRoot(io.env))), name: opts.engine ?? 'docker' });
+    // Asked while the run runs, not after it (the engine's version, GPUs): the record adds no wait.
+    if (opts.record !== false) machine = machineInfo(engine);
     result = await engine.run(
       {
         loaded: { ...loaded, red },
@@ -133,7 +136,7 @@ export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOpt
     };
   }
   try {
-    if (opts.record !== false) await writeRecord(loaded, result, { file, outdir, started, engine, logs }, io);
+    if (opts.record !== false) await writeRecord(loaded, result, { file, outdir, started, machine: machine ?? machineInfo(undefined), logs }, io);
   } finally {
     removeHandler();
     // An ssh connection (docker-ssh) would keep the process alive.
@@ -147,10 +150,10 @@ export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOpt
 async function writeRecord(
   loaded: LoadedRed,
   result: RunResult,
-  run: { file: string; outdir: string; started: number; engine?: Engine; logs: RunLogCapture },
+  run: { file: string; outdir: string; started: number; machine: ReturnType<typeof machineInfo>; logs: RunLogCapture },
   io: RunIO
 ): Promise<void> {
-  const { machine, engineVersion } = await machineInfo(run.engine);
+  const { machine, engineVersion } = await run.machine;
   const redSource = path.resolve(io.cwd, run.file);
   const written = await writeRunCrates({
     red: loaded.red,
