@@ -14,6 +14,7 @@ import { ProcessEngine } from '../../src/engine/process';
 import { sha256, zipEntriesOfBuffer, type ZipEntries } from '../helpers/zip-entries';
 import { BUSYBOX } from '../helpers/red';
 import { TOKEN, call, startRunManagerApp, type Res, type RunManagerApp } from './helpers/api';
+import { localInput, shRed as shRedOf } from '../helpers/sh-red';
 
 jest.setTimeout(120_000);
 
@@ -27,25 +28,8 @@ beforeAll(async () => {
 });
 afterAll(() => app.close());
 
-const localInput = (file: string) => `{ class: File, connector: { command: redlab-connector-local, access: { path: ${JSON.stringify(file)} } } }`;
-
-/** A RED whose command is `sh -c SCRIPT` with the File input `text_file` as $0 and `out.txt`, `report/` as outputs; `jobs`: its inputs and outputs (or batches). */
-function shRed(script: string, jobs = `inputs:\n  text_file: ${localInput(inputFile)}\noutputs: {}\n`): string {
-  return `redVersion: "9"
-cli:
-  cwlVersion: v1.0
-  class: CommandLineTool
-  baseCommand: [sh, -c, ${JSON.stringify(script)}]
-  inputs:
-    text_file: { type: File, inputBinding: { position: 0 } }
-  outputs:
-    out: { type: File, outputBinding: { glob: out.txt } }
-    report: { type: Directory, outputBinding: { glob: report } }
-${jobs}container:
-  engine: docker
-  settings: { image: { url: ${BUSYBOX} }, ram: 256 }
-`;
-}
+/** `sh -c SCRIPT` with the File input `text_file` (this test's input file) as $0; outputs out.txt and report/. */
+const shRed = (script: string, jobs?: string) => shRedOf(script, inputFile, jobs);
 const SCRIPT = 'tr a-z A-Z < "$0" > out.txt; mkdir -p report; echo one > report/a.txt; echo said';
 
 async function runToEnd(red: string, engine = 'process'): Promise<string> {

@@ -12,8 +12,8 @@ import { isFinalState } from '../../../src/red';
 import type { DriftReport } from '../../../src/red/drift';
 import { createDockerClient } from '../../src/engine/docker-client';
 import { ProcessEngine } from '../../src/engine/process';
-import { BUSYBOX } from '../helpers/red';
 import { TOKEN, call, startRunManagerApp, type RunManagerApp } from './helpers/api';
+import { localInput, shRed as shRedOf } from '../helpers/sh-red';
 
 jest.setTimeout(120_000);
 
@@ -30,25 +30,8 @@ beforeAll(async () => {
 });
 afterAll(() => app.close());
 
-const localInput = (file: string) => `{ class: File, connector: { command: redlab-connector-local, access: { path: ${JSON.stringify(file)} } } }`;
-
-/** `sh -c SCRIPT` with the File input `text_file` as $0; outputs out.txt and the folder report/; `jobs`: inputs and outputs, or batches. */
-function shRed(script: string, jobs = `inputs:\n  text_file: ${localInput(inputFile)}\noutputs: {}\n`): string {
-  return `redVersion: "9"
-cli:
-  cwlVersion: v1.0
-  class: CommandLineTool
-  baseCommand: [sh, -c, ${JSON.stringify(script)}]
-  inputs:
-    text_file: { type: File, inputBinding: { position: 0 } }
-  outputs:
-    out: { type: File, outputBinding: { glob: out.txt } }
-    report: { type: Directory, outputBinding: { glob: report } }
-${jobs}container:
-  engine: docker
-  settings: { image: { url: ${BUSYBOX} }, ram: 256 }
-`;
-}
+/** `sh -c SCRIPT` with the File input `text_file` (this test's input file) as $0; outputs out.txt and report/. */
+const shRed = (script: string, jobs?: string) => shRedOf(script, inputFile, jobs);
 const SCRIPT = 'tr a-z A-Z < "$0" > out.txt; mkdir -p report; echo one > report/a.txt; printf "x,y\\n1,2.5\\n" > report/table.csv; echo said';
 
 async function submit(red: string): Promise<string> {
