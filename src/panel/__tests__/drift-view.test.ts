@@ -5,7 +5,7 @@ import * as React from 'react';
 import { BridgeApi } from '../../api';
 import type { BridgeClient } from '../../handler';
 import type { RunSummary } from '../../red';
-import type { DriftReport } from '../../red/drift';
+import type { DriftReport } from '../../red';
 import { RedPanelModel } from '../panel-model';
 import { REPRODUCES_LABEL } from '../rerun';
 import { DriftView, driftSummary } from '../views/DriftView';

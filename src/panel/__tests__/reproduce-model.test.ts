@@ -5,7 +5,7 @@
 import { BridgeApi } from '../../api';
 import { BridgeError, type BridgeClient } from '../../handler';
 import type { Red } from '../../red';
-import type { DriftReport } from '../../red/drift';
+import type { DriftReport } from '../../red';
 import { RedPanelModel } from '../panel-model';
 import { planRerun, reproducedRunOf, REPRODUCES_LABEL } from '../rerun';
 

@@ -3,7 +3,7 @@
 // per output file (the same, the same within tolerance, changed, missing, new, not
 // compared) with a few differing values or the pixel count, and short log diffs.
 import * as React from 'react';
-import type { DriftReport, InputDrift, OutputDrift, OutputDriftKind } from '../../red/drift';
+import type { DriftReport, InputDrift, OutputDrift, OutputDriftKind } from '../../red';
 
 /** What each output kind says to a reader. */
 export const OUTPUT_KIND_WORDS: Record<OutputDriftKind, string> = {
