@@ -4,7 +4,7 @@
 // then a real container reads an unpacked folder through the Docker engine.
 import { execFileSync } from 'child_process';
 import { randomBytes, randomUUID } from 'crypto';
-import { lstat, readFile, readdir, stat, writeFile } from 'fs/promises';
+import { lstat, mkdir, readFile, readdir, stat, writeFile } from 'fs/promises';
 import * as path from 'path';
 import type { FileOrDirectory, ListingEntry } from '../../../src/red';
 import { createHttpArchiveConnector, parseHttpArchiveAccess } from '../../src/connectors/http-archive';
@@ -80,7 +80,9 @@ const policy = new HostPolicy({ allow: ['127.0.0.1'] });
 const connector = createHttpArchiveConnector(policy);
 
 beforeAll(async () => {
-  dir = await tempDir('redlab-archive-');
+  // A folder of its own inside a private one: what a ../ name would reach is this test's, not /tmp's.
+  dir = path.join(await tempDir('redlab-archive-'), 'work');
+  await mkdir(dir);
   for (const f of ARCHIVE_FORMATS) files[`/ok/${f}`] = makeArchive(f, roundTripEntries(f));
   server = await startTestServer({ files });
 });
