@@ -1,8 +1,7 @@
 // BridgeApi: every call the frontend makes to the bridge, typed by the wire contract
 // (red/bridge-api.ts), over the one request wrapper (BridgeClient). Callers name what
 // they want (submit, get, cancel …), not paths and methods.
-import type { DriftReport } from './red/drift';
-import type { CancelResponse, EnvironmentBuildRequest, HealthInfo, LocalImage, LogStream, RunPage, RunRecord, SubmitRequest, SubmitResponse, RunState } from './red';
+import type { CancelResponse, DriftReport, EnvironmentBuildRequest, HealthInfo, LocalImage, LogStream, RunPage, RunRecord, SubmitRequest, SubmitResponse, RunState } from './red';
 import { BridgeError, type BridgeClient } from './handler';
 
 export interface ListRunsQuery {

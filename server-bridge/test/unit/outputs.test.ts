@@ -79,7 +79,18 @@ describe('collectOutputs', () => {
     expect(r.errors).toEqual([]);
     expect(r.records.a).toEqual({ path: path.join(tmp, 'outdir', 'a.txt'), containerPath: '/cc/outputs/a.txt', class: 'File', size: 1, sha256: sha256('A') });
     const dirHash = sha256(`deep/r2.csv\0${sha256('1,2\n')}\nr1.csv\0${sha256('x,y\n')}\n`);
-    expect(r.records.res).toEqual({ path: path.join(tmp, 'outdir', 'res'), containerPath: '/cc/outputs/res', class: 'Directory', size: 8, sha256: dirHash });
+    // A folder's record lists its files as they were hashed on the way (the run record uses them: nothing is hashed twice).
+    expect(r.records.res).toEqual({
+      path: path.join(tmp, 'outdir', 'res'),
+      containerPath: '/cc/outputs/res',
+      class: 'Directory',
+      size: 8,
+      sha256: dirHash,
+      files: [
+        { path: 'deep/r2.csv', sha256: sha256('1,2\n'), size: 4 },
+        { path: 'r1.csv', sha256: sha256('x,y\n'), size: 4 }
+      ]
+    });
     expect(await readFile(path.join(tmp, 'outdir', 'res', 'deep', 'r2.csv'), 'utf8')).toBe('1,2\n');
     expect(await hashPath(path.join(tmp, 'outdir', 'res'))).toEqual({ class: 'Directory', size: 8, sha256: dirHash });
   });
