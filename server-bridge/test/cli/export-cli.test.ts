@@ -11,6 +11,7 @@ import { runRedlab } from '../helpers/redlab-cli';
 import { removeTempDirs, tempDir } from '../helpers/red';
 import { readCrateWithRoCratePy, validateCrate } from '../helpers/rocrate-validator';
 import { sha256, zipEntriesOfFile, type ZipEntries } from '../helpers/zip-entries';
+import { filesBelow as tree } from '../helpers/file-tree';
 
 jest.setTimeout(120_000);
 
@@ -61,19 +62,6 @@ const exportRun = (args: string[], env: NodeJS.ProcessEnv = {}) => runRedlab(['e
 const crateOf = (entries: ZipEntries): RunCrateSummary => parseRunCrate(JSON.parse(entries.get('ro-crate-metadata.json')!.toString('utf8')));
 const folderCrate = (): RunCrateSummary => parseRunCrate(JSON.parse(fs.readFileSync(path.join(outdir, 'ro-crate-metadata.json'), 'utf8')));
 
-/** Every regular file below `root`, relative, with its bytes. */
-function tree(root: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out.set(path.relative(root, p), fs.readFileSync(p));
-    }
-  };
-  walk(root);
-  return out;
-}
 
 describe('redlab export RUN_DIR --zip', () => {
   beforeAll(freshRun);

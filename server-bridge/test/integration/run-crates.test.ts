@@ -22,6 +22,7 @@ import { BUSYBOX, IPYKERNEL, removeTempDirs, tempDir } from '../helpers/red';
 import { runRedlab, type CliResult } from '../helpers/redlab-cli';
 import { readCrateWithRoCratePy, validateCrate, type CrateVerdict } from '../helpers/rocrate-validator';
 import { encodedForms, leakedForms } from '../helpers/secret-forms';
+import { filesBelow } from '../helpers/file-tree';
 
 // Real containers, a notebook kernel, and the validator (3-20 s a crate, one process each).
 jest.setTimeout(300_000);
@@ -60,19 +61,6 @@ function actionOf(doc: unknown): Record<string, unknown> {
   return actions[0];
 }
 
-/** Every regular file below `root`, relative path → bytes (links and others are not files here). */
-function filesBelow(root: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out.set(path.relative(root, p), fs.readFileSync(p));
-    }
-  };
-  walk(root);
-  return out;
-}
 
 /** The --json result of a CLI run, with its exit code checked. */
 function resultOf(r: CliResult, code: number): any { // eslint-disable-line @typescript-eslint/no-explicit-any
