@@ -388,5 +388,13 @@ describe('redlab rerun', () => {
     const badTolerance = await runRedlab(['rerun', empty, '--atol', '-1']);
     expect(badTolerance.code).toBe(2);
     expect(badTolerance.stderr).toContain('--atol must be a number of at least 0 (e.g. 1e-6), got -1');
+
+    // --batch and --data-dir name a bridge run's batch; a folder is already one batch's.
+    const batchOfFolder = await runRedlab(['rerun', empty, '--batch', '1']);
+    expect(batchOfFolder.code).toBe(2);
+    expect(batchOfFolder.stderr).toContain('--batch and --data-dir are for a bridge run id; a batch of `redlab run` has its own folder (<outdir>_N): give that folder');
+    const negativeBatch = await runRedlab(['rerun', empty, '--batch', '-1']);
+    expect(negativeBatch.code).toBe(2);
+    expect(negativeBatch.stderr).toContain('expected a whole number of at least 0');
   });
 });
