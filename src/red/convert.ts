@@ -17,8 +17,9 @@
 // JSON is Python's json.dumps(indent=4, ensure_ascii=True), plus the newline `print` adds;
 // faice itself does not sort JSON keys, toSortedJson does unless told not to.
 
+import { curiousContainersIssues, isRedLabExtension } from './execution';
 import { pyFloatRepr, pyIntStr, compareCodePoints } from './pyformat';
-import type { Batch, BatchRed, Red, SingleRed } from './types';
+import type { Batch, BatchRed, Red, RedIssue, SingleRed } from './types';
 
 export interface ConvertOptions {
   /** Dotted paths (from the document root) of numbers written as floats in the source (`1.0`), dumped as floats. */
@@ -581,4 +582,40 @@ export function splitBatches(red: Red): SingleRed[] {
     if (b.outputs && Object.keys(b.outputs).length > 0) out.outputs = b.outputs;
     return deepCopy(out) as unknown as SingleRed;
   });
+}
+
+/** A RED made readable for Curious Containers, and what was changed to make it so. */
+export interface CuriousContainersRed<T> {
+  red: T;
+  /** One warning per change (empty: the RED was Curious Containers' already). */
+  warnings: RedIssue[];
+}
+
+/**
+ * The RED as Curious Containers (faice, CC-Agency) can run it: a RED Lab extension engine in
+ * `execution` (slurm, kubernetes, docker, docker-ssh, process), which cc-core refuses
+ * (`execution-engine "slurm" not supported`), is left out, so faice runs the RED on its own
+ * machine as with ccfaice; the warning says so. Anything else is returned as a copy, unchanged.
+ * For exports meant for Curious Containers (`faice exec` of `convert batches`' files); RED Lab's
+ * own files keep their `execution` (a format conversion keeps content, as faice's does:
+ * curiousContainersIssues says what cc will refuse there).
+ */
+export function forCuriousContainers<T extends Red>(red: T): CuriousContainersRed<T> {
+  const copy = deepCopy(red);
+  if (!isRedLabExtension(red)) return { red: copy, warnings: [] };
+  const [issue] = curiousContainersIssues(red);
+  delete (copy as { execution?: unknown }).execution;
+  const settings = red.execution?.settings ?? {};
+  const dropped = Object.keys(settings).length ? ` and its settings (${Object.keys(settings).join(', ')})` : '';
+  return {
+    red: copy,
+    warnings: [
+      {
+        path: 'execution',
+        message: `${issue.message}; left out${dropped}, so Curious Containers runs the RED on its own machine (as with ccfaice)`,
+        fix: 'keep the RED as written to run it on that engine with RED Lab (redlab run)',
+        severity: 'warning'
+      }
+    ]
+  };
 }

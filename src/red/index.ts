@@ -24,3 +24,4 @@ export * from './citation';
 export * from './run-crate-bundle';
 export { sha256Hex } from './sha256';
 export * from './drift';
+export * from './execution';

@@ -9,6 +9,7 @@ import { type CwlType, parseCwlType } from './cwl-type';
 import { checkImageReference } from './image-ref';
 import type { IssueCollector } from './issue-collector';
 import { jobsOf } from './red-jobs';
+import { checkExecution } from './semantic-execution';
 import { checkOutputGlobs } from './semantic-globs';
 import { checkJobInputs, checkJobOutputs } from './semantic-job-values';
 import { checkInputBasenames, checkStreamNames } from './semantic-names';
@@ -36,6 +37,9 @@ export function semanticChecks(doc: Obj, isBatch: boolean, ctx: IssueCollector):
     const ref = checkImageReference(image);
     if (!ref.ok) ctx.error('container.settings.image.url', ref.message, ref.fix);
   }
+
+  // execution.settings of RED Lab's engines (time limits, shared folder, names)
+  checkExecution(doc, ctx);
 
   // {{variables}} and numbers, anywhere
   walkValues(doc, '', false, ctx);

@@ -20,7 +20,11 @@ export function walkValues(v: unknown, path: string, inScope: boolean, ctx: Issu
   } else if (typeof v === 'string') {
     if (!v.includes('{{') && !v.includes('}}')) return;
     if (!inScope) {
-      ctx.error(path, `{{variables}} are only allowed inside access or auth objects (connector access, image auth, execution access), found ${JSON.stringify(v)} in ${path}`, 'write the value itself here');
+      // RED Lab's engine settings (slurm submit, kubernetes) hold no secrets: the SSH key stays in the file identityFile names.
+      const fix = path.startsWith('execution.settings.')
+        ? "write the value itself here: RED Lab's engine settings are not filled from variables, and hold no secret (submit.identityFile names the key file; the key itself never goes in the RED)"
+        : 'write the value itself here';
+      ctx.error(path, `{{variables}} are only allowed inside access or auth objects (connector access, image auth, execution access), found ${JSON.stringify(v)} in ${path}`, fix);
       return;
     }
     checkTemplate(v, path, ctx);

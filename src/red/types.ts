@@ -102,9 +102,55 @@ export interface ContainerSpec {
   };
 }
 
+/** Sbatch over SSH on a login node (Slurm). No secret: the key stays in the file identityFile names. */
+export interface SlurmSubmitSettings {
+  host?: string;
+  port?: number;
+  user?: string;
+  identityFile?: string;
+  knownHosts?: string;
+}
+
+/** `execution.settings` of the RED Lab extension `engine: slurm`. */
+export interface SlurmSettings {
+  partition?: string;
+  account?: string;
+  qos?: string;
+  /** "HH:MM:SS" or "D-HH:MM:SS" (parseTimeLimit). */
+  timeLimit?: string;
+  runtime?: 'charliecloud' | 'enroot' | 'apptainer' | 'podman' | 'docker';
+  /** Absolute path of a folder every node sees. */
+  workDir?: string;
+  submit?: SlurmSubmitSettings;
+  /** slurmrestd's base URL. */
+  restUrl?: string;
+  concurrency?: number;
+  /** GRES name of GPUs, optionally with a type: "gpu" (the default), "gpu:a100"; the count is added (--gres=gpu:a100:2). */
+  gpuGres?: string;
+}
+
+/** `execution.settings` of the RED Lab extension `engine: kubernetes`. */
+export interface KubernetesSettings {
+  namespace?: string;
+  context?: string;
+  kubeconfig?: string;
+  serviceAccount?: string;
+  /** "HH:MM:SS" or "D-HH:MM:SS" (parseTimeLimit): the Job's activeDeadlineSeconds. */
+  timeLimit?: string;
+  ttlSecondsAfterFinished?: number;
+  runAsUser?: number;
+  inputsClaim?: string;
+  imagePullSecrets?: string[];
+  concurrency?: number;
+}
+
+/** Curious Containers' engines (ccfaice, ccagency) and RED Lab's extensions (see execution.ts). */
 export type ExecutionSpec =
   | { engine: 'ccfaice'; settings: Record<string, never> }
-  | { engine: 'ccagency'; settings: { access?: { url: string; auth: Record<string, unknown> }; batchConcurrencyLimit?: number } };
+  | { engine: 'ccagency'; settings: { access?: { url: string; auth: Record<string, unknown> }; batchConcurrencyLimit?: number } }
+  | { engine: 'slurm'; settings: SlurmSettings }
+  | { engine: 'kubernetes'; settings: KubernetesSettings }
+  | { engine: 'docker' | 'docker-ssh' | 'process'; settings: Record<string, never> };
 
 interface RedBase {
   redVersion: '9';

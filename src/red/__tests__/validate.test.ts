@@ -321,7 +321,7 @@ describe('container and execution', () => {
   test('ccfaice takes no settings; unknown execution engines', () => {
     expect(at(check('hello-echo.red.yml', d => (d.execution.settings = { access: {} })), 'execution.settings.access').message).toBe('unknown key "access" in execution.settings');
     const i = at(check('hello-echo.red.yml', d => (d.execution.engine = 'ccagnecy')), 'execution.engine');
-    expect(i.message).toBe('"ccagnecy" is not allowed here: must be one of "ccfaice", "ccagency"');
+    expect(i.message).toBe('"ccagnecy" is not allowed here: must be one of "ccfaice", "ccagency", "slurm", "kubernetes", "docker", "docker-ssh", "process"');
     expect(i.fix).toBe('did you mean "ccagency"?');
   });
 });
