@@ -14,7 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import { isDeepStrictEqual } from 'util';
-import { loadRed, parseRedText, RedError } from '../../../src/red';
+import { curiousContainersIssues, forCuriousContainers, loadRed, parseRedText, RED_LAB_ENGINES, RedError, splitBatches, toSortedJson, toSortedYaml, type ExecutionSpec, type Red } from '../../../src/red';
 import { draftToRed, draftToRedYaml, inferDraft } from '../../../src/notebook/infer';
 import { RedFileModel } from '../../../src/panel/red-file-model';
 import { runRedlab } from '../helpers/redlab-cli';
@@ -348,6 +348,49 @@ describe('(b) every RED file RED Lab writes passes cc-core', () => {
     expect(verdicts.flatMap(v => passProblem(v, 'the run record') ?? [])).toEqual([]);
     const cwl = await cwltoolValidateMany(records.map(d => path.join(d, 'cli.cwl')));
     expect(cwl.flatMap((v, i) => (v.ok ? [] : [`${records[i]}/cli.cwl: ${v.message}`]))).toEqual([]);
+  });
+});
+
+describe("RED Lab's execution engines (issue 13): RED Lab extensions cc refuses as written; forCuriousContainers writes what it runs", () => {
+  const EXTENSIONS: Record<string, ExecutionSpec> = {
+    slurm: { engine: 'slurm', settings: { partition: 'debug', timeLimit: '01:00:00', runtime: 'charliecloud', workDir: '/shared/redlab', submit: { host: 'login', user: 'ann' }, concurrency: 4 } },
+    kubernetes: { engine: 'kubernetes', settings: { namespace: 'ml', timeLimit: '00:30:00', imagePullSecrets: ['cred'], concurrency: 2 } },
+    docker: { engine: 'docker', settings: {} },
+    'docker-ssh': { engine: 'docker-ssh', settings: {} },
+    process: { engine: 'process', settings: {} }
+  };
+
+  it('covers every RED Lab engine', () => {
+    expect(Object.keys(EXTENSIONS).sort()).toEqual([...RED_LAB_ENGINES].sort());
+  });
+
+  it("cc-core refuses each as written, as curiousContainersIssues says; each single RED and each batch file of forCuriousContainers' output passes, read as meant", async () => {
+    const single = loadRed(fs.readFileSync(path.join(REPO, 'binder/demo/grep.red.yml'), 'utf8')).red;
+    const batch = loadRed(fs.readFileSync(path.join(REPO, 'src/red/__tests__/fixtures/training-batches.red.json'), 'utf8')).red;
+    const asWritten: Array<{ engine: string; file: string }> = [];
+    const converted: Array<{ what: string; file: string; meant: unknown }> = [];
+    for (const [engine, execution] of Object.entries(EXTENSIONS)) {
+      for (const [kind, red] of [['single', single], ['batch', batch]] as const) {
+        const withEngine = { ...red, execution } as Red;
+        const name = `engines/${engine}-${kind}`;
+        expect(curiousContainersIssues(withEngine).map(i => i.message)).toEqual([expect.stringContaining(`(execution-engine "${engine}" not supported)`)]);
+        asWritten.push({ engine, file: writeOut(`${name}.red.yml`, toSortedYaml(withEngine)) });
+        const cc = forCuriousContainers(withEngine);
+        expect(cc.warnings.map(w => w.path)).toEqual(['execution']);
+        const files = kind === 'single' ? [cc.red as Red] : splitBatches(cc.red);
+        files.forEach((r, i) => {
+          converted.push({ what: `forCuriousContainers ${name} [${i}] YAML`, file: writeOut(`${name}-cc-${i}.red.yml`, toSortedYaml(r)), meant: r });
+          converted.push({ what: `forCuriousContainers ${name} [${i}] JSON`, file: writeOut(`${name}-cc-${i}.red.json`, toSortedJson(r)), meant: r });
+        });
+      }
+    }
+    const refused = await ccValidateReds(asWritten.map(w => w.file));
+    expect(refused.map(v => ({ ok: v.ok, check: v.check, error: v.error, message: v.message }))).toEqual(
+      asWritten.map(w => ({ ok: false, check: 'execution-engine', error: 'EngineError', message: `execution-engine "${w.engine}" not supported` }))
+    );
+    const verdicts = await ccValidateReds(converted.map(c => c.file), { withData: true });
+    expect(verdicts.flatMap((v, i) => [passProblem(v, converted[i].what), misreadProblem(v, JSON.parse(JSON.stringify(converted[i].meant)), converted[i].what)].filter(p => !!p))).toEqual([]);
+    expect(verdicts.map(v => v.execution)).toEqual(converted.map(() => null));
   });
 });
 
