@@ -25,6 +25,8 @@ export interface PodScenario {
   streams?: { stdout?: string; stderr?: string };
   /** The exec sub-protocol the server picks (default v5.channel.k8s.io). */
   protocol?: 'v4.channel.k8s.io' | 'v5.channel.k8s.io';
+  /** Every watch stream ends after its first event (as an API server's watch timeout ends it): the engine must list and watch again. */
+  dropWatches?: boolean;
   /** A waiting reason main gets instead of running (e.g. ErrImagePull). */
   mainWaiting?: { reason: string; message: string };
 }
@@ -121,7 +123,14 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
   const matches = (labels: Record<string, string>, selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
   const notify = (type: string, p: PodState) => {
     rv++;
-    for (const w of watchers) if (matches(p.labels, w.selector)) w.res.write(JSON.stringify({ type, object: podObject(p) }) + '\n');
+    for (const w of [...watchers]) {
+      if (!matches(p.labels, w.selector)) continue;
+      w.res.write(JSON.stringify({ type, object: podObject(p) }) + '\n');
+      if (scenario.dropWatches) {
+        watchers.delete(w);
+        w.res.end();
+      }
+    }
     for (const l of [...logWaiters]) l();
   };
   const parseSelector = (s: string | null): Record<string, string> =>
@@ -178,7 +187,8 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
   function route(method: string, url: URL, body: unknown, req: http.IncomingMessage, res: http.ServerResponse): void {
     const p = url.pathname;
     let m: RegExpExecArray | null;
-    if (method === 'GET' && p === '/version') return json(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.14', platform: 'linux/amd64' });
+    // The client asks for /version/ (the generated path), kubectl for /version: the API server answers both.
+    if (method === 'GET' && (p === '/version' || p === '/version/')) return json(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.14', platform: 'linux/amd64' });
     if (method === 'GET' && p === '/api/v1/nodes') {
       return json(res, 200, {
         kind: 'NodeList',

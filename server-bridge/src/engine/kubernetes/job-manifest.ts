@@ -203,7 +203,7 @@ export function buildBatchObjects(input: BatchManifestInput, inputPaths: string[
   const stage: V1Container = {
     name: STAGE_CONTAINER,
     image: helperImage,
-    command: ['sh', '-c', stageScript(wrap)],
+    command: ['sh', '-c', stageScript(wrap)].map(escapeArgument),
     volumeMounts: [inputsMount(false), outputsMount(false), controlMount],
     resources: HELPER_RESOURCES,
     securityContext: { ...hardened(true), ...helperUser }
@@ -225,7 +225,7 @@ export function buildBatchObjects(input: BatchManifestInput, inputPaths: string[
   const keeper: V1Container = {
     name: KEEPER_CONTAINER,
     image: helperImage,
-    command: ['sh', '-c', keeperScript(!!claim)],
+    command: ['sh', '-c', keeperScript(!!claim)].map(escapeArgument),
     volumeMounts: [outputsMount(true), controlMount, ...(claim ? [inputsMount(false)] : [])],
     resources: HELPER_RESOURCES,
     securityContext: { ...hardened(true), ...helperUser }

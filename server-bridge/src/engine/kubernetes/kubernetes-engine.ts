@@ -8,11 +8,12 @@
 // and is collected from there with the glob and link safety of outputs.ts. Cancel deletes the Job
 // (propagation Background: its pod goes too) and its pull Secret.
 import { randomUUID } from 'crypto';
-import { createReadStream, createWriteStream } from 'fs';
+import { createReadStream, createWriteStream, existsSync } from 'fs';
 import { mkdir, rmdir, stat } from 'fs/promises';
+import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
-import { BatchV1Api, CoreV1Api, KubeConfig, VersionApi, Watch, type V1ContainerStatus, type V1Pod } from '@kubernetes/client-node';
+import type { BatchV1Api, CoreV1Api, KubeConfig, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import { type BatchResult, type FinalState, type LoadedRed, type Red, type RunEvent, type RunResult, toBatches } from '../../../../src/red';
 import type { ConnectorContext } from '../../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../../connectors/registry';
@@ -48,6 +49,15 @@ import { execInPod, followLog } from './pod-io';
 import { checkKubernetesSettings, KubernetesSettingsError, redKubernetesSettings, resolveKubernetesSettings, SETTINGS_PATH, type KubernetesSettings } from './settings';
 
 export const KUBERNETES_ENGINE_NAME = 'kubernetes';
+
+/**
+ * @kubernetes/client-node, loaded on first use: reading it takes about half a second (its
+ * generated API), which every `redlab` command would pay at start-up for an engine it rarely uses.
+ */
+function k8s(): typeof import('@kubernetes/client-node') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('@kubernetes/client-node');
+}
 
 /** Waiting reasons of a container that will not start by waiting longer. */
 const FATAL_WAITING = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'];
@@ -152,7 +162,7 @@ class PodWatch {
         else if (this.pod) this.update(undefined, true);
         const rv = list.body.metadata?.resourceVersion;
         await new Promise<void>(resolve => {
-          new Watch(this.cluster.kc)
+          new (k8s().Watch)(this.cluster.kc)
             .watch(
               `/api/v1/namespaces/${this.namespace}/pods`,
               { labelSelector: this.selector, allowWatchBookmarks: true, ...(rv ? { resourceVersion: rv } : {}) },
@@ -279,21 +289,28 @@ export class KubernetesEngine implements Engine {
       let kc: KubeConfig;
       if (this.opts.kubeConfig && !settings.kubeconfig) kc = this.opts.kubeConfig;
       else {
-        kc = new KubeConfig();
+        kc = new (k8s().KubeConfig)();
         if (settings.kubeconfig) kc.loadFromFile(settings.kubeconfig);
-        else kc.loadFromDefault();
+        else {
+          // client-node falls back to http://localhost:8080 when it finds nothing: say so instead.
+          const files = (process.env.KUBECONFIG ?? '').split(path.delimiter).filter(Boolean);
+          if (!files.some(f => existsSync(f)) && !existsSync(path.join(os.homedir(), '.kube', 'config')) && !process.env.KUBERNETES_SERVICE_HOST) {
+            throw new Error('no kubeconfig: KUBECONFIG names no file, there is no ~/.kube/config, and this is not a pod of a cluster');
+          }
+          kc.loadFromDefault();
+        }
       }
       if (settings.context) {
         if (!kc.getContextObject(settings.context)) {
           throw new Error(`${SETTINGS_PATH}.context: the kubeconfig has no context ${JSON.stringify(settings.context)}; it has ${kc.getContexts().map(x => x.name).join(', ') || 'none'}`);
         }
         if (kc === this.opts.kubeConfig) {
-          kc = new KubeConfig();
+          kc = new (k8s().KubeConfig)();
           kc.loadFromString(this.opts.kubeConfig.exportConfig());
         }
         kc.setCurrentContext(settings.context);
       }
-      c = { kc, core: kc.makeApiClient(CoreV1Api), batch: kc.makeApiClient(BatchV1Api) };
+      c = { kc, core: kc.makeApiClient(k8s().CoreV1Api), batch: kc.makeApiClient(k8s().BatchV1Api) };
       this.clusters.set(key, c);
     }
     return c;
@@ -309,7 +326,7 @@ export class KubernetesEngine implements Engine {
     }
     let version: string | undefined;
     try {
-      version = (await c.kc.makeApiClient(VersionApi).getCode()).body.gitVersion;
+      version = (await c.kc.makeApiClient(k8s().VersionApi).getCode()).body.gitVersion;
     } catch (err) {
       return { available: false, error: `the API server ${c.kc.getCurrentCluster()?.server} is not reachable: ${apiErrorMessage(err)}` };
     }
@@ -358,6 +375,8 @@ export class KubernetesEngine implements Engine {
       checkRunId(runId);
       settings = resolveKubernetesSettings(redKubernetesSettings(red), this.opts.defaults);
       cluster = this.cluster(settings);
+      // As kubectl: without a namespace in the settings, the context's.
+      settings = { ...settings, namespace: settings.namespace ?? cluster.kc.getContextObject(cluster.kc.getCurrentContext())?.namespace ?? 'default' };
       const batches = toBatches(red);
       plans = batches.map((batch, index) => planBatch(req, batch, index, batches.length, 'batches' in red, runId, this.connectors));
       await ensureWorkRoot(this.workRoot);
@@ -365,7 +384,7 @@ export class KubernetesEngine implements Engine {
       result.error = err instanceof KubernetesSettingsError ? err.message : errorMessage(err);
       return finish();
     }
-    emit({ type: 'info', message: `batches run as Jobs in namespace ${settings.namespace ?? 'default'} of ${cluster.kc.getCurrentCluster()?.server} (context ${cluster.kc.getCurrentContext()})` });
+    emit({ type: 'info', message: `batches run as Jobs in namespace ${settings.namespace} of ${cluster.kc.getCurrentCluster()?.server} (context ${cluster.kc.getCurrentContext()})` });
     const parallel = Math.min(req.parallel || 1, settings.concurrency ?? Number.MAX_SAFE_INTEGER);
     const results = await runBatchesInParallel(plans, parallel, plan => this.runBatch(req, plan, runId, settings, cluster, stopper, emit));
     await rmdir(runWorkDir(this.workRoot, runId)).catch(() => undefined);
@@ -480,7 +499,6 @@ export class KubernetesEngine implements Engine {
         else if (terminated.exitCode !== 0) error = exitMessage(terminated.exitCode, tail.text());
         else state = 'succeeded';
 
-        track.setState('collecting');
         let captureErrors: string[] = [];
         try {
           await this.collect(cluster, namespace, podName, plan, wd, stopper.signal);

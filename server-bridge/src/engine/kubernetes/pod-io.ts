@@ -178,7 +178,12 @@ export async function followLog(kc: KubeConfig, req: FollowLogRequest): Promise<
   let lastTime: string | undefined;
   let sameKeyCount = 0;
   for (let attempt = 0; !req.signal.aborted; attempt++) {
-    if (attempt > 0) req.onReconnect?.(attempt);
+    if (attempt > 0) {
+      // The stream may end a moment before the watch says the container has: look again after the pause.
+      await new Promise(r => setTimeout(r, req.retryMs ?? 1000));
+      if (!req.stillRunning() || req.signal.aborted) return;
+      req.onReconnect?.(attempt);
+    }
     let seenAtLast = 0;
     const q = new URLSearchParams({ container: req.container, follow: 'true', timestamps: 'true' });
     if (lastTime) q.set('sinceTime', lastTime.replace(/\.\d+/, ''));
@@ -208,7 +213,6 @@ export async function followLog(kc: KubeConfig, req: FollowLogRequest): Promise<
       if (!req.stillRunning()) throw err;
     }
     if (!req.stillRunning() || req.signal.aborted) return;
-    await new Promise(r => setTimeout(r, req.retryMs ?? 1000));
   }
 }
 
