@@ -62,8 +62,12 @@ export interface FakeKubeApi {
   requests: RecordedRequest[];
   /** What the stage exec received, by pod name. */
   inputsOf(pod: string): Map<string, string> | undefined;
+  /** Every Pod object the fake sent (lists and watch events), to check against the schema that they are what an API server sends. */
+  podsSent: unknown[];
   /** Names of the pods the fake made (one per Job). */
   pods(): string[];
+  /** The most Jobs that existed at once. */
+  maxJobs(): number;
   /** Jobs and Secrets that exist now. */
   objects(): { jobs: string[]; secrets: string[] };
   close(): Promise<void>;
@@ -102,10 +106,12 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
   const logWaiters = new Set<() => void>();
   let rv = 100;
   let logConnections = 0;
+  let maxJobs = 0;
   const allPods: string[] = [];
   const lastInputs = new Map<string, Map<string, string>>();
 
-  const podObject = (p: PodState) => ({
+  const podsSent: unknown[] = [];
+  const podObject = (p: PodState) => sent({
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: p.name, namespace: p.namespace, labels: p.labels, resourceVersion: String(rv), uid: `uid-${p.name}` },
@@ -120,6 +126,10 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
       ]
     }
   });
+  function sent<T>(o: T): T {
+    podsSent.push(o);
+    return o;
+  }
   const matches = (labels: Record<string, string>, selector: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
   const notify = (type: string, p: PodState) => {
     rv++;
@@ -220,6 +230,7 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
         const n = job.metadata.name;
         if (jobs.has(`${ns}/${n}`)) return status(res, 409, 'AlreadyExists', `jobs.batch "${n}" already exists`);
         jobs.set(`${ns}/${n}`, job as unknown as Record<string, unknown>);
+        maxJobs = Math.max(maxJobs, jobs.size);
         json(res, 201, { ...job, metadata: { ...job.metadata, uid: `uid-${n}`, resourceVersion: String(rv) } });
         const pod: PodState = {
           name: `${n}-x7k2p`,
@@ -378,6 +389,8 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
     server: `http://127.0.0.1:${port}`,
     token,
     requests,
+    podsSent,
+    maxJobs: () => maxJobs,
     inputsOf: name => lastInputs.get(name),
     pods: () => [...allPods],
     objects: () => ({ jobs: [...jobs.keys()], secrets: [...secrets.keys()] }),

@@ -124,6 +124,23 @@ describeSchema('kubernetes engine against a recorded API server conversation', (
     // Every request carried the kubeconfig's credentials (REST, watch, log and exec alike).
     expect(fake.requests.every(r => r.authorization === `Bearer ${fake.token}`)).toBe(true);
     expect(fake.requests.some(r => r.query.get('watch') === 'true')).toBe(true);
+    // The conversation's side of the API server is as faithful: every Pod it sent is a valid Pod.
+    expect(fake.podsSent.length).toBeGreaterThan(3);
+    for (const p of fake.podsSent) expect(k8sValidator().check('io.k8s.api.core.v1.Pod', p)).toEqual([]);
+  });
+
+  test('batches fan out as Jobs, at most settings.concurrency at once, each into its own outdir', async () => {
+    const { fake, result, outdir } = await runOn({ exitCode: 0, logs: ['done'], outputs: { 'out.txt': 'ok\n' } }, 'batches.red.yml', {
+      mutate: red => (red.execution = { engine: 'kubernetes', settings: { concurrency: 2 } })
+    });
+    expect(result.error).toBeUndefined();
+    expect(result.batches.map(b => [b.index, b.state, b.job?.id])).toEqual([0, 1, 2].map(i => [i, 'succeeded', `${NS}/${jobName('run-k8s-1', i)}`]));
+    for (const i of [0, 1, 2]) expect(await readFile(`${outdir}_${i}/out.txt`, 'utf8')).toBe('ok\n');
+    expect(fake.pods().length).toBe(3);
+    expect(fake.maxJobs()).toBeLessThanOrEqual(2);
+    const commands = fake.requests.filter(r => r.method === 'POST' && r.path.endsWith('/jobs')).map(r => (r.body as { spec: { template: { spec: { containers: { command: string[] }[] } } } }).spec.template.spec.containers[0].command);
+    expect(commands).toEqual([['sh', '-c', 'echo 1 > out.txt'], ['sh', '-c', 'echo 2 > out.txt'], ['sh', '-c', 'echo $$((1+2)) > out.txt']]);
+    expect(fake.objects().jobs).toEqual([]);
   });
 
   test('a command that fails: exit code and the log tail in the error, partial outputs, exec over v4.channel.k8s.io', async () => {
@@ -186,8 +203,18 @@ describeSchema('kubernetes engine against a recorded API server conversation', (
     const s = await down.status();
     expect(s.available).toBe(false);
     expect(s.error).toMatch(/the API server http:\/\/127.0.0.1:9 is not reachable: .*ECONNREFUSED/);
+    const noContext = await createKubernetesEngine({ kubeConfig: kubeConfigFor(fake.server, fake.token), defaults: { context: 'prod' } }).status();
+    expect(noContext.error).toBe('no cluster: execution.settings.context: the kubeconfig has no context "prod"; it has fake; give a kubeconfig (KUBECONFIG, ~/.kube/config, or the engine\'s kubeconfig setting)');
     const none = await createKubernetesEngine({ defaults: { kubeconfig: path.join(FIXTURES, 'no-such-kubeconfig') } }).status();
     expect(none).toEqual({ available: false, error: expect.stringMatching(/^no cluster: (Error: )?ENOENT.*no-such-kubeconfig.*; give a kubeconfig/) });
+  });
+
+  test('precheck refuses bad settings before the run is queued', async () => {
+    const engine = createKubernetesEngine({ kubeConfig: kubeConfigFor('http://127.0.0.1:9', 'x') });
+    const red = request(await readFile(path.join(FIXTURES, 'claim.red.yml'), 'utf8'), FIXTURES).loaded.red as unknown as { execution: { settings: Record<string, unknown> } };
+    expect(await engine.precheck(red as never)).toBeUndefined();
+    red.execution.settings.ttlSecondsAfterFinished = -5;
+    expect(await engine.precheck(red as never)).toEqual({ path: 'execution.settings.ttlSecondsAfterFinished', message: 'must be a whole number from 0 to 2147483647, not -5', fix: 'give the seconds a finished Job is kept, e.g. 3600' });
   });
 
   test('bad settings (past the RED validator, e.g. a RED built in code) fail the run before anything is sent, naming the field', async () => {

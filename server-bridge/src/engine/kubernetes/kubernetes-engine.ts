@@ -385,7 +385,8 @@ export class KubernetesEngine implements Engine {
       return finish();
     }
     emit({ type: 'info', message: `batches run as Jobs in namespace ${settings.namespace} of ${cluster.kc.getCurrentCluster()?.server} (context ${cluster.kc.getCurrentContext()})` });
-    const parallel = Math.min(req.parallel || 1, settings.concurrency ?? Number.MAX_SAFE_INTEGER);
+    // The RED's concurrency is the experiment's own limit on the cluster; without one, the run's.
+    const parallel = settings.concurrency ?? req.parallel;
     const results = await runBatchesInParallel(plans, parallel, plan => this.runBatch(req, plan, runId, settings, cluster, stopper, emit));
     await rmdir(runWorkDir(this.workRoot, runId)).catch(() => undefined);
     concludeRun(result, red, results, stopper);
