@@ -27,6 +27,8 @@ export interface PodScenario {
   protocol?: 'v4.channel.k8s.io' | 'v5.channel.k8s.io';
   /** Every watch stream ends after its first event (as an API server's watch timeout ends it): the engine must list and watch again. */
   dropWatches?: boolean;
+  /** Pod lists and watches answer 403 (a service account without RBAC on pods). */
+  forbidPods?: boolean;
   /** A waiting reason main gets instead of running (e.g. ErrImagePull). */
   mainWaiting?: { reason: string; message: string };
 }
@@ -267,6 +269,7 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
       }
     }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p)) && method === 'GET') {
+      if (scenario.forbidPods) return status(res, 403, 'Forbidden', `pods is forbidden: User "system:serviceaccount:${m[1]}:default" cannot list resource "pods" in API group "" in the namespace "${m[1]}"`);
       const selector = parseSelector(url.searchParams.get('labelSelector'));
       if (url.searchParams.get('watch') === 'true') {
         res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });

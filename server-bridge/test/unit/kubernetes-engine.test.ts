@@ -184,6 +184,13 @@ describeSchema('kubernetes engine against a recorded API server conversation', (
     expect(fake.objects().jobs).toEqual([]);
   });
 
+  test('a pod the API server will not show fails the batch with its answer, and the Job is deleted', async () => {
+    const { result, fake } = await runOn({ exitCode: 0, logs: [], outputs: {}, forbidPods: true });
+    expect(result.state).toBe('failed');
+    expect(result.error).toMatch(/^the batch's pod cannot be read from the API server: HTTP 403: pods is forbidden: User "system:serviceaccount:redlab:default" cannot list resource "pods"/);
+    expect(fake.objects().jobs).toEqual([]);
+  });
+
   test('a link in /cc/outputs is never followed on this machine', async () => {
     const { result, outdir } = await runOn({ exitCode: 0, logs: ['x'], outputs: { 'report.txt': { symlink: '/etc/passwd' } }, streams: { stdout: 'x\n' } });
     const report = await readFile(path.join(outdir, 'report.txt'), 'utf8').catch(() => '');

@@ -59,6 +59,8 @@ function k8s(): typeof import('@kubernetes/client-node') {
   return require('@kubernetes/client-node');
 }
 
+/** Failed lists of the batch's pod in a row before the batch fails (with retryMs between them). */
+const MAX_WATCH_FAILURES = 5;
 /** Waiting reasons of a container that will not start by waiting longer. */
 const FATAL_WAITING = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'];
 
@@ -125,6 +127,9 @@ class PodWatch {
   private waiters = new Set<() => void>();
   private stopped = false;
   private request: { abort(): void } | undefined;
+  /** Lists that failed in a row, and the last one's error: past MAX_WATCH_FAILURES the batch fails with it (RBAC, a namespace that is gone). */
+  private failures = 0;
+  private lastError = '';
 
   constructor(
     private readonly cluster: Cluster,
@@ -157,6 +162,7 @@ class PodWatch {
     while (!this.stopped) {
       try {
         const list = await this.cluster.core.listNamespacedPod(this.namespace, undefined, undefined, undefined, undefined, this.selector);
+        this.failures = 0;
         const pods = list.body.items ?? [];
         if (pods.length) this.update(pods[0]);
         else if (this.pod) this.update(undefined, true);
@@ -180,8 +186,11 @@ class PodWatch {
               () => resolve()
             );
         });
-      } catch {
-        /* listed again after a pause */
+      } catch (err) {
+        // Listed again after a pause; a lasting refusal ends the waiting (until()).
+        this.failures++;
+        this.lastError = apiErrorMessage(err);
+        this.notify();
       }
       if (!this.stopped) await sleep(this.retryMs);
     }
@@ -192,6 +201,7 @@ class PodWatch {
     return new Promise<T>((resolve, reject) => {
       const test = () => {
         if (signal.aborted) return finish(() => reject(new Error('cancelled')));
+        if (this.failures >= MAX_WATCH_FAILURES) return finish(() => reject(new Error(`the batch's pod cannot be read from the API server: ${this.lastError}`)));
         let value: T | undefined;
         try {
           value = check(this.pod, this.deleted);
