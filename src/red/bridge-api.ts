@@ -61,6 +61,16 @@ export interface EngineCapabilities {
   mountConnectors?: string[];
 }
 
+/** A cluster engine's size and what is free (GET /health). */
+export interface EngineCapacity {
+  nodes: number;
+  /** Nodes that can take jobs (not down or drained). */
+  nodesUp: number;
+  cpus?: number;
+  gpus: number;
+  gpusFree: number;
+}
+
 /** One engine as GET /health lists it. */
 export interface EngineInfo {
   name: string;
@@ -73,6 +83,8 @@ export interface EngineInfo {
   /** Plain words the panel shows beside it (e.g. "not isolated: runs on this machine without a container"). */
   note?: string;
   capabilities: EngineCapabilities;
+  /** What a cluster engine has room for now (nodes, GPUs), when it can tell. */
+  capacity?: EngineCapacity;
   /** The GPUs its containers can get (engines with capabilities.gpus; a remote engine's are the remote host's). */
   gpus?: Gpu[];
 }

@@ -105,6 +105,8 @@ export interface BatchResult {
   exitCode?: number;
   oomKilled?: boolean;
   containerId?: string;
+  /** The cluster job that ran the batch (a Slurm job id, a Kubernetes Job name): named in the result and the run record. */
+  job?: BatchJob;
   inputs: Record<string, FileRecord | FileRecord[]>;
   outputs: Record<string, FileRecord | null>;
   timings: PhaseTimings;
@@ -113,6 +115,16 @@ export interface BatchResult {
   /** When the batch began and ended (epoch ms): the run record's start and end times. */
   startedAt?: number;
   endedAt?: number;
+}
+
+export interface BatchJob {
+  /** The scheduler: `slurm`, `kubernetes`. */
+  scheduler: string;
+  id: string;
+  /** Where it ran (Slurm's node list, the pod's node), once known. */
+  node?: string;
+  /** The scheduler's last word on it (COMPLETED, TIMEOUT, …). */
+  state?: string;
 }
 
 export interface RunResult {

@@ -1,0 +1,100 @@
+// Images for Charliecloud: the RED's image, as this host's Docker has it (pulled when it
+// can be), converted once per image ID with `ch-convert -i docker -o dir` into a directory
+// tree in the shared work folder, where every node's ch-run finds it. A tree is made under
+// a temporary name and renamed when whole, so a tree under its final name is always
+// complete, and jobs of many runs share it (ch-run mounts it read-only).
+import type Docker from 'dockerode';
+import { execFile } from 'child_process';
+import { randomBytes } from 'crypto';
+import { mkdir, rename, rm, stat, writeFile } from 'fs/promises';
+import * as path from 'path';
+import type { RunEvent } from '../../../../src/red';
+import { ensureImage, type ResolvedImage } from '../image';
+
+/** Folders and files ch-run needs in an image: it binds the host's passwd/group over them and our batch folders onto /cc. */
+const NEEDED_DIRS = ['tmp', 'home', 'cc/inputs', 'cc/outputs'];
+const NEEDED_FILES = ['etc/passwd', 'etc/group'];
+
+export interface PreparedImage {
+  /** The image tree ch-run runs. */
+  dir: string;
+  image: ResolvedImage;
+  /** False when an earlier run had converted it already. */
+  converted: boolean;
+}
+
+export interface PrepareImageOptions {
+  docker: Docker;
+  url: string;
+  auth?: Record<string, unknown>;
+  /** `<work folder>/charliecloud-images` */
+  imagesRoot: string;
+  signal?: AbortSignal;
+  onProgress?: (e: Extract<RunEvent, { type: 'pull-progress' }>) => void;
+  onInfo?: (message: string) => void;
+  pull?: 'missing' | 'never';
+}
+
+async function isDir(p: string): Promise<boolean> {
+  return stat(p).then(
+    s => s.isDirectory(),
+    () => false
+  );
+}
+
+function chConvert(source: string, dest: string, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('ch-convert', ['-i', 'docker', '-o', 'dir', source, dest], { signal, maxBuffer: 8 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (!err) return resolve();
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        return reject(new Error("ch-convert is not on this host's PATH: install Charliecloud (Debian: apt-get install charliecloud), or give the Slurm engine another runtime"));
+      }
+      reject(new Error(`ch-convert could not convert ${source} for Charliecloud: ${(String(stderr) || err.message).trim().split('\n').slice(-3).join(' ')}`));
+    });
+  });
+}
+
+/** One conversion per image ID at a time in this process: batches of one run share it. */
+const inFlight = new Map<string, Promise<string>>();
+
+export async function prepareCharliecloudImage(o: PrepareImageOptions): Promise<PreparedImage> {
+  const image = await ensureImage(o.docker, o.url, { auth: o.auth, signal: o.signal, onProgress: o.onProgress, pull: o.pull });
+  const key = image.id.replace(/^sha256:/, '');
+  const dir = path.join(o.imagesRoot, key);
+  if (await isDir(dir)) return { dir, image, converted: false };
+  let job = inFlight.get(key);
+  let converted = false;
+  if (!job) {
+    converted = true;
+    job = convert(o, image, key, dir).finally(() => inFlight.delete(key));
+    inFlight.set(key, job);
+  }
+  await job;
+  return { dir, image, converted };
+}
+
+async function convert(o: PrepareImageOptions, image: ResolvedImage, key: string, dir: string): Promise<string> {
+  await mkdir(o.imagesRoot, { recursive: true, mode: 0o700 });
+  const part = `${dir}.part-${randomBytes(4).toString('hex')}`;
+  // ch-convert reads Docker's storage by name, not by ID: a private tag pins the ID checked above.
+  const tag = { repo: 'redlab-charliecloud-source', tag: key.slice(0, 64) };
+  const img = o.docker.getImage(image.id);
+  o.onInfo?.(`converting image ${o.url} (${image.id.slice(7, 19)}) for Charliecloud, once per image: ${dir}`);
+  try {
+    await img.tag(tag);
+    await chConvert(`${tag.repo}:${tag.tag}`, part, o.signal);
+    for (const d of NEEDED_DIRS) await mkdir(path.join(part, d), { recursive: true, mode: 0o755 });
+    for (const f of NEEDED_FILES) await writeFile(path.join(part, f), '', { flag: 'a', mode: 0o644 });
+    await rename(part, dir).catch(async err => {
+      // Another process made it meanwhile: theirs is as good.
+      if (!(await isDir(dir))) throw err;
+    });
+  } finally {
+    await rm(part, { recursive: true, force: true }).catch(() => undefined);
+    await o.docker
+      .getImage(`${tag.repo}:${tag.tag}`)
+      .remove({ noprune: true })
+      .catch(() => undefined);
+  }
+  return dir;
+}

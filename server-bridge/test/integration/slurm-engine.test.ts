@@ -1,0 +1,161 @@
+// The slurm engine against a real one-node Slurm (slurm-wlm + munge, started by the test on
+// loopback) with Charliecloud's ch-run from Debian: the same RED as on Docker gives the same
+// output bytes; batches fan out as jobs; GPUs through gres; live logs; cancel → scancel; a
+// failing command; nothing of the bridge's environment reaches a job; /health's capacity.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { DockerEngine } from '../../src/engine/docker';
+import { SlurmEngine } from '../../src/engine/slurm/slurm-engine';
+import type { RunRequest } from '../../src/engine/types';
+import { BUSYBOX, collectEvents, removeTempDirs, request, runDirs } from '../helpers/red';
+import { describeWithSlurm, startSlurmCluster, type SlurmCluster } from '../helpers/slurm-cluster';
+
+jest.setTimeout(180_000);
+
+let cluster: SlurmCluster;
+let engine: SlurmEngine;
+let workRoot: string;
+
+const SECRET = 'redlab-bridge-secret-7f3a9c';
+
+describeWithSlurm()('the slurm engine on a real Slurm cluster', () => {
+  beforeAll(async () => {
+    cluster = await startSlurmCluster();
+    workRoot = (await runDirs('redlab-slurm-work-')).workRoot;
+    // Something only the engine's own process has: it must never reach a job.
+    engine = new SlurmEngine({ workRoot, env: { ...cluster.env, REDLAB_TOKEN: SECRET }, pollMs: 150, logPollMs: 100 });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await removeTempDirs();
+  });
+
+  const red = (script: string, more = '') => `redVersion: "9"
+cli:
+  cwlVersion: v1.0
+  class: CommandLineTool
+  baseCommand: [sh, -c, ${JSON.stringify(script)}]
+  inputs:
+    text_file: { type: File, inputBinding: { position: 0 } }
+  outputs:
+    out: { type: File, outputBinding: { glob: out.txt } }
+    report: { type: Directory, outputBinding: { glob: report } }
+    log: { type: stdout }
+  stdout: log.txt
+inputs:
+  text_file: { class: File, connector: { command: redlab-connector-local, access: { path: INPUT } } }
+outputs: {}
+container:
+  engine: docker
+  settings: { image: { url: ${BUSYBOX} }, ram: 256${more} }
+`;
+
+  async function setup(prefix: string, yaml: string, over: Partial<RunRequest> = {}) {
+    const d = await runDirs(prefix);
+    fs.writeFileSync(path.join(d.dir, 'in.txt'), 'alpha\nbeta\ngamma\n');
+    return { ...d, req: request(yaml.replaceAll('INPUT', JSON.stringify(path.join(d.dir, 'in.txt'))), d.dir, { outdir: d.outdir, ...over }) };
+  }
+
+  const SCRIPT = 'set -e; wc -l < "$0" > out.txt; mkdir -p report; sort -r "$0" > report/sorted.txt; echo "counted $(cat out.txt) lines"; echo "env: $(env | sort | tr "\\n" " ")"';
+
+  it('runs a RED as a Slurm job with ch-run: the outputs are byte for byte those of the docker engine', async () => {
+    const s = await setup('redlab-slurm-same-', red(SCRIPT));
+    const ev = collectEvents();
+    const r = await engine.run(s.req, { onEvent: ev.onEvent });
+    expect(r.error).toBeUndefined();
+    expect(r.state).toBe('succeeded');
+    expect(r.engine).toMatchObject({ name: 'slurm', isolated: true });
+    expect(r.batches[0].job).toMatchObject({ scheduler: 'slurm', id: expect.stringMatching(/^\d+$/), state: 'COMPLETED', node: 'redlabnode' });
+    expect(r.exitCode).toBe(0);
+    expect(r.image.id).toMatch(/^sha256:/);
+    // Live logs from the job's output file.
+    expect(ev.logs('stdout')).toContain('counted 3 lines');
+    expect(ev.events.some(e => e.type === 'info' && /Slurm job \d+ submitted/.test(e.message))).toBe(true);
+    // Only the image's environment and HOME: none of the engine process's.
+    expect(ev.logs('stdout')).not.toContain(SECRET);
+    expect(ev.logs('stdout')).not.toContain('SLURM_');
+    expect(fs.readFileSync(path.join(s.outdir, 'report/sorted.txt'), 'utf8')).toBe('gamma\nbeta\nalpha\n');
+
+    const d = await setup('redlab-slurm-docker-', red(SCRIPT.replace(/; echo "env.*$/, '')));
+    const viaDocker = await new DockerEngine({ workRoot: d.workRoot }).run(d.req);
+    expect(viaDocker.state).toBe('succeeded');
+    for (const key of ['out', 'report']) expect(r.outputs?.[key]?.sha256).toBe(viaDocker.outputs?.[key]?.sha256);
+    // The work folder went with the batch; the converted image stays for the next run.
+    expect(fs.readdirSync(workRoot)).toEqual(['charliecloud-images']);
+  });
+
+  it('fans a batch RED out as parallel jobs, at most `concurrency` at once', async () => {
+    const batches = [0, 1, 2, 3]
+      .map(n => `  - inputs: { text_file: { class: File, connector: { command: redlab-connector-local, access: { path: INPUT } } }, n: "${n}" }\n    outputs: {}`)
+      .join('\n');
+    const yaml = red('sleep 1; echo "$1" > out.txt; mkdir -p report; date +%s.%N > report/t', '')
+      .replace('    text_file: { type: File, inputBinding: { position: 0 } }', '    text_file: { type: File, inputBinding: { position: 0 } }\n    n: { type: string, inputBinding: { position: 1 } }')
+      .replace(/inputs:\n  text_file: .*\noutputs: \{\}\n/, `batches:\n${batches}\n`)
+      .concat('execution:\n  engine: slurm\n  settings: { concurrency: 2 }\n');
+    const s = await setup('redlab-slurm-batches-', yaml, { parallel: 4 });
+    const r = await engine.run(s.req);
+    expect(r.error).toBeUndefined();
+    expect(r.state).toBe('succeeded');
+    const ids = r.batches.map(b => b.job?.id);
+    expect(new Set(ids).size).toBe(4);
+    r.batches.forEach((b, i) => expect(fs.readFileSync(path.join(`${s.outdir}_${i}`, 'out.txt'), 'utf8')).toBe(`${i}\n`));
+    // Two at once: batch 2 starts only after one of 0 and 1 has ended.
+    const start = (i: number) => r.batches[i].startedAt as number;
+    expect(Math.abs(start(0) - start(1))).toBeLessThan(1000);
+    expect(start(2)).toBeGreaterThanOrEqual(Math.min(r.batches[0].endedAt as number, r.batches[1].endedAt as number) - 50);
+  });
+
+  it('gives GPUs through gres: Slurm sets CUDA_VISIBLE_DEVICES, which reaches the container', async () => {
+    const s = await setup('redlab-slurm-gpu-', red('echo "gpus=$CUDA_VISIBLE_DEVICES" > out.txt; mkdir -p report', ', gpus: { vendor: nvidia, count: 2 }'));
+    const r = await engine.run(s.req);
+    expect(r.state).toBe('succeeded');
+    expect(fs.readFileSync(path.join(s.outdir, 'out.txt'), 'utf8')).toBe('gpus=0,1\n');
+    const script = execFileSync('scontrol', ['show', 'job', '-o', r.batches[0].job!.id], { env: cluster.env, encoding: 'utf8' });
+    expect(script).toMatch(/TresPerNode=gres[:/]gpu:2\b/);
+  });
+
+  it('a failing command fails the batch with its exit code and the end of its stderr', async () => {
+    const s = await setup('redlab-slurm-fail-', red('echo "no such thing here" >&2; exit 3'));
+    const r = await engine.run(s.req);
+    expect(r.state).toBe('failed');
+    expect(r.exitCode).toBe(3);
+    expect(r.error).toMatch(/exited with code 3; its stderr ends with:\nno such thing here/);
+    expect(r.batches[0].job?.state).toBe('FAILED');
+  });
+
+  it('cancel → scancel: the job ends CANCELLED, the run cancelled, its partial outputs kept', async () => {
+    const s = await setup('redlab-slurm-cancel-', red('echo started > out.txt; echo started; sleep 120'));
+    const ac = new AbortController();
+    const ev = collectEvents();
+    const running = engine.run(s.req, {
+      signal: ac.signal,
+      onEvent: e => {
+        ev.onEvent(e);
+        if (e.type === 'log' && e.data.includes('started')) ac.abort();
+      }
+    });
+    const r = await running;
+    expect(r.state).toBe('cancelled');
+    expect(r.batches[0].job?.state).toBe('CANCELLED');
+    expect(r.error).toMatch(/Slurm job \d+ was cancelled \(scancel\)/);
+    expect(fs.readFileSync(path.join(s.outdir, 'out.txt'), 'utf8')).toBe('started\n');
+    const state = execFileSync('squeue', ['--noheader', '--states=all', '--format=%T', `--jobs=${r.batches[0].job!.id}`], { env: cluster.env, encoding: 'utf8' }).trim();
+    expect(state).toBe('CANCELLED');
+  });
+
+  it('says what Slurm has in /health: version, nodes and free GPUs', async () => {
+    const st = await engine.status();
+    expect(st).toMatchObject({ available: true, version: expect.stringMatching(/^Slurm 2\d\.\d+/), capacity: { nodes: 1, nodesUp: 1, gpus: 2, gpusFree: 2 } });
+    expect(st.note).toMatch(/charliecloud/);
+  });
+
+  it('refuses what it cannot do before anything runs, naming the field and the fix', async () => {
+    const apptainer = await setup('redlab-slurm-refuse-', red('true').concat('execution:\n  engine: slurm\n  settings: { runtime: apptainer }\n'));
+    const r = await engine.run(apptainer.req);
+    expect(r.state).toBe('failed');
+    expect(r.error).toMatch(/^execution\.settings\.runtime: RED Lab cannot start containers with apptainer on Slurm yet; use runtime: charliecloud/);
+    const byMemory = await setup('redlab-slurm-refuse2-', red('true', ', gpus: { vendor: nvidia, devices: [{ vramMin: 8000 }] }'));
+    expect(await engine.precheck(byMemory.req.loaded.red)).toMatchObject({ path: 'container.settings.gpus.devices' });
+  });
+});
