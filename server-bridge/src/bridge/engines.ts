@@ -2,7 +2,9 @@
 // Docker always; `docker-ssh` (Docker on another host over SSH) when an ssh:// Docker host
 // is set; `process` (no container, not isolated) only when asked for, or when no engines
 // were named and no Docker can be reached at start (mybinder.org): then it is the
-// default, and the log says so.
+// default, and the log says so. `slurm` (batches as Slurm jobs, on a login node) and
+// `kubernetes` (batches as Jobs) only when named: in --engines, or by a RED's execution.engine
+// for `redlab run`.
 import type Docker from 'dockerode';
 import type { ConnectorRegistry } from '../connectors/registry';
 import { DEFAULT_DOCKER_SOCKET } from '../engine/docker-client';
@@ -10,10 +12,13 @@ import { DockerEngine } from '../engine/docker';
 import { createDockerSshEngine, DOCKER_SSH_ENGINE } from '../engine/docker-ssh';
 import { parseSshTarget, type SshDockerOptions } from '../engine/ssh-docker';
 import { ProcessEngine } from '../engine/process';
+import { SLURM_ENGINE, SlurmEngine } from '../engine/slurm/slurm-engine';
+import { createKubernetesEngine, KUBERNETES_ENGINE_NAME } from '../engine/kubernetes/kubernetes-engine';
 import { EngineRegistry } from '../engine/registry';
 import type { Engine } from '../engine/types';
+import type { SlurmSettings } from '../engine/slurm/settings';
 
-export const ENGINE_NAMES = ['docker', DOCKER_SSH_ENGINE, 'process'] as const;
+export const ENGINE_NAMES = ['docker', DOCKER_SSH_ENGINE, 'process', SLURM_ENGINE, KUBERNETES_ENGINE_NAME] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 export function isEngineName(name: string): name is EngineName {
@@ -60,6 +65,16 @@ export function resolveDockerHosts(flags: DockerHostSettings, env: NodeJS.Proces
   return {};
 }
 
+/** The site's Slurm defaults from the environment (a RED's execution.settings go over them). */
+export function slurmDefaults(env: NodeJS.ProcessEnv): SlurmSettings {
+  const s: SlurmSettings = {};
+  if (env.REDLAB_SLURM_WORK_DIR) s.workDir = env.REDLAB_SLURM_WORK_DIR;
+  if (env.REDLAB_SLURM_PARTITION) s.partition = env.REDLAB_SLURM_PARTITION;
+  if (env.REDLAB_SLURM_ACCOUNT) s.account = env.REDLAB_SLURM_ACCOUNT;
+  if (env.REDLAB_SLURM_TIME_LIMIT) s.timeLimit = env.REDLAB_SLURM_TIME_LIMIT;
+  return s;
+}
+
 export interface EngineDeps {
   /** Private work folder (<workRoot>/<runId>/batch-N) of every engine. */
   workRoot: string;
@@ -67,6 +82,8 @@ export interface EngineDeps {
   /** A ready dockerode client for the Docker engine (else one from DOCKER_HOST / the socket). */
   docker?: Docker;
   dockerHosts?: DockerHosts;
+  /** Where engine settings from the environment are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** One engine by name. */
@@ -81,6 +98,16 @@ export function createEngine(name: EngineName, deps: EngineDeps): Engine {
     }
     case 'process':
       return new ProcessEngine({ workRoot: deps.workRoot, connectors: deps.connectors });
+    case SLURM_ENGINE:
+      // Its work folder must be one the nodes share: REDLAB_SLURM_WORK_DIR (or the RED's workDir), else the work root.
+      return new SlurmEngine({
+        workRoot: deps.workRoot,
+        connectors: deps.connectors,
+        dockerHost: deps.dockerHosts?.local,
+        settings: slurmDefaults(deps.env ?? process.env)
+      });
+    case KUBERNETES_ENGINE_NAME:
+      return createKubernetesEngine({ workRoot: deps.workRoot, connectors: deps.connectors });
   }
 }
 
@@ -130,6 +157,12 @@ export async function createEngines(opts: EngineChoice, deps: EngineDeps & { log
       );
     }
   }
-  const engines = [docker, ...(withSsh ? [createEngine(DOCKER_SSH_ENGINE, deps)] : []), ...(withProcess ? [createEngine('process', deps)] : [])];
+  const clusters = ([SLURM_ENGINE, KUBERNETES_ENGINE_NAME] as const).filter(n => named?.includes(n) || opts.defaultEngine === n);
+  const engines = [
+    docker,
+    ...(withSsh ? [createEngine(DOCKER_SSH_ENGINE, deps)] : []),
+    ...(withProcess ? [createEngine('process', deps)] : []),
+    ...clusters.map(n => createEngine(n, deps))
+  ];
   return new EngineRegistry(engines, defaultName);
 }

@@ -5,7 +5,7 @@
 // through the Engine seam (engine/types.ts), by name from the EngineRegistry.
 import * as path from 'path';
 import type { Logger } from 'pino';
-import { loadRed, fillVariables, listVariables, registerSecrets, SecretMasker, RedError, type GpuRequirement, type LoadedRed, type Red, isFinalState, isForwardTransition, statesTowards, type BatchResult, type FinalState, type RunEvent, type RunResult, type RunState } from '../../../src/red';
+import { executionEngine, loadRed, fillVariables, listVariables, registerSecrets, SecretMasker, RedError, type GpuRequirement, type LoadedRed, type Red, isFinalState, isForwardTransition, statesTowards, type BatchResult, type FinalState, type RunEvent, type RunResult, type RunState } from '../../../src/red';
 import type { BatchRecord, RunRecord, RunStore } from '../store';
 import type { Engine, EngineRecovery, EngineRefusal, ManagedContainer } from '../engine/types';
 import type { EngineRegistry } from '../engine/registry';
@@ -89,7 +89,8 @@ export class RunManager implements RunService {
     const image = red.container.settings.image.url;
     const parallel = input.options?.parallel ?? 1;
     if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new RequestError(400, 'options.parallel must be a whole number from 1 to 64');
-    const engine = this.engineFor(input.options?.engine);
+    // options.engine (the panel's choice) wins; else the engine the RED's execution.engine names.
+    const engine = input.options?.engine !== undefined ? this.engineFor(input.options.engine) : this.engineFor(executionEngine(red), 'execution.engine');
     if (!(await this.imageAllowed(image, engine))) {
       throw new RequestError(403, `image ${image} is not in this bridge's image allowlist (${this.config.imageAllowlist!.join(', ')})`, {
         fix: 'use an allowed image, or ask the bridge administrator to allow it'
@@ -168,12 +169,15 @@ export class RunManager implements RunService {
   }
 
   /** The engine a submission names (the default when none); 422 naming the engines there are. */
-  private engineFor(name: unknown): Engine {
+  private engineFor(name: unknown, field: 'options.engine' | 'execution.engine' = 'options.engine'): Engine {
     if (name !== undefined && (typeof name !== 'string' || !name)) throw new RequestError(400, `options.engine must be an engine's name as text (${this.engineNames()}), not ${JSON.stringify(name)}`);
     if (name === undefined || this.engines.names.includes(name)) return this.engines.get(name);
-    const message = `options.engine: there is no engine ${JSON.stringify(name)} in this bridge; it has ${this.engineNames()}`;
-    const fix = `set options.engine to one of ${this.engineNames()}, or leave it out for the default (${this.engines.defaultName})`;
-    throw new RequestError(422, message, { fix, issues: [{ path: 'options.engine', message, fix, severity: 'error' }] });
+    const message = `${field}: there is no engine ${JSON.stringify(name)} in this bridge; it has ${this.engineNames()}`;
+    const fix =
+      field === 'execution.engine'
+        ? `start the bridge with it (REDLAB_ENGINES=${[...this.engines.names, name].join(',')}), or choose another engine for this run (options.engine)`
+        : `set options.engine to one of ${this.engineNames()}, or leave it out for the default (${this.engines.defaultName})`;
+    throw new RequestError(422, message, { fix, issues: [{ path: field, message, fix, severity: 'error' }] });
   }
 
   private engineNames(): string {

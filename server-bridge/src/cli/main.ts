@@ -79,7 +79,7 @@ function addEngineOptions(cmd: Command, engineDefault: string): Command {
     .addOption(
       new Option(
         '--engine <name>',
-        `docker: in a container; ${DOCKER_SSH_ENGINE}: in a container on the --docker-host over SSH; process: the command runs directly on this machine with its programs (no image, no limits: not isolated). Default: ${engineDefault}`
+        `docker: in a container; ${DOCKER_SSH_ENGINE}: in a container on the --docker-host over SSH; process: the command runs directly on this machine with its programs (no image, no limits: not isolated); slurm: each batch as a Slurm job with Charliecloud (on a login node); kubernetes: each batch as a Job. Default: the RED's execution.engine, else ${engineDefault}`
       ).choices([...ENGINE_NAMES])
     )
     .option('--docker-host <address>', 'the Docker engine: ssh://user@host[:port] (verified against known_hosts), tcp:// or unix:// (default: REDLAB_DOCKER_HOST, else DOCKER_HOST, else the local socket)')
@@ -177,7 +177,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--no-record', 'leave no run record (ro-crate-metadata.json and run-record/) in the outdir')
   addTransferOptions(addEngineOptions(runCmd, `docker, or ${DOCKER_SSH_ENGINE} when the Docker host is ssh://`), '~/.cache/redlab/inputs').action(async (file: string, opts) => {
     const io = cliRunIO(opts, { out, err, secrets });
-    opts.engine ??= io.dockerHosts.ssh ? DOCKER_SSH_ENGINE : 'docker';
+    opts.defaultEngine = io.dockerHosts.ssh ? DOCKER_SSH_ENGINE : 'docker';
     exitCode = await runFile(file, opts, io);
   });
 

@@ -3,7 +3,7 @@
 // --json) the result object on stdout.
 import * as path from 'path';
 import { realpathSync } from 'fs';
-import { fillVariables, registerSecrets, type SecretMasker, formatIssues, type LoadedRed, type RunResult, type RunEvent } from '../../../src/red';
+import { executionChoice, fillVariables, registerSecrets, type SecretMasker, formatIssues, type LoadedRed, type RunResult, type RunEvent } from '../../../src/red';
 import type { Engine } from '../engine/types';
 import { defaultWorkRoot } from '../engine/workdir';
 import { collectVariables, terminalPrompt } from './variables';
@@ -23,8 +23,10 @@ export interface RunOptions {
   allowRoot?: string[];
   /** Where batches stage inputs and outputs (default: REDLAB_WORK_ROOT, else ~/.cache/redlab/runs); it must be private to this user. */
   workRoot?: string;
-  /** The engine that runs it: docker (default) or process (no container; not isolated). */
+  /** The engine that runs it (--engine): else the one the RED's execution.engine names, else `defaultEngine`. */
   engine?: string;
+  /** The engine of a RED that names none (docker, or docker-ssh when the Docker host is ssh://). */
+  defaultEngine?: string;
   /** Leave a run record (Process Run Crate) in the outdir (default true; --no-record). */
   record?: boolean;
 }
@@ -92,10 +94,14 @@ export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOpt
   const batchCount = 'batches' in red ? red.batches.length : 1;
   const progress = new ProgressPrinter({ stdout: opts.json ? io.stderr : io.stdout, stderr: io.stderr, batchCount, masker: io.masker });
 
+  // --engine wins over the RED's execution.engine (the same file runs anywhere by a flag).
+  const choice = executionChoice(loaded.red);
+  if (choice.note && !opts.engine) io.stderr.write(`redlab: ${choice.note}\n`);
+  const engineName = opts.engine ?? choice.engine ?? opts.defaultEngine ?? 'docker';
   const controller = new AbortController();
   const removeHandler = io.onInterrupt(() => {
     if (controller.signal.aborted) return;
-    io.stderr.write(`\nredlab: cancelling (stopping the ${opts.engine === 'process' ? 'command' : 'container'}; press Ctrl-C again to quit at once) …\n`);
+    io.stderr.write(`\nredlab: cancelling (stopping the ${engineName === 'process' ? 'command' : engineName === 'slurm' || engineName === 'kubernetes' ? 'job' : 'container'}; press Ctrl-C again to quit at once) …\n`);
     controller.abort();
   });
 
@@ -110,7 +116,7 @@ export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOpt
     progress.handle(e);
   };
   try {
-    engine = io.createEngine({ workRoot: path.resolve(io.cwd, opts.workRoot ?? (io.env.REDLAB_WORK_ROOT || defaultWorkRoot(io.env))), name: opts.engine ?? 'docker' });
+    engine = io.createEngine({ workRoot: path.resolve(io.cwd, opts.workRoot ?? (io.env.REDLAB_WORK_ROOT || defaultWorkRoot(io.env))), name: engineName });
     // Asked while the run runs, not after it (the engine's version, GPUs): the record adds no wait.
     if (opts.record !== false) machine = machineInfo(engine);
     result = await engine.run(
