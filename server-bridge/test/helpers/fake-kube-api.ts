@@ -87,9 +87,9 @@ async function tarOf(files: Record<string, string | { symlink: string }>, top: s
   const chunks: Buffer[] = [];
   pack.on('data', (c: unknown) => chunks.push(c as Buffer));
   const ended = new Promise<void>(r => pack.on('end', () => r()));
-  if (top !== '.') pack.entry({ name: `${top}/`, type: 'directory', mode: 0o777 });
+  if (top) pack.entry({ name: `${top}/`, type: 'directory', mode: 0o777 });
   for (const [name, v] of Object.entries(files)) {
-    const full = top === '.' ? `./${name}` : `${top}/${name}`;
+    const full = top ? `${top}/${name}` : name;
     if (typeof v === 'string') pack.entry({ name: full, mode: 0o644 }, v);
     else pack.entry({ name: full, type: 'symlink', linkname: v.symlink });
   }
@@ -370,7 +370,9 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
     }
     if (container === 'keep-outputs' && command[0] === 'tar') {
       const streams = command.includes('/redlab/streams');
-      void tarOf(streams ? (pod.scenario.streams as Record<string, string>) ?? {} : pod.scenario.outputs, streams ? '.' : 'outputs').then(buf => {
+      // As busybox tar: the files named after -C DIR, each at its name.
+      const named = Object.fromEntries(Object.entries(pod.scenario.streams ?? {}).filter(([k]) => command.slice(5).includes(k)));
+      void tarOf(streams ? named : pod.scenario.outputs, streams ? '' : 'outputs').then(buf => {
         for (let i = 0; i < buf.length; i += 1000) send(1, buf.subarray(i, i + 1000));
         done(0);
       });

@@ -548,7 +548,7 @@ export class KubernetesEngine implements Engine {
       if (fetched.skipped.length) throw new Error(`entries of /cc/outputs that are not plain files, folders or links were left out: ${fetched.skipped.join('; ')}`);
       if (plan.streams.stdout || plan.streams.stderr) {
         const streamsTar = path.join(wd.dir, 'streams.tar');
-        const s = await exec(collectStreamsCommand(), streamsTar);
+        const s = await exec(collectStreamsCommand({ stdout: !!plan.streams.stdout, stderr: !!plan.streams.stderr }), streamsTar);
         if (s.exitCode !== 0) throw new Error(`tar of the captured streams exited with code ${s.exitCode}: ${s.stderr.trim().slice(0, 500)}`);
         // Only the two capture files are expected there: links or anything else are refused.
         await unpackArchive(streamsTar, 'tar', streamsDir(wd.outputs), unpackLimitsFromEnv(), signal);

@@ -69,9 +69,9 @@ export function collectOutputsCommand(): string[] {
   return ['tar', '-cf', '-', '-C', CONTAINER_OUTPUTS_DIR.slice(0, CONTAINER_OUTPUTS_DIR.lastIndexOf('/')), CONTAINER_OUTPUTS_DIR.slice(CONTAINER_OUTPUTS_DIR.lastIndexOf('/') + 1)];
 }
 
-/** Exec in `keep-outputs`: the captured streams (files `stdout`, `stderr`) as a tar stream. */
-export function collectStreamsCommand(): string[] {
-  return ['tar', '-cf', '-', '-C', STREAMS_DIR, '.'];
+/** Exec in `keep-outputs`: the captured streams (files `stdout`, `stderr`, those kept) as a tar stream. */
+export function collectStreamsCommand(streams: { stdout?: boolean; stderr?: boolean }): string[] {
+  return ['tar', '-cf', '-', '-C', STREAMS_DIR, ...(['stdout', 'stderr'] as const).filter(s => streams[s])];
 }
 
 /** Exec in `keep-outputs`: the outputs are out, the pod may end. */
@@ -93,6 +93,7 @@ const WRAPPER = [
   'c=$?',
   'exec 1>&- 2>&-',
   'wait',
+  '$B rm -f $S/.o $S/.e',
   'exit $c'
 ].join('\n');
 
