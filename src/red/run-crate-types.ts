@@ -68,6 +68,8 @@ export interface RunCrateSummary {
   batch?: { index: number; count: number };
   image: { url: string; id?: string; digest?: string; pullable: boolean };
   engine: { name: string; version?: string; isolated?: boolean };
+  /** The cluster job that ran it (Slurm job id, Kubernetes Job), when one did. */
+  job?: { scheduler: string; id: string; node?: string };
   command?: string[];
   inputs: RunCrateInput[];
   outputs: RunCrateOutput[];

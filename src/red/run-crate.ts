@@ -2,7 +2,7 @@
 // JSON-LD of `ro-crate-metadata.json`, built from what the run already measured (never
 // hashing anything twice), read back (parseRunCrate) and checked for what the official
 // validator does not notice (runCrateProblems). Pure: the CLI and the bridge write the files.
-import type { FileRecord, FinalState } from './run';
+import type { BatchJob, FileRecord, FinalState } from './run';
 import type { Gpu } from './bridge-api';
 import type { FileOrDirectory, JobValue, Red } from './types';
 import { posixJoin } from './paths';
@@ -52,6 +52,8 @@ export interface CrateRunPart {
   command?: string[];
   exitCode?: number;
   error?: string;
+  /** The cluster job that ran it (a Slurm job id, a Kubernetes Job). */
+  job?: BatchJob;
   inputs: Record<string, FileRecord | FileRecord[]>;
   /** A folder output's FileRecord lists its files, as its collection hashed them. */
   outputs: Record<string, FileRecord | null>;
@@ -246,6 +248,7 @@ function machineProperties(b: RunCrateBuildInput): Entity[] {
     ['engine', b.engine.name],
     ['engineVersion', b.engine.version],
     ['isolated', b.engine.isolated === undefined ? undefined : String(b.engine.isolated)],
+    ['schedulerJob', b.run.job ? `${b.run.job.scheduler} job ${b.run.job.id}${b.run.job.node ? ` on ${b.run.job.node}` : ''}` : undefined],
     ['hostname', m.hostname],
     ['operatingSystem', m.os],
     ['cpuModel', m.cpuModel],
@@ -420,6 +423,7 @@ export function buildRunCrate(b: RunCrateBuildInput, cwlText = ''): RunCrate {
     'redlab:engine': b.engine.name,
     ...(b.engine.version ? { 'redlab:engineVersion': b.engine.version } : {}),
     ...(b.engine.isolated !== undefined ? { 'redlab:isolated': b.engine.isolated } : {}),
+    ...(b.run.job ? { 'redlab:jobScheduler': b.run.job.scheduler, 'redlab:jobId': b.run.job.id, ...(b.run.job.node ? { 'redlab:jobNode': b.run.job.node } : {}) } : {}),
     'redlab:imageUrl': b.image.url,
     ...(b.image.id ? { 'redlab:imageId': b.image.id } : {}),
     ...(b.redSource ? { 'redlab:redSource': b.redSource } : {}),
@@ -556,6 +560,7 @@ export function parseRunCrate(doc: unknown): RunCrateSummary {
     ...(batchCount !== undefined ? { batch: { index: num(action.position) ?? 0, count: batchCount } } : {}),
     image: { url: str(action['redlab:imageUrl']) ?? '', id: str(action['redlab:imageId']), digest, pullable: !!digest },
     engine: { name: str(action['redlab:engine']) ?? 'docker', version: str(action['redlab:engineVersion']), isolated: action['redlab:isolated'] as boolean | undefined },
+    ...(str(action['redlab:jobId']) ? { job: { scheduler: str(action['redlab:jobScheduler']) ?? '', id: str(action['redlab:jobId']) as string, node: str(action['redlab:jobNode']) } } : {}),
     command: command ? (JSON.parse(command) as string[]) : undefined,
     inputs,
     outputs,

@@ -77,7 +77,7 @@ export async function writeRunCrates(req: RunCrateRequest): Promise<WrittenCrate
       const cwlText = req.masker.mask(cliToCwl(red));
       const crate = buildRunCrate({
         red,
-        run: { state: b.state, command: b.command, exitCode: b.exitCode, error: b.error ?? (batches.length === 1 ? req.result.error : undefined), inputs: b.inputs, outputs: b.outputs },
+        run: { state: b.state, command: b.command, exitCode: b.exitCode, ...(b.job ? { job: b.job } : {}), error: b.error ?? (batches.length === 1 ? req.result.error : undefined), inputs: b.inputs, outputs: b.outputs },
         image: req.result.image,
         engine: { name: req.result.engine?.name ?? 'docker', version: req.engineVersion, isolated: req.result.engine?.isolated ?? true },
         outdir: dir,

@@ -5,13 +5,22 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import YAML from 'yaml';
 import { DockerEngine } from '../../src/engine/docker';
 import { SlurmEngine } from '../../src/engine/slurm/slurm-engine';
 import type { RunRequest } from '../../src/engine/types';
-import { BUSYBOX, collectEvents, removeTempDirs, request, runDirs } from '../helpers/red';
+import { executedNotebookName, inferDraft } from '../../../src/notebook/infer';
+import { parseRunCrate } from '../../../src/red';
+import { prepare } from '../helpers/notebook';
+import { runRedlab } from '../helpers/redlab-cli';
+import { validateCrate } from '../helpers/rocrate-validator';
+import { shRed } from '../helpers/sh-red';
+import { BUSYBOX, collectEvents, PYTHON, removeTempDirs, request, runDirs } from '../helpers/red';
 import { describeWithSlurm, startSlurmCluster, type SlurmCluster } from '../helpers/slurm-cluster';
 
-jest.setTimeout(180_000);
+jest.setTimeout(240_000);
+
+const REPO = path.resolve(__dirname, '../../..');
 
 let cluster: SlurmCluster;
 let engine: SlurmEngine;
@@ -157,5 +166,60 @@ container:
     expect(r.error).toMatch(/^execution\.settings\.runtime: RED Lab cannot start containers with apptainer on Slurm yet; use runtime: charliecloud/);
     const byMemory = await setup('redlab-slurm-refuse2-', red('true', ', gpus: { vendor: nvidia, devices: [{ vramMin: 8000 }] }'));
     expect(await engine.precheck(byMemory.req.loaded.red)).toMatchObject({ path: 'container.settings.gpus.devices' });
+  });
+});
+
+describeWithSlurm()('redlab run on Slurm (the built CLI)', () => {
+  let c: SlurmCluster;
+  beforeAll(async () => {
+    c = await startSlurmCluster();
+  });
+  afterAll(async () => {
+    await c?.stop();
+    await removeTempDirs();
+  });
+
+  it("runs the demo notebook as a Slurm job, unchanged but for execution.engine: same files as on Docker, the job id in --json and in the run record", async () => {
+    const d = await runDirs('redlab-slurm-nb-');
+    const notebook = JSON.parse(fs.readFileSync(path.join(REPO, 'binder/demo/demo.ipynb'), 'utf8'));
+    const { draft } = inferDraft(notebook, { notebookPath: 'demo.ipynb', defaults: { image: PYTHON, ramMb: 512 } });
+    Object.assign(draft.values, { samples: 40, noise: 0 });
+    const redFile = prepare(d.dir, draft, notebook);
+    const onDocker = await runRedlab(['run', redFile, '--outdir', path.join(d.dir, 'out-docker'), '--json', '--non-interactive', '--work-root', d.workRoot], { cwd: d.dir });
+    expect(onDocker.code).toBe(0);
+    // The same RED, changed only in `execution`.
+    const doc = YAML.parse(fs.readFileSync(redFile, 'utf8'));
+    doc.execution = { engine: 'slurm', settings: { timeLimit: '00:10:00' } };
+    fs.writeFileSync(redFile, YAML.stringify(doc));
+    const r = await runRedlab(['run', redFile, '--outdir', d.outdir, '--json', '--non-interactive', '--work-root', d.workRoot], { cwd: d.dir, env: c.env });
+    expect(r.stderr).not.toMatch(/Traceback/);
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.engine).toMatchObject({ name: 'slurm', isolated: true });
+    const job = result.batches[0].job;
+    expect(job).toMatchObject({ scheduler: 'slurm', id: expect.stringMatching(/^\d+$/), state: 'COMPLETED' });
+    expect(r.stderr).toMatch(/redlab_nbrun: done in [\d.]+ s: 6 cells ran/);
+    const docker = JSON.parse(onDocker.stdout);
+    for (const key of ['metrics_json', 'results_csv', 'walk_svg']) expect(result.outputs[key].sha256).toBe(docker.outputs[key].sha256);
+    const executed = JSON.parse(fs.readFileSync(path.join(d.outdir, executedNotebookName(draft.notebookPath)), 'utf8'));
+    expect(executed.metadata.papermill).toMatchObject({ parameters: { samples: 40, noise: 0 }, exception: null });
+
+    const crate = parseRunCrate(JSON.parse(fs.readFileSync(path.join(d.outdir, 'ro-crate-metadata.json'), 'utf8')));
+    expect(crate.engine.name).toBe('slurm');
+    expect(crate.job).toEqual({ scheduler: 'slurm', id: job.id, node: 'redlabnode' });
+    const verdict = await validateCrate(d.outdir);
+    expect(verdict.issues).toEqual([]);
+  });
+
+  it('a RED naming engine slurm where Slurm cannot be reached says what to do, at once', async () => {
+    const d = await runDirs('redlab-slurm-none-');
+    fs.writeFileSync(path.join(d.dir, 'in.txt'), 'x\n');
+    const redFile = path.join(d.dir, 'r.red.yml');
+    fs.writeFileSync(redFile, shRed('cat "$0" > out.txt; mkdir -p report', path.join(d.dir, 'in.txt')) + 'execution:\n  engine: slurm\n  settings: {}\n');
+    const r = await runRedlab(['run', redFile, '--outdir', d.outdir, '--json', '--non-interactive', '--work-root', d.workRoot], { cwd: d.dir, env: { PATH: '/usr/local/bin:/bin', SLURM_CONF: '/nonexistent/slurm.conf' } });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error).toBe('SLURM_CONF names /nonexistent/slurm.conf, which does not exist: point it at the cluster\'s slurm.conf, or unset it to use the default (/etc/slurm/slurm.conf)');
+    const noSlurm = await runRedlab(['run', redFile, '--outdir', d.outdir, '--json', '--non-interactive', '--work-root', d.workRoot], { cwd: d.dir, env: { PATH: '/nonexistent' } });
+    expect(JSON.parse(noSlurm.stdout).error).toMatch(/^Slurm's commands \(scontrol, sbatch\) are not on this host's PATH: run on a login node/);
   });
 });

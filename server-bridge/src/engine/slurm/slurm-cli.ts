@@ -3,6 +3,7 @@
 // fixed environment: a job inherits the submitter's environment by default, and the
 // bridge's (its token, DOCKER_HOST, cloud keys) must never reach a job.
 import { execFile } from 'child_process';
+import { existsSync } from 'fs';
 
 /** Job states after which a job does nothing more (squeue %T, scontrol JobState). */
 export const FINAL_JOB_STATES = ['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'OUT_OF_MEMORY', 'NODE_FAIL', 'PREEMPTED', 'BOOT_FAIL', 'DEADLINE', 'SPECIAL_EXIT'] as const;
@@ -116,9 +117,9 @@ export class SlurmCli {
     return env;
   }
 
-  run(cmd: string, args: string[]): Promise<string> {
+  run(cmd: string, args: string[], timeoutMs = this.opts.timeoutMs ?? 30_000): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile(cmd, args, { env: this.env, timeout: this.opts.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      execFile(cmd, args, { env: this.env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
         if (err) {
           const code = (err as NodeJS.ErrnoException).code;
           reject(new SlurmCommandError(`${cmd} ${args.join(' ')}`, typeof code === 'number' || typeof code === 'string' ? code : undefined, String(stderr || err.message)));
@@ -187,6 +188,23 @@ export class SlurmCli {
       .map(l => l.trim().split('|'))
       .filter(([id, , comment]) => id && comment?.startsWith(prefix))
       .map(([id, state, comment]) => ({ id, state, comment }));
+  }
+
+  /**
+   * Throws, saying what to check, unless slurmctld answers (`scontrol ping`). Slurm's commands
+   * retry a missing configuration for a minute: a run says so at once instead.
+   */
+  async ping(): Promise<void> {
+    const conf = this.env.SLURM_CONF;
+    if (conf && !existsSync(conf)) throw new Error(`SLURM_CONF names ${conf}, which does not exist: point it at the cluster's slurm.conf, or unset it to use the default (/etc/slurm/slurm.conf)`);
+    let out: string;
+    try {
+      out = await this.run('scontrol', ['ping'], 10_000);
+    } catch (err) {
+      if (err instanceof SlurmCommandError && err.notFound) throw new Error("Slurm's commands (scontrol, sbatch) are not on this host's PATH: run on a login node of the cluster, or install slurm-client");
+      throw new Error(`Slurm's controller does not answer from this host (${(err as Error).message}); check that slurmctld runs and that SLURM_CONF is the cluster's slurm.conf`);
+    }
+    if (!/\bis UP\b/.test(out)) throw new Error(`Slurm's controller is not up: ${out.trim()}; ask the cluster's administrators, or see scontrol ping`);
   }
 
   async cancel(id: string): Promise<void> {

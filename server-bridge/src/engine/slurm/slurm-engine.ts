@@ -42,7 +42,7 @@ import { buildJobScript } from './job-script';
 import { JobWatcher } from './job-watcher';
 import { FileFollower } from './log-follower';
 import { redSlurmSettings, resolveSlurmSettings, SlurmSettingsError, type SlurmSettings } from './settings';
-import { SlurmCli, SlurmCommandError, type SlurmJobInfo } from './slurm-cli';
+import { SlurmCli, type SlurmJobInfo } from './slurm-cli';
 
 export const SLURM_ENGINE = 'slurm';
 const NOTE = 'runs each batch as a Slurm job, in its image with Charliecloud (ch-run)';
@@ -140,6 +140,7 @@ export class SlurmEngine implements Engine {
 
   async status(): Promise<EngineStatus> {
     try {
+      await this.cli.ping();
       const [version, nodes] = await Promise.all([this.cli.version(), this.cli.nodes()]);
       const up = nodes.filter(n => !/DOWN|DRAIN|FAIL|NOT_RESPONDING|FUTURE/.test(n.state));
       const gpus = up.reduce((a, n) => a + n.gpus, 0);
@@ -152,8 +153,7 @@ export class SlurmEngine implements Engine {
         ...(up.length ? {} : { error: `Slurm has no node up (${nodes.map(n => `${n.name} ${n.state}`).join(', ') || 'none at all'}): ask the cluster's administrators, or see sinfo` })
       };
     } catch (err) {
-      const e = err instanceof SlurmCommandError && err.notFound ? "Slurm's commands (sinfo, sbatch) are not on this host's PATH: run on a login node of the cluster, or install slurm-client" : errorMessage(err);
-      return { available: false, error: e, note: NOTE };
+      return { available: false, error: errorMessage(err), note: NOTE };
     }
   }
 
@@ -215,6 +215,7 @@ export class SlurmEngine implements Engine {
     };
     if (stopper.reason) return failAll(...stopper.stopped('cancelled before the run started'));
     try {
+      await this.cli.ping();
       await ensureWorkRoot(workRoot);
     } catch (err) {
       return failAll('failed', errorMessage(err));
