@@ -8,7 +8,7 @@
 // engine's unpackers read what busybox tar writes. The kubelet, the scheduler and the API server are
 // not here: see kubernetes-engine.test.ts for the conversation with an API server.
 import { spawn } from 'child_process';
-import { chmod, mkdir, readFile, writeFile } from 'fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'fs/promises';
 import * as path from 'path';
 import { createReadStream, createWriteStream, statSync } from 'fs';
 import type { V1Container, V1Job } from '@kubernetes/client-node';
@@ -19,6 +19,7 @@ import { planBatch } from '../../src/engine/batch';
 import { extractOutputs, inputsArchive } from '../../src/engine/container-files';
 import { stageInputs } from '../../src/engine/staging';
 import { buildBatchObjects } from '../../src/engine/kubernetes/job-manifest';
+import type { KubernetesSettings } from '../../src/engine/kubernetes/settings';
 import { collectOutputsCommand, collectStreamsCommand, releaseCommand, stageCommand } from '../../src/engine/kubernetes/pod-commands';
 import { BUSYBOX, PYTHON, removeTempDirs, request, tempDir } from '../helpers/red';
 
@@ -69,7 +70,7 @@ afterAll(async () => {
 });
 
 /** A batch's Job for the grep fixture on `image`, and its staged inputs archive. */
-async function prepare(command?: string[], streams?: { stdout?: string; stderr?: string }) {
+async function prepare(command?: string[], streams?: { stdout?: string; stderr?: string }, settings: KubernetesSettings = {}) {
   const dir = await tempDir('redlab-k8s-pod-');
   await mkdir(path.join(dir, 'data'));
   await writeFile(path.join(dir, 'data', 'in.txt'), await readFile(path.join(FIXTURES, 'data', 'in.txt')));
@@ -82,7 +83,7 @@ async function prepare(command?: string[], streams?: { stdout?: string; stderr?:
   await mkdir(inputsDir);
   const staged = await stageInputs({ items: plan.items, inputsDir, registry: defaultConnectors(), ctx: { baseDir: dir, allowedRoots: [dir] } });
   const { job } = buildBatchObjects(
-    { red, plan: { ...plan, command: command ?? plan.command, streams: streams ?? plan.streams }, runId: 'pod-test', settings: { runAsUser: 1000, helperImage: BUSYBOX, readOnlyRootFilesystem: true } },
+    { red, plan: { ...plan, command: command ?? plan.command, streams: streams ?? plan.streams }, runId: 'pod-test', settings: { runAsUser: 1000, helperImage: BUSYBOX, readOnlyRootFilesystem: true, ...settings } },
     staged.binds.map(b => b.containerPath)
   );
   const archive = path.join(dir, 'inputs.tar');
@@ -93,7 +94,7 @@ async function prepare(command?: string[], streams?: { stdout?: string; stderr?:
     (inputsArchive(staged.binds) as unknown as NodeJS.ReadableStream).pipe(out);
   });
   const volumes: Record<string, string> = {};
-  for (const v of ['inputs', 'outputs', 'redlab']) {
+  for (const v of ['inputs', 'outputs', 'redlab', ...(settings.inputsClaim ? [settings.inputsClaim] : [])]) {
     volumes[v] = path.join(dir, 'volumes', v);
     await mkdir(volumes[v], { recursive: true });
     await chmod(volumes[v], 0o777);
@@ -140,6 +141,21 @@ describe('the kubernetes pod on real containers', () => {
     expect(await readFile(path.join(dir, 'streams', 'stdout'), 'utf8')).toBe('QUICK\n');
     expect((await docker(['exec', keeperId, ...releaseCommand()])).code).toBe(0);
     expect((await docker(['wait', keeperId])).stdout.toString().trim()).toBe('0');
+  });
+
+  test('an inputs claim: the batch\'s folder on it gets the inputs, and the keeper empties it once the outputs are out', async () => {
+    const { job, archive, volumes, container } = await prepare(undefined, undefined, { inputsClaim: 'shared-inputs' });
+    // The claim is one volume for many batches: the pod's inputs are in its folder redlab/<job>.
+    volumes.inputs = volumes['shared-inputs'];
+    const folder = path.join(volumes.inputs, 'redlab', job.metadata!.name!);
+    const stageId = (await docker(['run', '-d', ...(await runFlags(job, container('stage-inputs'), volumes))])).stdout.toString().trim();
+    expect((await docker(['exec', '-i', stageId, ...stageCommand(statSync(archive).size)], createReadStream(archive))).code).toBe(0);
+    expect((await docker(['wait', stageId])).stdout.toString().trim()).toBe('0');
+    expect(await readFile(path.join(folder, 'text_file', 'in.txt'), 'utf8')).toBe(await readFile(path.join(FIXTURES, 'data', 'in.txt'), 'utf8'));
+    const keeperId = (await docker(['run', '-d', ...(await runFlags(job, container('keep-outputs'), volumes))])).stdout.toString().trim();
+    expect((await docker(['exec', keeperId, ...releaseCommand()])).code).toBe(0);
+    expect((await docker(['wait', keeperId])).stdout.toString().trim()).toBe('0');
+    expect(await readdir(folder)).toEqual([]);
   });
 
   test("the wrapper runs the image's program, not busybox's applet of the same name, and keeps the exit code and both streams", async () => {
