@@ -27,6 +27,8 @@ export interface PodScenario {
   protocol?: 'v4.channel.k8s.io' | 'v5.channel.k8s.io';
   /** Every watch stream ends after its first event (as an API server's watch timeout ends it): the engine must list and watch again. */
   dropWatches?: boolean;
+  /** The Job's pod is never created: its events say FailedCreate with this message (admission, quota). */
+  failedCreate?: string;
   /** Pod lists and watches answer 403 (a service account without RBAC on pods). */
   forbidPods?: boolean;
   /** A waiting reason main gets instead of running (e.g. ErrImagePull). */
@@ -66,6 +68,8 @@ export interface FakeKubeApi {
   inputsOf(pod: string): Map<string, string> | undefined;
   /** Every Pod object the fake sent (lists and watch events), to check against the schema that they are what an API server sends. */
   podsSent: unknown[];
+  /** Every Event object it sent. */
+  eventsSent: unknown[];
   /** Names of the pods the fake made (one per Job). */
   pods(): string[];
   /** The most Jobs that existed at once. */
@@ -113,6 +117,7 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
   const lastInputs = new Map<string, Map<string, string>>();
 
   const podsSent: unknown[] = [];
+  const eventsSent: unknown[] = [];
   const podObject = (p: PodState) => sent({
     apiVersion: 'v1',
     kind: 'Pod',
@@ -247,6 +252,7 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
           scenario,
           mainEnded: false
         };
+        if (scenario.failedCreate) return;
         pods.set(pod.name, pod);
         allPods.push(pod.name);
         setTimeout(() => {
@@ -267,6 +273,26 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
         }
         return json(res, 200, { kind: 'Status', apiVersion: 'v1', status: 'Success' });
       }
+    }
+    if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/events$/.exec(p)) && method === 'GET') {
+      const ns = m[1];
+      const name = /involvedObject.name=([^,]+)/.exec(url.searchParams.get('fieldSelector') ?? '')?.[1];
+      const items =
+        scenario.failedCreate && name && jobs.has(`${ns}/${name}`)
+          ? [
+              {
+                metadata: { name: `${name}.17f1`, namespace: ns },
+                involvedObject: { kind: 'Job', name, namespace: ns, apiVersion: 'batch/v1' },
+                type: 'Warning',
+                reason: 'FailedCreate',
+                message: scenario.failedCreate,
+                count: 3,
+                source: { component: 'job-controller' }
+              }
+            ]
+          : [];
+      eventsSent.push(...items);
+      return json(res, 200, { kind: 'EventList', apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items });
     }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(p)) && method === 'GET') {
       if (scenario.forbidPods) return status(res, 403, 'Forbidden', `pods is forbidden: User "system:serviceaccount:${m[1]}:default" cannot list resource "pods" in API group "" in the namespace "${m[1]}"`);
@@ -395,6 +421,7 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
     token,
     requests,
     podsSent,
+    eventsSent,
     maxJobs: () => maxJobs,
     inputsOf: name => lastInputs.get(name),
     pods: () => [...allPods],

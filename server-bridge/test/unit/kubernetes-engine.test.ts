@@ -44,7 +44,7 @@ async function runOn(scenario: PodScenario, file = 'grep.red.yml', over: { abort
   await mkdir(path.join(dir, 'data'));
   await copyFile(path.join(FIXTURES, 'data', 'in.txt'), path.join(dir, 'data', 'in.txt'));
   const yaml = (over.yaml ?? (t => t))(await readFile(path.join(FIXTURES, file), 'utf8'));
-  const engine = createKubernetesEngine({ kubeConfig: kubeConfigFor(fake.server, fake.token), workRoot, retryMs: 50, logFlushMs: 10, defaults: { namespace: NS } });
+  const engine = createKubernetesEngine({ kubeConfig: kubeConfigFor(fake.server, fake.token), workRoot, retryMs: 50, eventPollMs: 50, logFlushMs: 10, defaults: { namespace: NS } });
   const req = request(yaml, dir, { outdir, runId: 'run-k8s-1' });
   if (over.values) req.loaded = { ...req.loaded, red: fillVariables(req.loaded.red, over.values) };
   over.mutate?.(req.loaded.red as unknown as Record<string, any>);
@@ -197,6 +197,18 @@ describeSchema('kubernetes engine against a recorded API server conversation', (
     expect(result.state).toBe('failed');
     expect(result.error).toMatch(/^the batch's pod cannot be read from the API server: HTTP 403: pods is forbidden: User "system:serviceaccount:redlab:default" cannot list resource "pods"/);
     expect(fake.objects().jobs).toEqual([]);
+  });
+
+  test('a pod Kubernetes refuses to create (admission) fails the batch with the Job\'s event, not at its deadline', async () => {
+    const refusal = 'Error creating: pods "x" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true';
+    const { result, fake } = await runOn({ exitCode: 0, logs: [], outputs: {}, failedCreate: refusal });
+    expect(result.state).toBe('failed');
+    expect(result.error).toBe(`Kubernetes did not create the Job's pod: ${refusal}`);
+    expect(fake.objects().jobs).toEqual([]);
+    const ev = fake.requests.find(r => r.path === `/api/v1/namespaces/${NS}/events`)!;
+    expect(ev.query.get('fieldSelector')).toBe(`involvedObject.kind=Job,involvedObject.name=${jobName('run-k8s-1', 0)}`);
+    expect(fake.eventsSent.length).toBeGreaterThan(0);
+    for (const e of fake.eventsSent) expect(k8sValidator().check('io.k8s.api.core.v1.Event', e)).toEqual([]);
   });
 
   test('a link in /cc/outputs is never followed on this machine', async () => {

@@ -80,6 +80,8 @@ export interface KubernetesEngineOptions {
   logFlushMs?: number;
   /** Milliseconds between attempts: a watch or log stream opened again, a transient API error retried (default 1000). */
   retryMs?: number;
+  /** Milliseconds between reads of a Job's events while it has no pod (default 5000). */
+  eventPollMs?: number;
   /** Attempts of a create call that failed transiently (HTTP 429/5xx, connection errors); default 3. */
   submitAttempts?: number;
 }
@@ -130,6 +132,8 @@ class PodWatch {
   /** Lists that failed in a row, and the last one's error: past MAX_WATCH_FAILURES the batch fails with it (RBAC, a namespace that is gone). */
   private failures = 0;
   private lastError = '';
+  /** Why the batch cannot go on, found elsewhere than in the pod (the Job's events, its deadline). */
+  private failure: string | undefined;
 
   constructor(
     private readonly cluster: Cluster,
@@ -140,6 +144,12 @@ class PodWatch {
 
   start(): void {
     void this.loop();
+  }
+
+  /** Fails every wait now and later with `message`. */
+  fail(message: string): void {
+    this.failure ??= message;
+    this.notify();
   }
 
   stop(): void {
@@ -201,6 +211,7 @@ class PodWatch {
     return new Promise<T>((resolve, reject) => {
       const test = () => {
         if (signal.aborted) return finish(() => reject(new Error('cancelled')));
+        if (this.failure) return finish(() => reject(new Error(this.failure)));
         if (this.failures >= MAX_WATCH_FAILURES) return finish(() => reject(new Error(`the batch's pod cannot be read from the API server: ${this.lastError}`)));
         let value: T | undefined;
         try {
@@ -412,6 +423,7 @@ export class KubernetesEngine implements Engine {
     const namespace = settings.namespace ?? 'default';
     let objects: BatchObjects | undefined;
     let watch: PodWatch | undefined;
+    let stopWatching = () => undefined as void;
     const failOrStop = (err: unknown, what: string): BatchResult =>
       track.done(...(stopper.reason ? stopper.stopped(what) : (['failed', errorMessage(err)] as [FinalState, string])));
 
@@ -447,6 +459,7 @@ export class KubernetesEngine implements Engine {
         watch.start();
         const image = req.loaded.red.container.settings.image.url;
         const w = watch;
+        stopWatching = this.watchJob(cluster, namespace, jobName, objects.job.spec!.activeDeadlineSeconds!, w);
 
         // The init container is up: stream the inputs in.
         const podName = await w.until((pod, deleted) => {
@@ -524,6 +537,7 @@ export class KubernetesEngine implements Engine {
       }
     })();
     watch?.stop();
+    stopWatching();
     if (objects && !req.leaveContainer) await this.deleteObjects(cluster, namespace, objects, track);
     let kept = true;
     try {
@@ -533,6 +547,38 @@ export class KubernetesEngine implements Engine {
     }
     if (kept) await cleanupWorkDir(wd, keepMode(req.keepWorkDir, req.leaveContainer, this.opts.keepWorkDir), track);
     return result;
+  }
+
+  /**
+   * What the pod watch cannot see: a pod Kubernetes does not create (admission, e.g. PodSecurity;
+   * a quota) shows only as the Job's FailedCreate events, read while there is no pod; and a Job
+   * whose deadline passed with no pod. Either fails the batch's waits. Returns the stop.
+   */
+  private watchJob(cluster: Cluster, namespace: string, job: string, deadlineSec: number, w: PodWatch): () => void {
+    const poll = setInterval(() => {
+      if (w.pod) return;
+      cluster.core.listNamespacedEvent(namespace, undefined, undefined, undefined, `involvedObject.kind=Job,involvedObject.name=${job}`).then(
+        res => {
+          const failed = (res.body.items ?? []).filter(e => e.type === 'Warning' && e.reason === 'FailedCreate').pop();
+          if (failed && !w.pod) w.fail(`Kubernetes did not create the Job's pod: ${failed.message ?? 'FailedCreate'}`);
+        },
+        () => undefined
+      );
+    }, this.opts.eventPollMs ?? 5000);
+    // Past the deadline (and a margin for Kubernetes to say so itself); setTimeout holds at most 2^31-1 ms (24 days).
+    const afterMs = (deadlineSec + 30) * 1000;
+    const deadline =
+      afterMs < 2 ** 31
+        ? setTimeout(() => {
+            if (!statusOf(w.pod, MAIN_CONTAINER)?.state?.terminated) w.fail(`the Job's deadline of ${deadlineSec} s (activeDeadlineSeconds: settings.timeLimit or the wall-clock limit) passed before the command ended`);
+          }, afterMs)
+        : undefined;
+    poll.unref?.();
+    deadline?.unref?.();
+    return () => {
+      clearInterval(poll);
+      clearTimeout(deadline);
+    };
   }
 
   /** /cc/outputs (and the captured streams) out of the pod into the work folder; then the pod may end. */
