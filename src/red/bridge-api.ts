@@ -59,6 +59,11 @@ export interface EngineCapabilities {
    * bound into the container) instead of copying; absent or empty: none can.
    */
   mountConnectors?: string[];
+  /**
+   * The engine's own scheduler gives runs their GPUs (Slurm's gres, Kubernetes' nvidia.com/gpu):
+   * the bridge keeps no GPU pool for it and queues nothing for GPUs.
+   */
+  schedulesGpus?: boolean;
 }
 
 /** A cluster engine's size and what is free (GET /health). */

@@ -110,7 +110,7 @@ export class RunManager implements RunService {
       image: { url: image },
       wallClockLimitMs: this.config.wallClockLimitMs
     });
-    const impossible = this.gpus(engine.name).impossible(red.container.settings.gpus);
+    const impossible = engine.capabilities.schedulesGpus ? undefined : this.gpus(engine.name).impossible(red.container.settings.gpus);
     if (impossible) {
       this.store.setState(record.id, 'failed', { error: impossible });
       this.store.releaseSecrets(record.id);
@@ -224,7 +224,8 @@ export class RunManager implements RunService {
         this.queue.splice(i, 1);
         continue;
       }
-      const gpus = this.gpus(job.engine).allocate(id, job.loaded.red.container.settings.gpus);
+      const schedulesGpus = this.engines.names.includes(job.engine) && this.engines.get(job.engine).capabilities.schedulesGpus;
+      const gpus = schedulesGpus ? [] : this.gpus(job.engine).allocate(id, job.loaded.red.container.settings.gpus);
       if (!gpus) {
         i++; // waits for GPUs; later runs that fit may go first
         continue;
@@ -462,7 +463,7 @@ export class RunManager implements RunService {
       }
       const recovery = engine.recovery as NonNullable<Engine['recovery']>;
       // Its container still holds the GPUs it was given: no other run may get them meanwhile.
-      if (red.container?.settings?.gpus) await this.reclaimGpus(record.id, red.container.settings.gpus, ours, recovery, this.gpus(engine.name));
+      if (red.container?.settings?.gpus && !engine.capabilities.schedulesGpus) await this.reclaimGpus(record.id, red.container.settings.gpus, ours, recovery, this.gpus(engine.name));
       const controller = new AbortController();
       const done = this.resume(record, ours, recovery, controller.signal)
         .catch(err => this.log.error({ err, runId: record.id }, 'recovery failed'))

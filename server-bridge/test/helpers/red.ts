@@ -105,7 +105,7 @@ export interface Crash {
  * had received by then.
  */
 export function crashRun(
-  job: { red: string; dir: string; outdir: string; workRoot: string; runId: string; labels: Record<string, string>; secrets?: string[] },
+  job: { red: string; dir: string; outdir: string; workRoot: string; runId: string; labels: Record<string, string>; secrets?: string[]; engine?: 'docker' | 'slurm'; env?: NodeJS.ProcessEnv },
   killWhen: (c: Crash) => boolean
 ): Promise<Crash> {
   const crash: Crash = { stored: { stdout: '', stderr: '' }, bytes: { stdout: 0, stderr: 0 }, events: [] };

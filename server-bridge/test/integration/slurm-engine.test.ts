@@ -15,7 +15,8 @@ import { prepare } from '../helpers/notebook';
 import { runRedlab } from '../helpers/redlab-cli';
 import { validateCrate } from '../helpers/rocrate-validator';
 import { shRed } from '../helpers/sh-red';
-import { BUSYBOX, collectEvents, PYTHON, removeTempDirs, request, runDirs } from '../helpers/red';
+import { loadRed } from '../../../src/red/validate';
+import { BUSYBOX, collectEvents, crashRun, PYTHON, removeTempDirs, request, runDirs } from '../helpers/red';
 import { describeWithSlurm, startSlurmCluster, type SlurmCluster } from '../helpers/slurm-cluster';
 
 jest.setTimeout(240_000);
@@ -151,6 +152,43 @@ container:
     expect(fs.readFileSync(path.join(s.outdir, 'out.txt'), 'utf8')).toBe('started\n');
     const state = execFileSync('squeue', ['--noheader', '--states=all', '--format=%T', `--jobs=${r.batches[0].job!.id}`], { env: cluster.env, encoding: 'utf8' }).trim();
     expect(state).toBe('CANCELLED');
+  });
+
+  it('a bridge killed while its job runs: the next finds the job, follows its log on without gap or duplicate, and collects it', async () => {
+    const script = 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo "line $i"; sleep 0.3; done; wc -l < "$0" > out.txt; mkdir -p report';
+    const s = await setup('redlab-slurm-crash-', red(script));
+    const yaml = red(script).replaceAll('INPUT', JSON.stringify(path.join(s.dir, 'in.txt')));
+    const runId = `crash-${Date.now()}`;
+    const crash = await crashRun({ red: yaml, dir: s.dir, outdir: s.outdir, workRoot, runId, labels: {}, engine: 'slurm', env: cluster.env }, c => c.stored.stdout.includes('line 3\n'));
+    expect(crash.containerId).toMatch(/^\d+$/);
+    // The job runs on without its bridge; a new engine (process) finds it by its comment.
+    const again = new SlurmEngine({ workRoot, env: cluster.env, pollMs: 150, logPollMs: 100 });
+    expect(await again.recovery.listManaged({ runId })).toEqual([expect.objectContaining({ containerId: crash.containerId, runId, batch: 0, state: 'running' })]);
+    const ev = collectEvents();
+    const res = await again.recovery.resumeBatch({ runId, batch: 0, loaded: loadRed(yaml), outdir: s.outdir, alreadyStored: crash.bytes, baseDir: s.dir, allowedRoots: [s.dir] }, { onEvent: ev.onEvent });
+    expect(res.error).toBeUndefined();
+    expect(res.state).toBe('succeeded');
+    expect(res.job).toMatchObject({ id: crash.containerId, state: 'COMPLETED' });
+    expect(crash.stored.stdout + ev.logs('stdout')).toBe(Array.from({ length: 12 }, (_, i) => `line ${i + 1}\n`).join(''));
+    expect(fs.readFileSync(path.join(s.outdir, 'out.txt'), 'utf8')).toBe('3\n');
+    expect(fs.existsSync(path.join(workRoot, runId, 'batch-0'))).toBe(false);
+  });
+
+  it('a job Slurm has forgotten by the time the bridge is back: its exit code file says how it ended', async () => {
+    const s = await setup('redlab-slurm-forgot-', red('sleep 1; echo done > out.txt; mkdir -p report'));
+    const yaml = red('sleep 1; echo done > out.txt; mkdir -p report').replaceAll('INPUT', JSON.stringify(path.join(s.dir, 'in.txt')));
+    const runId = `forgot-${Date.now()}`;
+    const crash = await crashRun({ red: yaml, dir: s.dir, outdir: s.outdir, workRoot, runId, labels: {}, engine: 'slurm', env: cluster.env }, c => !!c.containerId);
+    const exitFile = path.join(workRoot, runId, 'batch-0', 'job', 'exit-code');
+    for (let t = 0; t < 100 && !fs.existsSync(exitFile); t++) await new Promise(r => setTimeout(r, 100));
+    // A job id Slurm does not know stands for one it forgot (MinJobAge passed while the bridge was down).
+    const res = await new SlurmEngine({ workRoot, env: cluster.env, pollMs: 150 }).recovery.resumeBatch(
+      { runId, batch: 0, containerId: '99999999', loaded: loadRed(yaml), outdir: s.outdir, alreadyStored: crash.bytes, baseDir: s.dir, allowedRoots: [s.dir] },
+      {}
+    );
+    expect(res.state).toBe('succeeded');
+    expect(res.job).toMatchObject({ id: '99999999', state: 'COMPLETED' });
+    expect(fs.readFileSync(path.join(s.outdir, 'out.txt'), 'utf8')).toBe('done\n');
   });
 
   it('says what Slurm has in /health: version, nodes and free GPUs', async () => {

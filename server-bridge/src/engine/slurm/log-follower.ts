@@ -15,9 +15,12 @@ export class FileFollower {
     private readonly file: string,
     emit: (text: string) => void,
     private readonly pollMs = 200,
-    flushMs?: number
+    flushMs?: number,
+    /** Bytes already sent by an earlier follower (a bridge that stopped): not sent again. */
+    skipBytes = 0
   ) {
     this.lines = new LineBuffer(emit, flushMs);
+    this.offset = skipBytes;
   }
 
   start(): this {

@@ -10,15 +10,15 @@ import type Docker from 'dockerode';
 import { randomUUID } from 'crypto';
 import { mkdir, open, readFile, rmdir, writeFile } from 'fs/promises';
 import * as path from 'path';
-import { type LoadedRed, type Red, type BatchResult, type FinalState, type RunEvent, type RunResult, toBatches } from '../../../../src/red';
+import { type LoadedRed, type Red, type BatchResult, type FinalState, type RunEvent, type RunResult, MASK, toBatches } from '../../../../src/red';
 import type { ConnectorContext } from '../../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../../connectors/registry';
 import { transferEvents } from '../../connectors/transfer-progress';
 import { removeTree } from '../../util/safe-fs';
 import { createDockerClient } from '../docker-client';
 import { stageInputs } from '../staging';
-import type { Engine, EngineCapabilities, EngineRefusal, EngineStatus, KeepWorkDir, RunRequest } from '../types';
-import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir } from '../workdir';
+import type { DiscardRequest, Engine, EngineCapabilities, EngineRecovery, EngineRefusal, EngineRunOptions, EngineStatus, KeepWorkDir, ManagedContainer, ResumeRequest, RunRequest } from '../types';
+import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from '../workdir';
 import {
   BatchTracker,
   captureFiles,
@@ -42,10 +42,13 @@ import { buildJobScript } from './job-script';
 import { JobWatcher } from './job-watcher';
 import { FileFollower } from './log-follower';
 import { redSlurmSettings, resolveSlurmSettings, SlurmSettingsError, type SlurmSettings } from './settings';
-import { SlurmCli, type SlurmJobInfo } from './slurm-cli';
+import { isFinalJobState, SlurmCli, type SlurmJobInfo } from './slurm-cli';
 
 export const SLURM_ENGINE = 'slurm';
 const NOTE = 'runs each batch as a Slurm job, in its image with Charliecloud (ch-run)';
+/** A job's comment names its run and batch: `org.redlab.run=<id>,org.redlab.batch=<n>`. */
+const COMMENT_RUN = 'org.redlab.run';
+const COMMENT_BATCH = 'org.redlab.batch';
 
 export interface SlurmEngineOptions {
   /** The shared work folder when neither the RED nor `settings` names one (default: as the other engines'). */
@@ -81,6 +84,18 @@ export function jobOutcome(info: SlurmJobInfo, settings: SlurmSettings, stderrTa
   if (info.exitCode !== undefined && info.exitCode !== 0) return { state: 'failed', error: exitMessage(info.exitCode, stderrTail) };
   if (info.signal) return { state: 'failed', error: `the command was killed by signal ${info.signal}` };
   return { state: 'failed', error: `job ${info.id} ended ${state}${info.reason ? ` (${info.reason})` : ''}` };
+}
+
+/** Where a batch's job writes: its stdout and stderr (the capture files when the RED keeps them), and its exit code. */
+interface JobFiles {
+  stdout: string;
+  stderr: string;
+  exit: string;
+}
+
+function jobFiles(wd: BatchWorkDir, captured: { stdout?: string; stderr?: string }): JobFiles {
+  const jobDir = path.join(wd.dir, 'job');
+  return { stdout: captured.stdout ?? path.join(jobDir, 'stdout'), stderr: captured.stderr ?? path.join(jobDir, 'stderr'), exit: path.join(jobDir, 'exit-code') };
 }
 
 async function tailOf(file: string, bytes = 4096): Promise<string> {
@@ -123,10 +138,103 @@ export class SlurmEngine implements Engine {
       imagePull: true,
       imageBuilds: false,
       bindMounts: false,
-      reattach: false,
+      reattach: true,
       stats: false,
-      sessions: false
+      sessions: false,
+      schedulesGpus: true
     };
+    this.recovery = {
+      listManaged: filter => this.listJobs(filter),
+      resumeBatch: (req, o) => this.resumeBatch(req, o),
+      discardBatch: req => this.discardBatch(req),
+      // Jobs submitted but never started (PENDING) when the bridge died: the bridge runs them again.
+      remove: async ids => {
+        for (const id of ids) await this.cli.cancel(id).catch(() => undefined);
+      },
+      // Slurm holds the GPUs a job got; the bridge keeps no pool for it.
+      gpuDeviceIds: async () => []
+    };
+  }
+
+  readonly recovery: EngineRecovery;
+
+  /** This engine's jobs Slurm still knows (by their comment), as the bridge's recovery lists containers. */
+  private async listJobs(filter: { runId?: string } = {}): Promise<ManagedContainer[]> {
+    const jobs = await this.cli.jobsWithComment(`${COMMENT_RUN}=`);
+    const out: ManagedContainer[] = [];
+    for (const j of jobs) {
+      const m = new RegExp(`^${COMMENT_RUN}=([A-Za-z0-9_-]+),${COMMENT_BATCH}=(\\d+)$`).exec(j.comment);
+      if (!m || (filter.runId && m[1] !== filter.runId)) continue;
+      const state = j.state.split(/[ +]/)[0];
+      out.push({
+        containerId: j.id,
+        name: `redlab-${m[1]}-${m[2]}`,
+        runId: m[1],
+        batch: Number(m[2]),
+        state: state === 'PENDING' ? 'created' : isFinalJobState(state) ? 'exited' : 'running',
+        labels: { [COMMENT_RUN]: m[1], [COMMENT_BATCH]: m[2] }
+      });
+    }
+    return out;
+  }
+
+  /** A batch whose job a previous bridge submitted: followed to its end and collected, as run() would have. */
+  async resumeBatch(req: ResumeRequest, opts: EngineRunOptions = {}): Promise<BatchResult> {
+    const emit = makeEmitter(opts.onEvent);
+    const i = req.batch;
+    const red = req.loaded.red;
+    let plan: BatchPlan;
+    let wd: BatchWorkDir;
+    let settings: SlurmSettings;
+    try {
+      settings = resolveSlurmSettings(this.opts.settings ?? {}, redSlurmSettings(red));
+      wd = batchWorkDir(settings.workDir ?? this.workRoot, req.runId, i);
+      const batches = toBatches(red);
+      if (i >= batches.length) throw new Error(`the RED has ${batches.length} batch${batches.length === 1 ? '' : 'es'}: there is no batch ${i}`);
+      plan = planBatch(req, batches[i], i, batches.length, 'batches' in red, req.runId, this.connectors);
+    } catch (err) {
+      const outdir = 'batches' in red ? `${req.outdir}_${i}` : req.outdir;
+      return new BatchTracker(i, [], outdir, emit).done('failed', `cannot take this batch up again: ${errorMessage(err)}`);
+    }
+    const track = new BatchTracker(i, plan.command, plan.outdir, emit);
+    const limit = req.wallClockLimitMs;
+    const stopper = new Stopper(opts.signal, limit !== undefined && limit > 0 ? (req.startedAt ?? Date.now()) + limit : undefined, limit);
+    const ctx: ConnectorContext = { baseDir: req.baseDir ?? path.dirname(path.resolve(req.outdir)), allowedRoots: req.allowedRoots ?? [], onInfo: m => track.info(m), onProgress: transferEvents(emit, i) };
+    // Connector settings masked in the stored RED cannot be used: those outputs stay in the outdir.
+    const keepLocal = Object.entries(plan.batch.outputs ?? {})
+      .filter(([, t]) => JSON.stringify(t?.connector?.access ?? {}).includes(MASK))
+      .map(([k]) => k);
+    const result = await (async (): Promise<BatchResult> => {
+      try {
+        let id = req.containerId;
+        if (!id) {
+          const mine = (await this.listJobs({ runId: req.runId })).filter(j => j.batch === i);
+          id = (mine.find(j => j.state !== 'exited') ?? mine[mine.length - 1])?.containerId;
+          if (id) emit({ type: 'container', batch: i, containerId: id, name: `redlab-${req.runId}-${i}` });
+        }
+        if (!id) {
+          return track.done('failed', req.lastState === 'queued' || req.lastState === 'preparing' ? `the bridge stopped before this batch's Slurm job was submitted: run it again` : 'the Slurm job of this batch cannot be found (squeue knows no job of it): run it again');
+        }
+        track.info(`the bridge restarted: following Slurm job ${id} again`);
+        const files = jobFiles(wd, await captureFiles(plan, wd.outputs, false));
+        const outcome = await track.phase('running', () => this.followJob(track, id as string, files, settings, stopper, emit, req.alreadyStored));
+        const captureErrors = await placeCaptureFiles(plan, wd.outputs);
+        return await concludeWithOutputs({ track, plan, outputsDir: wd.outputs, ctx, sendOutputs: req.sendOutputs !== false, connectors: this.connectors, captureErrors, keepLocal }, outcome.state, outcome.error);
+      } catch (err) {
+        return track.done(...(stopper.reason ? stopper.stopped(errorMessage(err)) : (['failed', errorMessage(err)] as [FinalState, string])));
+      } finally {
+        stopper.dispose();
+      }
+    })();
+    return this.releaseBatch(result, wd, track, req);
+  }
+
+  /** What a batch whose result is recorded left: its work folder (the job itself has ended). */
+  private async discardBatch(req: DiscardRequest): Promise<void> {
+    const settings = resolveSlurmSettings(this.opts.settings ?? {}, {});
+    const wd = batchWorkDir(settings.workDir ?? this.workRoot, req.runId, req.batch);
+    const keep = keepMode(req.keepWorkDir, req.leaveContainer, this.opts.keepWorkDir);
+    if (keep === 'never' || (keep === 'on-failure' && req.state === 'succeeded')) await removeTree(wd.dir).catch(() => undefined);
   }
 
   get workRoot(): string {
@@ -272,22 +380,20 @@ export class SlurmEngine implements Engine {
         }
         if (stopper.reason) return track.done(...stopper.stopped('cancelled while staging inputs'));
 
-        const files = await captureFiles(plan, wd.outputs, true);
-        const stdoutFile = files.stdout ?? path.join(jobDir, 'stdout');
-        const stderrFile = files.stderr ?? path.join(jobDir, 'stderr');
-        const exitFile = path.join(jobDir, 'exit-code');
+        const files = jobFiles(wd, await captureFiles(plan, wd.outputs, true));
         const scriptFile = path.join(jobDir, 'job.sh');
+        const jobName = `redlab-${runId}-${i}`;
         const script = buildJobScript({
-          jobName: `redlab-${runId}-${i}`,
-          comment: `org.redlab.run=${runId},org.redlab.batch=${i}`,
+          jobName,
+          comment: `${COMMENT_RUN}=${runId},${COMMENT_BATCH}=${i}`,
           command: plan.command,
           imageDir,
           inputsDir: wd.inputs,
           outputsDir: wd.outputs,
           tmpDir,
-          stdoutFile,
-          stderrFile,
-          exitFile,
+          stdoutFile: files.stdout,
+          stderrFile: files.stderr,
+          exitFile: files.exit,
           workDir: wd.dir,
           ramMb: req.loaded.red.container.settings.ram,
           gpus: req.loaded.red.container.settings.gpus?.count,
@@ -296,13 +402,22 @@ export class SlurmEngine implements Engine {
         });
         await writeFile(scriptFile, script, { mode: 0o700 });
 
-        const outcome = await track.phase('running', () => this.runJob(track, scriptFile, stdoutFile, stderrFile, exitFile, settings, stopper, emit), `sbatch ${scriptFile}`);
+        const outcome = await track.phase(
+          'running',
+          async () => this.followJob(track, await this.submitJob(track, scriptFile, jobName, emit), files, settings, stopper, emit),
+          `sbatch ${scriptFile}`
+        );
         const captureErrors = await placeCaptureFiles(plan, wd.outputs);
         return await concludeWithOutputs({ track, plan, outputsDir: wd.outputs, ctx, sendOutputs: req.sendOutputs !== false, connectors: this.connectors, captureErrors }, outcome.state, outcome.error);
       } catch (err) {
         return track.done(...(stopper.reason ? stopper.stopped(errorMessage(err)) : (['failed', errorMessage(err)] as [FinalState, string])));
       }
     })();
+    return this.releaseBatch(result, wd, track, req);
+  }
+
+  /** As DockerEngine's: the work folder goes only once the batch's result is kept. */
+  private async releaseBatch(result: BatchResult, wd: BatchWorkDir, track: BatchTracker, req: Pick<RunRequest, 'recordBatch' | 'keepWorkDir'>): Promise<BatchResult> {
     let kept = true;
     try {
       if (req.recordBatch) kept = req.recordBatch(result) !== false;
@@ -313,23 +428,32 @@ export class SlurmEngine implements Engine {
     return result;
   }
 
-  /** Submits the job, follows its output files while it runs, cancels it on a stop; how it ended. */
-  private async runJob(
-    track: BatchTracker,
-    scriptFile: string,
-    stdoutFile: string,
-    stderrFile: string,
-    exitFile: string,
-    settings: SlurmSettings,
-    stopper: Stopper,
-    emit: Emitter
-  ): Promise<{ state: FinalState; error?: string }> {
-    const i = track.b.index;
+  /** Submits the job; its id goes out as the batch's `container` (a restarted bridge finds it by that, or by its comment). */
+  private async submitJob(track: BatchTracker, scriptFile: string, jobName: string, emit: Emitter): Promise<string> {
     const id = await this.cli.submit(scriptFile, (err, attempt) => track.info(`sbatch was refused for a passing reason (${err.stderr.trim()}); trying again (${attempt + 1})`));
     track.b.job = { scheduler: 'slurm', id };
+    emit({ type: 'container', batch: track.b.index, containerId: id, name: jobName });
     track.info(`Slurm job ${id} submitted`);
+    return id;
+  }
+
+  /**
+   * Follows job `id` to its end: its output files as live logs (from `skip` bytes on, for a
+   * resumed batch), its state; scancel on a stop. How it ended, in a batch's words.
+   */
+  private async followJob(
+    track: BatchTracker,
+    id: string,
+    files: JobFiles,
+    settings: SlurmSettings,
+    stopper: Stopper,
+    emit: Emitter,
+    skip: { stdout: number; stderr: number } = { stdout: 0, stderr: 0 }
+  ): Promise<{ state: FinalState; error?: string }> {
+    const i = track.b.index;
+    track.b.job = { scheduler: 'slurm', id };
     const followers = (['stdout', 'stderr'] as const).map(stream =>
-      new FileFollower(stream === 'stdout' ? stdoutFile : stderrFile, data => emit({ type: 'log', batch: i, stream, data }), this.opts.logPollMs ?? 200, this.opts.logFlushMs).start()
+      new FileFollower(files[stream], data => emit({ type: 'log', batch: i, stream, data }), this.opts.logPollMs ?? 200, this.opts.logFlushMs, skip[stream]).start()
     );
     let cancelling: Promise<void> | undefined;
     const cancel = () => {
@@ -350,8 +474,13 @@ export class SlurmEngine implements Engine {
     }
     if (info.state === 'UNKNOWN') {
       // Slurm forgot the job (MinJobAge passed): the exit code the job script wrote says how it ended.
-      const code = await readFile(exitFile, 'utf8').then(t => Number(t.trim()), () => NaN);
-      info = Number.isFinite(code) ? { ...info, state: code === 0 ? 'COMPLETED' : 'FAILED', exitCode: code } : info;
+      const code = await readFile(files.exit, 'utf8').then(
+        t => (/^\d+\s*$/.test(t) ? Number(t) : NaN),
+        () => NaN
+      );
+      info = Number.isFinite(code)
+        ? { ...info, state: code === 0 ? 'COMPLETED' : 'FAILED', exitCode: code }
+        : { ...info, state: 'VANISHED', reason: 'Slurm no longer knows it and it left no exit code' };
     }
     track.b.job = { scheduler: 'slurm', id, state: info.state, ...(info.nodes ? { node: info.nodes } : {}) };
     if (info.exitCode !== undefined) track.b.exitCode = info.exitCode;
@@ -359,6 +488,6 @@ export class SlurmEngine implements Engine {
       const [state, error] = stopper.stopped(`cancelled: Slurm job ${id} was cancelled (scancel)`);
       return { state, error: state === 'failed' ? `${error} (Slurm job ${id} cancelled after ${formatDuration(Date.now() - (track.b.startedAt ?? Date.now()))})` : error };
     }
-    return jobOutcome(info, settings, await tailOf(stderrFile));
+    return jobOutcome(info, settings, await tailOf(files.stderr));
   }
 }
