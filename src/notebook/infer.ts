@@ -29,6 +29,7 @@
 // Pure TypeScript: no DOM, no Node APIs.
 
 import { toSortedYaml, compareCodePoints, pySplitext, posixBasename, posixDirname, posixJoin, splitCwlType, type CwlInput, type CwlOutput, type FileOrDirectory, type GpuRequirement, type JobInputs, type JobOutputs, type Red, type SingleRed } from '../red';
+import { draftExecution, executionToDraft } from './draft-execution';
 import { findWrittenFiles } from './outputs';
 import { cellSource, cellTags, codeCellNumber, parametersSyntaxMessage, parseNotebookParameters } from './parameters';
 import { RUNNER_FILENAME } from './runner-source';
@@ -526,7 +527,8 @@ export function draftToRed(d: ExperimentDraft): SingleRed {
     inputs,
     outputs: sent,
     container: { engine: 'docker', settings },
-    execution: { engine: 'ccfaice', settings: {} }
+    // A cluster engine's settings where one is chosen; else ccfaice, which Curious Containers runs.
+    execution: draftExecution(d) ?? { engine: 'ccfaice', settings: {} }
   };
 }
 
@@ -599,7 +601,9 @@ export function redToDraft(red: Red, notebookPath: string): InferResult {
       if (new Set(gpus.devices.map(x => x.vramMin)).size > 1) warnings.push(`the GPUs ask for different memory sizes; the draft asks ${vram} MB for each`);
     } else if (typeof gpus.count === 'number') draft.gpus = { count: gpus.count };
   }
-  if (red.execution && red.execution.engine !== 'ccfaice') warnings.push(`the RED runs on ${red.execution.engine}; the draft runs on the local Docker engine`);
+  // A cluster engine and its settings are the draft's too; another engine is this session's choice (the panel's select).
+  Object.assign(draft, executionToDraft(red.execution));
+  if (red.execution && red.execution.engine !== 'ccfaice' && !draft.engine) warnings.push(`the RED runs on ${red.execution.engine}; the draft runs on the engine chosen in the panel`);
 
   const nbBase = posixBasename(notebookPath);
   const ownString = (key: string, prefix: string): string | undefined => {

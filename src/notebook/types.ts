@@ -1,6 +1,6 @@
 // An experiment as the RED panel edits it, before it becomes a RED file.
 // Contract between the notebook inference (infer.ts), the panel and the run commands.
-import type { CwlTypeString, JobPrimitive } from '../red';
+import type { CwlTypeString, JobPrimitive, KubernetesSettings, SlurmSettings } from '../red';
 
 /** A parameter's value: null is Python's None (only for optional types, `int?`). */
 export type ParameterValue = JobPrimitive | JobPrimitive[] | null;
@@ -84,8 +84,21 @@ export interface ExperimentDraft {
   /**
    * The bridge engine the user chose for this notebook (a name GET /health lists). Absent: the
    * default (the defaultEngine setting, else the bridge's own). Not the RED's container.engine.
+   * A cluster engine (slurm, kubernetes) is part of the RED (its `execution`, draft-execution.ts);
+   * any other is this session's choice.
    */
   engine?: string;
+  /** Each cluster engine's settings (`execution.settings`), kept when another engine is chosen for a while. */
+  cluster?: DraftClusterSettings;
+}
+
+/** The engines whose settings go into the RED's `execution` (RED Lab extensions of the format). */
+export type ClusterEngine = 'slurm' | 'kubernetes';
+
+/** Each cluster engine's settings as the draft keeps them: all of them (an imported RED's too), the panel edits a few. */
+export interface DraftClusterSettings {
+  slurm?: SlurmSettings;
+  kubernetes?: KubernetesSettings;
 }
 
 /** The notebook cannot run as a container experiment (e.g. its kernel is not Python). */

@@ -13,7 +13,7 @@ import { type SubmitRequest, type SubmitResponse, checkImageReference, formatIss
 import type { RunCellManager } from '../streaming/run-cells';
 import { askRedPath, askVariables, confirm, showJson } from './dialogs';
 import type { ExperimentModel, PanelIssue } from './experiment-model';
-import { engineView, healthOf } from './engines';
+import { engineView, healthOf, requiredEngine } from './engines';
 import { buildFailureSummary, buildImage } from './image-build';
 import type { DraftDefaults, RedPanelModel } from './panel-model';
 import { dirOf, looksLikeRedFile, redPathFor, relativePath } from './paths';
@@ -73,6 +73,7 @@ export class RedLabActions {
       if (!panel || !experiment) return undefined;
       if (!this.checkValid(experiment, 'run')) return undefined;
       if (!(await this.bridgeReady())) return undefined;
+      if (this.engineMissing(requiredEngine({ draft: experiment.draft }))) return undefined;
       const path = panel.context.path;
       try {
         // Files next to the notebook go through the contents API; the notebook itself is
@@ -87,7 +88,7 @@ export class RedLabActions {
         const { red, yaml } = redOfSnapshot(experiment.draft, notebook.relPath, runner.relPath);
         const variables = await this.variableValues(experiment.variables);
         if (!variables) return undefined;
-        const { id } = await this.postRun(yaml, variables, { notebookPath: path, redPath: path, engine: this.chosenEngine(experiment.draft.engine) });
+        const { id } = await this.postRun(yaml, variables, { notebookPath: path, redPath: path, engine: this.chosenEngine(experiment.draft.engine, requiredEngine({ draft: experiment.draft })) });
         this.o.panelModel.rememberRun(id, { image: experiment.draft.image, gpus: gpuLabel(red.container.settings.gpus), values: runValues(red) });
         await this.streamIntoNotebook(panel, id);
         this.o.panelModel.setNotice(null);
@@ -104,10 +105,11 @@ export class RedLabActions {
     return this.o.panelModel.launches.run('Starting the run…', async () => {
       if (!this.checkValid(redFile, 'run')) return undefined;
       if (!(await this.bridgeReady())) return undefined;
+      if (this.engineMissing(requiredEngine({ redFile: redFile.red }))) return undefined;
       try {
         const variables = await this.variableValues(redFile.variables);
         if (!variables) return undefined;
-        const { id } = await this.postRun(redFile.yaml, variables, { notebookPath: panel.context.path, redPath: redFile.path, engine: this.chosenEngine() });
+        const { id } = await this.postRun(redFile.yaml, variables, { notebookPath: panel.context.path, redPath: redFile.path, engine: this.chosenEngine(undefined, requiredEngine({ redFile: redFile.red })) });
         this.o.panelModel.rememberRun(id, { image: redFile.image, gpus: gpuLabel(redFile.red.container.settings.gpus), values: runValues(redFile.red) });
         await this.streamIntoNotebook(panel, id);
         this.o.panelModel.setNotice(null);
@@ -225,11 +227,14 @@ export class RedLabActions {
       try {
         const record = await this.o.api.get(runId);
         const plan = planRerun(record);
+        // A RED that names its engine (a cluster's) runs there again or not at all, said plainly.
+        const required = requiredEngine({ redFile: plan.red });
+        if (this.engineMissing(required)) return undefined;
         const variables = await this.variableValues(listVariables(plan.red));
         if (!variables) return undefined;
         // Where it ran before, unless that engine is gone (then the bridge's default).
         // The label names the run it reproduces: the history shows the drift report against it when the re-run ends.
-        const options = { notebookPath: record.options.notebookPath, redPath: record.options.redPath, labels: plan.labels, engine: this.chosenEngine(record.options.engine) };
+        const options = { notebookPath: record.options.notebookPath, redPath: record.options.redPath, labels: plan.labels, engine: this.chosenEngine(record.options.engine, required) };
         const { id } = await this.postRun(plan.red, variables, options);
         this.o.panelModel.rememberRun(id, { image: plan.pinnedImage ?? record.image?.url, values: runValues(plan.red) });
         this.o.panelModel.setNotice({ kind: 'info', title: `Run ${id} started`, lines: [plan.note] });
@@ -380,9 +385,21 @@ export class RedLabActions {
     return this.o.api.submit({ red, variables, options: engine ? { ...rest, engine } : rest });
   }
 
-  /** Where a run goes: `wanted` (the panel's choice, a re-run's engine) when available, else the setting's, else the bridge's default. */
-  chosenEngine(wanted?: string): string | undefined {
-    return engineView(healthOf(this.o.redlab.status), [wanted, this.o.defaults().engine]).chosen?.name;
+  /**
+   * Where a run goes: the engine the RED asks for (`required`), else `wanted` (the panel's choice, a
+   * re-run's engine) when available, else the setting's, else the bridge's default. The RED's engine
+   * missing: none (the bridge then reads execution.engine and says how to get that engine), never another.
+   */
+  chosenEngine(wanted?: string, required?: string): string | undefined {
+    const view = engineView(healthOf(this.o.redlab.status), [wanted, this.o.defaults().engine], required);
+    return view.missing ? undefined : view.chosen?.name;
+  }
+
+  /** True, with the reason shown, when the engine the RED asks for is not one the bridge can run on now. */
+  private engineMissing(required: string | undefined): boolean {
+    const missing = engineView(healthOf(this.o.redlab.status), [], required).missing;
+    if (missing) this.o.panelModel.setNotice({ kind: 'error', title: 'The run did not start', lines: [missing.message] });
+    return missing !== undefined;
   }
 
   private reportError(title: string, err: unknown): void {

@@ -1,10 +1,12 @@
 // The experiment's choices kept in the notebook (metadata `redlab.experiment`), written
 // when it runs or is exported, so that a reopened notebook proposes what ran last time:
-// image, resources, values, inputs, outputs. Only {{variable}} names of credentials ever
+// image, resources, values, inputs, outputs, and a cluster engine with its settings (part of
+// the RED's `execution`; docker or process is a choice of the session, not kept). Only {{variable}} names of credentials ever
 // get there (a literal password makes the draft invalid, and invalid drafts neither run
 // nor export). Pure.
 import { EXECUTED_NOTEBOOK_OUTPUT } from '../notebook/infer';
-import type { DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
+import { isClusterEngine } from '../notebook/draft-execution';
+import type { ClusterEngine, DraftClusterSettings, DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
 import { ramRangeProblem, withSecretsAsVariables } from '../red';
 
 export const NOTEBOOK_METADATA_KEY = 'redlab';
@@ -16,6 +18,10 @@ export interface StoredExperiment {
   values: ExperimentDraft['values'];
   inputs: DraftInput[];
   outputs: DraftOutput[];
+  /** The cluster engine chosen (slurm, kubernetes); absent for any other. */
+  engine?: ClusterEngine;
+  /** Each cluster engine's settings (no secrets: an SSH key stays in the file identityFile names). */
+  cluster?: DraftClusterSettings;
 }
 
 /**
@@ -26,7 +32,8 @@ export interface StoredExperiment {
 export function toStoredExperiment(d: ExperimentDraft): StoredExperiment {
   const inputs = d.inputs.map(i => ({ ...i, access: withSecretsAsVariables(i.connector, i.access, i.name) }));
   const outputs = d.outputs.map(o => (o.send ? { ...o, send: { ...o.send, access: withSecretsAsVariables(o.send.connector, o.send.access, o.name) } } : o));
-  return JSON.parse(JSON.stringify({ image: d.image, ramMb: d.ramMb, gpus: d.gpus, values: d.values, inputs, outputs }));
+  const engine = isClusterEngine(d.engine) ? d.engine : undefined;
+  return JSON.parse(JSON.stringify({ image: d.image, ramMb: d.ramMb, gpus: d.gpus, values: d.values, inputs, outputs, engine, cluster: d.cluster }));
 }
 
 /** The stored experiment of a notebook's JSON, if it has a usable one. */
@@ -40,8 +47,20 @@ export function readStoredExperiment(nb: unknown): StoredExperiment | undefined 
     ...(e.gpus && typeof e.gpus === 'object' ? { gpus: e.gpus } : {}),
     values: e.values && typeof e.values === 'object' ? e.values : {},
     inputs: Array.isArray(e.inputs) ? e.inputs.filter(i => i && typeof i.name === 'string' && i.access && typeof i.access === 'object') : [],
-    outputs: Array.isArray(e.outputs) ? e.outputs.filter(o => o && typeof o.name === 'string' && typeof o.glob === 'string').map(withUsableSend) : []
+    outputs: Array.isArray(e.outputs) ? e.outputs.filter(o => o && typeof o.name === 'string' && typeof o.glob === 'string').map(withUsableSend) : [],
+    ...(isClusterEngine(e.engine) ? { engine: e.engine } : {}),
+    ...usableCluster(e.cluster)
   };
+}
+
+/** The cluster settings of a notebook's metadata: each engine's an object (a notebook edited by hand may hold anything). */
+function usableCluster(cluster: unknown): { cluster?: DraftClusterSettings } {
+  if (!cluster || typeof cluster !== 'object') return {};
+  const out: DraftClusterSettings = {};
+  for (const [engine, settings] of Object.entries(cluster)) {
+    if (isClusterEngine(engine) && settings && typeof settings === 'object' && !Array.isArray(settings)) out[engine] = settings;
+  }
+  return Object.keys(out).length ? { cluster: out } : {};
 }
 
 /** An output without a `send` that is not {connector, access} (a notebook edited by hand). */
@@ -69,6 +88,9 @@ export function applyStoredExperiment(inferred: ExperimentDraft, stored: StoredE
   const draft: ExperimentDraft = { ...inferred, image: stored.image, ramMb, values, inputs: stored.inputs, outputs: mergeOutputs(inferred.outputs, stored.outputs) };
   if (stored.gpus) draft.gpus = stored.gpus;
   else delete draft.gpus;
+  // The cluster engine the experiment ran or was exported for, and its settings.
+  if (stored.engine) draft.engine = stored.engine;
+  if (stored.cluster) draft.cluster = stored.cluster;
   return draft;
 }
 

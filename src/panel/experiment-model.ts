@@ -6,12 +6,15 @@
 // Pure: no DOM, no JupyterLab.
 import { Signal, type ISignal } from '@lumino/signaling';
 import { checkDraft, draftToRed, draftToRedYaml, LOCAL_CONNECTOR, parameterKeys } from '../notebook/infer';
-import type { DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
+import { clusterSettingsOf, isClusterEngine } from '../notebook/draft-execution';
+import type { ClusterEngine, DraftInput, DraftOutput, ExperimentDraft } from '../notebook/types';
+import { clusterProblems, withClusterText, type ClusterFieldKey } from './cluster';
 import {
   type SingleRed,
   RAM_MAX_MB,
   RAM_MIN_MB,
   validateRed,
+  curiousContainersIssues,
   checkVariables,
   listVariables,
   type RedVariable,
@@ -28,6 +31,7 @@ import {
   type ConnectorDirection
 } from '../red';
 import {
+  clusterField,
   fieldForDraftProblem,
   fieldForIssuePath,
   inputField,
@@ -125,9 +129,20 @@ export class ExperimentModel {
   /** The bridge engine for this notebook's runs; undefined: the default. */
   setEngine(engine: string | undefined): void {
     if (engine === this._draft.engine) return;
-    const { engine: _old, ...rest } = this._draft;
-    // Not kept in the notebook (where a run goes is this session's choice): no metadata edit.
-    this.commit(engine ? { ...rest, engine } : rest, false, false);
+    const { engine: old, ...rest } = this._draft;
+    // docker, docker-ssh, process: this session's choice, not kept in the notebook (no metadata
+    // edit). A cluster engine, to or from, changes the RED's `execution`: an edit of the experiment.
+    const changesRed = isClusterEngine(old) || isClusterEngine(engine);
+    this.commit(engine ? { ...rest, engine } : rest, false, changesRed);
+  }
+
+  /**
+   * One field of a cluster engine's settings (Cluster section); empty text: left out (the cluster's
+   * default). The engine becomes the draft's own (also where it was chosen only as the bridge's default):
+   * settings for it make the RED one for it.
+   */
+  setClusterText(engine: ClusterEngine, key: ClusterFieldKey, text: string): void {
+    this.commit({ ...this._draft, engine, cluster: withClusterText(this._draft, engine, key, text) });
   }
 
   setRamText(text: string): void {
@@ -383,7 +398,8 @@ export class ExperimentModel {
     if (red) {
       const seen = new Set(issues.map(i => `${i.field}|${i.message}`));
       const keys = parameterKeys(draft);
-      for (const issue of validateRed(red)) {
+      // A cluster engine's RED is a RED Lab extension: said at the engine (a warning), as an export for Curious Containers would.
+      for (const issue of [...validateRed(red), ...curiousContainersIssues(red)]) {
         const field = fieldForIssuePath(issue.path, draft, keys);
         const key = `${field}|${issue.message}`;
         if (seen.has(key)) continue;
@@ -403,7 +419,7 @@ const mountableLabels = (): string =>
     .map(s => s.label)
     .join(' or ');
 
-/** What the panel checks besides checkDraft (names, values) and validateRed: fields left empty, credentials. */
+/** What the panel checks besides checkDraft (names, values) and validateRed: fields left empty, credentials, the cluster's time limit. */
 export function draftChecks(d: ExperimentDraft): PanelIssue[] {
   const issues: PanelIssue[] = [];
   const err = (field: FieldKey, message: string, fix?: string) => issues.push({ field, message, ...(fix ? { fix } : {}), severity: 'error' });
@@ -420,6 +436,7 @@ export function draftChecks(d: ExperimentDraft): PanelIssue[] {
     if (!o.glob.trim()) err(f, 'a file name or glob pattern is needed (e.g. results.csv, *.png)');
     if (o.send && o.enabled !== false) for (const p of connectorChecks(o.send.connector, o.kind, 'send', o.send.access, o.name)) err(f, p.message, p.fix);
   });
+  if (isClusterEngine(d.engine)) for (const p of clusterProblems(clusterSettingsOf(d, d.engine))) err(clusterField(p.key), p.message, p.fix);
   return issues;
 }
 

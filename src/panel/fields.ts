@@ -3,13 +3,17 @@
 // a typed value (and says why not), and how a value is shown again. Pure.
 import { splitCwlType, pyFloatRepr, type JobPrimitive } from '../red';
 import type { ExperimentDraft } from '../notebook/types';
+import { isClusterEngine } from '../notebook/draft-execution';
+import { CLUSTER_FIELDS } from './cluster';
 
-/** `image`, `ramMb`, `gpus`, `engine`, `param:<name>`, `input:<name>`, `output:<name>`. */
+/** `image`, `ramMb`, `gpus`, `engine`, `cluster:<settings key>`, `param:<name>`, `input:<name>`, `output:<name>`. */
 export type FieldKey = string;
 
 export const paramField = (name: string): FieldKey => `param:${name}`;
 export const inputField = (name: string): FieldKey => `input:${name}`;
 export const outputField = (name: string): FieldKey => `output:${name}`;
+/** A field of the Cluster section (`cluster:timeLimit`): its key in `execution.settings`. */
+export const clusterField = (key: string): FieldKey => `cluster:${key}`;
 
 export type ParamValue = JobPrimitive | JobPrimitive[] | null; // null: None (optional parameters)
 export type ParseResult = { ok: true; value: ParamValue | undefined } | { ok: false; error: string };
@@ -99,6 +103,7 @@ export function fieldForIssuePath(path: string, draft: ExperimentDraft, paramKey
   if (path === 'container.settings.image' || path.startsWith('container.settings.image.')) return 'image';
   if (path.startsWith('container.settings.ram')) return 'ramMb';
   if (path.startsWith('container.settings.gpus')) return 'gpus';
+  if (parts[0] === 'execution' && parts[1] === 'settings' && isClusterEngine(draft.engine) && CLUSTER_FIELDS[draft.engine].some(f => f.key === parts[2])) return clusterField(parts[2]);
   if (path === 'container.engine' || path.startsWith('execution')) return 'engine';
   const name = parts[0] === 'inputs' ? parts[1] : parts[0] === 'cli' && parts[1] === 'inputs' ? parts[2] : undefined;
   if (name !== undefined) {

@@ -187,7 +187,7 @@ export class RedPanelModel {
   }
 
   /**
-   * Reads the notebook's parameters cell again. Image, resources and inputs stay; values the
+   * Reads the notebook's parameters cell again. Image, resources, the engine and its cluster settings, and inputs stay; values the
    * user changed stay where the parameter still has the same type; outputs as mergeOutputs
    * gives them (the user's choices, plus the files the code writes now).
    */
@@ -213,7 +213,8 @@ export class RedPanelModel {
       const was = before.parameters.find(x => x.name === p.name);
       if (was && was.type === p.type && p.name in before.values && JSON.stringify(before.values[p.name]) !== JSON.stringify(was.default)) values[p.name] = before.values[p.name];
     }
-    old.replace({ ...result.draft, image: before.image, ramMb: before.ramMb, gpus: before.gpus, inputs: before.inputs, outputs: mergeOutputs(result.draft.outputs, before.outputs), runnerPath: before.runnerPath, values }, result.warnings);
+    const where = { ...(before.engine ? { engine: before.engine } : {}), ...(before.cluster ? { cluster: before.cluster } : {}) };
+    old.replace({ ...result.draft, image: before.image, ramMb: before.ramMb, gpus: before.gpus, inputs: before.inputs, outputs: mergeOutputs(result.draft.outputs, before.outputs), runnerPath: before.runnerPath, values, ...where }, result.warnings);
   }
 
   /** A notebook was renamed: its experiment follows it. */

@@ -1,6 +1,7 @@
 // Why Run is off, in words the panel shows beside the disabled button (and as its
 // tooltip): the first thing that blocks a run. Pure.
 import type { PanelIssue } from './experiment-model';
+import { clusterFieldLabel } from './cluster';
 import type { FieldKey } from './fields';
 
 export interface RunBlockerInput {
@@ -11,6 +12,8 @@ export interface RunBlockerInput {
   /** What the bridge status says when not connected. */
   bridgeMessage?: string;
   issues: readonly PanelIssue[];
+  /** The engine the RED asks for is not there (engines.ts missingEngineMessage). */
+  engineMissing?: string;
 }
 
 /** The words for the field an issue is at. */
@@ -27,6 +30,8 @@ export function fieldLabel(field: FieldKey | undefined): string {
       return 'GPUs';
     case 'engine':
       return 'Engine';
+    case 'cluster':
+      return `Cluster: ${clusterFieldLabel(name)}`;
     case 'param':
       return `parameter ${name}`;
     case 'input':
@@ -45,6 +50,7 @@ export function runBlocker(o: RunBlockerInput): string | undefined {
     const more = o.issues.filter(i => i.severity === 'error').length - 1;
     return `Fix ${fieldLabel(error.field)} first: ${error.message}${error.fix ? ` (${error.fix})` : ''}${more > 0 ? ` (and ${more} more problem${more === 1 ? '' : 's'} below)` : ''}`;
   }
+  if (o.engineMissing) return `Not here: ${o.engineMissing}`;
   if (!o.connected) return `Runs need the RED Lab bridge and an engine that can run: ${o.bridgeMessage ?? 'not connected yet'}`;
   return undefined;
 }

@@ -7,10 +7,13 @@ import * as React from 'react';
 import { BridgeApi } from '../../api';
 import type { BridgeClient } from '../../handler';
 import { RedLabModel } from '../../model';
-import type { EngineInfo, HealthInfo } from '../../red';
-import { docker, processEngine } from './engine-fixtures';
+import type { ExperimentDraft } from '../../notebook/types';
+import { draftToRed, inferDraft } from '../../notebook/infer';
+import type { EngineInfo, HealthInfo, Red } from '../../red';
+import { docker, kubernetes, processEngine, slurm } from './engine-fixtures';
 import type { RedLabActions } from '../actions';
 import { RedPanelModel } from '../panel-model';
+import { RedFileModel } from '../red-file-model';
 import { RedPanel } from '../views/RedPanel';
 
 // react-dom ships no types here (no @types/react-dom): the one function used, typed.
@@ -29,7 +32,7 @@ const NOTEBOOK = {
 };
 
 /** The panel for a notebook, after the bridge's health said `engines` (default: the first). */
-async function renderPanel(engines: EngineInfo[], opts: { defaultEngine?: string; chosen?: string } = {}): Promise<string> {
+async function renderPanel(engines: EngineInfo[], opts: { defaultEngine?: string; chosen?: string; cluster?: ExperimentDraft['cluster']; redFile?: Red } = {}): Promise<string> {
   const health: HealthInfo = {
     status: 'ok',
     version: '1',
@@ -52,6 +55,8 @@ async function renderPanel(engines: EngineInfo[], opts: { defaultEngine?: string
   const panel = new RedPanelModel(new BridgeApi(client), () => ({ image: 'redlab/debian-python:12', ramMb: 1024 }));
   panel.setNotebook({ path: 'demo/walk.ipynb', toJSON: () => NOTEBOOK });
   if (opts.chosen) panel.experiment!.setEngine(opts.chosen);
+  if (opts.cluster) panel.experiment!.replace({ ...panel.experiment!.draft, cluster: opts.cluster });
+  if (opts.redFile) panel.openRedFile('demo/walk.ipynb', new RedFileModel('demo/job.red.yml', opts.redFile));
   // The actions run on clicks only: a render calls none.
   const html = renderToStaticMarkup(React.createElement(RedPanel, { panel, redlab, actions: {} as RedLabActions }));
   redlab.dispose();
@@ -107,4 +112,60 @@ test('one engine: no choice, its name said; an engine that cannot run now is lis
   expect(byTestId(html, 'redlab-engine')).toBe('<span class="jp-RedLab-muted" data-testid="redlab-engine">process (not isolated)</span>');
   expect(byTestId(html, 'redlab-engine-unavailable')).toBe('<div class="jp-RedLab-muted" data-testid="redlab-engine-unavailable">docker: not available (cannot reach /var/run/docker.sock)</div>');
   expect(byTestId(html, 'redlab-gpu-mode')).toBeUndefined();
+});
+
+test("a cluster engine: its room in the select, the cluster's GPUs under GPUs, and the Cluster section with the draft's settings", async () => {
+  const html = await renderPanel([docker, slurm, kubernetes], { chosen: 'slurm', cluster: { slurm: { partition: 'debug', timeLimit: '90' } } });
+  expect(options(byTestId(html, 'redlab-engine')!)).toEqual([
+    { value: 'docker', label: 'docker 26.1.5', selected: false },
+    { value: 'slurm', label: 'slurm 22.05.8 \u2014 1 node, 2 of 2 GPUs free', selected: true },
+    { value: 'kubernetes', label: 'kubernetes v1.31.14 \u2014 2 of 3 nodes up, no GPUs', selected: false }
+  ]);
+  expect(byTestId(html, 'redlab-gpu-inventory')).toContain('The cluster now: 1 node, 2 of 2 GPUs free');
+  const section = byTestId(html, 'redlab-cluster-section')!;
+  expect(section).toContain('Cluster (Slurm)');
+  expect(byTestId(html, 'redlab-cluster-partition')).toMatch(/value="debug"/);
+  expect(byTestId(html, 'redlab-cluster-account')).toMatch(/value=""/);
+  expect(byTestId(html, 'redlab-cluster-workDir')).toBeDefined();
+  expect(byTestId(html, 'redlab-cluster-namespace')).toBeUndefined();
+  // The time limit's problem under it, with the fix; Run says it too.
+  expect(section).toContain('time limit &quot;90&quot; has no unit');
+  expect(section).toContain('&quot;01:30:00&quot; for 90 minutes');
+  expect(byTestId(html, 'redlab-run-blocked')).toContain('Fix Cluster: Time limit first');
+
+  const k8s = await renderPanel([docker, slurm, kubernetes], { chosen: 'kubernetes' });
+  expect(byTestId(k8s, 'redlab-cluster-section')).toContain('Cluster (Kubernetes)');
+  expect(byTestId(k8s, 'redlab-cluster-namespace')).toBeDefined();
+  expect(byTestId(k8s, 'redlab-cluster-partition')).toBeUndefined();
+  // docker: no Cluster section.
+  expect(byTestId(await renderPanel([docker, slurm]), 'redlab-cluster-section')).toBeUndefined();
+});
+
+test('the RED asks for slurm and the bridge has none: said plainly with how to start it, the select shows it unavailable, Run waits', async () => {
+  const html = await renderPanel([docker, processEngine], { chosen: 'slurm', cluster: { slurm: { partition: 'debug' } } });
+  const select = byTestId(html, 'redlab-engine')!;
+  expect(select).toMatch(/^<select[^>]*><option value="slurm" disabled="" selected="">slurm \(not available here\)<\/option>/);
+  // The engines there are stay choosable (neither selected).
+  expect(options(select)).toEqual([
+    { value: 'docker', label: 'docker 26.1.5', selected: false },
+    { value: 'process', label: 'process (not isolated)', selected: false }
+  ]);
+  const said = 'this RED asks for the slurm engine, which this bridge does not have: start it with REDLAB_ENGINES=docker,process,slurm';
+  expect(byTestId(html, 'redlab-engine-missing')).toContain(said);
+  expect(byTestId(html, 'redlab-run-blocked')).toContain(`Not here: ${said}`);
+  expect(byTestId(html, 'redlab-run-button')).toMatch(/disabled=""/);
+  // Its settings stay shown (and in the RED).
+  expect(byTestId(html, 'redlab-cluster-partition')).toMatch(/value="debug"/);
+});
+
+test('an imported RED file asking for kubernetes: said plainly when the bridge lacks it, Run waits; nothing said when it has it', async () => {
+  const draft = inferDraft(NOTEBOOK, { notebookPath: 'demo/walk.ipynb', defaults: { image: 'redlab/debian-python:12', ramMb: 1024 } }).draft;
+  const red: Red = { ...draftToRed(draft), execution: { engine: 'kubernetes', settings: { namespace: 'ml' } } };
+  const html = await renderPanel([docker], { redFile: red });
+  expect(byTestId(html, 'redlab-red-file')).toBeDefined();
+  expect(byTestId(html, 'redlab-engine-missing')).toContain('this RED asks for the kubernetes engine, which this bridge does not have: start it with REDLAB_ENGINES=docker,kubernetes');
+  expect(byTestId(html, 'redlab-run-button')).toMatch(/disabled=""/);
+  const there = await renderPanel([docker, kubernetes], { redFile: red });
+  expect(byTestId(there, 'redlab-engine-missing')).toBeUndefined();
+  expect(byTestId(there, 'redlab-run-blocked')).toBeUndefined();
 });

@@ -3,11 +3,13 @@
 import * as React from 'react';
 import type { IRedLab } from '../../tokens';
 import type { RedLabActions } from '../actions';
-import { engineView, healthOf } from '../engines';
+import { isClusterEngine } from '../../notebook/draft-execution';
+import { engineView, healthOf, requiredEngine } from '../engines';
 import type { RedPanelModel } from '../panel-model';
 import { runBlocker } from '../run-blocker';
 import { runsOfNotebook } from '../run-history';
 import { BridgeMessage } from './BridgeMessage';
+import { ClusterSection } from './ClusterSection';
 import { useSignals } from './hooks';
 import { ImageSection } from './ImageSection';
 import { InputsSection } from './InputsSection';
@@ -33,12 +35,15 @@ export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element
   const current = panel.current;
   const experiment = panel.experiment;
   const redFile = panel.redFile;
-  // Only engines that can run now; sections the chosen one cannot use are not shown.
-  const engines = engineView(health, [experiment?.draft.engine, panel.defaultEngine]);
   // What Run runs: the imported RED file when one is open, else the notebook's experiment.
   const shown = redFile ?? experiment;
+  // Only engines that can run now; sections the chosen one cannot use are not shown. The engine
+  // the RED itself asks for (a cluster's, an imported file's) is not swapped for another silently.
+  const required = redFile ? requiredEngine({ redFile: redFile.red }) : experiment ? requiredEngine({ draft: experiment.draft }) : undefined;
+  const engines = engineView(health, redFile ? [panel.defaultEngine] : [experiment?.draft.engine, panel.defaultEngine], required);
+  const clusterEngine = engines.missing?.name ?? engines.chosen?.name;
   const blocker = shown
-    ? runBlocker({ launching: panel.launches.busy, connected, bridgeMessage: 'message' in status ? status.message : undefined, issues: shown.issues })
+    ? runBlocker({ launching: panel.launches.busy, connected, bridgeMessage: 'message' in status ? status.message : undefined, issues: shown.issues, engineMissing: engines.missing?.message })
     : undefined;
 
   return (
@@ -90,6 +95,11 @@ export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element
           {current.error.fix ? <div>What to do: {current.error.fix}</div> : null}
         </div>
       ) : null}
+      {redFile && engines.missing ? (
+        <div className="jp-RedLab-notice jp-RedLab-notice-error" data-testid="redlab-engine-missing" role="alert">
+          {engines.missing.message}
+        </div>
+      ) : null}
       {redFile ? <RedFileView model={redFile} onClose={() => panel.closeRedFile()} /> : null}
       {redFile && current ? (
         <RunHistory
@@ -111,7 +121,8 @@ export function RedPanel({ panel, redlab, actions }: RedPanelProps): JSX.Element
             </ul>
           ) : null}
           <ImageSection model={experiment} panel={panel} engine={engines.chosen?.name} imageBuilds={engines.imageBuilds} canBuild={connected} onBuild={() => void actions.buildImage()} />
-          <ResourcesSection model={experiment} gpusSupported={engines.gpus} gpus={health?.gpus ?? []} engines={engines} />
+          <ResourcesSection model={experiment} gpusSupported={engines.gpus} gpus={engines.chosen?.gpus ?? health?.gpus ?? []} engines={engines} />
+          {isClusterEngine(clusterEngine) ? <ClusterSection model={experiment} engine={clusterEngine} /> : null}
           <ParametersSection model={experiment} onReinfer={() => panel.reinfer()} />
           <InputsSection
             model={experiment}

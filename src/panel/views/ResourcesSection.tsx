@@ -1,19 +1,20 @@
 // Resources and engine: RAM, GPUs (none / a count / one with at least some memory)
 // with the bridge's GPU inventory; GPU controls only where the engine can give GPUs;
-// the engines the bridge can run on now (a select when there are several) and the
-// chosen one's note (e.g. that it does not isolate runs).
+// the engines the bridge can run on now (a select when there are several; a cluster's
+// room in its label), the chosen one's note (e.g. that it does not isolate runs), and,
+// plainly, when the engine the RED asks for is not there.
 import * as React from 'react';
 import { formatParamValue } from '../fields';
 import type { ExperimentModel, GpuMode } from '../experiment-model';
 import type { Gpu } from '../../red';
-import { engineLabel, type EngineView } from '../engines';
+import { capacityText, engineLabel, type EngineView } from '../engines';
 import { Field, FieldIssues, hasError, Section } from './common';
 
 export interface ResourcesSectionProps {
   model: ExperimentModel;
   /** The engine can give containers GPUs (capability `gpus`). */
   gpusSupported: boolean;
-  /** The bridge's GPUs (empty when it has none, or is not connected). */
+  /** The chosen engine's GPUs (empty when it has none, or is not connected); a cluster's room is its capacity instead. */
   gpus: readonly Gpu[];
   /** The engines offered and the chosen one. */
   engines: EngineView;
@@ -52,7 +53,9 @@ export function ResourcesSection({ model, gpusSupported, gpus, engines }: Resour
           </Field>
           <FieldIssues model={model} field="gpus" />
           <div className="jp-RedLab-gpus" data-testid="redlab-gpu-inventory">
-            {gpus.length ? (
+            {engines.chosen?.capacity ? (
+              <div className="jp-RedLab-muted">The cluster now: {capacityText(engines.chosen.capacity)}</div>
+            ) : gpus.length ? (
               gpus.map(g => (
                 <div key={g.uuid} className="jp-RedLab-muted">
                   GPU {g.index}: {g.name}, {g.memoryTotalMb - g.memoryUsedMb} of {g.memoryTotalMb} MB free
@@ -70,14 +73,19 @@ export function ResourcesSection({ model, gpusSupported, gpus, engines }: Resour
   );
 }
 
-/** The engine a run goes to: a select when the bridge can run on several, its note said plainly. */
+/** The engine a run goes to: a select when the bridge can run on several (or the RED's engine is missing), its note said plainly. */
 function EngineField({ engines, onChoose }: { engines: EngineView; onChoose: (name: string) => void }): JSX.Element {
-  const chosen = engines.chosen;
+  const { chosen, missing } = engines;
   return (
     <>
       <Field label="Engine" hint="Where the run goes: the engines the bridge can run on now">
-        {engines.offered.length > 1 ? (
-          <select className="jp-mod-styled jp-RedLab-select" data-testid="redlab-engine" value={chosen?.name ?? ''} onChange={e => onChoose(e.target.value)}>
+        {engines.offered.length > 1 || (missing && engines.offered.length) ? (
+          <select className="jp-mod-styled jp-RedLab-select" data-testid="redlab-engine" value={chosen?.name ?? missing?.name ?? ''} onChange={e => onChoose(e.target.value)}>
+            {missing ? (
+              <option value={missing.name} disabled>
+                {missing.name} (not available here)
+              </option>
+            ) : null}
             {engines.offered.map(e => (
               <option key={e.name} value={e.name}>
                 {engineLabel(e)}
@@ -86,10 +94,15 @@ function EngineField({ engines, onChoose }: { engines: EngineView; onChoose: (na
           </select>
         ) : (
           <span className="jp-RedLab-muted" data-testid="redlab-engine">
-            {chosen ? engineLabel(chosen) : engines.unavailable.length ? 'none available' : 'the bridge has not said yet'}
+            {chosen ? engineLabel(chosen) : missing ? `${missing.name} (not available here)` : engines.unavailable.length ? 'none available' : 'the bridge has not said yet'}
           </span>
         )}
       </Field>
+      {missing ? (
+        <div className="jp-RedLab-engine-note jp-RedLab-field-error" data-testid="redlab-engine-missing" role="alert">
+          {missing.message}
+        </div>
+      ) : null}
       {chosen?.note ? (
         <div className={`jp-RedLab-engine-note${chosen.capabilities.isolated ? '' : ' jp-RedLab-field-error'}`} data-testid="redlab-engine-note" role="note">
           {chosen.note}
