@@ -217,6 +217,15 @@ export async function startFakeKubeApi(scenario: PodScenario): Promise<FakeKubeA
         ]
       });
     }
+    if (method === 'GET' && p === '/api/v1/pods') {
+      // Another tenant's pod on node-a holds one of its two GPUs.
+      return json(res, 200, {
+        kind: 'PodList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(rv) },
+        items: [{ metadata: { name: 'other', namespace: 'team-b' }, spec: { nodeName: 'node-a', containers: [{ name: 'c', image: 'x', resources: { limits: { 'nvidia.com/gpu': '1' } } }] }, status: { phase: 'Running' } }]
+      });
+    }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/.exec(p))) {
       const [, ns, name] = m;
       if (method === 'POST') {

@@ -8,7 +8,7 @@ import { copyFile, mkdir, readFile } from 'fs/promises';
 import * as path from 'path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { fillVariables } from '../../../src/red';
-import { createKubernetesEngine, KUBERNETES_ENGINE_NAME } from '../../src/engine/kubernetes/kubernetes-engine';
+import { cpuQuantity, createKubernetesEngine, KUBERNETES_ENGINE_NAME } from '../../src/engine/kubernetes/kubernetes-engine';
 import { jobName } from '../../src/engine/kubernetes/names';
 import { startFakeKubeApi, type FakeKubeApi, type PodScenario } from '../helpers/fake-kube-api';
 import { k8sOpenapiAvailable, k8sValidator } from '../helpers/kubernetes-openapi';
@@ -224,8 +224,15 @@ describeSchema('kubernetes engine against a recorded API server conversation', (
     const fake = await startFakeKubeApi({ exitCode: 0, logs: [], outputs: {} });
     fakes.push(fake);
     const engine = createKubernetesEngine({ kubeConfig: kubeConfigFor(fake.server, fake.token) });
-    expect(await engine.status()).toEqual({ available: true, version: 'v1.31.14', note: '2 nodes (1 ready), 2 allocatable GPUs (nvidia.com/gpu)' });
-    expect(engine.capabilities).toMatchObject({ gpus: true, gpusByMemory: true, imageBuilds: false, sessions: false, bindMounts: false, reattach: false });
+    expect(await engine.status()).toEqual({
+      available: true,
+      version: 'v1.31.14',
+      note: '2 nodes (1 ready), 2 allocatable GPUs (nvidia.com/gpu), 1 free',
+      capacity: { nodes: 2, nodesUp: 1, cpus: 8, gpus: 2, gpusFree: 1 }
+    });
+    const podList = fake.requests.find(r => r.path === '/api/v1/pods')!;
+    expect(podList.query.get('fieldSelector')).toBe('status.phase!=Succeeded,status.phase!=Failed');
+    expect(engine.capabilities).toMatchObject({ gpus: true, gpusByMemory: true, schedulesGpus: true, imageBuilds: false, sessions: false, bindMounts: false, reattach: false });
     const down = createKubernetesEngine({ kubeConfig: kubeConfigFor('http://127.0.0.1:9', fake.token) });
     const s = await down.status();
     expect(s.available).toBe(false);
@@ -250,6 +257,10 @@ describeSchema('kubernetes engine against a recorded API server conversation', (
     expect(result.error).toMatch(/execution.settings.namespace/);
     expect(fake.requests).toEqual([]);
   });
+});
+
+test('CPU quantities as nodes report them', () => {
+  expect([cpuQuantity('8'), cpuQuantity('7500m'), cpuQuantity('1.5'), cpuQuantity('2Gi'), cpuQuantity(undefined)]).toEqual([8, 7.5, 1.5, 0, 0]);
 });
 
 test('the schema cache is there under CI', () => {

@@ -13,7 +13,7 @@ import { mkdir, rmdir, stat } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
-import type { BatchV1Api, CoreV1Api, KubeConfig, V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
+import type { BatchV1Api, CoreV1Api, KubeConfig, V1ContainerStatus, V1Node, V1Pod } from '@kubernetes/client-node';
 import { type BatchResult, type FinalState, type LoadedRed, type Red, type RunEvent, type RunResult, toBatches } from '../../../../src/red';
 import type { ConnectorContext } from '../../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../../connectors/registry';
@@ -23,6 +23,7 @@ import { removeTree } from '../../util/safe-fs';
 import { extractOutputs, inputsArchive } from '../container-files';
 import { LineBuffer, TailBuffer } from '../container';
 import { stageInputs } from '../staging';
+import type { EngineCapacity } from '../../../../src/red';
 import type { Engine, EngineCapabilities, EngineRefusal, EngineStatus, KeepWorkDir, RunRequest } from '../types';
 import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir } from '../workdir';
 import {
@@ -61,6 +62,20 @@ function k8s(): typeof import('@kubernetes/client-node') {
 
 /** Failed lists of the batch's pod in a row before the batch fails (with retryMs between them). */
 const MAX_WATCH_FAILURES = 5;
+/** A CPU quantity ("8", "7500m", "1.5") in CPUs; 0 when it is none of these. */
+export function cpuQuantity(q: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(q ?? '');
+  return m ? Number(m[1]) / (m[2] ? 1000 : 1) : 0;
+}
+
+/** GPUs a pod holds: the larger of its containers' sum and its largest init container (as the scheduler counts). */
+function podGpus(p: V1Pod): number {
+  const of = (c: { resources?: { limits?: Record<string, string>; requests?: Record<string, string> } }) => Number(c.resources?.limits?.[GPU_RESOURCE] ?? c.resources?.requests?.[GPU_RESOURCE] ?? 0) || 0;
+  const main = (p.spec?.containers ?? []).reduce((sum, c) => sum + of(c), 0);
+  const init = Math.max(0, ...(p.spec?.initContainers ?? []).map(of));
+  return Math.max(main, init);
+}
+
 /** Waiting reasons of a container that will not start by waiting longer. */
 const FATAL_WAITING = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError'];
 
@@ -281,7 +296,9 @@ export class KubernetesEngine implements Engine {
       bindMounts: false,
       reattach: false,
       stats: false,
-      sessions: false
+      sessions: false,
+      // nvidia.com/gpu is Kubernetes' to give: the bridge keeps no GPU pool for this engine.
+      schedulesGpus: true
     };
   }
 
@@ -352,19 +369,41 @@ export class KubernetesEngine implements Engine {
       return { available: false, error: `the API server ${c.kc.getCurrentCluster()?.server} is not reachable: ${apiErrorMessage(err)}` };
     }
     const capacity = await this.capacity(c);
-    return { available: true, version, note: capacity.note };
+    return { available: true, version, note: capacity.note, ...(capacity.capacity ? { capacity: capacity.capacity } : {}) };
   }
 
-  /** Nodes and the GPUs they can give (allocatable nvidia.com/gpu); a note when the nodes cannot be read (RBAC). */
-  async capacity(c: Cluster = this.cluster(this.opts.defaults ?? {})): Promise<{ nodes?: number; readyNodes?: number; gpus?: number; note: string }> {
+  /**
+   * Nodes (those Ready and schedulable are "up"), their allocatable CPUs and GPUs (nvidia.com/gpu),
+   * and the GPUs free on them: allocatable less what the pods placed there and not ended ask for.
+   * A note says what could not be read (RBAC: nodes and pods are cluster-wide).
+   */
+  async capacity(c: Cluster = this.cluster(this.opts.defaults ?? {})): Promise<{ capacity?: EngineCapacity; note: string }> {
+    let nodes: V1Node[];
     try {
-      const nodes = (await c.core.listNode()).body.items ?? [];
-      const ready = nodes.filter(n => n.status?.conditions?.some(x => x.type === 'Ready' && x.status === 'True') && !n.spec?.unschedulable).length;
-      const gpus = nodes.reduce((sum, n) => sum + (Number(n.status?.allocatable?.[GPU_RESOURCE] ?? 0) || 0), 0);
-      return { nodes: nodes.length, readyNodes: ready, gpus, note: `${nodes.length} node${nodes.length === 1 ? '' : 's'} (${ready} ready), ${gpus} allocatable GPU${gpus === 1 ? '' : 's'} (${GPU_RESOURCE})` };
+      nodes = (await c.core.listNode()).body.items ?? [];
     } catch (err) {
       return { note: `capacity unknown: the nodes cannot be listed (${apiErrorMessage(err)})` };
     }
+    const up = nodes.filter(n => n.status?.conditions?.some(x => x.type === 'Ready' && x.status === 'True') && !n.spec?.unschedulable);
+    const gpusOf = (n: V1Node) => Number(n.status?.allocatable?.[GPU_RESOURCE] ?? 0) || 0;
+    const gpus = up.reduce((sum, n) => sum + gpusOf(n), 0);
+    const cpus = up.reduce((sum, n) => sum + cpuQuantity(n.status?.allocatable?.cpu), 0);
+    let gpusFree = gpus;
+    let freeNote = '';
+    if (gpus > 0) {
+      try {
+        const pods = (await c.core.listPodForAllNamespaces(undefined, undefined, 'status.phase!=Succeeded,status.phase!=Failed')).body.items ?? [];
+        const used = new Map<string, number>();
+        for (const p of pods) if (p.spec?.nodeName) used.set(p.spec.nodeName, (used.get(p.spec.nodeName) ?? 0) + podGpus(p));
+        gpusFree = up.reduce((sum, n) => sum + Math.max(0, gpusOf(n) - (used.get(n.metadata?.name ?? '') ?? 0)), 0);
+      } catch (err) {
+        freeNote = `; free GPUs unknown, counted as all: the pods cannot be listed (${apiErrorMessage(err)})`;
+      }
+    }
+    return {
+      capacity: { nodes: nodes.length, nodesUp: up.length, cpus, gpus, gpusFree },
+      note: `${nodes.length} node${nodes.length === 1 ? '' : 's'} (${up.length} ready), ${gpus} allocatable GPU${gpus === 1 ? '' : 's'} (${GPU_RESOURCE}), ${gpusFree} free${freeNote}`
+    };
   }
 
   async precheck(red: Red): Promise<EngineRefusal | undefined> {
