@@ -217,7 +217,7 @@ describe('kubernetes settings', () => {
       ['execution.settings.helperImage', 'execution.settings.imagePullSecrets.1', 'execution.settings.nameSpace', 'execution.settings.namespace', 'execution.settings.runAsUser', 'execution.settings.timeLimit'].sort()
     );
     expect(byPath['execution.settings.namespace'].fix).toMatch(/lower-case letters, digits and "-"/);
-    expect(byPath['execution.settings.timeLimit'].fix).toMatch(/"HH:MM:SS"/);
+    expect(byPath['execution.settings.timeLimit']).toMatchObject({ message: 'time limit "90 min" is not "HH:MM:SS" or "D-HH:MM:SS"', fix: expect.stringMatching(/HH:MM:SS/) });
     expect(byPath['execution.settings.nameSpace'].fix).toBe('did you mean namespace?');
     expect(byPath['execution.settings.helperImage'].message).toMatch(/setting of the bridge's kubernetes engine, not of a RED/);
     expect(checkKubernetesSettings({ namespace: 'lab', timeLimit: '1-00:00:00', runAsUser: 1000, concurrency: 4 })).toEqual([]);
@@ -225,7 +225,7 @@ describe('kubernetes settings', () => {
 
   test('the engine\'s defaults take the engine-only settings; the RED\'s win over them', () => {
     expect(resolveKubernetesSettings({ namespace: 'mine' }, { namespace: 'site', helperImage: 'site/busybox:1' })).toEqual({ namespace: 'mine', helperImage: 'site/busybox:1' });
-    expect(() => resolveKubernetesSettings({ timeLimit: '25:61:00' })).toThrow(/execution.settings.timeLimit: "25:61:00" is not a time limit; write "HH:MM:SS"/);
+    expect(() => resolveKubernetesSettings({ timeLimit: '25:61:00' })).toThrow('execution.settings.timeLimit: time limit "25:61:00": minutes and seconds are two digits each, 00 to 59; write it as "HH:MM:SS"');
   });
 
   test('deadline: the shorter of timeLimit and the wall-clock limit', () => {

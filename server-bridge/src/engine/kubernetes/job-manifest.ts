@@ -6,7 +6,7 @@
 // connectors (inputs are staged and outputs sent from here, as on every engine); buildBatchObjects
 // checks that no secret value of the RED is anywhere in the Job.
 import type { V1Container, V1Job, V1NodeAffinity, V1ResourceRequirements, V1Secret, V1SecurityContext, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { CONTAINER_INPUTS_DIR, CONTAINER_OUTPUTS_DIR, isProtectedKey, SECRET_ACCESS_KEYS, type Red } from '../../../../src/red';
+import { CONTAINER_INPUTS_DIR, CONTAINER_OUTPUTS_DIR, isProtectedKey, parseTimeLimit, SECRET_ACCESS_KEYS, type Red } from '../../../../src/red';
 import { registryOf } from '../image';
 import { jobName, toLabelValue, isLabelValue } from './names';
 import {
@@ -21,7 +21,7 @@ import {
   TOOLS_DIR,
   wrapCommand
 } from './pod-commands';
-import { DEFAULT_HELPER_IMAGE, DEFAULT_TTL_SECONDS, parseTimeLimit, type KubernetesSettings } from './settings';
+import { DEFAULT_HELPER_IMAGE, DEFAULT_TTL_SECONDS, type KubernetesSettings } from './settings';
 
 export const LABEL_MANAGED = 'org.redlab.managed';
 export const LABEL_RUN = 'org.redlab.run';

@@ -3,6 +3,7 @@
 // The engine's own options (createKubernetesEngine) give the defaults a RED leaves out, and the
 // settings the RED schema does not have (runAsGroup, runAsNonRoot, readOnlyRootFilesystem,
 // helperImage: the site's business, not the experiment's).
+import { timeLimitProblem } from '../../../../src/red';
 import { isDns1123Label, isDns1123Subdomain } from './names';
 
 export interface KubernetesSettings {
@@ -55,15 +56,6 @@ export const DEFAULT_TTL_SECONDS = 3600;
 /** busybox: sh, tar, head, sleep, touch, rm in 4 MB, for every architecture. */
 export const DEFAULT_HELPER_IMAGE = 'docker.io/library/busybox:1.36.1';
 
-const TIME_LIMIT = /^(?:(\d+)-)?(\d+):([0-5]\d):([0-5]\d)$/;
-
-/** "HH:MM:SS" or "D-HH:MM:SS" (as Slurm writes them) → seconds; undefined when it is neither. */
-export function parseTimeLimit(text: string): number | undefined {
-  const m = TIME_LIMIT.exec(text);
-  if (!m) return undefined;
-  return Number(m[1] ?? 0) * 86400 + Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
-}
-
 type Check = (value: unknown, path: string) => SettingsIssue | undefined;
 
 const issue = (path: string, message: string, fix: string): SettingsIssue => ({ path, message, fix });
@@ -91,10 +83,12 @@ const CHECKS: Record<keyof KubernetesSettings, Check> = {
   context: nonEmptyString,
   kubeconfig: nonEmptyString,
   serviceAccount: dnsSubdomain('service account'),
-  timeLimit: (v, p) =>
-    typeof v === 'string' && parseTimeLimit(v) !== undefined && (parseTimeLimit(v) as number) > 0
-      ? undefined
-      : issue(p, `${shown(v)} is not a time limit`, 'write "HH:MM:SS" or "D-HH:MM:SS" in quotes, e.g. "02:30:00" for two and a half hours (more than 0)'),
+  // Read as the RED validator and the Slurm engine read it (src/red/execution.ts).
+  timeLimit: (v, p) => {
+    if (typeof v !== 'string') return issue(p, `a time limit is a quoted string, not ${shown(v)}`, 'write "HH:MM:SS" or "D-HH:MM:SS" in quotes, e.g. "02:30:00"');
+    const problem = timeLimitProblem(v);
+    return problem ? issue(p, problem.message, problem.fix) : undefined;
+  },
   ttlSecondsAfterFinished: wholeNumber(0, 2 ** 31 - 1, 'give the seconds a finished Job is kept, e.g. 3600'),
   runAsUser: wholeNumber(0, 2 ** 31 - 1, 'give a numeric user id, e.g. 1000 (Kubernetes takes no user names)'),
   runAsGroup: wholeNumber(0, 2 ** 31 - 1, 'give a numeric group id, e.g. 1000'),
