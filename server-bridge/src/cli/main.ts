@@ -201,6 +201,8 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     exitCode = await rerun(run, opts, { ...io, findImage: dockerImageFinder(io.dockerHosts.local) });
   });
 
+  const FOR_CC_HELP =
+    'for Curious Containers (faice, CC-Agency): leave out a RED Lab engine in execution (slurm, kubernetes, …), which cc refuses, so faice runs the RED on its own machine';
   const convert = program.command('convert').description('convert RED files (as `faice convert`)');
   const formatOption = () => new Option('--format <format>', 'output format').choices(['yaml', 'json']);
   convert
@@ -208,8 +210,9 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .description('JSON <-> YAML with sorted keys (default: the other format)')
     .argument('<file>')
     .addOption(formatOption())
-    .action(async (file: string, opts: { format?: FormatName }) => {
-      out.write(await convertFormat(file, opts.format));
+    .option('--curious-containers', FOR_CC_HELP)
+    .action(async (file: string, opts: { format?: FormatName; curiousContainers?: boolean }) => {
+      out.write(await convertFormat(file, opts.format, { forCc: opts.curiousContainers, warn: text => err.write(text + '\n') }));
     });
   convert
     .command('cwl')
@@ -225,8 +228,9 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .addOption(formatOption().default('yaml'))
     .option('--prefix <prefix>', 'file name prefix', 'redlab_')
     .option('--outdir <dir>', 'folder for the files', '.')
-    .action(async (file: string, opts: { format: FormatName; prefix: string; outdir: string }) => {
-      for (const written of await convertBatches(file, opts)) out.write(written + '\n');
+    .option('--curious-containers', FOR_CC_HELP)
+    .action(async (file: string, opts: { format: FormatName; prefix: string; outdir: string; curiousContainers?: boolean }) => {
+      for (const written of await convertBatches(file, { ...opts, forCc: opts.curiousContainers, warn: text => err.write(text + '\n') })) out.write(written + '\n');
     });
 
   program

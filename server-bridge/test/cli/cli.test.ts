@@ -82,6 +82,25 @@ describe('redlab convert and schema', () => {
     expect(none.stderr).toContain('has no batches');
   });
 
+  it('a RED for the Slurm engine: converted as written with a warning that Curious Containers cannot run it, or for it with --curious-containers', async () => {
+    const onSlurm = path.join(tmp, 'slurm.red.yml');
+    fs.writeFileSync(onSlurm, fs.readFileSync(path.join(fixtures, 'batches.red.yml'), 'utf8') + '\nexecution:\n  engine: slurm\n  settings: { partition: gpu }\n');
+    const asWritten = await runRedlab(['convert', 'format', onSlurm]);
+    expect(asWritten.code).toBe(0);
+    expect(JSON.parse(asWritten.stdout).execution).toEqual({ engine: 'slurm', settings: { partition: 'gpu' } });
+    expect(asWritten.stderr).toContain('execution.engine: slurm is a RED Lab extension; Curious Containers (faice/agency) cannot run it');
+    const forCc = await runRedlab(['convert', 'format', onSlurm, '--curious-containers']);
+    expect(JSON.parse(forCc.stdout).execution).toBeUndefined();
+    expect(forCc.stderr).toMatch(/left out and its settings \(partition\), so Curious Containers runs the RED on its own machine/);
+    const dir = fs.mkdtempSync(path.join(tmp, 'cc-'));
+    const split = await runRedlab(['convert', 'batches', onSlurm, '--outdir', dir, '--curious-containers']);
+    expect(split.code).toBe(0);
+    for (const f of split.stdout.trim().split('\n')) expect(fs.readFileSync(f, 'utf8')).not.toContain('execution');
+    const kept = await runRedlab(['convert', 'batches', onSlurm, '--outdir', dir, '--prefix', 'k_']);
+    expect(fs.readFileSync(path.join(dir, 'k_batch_0.yml'), 'utf8')).toContain('engine: slurm');
+    expect(kept.stderr).toContain('slurm is a RED Lab extension');
+  });
+
   it('shows the RED JSON Schema', async () => {
     const r = await runRedlab(['schema', 'show']);
     expect(r.code).toBe(0);
