@@ -194,7 +194,7 @@ container:
   it('says what Slurm has in /health: version, nodes and free GPUs', async () => {
     const st = await engine.status();
     expect(st).toMatchObject({ available: true, version: expect.stringMatching(/^Slurm 2\d\.\d+/), capacity: { nodes: 1, nodesUp: 1, gpus: 2, gpusFree: 2 } });
-    expect(st.note).toMatch(/charliecloud/);
+    expect(st.note).toMatch(/runtime charliecloud 0\.\d+/);
   });
 
   it('refuses what it cannot do before anything runs, naming the field and the fix', async () => {

@@ -86,6 +86,16 @@ export function jobOutcome(info: SlurmJobInfo, settings: SlurmSettings, stderrTa
   return { state: 'failed', error: `job ${info.id} ended ${state}${info.reason ? ` (${info.reason})` : ''}` };
 }
 
+/** Charliecloud's version on this host, whose ch-convert prepares the images; throws saying how to get it. */
+async function charliecloudVersion(cli: SlurmCli): Promise<string> {
+  try {
+    return (await cli.run('ch-convert', ['--version'], 10_000)).trim();
+  } catch (err) {
+    if ((err as { notFound?: boolean }).notFound) throw new Error("Charliecloud's ch-convert is not on this host's PATH: install Charliecloud (Debian: apt-get install charliecloud; at HPC centres often a module: module load charliecloud)");
+    throw err;
+  }
+}
+
 /** Where a batch's job writes: its stdout and stderr (the capture files when the RED keeps them), and its exit code. */
 interface JobFiles {
   stdout: string;
@@ -249,14 +259,14 @@ export class SlurmEngine implements Engine {
   async status(): Promise<EngineStatus> {
     try {
       await this.cli.ping();
-      const [version, nodes] = await Promise.all([this.cli.version(), this.cli.nodes()]);
+      const [version, nodes, runtime] = await Promise.all([this.cli.version(), this.cli.nodes(), charliecloudVersion(this.cli)]);
       const up = nodes.filter(n => !/DOWN|DRAIN|FAIL|NOT_RESPONDING|FUTURE/.test(n.state));
       const gpus = up.reduce((a, n) => a + n.gpus, 0);
       const gpusFree = up.reduce((a, n) => a + Math.max(0, n.gpus - n.gpusAllocated), 0);
       return {
         available: up.length > 0,
         version: `Slurm ${version}`,
-        note: `${NOTE}; runtime charliecloud`,
+        note: `${NOTE}; runtime charliecloud ${runtime}`,
         capacity: { nodes: nodes.length, nodesUp: up.length, cpus: up.reduce((a, n) => a + n.cpus, 0), gpus, gpusFree },
         ...(up.length ? {} : { error: `Slurm has no node up (${nodes.map(n => `${n.name} ${n.state}`).join(', ') || 'none at all'}): ask the cluster's administrators, or see sinfo` })
       };
