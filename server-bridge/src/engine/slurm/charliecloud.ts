@@ -54,6 +54,20 @@ function chConvert(source: string, dest: string, signal?: AbortSignal): Promise<
   });
 }
 
+/** Charliecloud's version on this host, whose ch-convert prepares the images; throws saying how to get it. */
+export function charliecloudVersion(): Promise<string> {
+  return new Promise((resolve, reject) =>
+    // ch-convert prints its version on stderr.
+    execFile('ch-convert', ['--version'], { timeout: 10_000 }, (err, stdout, stderr) => {
+      if ((err as NodeJS.ErrnoException | null)?.code === 'ENOENT') {
+        return reject(new Error("Charliecloud's ch-convert is not on this host's PATH: install Charliecloud (Debian: apt-get install charliecloud; at HPC centres often a module: module load charliecloud)"));
+      }
+      if (err) return reject(new Error(`ch-convert --version failed: ${String(stderr || err.message).trim()}`));
+      resolve(`${stdout}${stderr}`.trim());
+    })
+  );
+}
+
 /** One conversion per image ID at a time in this process: batches of one run share it. */
 const inFlight = new Map<string, Promise<string>>();
 

@@ -37,7 +37,7 @@ import {
   type BatchPlan,
   type Emitter
 } from '../batch';
-import { prepareCharliecloudImage } from './charliecloud';
+import { charliecloudVersion, prepareCharliecloudImage } from './charliecloud';
 import { buildJobScript } from './job-script';
 import { JobWatcher } from './job-watcher';
 import { FileFollower } from './log-follower';
@@ -84,16 +84,6 @@ export function jobOutcome(info: SlurmJobInfo, settings: SlurmSettings, stderrTa
   if (info.exitCode !== undefined && info.exitCode !== 0) return { state: 'failed', error: exitMessage(info.exitCode, stderrTail) };
   if (info.signal) return { state: 'failed', error: `the command was killed by signal ${info.signal}` };
   return { state: 'failed', error: `job ${info.id} ended ${state}${info.reason ? ` (${info.reason})` : ''}` };
-}
-
-/** Charliecloud's version on this host, whose ch-convert prepares the images; throws saying how to get it. */
-async function charliecloudVersion(cli: SlurmCli): Promise<string> {
-  try {
-    return (await cli.run('ch-convert', ['--version'], 10_000)).trim();
-  } catch (err) {
-    if ((err as { notFound?: boolean }).notFound) throw new Error("Charliecloud's ch-convert is not on this host's PATH: install Charliecloud (Debian: apt-get install charliecloud; at HPC centres often a module: module load charliecloud)");
-    throw err;
-  }
 }
 
 /** Where a batch's job writes: its stdout and stderr (the capture files when the RED keeps them), and its exit code. */
@@ -259,7 +249,7 @@ export class SlurmEngine implements Engine {
   async status(): Promise<EngineStatus> {
     try {
       await this.cli.ping();
-      const [version, nodes, runtime] = await Promise.all([this.cli.version(), this.cli.nodes(), charliecloudVersion(this.cli)]);
+      const [version, nodes, runtime] = await Promise.all([this.cli.version(), this.cli.nodes(), charliecloudVersion()]);
       const up = nodes.filter(n => !/DOWN|DRAIN|FAIL|NOT_RESPONDING|FUTURE/.test(n.state));
       const gpus = up.reduce((a, n) => a + n.gpus, 0);
       const gpusFree = up.reduce((a, n) => a + Math.max(0, n.gpus - n.gpusAllocated), 0);
