@@ -3,17 +3,18 @@
 // or wall-clock limit, states and phases as events, placing the captured stdout/stderr,
 // collecting outputs with the glob and link safety of outputs.ts, and removing the work
 // folder. An engine adds only how the command runs (a container, a process, ...).
+import { randomUUID } from 'crypto';
 import { mkdir, readdir, rmdir } from 'fs/promises';
 import * as path from 'path';
-import { type Batch, type Red, type BatchResult, type FinalState, type Phase, type PhaseTimings, type RunEvent, type RunResult, type RunState, buildCommand, inputContainerPath, type ContainerPathOf } from '../../../src/red';
+import { type Batch, type Red, type BatchResult, type FinalState, type Phase, type PhaseTimings, type RunEvent, type RunResult, type RunState, buildCommand, inputContainerPath, toBatches, type ContainerPathOf } from '../../../src/red';
 import type { ConnectorContext } from '../connectors/types';
 import type { ConnectorRegistry } from '../connectors/registry';
-import type { KeepWorkDir, RunRequest } from './types';
+import type { KeepWorkDir, ResumeRequest, RunRequest } from './types';
 import type { StreamName } from './container';
 import { removeTree, SafeDir, segments, UnsafePathError, withDir } from '../util/safe-fs';
 import { listInputItems, type InputItem } from './staging';
 import { collectOutputs, exists, OUTPUTS_FOLDER, planOutputs, type OutputSpec } from './outputs';
-import { captureFileName, type BatchWorkDir } from './workdir';
+import { captureFileName, checkRunId, type BatchWorkDir } from './workdir';
 
 /** Where each input is as the container sees it (/cc/inputs/...): output globs always resolve against these. */
 export const containerPathOf: ContainerPathOf = (key, value, index) => inputContainerPath(key, value, index);
@@ -120,6 +121,52 @@ export class Stopper {
   dispose(): void {
     clearTimeout(this.timer);
     this.user?.removeEventListener('abort', this.onUser);
+  }
+}
+
+/**
+ * The frame of every engine's run(): the result (failed until the run says otherwise), the
+ * stop on cancel or at the wall-clock limit, and how the run ends (finish, failAll).
+ */
+export class RunFrame {
+  readonly t0 = Date.now();
+  readonly emit: Emitter;
+  readonly runId: string;
+  readonly result: RunResult;
+  readonly stopper: Stopper;
+
+  constructor(
+    private readonly req: RunRequest,
+    opts: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void },
+    engine?: RunResult['engine']
+  ) {
+    this.emit = makeEmitter(opts.onEvent);
+    this.runId = req.runId ?? randomUUID();
+    this.result = { state: 'failed', image: { url: req.loaded.red.container?.settings?.image?.url, pulled: false }, batches: [], timings: { total: 0 }, ...(engine ? { engine } : {}) };
+    const limit = req.wallClockLimitMs;
+    this.stopper = new Stopper(opts.signal, limit !== undefined && limit > 0 ? this.t0 + limit : undefined, limit);
+  }
+
+  /** Throws unless the request's wall-clock limit and run id can be used. */
+  check(): void {
+    const limit = this.req.wallClockLimitMs;
+    if (limit !== undefined && !(Number.isFinite(limit) && limit > 0)) throw new Error(`wallClockLimitMs must be a positive number of milliseconds, not ${limit}`);
+    checkRunId(this.runId);
+  }
+
+  /** The result, with its total time (unmasked: the caller's sink masks, see RunRequest). */
+  finish(): RunResult {
+    this.stopper.dispose();
+    this.result.timings.total = Date.now() - this.t0;
+    return this.result;
+  }
+
+  /** Every planned batch ends `state` with `error`, before any of them ran. */
+  failAll(plans: BatchPlan[], state: FinalState, error: string): RunResult {
+    this.result.state = state;
+    this.result.error = error;
+    this.result.batches = plans.map(p => ({ index: p.index, state, command: p.command, inputs: {}, outputs: {}, timings: { total: 0 }, error, outdir: p.outdir }));
+    return this.finish();
   }
 }
 
@@ -240,6 +287,21 @@ export function planBatch(
   } catch (err) {
     throw new Error(where(errorMessage(err)));
   }
+}
+
+/** A resumed batch's plan, as run() made it (ResumeRequest carries the RED and outdir); throws for a batch the RED has not. */
+export function planResumedBatch(req: ResumeRequest, connectors: ConnectorRegistry): BatchPlan {
+  const red = req.loaded.red;
+  const batches = toBatches(red);
+  const i = req.batch;
+  if (i >= batches.length) throw new Error(`the RED has ${batches.length} batch${batches.length === 1 ? '' : 'es'}: there is no batch ${i}`);
+  return planBatch(req, batches[i], i, batches.length, 'batches' in red, req.runId, connectors);
+}
+
+/** The result of a batch that cannot be taken up again (its plan or work folder failed). */
+export function resumeRefused(req: ResumeRequest, emit: Emitter, err: unknown): BatchResult {
+  const outdir = 'batches' in req.loaded.red ? `${req.outdir}_${req.batch}` : req.outdir;
+  return new BatchTracker(req.batch, [], outdir, emit).done('failed', `cannot take this batch up again: ${errorMessage(err)}`);
 }
 
 /**

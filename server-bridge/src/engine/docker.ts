@@ -39,9 +39,12 @@ import type { StatsOptions } from './stats';
 import { stageInputs } from './staging';
 import { transferEvents } from '../connectors/transfer-progress';
 import { ccConnectorFallback, removeEndedConnectorHelpers, validateConnectors, type ExperimentImage } from './cc-connectors';
-import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
+import { batchWorkDir, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 import {
   BatchTracker,
+  planResumedBatch,
+  resumeRefused,
+  RunFrame,
   captureFiles,
   cleanupWorkDir,
   concludeWithOutputs,
@@ -330,29 +333,17 @@ export class DockerEngine implements Engine {
   }
 
   async run(req: RunRequest, opts: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void } = {}): Promise<RunResult> {
-    const t0 = Date.now();
-    const emit = makeEmitter(opts.onEvent);
+    const frame = new RunFrame(req, opts, this.opts.name ? { name: this.name, isolated: true, ...(this.opts.note ? { note: this.opts.note } : {}) } : undefined);
+    const { emit, runId, result, stopper } = frame;
     const info = (message: string, batch?: number) => emit(batch === undefined ? { type: 'info', message } : { type: 'info', batch, message });
-    const loaded: LoadedRed = req.loaded;
-    const red = loaded.red;
-    const runId = req.runId ?? randomUUID();
-    const result: RunResult = { state: 'failed', image: { url: red.container?.settings?.image?.url, pulled: false }, batches: [], timings: { total: 0 } };
-    if (this.opts.name) result.engine = { name: this.name, isolated: true, ...(this.opts.note ? { note: this.opts.note } : {}) };
-    const limit = req.wallClockLimitMs;
-    const stopper = new Stopper(opts.signal, limit !== undefined && limit > 0 ? t0 + limit : undefined, limit);
-    // Unmasked (errors, commands, URLs in records): the caller's sink masks (RunRequest).
-    const finish = (): RunResult => {
-      stopper.dispose();
-      result.timings.total = Date.now() - t0;
-      return result;
-    };
+    const red = req.loaded.red;
+    const finish = () => frame.finish();
 
     // Plan every batch before touching Docker: bad connectors, inputs or globs fail fast.
     let plans: BatchPlan[];
     let gpus: GpuSelection | null = null;
     try {
-      if (limit !== undefined && !(Number.isFinite(limit) && limit > 0)) throw new Error(`wallClockLimitMs must be a positive number of milliseconds, not ${limit}`);
-      checkRunId(runId);
+      frame.check();
       const batches = toBatches(red);
       const isBatchRed = 'batches' in red;
       plans = batches.map((batch, index) => planBatch(req, batch, index, batches.length, isBatchRed, runId, this.connectors));
@@ -376,12 +367,7 @@ export class DockerEngine implements Engine {
       const dflt = this.opts.defaultRamMb === undefined ? DEFAULT_RAM_MB : this.opts.defaultRamMb;
       info(dflt === null ? 'container.settings.ram is not set: no memory limit' : `container.settings.ram is not set: limiting memory to ${dflt} MB`);
     }
-    const failAll = (state: FinalState, error: string) => {
-      result.state = state;
-      result.error = error;
-      result.batches = plans.map(p => ({ index: p.index, state, command: p.command, inputs: {}, outputs: {}, timings: { total: 0 }, error, outdir: p.outdir }));
-      return finish();
-    };
+    const failAll = (state: FinalState, error: string) => frame.failAll(plans, state, error);
 
     // Docker and the image.
     let docker: Docker;
@@ -663,12 +649,9 @@ export class DockerEngine implements Engine {
       wd = this.batchWorkDir(req.runId, i);
       await ensureWorkRoot(this.workRoot);
       await this.cleanStaleMounts(m => emit({ type: 'info', batch: i, message: m }));
-      const batches = toBatches(red);
-      if (i >= batches.length) throw new Error(`the RED has ${batches.length} batch${batches.length === 1 ? '' : 'es'}: there is no batch ${i}`);
-      plan = planBatch(req, batches[i], i, batches.length, 'batches' in red, req.runId, this.connectors);
+      plan = planResumedBatch(req, this.connectors);
     } catch (err) {
-      const outdir = 'batches' in red ? `${req.outdir}_${i}` : req.outdir;
-      return new BatchTracker(i, [], outdir, emit).done('failed', `cannot take this batch up again: ${errorMessage(err)}`);
+      return resumeRefused(req, emit, err);
     }
     const track = new BatchTracker(i, plan.command, plan.outdir, emit);
     const docker = await this.client();

@@ -9,12 +9,11 @@
 // command line names the staged inputs by their host paths instead of /cc/inputs/..., and
 // runs with the batch's outputs folder (the container's /cc/outputs) as working folder.
 import { spawn } from 'child_process';
-import { randomUUID } from 'crypto';
 import { accessSync, constants as fsc, createWriteStream, statSync, type WriteStream } from 'fs';
 import { mkdir, rmdir } from 'fs/promises';
 import { constants as osc } from 'os';
 import * as path from 'path';
-import { type LoadedRed, type Red, type BatchResult, type FinalState, type RunEvent, type RunResult, CONTAINER_INPUTS_DIR, CONTAINER_OUTPUTS_DIR, formatCommandLine, inputContainerPath, toAbsoluteContainerPath, toBatches, type ContainerPathOf } from '../../../src/red';
+import { type Red, type BatchResult, type FinalState, type RunEvent, type RunResult, CONTAINER_INPUTS_DIR, CONTAINER_OUTPUTS_DIR, formatCommandLine, inputContainerPath, toAbsoluteContainerPath, toBatches, type ContainerPathOf } from '../../../src/red';
 import type { ConnectorContext } from '../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../connectors/registry';
 import type { Engine, EngineCapabilities, EngineRefusal, EngineStatus, KeepWorkDir, RunRequest } from './types';
@@ -22,16 +21,16 @@ import { LineBuffer, TailBuffer, type StreamName } from './container';
 import { removeTree } from '../util/safe-fs';
 import { stageInputs } from './staging';
 import { transferEvents } from '../connectors/transfer-progress';
-import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
+import { batchWorkDir, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from './workdir';
 import {
   BatchTracker,
+  RunFrame,
   captureFiles,
   cleanupWorkDir,
   concludeWithOutputs,
   errorMessage,
   exitMessage,
   keepMode,
-  makeEmitter,
   placeCaptureFiles,
   planBatch,
   Stopper,
@@ -158,25 +157,15 @@ export class ProcessEngine implements Engine {
   }
 
   async run(req: RunRequest, opts: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void } = {}): Promise<RunResult> {
-    const t0 = Date.now();
-    const emit = makeEmitter(opts.onEvent);
-    const loaded: LoadedRed = req.loaded;
-    const red = loaded.red;
-    const runId = req.runId ?? randomUUID();
+    const frame = new RunFrame(req, opts, { name: this.name, isolated: false, note: PROCESS_ENGINE_NOTE });
+    const { emit, runId, result, stopper } = frame;
+    const red = req.loaded.red;
     const url = red.container?.settings?.image?.url;
-    const result: RunResult = { state: 'failed', image: { url, pulled: false }, batches: [], timings: { total: 0 }, engine: { name: this.name, isolated: false, note: PROCESS_ENGINE_NOTE } };
-    const limit = req.wallClockLimitMs;
-    const stopper = new Stopper(opts.signal, limit !== undefined && limit > 0 ? t0 + limit : undefined, limit);
-    const finish = (): RunResult => {
-      stopper.dispose();
-      result.timings.total = Date.now() - t0;
-      return result;
-    };
+    const finish = () => frame.finish();
 
     let plans: BatchPlan[];
     try {
-      if (limit !== undefined && !(Number.isFinite(limit) && limit > 0)) throw new Error(`wallClockLimitMs must be a positive number of milliseconds, not ${limit}`);
-      checkRunId(runId);
+      frame.check();
       if (red.container.settings.gpus) throw new Error(`container.settings.gpus: ${gpuRefusal().message}; ${gpuRefusal().fix}`);
       const batches = toBatches(red);
       const isBatchRed = 'batches' in red;
@@ -189,12 +178,7 @@ export class ProcessEngine implements Engine {
       result.error = errorMessage(err);
       return finish();
     }
-    const failAll = (state: FinalState, error: string) => {
-      result.state = state;
-      result.error = error;
-      result.batches = plans.map(p => ({ index: p.index, state, command: p.command, inputs: {}, outputs: {}, timings: { total: 0 }, error, outdir: p.outdir }));
-      return finish();
-    };
+    const failAll = (state: FinalState, error: string) => frame.failAll(plans, state, error);
 
     emit({ type: 'info', message: `image ${url} is not used: the command runs with this machine's programs (the process engine: ${PROCESS_ENGINE_NOTE})` });
     if (red.container.settings.ram !== undefined) emit({ type: 'info', message: `container.settings.ram (${red.container.settings.ram} MB) is not enforced: the process engine sets no memory limit` });

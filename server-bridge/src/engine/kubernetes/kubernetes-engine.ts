@@ -7,14 +7,13 @@
 // through any link (container-files.ts's extractOutputs, the same as for Docker on another host),
 // and is collected from there with the glob and link safety of outputs.ts. Cancel deletes the Job
 // (propagation Background: its pod goes too) and its pull Secret.
-import { randomUUID } from 'crypto';
 import { createReadStream, createWriteStream, existsSync } from 'fs';
 import { mkdir, rmdir, stat } from 'fs/promises';
 import * as os from 'os';
 import * as path from 'path';
 import { pipeline } from 'stream/promises';
 import type { BatchV1Api, CoreV1Api, KubeConfig, V1ContainerStatus, V1Node, V1Pod } from '@kubernetes/client-node';
-import { type BatchResult, type FinalState, type LoadedRed, type Red, type RunEvent, type RunResult, toBatches } from '../../../../src/red';
+import { type BatchResult, type FinalState, type Red, type RunEvent, type RunResult, toBatches } from '../../../../src/red';
 import type { ConnectorContext } from '../../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../../connectors/registry';
 import { transferEvents } from '../../connectors/transfer-progress';
@@ -25,16 +24,16 @@ import { LineBuffer, TailBuffer } from '../container';
 import { stageInputs } from '../staging';
 import type { EngineCapacity } from '../../../../src/red';
 import type { Engine, EngineCapabilities, EngineRefusal, EngineStatus, KeepWorkDir, RunRequest } from '../types';
-import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir } from '../workdir';
+import { batchWorkDir, defaultWorkRoot, ensureWorkRoot, runWorkDir } from '../workdir';
 import {
   BatchTracker,
+  RunFrame,
   cleanupWorkDir,
   concludeRun,
   concludeWithOutputs,
   errorMessage,
   exitMessage,
   keepMode,
-  makeEmitter,
   placeCaptureFiles,
   planBatch,
   runBatchesInParallel,
@@ -412,27 +411,16 @@ export class KubernetesEngine implements Engine {
   }
 
   async run(req: RunRequest, opts: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void } = {}): Promise<RunResult> {
-    const t0 = Date.now();
-    const emit = makeEmitter(opts.onEvent);
-    const loaded: LoadedRed = req.loaded;
-    const red = loaded.red;
-    const runId = req.runId ?? randomUUID();
-    const url = red.container?.settings?.image?.url;
-    const result: RunResult = { state: 'failed', image: { url, pulled: false }, batches: [], timings: { total: 0 }, engine: { name: this.name, isolated: true } };
-    const limit = req.wallClockLimitMs;
-    const stopper = new Stopper(opts.signal, limit !== undefined && limit > 0 ? t0 + limit : undefined, limit);
-    const finish = (): RunResult => {
-      stopper.dispose();
-      result.timings.total = Date.now() - t0;
-      return result;
-    };
+    const frame = new RunFrame(req, opts, { name: this.name, isolated: true });
+    const { emit, runId, result, stopper } = frame;
+    const red = req.loaded.red;
+    const finish = () => frame.finish();
 
     let plans: BatchPlan[];
     let settings: KubernetesSettings;
     let cluster: Cluster;
     try {
-      if (limit !== undefined && !(Number.isFinite(limit) && limit > 0)) throw new Error(`wallClockLimitMs must be a positive number of milliseconds, not ${limit}`);
-      checkRunId(runId);
+      frame.check();
       settings = resolveKubernetesSettings(redKubernetesSettings(red), this.opts.defaults);
       cluster = this.cluster(settings);
       // As kubectl: without a namespace in the settings, the context's.

@@ -3,37 +3,21 @@
 // The engine's own options (createKubernetesEngine) give the defaults a RED leaves out, and the
 // settings the RED schema does not have (runAsGroup, runAsNonRoot, readOnlyRootFilesystem,
 // helperImage: the site's business, not the experiment's).
-import { timeLimitProblem } from '../../../../src/red';
+import { timeLimitProblem, type KubernetesSettings as RedKubernetesSettings } from '../../../../src/red';
 import { isDns1123Label, isDns1123Subdomain } from './names';
 
-export interface KubernetesSettings {
-  /** Namespace of the Jobs, Pods and Secrets (default "default"). */
-  namespace?: string;
-  /** kubeconfig context to use (default: the kubeconfig's current context). */
-  context?: string;
-  /** Path of the kubeconfig file (default: KUBECONFIG, ~/.kube/config, or in-cluster). */
-  kubeconfig?: string;
-  /** Service account the pods run as (default: the namespace's "default"). */
-  serviceAccount?: string;
-  /** Most time a batch's Job may take, "HH:MM:SS" or "D-HH:MM:SS" (activeDeadlineSeconds). */
-  timeLimit?: string;
-  /** Seconds a finished Job is kept before Kubernetes removes it (default 3600). */
-  ttlSecondsAfterFinished?: number;
-  /** User id every container runs as; > 0 also sets runAsNonRoot. */
-  runAsUser?: number;
+/**
+ * The RED's `execution.settings` (src/red's KubernetesSettings, checked by the RED schema) plus
+ * what only the engine's own options set.
+ */
+export interface KubernetesSettings extends RedKubernetesSettings {
   runAsGroup?: number;
   /** The image runs as a non-root user by itself: Kubernetes refuses to start it as root. */
   runAsNonRoot?: boolean;
   /** The experiment container's root filesystem read-only (default false: many programs write to /tmp). */
   readOnlyRootFilesystem?: boolean;
-  /** A PersistentVolumeClaim to stage inputs into (large data) instead of an emptyDir on the node. */
-  inputsClaim?: string;
-  /** Existing Secrets (type kubernetes.io/dockerconfigjson) for pulling the image. */
-  imagePullSecrets?: string[];
   /** Image of the helper containers (stage inputs, keep the pod for output collection): needs sh, tar, head, sleep, touch. */
   helperImage?: string;
-  /** Most batches of one run that run at once (the run's `parallel` when smaller). */
-  concurrency?: number;
 }
 
 export interface SettingsIssue {

@@ -7,10 +7,9 @@
 // command runs differs: a job script (job-script.ts), the job's output files followed for
 // live logs, its state polled (job-watcher.ts), scancel on cancel.
 import type Docker from 'dockerode';
-import { randomUUID } from 'crypto';
 import { mkdir, open, readFile, rmdir, writeFile } from 'fs/promises';
 import * as path from 'path';
-import { type LoadedRed, type Red, type BatchResult, type FinalState, type RunEvent, type RunResult, MASK, toBatches } from '../../../../src/red';
+import { type Red, type BatchResult, type FinalState, type RunEvent, type RunResult, MASK, toBatches } from '../../../../src/red';
 import type { ConnectorContext } from '../../connectors/types';
 import { defaultConnectors, type ConnectorRegistry } from '../../connectors/registry';
 import { transferEvents } from '../../connectors/transfer-progress';
@@ -18,9 +17,12 @@ import { removeTree } from '../../util/safe-fs';
 import { createDockerClient } from '../docker-client';
 import { stageInputs } from '../staging';
 import type { DiscardRequest, Engine, EngineCapabilities, EngineRecovery, EngineRefusal, EngineRunOptions, EngineStatus, KeepWorkDir, ManagedContainer, ResumeRequest, RunRequest } from '../types';
-import { batchWorkDir, checkRunId, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from '../workdir';
+import { batchWorkDir, defaultWorkRoot, ensureWorkRoot, runWorkDir, type BatchWorkDir } from '../workdir';
 import {
   BatchTracker,
+  planResumedBatch,
+  resumeRefused,
+  RunFrame,
   captureFiles,
   cleanupWorkDir,
   concludeRun,
@@ -189,12 +191,9 @@ export class SlurmEngine implements Engine {
     try {
       settings = resolveSlurmSettings(this.opts.settings ?? {}, redSlurmSettings(red));
       wd = batchWorkDir(settings.workDir ?? this.workRoot, req.runId, i);
-      const batches = toBatches(red);
-      if (i >= batches.length) throw new Error(`the RED has ${batches.length} batch${batches.length === 1 ? '' : 'es'}: there is no batch ${i}`);
-      plan = planBatch(req, batches[i], i, batches.length, 'batches' in red, req.runId, this.connectors);
+      plan = planResumedBatch(req, this.connectors);
     } catch (err) {
-      const outdir = 'batches' in red ? `${req.outdir}_${i}` : req.outdir;
-      return new BatchTracker(i, [], outdir, emit).done('failed', `cannot take this batch up again: ${errorMessage(err)}`);
+      return resumeRefused(req, emit, err);
     }
     const track = new BatchTracker(i, plan.command, plan.outdir, emit);
     const limit = req.wallClockLimitMs;
@@ -283,27 +282,17 @@ export class SlurmEngine implements Engine {
   }
 
   async run(req: RunRequest, opts: { signal?: AbortSignal; onEvent?: (e: RunEvent) => void } = {}): Promise<RunResult> {
-    const t0 = Date.now();
-    const emit = makeEmitter(opts.onEvent);
-    const loaded: LoadedRed = req.loaded;
-    const red = loaded.red;
-    const runId = req.runId ?? randomUUID();
+    const frame = new RunFrame(req, opts, { name: this.name, isolated: true, note: NOTE });
+    const { emit, runId, result, stopper } = frame;
+    const red = req.loaded.red;
     const url = red.container?.settings?.image?.url;
-    const result: RunResult = { state: 'failed', image: { url, pulled: false }, batches: [], timings: { total: 0 }, engine: { name: this.name, isolated: true, note: NOTE } };
-    const limit = req.wallClockLimitMs;
-    const stopper = new Stopper(opts.signal, limit !== undefined && limit > 0 ? t0 + limit : undefined, limit);
-    const finish = (): RunResult => {
-      stopper.dispose();
-      result.timings.total = Date.now() - t0;
-      return result;
-    };
+    const finish = () => frame.finish();
 
     let plans: BatchPlan[];
     let settings: SlurmSettings;
     let workRoot: string;
     try {
-      if (limit !== undefined && !(Number.isFinite(limit) && limit > 0)) throw new Error(`wallClockLimitMs must be a positive number of milliseconds, not ${limit}`);
-      checkRunId(runId);
+      frame.check();
       settings = resolveSlurmSettings(this.opts.settings ?? {}, redSlurmSettings(red));
       const refusal = await this.precheck(red);
       if (refusal) throw new Error(`${refusal.path}: ${refusal.message}; ${refusal.fix}`);
@@ -315,12 +304,7 @@ export class SlurmEngine implements Engine {
       result.error = errorMessage(err);
       return finish();
     }
-    const failAll = (state: FinalState, error: string) => {
-      result.state = state;
-      result.error = error;
-      result.batches = plans.map(p => ({ index: p.index, state, command: p.command, inputs: {}, outputs: {}, timings: { total: 0 }, error, outdir: p.outdir }));
-      return finish();
-    };
+    const failAll = (state: FinalState, error: string) => frame.failAll(plans, state, error);
     if (stopper.reason) return failAll(...stopper.stopped('cancelled before the run started'));
     try {
       await this.cli.ping();
