@@ -178,7 +178,8 @@ describe('session runner', () => {
     const error = run.outputs[run.outputs.length - 1];
     expect(error.output_type).toBe('error');
     expect(error.ename).toBe('KeyboardInterrupt');
-    expect((error.traceback as string[]).join('\n')).toMatch(/<cell \d+>", line [34]/);
+    // In the cell's own lines: the loop, or still the print whose output was seen (its flush may not have returned yet).
+    expect((error.traceback as string[]).join('\n')).toMatch(/<cell \d+>", line [234]/);
     const next = await runner.execute('print(kept)');
     expect(next.done.status).toBe('ok');
     expect(streamText(next)).toBe('still here\n');
