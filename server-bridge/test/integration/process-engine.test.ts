@@ -192,6 +192,6 @@ describe('createEngines', () => {
     expect(chosen.defaultName).toBe('process');
     const dockerOnly = await createEngines({ engines: ['docker'] }, { ...(await deps()), docker: unreachable });
     expect([dockerOnly.names, dockerOnly.defaultName]).toEqual([['docker'], 'docker']);
-    await expect(createEngines({ engines: ['podman'] }, await deps())).rejects.toThrow('there is no engine "podman"; the engines are docker, docker-ssh, process');
+    await expect(createEngines({ engines: ['podman'] }, await deps())).rejects.toThrow('there is no engine "podman"; the engines are docker, docker-ssh, process, slurm, kubernetes');
   });
 });

@@ -24,9 +24,9 @@ describe('bridge options: engines', () => {
   });
 
   it('refuses an engine there is not, naming the setting and the engines there are', () => {
-    expect(() => resolve({ engines: 'docker,podman' })).toThrow('--engines: there is no engine "podman"; list some of docker, docker-ssh, process (e.g. docker,process)');
+    expect(() => resolve({ engines: 'docker,podman' })).toThrow('--engines: there is no engine "podman"; list some of docker, docker-ssh, process, slurm, kubernetes (e.g. docker,process)');
     expect(() => resolve({}, { REDLAB_ENGINES: 'Docker' })).toThrow('REDLAB_ENGINES: there is no engine "Docker"');
-    expect(() => resolve({ defaultEngine: 'k8s' })).toThrow('--default-engine: there is no engine "k8s"; use one of docker, docker-ssh, process');
+    expect(() => resolve({ defaultEngine: 'k8s' })).toThrow('--default-engine: there is no engine "k8s"; use one of docker, docker-ssh, process, slurm, kubernetes');
   });
 
   it('refuses a default the engines list leaves out', () => {
