@@ -11,6 +11,12 @@
 #                                  found before the copy `pip install -e .` put in sys.prefix
 #                                  (which a rebuild does not update)
 #   $REDLAB_UI_BASE/jupyter.log    JupyterLab's and the bridge's log
+#   $REDLAB_UI_BASE/slurm/         a real one-node Slurm (server-bridge/test/helpers/slurm-cluster.sh),
+#                                  where Slurm can run here (its binaries, root): the bridge gets
+#                                  REDLAB_ENGINES=docker,slurm (docker stays the default) and its
+#                                  SLURM_CONF; stopped with the server. Under CI it must start;
+#                                  elsewhere a machine without it runs the tests without slurm
+#                                  (tests/cluster-engine.spec.ts skips then)
 #
 # The folder is wiped when the server starts and kept after it stops, for looking at a failure.
 set -euo pipefail
@@ -33,6 +39,10 @@ if port_busy; then
   exit 1
 fi
 
+slurm_helper="$repo/server-bridge/test/helpers/slurm-cluster.sh"
+slurm_dir="$base/slurm"
+# A cluster a killed run left behind (its daemons hold their pid files there) goes first.
+bash "$slurm_helper" stop "$slurm_dir" >/dev/null 2>&1 || true
 rm -rf "$base"
 mkdir -p "$base"/{root,bridge-data,labextensions,config,runtime,settings,workspaces}
 cp -R "$repo/binder/demo/." "$base/root/"
@@ -45,6 +55,36 @@ export JUPYTERLAB_SETTINGS_DIR="$base/settings" JUPYTERLAB_WORKSPACES_DIR="$base
 export REDLAB_DATA_DIR="$base/bridge-data" REDLAB_LOG_FORMAT=pretty
 # Quiet: no platformdirs deprecation warning from Jupyter, no npm update notice.
 export JUPYTER_PLATFORM_DIRS=1 NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false
+
+# Slurm for the bridge's slurm engine: the cluster stops whenever this script ends (EXIT),
+# also when JupyterLab or the cluster's own start fails.
+stop_slurm() { [ -d "$slurm_dir" ] && bash "$slurm_helper" stop "$slurm_dir" >/dev/null 2>&1 || true; }
+trap stop_slurm EXIT
+slurm_missing=""
+for b in munged slurmctld slurmd sbatch sinfo ch-run ch-convert; do command -v "$b" >/dev/null || slurm_missing+=" $b"; done
+[ "$(id -u)" -eq 0 ] || slurm_missing+=" root"
+if [ -n "$slurm_missing" ]; then
+  if [ "${CI:-}" = true ]; then
+    echo "[redlab-ui] CI: Slurm cannot run here (missing:$slurm_missing): run bash .ci/setup as root" >&2
+    exit 1
+  fi
+  echo "[redlab-ui] no Slurm here (missing:$slurm_missing): the bridge runs without the slurm engine" >&2
+else
+  echo "[redlab-ui] starting a one-node Slurm in $slurm_dir (log $base/slurm-cluster.log)" >&2
+  if slurm_out=$(bash "$slurm_helper" start "$slurm_dir" 2>"$base/slurm-cluster.log") && [[ "$slurm_out" == *SLURM_CONF=* ]]; then
+    export SLURM_CONF="${slurm_out##*SLURM_CONF=}"
+    export REDLAB_ENGINES=docker,slurm
+    echo "[redlab-ui] Slurm up: SLURM_CONF=$SLURM_CONF, REDLAB_ENGINES=$REDLAB_ENGINES" >&2
+  else
+    tail -20 "$base/slurm-cluster.log" >&2 || true
+    stop_slurm
+    if [ "${CI:-}" = true ]; then
+      echo "[redlab-ui] CI: the Slurm cluster did not start (above, and $base/slurm-cluster.log)" >&2
+      exit 1
+    fi
+    echo "[redlab-ui] the Slurm cluster did not start: the bridge runs without the slurm engine" >&2
+  fi
+fi
 
 cd "$base/root"
 echo "[redlab-ui] JupyterLab on http://127.0.0.1:$port/lab, root $base/root, log $base/jupyter.log" >&2
