@@ -176,7 +176,8 @@ async function pinImage(summary: RunCrateSummary, engine: string, io: RerunIO): 
 /** findImage on the local Docker engine (`dockerHost`: its address, else DOCKER_HOST or the socket); other engines cannot be asked. */
 export function dockerImageFinder(dockerHost: string | undefined): RerunIO['findImage'] {
   return async (ref, engine) => {
-    if (engine !== 'docker') return 'unknown';
+    // The slurm engine converts this host's Docker images for Charliecloud: they are found there too.
+    if (engine !== 'docker' && engine !== 'slurm') return 'unknown';
     try {
       const info = await createDockerClient({ dockerHost }).getImage(ref).inspect();
       return { id: info.Id, digests: info.RepoDigests ?? [] };

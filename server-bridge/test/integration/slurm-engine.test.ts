@@ -249,6 +249,22 @@ describeWithSlurm()('redlab run on Slurm (the built CLI)', () => {
     expect(verdict.issues).toEqual([]);
   });
 
+  it('redlab rerun of a Slurm run: on Slurm again, the image pinned by its ID, identical', async () => {
+    const d = await runDirs('redlab-slurm-rerun-');
+    fs.writeFileSync(path.join(d.dir, 'in.txt'), 'a\nb\n');
+    const redFile = path.join(d.dir, 'r.red.yml');
+    fs.writeFileSync(redFile, shRed('sort -r "$0" > out.txt; mkdir -p report; echo ok > report/r.txt', path.join(d.dir, 'in.txt')) + 'execution:\n  engine: slurm\n  settings: {}\n');
+    const env = { ...c.env, REDLAB_WORK_ROOT: d.workRoot };
+    const first = await runRedlab(['run', redFile, '--outdir', d.outdir, '--non-interactive'], { cwd: d.dir, env });
+    expect(first.code).toBe(0);
+    const again = await runRedlab(['rerun', d.outdir, '--json'], { cwd: d.dir, env });
+    expect(again.code).toBe(0);
+    const report = JSON.parse(again.stdout);
+    expect(report.identical).toBe(true);
+    expect(report.engine).toMatchObject({ before: expect.stringMatching(/^slurm Slurm 22\./), same: true });
+    expect(report.image).toMatchObject({ after: expect.stringMatching(/^sha256:[0-9a-f]{64}/), same: true });
+  });
+
   it('a RED naming engine slurm where Slurm cannot be reached says what to do, at once', async () => {
     const d = await runDirs('redlab-slurm-none-');
     fs.writeFileSync(path.join(d.dir, 'in.txt'), 'x\n');
