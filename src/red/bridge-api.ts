@@ -64,6 +64,11 @@ export interface EngineCapabilities {
    * the bridge keeps no GPU pool for it and queues nothing for GPUs.
    */
   schedulesGpus?: boolean;
+  /**
+   * The engine's scheduler queues work (Slurm, Kubernetes): a run's batches are all submitted at
+   * once unless the run or the RED (execution.settings.concurrency) says how many.
+   */
+  queuesBatches?: boolean;
 }
 
 /** A cluster engine's size and what is free (GET /health). */

@@ -87,10 +87,11 @@ export class RunManager implements RunService {
       throw new RequestError(422, `missing values for {{variables}}: ${missing.join(', ')}`, { fix: 'send them in "variables": {"name": "value"}' });
     }
     const image = red.container.settings.image.url;
-    const parallel = input.options?.parallel ?? 1;
-    if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new RequestError(400, 'options.parallel must be a whole number from 1 to 64');
     // options.engine (the panel's choice) wins; else the engine the RED's execution.engine names.
     const engine = input.options?.engine !== undefined ? this.engineFor(input.options.engine) : this.engineFor(executionEngine(red), 'execution.engine');
+    // A cluster's scheduler queues the batches: all at once by default (up to the limit below).
+    const parallel = input.options?.parallel ?? (engine.capabilities.queuesBatches ? Math.min(64, 'batches' in red ? red.batches.length : 1) : 1);
+    if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new RequestError(400, 'options.parallel must be a whole number from 1 to 64');
     if (!(await this.imageAllowed(image, engine))) {
       throw new RequestError(403, `image ${image} is not in this bridge's image allowlist (${this.config.imageAllowlist!.join(', ')})`, {
         fix: 'use an allowed image, or ask the bridge administrator to allow it'
@@ -264,8 +265,8 @@ export class RunManager implements RunService {
           baseDir: path.resolve(this.config.baseDir, path.dirname(String(record.options.redPath ?? '.'))),
           outdir: outputsDir(record),
           allowedRoots: this.config.allowedRoots,
-          // GPUs are assigned per run, so a GPU run's batches take turns on them.
-          parallel: hasGpus ? 1 : Number(record.options.parallel ?? 1),
+          // GPUs the bridge assigns are the run's, so its batches take turns on them (a cluster's scheduler gives each job its own).
+          parallel: hasGpus && !this.engines.get(engineOf(record)).capabilities.schedulesGpus ? 1 : Number(record.options.parallel ?? 1),
           leaveContainer: record.options.leaveContainer === true,
           runId: id,
           labels: { 'org.redlab.bridge': 'true' },

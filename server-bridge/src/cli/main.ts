@@ -172,7 +172,7 @@ async function runCommand(argv: string[], out: NodeJS.WritableStream, err: NodeJ
     .option('--outdir <dir>', 'where outputs are written (batch N: <dir>_N)', 'outputs')
     .option('--non-interactive', 'never prompt; fail naming missing variables')
     .option('--leave-container', 'keep the container after the run (for debugging)')
-    .option('--parallel <n>', 'batches run at once', positiveInt, 1)
+    .option('--parallel <n>', 'batches run at once (default 1; on slurm and kubernetes all of them, or execution.settings.concurrency)', positiveInt)
     .option('--json', 'print the result as JSON on stdout (container output goes to stderr)')
     .option('--no-record', 'leave no run record (ro-crate-metadata.json and run-record/) in the outdir')
   addTransferOptions(addEngineOptions(runCmd, `docker, or ${DOCKER_SSH_ENGINE} when the Docker host is ssh://`), '~/.cache/redlab/inputs').action(async (file: string, opts) => {

@@ -89,8 +89,7 @@ export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOpt
   const red = fillVariables(loaded.red, values);
   registerSecrets(loaded.red, values, masker);
 
-  const parallel = opts.parallel ?? 1;
-  if (!Number.isInteger(parallel) || parallel < 1) throw new CliError(`--parallel must be a whole number of at least 1, got ${opts.parallel}`);
+  if (opts.parallel !== undefined && (!Number.isInteger(opts.parallel) || opts.parallel < 1)) throw new CliError(`--parallel must be a whole number of at least 1, got ${opts.parallel}`);
   const batchCount = 'batches' in red ? red.batches.length : 1;
   const progress = new ProgressPrinter({ stdout: opts.json ? io.stderr : io.stdout, stderr: io.stderr, batchCount, masker: io.masker });
 
@@ -125,7 +124,8 @@ export async function runLoadedRed(loaded: LoadedRed, file: string, opts: RunOpt
         baseDir: path.dirname(path.resolve(io.cwd, file)),
         outdir,
         allowedRoots: allowedRoots(file, io, opts.allowRoot),
-        parallel,
+        // A cluster's scheduler queues the batches: all at once unless --parallel (or execution.settings.concurrency) says otherwise.
+        parallel: opts.parallel ?? (engine.capabilities.queuesBatches ? batchCount : 1),
         leaveContainer: opts.leaveContainer === true
       },
       { signal: controller.signal, onEvent }

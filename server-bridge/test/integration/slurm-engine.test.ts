@@ -14,7 +14,7 @@ import { parseRunCrate } from '../../../src/red';
 import { prepare } from '../helpers/notebook';
 import { runRedlab } from '../helpers/redlab-cli';
 import { validateCrate } from '../helpers/rocrate-validator';
-import { shRed } from '../helpers/sh-red';
+import { localInput, shRed } from '../helpers/sh-red';
 import { loadRed } from '../../../src/red/validate';
 import { BUSYBOX, collectEvents, crashRun, PYTHON, removeTempDirs, request, runDirs } from '../helpers/red';
 import { describeWithSlurm, startSlurmCluster, type SlurmCluster } from '../helpers/slurm-cluster';
@@ -263,6 +263,22 @@ describeWithSlurm()('redlab run on Slurm (the built CLI)', () => {
     expect(report.identical).toBe(true);
     expect(report.engine).toMatchObject({ before: expect.stringMatching(/^slurm Slurm 22\./), same: true });
     expect(report.image).toMatchObject({ after: expect.stringMatching(/^sha256:[0-9a-f]{64}/), same: true });
+  });
+
+  it('redlab run fans a batch RED out on Slurm by default: every batch submitted at once', async () => {
+    const d = await runDirs('redlab-slurm-fanout-');
+    fs.writeFileSync(path.join(d.dir, 'in.txt'), 'x\n');
+    const one = `{ inputs: { text_file: ${localInput(path.join(d.dir, 'in.txt'))} }, outputs: {} }`;
+    const redFile = path.join(d.dir, 'b.red.yml');
+    fs.writeFileSync(redFile, shRed('sleep 1; cp "$0" out.txt; mkdir -p report', '', `batches:\n  - ${one}\n  - ${one}\n  - ${one}\n`) + 'execution:\n  engine: slurm\n  settings: {}\n');
+    const r = await runRedlab(['run', redFile, '--outdir', d.outdir, '--json', '--non-interactive'], { cwd: d.dir, env: { ...c.env, REDLAB_WORK_ROOT: d.workRoot } });
+    expect(r.code).toBe(0);
+    const batches = JSON.parse(r.stdout).batches as { startedAt: number; endedAt: number; job: { id: string } }[];
+    expect(new Set(batches.map(b => b.job.id)).size).toBe(3);
+    // Two CPUs: two jobs run at once, the third waits in Slurm's queue (not in RED Lab's).
+    const latestStart = Math.max(...batches.map(b => b.startedAt));
+    const firstEnd = Math.min(...batches.map(b => b.endedAt));
+    expect(latestStart).toBeLessThan(firstEnd);
   });
 
   it('a RED naming engine slurm where Slurm cannot be reached says what to do, at once', async () => {

@@ -297,7 +297,8 @@ export class KubernetesEngine implements Engine {
       stats: false,
       sessions: false,
       // nvidia.com/gpu is Kubernetes' to give: the bridge keeps no GPU pool for this engine.
-      schedulesGpus: true
+      schedulesGpus: true,
+      queuesBatches: true
     };
   }
 

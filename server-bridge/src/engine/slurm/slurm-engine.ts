@@ -143,7 +143,8 @@ export class SlurmEngine implements Engine {
       reattach: true,
       stats: false,
       sessions: false,
-      schedulesGpus: true
+      schedulesGpus: true,
+      queuesBatches: true
     };
     this.recovery = {
       listManaged: filter => this.listJobs(filter),
@@ -336,7 +337,8 @@ export class SlurmEngine implements Engine {
       emit({ type: 'phase', phase: 'pull', status: 'end', ms: result.timings.pull });
     }
 
-    const parallel = settings.concurrency ?? req.parallel;
+    // The RED's concurrency caps what the run asks for (redlab run and the bridge ask for every batch by default: queuesBatches).
+    const parallel = Math.min(settings.concurrency ?? Infinity, req.parallel);
     const results = await runBatchesInParallel(plans, parallel, plan => this.runBatch(req, plan, runId, workRoot, imageDir, settings, stopper, emit));
     await rmdir(runWorkDir(workRoot, runId)).catch(() => undefined);
     concludeRun(result, red, results, stopper);
