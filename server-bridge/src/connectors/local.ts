@@ -36,7 +36,7 @@ export function createLocalInputConnector(opts: LocalConnectorOptions = {}): Inp
         if (want === 'File' && !st.isFile()) throw new ConnectorError(`${where}: ${real} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}, but the input is a File`);
         if (want === 'Directory' && !st.isDirectory()) throw new ConnectorError(`${where}: ${real} is not a folder, but the input is a Directory`);
         const pinned = await pinLocalInput(real, want, req.dest, ctx.allowedRoots, where, {
-          linkMinBytes: opts.linkMinBytes ?? DEFAULT_LINK_MIN_BYTES,
+          linkMinBytes: ctx.privateCopies ? Infinity : (opts.linkMinBytes ?? DEFAULT_LINK_MIN_BYTES),
           onInfo: ctx.onInfo,
           signal: ctx.signal,
           onChecked: ctx.onChecked

@@ -41,6 +41,12 @@ export interface ConnectorContext {
   retry?: Partial<RetryPolicy>;
   /** Test hook: a local input passed its root check (on the opened file) and is about to be pinned. */
   onChecked?: (checkedPath: string) => void | Promise<void>;
+  /**
+   * The container can write its inputs (a runtime without read-only binds: Charliecloud's ch-run):
+   * a local input is always a copy of its own, never a hard link sharing the user's bytes. (Cached
+   * inputs need nothing: a cache hit is checked against its sha256 before use.)
+   */
+  privateCopies?: boolean;
   /** The batch's image on a Docker engine of this host: connectors that are not built in run in it (engine/cc-connectors.ts). */
   experimentImage?: import('../engine/cc-connectors').ExperimentImage;
 }

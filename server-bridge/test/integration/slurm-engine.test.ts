@@ -3,6 +3,7 @@
 // output bytes; batches fan out as jobs; GPUs through gres; live logs; cancel → scancel; a
 // failing command; nothing of the bridge's environment reaches a job; /health's capacity.
 import { execFileSync } from 'child_process';
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import YAML from 'yaml';
@@ -189,6 +190,37 @@ container:
     expect(res.state).toBe('succeeded');
     expect(res.job).toMatchObject({ id: '99999999', state: 'COMPLETED' });
     expect(fs.readFileSync(path.join(s.outdir, 'out.txt'), 'utf8')).toBe('done\n');
+  });
+
+  it("ch-run binds inputs writable: the container changes only its own copy, never the user's file (large files too, which are otherwise hard-linked)", async () => {
+    const s = await setup('redlab-slurm-inputs-', red('echo tampered >> "$0"; echo ok > out.txt; mkdir -p report'));
+    const big = path.join(s.dir, 'in.txt');
+    fs.writeFileSync(big, Buffer.alloc(9 * 1024 * 1024, 7));
+    const before = createHash('sha256').update(fs.readFileSync(big)).digest('hex');
+    const r = await engine.run(s.req);
+    expect(r.state).toBe('succeeded');
+    expect((r.inputs?.text_file as { sha256: string }).sha256).toBe(before);
+    expect(createHash('sha256').update(fs.readFileSync(big)).digest('hex')).toBe(before);
+  });
+
+  it('an image with a link where ch-run binds the run (/cc) is refused; nothing is written through the link on the host', async () => {
+    const d = await runDirs('redlab-slurm-hostile-image-');
+    const canary = path.join(d.dir, 'canary');
+    fs.mkdirSync(canary);
+    const tag = `redlab-test/cc-link:${Date.now()}`;
+    fs.writeFileSync(path.join(d.dir, 'Dockerfile'), `FROM ${BUSYBOX}\nRUN ln -s ${canary} /cc\n`);
+    execFileSync('docker', ['build', '-q', '-t', tag, d.dir]);
+    try {
+      const s = await setup('redlab-slurm-hostile-run-', red('true').replace(`url: ${BUSYBOX}`, `url: ${tag}`));
+      const r = await engine.run(s.req);
+      expect(r.state).toBe('failed');
+      expect(r.error).toMatch(new RegExp(`^image ${tag}: /cc/inputs is a link \\(or not a folder\\) in the image; Charliecloud binds the run's folders there`));
+      expect(fs.readdirSync(canary)).toEqual([]);
+      // Nothing half-made is left for a later run to take as converted.
+      expect(fs.readdirSync(path.join(workRoot, 'charliecloud-images')).filter(n => !/^[0-9a-f]{64}$/.test(n))).toEqual([]);
+    } finally {
+      execFileSync('docker', ['rmi', '-f', tag]);
+    }
   });
 
   it('says what Slurm has in /health: version, nodes and free GPUs', async () => {

@@ -6,10 +6,11 @@
 import type Docker from 'dockerode';
 import { execFile } from 'child_process';
 import { randomBytes } from 'crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'fs/promises';
+import { mkdir, rename, rm, stat } from 'fs/promises';
 import * as path from 'path';
 import type { RunEvent } from '../../../../src/red';
 import { ensureImage, type ResolvedImage } from '../image';
+import { SafeDir, UnsafePathError, withDir } from '../../util/safe-fs';
 
 /** Folders and files ch-run needs in an image: it binds the host's passwd/group over them and our batch folders onto /cc. */
 const NEEDED_DIRS = ['tmp', 'home', 'cc/inputs', 'cc/outputs'];
@@ -68,6 +69,39 @@ export function charliecloudVersion(): Promise<string> {
   );
 }
 
+/**
+ * The folders and files ch-run needs in the tree, made without following anything the image
+ * holds: an image is anyone's, and a link at /cc or /etc/passwd would otherwise send these
+ * writes (as this host's user) anywhere on the host. A link there is refused.
+ */
+async function addMountPoints(tree: string, url: string): Promise<void> {
+  const refuse = (p: string) =>
+    new Error(`image ${url}: /${p} is a link (or not a ${NEEDED_FILES.includes(p) ? 'file' : 'folder'}) in the image; Charliecloud binds the run's folders there, so the Slurm engine cannot run it: make it a real ${NEEDED_FILES.includes(p) ? 'file' : 'folder'} in the image, or run the RED on the docker engine`);
+  await withDir(SafeDir.open(tree, 'the image tree'), async root => {
+    for (const d of NEEDED_DIRS) {
+      try {
+        await withDir(root.openDir(d, { create: true, mode: 0o755 }), async () => undefined);
+      } catch (err) {
+        if (err instanceof UnsafePathError) throw refuse(d);
+        throw err;
+      }
+    }
+    for (const f of NEEDED_FILES) {
+      const [dir, name] = [path.posix.dirname(f), path.posix.basename(f)];
+      try {
+        await withDir(root.openDir(dir, { create: true, mode: 0o755 }), async parent => {
+          const st = await parent.lstat(name).catch(() => undefined);
+          if (!st) await (await parent.createFile(name, 0o644)).close();
+          else if (!st.isFile()) throw refuse(f);
+        });
+      } catch (err) {
+        if (err instanceof UnsafePathError) throw refuse(f);
+        throw err;
+      }
+    }
+  });
+}
+
 /** One conversion per image ID at a time in this process: batches of one run share it. */
 const inFlight = new Map<string, Promise<string>>();
 
@@ -97,8 +131,7 @@ async function convert(o: PrepareImageOptions, image: ResolvedImage, key: string
   try {
     await img.tag(tag);
     await chConvert(`${tag.repo}:${tag.tag}`, part, o.signal);
-    for (const d of NEEDED_DIRS) await mkdir(path.join(part, d), { recursive: true, mode: 0o755 });
-    for (const f of NEEDED_FILES) await writeFile(path.join(part, f), '', { flag: 'a', mode: 0o644 });
+    await addMountPoints(part, o.url);
     await rename(part, dir).catch(async err => {
       // Another process made it meanwhile: theirs is as good.
       if (!(await isDir(dir))) throw err;

@@ -199,7 +199,7 @@ export class SlurmEngine implements Engine {
     const track = new BatchTracker(i, plan.command, plan.outdir, emit);
     const limit = req.wallClockLimitMs;
     const stopper = new Stopper(opts.signal, limit !== undefined && limit > 0 ? (req.startedAt ?? Date.now()) + limit : undefined, limit);
-    const ctx: ConnectorContext = { baseDir: req.baseDir ?? path.dirname(path.resolve(req.outdir)), allowedRoots: req.allowedRoots ?? [], onInfo: m => track.info(m), onProgress: transferEvents(emit, i) };
+    const ctx: ConnectorContext = { privateCopies: true, baseDir: req.baseDir ?? path.dirname(path.resolve(req.outdir)), allowedRoots: req.allowedRoots ?? [], onInfo: m => track.info(m), onProgress: transferEvents(emit, i) };
     // Connector settings masked in the stored RED cannot be used: those outputs stay in the outdir.
     const keepLocal = Object.entries(plan.batch.outputs ?? {})
       .filter(([, t]) => JSON.stringify(t?.connector?.access ?? {}).includes(MASK))
@@ -345,12 +345,13 @@ export class SlurmEngine implements Engine {
     return finish();
   }
 
+  // ch-run binds read-write (Charliecloud 0.31 has no read-only bind): inputs are private copies (ctx.privateCopies).
   private async runBatch(req: RunRequest, plan: BatchPlan, runId: string, workRoot: string, imageDir: string, settings: SlurmSettings, stopper: Stopper, emit: Emitter): Promise<BatchResult> {
     const i = plan.index;
     const track = new BatchTracker(i, plan.command, plan.outdir, emit);
     if (stopper.reason) return track.done(...stopper.stopped('cancelled before this batch started'));
     const wd = batchWorkDir(workRoot, runId, i);
-    const ctx: ConnectorContext = { baseDir: req.baseDir, allowedRoots: req.allowedRoots, signal: stopper.signal, onInfo: m => track.info(m), onProgress: transferEvents(emit, i) };
+    const ctx: ConnectorContext = { privateCopies: true, baseDir: req.baseDir, allowedRoots: req.allowedRoots, signal: stopper.signal, onInfo: m => track.info(m), onProgress: transferEvents(emit, i) };
     const result = await (async (): Promise<BatchResult> => {
       try {
         track.setState('preparing');
